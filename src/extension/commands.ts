@@ -1,0 +1,168 @@
+/**
+ * Command handlers. `Record<CommandName, …>` makes a command declared in commandTable.ts without a handler a
+ * compile error; every handler runs inside `guard`, so a failure is a one-line notification, never a throw.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { DEVICE_CHOICES, Requests, type DeviceChoice, type SelfTestResult } from '../protocol/worker';
+import { COMMANDS, type CommandName } from './commandTable';
+import { errorMessage, isCancelled } from './errors';
+import type { WorkerModel } from './model';
+import { doctorLines, doctorNeedsAttention, doctorSummary, packsSummary, providerLabel } from './present';
+import { addUserModelFolders, readSetting, readWorkerSettings, writeSetting } from './settings';
+import { settingDef } from './settingsTable';
+
+/** Timed forward passes per self-test: enough for a stable mean, short on a CPU. */
+const SELF_TEST_STEPS = 20;
+
+export interface CommandDeps {
+  model: WorkerModel;
+  log: vscode.LogOutputChannel;
+  extensionRoot: string;
+}
+
+type Handler = (...args: unknown[]) => unknown;
+
+export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
+  const handlers = makeHandlers(deps);
+  return (Object.keys(handlers) as CommandName[]).map((name) => vscode.commands.registerCommand(COMMANDS[name].id, guard(deps, name, handlers[name])));
+}
+
+function guard({ log }: CommandDeps, name: CommandName, fn: Handler): Handler {
+  const { id, title } = COMMANDS[name];
+  return async (...args) => {
+    try {
+      await fn(...args);
+    } catch (e) {
+      if (isCancelled(e)) {
+        void vscode.window.showInformationMessage(`Concert: ${title.replace(/…$/, '')} cancelled.`);
+        return;
+      }
+      log.error(`${id} failed: ${errorMessage(e)}`);
+      if ((await vscode.window.showErrorMessage(`Concert: ${errorMessage(e)}`, 'Show Log')) === 'Show Log') log.show(true);
+    }
+  };
+}
+
+/** A VS Code cancellation token as an AbortSignal (what WorkerClient.request takes). */
+function abortOn(token: vscode.CancellationToken): AbortSignal {
+  const ac = new AbortController();
+  if (token.isCancellationRequested) ac.abort();
+  else token.onCancellationRequested(() => ac.abort());
+  return ac.signal;
+}
+
+function inWindowProgress<T>(title: string, task: () => Promise<T>): Thenable<T> {
+  return vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title }, task);
+}
+
+function makeHandlers(deps: CommandDeps): Record<CommandName, Handler> {
+  const { model, log } = deps;
+  const client = model.client;
+  let progressCounter = 0;
+
+  const notYet = (name: CommandName) => () => vscode.window.showInformationMessage(`Concert: "${COMMANDS[name].title.replace(/…$/, '')}" is not available in this version yet.`);
+
+  return {
+    async doctor() {
+      const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Concert: running doctor…', cancellable: true }, (_p, token) => client.request0(Requests.doctor, abortOn(token)));
+      model.setPacks(report.packs);
+      log.info('── Concert doctor ──');
+      for (const line of doctorLines(report)) log.info(line);
+      const show = doctorNeedsAttention(report) ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+      if ((await show(doctorSummary(report), 'Show Log')) === 'Show Log') log.show(true);
+    },
+
+    async restartWorker() {
+      await inWindowProgress('Concert: restarting worker', () => client.restart());
+      if (model.packs) await model.refreshPacks();
+    },
+
+    showLog() {
+      log.show();
+    },
+
+    async selectDevice() {
+      const current = readSetting('concert.device');
+      const available = client.provider?.available.map((a) => a.name as string);
+      const descriptions = settingDef('concert.device').enumDescriptions ?? [];
+      const items = DEVICE_CHOICES.map((device, i) => ({
+        label: device === current ? `$(check) ${device}` : device,
+        description: device !== 'auto' && available && !available.includes(device) ? 'not reported by ONNX Runtime here' : device === client.provider?.chosen ? 'in use' : '',
+        detail: descriptions[i],
+        device,
+      }));
+      const pick = await vscode.window.showQuickPick(items, { title: 'Concert: Select Device', placeHolder: `Execution provider for the inference worker (now: ${String(current)})` });
+      if (pick && pick.device !== current) await writeSetting('concert.device', pick.device satisfies DeviceChoice);
+    },
+
+    async openModelFolder() {
+      const { settings } = readWorkerSettings(deps.extensionRoot);
+      const folders = [{ label: 'Bundled models', detail: settings.bundledModelsDir }, ...settings.modelFolders.map((f) => ({ label: path.basename(f) || f, detail: f }))];
+      const pick = folders.length === 1 ? folders[0] : await vscode.window.showQuickPick(folders, { title: 'Concert: Reveal Model Folder' });
+      if (pick) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(pick.detail));
+    },
+
+    async addModelFolder() {
+      const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: true, openLabel: 'Add Model Folder', title: 'Concert: folders with model packs (a pack or a folder of packs)' });
+      if (!picked?.length) return;
+      const added = await addUserModelFolders(picked.map((u) => u.fsPath));
+      const msg = added.length ? `Concert: added ${added.length} model folder${added.length === 1 ? '' : 's'} to your user settings.` : 'Concert: those folders are already in concert.modelFolders.';
+      void vscode.window.showInformationMessage(msg);
+    },
+
+    async selfTestPack(packId?: unknown) {
+      let id = typeof packId === 'string' ? packId : undefined;
+      if (!id) {
+        const packs = await inWindowProgress('Concert: listing model packs', () => model.refreshPacks());
+        const valid = packs.filter((p) => p.valid);
+        if (!valid.length) {
+          const a = await vscode.window.showWarningMessage(`Concert: no valid model pack to test (${packsSummary(packs)}).`, 'Add Model Folder', 'Show Log');
+          if (a === 'Add Model Folder') await vscode.commands.executeCommand(COMMANDS.addModelFolder.id);
+          if (a === 'Show Log') log.show(true);
+          return;
+        }
+        const pick = await vscode.window.showQuickPick(
+          valid.map((p) => ({ label: p.id, description: `${p.kind} · ${p.source}`, detail: p.dir, packId: p.id })),
+          { title: 'Concert: Self-Test Model Pack', placeHolder: 'Loads the pack and runs each graph on synthetic inputs' },
+        );
+        if (!pick) return;
+        id = pick.packId;
+      }
+      const packToTest = id;
+      const progressToken = `selfTest-${++progressCounter}`;
+      const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Concert: self-test of ${packToTest}`, cancellable: true }, async (progress, token): Promise<SelfTestResult> => {
+        let donePct = 0;
+        progress.report({ message: 'loading the model…' });
+        const sub = client.onProgress.on((p) => {
+          if (p.progressToken !== progressToken || p.total <= 0) return;
+          const pct = (100 * p.step) / p.total;
+          progress.report({ increment: pct - donePct, message: p.message ?? `step ${p.step} of ${p.total}` });
+          donePct = pct;
+        });
+        try {
+          return await client.request(Requests.selfTest, { packId: packToTest, steps: SELF_TEST_STEPS, progressToken }, abortOn(token));
+        } finally {
+          sub.dispose();
+        }
+      });
+      const line = `${result.packId} passed its self-test: ${result.stepsRun} steps, ${result.meanMsPerStep.toFixed(1)} ms/step on ${providerLabel(result.provider)} (graphs: ${result.graphs.join(', ')})`;
+      log.info(line);
+      void vscode.window.showInformationMessage(`Concert: ${line}.`);
+    },
+
+    async refreshModels() {
+      const packs = await inWindowProgress('Concert: listing model packs', () => model.refreshPacks());
+      vscode.window.setStatusBarMessage(`Concert: ${packsSummary(packs)}`, 5000);
+    },
+
+    summarizeDocument: notYet('summarizeDocument'),
+    summarizeSelection: notYet('summarizeSelection'),
+    askAboutDocument: notYet('askAboutDocument'),
+    rewriteSelection: notYet('rewriteSelection'),
+    continueAtCursor: notYet('continueAtCursor'),
+    collaborate: notYet('collaborate'),
+    previewImageCompletion: notYet('previewImageCompletion'),
+    previewVideoContinuation: notYet('previewVideoContinuation'),
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * Activation wires the pieces together and starts nothing heavy: the worker process is spawned by the first request
+ * (a command, or the status view asking for the pack list), and models load inside it on first use.
+ */
+import * as vscode from 'vscode';
+import { WorkerClient } from '../worker/client';
+import { COMMANDS, FEATURE_KEYS } from './commandTable';
+import { registerCommands } from './commands';
+import { WorkerModel } from './model';
+import { LineBuffer } from './present';
+import { affectsWorker, readWorkerSettings } from './settings';
+import { StatusBar } from './statusBar';
+import { STATUS_VIEW_ID, StatusViewProvider } from './statusView';
+
+/** A tree view that never has items: it exists to show the "no model packs" welcome content. */
+const WELCOME_VIEW_ID = 'concert.welcome';
+
+let client: WorkerClient | undefined;
+
+export function activate(context: vscode.ExtensionContext): void {
+  const log = vscode.window.createOutputChannel('Concert', { log: true });
+  const extensionRoot = context.extensionUri.fsPath;
+  const stderr = new LineBuffer();
+  // VS Code disposes subscriptions (the channel too) without awaiting deactivate(); the client may still log
+  // while it shuts the worker down, and a throw there must not stop it from killing the process.
+  const quiet = (write: (m: string) => void) => (m: string) => {
+    try {
+      write(m);
+    } catch {
+      /* channel closed during shutdown */
+    }
+  };
+  const workerLog = { info: quiet((m) => log.info(m)), warn: quiet((m) => log.warn(m)), error: quiet((m) => log.error(m)) };
+
+  const settings = () => {
+    const { settings: s, warnings } = readWorkerSettings(extensionRoot);
+    for (const w of warnings) log.warn(w);
+    return s;
+  };
+  client = new WorkerClient({
+    workerModule: context.asAbsolutePath('dist/worker.js'),
+    settings,
+    log: workerLog,
+    onStderr: (text) => {
+      for (const line of stderr.push(text)) workerLog.info(`[worker] ${line}`);
+    },
+  });
+  const worker = client;
+  const model = new WorkerModel(worker, log);
+  const statusView = new StatusViewProvider(context.extension, model, log);
+
+  // Feature context keys stay false until each feature lands; set explicitly so `when` clauses read clearly.
+  for (const key of Object.values(FEATURE_KEYS)) void vscode.commands.executeCommand('setContext', key, false);
+
+  context.subscriptions.push(
+    log,
+    model,
+    statusView,
+    new StatusBar(model),
+    vscode.window.registerWebviewViewProvider(STATUS_VIEW_ID, statusView),
+    vscode.window.registerTreeDataProvider(WELCOME_VIEW_ID, { getChildren: () => [], getTreeItem: (e: vscode.TreeItem) => e }),
+    ...registerCommands({ model, log, extensionRoot }),
+    worker.onDidFail.on(async (msg) => {
+      const a = await vscode.window.showErrorMessage(msg, 'Restart Worker', 'Show Log');
+      if (a === 'Restart Worker') await vscode.commands.executeCommand(COMMANDS.restartWorker.id);
+      if (a === 'Show Log') log.show(true);
+    }),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (affectsWorker(e)) void model.applySettings();
+    }),
+    // Restricted settings (model folders) start to count once the user trusts the workspace.
+    vscode.workspace.onDidGrantWorkspaceTrust(() => void model.applySettings()),
+  );
+  log.info(`Concert ${String(context.extension.packageJSON.version)} activated; the worker starts on first use.`);
+}
+
+export async function deactivate(): Promise<void> {
+  await client?.stop();
+  client = undefined;
+}

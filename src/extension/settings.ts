@@ -1,0 +1,43 @@
+/**
+ * Reads Concert's settings from VS Code. Restricted settings (paths, URLs) only count at workspace level once the
+ * workspace is trusted: a cloned repository must not be able to point the worker at files of its choosing.
+ */
+import * as vscode from 'vscode';
+import { RESTRICTED_SETTINGS, SETTINGS, toWorkerSettings, type ResolvedSettings, type SettingKey } from './settingsTable';
+
+export { SETTINGS, RESTRICTED_SETTINGS };
+
+/** The value VS Code would use, minus workspace-level values of restricted settings in untrusted workspaces. */
+export function readSetting(key: SettingKey): unknown {
+  const config = vscode.workspace.getConfiguration();
+  if (vscode.workspace.isTrusted || !RESTRICTED_SETTINGS.includes(key)) return config.get(key);
+  const i = config.inspect(key);
+  return i?.globalValue ?? i?.defaultValue;
+}
+
+export function readWorkerSettings(extensionRoot: string): ResolvedSettings {
+  const folder = vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file');
+  return toWorkerSettings(readSetting, extensionRoot, folder ? { workspaceFolder: folder.uri.fsPath } : {});
+}
+
+/** Whether a configuration change touches anything the worker sees. */
+export function affectsWorker(e: vscode.ConfigurationChangeEvent): boolean {
+  return SETTINGS.some((s) => e.affectsConfiguration(s.key));
+}
+
+/** Writes where the user will see an effect: the workspace if it already overrides the key, else user settings. */
+export async function writeSetting(key: SettingKey, value: unknown): Promise<void> {
+  const config = vscode.workspace.getConfiguration();
+  const i = config.inspect(key);
+  const target = i?.workspaceValue !== undefined ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+  await config.update(key, value, target);
+}
+
+/** Appends folders to the user-level `concert.modelFolders` (never the workspace: it is a restricted setting). */
+export async function addUserModelFolders(folders: string[]): Promise<string[]> {
+  const config = vscode.workspace.getConfiguration();
+  const current = (config.inspect<string[]>('concert.modelFolders')?.globalValue ?? []).filter((v) => typeof v === 'string');
+  const added = folders.filter((f) => !current.includes(f));
+  if (added.length) await config.update('concert.modelFolders', [...current, ...added], vscode.ConfigurationTarget.Global);
+  return added;
+}

@@ -1,0 +1,176 @@
+/**
+ * The one table of Concert's settings. package.json's `contributes.configuration` and
+ * `capabilities.untrustedWorkspaces.restrictedConfigurations` must match it exactly (test/unit/settings-drift.test.ts),
+ * so the code, the settings UI and the trust rules cannot drift apart. No `vscode` import: tests load this file.
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DEVICE_CHOICES, type DeviceChoice, type WorkerSettings } from '../protocol/worker';
+
+export type SettingScope = 'application' | 'machine' | 'machine-overridable' | 'window' | 'resource';
+
+export interface SettingDef {
+  key: string;
+  type: 'string' | 'number' | 'integer' | 'boolean' | 'array';
+  default: unknown;
+  enum?: readonly string[];
+  enumDescriptions?: readonly string[];
+  items?: { type: 'string' };
+  minimum?: number;
+  maximum?: number;
+  markdownDescription: string;
+  scope: SettingScope;
+  /** Names files, paths or URLs: ignored at workspace level while the workspace is untrusted. */
+  restricted?: boolean;
+  order: number;
+}
+
+const DEVICE_DESCRIPTIONS: Record<DeviceChoice, string> = {
+  auto: 'Try the accelerators ONNX Runtime reports on this machine, verify each with a tiny canary run, and fall back to the CPU with a visible reason.',
+  webgpu: 'WebGPU (Windows, macOS, Linux GPUs).',
+  cuda: 'NVIDIA GPUs through CUDA (Linux and Windows x64; needs a matching CUDA runtime).',
+  dml: 'DirectML: any DirectX 12 GPU on Windows.',
+  coreml: 'Core ML on macOS (Apple silicon GPU / Neural Engine).',
+  cpu: 'The CPU only; always available.',
+};
+
+export const SETTINGS = [
+  {
+    key: 'concert.device',
+    type: 'string',
+    default: 'auto',
+    enum: DEVICE_CHOICES,
+    enumDescriptions: DEVICE_CHOICES.map((d) => DEVICE_DESCRIPTIONS[d]),
+    markdownDescription:
+      'Execution provider for the inference worker. `auto` picks the first accelerator that passes a canary run and otherwise falls back to the CPU; the status bar and `Concert: Run Doctor` show the choice and why. Changing it reconfigures the worker.',
+    scope: 'machine-overridable',
+    order: 1,
+  },
+  {
+    key: 'concert.modelFolders',
+    type: 'array',
+    items: { type: 'string' },
+    default: [],
+    markdownDescription:
+      'Folders with Concert model packs (each a pack or a folder of packs), in addition to the packs that ship with Concert. `~` and `${workspaceFolder}` are expanded; relative paths are resolved against the first workspace folder. Ignored in workspace settings while the workspace is untrusted.',
+    scope: 'machine-overridable',
+    restricted: true,
+    order: 2,
+  },
+  {
+    key: 'concert.idleUnloadMinutes',
+    type: 'number',
+    default: 10,
+    minimum: 0,
+    markdownDescription: 'Minutes a loaded model may sit unused before the worker releases it. `0` keeps models loaded until the worker stops.',
+    scope: 'window',
+    order: 3,
+  },
+  {
+    key: 'concert.threads',
+    type: 'integer',
+    default: 0,
+    minimum: 0,
+    maximum: 256,
+    markdownDescription: 'Intra-op threads per ONNX Runtime session. `0` lets ONNX Runtime decide.',
+    scope: 'machine-overridable',
+    order: 4,
+  },
+] as const satisfies readonly SettingDef[];
+
+export type SettingKey = (typeof SETTINGS)[number]['key'];
+
+export const RESTRICTED_SETTINGS: readonly SettingKey[] = SETTINGS.flatMap((s) => ('restricted' in s && s.restricted ? [s.key] : []));
+
+export function settingDef(key: SettingKey): SettingDef {
+  return SETTINGS.find((s) => s.key === key)!;
+}
+
+/**
+ * The package.json form of one setting (what the drift test compares against). `restricted` is not a schema key:
+ * VS Code gates those settings through `capabilities.untrustedWorkspaces.restrictedConfigurations` instead.
+ */
+export function toContribution(def: SettingDef): Record<string, unknown> {
+  const out: Record<string, unknown> = { type: def.type, default: def.default };
+  if (def.items) out.items = def.items;
+  if (def.enum) out.enum = [...def.enum];
+  if (def.enumDescriptions) out.enumDescriptions = [...def.enumDescriptions];
+  if (def.minimum !== undefined) out.minimum = def.minimum;
+  if (def.maximum !== undefined) out.maximum = def.maximum;
+  out.markdownDescription = def.markdownDescription;
+  out.scope = def.scope;
+  out.order = def.order;
+  return out;
+}
+
+/** A hand-edited settings.json can hold anything: keep a value only if it fits the definition. */
+export function coerceSetting(def: SettingDef, value: unknown): unknown {
+  const ok = (() => {
+    switch (def.type) {
+      case 'string':
+        return typeof value === 'string' && (!def.enum || def.enum.includes(value));
+      case 'boolean':
+        return typeof value === 'boolean';
+      case 'number':
+      case 'integer':
+        return typeof value === 'number' && Number.isFinite(value) && (def.type === 'number' || Number.isInteger(value)) && (def.minimum === undefined || value >= def.minimum) && (def.maximum === undefined || value <= def.maximum);
+      case 'array':
+        return Array.isArray(value) && value.every((v) => typeof v === 'string');
+    }
+  })();
+  return ok ? value : def.default;
+}
+
+export interface PathContext {
+  /** First workspace folder, used for `${workspaceFolder}` and relative paths. */
+  workspaceFolder?: string;
+  home?: string;
+}
+
+/** Expands `~`, `${userHome}` and `${workspaceFolder}`; undefined when the path cannot be made absolute. */
+export function resolveFolder(raw: string, ctx: PathContext): string | undefined {
+  const home = ctx.home ?? os.homedir();
+  let p = raw.trim();
+  if (!p) return undefined;
+  p = p.replace(/\$\{userHome\}/g, home);
+  if (p.includes('${workspaceFolder}')) {
+    if (!ctx.workspaceFolder) return undefined;
+    p = p.replace(/\$\{workspaceFolder\}/g, ctx.workspaceFolder);
+  }
+  if (p === '~' || p.startsWith('~/') || p.startsWith('~\\')) p = path.join(home, p.slice(1));
+  if (path.isAbsolute(p)) return path.normalize(p);
+  return ctx.workspaceFolder ? path.resolve(ctx.workspaceFolder, p) : undefined;
+}
+
+export interface ResolvedSettings {
+  settings: WorkerSettings;
+  /** One line per value that was dropped (shown in the log, never thrown). */
+  warnings: string[];
+}
+
+/** Turns raw setting values into the worker's settings; pure so tests cover it without VS Code. */
+export function toWorkerSettings(read: (key: SettingKey) => unknown, extensionRoot: string, ctx: PathContext): ResolvedSettings {
+  const warnings: string[] = [];
+  const get = (key: SettingKey) => {
+    const raw = read(key);
+    const v = coerceSetting(settingDef(key), raw);
+    if (raw !== undefined && v !== raw) warnings.push(`ignoring invalid value of ${key}: ${JSON.stringify(raw)}`);
+    return v;
+  };
+  const folders: string[] = [];
+  for (const raw of get('concert.modelFolders') as string[]) {
+    const abs = resolveFolder(raw, ctx);
+    if (!abs) warnings.push(`concert.modelFolders: cannot resolve "${raw}" without an open workspace folder; skipped`);
+    else if (!folders.includes(abs)) folders.push(abs);
+  }
+  return {
+    settings: {
+      device: get('concert.device') as DeviceChoice,
+      modelFolders: folders,
+      bundledModelsDir: path.join(extensionRoot, 'models'),
+      idleUnloadSeconds: Math.round((get('concert.idleUnloadMinutes') as number) * 60),
+      threads: get('concert.threads') as number,
+    },
+    warnings,
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * The HTML shell of a webview: a strict CSP (nothing by default; our own styles and fonts; one nonce'd module
+ * script) and the bundle. Pure, so a test can check the policy without VS Code.
+ */
+import { randomBytes } from 'node:crypto';
+
+export interface WebviewShell {
+  title: string;
+  /** `webview.cspSource` */
+  cspSource: string;
+  nonce: string;
+  scriptUri: string;
+  styleUris: string[];
+  /** codicon.css; vscode-elements looks it up by the id `vscode-codicon-stylesheet`. */
+  codiconsUri?: string;
+}
+
+export function makeNonce(): string {
+  return randomBytes(18).toString('base64url');
+}
+
+export function contentSecurityPolicy(cspSource: string, nonce: string): string {
+  return [`default-src 'none'`, `style-src ${cspSource}`, `font-src ${cspSource}`, `img-src ${cspSource}`, `script-src 'nonce-${nonce}'`].join('; ');
+}
+
+const escapeAttr = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+
+export function webviewHtml(s: WebviewShell): string {
+  const links = [
+    ...(s.codiconsUri ? [`<link rel="stylesheet" id="vscode-codicon-stylesheet" href="${escapeAttr(s.codiconsUri)}">`] : []),
+    ...s.styleUris.map((u) => `<link rel="stylesheet" href="${escapeAttr(u)}">`),
+  ];
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${escapeAttr(contentSecurityPolicy(s.cspSource, s.nonce))}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+${links.join('\n')}
+<title>${escapeAttr(s.title)}</title>
+</head>
+<body>
+<main id="app"></main>
+<script type="module" nonce="${escapeAttr(s.nonce)}" src="${escapeAttr(s.scriptUri)}"></script>
+</body>
+</html>`;
+}

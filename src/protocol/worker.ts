@@ -1,0 +1,127 @@
+/**
+ * The one protocol between the extension host / CLI and the inference worker (JSON-RPC over Node IPC).
+ * Host, CLI and worker all import these definitions, so a renamed field breaks the build, not a user.
+ * Only small records cross this boundary: text, token ids, progress, never `[batch, vocab]` tensors.
+ */
+import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc/node';
+
+export const PROTOCOL_VERSION = 1;
+
+/** Execution providers the user can ask for (`concert.device`). */
+export const DEVICE_CHOICES = ['auto', 'webgpu', 'cuda', 'dml', 'coreml', 'cpu'] as const;
+export type DeviceChoice = (typeof DEVICE_CHOICES)[number];
+export type ProviderName = Exclude<DeviceChoice, 'auto'>;
+
+export const PACK_KINDS = ['causal-lm', 'simplex-diffusion-lm', 'classifier', 'codec-lm'] as const;
+export type PackKind = (typeof PACK_KINDS)[number];
+
+/** Typed error codes carried in `ResponseError.code`; host and CLI turn them into one-line messages. */
+export const WorkerErrorCode = {
+  BadInput: -33001,
+  PackInvalid: -33002,
+  PackNotFound: -33003,
+  ProviderFailed: -33004,
+  Cancelled: -32800, // LSP RequestCancelled, so vscode-jsonrpc clients recognise it
+  WorkerCrashed: -33006,
+  WorkerUnavailable: -33007,
+  Internal: -33099,
+} as const;
+export type WorkerErrorCode = (typeof WorkerErrorCode)[keyof typeof WorkerErrorCode];
+
+export interface WorkerSettings {
+  /** Requested execution provider; `auto` probes and falls back to CPU. */
+  device: DeviceChoice;
+  /** Extra folders that hold model packs (each may be a pack or a folder of packs). */
+  modelFolders: string[];
+  /** The folder with the packs that ship with Concert. */
+  bundledModelsDir: string;
+  /** Seconds a loaded ONNX session may sit unused before it is released; 0 keeps sessions loaded. */
+  idleUnloadSeconds: number;
+  /** Intra-op threads per session; 0 lets ONNX Runtime decide. */
+  threads: number;
+}
+
+export interface ProviderReport {
+  /** Providers the installed onnxruntime-node says it can use on this platform. */
+  available: { name: ProviderName; bundled: boolean }[];
+  requested: DeviceChoice;
+  chosen: ProviderName;
+  /** Human-readable description of the device in use (e.g. `CPU, 2 threads`). */
+  device: string;
+  /** Why a requested / probed provider was not used, one line per provider tried. */
+  fallbackReasons: string[];
+}
+
+export interface PackSummary {
+  id: string;
+  kind: PackKind | string;
+  dir: string;
+  source: 'bundled' | 'user';
+  valid: boolean;
+  /** Present when invalid: a one-line reason that names the pack and the problem. */
+  error?: string;
+  displayName?: string;
+  sizeBytes?: number;
+  /** sha256 of the manifest file: identifies the exact pack in run records. */
+  manifestSha256?: string;
+}
+
+export interface DoctorReport {
+  protocolVersion: number;
+  versions: { concert: string; node: string; onnxruntime: string; platform: string };
+  provider: ProviderReport;
+  packs: PackSummary[];
+  loadedSessions: string[];
+  workerPid: number;
+}
+
+export interface ConfigureParams { settings: WorkerSettings }
+export interface ConfigureResult { provider: ProviderReport }
+
+/** Every long request carries a token; progress notifications quote it. */
+export interface WithProgressToken { progressToken?: string }
+
+export interface SelfTestParams extends WithProgressToken {
+  packId: string;
+  /** Number of timed forward passes (each one is a cancellation point). */
+  steps: number;
+}
+export interface SelfTestResult {
+  packId: string;
+  graphs: string[];
+  stepsRun: number;
+  meanMsPerStep: number;
+  provider: ProviderName;
+}
+
+export interface TokenizeParams { packId: string; text: string }
+export interface TokenizeResult { ids: number[]; tokens: string[] }
+
+export interface StepProgress {
+  progressToken: string;
+  step: number;
+  total: number;
+  message?: string;
+}
+
+export interface WorkerStatus {
+  provider: ProviderName;
+  loadedSessions: string[];
+  rssBytes: number;
+}
+
+export const Requests = {
+  configure: new RequestType<ConfigureParams, ConfigureResult, void>('worker/configure'),
+  doctor: new RequestType0<DoctorReport, void>('worker/doctor'),
+  listPacks: new RequestType0<PackSummary[], void>('models/list'),
+  selfTest: new RequestType<SelfTestParams, SelfTestResult, void>('models/selfTest'),
+  tokenize: new RequestType<TokenizeParams, TokenizeResult, void>('models/tokenize'),
+  ping: new RequestType0<{ pid: number; uptimeMs: number }, void>('worker/ping'),
+  shutdown: new RequestType0<void, void>('worker/shutdown'),
+} as const;
+
+export const Notifications = {
+  stepProgress: new NotificationType<StepProgress>('progress/steps'),
+  status: new NotificationType<WorkerStatus>('worker/status'),
+  exit: new NotificationType<void>('worker/exit'),
+} as const;

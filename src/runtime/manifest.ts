@@ -1,0 +1,174 @@
+/**
+ * The model-pack manifest (`concert.json`) and its strict schema. Unknown keys are errors: a typo in a manifest
+ * must not silently change behaviour.
+ */
+import { PACK_KINDS, type PackKind } from '../protocol/worker';
+import type { Dim, ValueSpec } from './onnxModel';
+
+export const MANIFEST_FILE = 'concert.json';
+export const MANIFEST_MAX_BYTES = 64 * 1024;
+export const SCHEMA_VERSION = 1;
+
+export interface FileEntry { sha256: string; bytes: number }
+export interface GraphIO { inputs: ValueSpec[]; outputs: ValueSpec[] }
+export type Knob = number | string | boolean | number[] | string[];
+
+export interface PackManifest {
+  schemaVersion: number;
+  id: string;
+  kind: PackKind;
+  displayName?: string;
+  description?: string;
+  licence: string;
+  /** Every file of the pack, relative to the pack folder, with its size and sha256. */
+  files: Record<string, FileEntry>;
+  /** ONNX graphs by role (e.g. `decoder`, `denoiser`, `context`, `classifier`), each a key of `files`. */
+  graphs: Record<string, string>;
+  /** The tokenizer file (a key of `files`); absent only for byte-level codec packs. */
+  tokenizer?: string;
+  io: Record<string, GraphIO>;
+  specialTokens?: Record<string, string>;
+  /** Default decoding knobs and model constants (K, block size, labels …). */
+  knobs?: Record<string, Knob>;
+  modelCard?: string;
+  provenance?: Record<string, string | number>;
+}
+
+export class ManifestError extends Error {}
+
+const ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const SHA_RE = /^[0-9a-f]{64}$/;
+const DTYPES = new Set(['float32', 'float16', 'int64', 'int32', 'int8', 'uint8', 'bool', 'float64']);
+const TOP_KEYS = new Set(['schemaVersion', 'id', 'kind', 'displayName', 'description', 'licence', 'files', 'graphs', 'tokenizer', 'io', 'specialTokens', 'knobs', 'modelCard', 'provenance']);
+
+type Json = unknown;
+const isObj = (v: Json): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function fail(where: string, what: string): never {
+  throw new ManifestError(`${where}: ${what}`);
+}
+
+/**
+ * A relative path inside the pack: forward slashes, no `..`, no absolute or drive paths, no NUL.
+ * Realpath containment is checked again against the file system by the pack validator.
+ */
+export function checkRelativePath(p: string, where: string): void {
+  if (typeof p !== 'string' || p.length === 0 || p.length > 255) fail(where, 'must be a non-empty relative path of at most 255 characters');
+  if (p.includes('\0')) fail(where, 'contains a NUL byte');
+  if (p.includes('\\')) fail(where, `"${p}" uses a backslash; use forward slashes`);
+  if (p.startsWith('/') || /^[a-zA-Z]:/.test(p) || p.startsWith('//')) fail(where, `"${p}" is an absolute path; pack paths must stay inside the pack`);
+  for (const part of p.split('/')) {
+    if (part === '..') fail(where, `"${p}" points outside the pack ("..")`);
+    if (part === '' || part === '.') fail(where, `"${p}" has an empty or "." component`);
+  }
+}
+
+function checkValueSpec(v: Json, where: string): ValueSpec {
+  if (!isObj(v)) fail(where, 'must be an object {name, dtype, shape}');
+  for (const k of Object.keys(v)) if (!['name', 'dtype', 'shape'].includes(k)) fail(where, `unknown key "${k}"`);
+  if (typeof v.name !== 'string' || !v.name) fail(`${where}.name`, 'must be a non-empty string');
+  if (typeof v.dtype !== 'string' || !DTYPES.has(v.dtype)) fail(`${where}.dtype`, `must be one of ${[...DTYPES].join(', ')}`);
+  if (!Array.isArray(v.shape) || v.shape.length > 8) fail(`${where}.shape`, 'must be an array of at most 8 dimensions');
+  const shape: Dim[] = v.shape.map((d, i) => {
+    if (typeof d === 'number' && Number.isInteger(d) && d >= 0) return d;
+    if (typeof d === 'string' && /^[A-Za-z_][\w.+\- ]{0,63}$/.test(d)) return d;
+    return fail(`${where}.shape[${i}]`, 'must be a non-negative integer or a symbolic name');
+  });
+  return { name: v.name, dtype: v.dtype, shape };
+}
+
+/** Parses and validates manifest text. Errors name the JSON path and the problem. */
+export function parseManifest(text: string): PackManifest {
+  let raw: Json;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    fail(MANIFEST_FILE, `is not valid JSON (${(e as Error).message})`);
+  }
+  if (!isObj(raw)) fail(MANIFEST_FILE, 'must be a JSON object');
+  for (const k of Object.keys(raw)) if (!TOP_KEYS.has(k)) fail(MANIFEST_FILE, `unknown key "${k}"`);
+  if (raw.schemaVersion !== SCHEMA_VERSION) fail('schemaVersion', `must be ${SCHEMA_VERSION} (found ${JSON.stringify(raw.schemaVersion)})`);
+  if (typeof raw.id !== 'string' || !ID_RE.test(raw.id)) fail('id', 'must be 1–64 characters of a-z, 0-9, ".", "_" or "-", starting with a letter or digit');
+  if (typeof raw.kind !== 'string' || !(PACK_KINDS as readonly string[]).includes(raw.kind)) fail('kind', `must be one of ${PACK_KINDS.join(', ')}`);
+  if (typeof raw.licence !== 'string' || !raw.licence.trim()) fail('licence', 'is required (an SPDX id or a short licence name)');
+  for (const k of ['displayName', 'description', 'tokenizer', 'modelCard'] as const) {
+    if (raw[k] !== undefined && typeof raw[k] !== 'string') fail(k, 'must be a string');
+  }
+
+  if (!isObj(raw.files) || Object.keys(raw.files).length === 0) fail('files', 'must list every file of the pack');
+  if (Object.keys(raw.files).length > 64) fail('files', 'lists more than 64 files');
+  const files: Record<string, FileEntry> = {};
+  for (const [name, entry] of Object.entries(raw.files)) {
+    checkRelativePath(name, `files["${name}"]`);
+    if (name === MANIFEST_FILE) fail(`files["${name}"]`, 'the manifest does not list itself');
+    if (!isObj(entry)) fail(`files["${name}"]`, 'must be {sha256, bytes}');
+    for (const k of Object.keys(entry)) if (!['sha256', 'bytes'].includes(k)) fail(`files["${name}"]`, `unknown key "${k}"`);
+    if (typeof entry.sha256 !== 'string' || !SHA_RE.test(entry.sha256)) fail(`files["${name}"].sha256`, 'must be 64 lowercase hex digits');
+    if (typeof entry.bytes !== 'number' || !Number.isSafeInteger(entry.bytes) || entry.bytes < 0) fail(`files["${name}"].bytes`, 'must be a non-negative integer');
+    files[name] = { sha256: entry.sha256, bytes: entry.bytes };
+  }
+
+  if (!isObj(raw.graphs) || Object.keys(raw.graphs).length === 0) fail('graphs', 'must name at least one ONNX graph by role');
+  const graphs: Record<string, string> = {};
+  for (const [role, file] of Object.entries(raw.graphs)) {
+    if (!/^[a-z][a-zA-Z0-9_-]{0,31}$/.test(role)) fail(`graphs.${role}`, 'role names are short identifiers');
+    if (typeof file !== 'string' || !(file in files)) fail(`graphs.${role}`, `"${String(file)}" is not listed in files`);
+    if (!file.endsWith('.onnx')) fail(`graphs.${role}`, `"${file}" must be an .onnx file`);
+    graphs[role] = file;
+  }
+  const tokenizer = raw.tokenizer as string | undefined;
+  if (tokenizer !== undefined && !(tokenizer in files)) fail('tokenizer', `"${tokenizer}" is not listed in files`);
+  if (tokenizer === undefined && raw.kind !== 'codec-lm') fail('tokenizer', `is required for kind ${raw.kind}`);
+  const modelCard = raw.modelCard as string | undefined;
+  if (modelCard !== undefined && !(modelCard in files)) fail('modelCard', `"${modelCard}" is not listed in files`);
+
+  if (!isObj(raw.io)) fail('io', 'must describe the inputs and outputs of every graph');
+  const io: Record<string, GraphIO> = {};
+  for (const role of Object.keys(graphs)) {
+    const g = raw.io[role];
+    if (!isObj(g)) fail(`io.${role}`, 'is missing (every graph declares its inputs and outputs)');
+    for (const k of Object.keys(g)) if (!['inputs', 'outputs'].includes(k)) fail(`io.${role}`, `unknown key "${k}"`);
+    if (!Array.isArray(g.inputs) || !Array.isArray(g.outputs) || g.outputs.length === 0) fail(`io.${role}`, 'needs arrays "inputs" and "outputs" (at least one output)');
+    io[role] = {
+      inputs: g.inputs.map((v, i) => checkValueSpec(v, `io.${role}.inputs[${i}]`)),
+      outputs: g.outputs.map((v, i) => checkValueSpec(v, `io.${role}.outputs[${i}]`)),
+    };
+  }
+  for (const role of Object.keys(raw.io)) if (!(role in graphs)) fail(`io.${role}`, 'describes a graph that "graphs" does not list');
+
+  const specialTokens = raw.specialTokens;
+  if (specialTokens !== undefined) {
+    if (!isObj(specialTokens)) fail('specialTokens', 'must map roles (bos, eos, pad, sep …) to token strings');
+    for (const [k, v] of Object.entries(specialTokens)) if (typeof v !== 'string' || !v) fail(`specialTokens.${k}`, 'must be a non-empty token string');
+  }
+  const knobs = raw.knobs;
+  if (knobs !== undefined) {
+    if (!isObj(knobs)) fail('knobs', 'must be an object');
+    for (const [k, v] of Object.entries(knobs)) {
+      const ok = ['number', 'string', 'boolean'].includes(typeof v) || (Array.isArray(v) && v.length <= 1024 && (v.every((x) => typeof x === 'number') || v.every((x) => typeof x === 'string')));
+      if (!ok) fail(`knobs.${k}`, 'must be a number, string, boolean or a flat array of numbers or strings');
+    }
+  }
+  const provenance = raw.provenance;
+  if (provenance !== undefined) {
+    if (!isObj(provenance)) fail('provenance', 'must be an object of strings and numbers');
+    for (const [k, v] of Object.entries(provenance)) if (typeof v !== 'string' && typeof v !== 'number') fail(`provenance.${k}`, 'must be a string or number');
+  }
+
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    id: raw.id,
+    kind: raw.kind as PackKind,
+    ...(raw.displayName !== undefined && { displayName: raw.displayName as string }),
+    ...(raw.description !== undefined && { description: raw.description as string }),
+    licence: raw.licence,
+    files,
+    graphs,
+    ...(tokenizer !== undefined && { tokenizer }),
+    io,
+    ...(specialTokens !== undefined && { specialTokens: specialTokens as Record<string, string> }),
+    ...(knobs !== undefined && { knobs: knobs as Record<string, Knob> }),
+    ...(modelCard !== undefined && { modelCard }),
+    ...(provenance !== undefined && { provenance: provenance as Record<string, string | number> }),
+  };
+}

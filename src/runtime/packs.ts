@@ -1,0 +1,261 @@
+/**
+ * Model-pack discovery and validation. Everything here runs in the worker, before ONNX Runtime sees a byte:
+ * manifest schema, file sizes and hashes, containment (no "..", absolute paths, symlinks or hard links), ONNX
+ * external-data locations, operator domains, and the declared I/O against the graph's own signature.
+ */
+import { createHash } from 'node:crypto';
+import { promises as fs, type Stats } from 'node:fs';
+import * as path from 'node:path';
+import { MANIFEST_FILE, MANIFEST_MAX_BYTES, ManifestError, checkRelativePath, parseManifest, type GraphIO, type PackManifest } from './manifest';
+import { OnnxScanError, scanOnnxModel, type ValueSpec } from './onnxModel';
+import { checkTokenizerJson } from './tokenizer';
+
+export interface PackLimits {
+  maxOnnxBytes: number;
+  maxTokenizerBytes: number;
+  maxPackBytes: number;
+}
+export const DEFAULT_PACK_LIMITS: PackLimits = {
+  maxOnnxBytes: 2 * 1024 ** 3 - 1, // protobuf's 2 GB ceiling
+  maxTokenizerBytes: 32 * 1024 ** 2,
+  maxPackBytes: 16 * 1024 ** 3,
+};
+
+/** Operator domains a pack may use. `ai.onnx.ml` and EPContext nodes (which reference files) are refused. */
+const ALLOWED_DOMAINS = new Set(['', 'ai.onnx', 'com.microsoft']);
+const EXTERNAL_DATA_SUFFIXES = ['.onnx_data', '.data', '.bin'];
+
+export type PackSource = 'bundled' | 'user';
+
+export class PackError extends Error {
+  constructor(readonly pack: string, readonly problem: string) {
+    super(`Model pack "${pack}": ${problem}`);
+  }
+}
+
+export interface ValidatedPack {
+  manifest: PackManifest;
+  /** Real path of the pack folder. */
+  dir: string;
+  source: PackSource;
+  manifestSha256: string;
+  sizeBytes: number;
+}
+
+export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+const within = (root: string, p: string): boolean => {
+  const rel = path.relative(root, p);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+};
+
+/**
+ * Reads one file of a pack after checking that it is a plain file inside the pack (no symlink, no hard link, real
+ * path inside the root), that its size matches the manifest, and that its sha256 matches.
+ */
+export async function readPackFile(pack: { dir: string; manifest: PackManifest }, name: string): Promise<Buffer> {
+  const label = pack.manifest.id;
+  const entry = pack.manifest.files[name];
+  if (!entry) throw new PackError(label, `"${name}" is not listed in ${MANIFEST_FILE}`);
+  const abs = path.join(pack.dir, ...name.split('/'));
+  let st: Stats;
+  try {
+    st = await fs.lstat(abs);
+  } catch {
+    throw new PackError(label, `file "${name}" is missing from ${pack.dir}`);
+  }
+  if (st.isSymbolicLink()) throw new PackError(label, `file "${name}" is a symbolic link; packs must contain plain files`);
+  if (!st.isFile()) throw new PackError(label, `"${name}" is not a regular file`);
+  if (st.nlink > 1) throw new PackError(label, `file "${name}" is a hard link (${st.nlink} links); packs must contain plain files`);
+  const real = await fs.realpath(abs);
+  if (!within(pack.dir, real)) throw new PackError(label, `file "${name}" resolves outside the pack (${real})`);
+  if (st.size !== entry.bytes) throw new PackError(label, `file "${name}" is ${st.size} bytes but the manifest says ${entry.bytes}`);
+  const data = await fs.readFile(real);
+  if (data.length !== entry.bytes) throw new PackError(label, `file "${name}" changed while it was read`);
+  const digest = sha256(data);
+  if (digest !== entry.sha256) throw new PackError(label, `file "${name}" has sha256 ${digest.slice(0, 12)}… but the manifest says ${entry.sha256.slice(0, 12)}… (corrupt or modified)`);
+  return data;
+}
+
+function compareSignature(label: string, role: string, declared: GraphIO, actual: { inputs: ValueSpec[]; outputs: ValueSpec[] }, what: string): void {
+  for (const side of ['inputs', 'outputs'] as const) {
+    const want = declared[side];
+    const got = actual[side];
+    const gotNames = got.map((v) => v.name).sort();
+    const wantNames = want.map((v) => v.name).sort();
+    if (gotNames.join('\u0000') !== wantNames.join('\u0000')) {
+      const missing = wantNames.filter((n) => !gotNames.includes(n));
+      const extra = gotNames.filter((n) => !wantNames.includes(n));
+      throw new PackError(label, `I/O mismatch in graph "${role}" (${what}): ${side} ${missing.length ? `missing [${missing.join(', ')}]` : ''}${missing.length && extra.length ? ', ' : ''}${extra.length ? `undeclared [${extra.join(', ')}]` : ''}`);
+    }
+    for (const w of want) {
+      const g = got.find((v) => v.name === w.name)!;
+      if (g.dtype !== w.dtype) throw new PackError(label, `I/O mismatch in graph "${role}" (${what}): ${w.name} is ${g.dtype}, manifest says ${w.dtype}`);
+      if (g.shape.length !== w.shape.length) throw new PackError(label, `I/O mismatch in graph "${role}" (${what}): ${w.name} has rank ${g.shape.length}, manifest says ${w.shape.length}`);
+      w.shape.forEach((d, i) => {
+        const a = g.shape[i];
+        if (typeof d === 'number' && typeof a === 'number' && a !== d) {
+          throw new PackError(label, `I/O mismatch in graph "${role}" (${what}): ${w.name} dimension ${i} is ${a}, manifest says ${d}`);
+        }
+      });
+    }
+  }
+}
+
+/** Checks the I/O of a created session against the manifest (the last check, after ONNX Runtime parsed the graph). */
+export function checkSessionSignature(pack: ValidatedPack, role: string, actual: { inputs: ValueSpec[]; outputs: ValueSpec[] }): void {
+  compareSignature(pack.manifest.id, role, pack.manifest.io[role]!, actual, 'loaded session');
+}
+
+/** Validates the ONNX bytes of one graph statically: structure, domains, external data, declared I/O. */
+export function checkGraphBytes(pack: { manifest: PackManifest }, role: string, bytes: Uint8Array, fileSizes: Record<string, number>): void {
+  const label = pack.manifest.id;
+  const file = pack.manifest.graphs[role]!;
+  let scan;
+  try {
+    scan = scanOnnxModel(bytes);
+  } catch (e) {
+    if (e instanceof OnnxScanError) throw new PackError(label, `graph "${role}" (${file}): ${e.message}`);
+    throw e;
+  }
+  const badDomains = scan.nodeDomains.filter((d) => !ALLOWED_DOMAINS.has(d));
+  if (badDomains.length) throw new PackError(label, `graph "${role}" uses operator domain(s) ${badDomains.map((d) => `"${d}"`).join(', ')}, which Concert does not load`);
+  if (scan.opTypes.some((o) => o.endsWith('EPContext'))) throw new PackError(label, `graph "${role}" contains EPContext nodes (precompiled engine references); export a plain ONNX graph`);
+  for (const ref of scan.externalRefs) {
+    const where = `graph "${role}" tensor "${ref.tensor}" external data location`;
+    try {
+      checkRelativePath(ref.location, where);
+    } catch (e) {
+      throw new PackError(label, (e as Error).message);
+    }
+    const base = path.posix.dirname(file);
+    const resolved = path.posix.normalize(base === '.' ? ref.location : `${base}/${ref.location}`);
+    if (!(resolved in pack.manifest.files)) throw new PackError(label, `${where} "${ref.location}" is not a file listed in the manifest`);
+    if (!EXTERNAL_DATA_SUFFIXES.some((s) => resolved.endsWith(s))) throw new PackError(label, `${where} "${ref.location}" must end in ${EXTERNAL_DATA_SUFFIXES.join(', ')}`);
+    const size = fileSizes[resolved] ?? 0;
+    const offset = ref.offset ?? 0;
+    if (!Number.isSafeInteger(offset) || offset < 0 || (ref.length !== undefined && (!Number.isSafeInteger(ref.length) || ref.length < 0)) || offset + (ref.length ?? 0) > size) {
+      throw new PackError(label, `${where} "${ref.location}" offset/length lie outside the ${size}-byte file`);
+    }
+  }
+  compareSignature(label, role, pack.manifest.io[role]!, scan, 'ONNX file');
+}
+
+/** Files ONNX Runtime must be given for a graph (its external data), relative to the pack. */
+export function externalDataFiles(manifest: PackManifest, role: string, bytes: Uint8Array): { location: string; file: string }[] {
+  const file = manifest.graphs[role]!;
+  const base = path.posix.dirname(file);
+  const seen = new Map<string, string>();
+  for (const ref of scanOnnxModel(bytes).externalRefs) {
+    seen.set(ref.location, path.posix.normalize(base === '.' ? ref.location : `${base}/${ref.location}`));
+  }
+  return [...seen].map(([location, f]) => ({ location, file: f }));
+}
+
+/**
+ * Full validation of the pack at `dir`, without ONNX Runtime. Throws PackError naming the pack and the problem.
+ */
+export async function validatePack(dir: string, source: PackSource, limits: PackLimits = DEFAULT_PACK_LIMITS): Promise<ValidatedPack> {
+  const folderLabel = path.basename(dir);
+  let root: string;
+  try {
+    root = await fs.realpath(dir);
+  } catch {
+    throw new PackError(folderLabel, `folder ${dir} does not exist`);
+  }
+  const manifestPath = path.join(root, MANIFEST_FILE);
+  let mst: Stats;
+  try {
+    mst = await fs.lstat(manifestPath);
+  } catch {
+    throw new PackError(folderLabel, `no ${MANIFEST_FILE} in ${dir}`);
+  }
+  if (mst.isSymbolicLink() || !mst.isFile()) throw new PackError(folderLabel, `${MANIFEST_FILE} must be a plain file`);
+  if (mst.size > MANIFEST_MAX_BYTES) throw new PackError(folderLabel, `${MANIFEST_FILE} is ${mst.size} bytes (limit ${MANIFEST_MAX_BYTES})`);
+  const manifestBytes = await fs.readFile(manifestPath);
+  let manifest: PackManifest;
+  try {
+    manifest = parseManifest(manifestBytes.toString('utf8'));
+  } catch (e) {
+    if (e instanceof ManifestError) throw new PackError(folderLabel, `invalid ${MANIFEST_FILE}: ${e.message}`);
+    throw e;
+  }
+  const label = manifest.id;
+  let total = 0;
+  const fileSizes: Record<string, number> = {};
+  for (const [name, entry] of Object.entries(manifest.files)) {
+    total += entry.bytes;
+    fileSizes[name] = entry.bytes;
+    if (name.endsWith('.onnx') && entry.bytes > limits.maxOnnxBytes) throw new PackError(label, `"${name}" is larger than ${limits.maxOnnxBytes} bytes`);
+    if (name === manifest.tokenizer && entry.bytes > limits.maxTokenizerBytes) throw new PackError(label, `tokenizer "${name}" is larger than ${limits.maxTokenizerBytes} bytes`);
+  }
+  if (total > limits.maxPackBytes) throw new PackError(label, `the pack is ${total} bytes (limit ${limits.maxPackBytes})`);
+
+  const pack = { dir: root, manifest };
+  const contents = new Map<string, Buffer>();
+  for (const name of Object.keys(manifest.files)) contents.set(name, await readPackFile(pack, name));
+  for (const role of Object.keys(manifest.graphs)) checkGraphBytes(pack, role, contents.get(manifest.graphs[role]!)!, fileSizes);
+  if (manifest.tokenizer) {
+    try {
+      checkTokenizerJson(contents.get(manifest.tokenizer)!.toString('utf8'), manifest.specialTokens ?? {});
+    } catch (e) {
+      throw new PackError(label, `tokenizer "${manifest.tokenizer}": ${(e as Error).message}`);
+    }
+  }
+  return { manifest, dir: root, source, manifestSha256: sha256(manifestBytes), sizeBytes: total };
+}
+
+export interface DiscoveredPack {
+  dir: string;
+  source: PackSource;
+  pack?: ValidatedPack;
+  error?: PackError;
+}
+
+/** Finds packs in each root: the root itself if it holds a manifest, else its immediate sub-folders that do. */
+export async function discoverPacks(roots: { dir: string; source: PackSource }[], limits: PackLimits = DEFAULT_PACK_LIMITS): Promise<DiscoveredPack[]> {
+  const found: DiscoveredPack[] = [];
+  for (const root of roots) {
+    let candidates: string[] = [];
+    try {
+      const st = await fs.stat(root.dir);
+      if (!st.isDirectory()) throw new Error('not a folder');
+      if (await exists(path.join(root.dir, MANIFEST_FILE))) candidates = [root.dir];
+      else {
+        const entries = await fs.readdir(root.dir, { withFileTypes: true });
+        candidates = entries.filter((e) => e.isDirectory() || e.isSymbolicLink()).map((e) => path.join(root.dir, e.name)).sort();
+        candidates = (await Promise.all(candidates.map(async (c) => ((await exists(path.join(c, MANIFEST_FILE))) ? c : undefined)))).filter((c): c is string => !!c);
+      }
+    } catch {
+      if (root.source === 'user') found.push({ dir: root.dir, source: root.source, error: new PackError(path.basename(root.dir), `model folder ${root.dir} does not exist or is not a folder (check the concert.modelFolders setting)`) });
+      continue;
+    }
+    for (const dir of candidates) {
+      try {
+        found.push({ dir, source: root.source, pack: await validatePack(dir, root.source, limits) });
+      } catch (e) {
+        found.push({ dir, source: root.source, error: e instanceof PackError ? e : new PackError(path.basename(dir), (e as Error).message) });
+      }
+    }
+  }
+  // The first pack with an id wins; later ones are reported, not silently shadowed.
+  const firstById = new Map<string, string>();
+  for (const f of found) {
+    if (!f.pack) continue;
+    const prior = firstById.get(f.pack.manifest.id);
+    if (prior) {
+      f.error = new PackError(f.pack.manifest.id, `duplicate pack id (also in ${prior}); this copy is ignored`);
+      delete f.pack;
+    } else firstById.set(f.pack.manifest.id, f.dir);
+  }
+  return found;
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Execution-provider choice. `auto` tries the accelerators onnxruntime-node reports for this platform, each
+ * verified by a tiny canary run, and falls back to CPU with the reasons kept for the status bar and `doctor`.
+ * The probing logic takes the canary as a function, so it is tested without GPUs.
+ */
+import * as os from 'node:os';
+import type { DeviceChoice, ProviderName, ProviderReport } from '../protocol/worker';
+
+/** Preference order for `auto`: dedicated accelerators first, CPU always last. */
+export const AUTO_ORDER: readonly ProviderName[] = ['cuda', 'dml', 'coreml', 'webgpu', 'cpu'];
+
+/** Names onnxruntime-node's `listSupportedBackends()` uses, mapped to ours. */
+export function mapBackends(list: readonly { name: string; bundled: boolean }[]): { name: ProviderName; bundled: boolean }[] {
+  const known: Record<string, ProviderName> = { cpu: 'cpu', webgpu: 'webgpu', cuda: 'cuda', dml: 'dml', coreml: 'coreml' };
+  const out = new Map<ProviderName, boolean>();
+  for (const b of list) {
+    const n = known[b.name];
+    if (n) out.set(n, b.bundled);
+  }
+  out.set('cpu', true);
+  return [...out].map(([name, bundled]) => ({ name, bundled }));
+}
+
+export type Canary = (provider: ProviderName) => Promise<void>;
+
+export function describeDevice(provider: ProviderName, threads: number): string {
+  switch (provider) {
+    case 'cpu': {
+      const cpus = os.cpus();
+      const model = cpus[0]?.model?.trim() || os.arch();
+      return `CPU (${model}), ${threads > 0 ? threads : cpus.length} thread${(threads > 0 ? threads : cpus.length) === 1 ? '' : 's'}`;
+    }
+    case 'cuda':
+      return 'NVIDIA GPU 0 (CUDA)';
+    case 'dml':
+      return 'GPU 0 (DirectML)';
+    case 'coreml':
+      return 'Apple Neural Engine / GPU (CoreML)';
+    case 'webgpu':
+      return 'GPU (WebGPU adapter)';
+  }
+}
+
+/**
+ * Picks the provider. An explicitly requested provider that is missing or fails its canary also falls back to
+ * CPU (with the reason), so inference keeps working; the reason is shown to the user.
+ */
+export async function chooseProvider(requested: DeviceChoice, available: { name: ProviderName; bundled: boolean }[], canary: Canary, threads: number, canaryTimeoutMs = 20_000): Promise<ProviderReport> {
+  const reasons: string[] = [];
+  const names = new Set(available.map((a) => a.name));
+  const candidates: ProviderName[] = requested === 'auto' ? AUTO_ORDER.filter((p) => names.has(p)) : [requested, 'cpu'];
+  for (const p of candidates) {
+    if (p !== 'cpu' && !names.has(p)) {
+      reasons.push(`${p}: not available in this onnxruntime-node build on ${process.platform}-${process.arch}`);
+      continue;
+    }
+    try {
+      await withTimeout(canary(p), canaryTimeoutMs, `${p}: canary run did not finish within ${canaryTimeoutMs / 1000} s`);
+      return { available, requested, chosen: p, device: describeDevice(p, threads), fallbackReasons: reasons };
+    } catch (e) {
+      reasons.push(`${p}: ${firstLine((e as Error).message)}`);
+      if (p === 'cpu') throw new Error(`even the CPU provider failed its canary run: ${reasons.join('; ')}`);
+    }
+  }
+  throw new Error(`no execution provider could be started: ${reasons.join('; ')}`);
+}
+
+export function firstLine(s: string): string {
+  const line = (s.split('\n').find((l) => l.trim()) ?? s).trim();
+  // ORT prefixes errors with the source location; keep the part a person can act on.
+  const cleaned = line.replace(/^.*?\.(cc|cpp|h):\d+\s+\S+\s*/, '');
+  return cleaned.length > 240 ? `${cleaned.slice(0, 237)}…` : cleaned;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(message)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}

@@ -1,0 +1,79 @@
+/**
+ * Entry point of the inference worker process (dist/worker.js). Started by the extension host or the CLI with
+ * `fork`, it speaks JSON-RPC over Node IPC. Inference runs here so that a native crash or an out-of-memory in
+ * ONNX Runtime cannot take the editor down.
+ */
+import { IPCMessageReader, IPCMessageWriter, ResponseError, createMessageConnection, type CancellationToken } from 'vscode-jsonrpc/node';
+import { Notifications, Requests, WorkerErrorCode } from '../protocol/worker';
+import { WorkerFailure, WorkerService, type JobControl } from './service';
+import { parseWorkerArgs } from './args';
+
+const args = parseWorkerArgs(process.argv.slice(2));
+if (!process.send) {
+  console.error('concert worker: start me with an IPC channel (child_process.fork); use `concert serve` for other transports.');
+  process.exit(2);
+}
+
+const connection = createMessageConnection(new IPCMessageReader(process), new IPCMessageWriter(process));
+const service = new WorkerService((s) => void connection.sendNotification(Notifications.status, s));
+
+/** Minimum gap between progress notifications; CONCERT_PROGRESS_INTERVAL_MS=0 reports every step (tests, benches). */
+const progressIntervalMs = Number(process.env.CONCERT_PROGRESS_INTERVAL_MS ?? 50) || 0;
+
+/** Progress is throttled so that fast loops do not flood the channel; the first and last step always go out. */
+function jobControl(token: CancellationToken, progressToken: string | undefined): JobControl {
+  let last = 0;
+  return {
+    isCancelled: () => token.isCancellationRequested,
+    progress(step, total, message) {
+      if (!progressToken) return;
+      const now = Date.now();
+      if (step !== 1 && step !== total && now - last < progressIntervalMs) return;
+      last = now;
+      void connection.sendNotification(Notifications.stepProgress, { progressToken, step, total, ...(message !== undefined && { message }) });
+    },
+  };
+}
+
+function toResponseError(e: unknown): ResponseError<void> {
+  // Error data (e.g. steps run before a cancel) travels untyped; the protocol's error type is void.
+  if (e instanceof WorkerFailure) return new ResponseError(e.code, e.message, e.data as void);
+  const err = e as Error & { pack?: string };
+  if (err?.constructor?.name === 'PackError') return new ResponseError(WorkerErrorCode.PackInvalid, err.message);
+  console.error(err?.stack ?? String(e));
+  return new ResponseError(WorkerErrorCode.Internal, err?.message ?? String(e));
+}
+
+const handle = <P, R>(fn: (p: P, token: CancellationToken) => Promise<R>) => async (p: P, token: CancellationToken): Promise<R | ResponseError<void>> => {
+  try {
+    return await fn(p, token);
+  } catch (e) {
+    return toResponseError(e);
+  }
+};
+
+connection.onRequest(Requests.configure, handle((p) => service.configure(p.settings)));
+connection.onRequest(Requests.doctor, (token) => handle(() => service.doctor())(undefined, token));
+connection.onRequest(Requests.listPacks, (token) => handle(() => service.listPacks())(undefined, token));
+connection.onRequest(Requests.tokenize, handle((p) => service.tokenize(p)));
+connection.onRequest(Requests.selfTest, handle((p, token) => service.selfTest(p, jobControl(token, p.progressToken))));
+connection.onRequest(Requests.ping, () => ({ pid: process.pid, uptimeMs: Math.round(process.uptime() * 1000) }));
+connection.onRequest(Requests.shutdown, async () => {
+  await service.dispose();
+});
+connection.onNotification(Notifications.exit, () => process.exit(0));
+connection.onClose(() => process.exit(0));
+process.on('disconnect', () => process.exit(0));
+connection.listen();
+
+// If the parent dies without a goodbye (killed, crashed), do not linger holding memory and threads.
+if (args.clientPid) {
+  const timer = setInterval(() => {
+    try {
+      process.kill(args.clientPid!, 0);
+    } catch {
+      process.exit(0);
+    }
+  }, 3000);
+  timer.unref();
+}

@@ -1,0 +1,172 @@
+/**
+ * What the worker does, independent of the transport: provider choice, pack discovery, sessions, and the
+ * requests of src/protocol/worker. Long requests take a `shouldStop` check and a progress sink.
+ */
+import * as path from 'node:path';
+import {
+  PROTOCOL_VERSION,
+  WorkerErrorCode,
+  type ConfigureResult,
+  type DoctorReport,
+  type PackSummary,
+  type ProviderReport,
+  type SelfTestParams,
+  type SelfTestResult,
+  type TokenizeParams,
+  type TokenizeResult,
+  type WorkerSettings,
+  type WorkerStatus,
+} from '../protocol/worker';
+import { SessionCache, availableProviders, ort, ortVersion, runCanary } from '../runtime/ort';
+import { discoverPacks, readPackFile, type DiscoveredPack, type ValidatedPack } from '../runtime/packs';
+import { chooseProvider } from '../runtime/providers';
+import { syntheticFeeds } from '../runtime/feeds';
+import { PackTokenizer } from '../runtime/tokenizer';
+
+export const CONCERT_VERSION = '0.1.0';
+
+/** An error the transport turns into a typed JSON-RPC error. */
+export class WorkerFailure extends Error {
+  constructor(readonly code: WorkerErrorCode, message: string, readonly data?: unknown) {
+    super(message);
+  }
+}
+
+export interface JobControl {
+  isCancelled(): boolean;
+  progress(step: number, total: number, message?: string): void;
+}
+
+export class WorkerService {
+  private settings: WorkerSettings | undefined;
+  private provider: ProviderReport | undefined;
+  private packs: DiscoveredPack[] | undefined;
+  private readonly sessions: SessionCache;
+  private readonly tokenizers = new Map<string, PackTokenizer>();
+
+  constructor(private readonly onStatus: (s: WorkerStatus) => void = () => {}) {
+    this.sessions = new SessionCache('cpu', 0, 0, () => this.emitStatus());
+  }
+
+  async configure(settings: WorkerSettings): Promise<ConfigureResult> {
+    const previous = this.settings;
+    this.settings = settings;
+    if (!this.provider || previous?.device !== settings.device || previous?.threads !== settings.threads) {
+      this.provider = await chooseProvider(settings.device, availableProviders(), runCanary, settings.threads);
+    }
+    await this.sessions.configure(this.provider.chosen, settings.threads, settings.idleUnloadSeconds * 1000);
+    if (JSON.stringify(previous?.modelFolders) !== JSON.stringify(settings.modelFolders) || previous?.bundledModelsDir !== settings.bundledModelsDir) {
+      this.packs = undefined;
+      this.tokenizers.clear();
+      await this.sessions.clear();
+    }
+    this.emitStatus();
+    return { provider: this.provider };
+  }
+
+  private requireConfigured(): { settings: WorkerSettings; provider: ProviderReport } {
+    if (!this.settings || !this.provider) throw new WorkerFailure(WorkerErrorCode.Internal, 'the worker was not configured');
+    return { settings: this.settings, provider: this.provider };
+  }
+
+  private async discovered(refresh = false): Promise<DiscoveredPack[]> {
+    const { settings } = this.requireConfigured();
+    if (!this.packs || refresh) {
+      const roots = [{ dir: settings.bundledModelsDir, source: 'bundled' as const }, ...settings.modelFolders.map((d) => ({ dir: path.resolve(d), source: 'user' as const }))];
+      this.packs = await discoverPacks(roots);
+    }
+    return this.packs;
+  }
+
+  async listPacks(): Promise<PackSummary[]> {
+    return (await this.discovered(true)).map(summarise);
+  }
+
+  async doctor(): Promise<DoctorReport> {
+    const { provider } = this.requireConfigured();
+    return {
+      protocolVersion: PROTOCOL_VERSION,
+      versions: { concert: CONCERT_VERSION, node: process.version, onnxruntime: ortVersion(), platform: `${process.platform}-${process.arch}` },
+      provider,
+      packs: await this.listPacks(),
+      loadedSessions: this.sessions.keys(),
+      workerPid: process.pid,
+    };
+  }
+
+  private async pack(id: string): Promise<ValidatedPack> {
+    if (typeof id !== 'string' || !id) throw new WorkerFailure(WorkerErrorCode.BadInput, 'a model pack id is required');
+    const all = await this.discovered();
+    const hit = all.find((p) => p.pack?.manifest.id === id) ?? all.find((p) => !p.pack && p.error?.pack === id);
+    if (!hit) {
+      const ids = all.filter((p) => p.pack).map((p) => p.pack!.manifest.id);
+      throw new WorkerFailure(WorkerErrorCode.PackNotFound, `no model pack "${id}" (available: ${ids.length ? ids.join(', ') : 'none'})`);
+    }
+    if (!hit.pack) throw new WorkerFailure(WorkerErrorCode.PackInvalid, hit.error!.message);
+    return hit.pack;
+  }
+
+  async tokenizer(id: string): Promise<PackTokenizer> {
+    const pack = await this.pack(id);
+    const cached = this.tokenizers.get(pack.manifestSha256);
+    if (cached) return cached;
+    if (!pack.manifest.tokenizer) throw new WorkerFailure(WorkerErrorCode.BadInput, `model pack "${id}" has no tokenizer`);
+    const text = (await readPackFile(pack, pack.manifest.tokenizer)).toString('utf8');
+    const tok = new PackTokenizer(text, pack.manifest.specialTokens ?? {});
+    this.tokenizers.set(pack.manifestSha256, tok);
+    return tok;
+  }
+
+  async tokenize(p: TokenizeParams): Promise<TokenizeResult> {
+    if (typeof p.text !== 'string') throw new WorkerFailure(WorkerErrorCode.BadInput, 'text must be a string');
+    const tok = await this.tokenizer(p.packId);
+    const ids = tok.encodePlain(p.text);
+    return { ids, tokens: tok.tokens(ids) };
+  }
+
+  /** Runs every graph of a pack `steps` times on synthetic inputs; each run is a cancellation point. */
+  async selfTest(p: SelfTestParams, job: JobControl): Promise<SelfTestResult> {
+    const { provider } = this.requireConfigured();
+    if (!Number.isInteger(p.steps) || p.steps < 1 || p.steps > 1_000_000) throw new WorkerFailure(WorkerErrorCode.BadInput, 'steps must be an integer from 1 to 1000000');
+    const pack = await this.pack(p.packId);
+    const roles = Object.keys(pack.manifest.graphs);
+    const graphs = [];
+    for (const role of roles) graphs.push(await this.sessions.get(pack, role));
+    const feeds = roles.map((role) => {
+      const synth = syntheticFeeds(pack.manifest.io[role]!.inputs);
+      return Object.fromEntries(Object.entries(synth).map(([n, t]) => [n, new ort.Tensor(t.dtype as 'float32', t.data as Float32Array, t.dims)]));
+    });
+    let ran = 0;
+    const t0 = performance.now();
+    for (let step = 1; step <= p.steps; step++) {
+      if (job.isCancelled()) throw new WorkerFailure(WorkerErrorCode.Cancelled, `self-test of "${p.packId}" cancelled after ${ran} of ${p.steps} steps`, { stepsRun: ran });
+      for (let g = 0; g < graphs.length; g++) {
+        graphs[g]!.lastUsed = Date.now();
+        await graphs[g]!.session.run(feeds[g]!);
+      }
+      ran = step;
+      job.progress(step, p.steps);
+    }
+    return { packId: p.packId, graphs: roles, stepsRun: ran, meanMsPerStep: (performance.now() - t0) / Math.max(1, ran), provider: provider.chosen };
+  }
+
+  status(): WorkerStatus {
+    return { provider: this.provider?.chosen ?? 'cpu', loadedSessions: this.sessions.keys(), rssBytes: process.memoryUsage().rss };
+  }
+
+  private emitStatus(): void {
+    this.onStatus(this.status());
+  }
+
+  async dispose(): Promise<void> {
+    await this.sessions.clear();
+  }
+}
+
+function summarise(d: DiscoveredPack): PackSummary {
+  if (d.pack) {
+    const m = d.pack.manifest;
+    return { id: m.id, kind: m.kind, dir: d.pack.dir, source: d.source, valid: true, ...(m.displayName && { displayName: m.displayName }), sizeBytes: d.pack.sizeBytes, manifestSha256: d.pack.manifestSha256 };
+  }
+  return { id: d.error?.pack ?? path.basename(d.dir), kind: 'unknown', dir: d.dir, source: d.source, valid: false, error: d.error?.message ?? 'invalid' };
+}

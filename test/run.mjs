@@ -1,0 +1,23 @@
+// Runs test tiers with Node's built-in runner (TypeScript through tsx). Node 20's `--test` takes no globs, so the
+// files are listed here. Usage: node test/run.mjs [unit|worker|all]
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const tiers = process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'worker'];
+const files = [];
+const walk = (dir) => {
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p);
+    else if (name.endsWith('.test.ts')) files.push(p);
+  }
+};
+for (const t of tiers) walk(join('test', t));
+if (!files.length) {
+  console.error(`no test files in ${tiers.join(', ')}`);
+  process.exit(1);
+}
+// Worker tests fork processes and measure timing-sensitive behaviour (crash → reject within 1 s): run files one at a time.
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { stdio: 'inherit' });
+process.exit(r.status ?? 1);

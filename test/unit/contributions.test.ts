@@ -1,0 +1,123 @@
+/**
+ * package.json's commands and menus against src/extension/commandTable.ts: every command declared and registered,
+ * titled and categorised; every menu entry pointing at something real; every unfinished feature hidden.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { CATEGORY, COMMANDS, COMMAND_LIST, FEATURE_KEYS, toContribution } from '../../src/extension/commandTable';
+
+const root = new URL('../../', import.meta.url);
+const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
+const contributes = pkg.contributes ?? {};
+const declared: { command: string; title?: string; category?: string }[] = contributes.commands ?? [];
+const declaredIds = new Set(declared.map((c) => c.command));
+const menus: Record<string, { command?: string; submenu?: string; when?: string }[]> = contributes.menus ?? {};
+const submenuIds = new Set<string>((contributes.submenus ?? []).map((s: { id: string }) => s.id));
+const featureCommands = COMMAND_LIST.filter((c) => c.feature);
+
+/** True when `when` can only be true with `key` set (a top-level conjunct, not inside an `||`). */
+function requiresKey(when: string | undefined, key: string): boolean {
+  if (!when || when.includes('||')) return false;
+  return when.split('&&').map((s) => s.trim()).includes(key);
+}
+
+describe('command contributions', () => {
+  it('package.json declares exactly the commands of the table, with the table titles', () => {
+    assert.deepEqual([...declaredIds].sort(), COMMAND_LIST.map((c) => c.id).sort());
+    for (const def of COMMAND_LIST) {
+      assert.deepEqual(declared.find((c) => c.command === def.id), toContribution(def), `package.json should declare ${JSON.stringify(toContribution(def))}`);
+    }
+  });
+
+  it('every command has a title and the Concert category', () => {
+    for (const c of declared) {
+      assert.ok(c.title && c.title.trim().length > 0, `${c.command} has no title`);
+      assert.equal(c.category, CATEGORY, `${c.command} category`);
+    }
+  });
+
+  it('every command id is registered by the extension', () => {
+    // registerCommands() registers a handler for each key of COMMANDS (a Record<CommandName, …> the compiler
+    // checks); here we make sure the registration loop really is driven by COMMANDS.
+    const src = readFileSync(new URL('src/extension/commands.ts', root), 'utf8');
+    assert.match(src, /registerCommand\(COMMANDS\[name\]\.id/);
+    assert.match(src, /Record<CommandName, Handler>/);
+    for (const name of Object.keys(COMMANDS)) assert.match(src, new RegExp(`\\b${name}\\b`), `no handler for ${name}`);
+  });
+
+  it('command ids are unique and namespaced', () => {
+    const ids = COMMAND_LIST.map((c) => c.id);
+    assert.equal(new Set(ids).size, ids.length);
+    for (const id of ids) assert.match(id, /^concert\.[a-zA-Z]+$/);
+  });
+});
+
+describe('menu contributions', () => {
+  it('every menu entry references a declared command or submenu', () => {
+    for (const [menu, entries] of Object.entries(menus)) {
+      for (const e of entries) {
+        if (e.submenu !== undefined) assert.ok(submenuIds.has(e.submenu), `${menu}: unknown submenu ${e.submenu}`);
+        else assert.ok(e.command && declaredIds.has(e.command), `${menu}: unknown command ${e.command}`);
+      }
+    }
+  });
+
+  it('every declared submenu is used, and every submenu has a menu of its own', () => {
+    for (const id of submenuIds) {
+      assert.ok(Object.values(menus).some((entries) => entries.some((e) => e.submenu === id)), `submenu ${id} is never shown`);
+      assert.ok((menus[id] ?? []).length > 0, `submenu ${id} is empty`);
+    }
+  });
+
+  it('every feature command is hidden in the command palette by its feature key', () => {
+    const palette = menus.commandPalette ?? [];
+    for (const c of featureCommands) {
+      const entry = palette.find((e) => e.command === c.id);
+      assert.ok(entry, `${c.id} has no commandPalette entry`);
+      assert.ok(requiresKey(entry.when, FEATURE_KEYS[c.feature!]), `${c.id}: commandPalette when "${entry.when}" does not require ${FEATURE_KEYS[c.feature!]}`);
+    }
+  });
+
+  it('feature commands appear in other menus only behind their feature key', () => {
+    for (const [menu, entries] of Object.entries(menus)) {
+      if (menu === 'commandPalette') continue;
+      for (const e of entries) {
+        const def = featureCommands.find((c) => c.id === e.command);
+        if (def) assert.ok(requiresKey(e.when, FEATURE_KEYS[def.feature!]), `${menu}: ${e.command} when "${e.when}"`);
+      }
+    }
+  });
+
+  it('text features are in the editor context submenu, codec features in the explorer context menu', () => {
+    const editorSub = contributes.menus['editor/context']?.find((e: { submenu?: string }) => e.submenu)?.submenu;
+    assert.ok(editorSub, 'editor/context has a Concert submenu');
+    const inSub = new Set((menus[editorSub] ?? []).map((e) => e.command));
+    for (const c of featureCommands.filter((f) => f.feature !== 'codec')) assert.ok(inSub.has(c.id), `${c.id} not in the editor submenu`);
+    const explorer = new Set((menus['explorer/context'] ?? []).map((e) => e.command));
+    for (const c of featureCommands.filter((f) => f.feature === 'codec')) assert.ok(explorer.has(c.id), `${c.id} not in explorer/context`);
+  });
+
+  it('the extension never switches a feature key on yet', () => {
+    const src = readFileSync(new URL('src/extension/extension.ts', root), 'utf8');
+    assert.match(src, /for \(const key of Object\.values\(FEATURE_KEYS\)\) void vscode\.commands\.executeCommand\('setContext', key, false\)/);
+  });
+});
+
+describe('views', () => {
+  it('the activity-bar container, its icon and the status webview view exist', () => {
+    const container = contributes.viewsContainers?.activitybar?.find((c: { id: string }) => c.id === 'concert');
+    assert.ok(container, 'activitybar container concert');
+    assert.ok(existsSync(new URL(container.icon, root)), `icon ${container.icon} exists`);
+    const status = contributes.views?.concert?.find((v: { id: string }) => v.id === 'concert.status');
+    assert.equal(status?.type, 'webview');
+  });
+
+  it('viewsWelcome targets a declared view and links only to declared commands', () => {
+    const viewIds = new Set(Object.values(contributes.views ?? {}).flatMap((vs) => (vs as { id: string }[]).map((v) => v.id)));
+    for (const w of contributes.viewsWelcome ?? []) {
+      assert.ok(viewIds.has(w.view), `viewsWelcome for unknown view ${w.view}`);
+      for (const m of (w.contents as string).matchAll(/\(command:([^)\s?]+)/g)) assert.ok(declaredIds.has(m[1]!), `welcome links to unknown command ${m[1]}`);
+    }
+  });
+});

@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ManifestError, checkRelativePath, parseManifest } from '../../src/runtime/manifest';
+
+const good = () => ({
+  schemaVersion: 1,
+  id: 'demo-lm',
+  kind: 'causal-lm',
+  licence: 'MIT',
+  files: { 'model.onnx': { sha256: 'a'.repeat(64), bytes: 10 }, 'tokenizer.json': { sha256: 'b'.repeat(64), bytes: 5 } },
+  graphs: { decoder: 'model.onnx' },
+  tokenizer: 'tokenizer.json',
+  io: { decoder: { inputs: [{ name: 'input_ids', dtype: 'int64', shape: ['batch', 'seq'] }], outputs: [{ name: 'logits', dtype: 'float32', shape: ['batch', 'seq', 262] }] } },
+  specialTokens: { eos: '</s>' },
+  knobs: { maxContext: 64, labels: ['negative', 'positive'] },
+});
+
+const bad = (edit: (m: ReturnType<typeof good> & Record<string, unknown>) => void, expected: RegExp) => {
+  const m = good() as ReturnType<typeof good> & Record<string, unknown>;
+  edit(m);
+  assert.throws(() => parseManifest(JSON.stringify(m)), (e: Error) => e instanceof ManifestError && expected.test(e.message));
+};
+
+describe('manifest schema', () => {
+  it('accepts a complete manifest and keeps its values', () => {
+    const m = parseManifest(JSON.stringify(good()));
+    assert.equal(m.id, 'demo-lm');
+    assert.deepEqual(m.graphs, { decoder: 'model.onnx' });
+    assert.deepEqual(m.io.decoder!.outputs[0]!.shape, ['batch', 'seq', 262]);
+    assert.deepEqual(m.knobs!.labels, ['negative', 'positive']);
+  });
+  it('rejects invalid JSON with the parser message', () => assert.throws(() => parseManifest('{'), /not valid JSON/));
+  it('rejects unknown keys', () => bad((m) => (m.extra = 1), /unknown key "extra"/));
+  it('rejects a wrong schema version', () => bad((m) => (m.schemaVersion = 2), /schemaVersion/));
+  it('rejects unknown kinds', () => bad((m) => (m.kind = 'gan'), /kind: must be one of/));
+  it('requires a licence', () => bad((m) => (m.licence = ' '), /licence/));
+  it('rejects bad ids', () => bad((m) => (m.id = '../x'), /^id:/));
+  it('rejects a malformed hash', () => bad((m) => (m.files['model.onnx'].sha256 = 'xyz'), /sha256/));
+  it('rejects graphs that are not listed files', () => bad((m) => (m.graphs.decoder = 'other.onnx'), /not listed in files/));
+  it('rejects path traversal in file names', () => bad((m) => ((m.files as Record<string, unknown>)['../secret.onnx'] = { sha256: 'c'.repeat(64), bytes: 1 }), /outside the pack/));
+  it('rejects absolute file names', () => bad((m) => ((m.files as Record<string, unknown>)['/etc/passwd'] = { sha256: 'c'.repeat(64), bytes: 1 }), /absolute path/));
+  it('requires io for every graph', () => bad((m) => (m.io = {} as never), /io\.decoder: is missing/));
+  it('rejects io for an unknown graph', () => bad((m) => ((m.io as Record<string, unknown>).extra = m.io.decoder), /io\.extra/));
+  it('rejects unknown dtypes', () => bad((m) => (m.io.decoder.inputs[0]!.dtype = 'complex64'), /dtype/));
+  it('requires a tokenizer for text kinds but not for codec-lm', () => {
+    bad((m) => delete (m as Record<string, unknown>).tokenizer, /tokenizer: is required/);
+    const m = good() as Record<string, unknown>;
+    delete m.tokenizer;
+    delete m.specialTokens;
+    m.kind = 'codec-lm';
+    assert.equal(parseManifest(JSON.stringify(m)).kind, 'codec-lm');
+  });
+  it('rejects nested knob objects', () => bad((m) => ((m.knobs as Record<string, unknown>).nested = { a: 1 }), /knobs\.nested/));
+});
+
+describe('relative pack paths', () => {
+  for (const p of ['../a', 'a/../../b', '/abs', 'C:\\x', 'C:/x', 'a\\b', 'a//b', './a', 'a\0b', '']) {
+    it(`rejects ${JSON.stringify(p)}`, () => assert.throws(() => checkRelativePath(p, 'f')));
+  }
+  for (const p of ['model.onnx', 'sub/model.onnx_data', 'a.b-c_d']) {
+    it(`accepts ${p}`, () => assert.doesNotThrow(() => checkRelativePath(p, 'f')));
+  }
+});

@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Writes a Concert model pack: models/<id>/ with concert.json, the ONNX graph(s), tokenizer.json and MODEL_CARD.md.
+
+The manifest follows src/runtime/manifest.ts exactly (unknown keys are errors there): every file with sha256 and
+bytes, graphs by role, and io read from each ONNX file's own graph inputs/outputs (names, dtypes, symbolic dims), so
+the declared signature cannot drift from the graph.
+
+Usage (normally called by tools/models/train_all.sh):
+    /usr/bin/python3 tools/pack.py --spec data/build/export/concert-lm-small/pack.json --out models/concert-lm-small
+
+A spec is JSON: {"id", "kind", "displayName", "description", "licence", "graphs": {role: {"src": path, "name": file}},
+"tokenizer": path, "modelCard": path, "specialTokens": {...}, "knobs": {...}, "provenance": {...}}.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+from typing import Dict, Optional
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "models"))
+from onnx_util import onnx_signature  # noqa: E402
+
+SCHEMA_VERSION = 1
+KINDS = ("causal-lm", "simplex-diffusion-lm", "classifier", "codec-lm")
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+MANIFEST = "concert.json"
+
+# Roles for special tokens, by the token strings commonly used for them.
+SPECIAL_ROLE_NAMES = {
+    "bos": ("<s>", "<bos>", "[BOS]", "<|bos|>", "<|startoftext|>"),
+    "eos": ("</s>", "<eos>", "[EOS]", "<|eos|>", "<|endoftext|>"),
+    "pad": ("<pad>", "[PAD]", "<|pad|>"),
+    "unk": ("<unk>", "[UNK]", "<|unk|>"),
+    "sep": ("<sep>", "[SEP]", "<|sep|>"),
+    "mask": ("<mask>", "[MASK]", "<|mask|>"),
+}
+
+
+def sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def tokenizer_special_tokens(tokenizer_path: str) -> Dict[str, str]:
+    """Maps roles (bos, eos, pad, unk, sep, mask) to the special-token strings present in tokenizer.json."""
+    with open(tokenizer_path, encoding="utf-8") as f:
+        tok = json.load(f)
+    specials = [t["content"] for t in tok.get("added_tokens", []) if t.get("special")]
+    out = {}
+    for role, names in SPECIAL_ROLE_NAMES.items():
+        for n in names:
+            if n in specials:
+                out[role] = n
+                break
+    return out
+
+
+def tokenizer_vocab_size(tokenizer_path: str) -> int:
+    with open(tokenizer_path, encoding="utf-8") as f:
+        tok = json.load(f)
+    vocab = tok["model"]["vocab"]
+    ids = list(range(len(vocab))) if isinstance(vocab, list) else list(vocab.values())
+    ids += [t["id"] for t in tok.get("added_tokens", [])]
+    return max(ids) + 1
+
+
+def write_pack(out_dir: str, *, id: str, kind: str, graphs: Dict[str, Dict[str, str]], licence: str,
+               tokenizer: Optional[str] = None, model_card: Optional[str] = None, display_name: Optional[str] = None,
+               description: Optional[str] = None, special_tokens: Optional[Dict[str, str]] = None,
+               knobs: Optional[dict] = None, provenance: Optional[dict] = None) -> dict:
+    """Copies the files into out_dir (replacing its previous contents) and writes concert.json. Returns the manifest."""
+    if not ID_RE.match(id):
+        raise ValueError(f"bad pack id {id!r}")
+    if kind not in KINDS:
+        raise ValueError(f"bad kind {kind!r}")
+    if not licence or not licence.strip():
+        raise ValueError("licence is required")
+    if os.path.isdir(out_dir):
+        for name in os.listdir(out_dir):
+            p = os.path.join(out_dir, name)
+            shutil.rmtree(p) if os.path.isdir(p) and not os.path.islink(p) else os.remove(p)
+    os.makedirs(out_dir, exist_ok=True)
+
+    files: Dict[str, str] = {}  # pack-relative name -> source path
+    graph_roles: Dict[str, str] = {}
+    for role, g in graphs.items():
+        if not re.match(r"^[a-z][a-zA-Z0-9_-]{0,31}$", role):
+            raise ValueError(f"bad graph role {role!r}")
+        name = g.get("name") or os.path.basename(g["src"])
+        if not name.endswith(".onnx"):
+            raise ValueError(f"graph file {name} must end in .onnx")
+        files[name] = g["src"]
+        graph_roles[role] = name
+    if tokenizer:
+        files["tokenizer.json"] = tokenizer
+    if model_card:
+        files["MODEL_CARD.md"] = model_card
+    for name, src in files.items():
+        shutil.copyfile(src, os.path.join(out_dir, name))  # plain copies: packs may not contain links
+
+    manifest: dict = {"schemaVersion": SCHEMA_VERSION, "id": id, "kind": kind}
+    if display_name:
+        manifest["displayName"] = display_name
+    if description:
+        manifest["description"] = description
+    manifest["licence"] = licence
+    manifest["files"] = {n: {"sha256": sha256_file(os.path.join(out_dir, n)), "bytes": os.path.getsize(os.path.join(out_dir, n))}
+                         for n in sorted(files)}
+    manifest["graphs"] = graph_roles
+    if tokenizer:
+        manifest["tokenizer"] = "tokenizer.json"
+    manifest["io"] = {role: onnx_signature(os.path.join(out_dir, name)) for role, name in graph_roles.items()}
+    if tokenizer:
+        st = special_tokens if special_tokens is not None else tokenizer_special_tokens(os.path.join(out_dir, "tokenizer.json"))
+        if st:
+            manifest["specialTokens"] = st
+    if knobs:
+        for k, v in knobs.items():
+            ok = isinstance(v, (int, float, str, bool)) or (isinstance(v, list) and len(v) <= 1024 and (
+                all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v) or all(isinstance(x, str) for x in v)))
+            if not ok:
+                raise ValueError(f"knob {k} must be a number, string, boolean or flat array")
+        manifest["knobs"] = knobs
+    if model_card:
+        manifest["modelCard"] = "MODEL_CARD.md"
+    if provenance:
+        for k, v in provenance.items():
+            if not isinstance(v, (str, int, float)) or isinstance(v, bool):
+                raise ValueError(f"provenance {k} must be a string or number")
+        manifest["provenance"] = provenance
+    text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+    if len(text.encode("utf-8")) > 64 * 1024:
+        raise ValueError("concert.json would exceed 64 KiB")
+    with open(os.path.join(out_dir, MANIFEST), "w", encoding="utf-8") as f:
+        f.write(text)
+    return manifest
+
+
+def verify_pack(pack_dir: str) -> dict:
+    """Re-reads a pack and checks sizes, hashes and the declared io against the ONNX files. Returns the manifest."""
+    with open(os.path.join(pack_dir, MANIFEST), encoding="utf-8") as f:
+        m = json.load(f)
+    for name, e in m["files"].items():
+        p = os.path.join(pack_dir, name)
+        if os.path.islink(p) or not os.path.isfile(p):
+            raise ValueError(f"{name} is not a plain file")
+        if os.path.getsize(p) != e["bytes"]:
+            raise ValueError(f"{name}: size mismatch")
+        if sha256_file(p) != e["sha256"]:
+            raise ValueError(f"{name}: sha256 mismatch")
+    listed = set(m["files"]) | {MANIFEST}
+    present = set(os.listdir(pack_dir))
+    if present - listed:
+        raise ValueError(f"unlisted files in pack: {sorted(present - listed)}")
+    for role, name in m["graphs"].items():
+        if onnx_signature(os.path.join(pack_dir, name)) != m["io"][role]:
+            raise ValueError(f"io of graph {role} does not match {name}")
+    return m
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--spec", required=True, help="pack spec JSON (see above)")
+    ap.add_argument("--out", required=True, help="pack folder to (re)write, e.g. models/concert-lm-small")
+    args = ap.parse_args()
+    with open(args.spec, encoding="utf-8") as f:
+        s = json.load(f)
+    m = write_pack(args.out, id=s["id"], kind=s["kind"], graphs=s["graphs"], licence=s["licence"],
+                   tokenizer=s.get("tokenizer"), model_card=s.get("modelCard"), display_name=s.get("displayName"),
+                   description=s.get("description"), special_tokens=s.get("specialTokens"), knobs=s.get("knobs"),
+                   provenance=s.get("provenance"))
+    verify_pack(args.out)
+    total = sum(e["bytes"] for e in m["files"].values())
+    print(f"wrote pack {m['id']} to {args.out}: {len(m['files'])} files, {total} bytes")
+
+
+if __name__ == "__main__":
+    main()
