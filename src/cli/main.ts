@@ -4,13 +4,17 @@
  */
 import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { DEVICE_CHOICES, Requests, WorkerErrorCode, type DeviceChoice, type DoctorReport, type PackSummary, type WorkerSettings } from '../protocol/worker';
+import { DEVICE_CHOICES, Requests, WorkerErrorCode, type CadRunParams, type CadRunResult, type DecodingParams, type DeviceChoice, type DoctorReport, type PackSummary, type WorkerSettings } from '../protocol/worker';
+import { InputError, readTextFile } from './inputFile';
 import type { WorkerError } from '../worker/client';
 import { WorkerClient } from '../worker/client';
 
 const USAGE = `Usage: concert <command> [options]
 
 Commands:
+  summarize <file>       summarise a text file with context-aware decoding (CAD)
+  ask --context <file> --question <text>
+                         answer a question so that the answer follows the document
   doctor                 versions, execution providers and model packs with their validation status
   models                 the discovered model packs
   selftest <pack-id>     load a pack and time its graphs on synthetic inputs
@@ -23,6 +27,15 @@ Options (all commands):
   --models <dir>         an extra folder of model packs (repeatable; also $CONCERT_MODEL_FOLDERS, ':'-separated)
   --threads <n>          intra-op threads (default: ONNX Runtime's choice)
   --steps <n>            selftest: number of timed runs (default 10)
+
+Options (summarize, ask):
+  --alpha <a>            CAD strength, 0 = regular decoding (default 0.5 for summarize, 1 for ask)
+  --top-p <p>            nucleus sampling (default for summarize: 0.9)
+  --greedy               greedy decoding (default for ask)
+  --max-tokens <n>       length budget (default 64 for summarize, 24 for ask)
+  --seed <s>             seed for sampling (default: random, printed in --json's run record)
+  --regular              also run regular decoding on the same input, side by side
+  --model <pack-id>      a causal-lm pack (default: the bundled one)
   -h, --help             this help
 `;
 
@@ -35,11 +48,21 @@ const options = {
   threads: { type: 'string' },
   steps: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
+  alpha: { type: 'string' },
+  'top-p': { type: 'string' },
+  greedy: { type: 'boolean', default: false },
+  'max-tokens': { type: 'string' },
+  seed: { type: 'string' },
+  regular: { type: 'boolean', default: false },
+  model: { type: 'string' },
+  context: { type: 'string' },
+  question: { type: 'string' },
   version: { type: 'boolean', default: false },
 } satisfies ParseArgsConfig['options'];
 
 interface Parsed {
   command: string | undefined;
+  cad: Omit<CadRunParams, 'task' | 'document'> & { contextFile?: string };
   positionals: string[];
   json: boolean;
   settings: WorkerSettings;
@@ -66,7 +89,30 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, distDir: string
     return n;
   };
   const envFolders = (env.CONCERT_MODEL_FOLDERS ?? '').split(path.delimiter).filter(Boolean);
+  const num = (name: string, raw: string | undefined, min: number, max: number): number | undefined => {
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new UsageError(`--${name} must be a number from ${min} to ${max} (got "${raw}")`);
+    return n;
+  };
+  if (v.greedy && v['top-p'] !== undefined) throw new UsageError('use either --greedy or --top-p, not both');
+  const topP = num('top-p', v['top-p'], Number.MIN_VALUE, 1);
+  const decoding: DecodingParams | undefined = v.greedy ? { mode: 'greedy' } : topP !== undefined ? { mode: 'sample', temperature: 1, topP } : undefined;
+  const alpha = num('alpha', v.alpha, 0, 10);
+  const maxTokens = v['max-tokens'] === undefined ? undefined : int('max-tokens', v['max-tokens'], 0, 1, 1024);
+  const seed = v.seed === undefined ? undefined : int('seed', v.seed, 0, 0, 2 ** 32 - 1);
+  const cad: Parsed['cad'] = {
+    ...(alpha !== undefined && { alpha }),
+    ...(decoding && { decoding }),
+    ...(maxTokens !== undefined && { maxTokens }),
+    ...(seed !== undefined && { seed }),
+    ...(v.regular && { compareRegular: true }),
+    ...(v.model !== undefined && { packId: v.model }),
+    ...(v.question !== undefined && { question: v.question }),
+    ...(v.context !== undefined && { contextFile: v.context }),
+  };
   return {
+    cad,
     command: parsed.positionals[0],
     positionals: parsed.positionals.slice(1),
     json: v.json,
@@ -104,6 +150,17 @@ function printDoctor(r: DoctorReport, out: (s: string) => void): void {
   printPacks(r.packs, out);
 }
 
+/** The --json shape: the result plus `answer` for questions (the same string as `text`). */
+function cadJson(r: CadRunResult): unknown {
+  return { ...(r.task === 'ask' && { answer: r.text }), ...r };
+}
+
+function printCad(r: CadRunResult, out: (s: string) => void, alreadyStreamed: boolean): void {
+  if (!alreadyStreamed) out(r.text || '(the model produced no text)');
+  if (r.regular) out(`\n[regular decoding, α = 0]\n${r.regular.text || '(no text)'}`);
+  if (r.chunks) out(`\n(${r.chunks.length} chunks summarised and merged: the document is longer than the model's context)`);
+}
+
 export async function main(argv: string[], io = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) }, env = process.env, distDir = __dirname): Promise<number> {
   let args: Parsed;
   try {
@@ -120,7 +177,7 @@ export async function main(argv: string[], io = { out: (s: string) => console.lo
     (args.help ? io.out : io.err)(USAGE.trimEnd());
     return args.help ? 0 : 2;
   }
-  const known = ['doctor', 'models', 'selftest', 'tokenize'];
+  const known = ['summarize', 'ask', 'doctor', 'models', 'selftest', 'tokenize'];
   if (!known.includes(args.command)) {
     io.err(`concert: unknown command "${args.command}" (commands: ${known.join(', ')}). Run "concert --help".`);
     return 2;
@@ -132,6 +189,25 @@ export async function main(argv: string[], io = { out: (s: string) => console.lo
   if (args.command === 'tokenize' && (args.positionals.length !== 2 || !args.positionals[1])) {
     io.err('concert: tokenize needs a pack id and a non-empty text, e.g. concert tokenize <pack-id> "some text".');
     return 2;
+  }
+
+  let document: string | undefined;
+  try {
+    if (args.command === 'summarize') {
+      if (args.positionals.length !== 1) throw new UsageError('summarize needs exactly one file, e.g. "concert summarize README.md"');
+      document = await readTextFile(args.positionals[0]!);
+    } else if (args.command === 'ask') {
+      if (!args.cad.contextFile) throw new UsageError('ask needs --context <file>');
+      if (args.cad.question === undefined || !args.cad.question.trim()) throw new UsageError('ask needs a non-empty --question "<text>"');
+      if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}" (quote the question: --question "…")`);
+      document = await readTextFile(args.cad.contextFile);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof InputError) {
+      io.err(`concert: ${e.message}`);
+      return 2;
+    }
+    throw e;
   }
 
   const stderrLines: string[] = [];
@@ -160,6 +236,24 @@ export async function main(argv: string[], io = { out: (s: string) => console.lo
       case 'selftest': {
         const r = await client.request(Requests.selfTest, { packId: args.positionals[0]!, steps: args.steps }, abort.signal);
         emit(() => io.out(`${r.packId}: ${r.stepsRun} runs of [${r.graphs.join(', ')}] on ${r.provider}, ${r.meanMsPerStep.toFixed(2)} ms per run`), r);
+        break;
+      }
+      case 'summarize':
+      case 'ask': {
+        const { contextFile: _file, ...cad } = args.cad;
+        const params: CadRunParams = { ...cad, task: args.command, document: document!, progressToken: 'cli' };
+        // Stream the answer as it is generated (human output only; --json prints one object at the end).
+        let streamed = false;
+        if (!args.json && process.stdout.isTTY) {
+          client.onTokens.on((t) => {
+            if (t.variant !== 'cad') return;
+            streamed = true;
+            process.stdout.write(t.token.text);
+          });
+        }
+        const r = await client.request(Requests.cadRun, params, abort.signal);
+        if (streamed && !r.chunks) process.stdout.write('\n');
+        emit(() => printCad(r, io.out, streamed && !r.chunks), cadJson(r));
         break;
       }
       case 'tokenize': {

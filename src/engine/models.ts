@@ -4,22 +4,23 @@
  * these interfaces inside the worker.
  */
 
-/** An opaque per-row KV cache owned by the runtime. */
-export interface KvCache {
-  readonly length: number;
+/** Opaque decoding state of a batch (KV caches, masks, positions), owned by the runtime. */
+export interface DecodeState {
+  readonly rows: number;
 }
 
-/** A decoder-only LM (optimum decoder layout underneath). */
+/**
+ * A decoder-only LM (optimum decoder layout underneath). The rows of one batch advance together: `prefill` takes a
+ * prompt per row (lengths may differ; the runtime pads and masks), `extend` appends one token per row. Both
+ * return the next-token logits of every row.
+ */
 export interface CausalLM {
   readonly vocabSize: number;
-  readonly bos: number;
   readonly eos: number;
+  /** Longest sequence (prompt + generated tokens) the model accepts. */
   readonly maxContext: number;
-  /**
-   * Feeds new tokens for each row (rows may differ in length; the runtime pads and masks) and returns the
-   * last-position logits per row plus the updated caches.
-   */
-  step(rows: { tokens: Int32Array; cache?: KvCache }[], signal?: AbortSignal): Promise<{ logits: Float32Array[]; caches: KvCache[] }>;
+  prefill(prompts: readonly Int32Array[], signal?: AbortSignal): Promise<{ logits: Float32Array[]; state: DecodeState }>;
+  extend(state: DecodeState, tokens: Int32Array, signal?: AbortSignal): Promise<{ logits: Float32Array[]; state: DecodeState }>;
 }
 
 /** Reusable encoded context of a simplex diffusion LM. */

@@ -97,6 +97,79 @@ export interface SelfTestResult {
 export interface TokenizeParams { packId: string; text: string }
 export interface TokenizeResult { ids: number[]; tokens: string[] }
 
+export type DecodingParams = { mode: 'greedy' } | { mode: 'sample'; temperature: number; topP: number; topK?: number };
+
+export const CAD_TASKS = ['summarize', 'ask'] as const;
+export type CadTask = (typeof CAD_TASKS)[number];
+
+export interface CadRunParams extends WithProgressToken {
+  task: CadTask;
+  /** The document (or selection) text. */
+  document: string;
+  /** Required for `ask`. */
+  question?: string;
+  /** CAD strength: 0 is regular decoding. Defaults: 0.5 for summaries, 1 for questions (thesis settings). */
+  alpha?: number;
+  /** Defaults: top-p 0.9 sampling for summaries, greedy for questions. */
+  decoding?: DecodingParams;
+  maxTokens?: number;
+  seed?: number;
+  /** A causal-lm pack; default: the first valid bundled one. */
+  packId?: string;
+  /** Also run regular decoding (α = 0) on the same input, for a side-by-side view. */
+  compareRegular?: boolean;
+}
+
+export interface CadTokenInfo {
+  id: number;
+  /** The text this token adds to the output. */
+  text: string;
+  /** log p(y | document, x) − log p(y | x) in nats: how much the document raised this token. */
+  reliance: number;
+}
+
+export interface CadOutput {
+  text: string;
+  tokens: CadTokenInfo[];
+  alpha: number;
+  stoppedBy: 'stop-token' | 'max-tokens';
+}
+
+/** What is needed to reproduce a run. */
+export interface RunRecord {
+  packId: string;
+  /** sha256 of the pack manifest (which pins every file's hash). */
+  manifestSha256: string;
+  /** sha256 of the ONNX graph that ran. */
+  modelSha256: string;
+  seed: number;
+  knobs: { alpha: number; decoding: DecodingParams; maxTokens: number };
+  provider: ProviderName;
+  device: string;
+  promptTokens: { withContext: number; withoutContext: number };
+  /** Set when a long document was summarised chunk by chunk and merged. */
+  chunks?: number;
+  durationMs: number;
+}
+
+export interface CadRunResult extends CadOutput {
+  task: CadTask;
+  model: { id: string; displayName?: string };
+  run: RunRecord;
+  regular?: CadOutput;
+  /** For long documents: the per-chunk summaries that were merged (character ranges in the document). */
+  chunks?: { start: number; end: number; summary: string }[];
+}
+
+export interface TokenProgress {
+  progressToken: string;
+  variant: 'cad' | 'regular';
+  /** Which part of a chunked run this belongs to (0 when not chunked). */
+  part: number;
+  index: number;
+  token: CadTokenInfo;
+}
+
 export interface StepProgress {
   progressToken: string;
   step: number;
@@ -116,12 +189,14 @@ export const Requests = {
   listPacks: new RequestType0<PackSummary[], void>('models/list'),
   selfTest: new RequestType<SelfTestParams, SelfTestResult, void>('models/selfTest'),
   tokenize: new RequestType<TokenizeParams, TokenizeResult, void>('models/tokenize'),
+  cadRun: new RequestType<CadRunParams, CadRunResult, void>('cad/run'),
   ping: new RequestType0<{ pid: number; uptimeMs: number }, void>('worker/ping'),
   shutdown: new RequestType0<void, void>('worker/shutdown'),
 } as const;
 
 export const Notifications = {
   stepProgress: new NotificationType<StepProgress>('progress/steps'),
+  tokenProgress: new NotificationType<TokenProgress>('progress/tokens'),
   status: new NotificationType<WorkerStatus>('worker/status'),
   exit: new NotificationType<void>('worker/exit'),
 } as const;

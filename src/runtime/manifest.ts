@@ -31,6 +31,8 @@ export interface PackManifest {
   /** Default decoding knobs and model constants (K, block size, labels …). */
   knobs?: Record<string, Knob>;
   modelCard?: string;
+  /** Prompt templates (a JSON file listed in `files`) that the model was trained with; see prompts.ts. */
+  prompts?: string;
   provenance?: Record<string, string | number>;
 }
 
@@ -39,7 +41,7 @@ export class ManifestError extends Error {}
 const ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const SHA_RE = /^[0-9a-f]{64}$/;
 const DTYPES = new Set(['float32', 'float16', 'int64', 'int32', 'int8', 'uint8', 'bool', 'float64']);
-const TOP_KEYS = new Set(['schemaVersion', 'id', 'kind', 'displayName', 'description', 'licence', 'files', 'graphs', 'tokenizer', 'io', 'specialTokens', 'knobs', 'modelCard', 'provenance']);
+const TOP_KEYS = new Set(['schemaVersion', 'id', 'kind', 'displayName', 'description', 'licence', 'files', 'graphs', 'tokenizer', 'io', 'specialTokens', 'knobs', 'modelCard', 'prompts', 'provenance']);
 
 type Json = unknown;
 const isObj = (v: Json): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -91,7 +93,7 @@ export function parseManifest(text: string): PackManifest {
   if (typeof raw.id !== 'string' || !ID_RE.test(raw.id)) fail('id', 'must be 1–64 characters of a-z, 0-9, ".", "_" or "-", starting with a letter or digit');
   if (typeof raw.kind !== 'string' || !(PACK_KINDS as readonly string[]).includes(raw.kind)) fail('kind', `must be one of ${PACK_KINDS.join(', ')}`);
   if (typeof raw.licence !== 'string' || !raw.licence.trim()) fail('licence', 'is required (an SPDX id or a short licence name)');
-  for (const k of ['displayName', 'description', 'tokenizer', 'modelCard'] as const) {
+  for (const k of ['displayName', 'description', 'tokenizer', 'modelCard', 'prompts'] as const) {
     if (raw[k] !== undefined && typeof raw[k] !== 'string') fail(k, 'must be a string');
   }
 
@@ -121,6 +123,8 @@ export function parseManifest(text: string): PackManifest {
   if (tokenizer === undefined && raw.kind !== 'codec-lm') fail('tokenizer', `is required for kind ${raw.kind}`);
   const modelCard = raw.modelCard as string | undefined;
   if (modelCard !== undefined && !(modelCard in files)) fail('modelCard', `"${modelCard}" is not listed in files`);
+  const prompts = raw.prompts as string | undefined;
+  if (prompts !== undefined && !(prompts in files)) fail('prompts', `"${prompts}" is not listed in files`);
 
   if (!isObj(raw.io)) fail('io', 'must describe the inputs and outputs of every graph');
   const io: Record<string, GraphIO> = {};
@@ -169,6 +173,7 @@ export function parseManifest(text: string): PackManifest {
     ...(specialTokens !== undefined && { specialTokens: specialTokens as Record<string, string> }),
     ...(knobs !== undefined && { knobs: knobs as Record<string, Knob> }),
     ...(modelCard !== undefined && { modelCard }),
+    ...(prompts !== undefined && { prompts }),
     ...(provenance !== undefined && { provenance: provenance as Record<string, string | number> }),
   };
 }

@@ -7,6 +7,7 @@ import { IPCMessageReader, IPCMessageWriter, ResponseError, createMessageConnect
 import { Notifications, Requests, WorkerErrorCode } from '../protocol/worker';
 import { WorkerFailure, WorkerService, type JobControl } from './service';
 import { parseWorkerArgs } from './args';
+import { runCad } from './cadJob';
 
 const args = parseWorkerArgs(process.argv.slice(2));
 if (!process.send) {
@@ -57,6 +58,18 @@ connection.onRequest(Requests.doctor, (token) => handle(() => service.doctor())(
 connection.onRequest(Requests.listPacks, (token) => handle(() => service.listPacks())(undefined, token));
 connection.onRequest(Requests.tokenize, handle((p) => service.tokenize(p)));
 connection.onRequest(Requests.selfTest, handle((p, token) => service.selfTest(p, jobControl(token, p.progressToken))));
+connection.onRequest(
+  Requests.cadRun,
+  handle((p, token) => {
+    const ac = new AbortController();
+    token.onCancellationRequested(() => ac.abort());
+    const progressToken = p.progressToken;
+    return runCad(service, p, {
+      signal: ac.signal,
+      ...(progressToken && { onToken: (t) => void connection.sendNotification(Notifications.tokenProgress, { progressToken, ...t }) }),
+    });
+  }),
+);
 connection.onRequest(Requests.ping, () => ({ pid: process.pid, uptimeMs: Math.round(process.uptime() * 1000) }));
 connection.onRequest(Requests.shutdown, async () => {
   await service.dispose();

@@ -22,6 +22,17 @@ import { discoverPacks, readPackFile, type DiscoveredPack, type ValidatedPack } 
 import { chooseProvider } from '../runtime/providers';
 import { syntheticFeeds } from '../runtime/feeds';
 import { PackTokenizer } from '../runtime/tokenizer';
+import { OnnxCausalLM, causalLmShape } from '../runtime/causalLm';
+import { parsePrompts, type PromptFile } from '../runtime/prompts';
+
+/** Everything a text job needs from a causal-lm pack. */
+export interface LanguageModel {
+  pack: ValidatedPack;
+  lm: OnnxCausalLM;
+  tok: PackTokenizer;
+  prompts: PromptFile;
+  modelSha256: string;
+}
 
 export const CONCERT_VERSION = '0.1.0';
 
@@ -115,6 +126,36 @@ export class WorkerService {
     const tok = new PackTokenizer(text, pack.manifest.specialTokens ?? {});
     this.tokenizers.set(pack.manifestSha256, tok);
     return tok;
+  }
+
+  /** The requested pack, or the first valid pack of `kind` (bundled packs come first). */
+  async packOfKind(kind: string, id?: string): Promise<ValidatedPack> {
+    if (id !== undefined) {
+      const pack = await this.pack(id);
+      if (pack.manifest.kind !== kind) throw new WorkerFailure(WorkerErrorCode.BadInput, `model pack "${id}" is a ${pack.manifest.kind}, not a ${kind}`);
+      return pack;
+    }
+    const hit = (await this.discovered()).find((p) => p.pack?.manifest.kind === kind);
+    if (!hit?.pack) throw new WorkerFailure(WorkerErrorCode.PackNotFound, `no valid ${kind} model pack is installed (run "concert doctor" to see why)`);
+    return hit.pack;
+  }
+
+  /** Loads (lazily, cached) a causal LM with its tokenizer and prompt templates. */
+  async languageModel(packId?: string): Promise<LanguageModel> {
+    const pack = await this.packOfKind('causal-lm', packId);
+    const tok = await this.tokenizer(pack.manifest.id);
+    if (!pack.manifest.prompts) throw new WorkerFailure(WorkerErrorCode.PackInvalid, `model pack "${pack.manifest.id}" has no prompt templates (manifest key "prompts")`);
+    const prompts = parsePrompts((await readPackFile(pack, pack.manifest.prompts)).toString('utf8'));
+    const graph = await this.sessions.get(pack, 'decoder');
+    const eos = tok.specialIds['eos'];
+    const pad = tok.specialIds['pad'] ?? eos;
+    if (eos === undefined || pad === undefined) throw new WorkerFailure(WorkerErrorCode.PackInvalid, `model pack "${pack.manifest.id}" must declare specialTokens.eos`);
+    const lm = new OnnxCausalLM(graph, causalLmShape(pack), eos, pad);
+    return { pack, lm, tok, prompts, modelSha256: pack.manifest.files[pack.manifest.graphs['decoder']!]!.sha256 };
+  }
+
+  providerReport(): ProviderReport {
+    return this.requireConfigured().provider;
   }
 
   async tokenize(p: TokenizeParams): Promise<TokenizeResult> {

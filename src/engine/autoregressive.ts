@@ -1,0 +1,80 @@
+/**
+ * Autoregressive decoding of a logit recipe: several (prompt, weight) terms run as ONE batch through a causal LM;
+ * each step the weighted sum of their next-token logits is projected to a token, which every row then receives.
+ * Plain decoding is a one-term recipe; CAD is (context, 1+α) and (no context, −α).
+ */
+import { CancelledError, ContextTooLongError, EngineInputError } from './errors';
+import { combine, logSoftmax, pickToken, validateDecoding, type Decoding } from './logits';
+import type { CausalLM } from './models';
+import { Rng } from './random';
+
+export interface RecipeTerm {
+  prompt: Int32Array;
+  weight: number;
+  /** What the term stands for in reports ("context", "no context" …). */
+  label: string;
+}
+
+export interface GeneratedToken {
+  id: number;
+  /** log p(token) under each term's own (un-combined) distribution, in term order. */
+  termLogProbs: number[];
+  /** log p(token) under the combined, projected distribution before sampling (log-softmax of the combination). */
+  combinedLogProb: number;
+}
+
+export interface ArOptions {
+  terms: readonly RecipeTerm[];
+  decoding: Decoding;
+  maxTokens: number;
+  seed: number;
+  /** Generation stops after any of these (the stop token itself is not returned). */
+  stopTokens: readonly number[];
+  signal?: AbortSignal;
+  onToken?: (token: GeneratedToken, index: number) => void;
+}
+
+export interface ArResult {
+  tokens: GeneratedToken[];
+  stoppedBy: 'stop-token' | 'max-tokens';
+}
+
+export async function decodeRecipe(lm: CausalLM, o: ArOptions): Promise<ArResult> {
+  if (!o.terms.length) throw new EngineInputError('a recipe needs at least one term');
+  if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1) throw new EngineInputError('maxTokens must be a positive integer');
+  const bad = validateDecoding(o.decoding);
+  if (bad) throw new EngineInputError(bad);
+  for (const t of o.terms) {
+    if (!Number.isFinite(t.weight)) throw new EngineInputError(`weight of term "${t.label}" must be finite`);
+    if (t.prompt.length === 0) throw new EngineInputError(`prompt of term "${t.label}" is empty`);
+    const needed = t.prompt.length + o.maxTokens;
+    if (needed > lm.maxContext) throw new ContextTooLongError(needed, lm.maxContext, `the ${t.label} prompt (${t.prompt.length} tokens) plus ${o.maxTokens} new tokens`);
+  }
+  const rng = new Rng(o.seed, 0);
+  const weights = o.terms.map((t) => t.weight);
+  const stops = new Set(o.stopTokens);
+  const tokens: GeneratedToken[] = [];
+  const check = () => {
+    if (o.signal?.aborted) throw new CancelledError<ArResult>({ tokens, stoppedBy: 'max-tokens' });
+  };
+
+  check();
+  let { logits, state } = await lm.prefill(o.terms.map((t) => t.prompt), o.signal);
+  for (let i = 0; i < o.maxTokens; i++) {
+    check();
+    const combined = combine(logits, weights);
+    const id = pickToken(combined, o.decoding, rng);
+    if (stops.has(id)) return { tokens, stoppedBy: 'stop-token' };
+    const token: GeneratedToken = {
+      id,
+      termLogProbs: logits.map((l) => logSoftmax(l)[id]!),
+      combinedLogProb: logSoftmax(combined)[id]!,
+    };
+    tokens.push(token);
+    o.onToken?.(token, i);
+    if (i === o.maxTokens - 1) break;
+    check();
+    ({ logits, state } = await lm.extend(state, new Int32Array(o.terms.length).fill(id), o.signal));
+  }
+  return { tokens, stoppedBy: 'max-tokens' };
+}

@@ -1,0 +1,152 @@
+/**
+ * `cad/run`: summaries and answers that follow the document (context-aware decoding), with per-token reliance on
+ * the document, optional regular decoding side by side, and chunk-and-merge for documents longer than the model's
+ * context (summaries only; questions over too-long documents get a clear message instead).
+ */
+import {
+  CAD_TASKS,
+  WorkerErrorCode,
+  type CadOutput,
+  type CadRunParams,
+  type CadRunResult,
+  type CadTokenInfo,
+  type DecodingParams,
+  type TokenProgress,
+} from '../protocol/worker';
+import { decodeCad, type CadToken } from '../engine/cad';
+import { chunkText } from '../engine/chunking';
+import { CancelledError, ContextTooLongError, EngineInputError } from '../engine/errors';
+import { validateDecoding } from '../engine/logits';
+import { renderPieces, type PromptTemplate } from '../runtime/prompts';
+import { WorkerFailure, type LanguageModel, type WorkerService } from './service';
+
+export const CAD_DEFAULTS = {
+  summarize: { alpha: 0.5, decoding: { mode: 'sample', temperature: 1, topP: 0.9 } as DecodingParams, maxTokens: 64 },
+  ask: { alpha: 1, decoding: { mode: 'greedy' } as DecodingParams, maxTokens: 24 },
+} as const;
+export const MAX_DOCUMENT_CHARS = 2_000_000;
+
+export interface CadJobControl {
+  signal: AbortSignal;
+  onToken?: (p: Omit<TokenProgress, 'progressToken'>) => void;
+}
+
+const bad = (msg: string) => new WorkerFailure(WorkerErrorCode.BadInput, msg);
+
+function checkParams(p: CadRunParams): { alpha: number; decoding: DecodingParams; maxTokens: number; seed: number } {
+  if (!CAD_TASKS.includes(p.task)) throw bad(`task must be one of ${CAD_TASKS.join(', ')}`);
+  if (typeof p.document !== 'string' || !p.document.trim()) throw bad('the document is empty: open or select some text first');
+  if (p.document.length > MAX_DOCUMENT_CHARS) throw bad(`the document has ${p.document.length} characters; the limit is ${MAX_DOCUMENT_CHARS}`);
+  if (p.document.includes('\u0000')) throw bad('the document looks binary (it contains NUL bytes)');
+  if (p.task === 'ask' && (typeof p.question !== 'string' || !p.question.trim())) throw bad('the question is empty');
+  const d = CAD_DEFAULTS[p.task];
+  const alpha = p.alpha ?? d.alpha;
+  if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha < 0 || alpha > 10) throw bad(`alpha must be a number from 0 to 10 (got ${String(p.alpha)})`);
+  const decoding = p.decoding ?? d.decoding;
+  const why = validateDecoding(decoding);
+  if (why) throw bad(why);
+  const maxTokens = p.maxTokens ?? d.maxTokens;
+  if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 1024) throw bad('max tokens must be an integer from 1 to 1024');
+  const seed = p.seed ?? Math.floor(Math.random() * 2 ** 31);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) throw bad('seed must be a non-negative 32-bit integer');
+  return { alpha, decoding, maxTokens, seed };
+}
+
+/** Turns engine tokens into protocol tokens with the text each adds (incremental decoding handles multi-token characters). */
+function describeTokens(model: LanguageModel, tokens: readonly CadToken[]): CadTokenInfo[] {
+  const out: CadTokenInfo[] = [];
+  let prev = '';
+  const ids: number[] = [];
+  for (const t of tokens) {
+    ids.push(t.id);
+    const text = model.tok.decode(ids);
+    out.push({ id: t.id, text: text.slice(prev.length), reliance: t.reliance });
+    prev = text;
+  }
+  return out;
+}
+
+export async function runCad(service: WorkerService, p: CadRunParams, job: CadJobControl): Promise<CadRunResult> {
+  const started = performance.now();
+  const knobs = checkParams(p);
+  const model = await service.languageModel(p.packId);
+  const template: PromptTemplate | undefined = model.prompts.prompts[p.task === 'summarize' ? 'summary' : 'qa'];
+  if (!template?.no_context) throw new WorkerFailure(WorkerErrorCode.PackInvalid, `model pack "${model.pack.manifest.id}" has no "${p.task === 'summarize' ? 'summary' : 'qa'}" prompt with a no-context form`);
+  const fields = (document: string) => ({ document: document.trim(), question: (p.question ?? '').trim() });
+  const withoutContext = renderPieces(template.no_context, fields(''), model.tok);
+  const stopTokens = Object.values(model.tok.specialIds);
+  const provider = service.providerReport();
+
+  const decodeOne = async (document: string, alpha: number, variant: 'cad' | 'regular', part: number): Promise<CadOutput> => {
+    const withContext = renderPieces(template.prompt, fields(document), model.tok);
+    const partial: CadToken[] = [];
+    const onToken = job.onToken
+      ? (t: CadToken, index: number) => {
+          partial.push(t);
+          // Re-describe the whole prefix so that characters spanning several tokens come out whole.
+          const described = describeTokens(model, partial);
+          job.onToken!({ variant, part, index, token: described[described.length - 1]! });
+        }
+      : undefined;
+    const r = await decodeCad(model.lm, { withContext, withoutContext, alpha, decoding: knobs.decoding, maxTokens: knobs.maxTokens, seed: knobs.seed, stopTokens, signal: job.signal, ...(onToken && { onToken }) });
+    const tokens = describeTokens(model, r.tokens);
+    return { text: tokens.map((t) => t.text).join('').trim(), tokens, alpha, stoppedBy: r.stoppedBy };
+  };
+
+  const fitsWhole = (document: string) => renderPieces(template.prompt, fields(document), model.tok).length + knobs.maxTokens <= model.lm.maxContext;
+
+  /** Map-reduce for long documents: summarise chunks, then summarise the joined summaries until they fit (≤ 3 rounds). */
+  const runVariant = async (alpha: number, variant: 'cad' | 'regular'): Promise<{ out: CadOutput; chunks?: CadRunResult['chunks'] }> => {
+    if (fitsWhole(p.document)) return { out: await decodeOne(p.document, alpha, variant, 0) };
+    const overhead = renderPieces(template.prompt, fields(''), model.tok).length;
+    const budget = model.lm.maxContext - knobs.maxTokens - overhead - 2;
+    const docTokens = model.tok.encodePlain(` ${p.document.trim()}`).length;
+    if (budget < 16) throw bad(`model "${model.pack.manifest.id}" reads ${model.lm.maxContext} tokens; with ${knobs.maxTokens} new tokens and the prompt, no room is left for the document (lower the max tokens)`);
+    if (p.task === 'ask') {
+      throw bad(`the document has about ${docTokens} tokens but model "${model.pack.manifest.id}" reads at most ${budget} with this question; select the passage that matters (Ask About This Document works on the selection) or use a pack with a longer context`);
+    }
+    const count = (s: string) => model.tok.encodePlain(` ${s.trim()}`).length;
+    let part = 0;
+    const summariseChunks = async (text: string) => {
+      const out: NonNullable<CadRunResult['chunks']> = [];
+      for (const r of chunkText(text, budget, count)) out.push({ start: r.start, end: r.end, summary: (await decodeOne(text.slice(r.start, r.end), alpha, variant, part++)).text });
+      return out;
+    };
+    const chunks = await summariseChunks(p.document);
+    let joined = chunks.map((c) => c.summary).join(' ');
+    for (let round = 0; round < 3 && joined.trim() && !fitsWhole(joined); round++) {
+      joined = (await summariseChunks(joined)).map((c) => c.summary).join(' ');
+    }
+    if (joined.trim() && fitsWhole(joined)) return { out: await decodeOne(joined, alpha, variant, part), chunks };
+    return { out: { text: joined.trim(), tokens: [], alpha, stoppedBy: 'max-tokens' }, chunks };
+  };
+
+  try {
+    const cad = await runVariant(knobs.alpha, 'cad');
+    const regular = p.compareRegular ? (await runVariant(0, 'regular')).out : undefined;
+    const withContextLen = fitsWhole(p.document) ? renderPieces(template.prompt, fields(p.document), model.tok).length : model.lm.maxContext - knobs.maxTokens;
+    return {
+      ...cad.out,
+      task: p.task,
+      model: { id: model.pack.manifest.id, ...(model.pack.manifest.displayName && { displayName: model.pack.manifest.displayName }) },
+      run: {
+        packId: model.pack.manifest.id,
+        manifestSha256: model.pack.manifestSha256,
+        modelSha256: model.modelSha256,
+        seed: knobs.seed,
+        knobs: { alpha: knobs.alpha, decoding: knobs.decoding, maxTokens: knobs.maxTokens },
+        provider: provider.chosen,
+        device: provider.device,
+        promptTokens: { withContext: withContextLen, withoutContext: withoutContext.length },
+        ...(cad.chunks && { chunks: cad.chunks.length }),
+        durationMs: Math.round(performance.now() - started),
+      },
+      ...(regular && { regular }),
+      ...(cad.chunks && { chunks: cad.chunks }),
+    };
+  } catch (e) {
+    if (e instanceof CancelledError) throw new WorkerFailure(WorkerErrorCode.Cancelled, `${p.task === 'ask' ? 'answer' : 'summary'} cancelled`);
+    if (e instanceof ContextTooLongError || e instanceof EngineInputError) throw bad(e.message);
+    throw e;
+  }
+}
