@@ -23,21 +23,28 @@ export interface CausalLM {
   extend(state: DecodeState, tokens: Int32Array, signal?: AbortSignal): Promise<{ logits: Float32Array[]; state: DecodeState }>;
 }
 
-/** Reusable encoded context of a simplex diffusion LM. */
+/** Encoded contexts of a batch of rows, reused across the diffusion steps of a block. */
 export interface ContextState {
-  readonly length: number;
+  readonly rows: number;
 }
 
-/** A simplex diffusion LM (SSD-LM / SSD-2 style; the manifest says which). */
+/**
+ * A simplex diffusion LM (SSD-LM / SSD-2 style). Contexts are encoded once per block; `denoise` runs one step for
+ * a block of B positions per row. Inputs are the noisy almost-one-hot logits (the model applies softmax itself) and,
+ * when the model was trained with it, the previous step's logits for self-conditioning.
+ */
 export interface DiffusionLM {
   readonly vocabSize: number;
   readonly blockSize: number;
+  /** Simplex magnitude K: tokens are represented as +K / −K logits. */
   readonly k: number;
   readonly tTrain: number;
   readonly selfConditioning: boolean;
-  encodeContext(rows: Int32Array[], t: number): Promise<ContextState[]>;
-  /** One denoising step: `[rows, B, V]` logits for noisy simplex logits at time t/T. */
-  denoise(req: { context: ContextState[]; noisy: Float32Array; selfCond?: Float32Array; t: number }): Promise<Float32Array>;
+  /** Longest context (tokens) plus one block the model accepts. */
+  readonly maxContext: number;
+  encodeContext(rows: readonly Int32Array[], signal?: AbortSignal): Promise<ContextState>;
+  /** `noisy` and `selfCond` are `[rows, B, V]`; returns `[rows, B, V]` logits. */
+  denoise(context: ContextState, noisy: Float32Array, selfCond: Float32Array | undefined, tFrac: number, signal?: AbortSignal): Promise<Float32Array>;
 }
 
 /** Guidance contract: log p(label | softmax(logits)) and its gradient with respect to the logits. */

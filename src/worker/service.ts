@@ -18,21 +18,13 @@ import {
   type WorkerStatus,
 } from '../protocol/worker';
 import { SessionCache, availableProviders, ort, ortVersion, runCanary } from '../runtime/ort';
-import { discoverPacks, readPackFile, type DiscoveredPack, type ValidatedPack } from '../runtime/packs';
+import { discoverPacks, type DiscoveredPack, type ValidatedPack } from '../runtime/packs';
 import { chooseProvider } from '../runtime/providers';
 import { syntheticFeeds } from '../runtime/feeds';
-import { PackTokenizer } from '../runtime/tokenizer';
-import { OnnxCausalLM, causalLmShape } from '../runtime/causalLm';
-import { parsePrompts, type PromptFile } from '../runtime/prompts';
+import type { PackTokenizer } from '../runtime/tokenizer';
+import { loadLanguageModel, loadTokenizer, type LanguageModel } from '../runtime/languageModel';
 
-/** Everything a text job needs from a causal-lm pack. */
-export interface LanguageModel {
-  pack: ValidatedPack;
-  lm: OnnxCausalLM;
-  tok: PackTokenizer;
-  prompts: PromptFile;
-  modelSha256: string;
-}
+export type { LanguageModel };
 
 export const CONCERT_VERSION = '0.1.0';
 
@@ -121,9 +113,7 @@ export class WorkerService {
     const pack = await this.pack(id);
     const cached = this.tokenizers.get(pack.manifestSha256);
     if (cached) return cached;
-    if (!pack.manifest.tokenizer) throw new WorkerFailure(WorkerErrorCode.BadInput, `model pack "${id}" has no tokenizer`);
-    const text = (await readPackFile(pack, pack.manifest.tokenizer)).toString('utf8');
-    const tok = new PackTokenizer(text, pack.manifest.specialTokens ?? {});
+    const tok = await loadTokenizer(pack);
     this.tokenizers.set(pack.manifestSha256, tok);
     return tok;
   }
@@ -143,15 +133,7 @@ export class WorkerService {
   /** Loads (lazily, cached) a causal LM with its tokenizer and prompt templates. */
   async languageModel(packId?: string): Promise<LanguageModel> {
     const pack = await this.packOfKind('causal-lm', packId);
-    const tok = await this.tokenizer(pack.manifest.id);
-    if (!pack.manifest.prompts) throw new WorkerFailure(WorkerErrorCode.PackInvalid, `model pack "${pack.manifest.id}" has no prompt templates (manifest key "prompts")`);
-    const prompts = parsePrompts((await readPackFile(pack, pack.manifest.prompts)).toString('utf8'));
-    const graph = await this.sessions.get(pack, 'decoder');
-    const eos = tok.specialIds['eos'];
-    const pad = tok.specialIds['pad'] ?? eos;
-    if (eos === undefined || pad === undefined) throw new WorkerFailure(WorkerErrorCode.PackInvalid, `model pack "${pack.manifest.id}" must declare specialTokens.eos`);
-    const lm = new OnnxCausalLM(graph, causalLmShape(pack), eos, pad);
-    return { pack, lm, tok, prompts, modelSha256: pack.manifest.files[pack.manifest.graphs['decoder']!]!.sha256 };
+    return loadLanguageModel(pack, this.sessions, await this.tokenizer(pack.manifest.id));
   }
 
   providerReport(): ProviderReport {

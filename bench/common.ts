@@ -1,0 +1,20 @@
+/** Shared set-up for benchmarks and evaluations: load a causal-lm pack in-process on the CPU provider. */
+import * as path from 'node:path';
+import { loadLanguageModel, type LanguageModel } from '../src/runtime/languageModel';
+import { SessionCache } from '../src/runtime/ort';
+import { validatePack } from '../src/runtime/packs';
+
+export function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
+}
+
+export async function loadBenchModel(threads = Number(arg('threads', '2'))): Promise<{ model: LanguageModel; close: () => Promise<void> }> {
+  const dir = path.resolve(arg('pack', 'models/concert-lm-small'));
+  const pack = await validatePack(dir, 'bundled');
+  const sessions = new SessionCache('cpu', threads, 0);
+  const model = await loadLanguageModel(pack, sessions);
+  return { model, close: () => sessions.clear() };
+}
+
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -1,0 +1,151 @@
+/**
+ * Semi-autoregressive simplex diffusion decoding (SSD-LM, thesis ch. 3; exact order in A_seed_reference §1.5):
+ * for each block, start from noise with std K (or, to rewrite, from the noised original), run t = T…1: predict
+ * logits, add classifier guidance, project to ±K, re-noise with √ᾱ_{t−1} and √(1−ᾱ_{t−1}) (no noise at the last
+ * step); release the argmax of the last step's logits, append it to every context, repeat.
+ *
+ * Several terms (context rows with weights) run as one batch and their logits are combined each step: one model with
+ * one term is plain SSD-LM; weighted terms express CAD-style contrasts and the SSD-2 collaboration.
+ */
+import { CancelledError, ContextTooLongError, EngineInputError } from '../errors';
+import type { Classifier, DiffusionLM, NoiseSource } from '../models';
+import { Rng, SeededNoise } from '../random';
+import { alphaBar } from './schedule';
+import { almostOneHot, argmaxRows, project, type Projection } from './projection';
+
+export interface DiffusionTerm {
+  context: Int32Array;
+  weight: number;
+  label: string;
+}
+
+export interface GuidanceTerm {
+  classifier: Classifier;
+  /** Index into classifier.labels. */
+  label: number;
+  /** Step size λ; 0 is the identity. */
+  lambda: number;
+}
+
+export interface DiffusionOptions {
+  terms: readonly DiffusionTerm[];
+  /** New tokens to generate (rounded up to whole blocks), or, when rewriting, ignored (the original's length rules). */
+  maxTokens: number;
+  /** T_decode ≤ T_train. */
+  steps: number;
+  projection: Projection;
+  seed: number;
+  noise?: NoiseSource;
+  guidance?: readonly GuidanceTerm[];
+  /** Stop the reverse process early at t = ⌈earlyStop·T⌉ (SSD-2 uses 0.4); 0 runs to t = 1. */
+  earlyStop?: number;
+  /** Stop after the block that contains this token (the token and what follows are pruned). */
+  eos?: number;
+  /** Rewrite: start each block at t₀ = ⌈strength·T⌉ from the noised almost-one-hot original instead of pure noise. */
+  rewrite?: { tokens: Int32Array; strength: number };
+  signal?: AbortSignal;
+  onStep?: (s: { block: number; t: number; T: number; tokens: Int32Array }) => void;
+  onBlock?: (block: number, tokens: Int32Array) => void;
+}
+
+export interface DiffusionResult {
+  tokens: number[];
+  blocks: number;
+  stoppedBy: 'eos' | 'max-tokens';
+}
+
+/** logits ← logits + Σ λ·∇ log p(label | softmax(logits)) (A_seed_reference §1.8). */
+export async function applyGuidance(logits: Float32Array, B: number, V: number, guidance: readonly GuidanceTerm[]): Promise<Float32Array> {
+  const active = guidance.filter((g) => g.lambda !== 0);
+  if (!active.length) return logits;
+  const out = Float32Array.from(logits);
+  for (const g of active) {
+    const { grad } = await g.classifier.score(logits, [1, B, V], g.label);
+    for (let i = 0; i < out.length; i++) out[i]! += g.lambda * grad[i]!;
+  }
+  return out;
+}
+
+function validate(lm: DiffusionLM, o: DiffusionOptions): void {
+  if (!o.terms.length) throw new EngineInputError('at least one term is required');
+  if (!Number.isInteger(o.steps) || o.steps < 1 || o.steps > lm.tTrain) throw new EngineInputError(`steps must be an integer from 1 to ${lm.tTrain}`);
+  if (!(o.projection.topP >= 0 && o.projection.topP <= 1)) throw new EngineInputError('top-p must be in [0, 1]');
+  if (o.earlyStop !== undefined && !(o.earlyStop >= 0 && o.earlyStop < 1)) throw new EngineInputError('early stop must be in [0, 1)');
+  if (o.rewrite) {
+    if (!(o.rewrite.strength > 0 && o.rewrite.strength <= 1)) throw new EngineInputError('edit strength must be in (0, 1]');
+    if (!o.rewrite.tokens.length) throw new EngineInputError('there is no text to rewrite');
+  } else if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1) throw new EngineInputError('maxTokens must be a positive integer');
+  for (const g of o.guidance ?? []) {
+    if (!Number.isFinite(g.lambda) || g.lambda < 0) throw new EngineInputError(`guidance strength for ${g.classifier.attribute} must be ≥ 0`);
+    if (!Number.isInteger(g.label) || g.label < 0 || g.label >= g.classifier.labels.length) throw new EngineInputError(`label ${g.label} is not a label of ${g.classifier.attribute}`);
+  }
+  const newTokens = o.rewrite ? Math.ceil(o.rewrite.tokens.length / lm.blockSize) * lm.blockSize : Math.ceil(o.maxTokens / lm.blockSize) * lm.blockSize;
+  for (const t of o.terms) {
+    if (t.context.length + newTokens > lm.maxContext) throw new ContextTooLongError(t.context.length + newTokens, lm.maxContext, `the ${t.label} context (${t.context.length} tokens) plus ${newTokens} new tokens`);
+  }
+}
+
+export async function decodeDiffusion(lm: DiffusionLM, o: DiffusionOptions): Promise<DiffusionResult> {
+  validate(lm, o);
+  const { blockSize: B, vocabSize: V, k: K } = lm;
+  const rows = o.terms.length;
+  const T = o.steps;
+  const noise = o.noise ?? new SeededNoise(o.seed);
+  const rng = new Rng(o.seed, 1);
+  const weights = o.terms.map((t) => t.weight);
+  const tEnd = o.earlyStop ? Math.max(1, Math.ceil(o.earlyStop * T)) : 1;
+  const t0 = o.rewrite ? Math.max(1, Math.ceil(o.rewrite.strength * T)) : T;
+  const blocks = o.rewrite ? Math.ceil(o.rewrite.tokens.length / B) : Math.ceil(o.maxTokens / B);
+  const contexts = o.terms.map((t) => Array.from(t.context));
+  const output: number[] = [];
+  const check = () => {
+    if (o.signal?.aborted) throw new CancelledError<DiffusionResult>({ tokens: [...output], blocks: output.length / B, stoppedBy: 'max-tokens' });
+  };
+
+  const z = new Float32Array(B * V);
+  const projected = new Float32Array(B * V);
+  for (let block = 0; block < blocks; block++) {
+    check();
+    const ctx = await lm.encodeContext(contexts.map((c) => Int32Array.from(c)), o.signal);
+    // x_{t0}: pure noise K·N(0, I), or the noised original for a rewrite.
+    const x = new Float32Array(B * V);
+    noise.gaussian(x, K, { block, step: t0 + 1 });
+    if (o.rewrite) {
+      const orig = Array.from({ length: B }, (_, i) => o.rewrite!.tokens[block * B + i] ?? o.eos ?? o.rewrite!.tokens[o.rewrite!.tokens.length - 1]!);
+      const w = almostOneHot(orig, V, K);
+      const a = alphaBar(t0, T);
+      for (let i = 0; i < x.length; i++) x[i] = Math.sqrt(a) * w[i]! + Math.sqrt(1 - a) * x[i]!;
+    }
+    let selfCond: Float32Array | undefined = lm.selfConditioning ? new Float32Array(rows * B * V) : undefined;
+    let combined: Float32Array = new Float32Array(B * V);
+    for (let t = t0; t >= tEnd; t--) {
+      check();
+      const noisy = new Float32Array(rows * B * V);
+      for (let r = 0; r < rows; r++) noisy.set(x, r * B * V);
+      const out = await lm.denoise(ctx, noisy, selfCond, t / T, o.signal);
+      if (selfCond) selfCond = out;
+      combined = new Float32Array(B * V);
+      for (let r = 0; r < rows; r++) {
+        const w = weights[r]!;
+        if (w === 0) continue;
+        for (let i = 0; i < B * V; i++) combined[i]! += w * out[r * B * V + i]!;
+      }
+      combined = await applyGuidance(combined, B, V, o.guidance ?? []);
+      o.onStep?.({ block, t, T, tokens: argmaxRows(combined, B, V) });
+      if (t === tEnd) break;
+      project(combined, B, V, K, o.projection, rng, projected);
+      noise.gaussian(z, K, { block, step: t });
+      const a = alphaBar(t - 1, T);
+      for (let i = 0; i < x.length; i++) x[i] = Math.sqrt(a) * projected[i]! + Math.sqrt(1 - a) * z[i]!;
+    }
+    // The released block is the argmax of the last step's (guided) logits, as in the official code.
+    const released = argmaxRows(combined, B, V);
+    const eosAt = o.eos === undefined ? -1 : released.indexOf(o.eos);
+    const kept = eosAt >= 0 ? released.subarray(0, eosAt) : released;
+    output.push(...kept);
+    o.onBlock?.(block, Int32Array.from(kept));
+    if (eosAt >= 0) return { tokens: output, blocks: block + 1, stoppedBy: 'eos' };
+    for (const c of contexts) c.push(...released);
+  }
+  return { tokens: o.rewrite ? output : output.slice(0, o.maxTokens), blocks, stoppedBy: 'max-tokens' };
+}

@@ -1,0 +1,73 @@
+/**
+ * Logits → almost-one-hot simplex (A_seed_reference §1.6). Nucleus: keep sorted positions while the mass before
+ * them is < p (the first token always; p = 0 keeps only the argmax). `sample` draws one token from the nucleus and
+ * writes +K there, −K elsewhere; `multi-hot` writes +K on the whole nucleus.
+ */
+import type { Rng } from '../random';
+
+export type Projection = { kind: 'sample'; topP: number } | { kind: 'multi-hot'; topP: number };
+
+function nucleus(logits: Float32Array, offset: number, V: number, topP: number): { ids: number[]; probs: number[] } {
+  let max = -Infinity;
+  for (let v = 0; v < V; v++) if (logits[offset + v]! > max) max = logits[offset + v]!;
+  const exps = new Float64Array(V);
+  let sum = 0;
+  for (let v = 0; v < V; v++) sum += exps[v] = Math.exp(logits[offset + v]! - max);
+  const order = Array.from({ length: V }, (_, v) => v).sort((a, b) => exps[b]! - exps[a]! || a - b);
+  const ids: number[] = [];
+  const probs: number[] = [];
+  let before = 0;
+  for (const v of order) {
+    if (ids.length > 0 && !(before < topP)) break;
+    const p = exps[v]! / sum;
+    ids.push(v);
+    probs.push(p);
+    before += p;
+  }
+  return { ids, probs };
+}
+
+/** Projects `[rows·B, V]` logits into `out` (same shape) with values ±K; returns the chosen token per position. */
+export function project(logits: Float32Array, positions: number, V: number, K: number, p: Projection, rng: Rng, out: Float32Array): Int32Array {
+  const chosen = new Int32Array(positions);
+  for (let i = 0; i < positions; i++) {
+    const o = i * V;
+    const { ids, probs } = nucleus(logits, o, V, p.topP);
+    out.fill(-K, o, o + V);
+    if (p.kind === 'multi-hot') {
+      for (const v of ids) out[o + v] = K;
+      chosen[i] = ids[0]!;
+    } else {
+      const total = probs.reduce((s, x) => s + x, 0);
+      let u = rng.next() * total;
+      let pick = ids[ids.length - 1]!;
+      for (let j = 0; j < ids.length; j++) {
+        u -= probs[j]!;
+        if (u < 0) {
+          pick = ids[j]!;
+          break;
+        }
+      }
+      out[o + pick] = K;
+      chosen[i] = pick;
+    }
+  }
+  return chosen;
+}
+
+/** Almost-one-hot encoding of token ids: +K at the token, −K elsewhere. */
+export function almostOneHot(ids: ArrayLike<number>, V: number, K: number): Float32Array {
+  const out = new Float32Array(ids.length * V).fill(-K);
+  for (let i = 0; i < ids.length; i++) out[i * V + ids[i]!] = K;
+  return out;
+}
+
+export function argmaxRows(logits: Float32Array, positions: number, V: number): Int32Array {
+  const out = new Int32Array(positions);
+  for (let i = 0; i < positions; i++) {
+    let best = 0;
+    for (let v = 1; v < V; v++) if (logits[i * V + v]! > logits[i * V + best]!) best = v;
+    out[i] = best;
+  }
+  return out;
+}
