@@ -4,7 +4,24 @@
  */
 import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { DEVICE_CHOICES, Requests, WorkerErrorCode, type CadRunParams, type CadRunResult, type DecodingParams, type DeviceChoice, type DoctorReport, type PackSummary, type WorkerSettings } from '../protocol/worker';
+import {
+  DEFAULT_GUIDANCE_LAMBDA,
+  DEVICE_CHOICES,
+  PROJECTIONS,
+  Requests,
+  WorkerErrorCode,
+  type AttributeTarget,
+  type CadRunParams,
+  type CadRunResult,
+  type DecodingParams,
+  type DeviceChoice,
+  type DiffusionRunParams,
+  type DiffusionRunResult,
+  type DoctorReport,
+  type PackSummary,
+  type ProjectionName,
+  type WorkerSettings,
+} from '../protocol/worker';
 import { InputError, readTextFile } from './inputFile';
 import type { WorkerError } from '../worker/client';
 import { WorkerClient } from '../worker/client';
@@ -15,6 +32,10 @@ Commands:
   summarize <file>       summarise a text file with context-aware decoding (CAD)
   ask --context <file> --question <text>
                          answer a question so that the answer follows the document
+  generate --prompt <text>
+                         continue text with the simplex diffusion LM (SSD-LM), steered by classifiers
+  rewrite --prefix <text> --text <text>
+                         rewrite text with the diffusion LM at an edit strength, steered by classifiers
   doctor                 versions, execution providers and model packs with their validation status
   models                 the discovered model packs
   selftest <pack-id>     load a pack and time its graphs on synthetic inputs
@@ -36,6 +57,18 @@ Options (summarize, ask):
   --seed <s>             seed for sampling (default: random, printed in --json's run record)
   --regular              also run regular decoding on the same input, side by side
   --model <pack-id>      a causal-lm pack (default: the bundled one)
+
+Options (generate, rewrite):
+  --attribute <name=label[:lambda]>
+                         steer towards a classifier label (repeatable), e.g. sentiment=positive:${DEFAULT_GUIDANCE_LAMBDA}
+  --tokens <n>           generate: new tokens (default 24, whole blocks)
+  --strength <s>         rewrite: edit strength in (0, 1] (default 0.5)
+  --steps <T>            diffusion steps per block (default 50)
+  --top-p <p>            nucleus of the projection (default 0.95)
+  --projection <p>       ${PROJECTIONS.join(' | ')} (default sampling)
+  --early-stop <f>       stop each block at this fraction of T (default 0)
+  --seed <s>             seed of the noise and sampling
+  --model <pack-id>      a simplex-diffusion-lm pack (default: the bundled core model)
   -h, --help             this help
 `;
 
@@ -57,11 +90,20 @@ const options = {
   model: { type: 'string' },
   context: { type: 'string' },
   question: { type: 'string' },
+  prompt: { type: 'string' },
+  prefix: { type: 'string' },
+  text: { type: 'string' },
+  attribute: { type: 'string', multiple: true },
+  tokens: { type: 'string' },
+  strength: { type: 'string' },
+  projection: { type: 'string' },
+  'early-stop': { type: 'string' },
   version: { type: 'boolean', default: false },
 } satisfies ParseArgsConfig['options'];
 
 interface Parsed {
   command: string | undefined;
+  diffusion: Omit<DiffusionRunParams, 'mode' | 'prompt'> & { prompt?: string; prefix?: string };
   cad: Omit<CadRunParams, 'task' | 'document'> & { contextFile?: string };
   positionals: string[];
   json: boolean;
@@ -111,7 +153,34 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, distDir: string
     ...(v.question !== undefined && { question: v.question }),
     ...(v.context !== undefined && { contextFile: v.context }),
   };
+  const attributes: AttributeTarget[] = (v.attribute ?? []).map((spec) => {
+    const m = /^([^=:\s]+)=([^:\s]+)(?::(.+))?$/.exec(spec);
+    if (!m) throw new UsageError(`--attribute must look like name=label or name=label:lambda (got "${spec}")`);
+    const lambda = m[3] === undefined ? DEFAULT_GUIDANCE_LAMBDA : Number(m[3]);
+    if (!Number.isFinite(lambda) || lambda < 0) throw new UsageError(`the λ in --attribute ${spec} must be a number ≥ 0`);
+    return { attribute: m[1]!, label: m[2]!, lambda };
+  });
+  if (v.projection !== undefined && !PROJECTIONS.includes(v.projection as ProjectionName)) throw new UsageError(`--projection must be one of ${PROJECTIONS.join(', ')} (got "${v.projection}")`);
+  const strength = num('strength', v.strength, 0, 1);
+  if (strength === 0) throw new UsageError('--strength must be greater than 0');
+  const earlyStop = num('early-stop', v['early-stop'], 0, 0.99);
+  const diffusionSteps = v.steps === undefined ? undefined : int('steps', v.steps, 0, 1, 100_000);
+  const diffusion: Parsed['diffusion'] = {
+    ...(v.prompt !== undefined && { prompt: v.prompt }),
+    ...(v.prefix !== undefined && { prefix: v.prefix }),
+    ...(v.text !== undefined && { text: v.text }),
+    ...(attributes.length && { attributes }),
+    ...(v.tokens !== undefined && { maxTokens: int('tokens', v.tokens, 0, 1, 512) }),
+    ...(strength !== undefined && { strength }),
+    ...(diffusionSteps !== undefined && { steps: diffusionSteps }),
+    ...(topP !== undefined && { topP }),
+    ...(v.projection !== undefined && { projection: v.projection as ProjectionName }),
+    ...(earlyStop !== undefined && { earlyStop }),
+    ...(seed !== undefined && { seed }),
+    ...(v.model !== undefined && { packId: v.model }),
+  };
   return {
+    diffusion,
     cad,
     command: parsed.positionals[0],
     positionals: parsed.positionals.slice(1),
@@ -161,6 +230,14 @@ function printCad(r: CadRunResult, out: (s: string) => void, alreadyStreamed: bo
   if (r.chunks) out(`\n(${r.chunks.length} chunks summarised and merged: the document is longer than the model's context)`);
 }
 
+function printDiffusion(r: DiffusionRunResult, out: (s: string) => void): void {
+  out(r.text || '(the model produced no text)');
+  for (const a of r.attributes) {
+    const probs = Object.entries(a.probabilities).map(([l, p]) => `${l} ${(p * 100).toFixed(0)}%`).join(', ');
+    out(`  ${a.attribute}${a.target ? ` (target ${a.target})` : ''}: ${probs}`);
+  }
+}
+
 export async function main(argv: string[], io = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) }, env = process.env, distDir = __dirname): Promise<number> {
   let args: Parsed;
   try {
@@ -177,9 +254,17 @@ export async function main(argv: string[], io = { out: (s: string) => console.lo
     (args.help ? io.out : io.err)(USAGE.trimEnd());
     return args.help ? 0 : 2;
   }
-  const known = ['summarize', 'ask', 'doctor', 'models', 'selftest', 'tokenize'];
+  const known = ['summarize', 'ask', 'generate', 'rewrite', 'doctor', 'models', 'selftest', 'tokenize'];
   if (!known.includes(args.command)) {
     io.err(`concert: unknown command "${args.command}" (commands: ${known.join(', ')}). Run "concert --help".`);
+    return 2;
+  }
+  if (args.command === 'generate' && (args.diffusion.prompt === undefined || !args.diffusion.prompt.trim())) {
+    io.err('concert: generate needs a non-empty --prompt "<text>"');
+    return 2;
+  }
+  if (args.command === 'rewrite' && (args.diffusion.text === undefined || !args.diffusion.text.trim())) {
+    io.err('concert: rewrite needs a non-empty --text "<text>" (and optionally --prefix "<text before it>")');
     return 2;
   }
   if (args.command === 'selftest' && args.positionals.length !== 1) {
@@ -254,6 +339,14 @@ export async function main(argv: string[], io = { out: (s: string) => console.lo
         const r = await client.request(Requests.cadRun, params, abort.signal);
         if (streamed && !r.chunks) process.stdout.write('\n');
         emit(() => printCad(r, io.out, streamed && !r.chunks), cadJson(r));
+        break;
+      }
+      case 'generate':
+      case 'rewrite': {
+        const { prefix, prompt, ...rest } = args.diffusion;
+        const params: DiffusionRunParams = { ...rest, mode: args.command === 'generate' ? 'generate' : 'rewrite', prompt: (args.command === 'generate' ? prompt : prefix) ?? '' };
+        const r = await client.request(Requests.diffusionRun, params, abort.signal);
+        emit(() => printDiffusion(r, io.out), r);
         break;
       }
       case 'tokenize': {

@@ -7,8 +7,8 @@
 export const CATEGORY = 'Concert';
 
 /**
- * Context keys that switch a feature's commands and menus on. They stay false until the feature lands, so the
- * commands are declared (keybindings, docs) but hidden.
+ * Context keys that switch a feature's commands and menus on. A key stays false until its feature lands, so the
+ * commands are declared (keybindings, docs) but hidden; FEATURE_ENABLED says which have landed.
  */
 export const FEATURE_KEYS = {
   cad: 'concert.feature.cad',
@@ -17,6 +17,9 @@ export const FEATURE_KEYS = {
   codec: 'concert.feature.codec',
 } as const;
 export type Feature = keyof typeof FEATURE_KEYS;
+
+/** The value activation gives each feature key. */
+export const FEATURE_ENABLED: Record<Feature, boolean> = { cad: true, diffusion: false, collab: false, codec: false };
 
 /** Set once the model packs are known and none is valid; shows the "no packs" welcome view. */
 export const NO_PACKS_KEY = 'concert.noPacks';
@@ -40,7 +43,7 @@ export const COMMANDS = {
   refreshModels: { id: 'concert.refreshModels', title: 'Refresh Model Packs', icon: '$(refresh)' },
   summarizeDocument: { id: 'concert.summarizeDocument', title: 'Summarize Document', feature: 'cad' },
   summarizeSelection: { id: 'concert.summarizeSelection', title: 'Summarize Selection', feature: 'cad' },
-  askAboutDocument: { id: 'concert.askAboutDocument', title: 'Ask About Document…', feature: 'cad' },
+  askAboutDocument: { id: 'concert.askAboutDocument', title: 'Ask About This Document…', feature: 'cad' },
   rewriteSelection: { id: 'concert.rewriteSelection', title: 'Rewrite Selection…', feature: 'diffusion' },
   continueAtCursor: { id: 'concert.continueAtCursor', title: 'Continue at Cursor', feature: 'diffusion' },
   collaborate: { id: 'concert.collaborate', title: 'Collaborate with Core Model…', feature: 'collab' },

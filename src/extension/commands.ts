@@ -11,6 +11,7 @@ import type { WorkerModel } from './model';
 import { doctorLines, doctorNeedsAttention, doctorSummary, packsSummary, providerLabel } from './present';
 import { addUserModelFolders, readSetting, readWorkerSettings, writeSetting } from './settings';
 import { settingDef } from './settingsTable';
+import type { SummaryController } from './summaryPanel';
 
 /** Timed forward passes per self-test: enough for a stable mean, short on a CPU. */
 const SELF_TEST_STEPS = 20;
@@ -19,6 +20,8 @@ export interface CommandDeps {
   model: WorkerModel;
   log: vscode.LogOutputChannel;
   extensionRoot: string;
+  /** Summaries and questions (context-aware decoding) and their panel. */
+  summary: SummaryController;
 }
 
 type Handler = (...args: unknown[]) => unknown;
@@ -156,9 +159,9 @@ function makeHandlers(deps: CommandDeps): Record<CommandName, Handler> {
       vscode.window.setStatusBarMessage(`Concert: ${packsSummary(packs)}`, 5000);
     },
 
-    summarizeDocument: notYet('summarizeDocument'),
-    summarizeSelection: notYet('summarizeSelection'),
-    askAboutDocument: notYet('askAboutDocument'),
+    summarizeDocument: () => deps.summary.summarizeDocument(),
+    summarizeSelection: () => deps.summary.summarizeSelection(),
+    askAboutDocument: () => deps.summary.askAboutDocument(),
     rewriteSelection: notYet('rewriteSelection'),
     continueAtCursor: notYet('continueAtCursor'),
     collaborate: notYet('collaborate'),

@@ -4,13 +4,14 @@
  */
 import * as vscode from 'vscode';
 import { WorkerClient } from '../worker/client';
-import { COMMANDS, FEATURE_KEYS } from './commandTable';
+import { COMMANDS, FEATURE_ENABLED, FEATURE_KEYS, type Feature } from './commandTable';
 import { registerCommands } from './commands';
 import { WorkerModel } from './model';
 import { LineBuffer } from './present';
 import { affectsWorker, readWorkerSettings } from './settings';
 import { StatusBar } from './statusBar';
 import { STATUS_VIEW_ID, StatusViewProvider } from './statusView';
+import { SUMMARY_VIEW_TYPE, SummaryController } from './summaryPanel';
 
 /** A tree view that never has items: it exists to show the "no model packs" welcome content. */
 const WELCOME_VIEW_ID = 'concert.welcome';
@@ -48,9 +49,10 @@ export function activate(context: vscode.ExtensionContext): void {
   const worker = client;
   const model = new WorkerModel(worker, log);
   const statusView = new StatusViewProvider(context.extension, model, log);
+  const summary = new SummaryController(context, model, log);
 
-  // Feature context keys stay false until each feature lands; set explicitly so `when` clauses read clearly.
-  for (const key of Object.values(FEATURE_KEYS)) void vscode.commands.executeCommand('setContext', key, false);
+  // Feature context keys stay false until each feature lands (FEATURE_ENABLED); set explicitly so `when` clauses read clearly.
+  for (const [feature, key] of Object.entries(FEATURE_KEYS)) void vscode.commands.executeCommand('setContext', key, FEATURE_ENABLED[feature as Feature]);
 
   context.subscriptions.push(
     log,
@@ -58,8 +60,11 @@ export function activate(context: vscode.ExtensionContext): void {
     statusView,
     new StatusBar(model),
     vscode.window.registerWebviewViewProvider(STATUS_VIEW_ID, statusView),
+    summary,
+    // Restores the summary panel after a window reload (activation event onWebviewPanel:concert.summary).
+    vscode.window.registerWebviewPanelSerializer(SUMMARY_VIEW_TYPE, summary),
     vscode.window.registerTreeDataProvider(WELCOME_VIEW_ID, { getChildren: () => [], getTreeItem: (e: vscode.TreeItem) => e }),
-    ...registerCommands({ model, log, extensionRoot }),
+    ...registerCommands({ model, log, extensionRoot, summary }),
     worker.onDidFail.on(async (msg) => {
       const a = await vscode.window.showErrorMessage(msg, 'Restart Worker', 'Show Log');
       if (a === 'Restart Worker') await vscode.commands.executeCommand(COMMANDS.restartWorker.id);

@@ -3,7 +3,7 @@
  * workspace is trusted: a cloned repository must not be able to point the worker at files of its choosing.
  */
 import * as vscode from 'vscode';
-import { RESTRICTED_SETTINGS, SETTINGS, toWorkerSettings, type ResolvedSettings, type SettingKey } from './settingsTable';
+import { RESTRICTED_SETTINGS, SETTINGS, WORKER_SETTING_KEYS, toCadSettings, toWorkerSettings, type CadSettings, type ResolvedSettings, type SettingKey } from './settingsTable';
 
 export { SETTINGS, RESTRICTED_SETTINGS };
 
@@ -22,7 +22,14 @@ export function readWorkerSettings(extensionRoot: string): ResolvedSettings {
 
 /** Whether a configuration change touches anything the worker sees. */
 export function affectsWorker(e: vscode.ConfigurationChangeEvent): boolean {
-  return SETTINGS.some((s) => e.affectsConfiguration(s.key));
+  return WORKER_SETTING_KEYS.some((key) => e.affectsConfiguration(key));
+}
+
+/** The summary/question settings; invalid values fall back to their defaults (reported through `warn`). */
+export function readCadSettings(warn: (msg: string) => void): CadSettings {
+  const { settings, warnings } = toCadSettings(readSetting);
+  for (const w of warnings) warn(w);
+  return settings;
 }
 
 /** Writes where the user will see an effect: the workspace if it already overrides the key, else user settings. */

@@ -5,6 +5,7 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { SUMMARY_ALPHA } from '../protocol/webview';
 import { DEVICE_CHOICES, type DeviceChoice, type WorkerSettings } from '../protocol/worker';
 
 export type SettingScope = 'application' | 'machine' | 'machine-overridable' | 'window' | 'resource';
@@ -18,6 +19,9 @@ export interface SettingDef {
   items?: { type: 'string' };
   minimum?: number;
   maximum?: number;
+  /** For strings: a regular expression the value must match (the settings UI shows `patternErrorMessage`). */
+  pattern?: string;
+  patternErrorMessage?: string;
   markdownDescription: string;
   scope: SettingScope;
   /** Names files, paths or URLs: ignored at workspace level while the workspace is untrusted. */
@@ -76,11 +80,75 @@ export const SETTINGS = [
     scope: 'machine-overridable',
     order: 4,
   },
+  {
+    key: 'concert.cad.summaryAlpha',
+    type: 'number',
+    default: 0.5,
+    minimum: SUMMARY_ALPHA.min,
+    maximum: SUMMARY_ALPHA.max,
+    markdownDescription:
+      'Context weight α of context-aware decoding for `Concert: Summarize Document` and `Summarize Selection`: each token is drawn from (1+α)·(logits with the document) − α·(logits without it). `0` is regular decoding; larger values follow the document more closely. The summary panel\'s slider changes it for one run.',
+    scope: 'window',
+    order: 10,
+  },
+  {
+    key: 'concert.cad.questionAlpha',
+    type: 'number',
+    default: 1,
+    minimum: SUMMARY_ALPHA.min,
+    maximum: SUMMARY_ALPHA.max,
+    markdownDescription: 'Context weight α for `Concert: Ask About This Document…` (answers are decoded greedily). `0` is regular decoding.',
+    scope: 'window',
+    order: 11,
+  },
+  {
+    key: 'concert.cad.maxSummaryTokens',
+    type: 'integer',
+    default: 64,
+    minimum: 1,
+    maximum: 1024,
+    markdownDescription: 'Most tokens a summary may have. Long documents are summarised chunk by chunk and merged; each chunk summary has this budget too.',
+    scope: 'window',
+    order: 12,
+  },
+  {
+    key: 'concert.cad.maxAnswerTokens',
+    type: 'integer',
+    default: 24,
+    minimum: 1,
+    maximum: 1024,
+    markdownDescription: 'Most tokens an answer to `Concert: Ask About This Document…` may have.',
+    scope: 'window',
+    order: 13,
+  },
+  {
+    key: 'concert.cad.showRegularByDefault',
+    type: 'boolean',
+    default: false,
+    markdownDescription: 'Also run regular decoding (α = 0) on the same input and show it beside the context-aware output. Doubles the time of a run; the summary panel has a toggle for it.',
+    scope: 'window',
+    order: 14,
+  },
+  {
+    key: 'concert.cad.modelPack',
+    type: 'string',
+    default: '',
+    pattern: '^([a-z0-9][a-z0-9._-]{0,63})?$',
+    patternErrorMessage: 'A model pack id: a-z, 0-9, ".", "_" or "-", starting with a letter or digit (empty for the bundled model).',
+    markdownDescription:
+      'Id of the causal language-model pack used for summaries and questions (see the *Worker & Models* view). Empty uses the first valid bundled one. Ignored in workspace settings while the workspace is untrusted.',
+    scope: 'window',
+    restricted: true,
+    order: 15,
+  },
 ] as const satisfies readonly SettingDef[];
 
 export type SettingKey = (typeof SETTINGS)[number]['key'];
 
 export const RESTRICTED_SETTINGS: readonly SettingKey[] = SETTINGS.flatMap((s) => ('restricted' in s && s.restricted ? [s.key] : []));
+
+/** The settings the worker reads (a change to one of these reconfigures it). */
+export const WORKER_SETTING_KEYS: readonly SettingKey[] = ['concert.device', 'concert.modelFolders', 'concert.idleUnloadMinutes', 'concert.threads'];
 
 export function settingDef(key: SettingKey): SettingDef {
   return SETTINGS.find((s) => s.key === key)!;
@@ -97,6 +165,8 @@ export function toContribution(def: SettingDef): Record<string, unknown> {
   if (def.enumDescriptions) out.enumDescriptions = [...def.enumDescriptions];
   if (def.minimum !== undefined) out.minimum = def.minimum;
   if (def.maximum !== undefined) out.maximum = def.maximum;
+  if (def.pattern !== undefined) out.pattern = def.pattern;
+  if (def.patternErrorMessage !== undefined) out.patternErrorMessage = def.patternErrorMessage;
   out.markdownDescription = def.markdownDescription;
   out.scope = def.scope;
   out.order = def.order;
@@ -108,7 +178,7 @@ export function coerceSetting(def: SettingDef, value: unknown): unknown {
   const ok = (() => {
     switch (def.type) {
       case 'string':
-        return typeof value === 'string' && (!def.enum || def.enum.includes(value));
+        return typeof value === 'string' && (!def.enum || def.enum.includes(value)) && (def.pattern === undefined || new RegExp(def.pattern, 'u').test(value));
       case 'boolean':
         return typeof value === 'boolean';
       case 'number':
@@ -170,6 +240,39 @@ export function toWorkerSettings(read: (key: SettingKey) => unknown, extensionRo
       bundledModelsDir: path.join(extensionRoot, 'models'),
       idleUnloadSeconds: Math.round((get('concert.idleUnloadMinutes') as number) * 60),
       threads: get('concert.threads') as number,
+    },
+    warnings,
+  };
+}
+
+export interface CadSettings {
+  summaryAlpha: number;
+  questionAlpha: number;
+  maxSummaryTokens: number;
+  maxAnswerTokens: number;
+  showRegularByDefault: boolean;
+  /** Undefined: the worker's default (the first valid bundled causal-lm pack). */
+  packId?: string;
+}
+
+/** The summary/question knobs, each value checked against its definition (invalid ones fall back, with a warning). */
+export function toCadSettings(read: (key: SettingKey) => unknown): { settings: CadSettings; warnings: string[] } {
+  const warnings: string[] = [];
+  const get = (key: SettingKey) => {
+    const raw = read(key);
+    const v = coerceSetting(settingDef(key), raw);
+    if (raw !== undefined && v !== raw) warnings.push(`ignoring invalid value of ${key}: ${JSON.stringify(raw)}`);
+    return v;
+  };
+  const pack = get('concert.cad.modelPack') as string;
+  return {
+    settings: {
+      summaryAlpha: get('concert.cad.summaryAlpha') as number,
+      questionAlpha: get('concert.cad.questionAlpha') as number,
+      maxSummaryTokens: get('concert.cad.maxSummaryTokens') as number,
+      maxAnswerTokens: get('concert.cad.maxAnswerTokens') as number,
+      showRegularByDefault: get('concert.cad.showRegularByDefault') as boolean,
+      ...(pack ? { packId: pack } : {}),
     },
     warnings,
   };

@@ -170,6 +170,81 @@ export interface TokenProgress {
   token: CadTokenInfo;
 }
 
+export const PROJECTIONS = ['sampling', 'greedy', 'multihot'] as const;
+export type ProjectionName = (typeof PROJECTIONS)[number];
+
+/** λ used when the user names an attribute without a strength (CLI, quick picks). */
+export const DEFAULT_GUIDANCE_LAMBDA = 20;
+
+/** Steer towards `label` of the classifier pack whose attribute is `attribute`, with step size λ ≥ 0. */
+export interface AttributeTarget {
+  attribute: string;
+  label: string;
+  lambda: number;
+}
+
+export interface DiffusionRunParams extends WithProgressToken {
+  mode: 'generate' | 'rewrite';
+  /** Text before the generated or rewritten part (may be empty). */
+  prompt: string;
+  /** rewrite: the text to rewrite. */
+  text?: string;
+  /** rewrite: edit strength in (0, 1]; low keeps the text close to the original, 1 regenerates it. */
+  strength?: number;
+  attributes?: AttributeTarget[];
+  /** generate: number of new tokens (rounded up to whole blocks). */
+  maxTokens?: number;
+  /** Diffusion steps per block, T_decode ≤ T_train. */
+  steps?: number;
+  topP?: number;
+  projection?: ProjectionName;
+  /** Stop each block at this fraction of T (SSD-2's early stop; 0 = run to the end). */
+  earlyStop?: number;
+  seed?: number;
+  /** A simplex-diffusion-lm pack; default: the first valid one (the bundled core model). */
+  packId?: string;
+}
+
+export interface AttributeScore {
+  attribute: string;
+  /** The requested label (absent when the attribute was only measured). */
+  target?: string;
+  probabilities: Record<string, number>;
+}
+
+export interface DiffusionRunResult {
+  mode: 'generate' | 'rewrite';
+  text: string;
+  tokens: number[];
+  stoppedBy: 'eos' | 'max-tokens';
+  /** Final classifier probabilities of the output, per attribute (every installed classifier). */
+  attributes: AttributeScore[];
+  model: { id: string; displayName?: string };
+  run: {
+    packId: string;
+    manifestSha256: string;
+    modelSha256: string;
+    classifiers: { id: string; manifestSha256: string }[];
+    seed: number;
+    knobs: { steps: number; topP: number; projection: ProjectionName; earlyStop: number; strength?: number; maxTokens: number; attributes: AttributeTarget[] };
+    provider: ProviderName;
+    device: string;
+    durationMs: number;
+  };
+}
+
+export interface DiffusionStepProgress {
+  progressToken: string;
+  block: number;
+  blocks: number;
+  t: number;
+  T: number;
+  /** The block's argmax tokens at this step, decoded. */
+  text: string;
+  /** p(target label) per requested attribute at this step. */
+  scores: Record<string, number>;
+}
+
 export interface StepProgress {
   progressToken: string;
   step: number;
@@ -190,6 +265,7 @@ export const Requests = {
   selfTest: new RequestType<SelfTestParams, SelfTestResult, void>('models/selfTest'),
   tokenize: new RequestType<TokenizeParams, TokenizeResult, void>('models/tokenize'),
   cadRun: new RequestType<CadRunParams, CadRunResult, void>('cad/run'),
+  diffusionRun: new RequestType<DiffusionRunParams, DiffusionRunResult, void>('diffusion/run'),
   ping: new RequestType0<{ pid: number; uptimeMs: number }, void>('worker/ping'),
   shutdown: new RequestType0<void, void>('worker/shutdown'),
 } as const;
@@ -197,6 +273,7 @@ export const Requests = {
 export const Notifications = {
   stepProgress: new NotificationType<StepProgress>('progress/steps'),
   tokenProgress: new NotificationType<TokenProgress>('progress/tokens'),
+  diffusionProgress: new NotificationType<DiffusionStepProgress>('progress/diffusion'),
   status: new NotificationType<WorkerStatus>('worker/status'),
   exit: new NotificationType<void>('worker/exit'),
 } as const;

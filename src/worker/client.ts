@@ -19,7 +19,7 @@ import {
   type RequestType,
   type RequestType0,
 } from 'vscode-jsonrpc/node';
-import { Notifications, Requests, WorkerErrorCode, type ProviderReport, type StepProgress, type TokenProgress, type WorkerSettings, type WorkerStatus } from '../protocol/worker';
+import { Notifications, Requests, WorkerErrorCode, type ProviderReport, type DiffusionStepProgress, type StepProgress, type TokenProgress, type WorkerSettings, type WorkerStatus } from '../protocol/worker';
 import { RestartPolicy } from './restartPolicy';
 
 export type WorkerState = 'stopped' | 'starting' | 'running' | 'restarting' | 'failed';
@@ -80,6 +80,7 @@ export class WorkerClient {
   readonly onDidFail = new Emitter<string>();
   readonly onProgress = new Emitter<StepProgress>();
   readonly onTokens = new Emitter<TokenProgress>();
+  readonly onDiffusionStep = new Emitter<DiffusionStepProgress>();
   readonly onStatus = new Emitter<WorkerStatus>();
   readonly onDidStart = new Emitter<number>();
 
@@ -127,6 +128,7 @@ export class WorkerClient {
     const connection = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
     connection.onNotification(Notifications.stepProgress, (p) => this.onProgress.fire(p));
     connection.onNotification(Notifications.tokenProgress, (p) => this.onTokens.fire(p));
+    connection.onNotification(Notifications.diffusionProgress, (p) => this.onDiffusionStep.fire(p));
     connection.onNotification(Notifications.status, (s) => this.onStatus.fire(s));
     connection.onError(([e]) => this.options.log.warn(`worker connection error: ${e.message}`));
     connection.listen();

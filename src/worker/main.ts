@@ -8,6 +8,7 @@ import { Notifications, Requests, WorkerErrorCode } from '../protocol/worker';
 import { WorkerFailure, WorkerService, type JobControl } from './service';
 import { parseWorkerArgs } from './args';
 import { runCad } from './cadJob';
+import { runDiffusion } from './diffusionJob';
 
 const args = parseWorkerArgs(process.argv.slice(2));
 if (!process.send) {
@@ -67,6 +68,18 @@ connection.onRequest(
     return runCad(service, p, {
       signal: ac.signal,
       ...(progressToken && { onToken: (t) => void connection.sendNotification(Notifications.tokenProgress, { progressToken, ...t }) }),
+    });
+  }),
+);
+connection.onRequest(
+  Requests.diffusionRun,
+  handle((p, token) => {
+    const ac = new AbortController();
+    token.onCancellationRequested(() => ac.abort());
+    const progressToken = p.progressToken;
+    return runDiffusion(service, p, {
+      signal: ac.signal,
+      ...(progressToken && { onStep: (s) => void connection.sendNotification(Notifications.diffusionProgress, { progressToken, ...s }) }),
     });
   }),
 );

@@ -23,6 +23,8 @@ import { chooseProvider } from '../runtime/providers';
 import { syntheticFeeds } from '../runtime/feeds';
 import type { PackTokenizer } from '../runtime/tokenizer';
 import { loadLanguageModel, loadTokenizer, type LanguageModel } from '../runtime/languageModel';
+import { OnnxClassifier } from '../runtime/classifier';
+import { OnnxDiffusionLM, diffusionShape } from '../runtime/diffusionLm';
 
 export type { LanguageModel };
 
@@ -119,21 +121,43 @@ export class WorkerService {
   }
 
   /** The requested pack, or the first valid pack of `kind` (bundled packs come first). */
-  async packOfKind(kind: string, id?: string): Promise<ValidatedPack> {
+  async packOfKind(kind: string, id?: string, usable: (p: ValidatedPack) => boolean = () => true): Promise<ValidatedPack> {
     if (id !== undefined) {
       const pack = await this.pack(id);
       if (pack.manifest.kind !== kind) throw new WorkerFailure(WorkerErrorCode.BadInput, `model pack "${id}" is a ${pack.manifest.kind}, not a ${kind}`);
       return pack;
     }
-    const hit = (await this.discovered()).find((p) => p.pack?.manifest.kind === kind);
+    // Prefer a pack that can do the job (e.g. has prompt templates); fall back to any pack of the kind, whose
+    // loader then says what is missing.
+    const all = (await this.discovered()).filter((p) => p.pack?.manifest.kind === kind);
+    const hit = all.find((p) => usable(p.pack!)) ?? all[0];
     if (!hit?.pack) throw new WorkerFailure(WorkerErrorCode.PackNotFound, `no valid ${kind} model pack is installed (run "concert doctor" to see why)`);
     return hit.pack;
   }
 
   /** Loads (lazily, cached) a causal LM with its tokenizer and prompt templates. */
   async languageModel(packId?: string): Promise<LanguageModel> {
-    const pack = await this.packOfKind('causal-lm', packId);
+    const pack = await this.packOfKind('causal-lm', packId, (p) => !!p.manifest.prompts);
     return loadLanguageModel(pack, this.sessions, await this.tokenizer(pack.manifest.id));
+  }
+
+  /** Loads a simplex diffusion LM with its tokenizer. */
+  async diffusionModel(packId?: string): Promise<{ pack: ValidatedPack; lm: OnnxDiffusionLM; tok: PackTokenizer; modelSha256: string }> {
+    const pack = await this.packOfKind('simplex-diffusion-lm', packId);
+    const tok = await this.tokenizer(pack.manifest.id);
+    const shape = diffusionShape(pack);
+    const pad = tok.specialIds['pad'] ?? tok.specialIds['eos'];
+    if (pad === undefined) throw new WorkerFailure(WorkerErrorCode.PackInvalid, `model pack "${pack.manifest.id}" must declare specialTokens.pad or eos`);
+    const lm = new OnnxDiffusionLM(await this.sessions.get(pack, 'context'), await this.sessions.get(pack, 'denoiser'), shape, pad);
+    return { pack, lm, tok, modelSha256: pack.manifest.files[pack.manifest.graphs['denoiser']!]!.sha256 };
+  }
+
+  /** Every valid classifier pack, loaded (guidance and scoring). */
+  async classifiers(): Promise<{ pack: ValidatedPack; clf: OnnxClassifier }[]> {
+    const packs = (await this.discovered()).filter((p) => p.pack?.manifest.kind === 'classifier').map((p) => p.pack!);
+    const out = [];
+    for (const pack of packs) out.push({ pack, clf: new OnnxClassifier(await this.sessions.get(pack, 'classifier')) });
+    return out;
   }
 
   providerReport(): ProviderReport {

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { CATEGORY, COMMANDS, COMMAND_LIST, FEATURE_KEYS, toContribution } from '../../src/extension/commandTable';
+import { SUMMARY_VIEW_TYPE } from '../../src/extension/summaryState';
+import { CATEGORY, COMMANDS, COMMAND_LIST, FEATURE_ENABLED, FEATURE_KEYS, toContribution } from '../../src/extension/commandTable';
 
 const root = new URL('../../', import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
@@ -98,9 +99,22 @@ describe('menu contributions', () => {
     for (const c of featureCommands.filter((f) => f.feature === 'codec')) assert.ok(explorer.has(c.id), `${c.id} not in explorer/context`);
   });
 
-  it('the extension never switches a feature key on yet', () => {
+  it('the extension sets every feature key from FEATURE_ENABLED, and only landed features are on', () => {
     const src = readFileSync(new URL('src/extension/extension.ts', root), 'utf8');
-    assert.match(src, /for \(const key of Object\.values\(FEATURE_KEYS\)\) void vscode\.commands\.executeCommand\('setContext', key, false\)/);
+    assert.match(src, /for \(const \[feature, key\] of Object\.entries\(FEATURE_KEYS\)\) void vscode\.commands\.executeCommand\('setContext', key, FEATURE_ENABLED\[feature as Feature\]\)/);
+    assert.deepEqual(Object.keys(FEATURE_ENABLED).sort(), Object.keys(FEATURE_KEYS).sort());
+    assert.deepEqual(FEATURE_ENABLED, { cad: true, diffusion: false, collab: false, codec: false });
+  });
+
+  it('Summarize Selection is offered only with a selection', () => {
+    for (const menu of ['commandPalette', 'concert.editor']) {
+      const e = (menus[menu] ?? []).find((x) => x.command === COMMANDS.summarizeSelection.id);
+      assert.ok(e && requiresKey(e.when, 'editorHasSelection'), `${menu}: ${e?.when}`);
+    }
+  });
+
+  it('the summary panel is restored after a reload: its activation event is declared', () => {
+    assert.ok((pkg.activationEvents as string[]).includes(`onWebviewPanel:${SUMMARY_VIEW_TYPE}`));
   });
 });
 

@@ -43,8 +43,11 @@ export interface DiffusionOptions {
   eos?: number;
   /** Rewrite: start each block at t₀ = ⌈strength·T⌉ from the noised almost-one-hot original instead of pure noise. */
   rewrite?: { tokens: Int32Array; strength: number };
+  /** Also score terms with λ = 0 at every step (for a timeline of classifier scores); costs one classifier run each. */
+  scoreEveryStep?: boolean;
   signal?: AbortSignal;
-  onStep?: (s: { block: number; t: number; T: number; tokens: Int32Array }) => void;
+  /** `scores[i]` is p(label_i | softmax(logits)) of guidance term i before its update (NaN when not scored). */
+  onStep?: (s: { block: number; t: number; T: number; tokens: Int32Array; scores: number[] }) => void;
   onBlock?: (block: number, tokens: Int32Array) => void;
 }
 
@@ -54,16 +57,22 @@ export interface DiffusionResult {
   stoppedBy: 'eos' | 'max-tokens';
 }
 
-/** logits ← logits + Σ λ·∇ log p(label | softmax(logits)) (A_seed_reference §1.8). */
-export async function applyGuidance(logits: Float32Array, B: number, V: number, guidance: readonly GuidanceTerm[]): Promise<Float32Array> {
-  const active = guidance.filter((g) => g.lambda !== 0);
-  if (!active.length) return logits;
+/**
+ * logits ← logits + Σ λ·∇ log p(label | softmax(logits)) (A_seed_reference §1.8). Every gradient is taken at the
+ * unguided logits, so the order of the attributes does not matter. Returns the guided logits and, per term,
+ * p(label) at the unguided logits (NaN for terms that were not run).
+ */
+export async function applyGuidance(logits: Float32Array, B: number, V: number, guidance: readonly GuidanceTerm[], scoreAll = false): Promise<{ logits: Float32Array; scores: number[] }> {
+  const scores = guidance.map(() => Number.NaN);
+  if (!guidance.some((g) => g.lambda !== 0 || scoreAll)) return { logits, scores };
   const out = Float32Array.from(logits);
-  for (const g of active) {
-    const { grad } = await g.classifier.score(logits, [1, B, V], g.label);
-    for (let i = 0; i < out.length; i++) out[i]! += g.lambda * grad[i]!;
+  for (const [i, g] of guidance.entries()) {
+    if (g.lambda === 0 && !scoreAll) continue;
+    const { logProb, grad } = await g.classifier.score(logits, [1, B, V], g.label);
+    scores[i] = Math.exp(logProb[0]!);
+    if (g.lambda !== 0) for (let j = 0; j < out.length; j++) out[j]! += g.lambda * grad[j]!;
   }
-  return out;
+  return { logits: out, scores };
 }
 
 function validate(lm: DiffusionLM, o: DiffusionOptions): void {
@@ -130,8 +139,9 @@ export async function decodeDiffusion(lm: DiffusionLM, o: DiffusionOptions): Pro
         if (w === 0) continue;
         for (let i = 0; i < B * V; i++) combined[i]! += w * out[r * B * V + i]!;
       }
-      combined = await applyGuidance(combined, B, V, o.guidance ?? []);
-      o.onStep?.({ block, t, T, tokens: argmaxRows(combined, B, V) });
+      const guided = await applyGuidance(combined, B, V, o.guidance ?? [], o.scoreEveryStep);
+      combined = guided.logits;
+      o.onStep?.({ block, t, T, tokens: argmaxRows(combined, B, V), scores: guided.scores });
       if (t === tEnd) break;
       project(combined, B, V, K, o.projection, rng, projected);
       noise.gaussian(z, K, { block, step: t });

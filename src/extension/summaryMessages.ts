@@ -1,0 +1,29 @@
+/**
+ * Checks messages from the summary panel before the host acts on them (the page is sandboxed, but its messages
+ * are still input). No `vscode` import, so tests cover it.
+ */
+import { SUMMARY_ALPHA, type SummaryViewToHost } from '../protocol/webview';
+
+type Check = (m: Record<string, unknown>) => boolean;
+
+const isVariant = (v: unknown) => v === 'cad' || v === 'regular';
+const isIndex = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 100_000;
+export const isAlpha = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= SUMMARY_ALPHA.min && v <= SUMMARY_ALPHA.max;
+
+/** A Record, so a message type added to the protocol without a check here is a compile error. */
+const CHECKS: Record<SummaryViewToHost['type'], Check> = {
+  ready: () => true,
+  cancel: () => true,
+  sweep: () => true,
+  rerun: (m) => isAlpha(m.alpha) && typeof m.compareRegular === 'boolean',
+  reveal: (m) => isVariant(m.variant) && isIndex(m.index),
+  copy: (m) => isVariant(m.variant),
+  insert: (m) => isVariant(m.variant) && (m.mode === 'comment' || m.mode === 'cursor'),
+};
+
+export function isSummaryViewToHost(m: unknown): m is SummaryViewToHost {
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) return false;
+  const t = (m as { type?: unknown }).type;
+  if (typeof t !== 'string' || !Object.hasOwn(CHECKS, t)) return false;
+  return CHECKS[t as SummaryViewToHost['type']](m as Record<string, unknown>);
+}

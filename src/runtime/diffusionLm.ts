@@ -1,0 +1,172 @@
+/**
+ * A simplex-diffusion-lm pack (graphs `context` and `denoiser`, see tools/diffusion/export.py) adapted to the
+ * engine's DiffusionLM. Contexts are encoded causally once per block; when the next block's contexts extend the
+ * previous ones by the same number of tokens, only the new tokens are encoded (the cached keys/values are reused).
+ */
+import type { ContextState, DiffusionLM } from '../engine/models';
+import { ort, type LoadedGraph } from './ort';
+import { PackError, type ValidatedPack } from './packs';
+
+interface OrtContext extends ContextState {
+  rows: number;
+  sequences: Int32Array[];
+  /** [rows, length] attention mask, 1 = token, 0 = left padding */
+  mask: BigInt64Array;
+  length: number;
+  past: Record<string, ort.Tensor>;
+}
+
+export interface DiffusionShape {
+  layers: number;
+  heads: number;
+  headDim: number;
+  vocabSize: number;
+  blockSize: number;
+  k: number;
+  tTrain: number;
+  selfConditioning: boolean;
+  maxContext: number;
+}
+
+export function diffusionShape(pack: ValidatedPack): DiffusionShape {
+  const m = pack.manifest;
+  const id = m.id;
+  const ctxIo = m.io['context'];
+  const denIo = m.io['denoiser'];
+  if (!ctxIo || !denIo) throw new PackError(id, 'a simplex-diffusion-lm pack needs graphs "context" and "denoiser"');
+  const knob = (k: string) => m.knobs?.[k];
+  const num = (k: string): number => {
+    const v = knob(k);
+    if (typeof v !== 'number' || !(v > 0)) throw new PackError(id, `knobs.${k} must be a positive number`);
+    return v;
+  };
+  const names = new Set(denIo.inputs.map((i) => i.name));
+  for (const n of ['noisy_logits', 'self_cond_logits', 't_frac', 'attention_mask']) if (!names.has(n)) throw new PackError(id, `denoiser graph needs input "${n}"`);
+  let layers = 0;
+  while (names.has(`past_key_values.${layers}.key`)) layers++;
+  if (!layers) throw new PackError(id, 'denoiser graph has no past_key_values inputs');
+  const past = denIo.inputs.find((i) => i.name === 'past_key_values.0.key')!.shape;
+  const heads = typeof past[1] === 'number' ? past[1] : num('numHeads');
+  const headDim = typeof past[3] === 'number' ? past[3] : num('headDim');
+  const vocab = denIo.outputs.find((o) => o.name === 'logits')?.shape[2];
+  if (typeof vocab !== 'number') throw new PackError(id, 'denoiser logits need a fixed vocabulary dimension');
+  return { layers, heads, headDim, vocabSize: vocab, blockSize: num('blockSize'), k: num('K'), tTrain: num('tTrain'), selfConditioning: knob('selfConditioning') === true, maxContext: num('maxContext') };
+}
+
+export class OnnxDiffusionLM implements DiffusionLM {
+  readonly vocabSize: number;
+  readonly blockSize: number;
+  readonly k: number;
+  readonly tTrain: number;
+  readonly selfConditioning: boolean;
+  readonly maxContext: number;
+  private last: OrtContext | undefined;
+  /** How many context tokens were encoded (for benchmarks of context reuse). */
+  encodedTokens = 0;
+
+  constructor(
+    private readonly context: LoadedGraph,
+    private readonly denoiser: LoadedGraph,
+    readonly shape: DiffusionShape,
+    private readonly padId: number,
+    /** Set false to re-encode whole contexts every block (benchmark baseline). */
+    public reuseContext = true,
+  ) {
+    ({ vocabSize: this.vocabSize, blockSize: this.blockSize, k: this.k, tTrain: this.tTrain, selfConditioning: this.selfConditioning, maxContext: this.maxContext } = shape);
+  }
+
+  private emptyPast(rows: number): Record<string, ort.Tensor> {
+    const past: Record<string, ort.Tensor> = {};
+    for (let i = 0; i < this.shape.layers; i++) for (const kv of ['key', 'value']) past[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [rows, this.shape.heads, 0, this.shape.headDim]);
+    return past;
+  }
+
+  private async runContext(ids: BigInt64Array, mask: BigInt64Array, pos: BigInt64Array, rows: number, n: number, total: number, past: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
+    this.context.lastUsed = Date.now();
+    this.encodedTokens += rows * n;
+    const out = await this.context.session.run({
+      input_ids: new ort.Tensor('int64', ids, [rows, n]),
+      attention_mask: new ort.Tensor('int64', mask, [rows, total]),
+      position_ids: new ort.Tensor('int64', pos, [rows, n]),
+      ...past,
+    });
+    const presents: Record<string, ort.Tensor> = {};
+    for (let i = 0; i < this.shape.layers; i++) for (const kv of ['key', 'value']) presents[`past_key_values.${i}.${kv}`] = out[`present.${i}.${kv}`]!;
+    return presents;
+  }
+
+  /** The common extension length if every row extends the previous state's row, else undefined. */
+  private extension(rows: readonly Int32Array[]): number | undefined {
+    const prev = this.last;
+    if (!this.reuseContext || !prev || prev.rows !== rows.length) return undefined;
+    let n: number | undefined;
+    for (let r = 0; r < rows.length; r++) {
+      const old = prev.sequences[r]!;
+      const cur = rows[r]!;
+      if (cur.length <= old.length) return undefined;
+      for (let j = 0; j < old.length; j++) if (cur[j] !== old[j]) return undefined;
+      const d = cur.length - old.length;
+      if (n !== undefined && d !== n) return undefined;
+      n = d;
+    }
+    return n;
+  }
+
+  async encodeContext(rows: readonly Int32Array[]): Promise<ContextState> {
+    const R = rows.length;
+    if (rows.some((r) => r.length === 0)) throw new Error('every context row needs at least one token');
+    const n = this.extension(rows);
+    let state: OrtContext;
+    if (n !== undefined) {
+      const prev = this.last!;
+      const L = prev.length + n;
+      const ids = new BigInt64Array(R * n);
+      const pos = new BigInt64Array(R * n);
+      const mask = new BigInt64Array(R * L);
+      for (let r = 0; r < R; r++) {
+        const row = rows[r]!;
+        const old = prev.sequences[r]!.length;
+        for (let j = 0; j < n; j++) {
+          ids[r * n + j] = BigInt(row[old + j]!);
+          pos[r * n + j] = BigInt(old + j);
+        }
+        mask.set(prev.mask.subarray(r * prev.length, (r + 1) * prev.length), r * L);
+        mask.fill(1n, r * L + prev.length, (r + 1) * L);
+      }
+      const past = await this.runContext(ids, mask, pos, R, n, L, prev.past);
+      state = { rows: R, sequences: rows.map((r) => Int32Array.from(r)), mask, length: L, past };
+    } else {
+      const L = Math.max(...rows.map((r) => r.length));
+      const ids = new BigInt64Array(R * L).fill(BigInt(this.padId));
+      const mask = new BigInt64Array(R * L);
+      const pos = new BigInt64Array(R * L);
+      rows.forEach((row, r) => {
+        const off = L - row.length;
+        for (let j = 0; j < row.length; j++) {
+          ids[r * L + off + j] = BigInt(row[j]!);
+          mask[r * L + off + j] = 1n;
+          pos[r * L + off + j] = BigInt(j);
+        }
+      });
+      const past = await this.runContext(ids, mask, pos, R, L, L, this.emptyPast(R));
+      state = { rows: R, sequences: rows.map((r) => Int32Array.from(r)), mask, length: L, past };
+    }
+    this.last = state;
+    return state;
+  }
+
+  async denoise(ctx: ContextState, noisy: Float32Array, selfCond: Float32Array | undefined, tFrac: number): Promise<Float32Array> {
+    const c = ctx as OrtContext;
+    const { blockSize: B, vocabSize: V } = this;
+    const dims = [c.rows, B, V];
+    this.denoiser.lastUsed = Date.now();
+    const out = await this.denoiser.session.run({
+      noisy_logits: new ort.Tensor('float32', noisy, dims),
+      self_cond_logits: new ort.Tensor('float32', selfCond ?? new Float32Array(c.rows * B * V), dims),
+      t_frac: new ort.Tensor('float32', new Float32Array(c.rows).fill(tFrac), [c.rows]),
+      attention_mask: new ort.Tensor('int64', c.mask, [c.rows, c.length]),
+      ...c.past,
+    });
+    return out['logits']!.data as Float32Array;
+  }
+}

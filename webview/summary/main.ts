@@ -1,0 +1,159 @@
+/**
+ * Entry point of the "Concert: Summary" panel: handshake with the host, render each state it sends (patching only
+ * the sections that changed), turn `data-action` clicks and keys into messages, and keep only UI state (which
+ * details are open) in the webview's persisted state.
+ */
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
+import type { SummaryVariant, SummaryViewState, SummaryViewUiState } from '../../src/protocol/webview';
+import { patchSections } from './dom';
+import { resolveSummaryHost } from './host';
+import { formatAlpha, renderSummary } from './view';
+
+const host = resolveSummaryHost();
+const root = document.getElementById('app') ?? document.body;
+const live = document.createElement('div');
+live.className = 'notice';
+live.setAttribute('role', 'status');
+live.setAttribute('aria-live', 'polite');
+document.body.append(live);
+
+let ui: SummaryViewUiState = host.getState() ?? { recordOpen: false, chunksOpen: false };
+let state: SummaryViewState | undefined;
+let lastRunId: number | undefined;
+const rendered = new Map<string, { html: string; el: Element }>();
+
+function draw(): void {
+  patchSections(root, renderSummary(state, ui), rendered);
+}
+
+let noticeTimer: ReturnType<typeof setTimeout> | undefined;
+function notify(level: 'info' | 'warning' | 'error' | undefined, text: string): void {
+  live.textContent = text;
+  live.className = `notice${level ? ` ${level}` : ''}`;
+  // Information fades after a while; warnings and errors stay until the next notice or run.
+  clearTimeout(noticeTimer);
+  if (level === 'info') noticeTimer = setTimeout(() => notify(undefined, ''), 8000);
+}
+
+host.onMessage((msg) => {
+  if (msg.type === 'notice') {
+    notify(msg.notice.level, msg.notice.text);
+    return;
+  }
+  state = msg.state;
+  if (state.run?.id !== lastRunId) {
+    lastRunId = state.run?.id;
+    notify(undefined, '');
+  }
+  draw();
+});
+
+// ── intents ──────────────────────────────────────────────────────────────────────────────────────────────────
+
+const variantOf = (el: HTMLElement): SummaryVariant => (el.dataset.variant === 'regular' ? 'regular' : 'cad');
+const currentAlpha = () => state?.run?.alpha ?? 0;
+const compareRegular = () => state?.run?.compareRegular ?? false;
+let alphaTimer: ReturnType<typeof setTimeout> | undefined;
+
+function act(el: HTMLElement): void {
+  if (el.hasAttribute('disabled')) return;
+  switch (el.dataset.action) {
+    case 'cancel':
+      return host.post({ type: 'cancel' });
+    case 'rerun':
+      return host.post({ type: 'rerun', alpha: currentAlpha(), compareRegular: compareRegular() });
+    case 'sweep':
+      return host.post({ type: 'sweep' });
+    case 'copy':
+      return host.post({ type: 'copy', variant: variantOf(el) });
+    case 'insert':
+      return host.post({ type: 'insert', variant: variantOf(el), mode: el.dataset.mode === 'cursor' ? 'cursor' : 'comment' });
+    case 'reveal': {
+      const index = Number(el.dataset.index);
+      if (Number.isInteger(index)) host.post({ type: 'reveal', variant: variantOf(el), index });
+      return;
+    }
+  }
+}
+
+root.addEventListener('click', (e) => {
+  const el = (e.target as HTMLElement).closest<HTMLElement>('[data-action]');
+  if (el && root.contains(el)) act(el);
+});
+
+root.addEventListener('input', (e) => {
+  const el = e.target as HTMLInputElement;
+  if (el.dataset.action !== 'alpha') return;
+  const a = formatAlpha(Number(el.value));
+  el.setAttribute('aria-valuetext', `α ${a}`);
+  const out = root.querySelector('#alpha-value');
+  if (out) out.textContent = a;
+});
+
+root.addEventListener('change', (e) => {
+  const el = e.target as HTMLElement;
+  if (el.dataset.action === 'alpha') {
+    // Arrow keys fire a change per step: wait until the user pauses, then run once.
+    clearTimeout(alphaTimer);
+    alphaTimer = setTimeout(() => {
+      const alpha = Number((el as HTMLInputElement).value);
+      if (Number.isFinite(alpha) && alpha !== currentAlpha()) host.post({ type: 'rerun', alpha, compareRegular: compareRegular() });
+    }, 350);
+  } else if (el.dataset.action === 'compare') {
+    const checked = (el as HTMLElement & { checked?: boolean }).checked === true;
+    if (checked !== compareRegular()) host.post({ type: 'rerun', alpha: currentAlpha(), compareRegular: checked });
+  }
+});
+
+// Tokens: one tab stop per output, arrow keys move between tokens (roving tabindex), Enter or Space reveals.
+root.addEventListener('focusin', (e) => {
+  const tok = (e.target as HTMLElement).closest<HTMLElement>('.tok');
+  if (!tok) return;
+  for (const t of tok.parentElement?.querySelectorAll<HTMLElement>('.tok') ?? []) t.tabIndex = t === tok ? 0 : -1;
+});
+
+root.addEventListener('keydown', (e) => {
+  const tok = (e.target as HTMLElement).closest<HTMLElement>('.tok');
+  if (!tok) return;
+  const all = [...(tok.parentElement?.querySelectorAll<HTMLElement>('.tok') ?? [])];
+  const i = all.indexOf(tok);
+  const go = (j: number) => {
+    e.preventDefault();
+    all[Math.max(0, Math.min(all.length - 1, j))]?.focus();
+  };
+  switch (e.key) {
+    case 'ArrowRight':
+    case 'ArrowDown':
+      return go(i + 1);
+    case 'ArrowLeft':
+    case 'ArrowUp':
+      return go(i - 1);
+    case 'Home':
+      return go(0);
+    case 'End':
+      return go(all.length - 1);
+    case 'Enter':
+    case ' ':
+      e.preventDefault();
+      return act(tok);
+  }
+});
+
+// <details> toggles do not bubble: listen in the capture phase.
+root.addEventListener(
+  'toggle',
+  (e) => {
+    const d = e.target as HTMLDetailsElement;
+    const which = d.dataset?.ui;
+    if (which !== 'record' && which !== 'chunks') return;
+    ui = { ...ui, [which === 'record' ? 'recordOpen' : 'chunksOpen']: d.open };
+    host.setState(ui);
+    // Keep the rendered markup in step, so the next patch does not see a change that is not there.
+    draw();
+  },
+  true,
+);
+
+draw();
+host.post({ type: 'ready' });
