@@ -24,7 +24,7 @@ const builds = [
   // CLI: `concert` (bin/concert.js loads it).
   { ...common, entryPoints: { cli: 'src/cli/main.ts' }, platform: 'node', format: 'cjs', target: 'node20', outdir: 'dist', external: nodeExternals },
   // Webviews: one browser bundle per panel.
-  { ...common, entryPoints: { 'status': 'webview/status/main.ts', 'summary': 'webview/summary/main.ts' }, platform: 'browser', format: 'esm', target: 'es2022', outdir: 'dist/webview' },
+  { ...common, entryPoints: { 'status': 'webview/status/main.ts', 'summary': 'webview/summary/main.ts', 'rewrite': 'webview/rewrite/main.ts' }, platform: 'browser', format: 'esm', target: 'es2022', outdir: 'dist/webview' },
 ];
 
 if (!watch) rmSync('dist', { recursive: true, force: true });

@@ -3,8 +3,10 @@
  *  - knowledge conflict (NQ-Swap style): documents that swap a memorised capital for another city; exact match of
  *    the answer with the document, regular (α = 0) vs CAD, greedy, α ∈ {0, 0.5, 1, 2}; also how often the answer is
  *    the memorised one; consistent documents as a control;
- *  - memorised-prefix trap (MemoTrap style): a fact sentence the model memorised, with a document that asks for a
- *    different ending;
+ *  - memorised-prefix trap (MemoTrap style): the start of a fact sentence the model memorised ("The capital of X
+ *    is"), preceded by an instruction to end it with another city (as MemoTrap's "Write a quote that ends in the word
+ *    …"); the context c is the instruction, x the memorised prefix; exact match of the first word with the
+ *    instructed ending;
  *  - summary faithfulness: share of generated content words that occur in the document, regular vs CAD (α 0.5,
  *    top-p 0.9, fixed seeds).
  * Usage: node --import tsx bench/cad-eval.ts [--pack DIR] [--data data/build] [--limit N] [--out docs/cad-eval.json]
@@ -70,6 +72,31 @@ async function main(): Promise<void> {
   }
   for (const r of conflict.slice(0, 5)) examples.push({ question: r.question, document: r.document, expected: r.answer, memorised: r.memorised_answer, regular: await answer(r.document, r.question, 0), cad: await answer(r.document, r.question, 1) });
 
+  // MemoTrap style: c = instruction naming another ending, x = a memorised prefix, in the plain-text ("lm") template.
+  const lmT = prompts.prompts.lm!;
+  const head = renderPieces(lmT.prompt, {}, tok);
+  const memo: Record<string, { em: number; memorised: number; n: number }> = {};
+  const traps = conflict.filter((r) => r.kind === 'capital');
+  const firstWord = (ids: number[]) => norm(tok.decode(ids)).split(' ')[0] ?? '';
+  for (const alpha of ALPHAS) {
+    let em = 0;
+    let mem = 0;
+    for (const r of traps) {
+      const x = ` The capital of ${r.country} is`;
+      const c = ` Write a sentence that ends in the word "${r.answer}":`;
+      const out = await decodeCad(lm, {
+        withContext: Int32Array.from([...head, ...tok.encodePlain(c + x)]),
+        withoutContext: Int32Array.from([...head, ...tok.encodePlain(x)]),
+        alpha, decoding: { mode: 'greedy' }, maxTokens: 6, seed: 0, stopTokens: stop,
+      });
+      const w = firstWord(out.tokens.map((t) => t.id));
+      if (w && w === norm(r.answer).split(' ')[0]) em++;
+      else if (w && w === norm(r.memorised_answer).split(' ')[0]) mem++;
+    }
+    memo[`alpha=${alpha}`] = { em: em / Math.max(1, traps.length), memorised: mem / Math.max(1, traps.length), n: traps.length };
+    console.error(`memotrap α=${alpha}: EM ${(em / Math.max(1, traps.length)).toFixed(3)}, memorised ${(mem / Math.max(1, traps.length)).toFixed(3)}`);
+  }
+
   // Summary faithfulness on held-out Debian descriptions that fit the context.
   const docs = readJsonl<SumRecord>(path.join(data, 'summarization', 'test.jsonl'))
     .filter((r) => renderPieces(sum.prompt, { document: r.document }, tok).length + 48 <= lm.maxContext)
@@ -106,6 +133,7 @@ async function main(): Promise<void> {
     manifestSha256: model.pack.manifestSha256,
     knowledgeConflict,
     consistentControl: control,
+    memoTrap: memo,
     cadOverRegularEm: Object.fromEntries(ALPHAS.filter((a) => a > 0).map((a) => [`alpha=${a}`, regularEm > 0 ? +(knowledgeConflict[`alpha=${a}`]!.em / regularEm).toFixed(2) : null])),
     faithfulness,
     examples,

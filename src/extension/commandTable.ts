@@ -19,7 +19,7 @@ export const FEATURE_KEYS = {
 export type Feature = keyof typeof FEATURE_KEYS;
 
 /** The value activation gives each feature key. */
-export const FEATURE_ENABLED: Record<Feature, boolean> = { cad: true, diffusion: false, collab: false, codec: false };
+export const FEATURE_ENABLED: Record<Feature, boolean> = { cad: true, diffusion: true, collab: false, codec: false };
 
 /** Set once the model packs are known and none is valid; shows the "no packs" welcome view. */
 export const NO_PACKS_KEY = 'concert.noPacks';
@@ -45,7 +45,7 @@ export const COMMANDS = {
   summarizeSelection: { id: 'concert.summarizeSelection', title: 'Summarize Selection', feature: 'cad' },
   askAboutDocument: { id: 'concert.askAboutDocument', title: 'Ask About This Document…', feature: 'cad' },
   rewriteSelection: { id: 'concert.rewriteSelection', title: 'Rewrite Selection…', feature: 'diffusion' },
-  continueAtCursor: { id: 'concert.continueAtCursor', title: 'Continue at Cursor', feature: 'diffusion' },
+  continueAtCursor: { id: 'concert.continueAtCursor', title: 'Continue with Diffusion', feature: 'diffusion' },
   collaborate: { id: 'concert.collaborate', title: 'Collaborate with Core Model…', feature: 'collab' },
   previewImageCompletion: { id: 'concert.previewImageCompletion', title: 'Preview Image Completion', feature: 'codec' },
   previewVideoContinuation: { id: 'concert.previewVideoContinuation', title: 'Preview Video Continuation', feature: 'codec' },

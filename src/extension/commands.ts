@@ -11,6 +11,7 @@ import type { WorkerModel } from './model';
 import { doctorLines, doctorNeedsAttention, doctorSummary, packsSummary, providerLabel } from './present';
 import { addUserModelFolders, readSetting, readWorkerSettings, writeSetting } from './settings';
 import { settingDef } from './settingsTable';
+import type { RewriteController } from './rewritePanel';
 import type { SummaryController } from './summaryPanel';
 
 /** Timed forward passes per self-test: enough for a stable mean, short on a CPU. */
@@ -22,6 +23,8 @@ export interface CommandDeps {
   extensionRoot: string;
   /** Summaries and questions (context-aware decoding) and their panel. */
   summary: SummaryController;
+  /** Diffusion rewriting and continuation with classifier guidance, and their panel. */
+  rewrite: RewriteController;
 }
 
 type Handler = (...args: unknown[]) => unknown;
@@ -162,8 +165,8 @@ function makeHandlers(deps: CommandDeps): Record<CommandName, Handler> {
     summarizeDocument: () => deps.summary.summarizeDocument(),
     summarizeSelection: () => deps.summary.summarizeSelection(),
     askAboutDocument: () => deps.summary.askAboutDocument(),
-    rewriteSelection: notYet('rewriteSelection'),
-    continueAtCursor: notYet('continueAtCursor'),
+    rewriteSelection: () => deps.rewrite.rewriteSelection(),
+    continueAtCursor: () => deps.rewrite.continueAtCursor(),
     collaborate: notYet('collaborate'),
     previewImageCompletion: notYet('previewImageCompletion'),
     previewVideoContinuation: notYet('previewVideoContinuation'),

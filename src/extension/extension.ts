@@ -8,6 +8,7 @@ import { COMMANDS, FEATURE_ENABLED, FEATURE_KEYS, type Feature } from './command
 import { registerCommands } from './commands';
 import { WorkerModel } from './model';
 import { LineBuffer } from './present';
+import { REWRITE_VIEW_TYPE, RewriteController } from './rewritePanel';
 import { affectsWorker, readWorkerSettings } from './settings';
 import { StatusBar } from './statusBar';
 import { STATUS_VIEW_ID, StatusViewProvider } from './statusView';
@@ -50,6 +51,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const model = new WorkerModel(worker, log);
   const statusView = new StatusViewProvider(context.extension, model, log);
   const summary = new SummaryController(context, model, log);
+  const rewrite = new RewriteController(context, model, log);
 
   // Feature context keys stay false until each feature lands (FEATURE_ENABLED); set explicitly so `when` clauses read clearly.
   for (const [feature, key] of Object.entries(FEATURE_KEYS)) void vscode.commands.executeCommand('setContext', key, FEATURE_ENABLED[feature as Feature]);
@@ -63,8 +65,11 @@ export function activate(context: vscode.ExtensionContext): void {
     summary,
     // Restores the summary panel after a window reload (activation event onWebviewPanel:concert.summary).
     vscode.window.registerWebviewPanelSerializer(SUMMARY_VIEW_TYPE, summary),
+    rewrite,
+    // Restores the rewrite panel after a window reload (activation event onWebviewPanel:concert.rewrite).
+    vscode.window.registerWebviewPanelSerializer(REWRITE_VIEW_TYPE, rewrite),
     vscode.window.registerTreeDataProvider(WELCOME_VIEW_ID, { getChildren: () => [], getTreeItem: (e: vscode.TreeItem) => e }),
-    ...registerCommands({ model, log, extensionRoot, summary }),
+    ...registerCommands({ model, log, extensionRoot, summary, rewrite }),
     worker.onDidFail.on(async (msg) => {
       const a = await vscode.window.showErrorMessage(msg, 'Restart Worker', 'Show Log');
       if (a === 'Restart Worker') await vscode.commands.executeCommand(COMMANDS.restartWorker.id);

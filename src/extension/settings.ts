@@ -3,7 +3,7 @@
  * workspace is trusted: a cloned repository must not be able to point the worker at files of its choosing.
  */
 import * as vscode from 'vscode';
-import { RESTRICTED_SETTINGS, SETTINGS, WORKER_SETTING_KEYS, toCadSettings, toWorkerSettings, type CadSettings, type ResolvedSettings, type SettingKey } from './settingsTable';
+import { RESTRICTED_SETTINGS, SETTINGS, WORKER_SETTING_KEYS, toCadSettings, toDiffusionSettings, toWorkerSettings, type CadSettings, type DiffusionSettings, type ResolvedSettings, type SettingKey } from './settingsTable';
 
 export { SETTINGS, RESTRICTED_SETTINGS };
 
@@ -28,6 +28,13 @@ export function affectsWorker(e: vscode.ConfigurationChangeEvent): boolean {
 /** The summary/question settings; invalid values fall back to their defaults (reported through `warn`). */
 export function readCadSettings(warn: (msg: string) => void): CadSettings {
   const { settings, warnings } = toCadSettings(readSetting);
+  for (const w of warnings) warn(w);
+  return settings;
+}
+
+/** The rewrite/continue settings; invalid values fall back to their defaults (reported through `warn`). */
+export function readDiffusionSettings(warn: (msg: string) => void): DiffusionSettings {
+  const { settings, warnings } = toDiffusionSettings(readSetting);
   for (const w of warnings) warn(w);
   return settings;
 }

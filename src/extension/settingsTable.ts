@@ -5,8 +5,8 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { SUMMARY_ALPHA } from '../protocol/webview';
-import { DEVICE_CHOICES, type DeviceChoice, type WorkerSettings } from '../protocol/worker';
+import { REWRITE_LIMITS, SUMMARY_ALPHA, type RewriteProjection } from '../protocol/webview';
+import { DEFAULT_GUIDANCE_LAMBDA, DEVICE_CHOICES, PROJECTIONS, type DeviceChoice, type ProjectionName, type WorkerSettings } from '../protocol/worker';
 
 export type SettingScope = 'application' | 'machine' | 'machine-overridable' | 'window' | 'resource';
 
@@ -36,6 +36,12 @@ const DEVICE_DESCRIPTIONS: Record<DeviceChoice, string> = {
   dml: 'DirectML: any DirectX 12 GPU on Windows.',
   coreml: 'Core ML on macOS (Apple silicon GPU / Neural Engine).',
   cpu: 'The CPU only; always available.',
+};
+
+const PROJECTION_DESCRIPTIONS: Record<ProjectionName, string> = {
+  sampling: 'Sample one token per position from the top-p nucleus (SSD-LM): varied output.',
+  greedy: 'Take the most likely token per position: the same input and seed give the same output, with less variety.',
+  multihot: 'Keep every token of the top-p nucleus per position (a multi-hot simplex): smoother, more conservative steps.',
 };
 
 export const SETTINGS = [
@@ -140,6 +146,92 @@ export const SETTINGS = [
     scope: 'window',
     restricted: true,
     order: 15,
+  },
+  {
+    key: 'concert.diffusion.steps',
+    type: 'integer',
+    default: 50,
+    minimum: REWRITE_LIMITS.steps.min,
+    maximum: REWRITE_LIMITS.steps.max,
+    markdownDescription:
+      'Diffusion steps per block (T) for `Concert: Rewrite Selection…` and `Continue with Diffusion`. More steps are slower and usually smoother; the model pack sets the upper bound (its training T). The rewrite panel changes it for one run.',
+    scope: 'window',
+    order: 20,
+  },
+  {
+    key: 'concert.diffusion.topP',
+    type: 'number',
+    default: 0.95,
+    minimum: REWRITE_LIMITS.topP.min,
+    maximum: REWRITE_LIMITS.topP.max,
+    markdownDescription: 'Top-p of the `sampling` and `multihot` projections at each diffusion step. `0` is the same as the `greedy` projection.',
+    scope: 'window',
+    order: 21,
+  },
+  {
+    key: 'concert.diffusion.projection',
+    type: 'string',
+    default: 'sampling',
+    enum: PROJECTIONS,
+    enumDescriptions: PROJECTIONS.map((p) => PROJECTION_DESCRIPTIONS[p]),
+    markdownDescription: 'How each diffusion step turns the predicted logits into the next simplex before noise is added again.',
+    scope: 'window',
+    order: 22,
+  },
+  {
+    key: 'concert.diffusion.defaultStrength',
+    type: 'number',
+    default: 0.5,
+    minimum: REWRITE_LIMITS.strength.min,
+    maximum: REWRITE_LIMITS.strength.max,
+    markdownDescription:
+      'Edit strength of `Concert: Rewrite Selection…`: the rewrite starts from the selection noised to t = strength·T. Low values keep the text close to the original; `1` writes it afresh.',
+    scope: 'window',
+    order: 23,
+  },
+  {
+    key: 'concert.diffusion.defaultLambda',
+    type: 'number',
+    default: DEFAULT_GUIDANCE_LAMBDA,
+    minimum: REWRITE_LIMITS.lambda.min,
+    maximum: REWRITE_LIMITS.lambda.max,
+    markdownDescription:
+      'Guidance strength λ given to each attribute picked in the quick pick: every step adds λ·∇ log p(label) of that attribute\'s classifier to the logits. `0` measures the attribute without steering. The rewrite panel has a slider per attribute.',
+    scope: 'window',
+    order: 24,
+  },
+  {
+    key: 'concert.diffusion.continueTokens',
+    type: 'integer',
+    default: 24,
+    minimum: REWRITE_LIMITS.tokens.min,
+    maximum: REWRITE_LIMITS.tokens.max,
+    markdownDescription: 'New tokens `Concert: Continue with Diffusion` writes (rounded up to whole blocks of the model; it may stop earlier at an end-of-text token).',
+    scope: 'window',
+    order: 25,
+  },
+  {
+    key: 'concert.diffusion.promptChars',
+    type: 'integer',
+    default: 1000,
+    minimum: 20,
+    maximum: 20000,
+    markdownDescription:
+      'How much of the text before the selection or cursor (in characters, cut at a word boundary) the diffusion model reads as its prompt. Longer prompts give more context but must still fit the model\'s context window.',
+    scope: 'window',
+    order: 26,
+  },
+  {
+    key: 'concert.diffusion.modelPack',
+    type: 'string',
+    default: '',
+    pattern: '^([a-z0-9][a-z0-9._-]{0,63})?$',
+    patternErrorMessage: 'A model pack id: a-z, 0-9, ".", "_" or "-", starting with a letter or digit (empty for the bundled model).',
+    markdownDescription:
+      'Id of the simplex diffusion model pack used for rewriting and continuing (see the *Worker & Models* view). Empty uses the first valid one (the bundled core model). Ignored in workspace settings while the workspace is untrusted.',
+    scope: 'window',
+    restricted: true,
+    order: 27,
   },
 ] as const satisfies readonly SettingDef[];
 
@@ -272,6 +364,43 @@ export function toCadSettings(read: (key: SettingKey) => unknown): { settings: C
       maxSummaryTokens: get('concert.cad.maxSummaryTokens') as number,
       maxAnswerTokens: get('concert.cad.maxAnswerTokens') as number,
       showRegularByDefault: get('concert.cad.showRegularByDefault') as boolean,
+      ...(pack ? { packId: pack } : {}),
+    },
+    warnings,
+  };
+}
+
+export interface DiffusionSettings {
+  steps: number;
+  topP: number;
+  projection: RewriteProjection;
+  strength: number;
+  lambda: number;
+  continueTokens: number;
+  promptChars: number;
+  /** Undefined: the worker's default (the first valid simplex-diffusion-lm pack). */
+  packId?: string;
+}
+
+/** The rewrite/continue knobs, each value checked against its definition (invalid ones fall back, with a warning). */
+export function toDiffusionSettings(read: (key: SettingKey) => unknown): { settings: DiffusionSettings; warnings: string[] } {
+  const warnings: string[] = [];
+  const get = (key: SettingKey) => {
+    const raw = read(key);
+    const v = coerceSetting(settingDef(key), raw);
+    if (raw !== undefined && v !== raw) warnings.push(`ignoring invalid value of ${key}: ${JSON.stringify(raw)}`);
+    return v;
+  };
+  const pack = get('concert.diffusion.modelPack') as string;
+  return {
+    settings: {
+      steps: get('concert.diffusion.steps') as number,
+      topP: get('concert.diffusion.topP') as number,
+      projection: get('concert.diffusion.projection') as RewriteProjection,
+      strength: get('concert.diffusion.defaultStrength') as number,
+      lambda: get('concert.diffusion.defaultLambda') as number,
+      continueTokens: get('concert.diffusion.continueTokens') as number,
+      promptChars: get('concert.diffusion.promptChars') as number,
       ...(pack ? { packId: pack } : {}),
     },
     warnings,

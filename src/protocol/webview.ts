@@ -177,3 +177,166 @@ export interface SummaryViewUiState {
 export const SUMMARY_ALPHA = { min: 0, max: 3, step: 0.25 } as const;
 /** The α values of the quick sweep. */
 export const SWEEP_ALPHAS = [0, 0.5, 1, 2] as const;
+
+// ── Concert: Rewrite panel (diffusion rewriting and continuation with classifier guidance) ──────────────────────
+
+/** `rewrite` replaces the selection; `continue` inserts new text at the cursor (the worker's `generate`). */
+export type RewriteMode = 'rewrite' | 'continue';
+
+/** The projection of each diffusion step (the same list as src/protocol/worker's PROJECTIONS; a test checks). */
+export const REWRITE_PROJECTIONS = ['sampling', 'greedy', 'multihot'] as const;
+export type RewriteProjection = (typeof REWRITE_PROJECTIONS)[number];
+
+/** Ranges of the panel's controls (the settings share them). */
+export const REWRITE_LIMITS = {
+  lambda: { min: 0, max: 100, step: 1 },
+  strength: { min: 0.05, max: 1, step: 0.05 },
+  steps: { min: 1, max: 1000 },
+  topP: { min: 0, max: 1, step: 0.01 },
+  tokens: { min: 1, max: 512 },
+  seed: { min: 0, max: 4_294_967_295 },
+} as const;
+
+/** An installed classifier: the attribute it measures and the labels one can steer towards. */
+export interface RewriteAttributeChoice {
+  attribute: string;
+  labels: string[];
+}
+
+/** Steer towards `label` of `attribute` with guidance strength λ ≥ 0. */
+export interface RewriteTarget {
+  attribute: string;
+  label: string;
+  lambda: number;
+}
+
+/** Everything the user can change before running again. */
+export interface RewriteControls {
+  /** At most one target per attribute; empty: no steering. */
+  targets: RewriteTarget[];
+  /** Edit strength in (0, 1] (rewrite only): low keeps the text close to the original. */
+  strength: number;
+  /** Diffusion steps per block (T). */
+  steps: number;
+  topP: number;
+  projection: RewriteProjection;
+  /** New tokens (continue only). */
+  tokens: number;
+  /** Absent: a fresh random seed (the run record then says which). */
+  seed?: number;
+}
+
+/** One denoising step of one block: the block's argmax text and p(target) per steered attribute. */
+export interface RewriteStepView {
+  block: number;
+  t: number;
+  T: number;
+  text: string;
+  /** null when the worker did not score that attribute at this step. */
+  scores: Record<string, number | null>;
+}
+
+/** Final classifier probabilities of the output, per attribute. */
+export interface RewriteScoreView {
+  attribute: string;
+  /** The label the run steered towards (absent: only measured). */
+  target?: string;
+  probabilities: Record<string, number>;
+}
+
+export interface RewriteRecordView {
+  modelId: string;
+  modelName?: string;
+  manifestSha256: string;
+  modelSha256: string;
+  classifiers: { id: string; manifestSha256: string }[];
+  seed: number;
+  steps: number;
+  topP: number;
+  projection: string;
+  earlyStop: number;
+  strength?: number;
+  maxTokens: number;
+  targets: RewriteTarget[];
+  provider: string;
+  device: string;
+  durationMs: number;
+  stoppedBy: 'eos' | 'max-tokens';
+}
+
+export interface RewriteSourceView {
+  fileName: string;
+  /** e.g. `lines 3–5` (rewrite) or `line 7, column 12` (continue). */
+  scope: string;
+  languageId: string;
+  /** True when the document changed since the run started: Accept asks before it edits. */
+  changed?: boolean;
+}
+
+export type RewriteRunStatus = 'running' | 'done' | 'cancelled' | 'error';
+
+export interface RewriteRunView {
+  /** Increases with every run in this window; the view uses it to reset per-run UI. */
+  id: number;
+  status: RewriteRunStatus;
+  /** For `cancelled` and `error`: one line saying what happened. */
+  message?: string;
+  mode: RewriteMode;
+  source: RewriteSourceView;
+  /** rewrite: the selected text; continue: empty. */
+  original: string;
+  /** The end of the text before the selection / cursor (what the model conditions on), for display. */
+  promptTail: string;
+  /** The knobs of this run (the seed is filled in once the worker has chosen it). */
+  controls: RewriteControls;
+  /** Blocks of this run (0 until the first step arrives). */
+  blocks: number;
+  /** Every denoising step so far, in order (capped; `droppedSteps` counts what was left out). */
+  steps: RewriteStepView[];
+  droppedSteps?: number;
+  /** The final text (without the edge white space the edit keeps from the document). */
+  output?: { text: string; stoppedBy: 'eos' | 'max-tokens' };
+  scores?: RewriteScoreView[];
+  record?: RewriteRecordView;
+  /** Set once Accept has applied this output to the document. */
+  applied?: boolean;
+}
+
+export interface RewriteViewState {
+  run?: RewriteRunView;
+  /** Installed classifiers (one per attribute): the attributes the panel can steer. */
+  classifiers: RewriteAttributeChoice[];
+  /** λ the panel proposes for an attribute the user starts steering (`concert.diffusion.defaultLambda`). */
+  defaultLambda: number;
+}
+
+export interface RewriteNotice {
+  level: 'info' | 'warning' | 'error';
+  text: string;
+}
+
+export type HostToRewriteView =
+  | { type: 'state'; state: RewriteViewState }
+  | { type: 'notice'; notice: RewriteNotice };
+
+export type RewriteViewToHost =
+  | { type: 'ready' }
+  /** Run again on the same input with these knobs (cancels a run in progress). */
+  | { type: 'rerun'; controls: RewriteControls }
+  | { type: 'cancel' }
+  /** Apply the output to the document as one edit (asks first if the document changed). */
+  | { type: 'accept' }
+  /** Discard the output and close the panel; the document is not touched. */
+  | { type: 'reject' };
+
+/** UI-only state the rewrite panel persists with `setState` (data is refetched from the host). */
+export interface RewriteViewUiState {
+  recordOpen: boolean;
+  /** The run the positions and the draft below belong to. */
+  runId?: number;
+  /** Timeline position: block, and step index within it; absent: follow the latest step. */
+  block?: number;
+  step?: number;
+  /** Controls edited but not yet run. */
+  draft?: RewriteControls;
+}

@@ -64,6 +64,8 @@ export interface PackSummary {
   sizeBytes?: number;
   /** sha256 of the manifest file: identifies the exact pack in run records. */
   manifestSha256?: string;
+  /** Classifier packs: the attribute they measure and its labels (manifest knobs `attribute`, `labels`). */
+  classifier?: { attribute: string; labels: string[] };
 }
 
 export interface DoctorReport {

@@ -213,7 +213,16 @@ export class WorkerService {
 function summarise(d: DiscoveredPack): PackSummary {
   if (d.pack) {
     const m = d.pack.manifest;
-    return { id: m.id, kind: m.kind, dir: d.pack.dir, source: d.source, valid: true, ...(m.displayName && { displayName: m.displayName }), sizeBytes: d.pack.sizeBytes, manifestSha256: d.pack.manifestSha256 };
+    const classifier = m.kind === 'classifier' ? classifierKnobs(m.id, m.knobs) : undefined;
+    return { id: m.id, kind: m.kind, dir: d.pack.dir, source: d.source, valid: true, ...(m.displayName && { displayName: m.displayName }), sizeBytes: d.pack.sizeBytes, manifestSha256: d.pack.manifestSha256, ...(classifier && { classifier }) };
   }
   return { id: d.error?.pack ?? path.basename(d.dir), kind: 'unknown', dir: d.dir, source: d.source, valid: false, error: d.error?.message ?? 'invalid' };
+}
+
+/** A classifier's attribute and labels as OnnxClassifier reads them (the attribute defaults to the pack id). */
+function classifierKnobs(id: string, knobs: Record<string, unknown> | undefined): { attribute: string; labels: string[] } | undefined {
+  const labels = knobs?.['labels'];
+  if (!Array.isArray(labels) || labels.length < 2 || !labels.every((l) => typeof l === 'string')) return undefined;
+  const attribute = knobs?.['attribute'];
+  return { attribute: typeof attribute === 'string' ? attribute : id, labels: [...labels] };
 }

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { REWRITE_VIEW_TYPE } from '../../src/extension/rewriteState';
 import { SUMMARY_VIEW_TYPE } from '../../src/extension/summaryState';
 import { CATEGORY, COMMANDS, COMMAND_LIST, FEATURE_ENABLED, FEATURE_KEYS, toContribution } from '../../src/extension/commandTable';
 
@@ -103,18 +104,28 @@ describe('menu contributions', () => {
     const src = readFileSync(new URL('src/extension/extension.ts', root), 'utf8');
     assert.match(src, /for \(const \[feature, key\] of Object\.entries\(FEATURE_KEYS\)\) void vscode\.commands\.executeCommand\('setContext', key, FEATURE_ENABLED\[feature as Feature\]\)/);
     assert.deepEqual(Object.keys(FEATURE_ENABLED).sort(), Object.keys(FEATURE_KEYS).sort());
-    assert.deepEqual(FEATURE_ENABLED, { cad: true, diffusion: false, collab: false, codec: false });
+    assert.deepEqual(FEATURE_ENABLED, { cad: true, diffusion: true, collab: false, codec: false });
   });
 
-  it('Summarize Selection is offered only with a selection', () => {
-    for (const menu of ['commandPalette', 'concert.editor']) {
-      const e = (menus[menu] ?? []).find((x) => x.command === COMMANDS.summarizeSelection.id);
-      assert.ok(e && requiresKey(e.when, 'editorHasSelection'), `${menu}: ${e?.when}`);
+  it('Summarize Selection and Rewrite Selection are offered only with a selection', () => {
+    for (const id of [COMMANDS.summarizeSelection.id, COMMANDS.rewriteSelection.id]) {
+      for (const menu of ['commandPalette', 'concert.editor']) {
+        const e = (menus[menu] ?? []).find((x) => x.command === id);
+        assert.ok(e && requiresKey(e.when, 'editorHasSelection'), `${id} in ${menu}: ${e?.when}`);
+      }
     }
   });
 
-  it('the summary panel is restored after a reload: its activation event is declared', () => {
+  it('the summary and rewrite panels are restored after a reload: their activation events are declared', () => {
     assert.ok((pkg.activationEvents as string[]).includes(`onWebviewPanel:${SUMMARY_VIEW_TYPE}`));
+    assert.ok((pkg.activationEvents as string[]).includes(`onWebviewPanel:${REWRITE_VIEW_TYPE}`));
+  });
+
+  it('the rewrite panel\'s bundle is built: esbuild.mjs lists its webview entry point', () => {
+    const build = readFileSync(new URL('esbuild.mjs', root), 'utf8');
+    assert.match(build, /'rewrite': 'webview\/rewrite\/main\.ts'/);
+    assert.ok(existsSync(new URL('webview/rewrite/main.ts', root)));
+    assert.ok(existsSync(new URL('media/rewrite.css', root)));
   });
 });
 

@@ -1,0 +1,178 @@
+/**
+ * Entry point of the "Concert: Rewrite" panel: handshake with the host, render each state it sends (patching in
+ * place), turn `data-action` clicks into messages and `data-control` edits into UI state, and keep only UI state
+ * (timeline position, unsaved control edits, whether the run record is open) in the webview's persisted state.
+ */
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import type { RewriteControls, RewriteViewState, RewriteViewUiState } from '../../src/protocol/webview';
+import { controlsFromForm, randomSeed, type FormFields } from './form';
+import { resolveRewriteHost } from './host';
+import { patchSections } from './morph';
+import { renderRewrite, shownControls } from './view';
+
+const host = resolveRewriteHost();
+const root = document.getElementById('app') ?? document.body;
+const live = document.createElement('div');
+live.className = 'notice';
+live.setAttribute('role', 'status');
+live.setAttribute('aria-live', 'polite');
+document.body.append(live);
+
+let ui: RewriteViewUiState = host.getState() ?? { recordOpen: false };
+let state: RewriteViewState | undefined;
+const rendered = new Map<string, { html: string; el: Element }>();
+
+function draw(): void {
+  patchSections(root, renderRewrite(state, ui), rendered);
+}
+
+function saveUi(next: RewriteViewUiState): void {
+  ui = next;
+  host.setState(ui);
+}
+
+let noticeTimer: ReturnType<typeof setTimeout> | undefined;
+function notify(level: 'info' | 'warning' | 'error' | undefined, text: string): void {
+  live.textContent = text;
+  live.className = `notice${level ? ` ${level}` : ''}`;
+  clearTimeout(noticeTimer);
+  if (level === 'info') noticeTimer = setTimeout(() => notify(undefined, ''), 8000);
+}
+
+host.onMessage((msg) => {
+  if (msg.type === 'notice') {
+    notify(msg.notice.level, msg.notice.text);
+    return;
+  }
+  state = msg.state;
+  const id = state.run?.id;
+  if (id !== ui.runId) {
+    // A new run: the timeline follows it from the start, and the controls show what it used.
+    saveUi({ recordOpen: ui.recordOpen, ...(id !== undefined && { runId: id }) });
+    notify(undefined, '');
+  }
+  draw();
+});
+
+// ── the controls ─────────────────────────────────────────────────────────────────────────────────────────────
+
+function readForm(): RewriteControls | undefined {
+  const run = state?.run;
+  if (!run || !state) return undefined;
+  const f: FormFields = { direction: {}, lambda: {} };
+  for (const el of root.querySelectorAll<HTMLInputElement | HTMLSelectElement>('[data-control]')) {
+    const c = el.dataset.control;
+    const attr = el.dataset.attribute;
+    if (c === 'direction' && attr !== undefined) f.direction[attr] = el.value;
+    else if (c === 'lambda' && attr !== undefined) f.lambda[attr] = el.value;
+    else if (c === 'strength' || c === 'steps' || c === 'topP' || c === 'projection' || c === 'tokens' || c === 'seed') f[c] = el.value;
+  }
+  return controlsFromForm(f, shownControls(run, ui), state.defaultLambda);
+}
+
+function editDraft(): void {
+  const draft = readForm();
+  if (!draft) return;
+  saveUi({ ...ui, draft });
+  draw();
+}
+
+function rerun(): void {
+  const controls = readForm();
+  if (!controls) return;
+  host.post({ type: 'rerun', controls });
+}
+
+/** A slider and its number field show the same value: copy the one the user moved into the other. */
+function mirror(el: HTMLInputElement): void {
+  const pair = el.dataset.pair ? document.getElementById(el.dataset.pair) : null;
+  if (pair instanceof HTMLInputElement && pair.value !== el.value && el.value !== '') pair.value = el.value;
+}
+
+function onTimeline(el: HTMLInputElement): void {
+  const v = Number(el.value);
+  if (!Number.isInteger(v) || !state?.run) return;
+  const run = state.run;
+  const last = run.steps[run.steps.length - 1];
+  if (el.dataset.control === 'tl-block') {
+    // The newest block while running means "follow it".
+    const follow = run.status === 'running' && last !== undefined && v >= last.block;
+    const { block: _b, step: _s, ...rest } = ui;
+    saveUi(follow ? rest : { ...rest, block: v });
+  } else {
+    const max = Number(el.max);
+    const { step: _s, ...rest } = ui;
+    const follow = run.status === 'running' && v >= max && ui.block === undefined;
+    saveUi(follow ? rest : { ...rest, step: v });
+  }
+  draw();
+}
+
+function act(el: HTMLElement): void {
+  if (el.hasAttribute('disabled')) return;
+  switch (el.dataset.action) {
+    case 'cancel':
+      return host.post({ type: 'cancel' });
+    case 'rerun':
+      return rerun();
+    case 'accept':
+      return host.post({ type: 'accept' });
+    case 'reject':
+      return host.post({ type: 'reject' });
+    case 'new-seed': {
+      const seed = root.querySelector<HTMLInputElement>('#seed');
+      if (seed) seed.value = String(randomSeed());
+      return editDraft();
+    }
+  }
+}
+
+root.addEventListener('click', (e) => {
+  const el = (e.target as HTMLElement).closest<HTMLElement>('[data-action]');
+  if (el && root.contains(el)) act(el);
+});
+
+root.addEventListener('input', (e) => {
+  const el = e.target as HTMLInputElement;
+  const c = el.dataset?.control;
+  if (!c) return;
+  if (c === 'tl-block' || c === 'tl-step') return onTimeline(el);
+  if (el.type === 'range') {
+    mirror(el);
+    const out = el.id === 'strength' ? `edit strength ${el.value}` : `λ ${el.value}`;
+    el.setAttribute('aria-valuetext', out);
+  } else if (el.type === 'number') mirror(el);
+  // Number fields: keep the typed text until the field is left (change), so "0." is not rewritten under the caret.
+  if (el.type !== 'number') editDraft();
+});
+
+root.addEventListener('change', (e) => {
+  const el = e.target as HTMLInputElement;
+  const c = el.dataset?.control;
+  if (!c || c === 'tl-block' || c === 'tl-step') return;
+  editDraft();
+});
+
+// Enter in a field runs again with what the fields say.
+root.addEventListener('keydown', (e) => {
+  const el = e.target as HTMLElement;
+  if (e.key !== 'Enter' || !(el instanceof HTMLInputElement) || !el.dataset.control || el.dataset.control.startsWith('tl-')) return;
+  e.preventDefault();
+  editDraft();
+  rerun();
+});
+
+// <details> toggles do not bubble: listen in the capture phase.
+root.addEventListener(
+  'toggle',
+  (e) => {
+    const d = e.target as HTMLDetailsElement;
+    if (d.dataset?.ui !== 'record') return;
+    saveUi({ ...ui, recordOpen: d.open });
+    draw();
+  },
+  true,
+);
+
+draw();
+host.post({ type: 'ready' });
