@@ -1,5 +1,6 @@
-// Runs the Python tests of tools/ (data pipeline, tokenizer, model export parity) with Debian's python3, which is
-// where python3-torch, python3-onnx and python3-sentencepiece live.
+// The tools tier: Python tests of tools/ (data pipeline, tokenizer, training, export parity) with Debian's python3,
+// then the reduced --smoke pipeline end to end (data → tokenizer → tiny models → export → packs), and a check that
+// the runtime accepts the packs it produced. Set CONCERT_TOOLS_SMOKE=0 to run only the unit tests (local iteration).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
@@ -9,5 +10,26 @@ if (!existsSync(python) || probe.status !== 0) {
   console.error(`tools tests need ${python} with torch, onnx, sentencepiece and numpy. Install them with:\n  sudo apt-get install -y --no-install-recommends $(cat tools/requirements-apt.txt)\n${probe.stderr ?? ''}`);
   process.exit(1);
 }
-const r = spawnSync(python, ['-m', 'unittest', 'discover', '-s', 'tools/tests'], { stdio: 'inherit', env: { ...process.env, OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? '2' } });
-process.exit(r.status ?? 1);
+const env = { ...process.env, OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? '2' };
+const run = (what, cmd, args, extraEnv = {}) => {
+  console.log(`\n# tools: ${what}`);
+  const t0 = Date.now();
+  const r = spawnSync(cmd, args, { stdio: 'inherit', env: { ...env, ...extraEnv } });
+  console.log(`# tools: ${what} ${r.status === 0 ? 'ok' : 'FAILED'} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  if (r.status !== 0) process.exit(r.status ?? 1);
+};
+
+run('python unit tests', python, ['-m', 'unittest', 'discover', '-s', 'tools/tests']);
+if (process.env.CONCERT_TOOLS_SMOKE !== '0') {
+  run('smoke data build', python, ['tools/data/build.py', '--smoke']);
+  run('smoke training of the text packs', 'bash', ['tools/models/train_all.sh'], { SMOKE: '1' });
+  if (existsSync('tools/diffusion/train_all.sh')) run('smoke training of the diffusion packs', 'bash', ['tools/diffusion/train_all.sh'], { SMOKE: '1' });
+  // The runtime must accept what the tools produce (full check: graphs loaded into ONNX Runtime).
+  const v = spawnSync(process.execPath, ['bin/concert.js', 'validate', 'data/build/smoke-packs', '--json'], { encoding: 'utf8', env });
+  const packs = v.stdout ? JSON.parse(v.stdout).packs : [];
+  if (v.status !== 0 || !packs.length) {
+    console.error(`# tools: smoke packs rejected by the runtime: ${packs.filter((p) => !p.valid).map((p) => p.error).join('; ') || v.stderr}`);
+    process.exit(1);
+  }
+  console.log(`# tools: runtime accepts ${packs.length} smoke packs (${packs.map((p) => p.id).join(', ')})`);
+}

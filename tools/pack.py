@@ -75,7 +75,7 @@ def tokenizer_vocab_size(tokenizer_path: str) -> int:
 def write_pack(out_dir: str, *, id: str, kind: str, graphs: Dict[str, Dict[str, str]], licence: str,
                tokenizer: Optional[str] = None, model_card: Optional[str] = None, display_name: Optional[str] = None,
                description: Optional[str] = None, special_tokens: Optional[Dict[str, str]] = None,
-               knobs: Optional[dict] = None, provenance: Optional[dict] = None) -> dict:
+               knobs: Optional[dict] = None, provenance: Optional[dict] = None, prompts: Optional[str] = None) -> dict:
     """Copies the files into out_dir (replacing its previous contents) and writes concert.json. Returns the manifest."""
     if not ID_RE.match(id):
         raise ValueError(f"bad pack id {id!r}")
@@ -103,6 +103,8 @@ def write_pack(out_dir: str, *, id: str, kind: str, graphs: Dict[str, Dict[str, 
         files["tokenizer.json"] = tokenizer
     if model_card:
         files["MODEL_CARD.md"] = model_card
+    if prompts:
+        files["prompts.json"] = prompts  # the prompt templates the model was trained with (src/runtime/prompts.ts)
     for name, src in files.items():
         shutil.copyfile(src, os.path.join(out_dir, name))  # plain copies: packs may not contain links
 
@@ -131,6 +133,8 @@ def write_pack(out_dir: str, *, id: str, kind: str, graphs: Dict[str, Dict[str, 
         manifest["knobs"] = knobs
     if model_card:
         manifest["modelCard"] = "MODEL_CARD.md"
+    if prompts:
+        manifest["prompts"] = "prompts.json"
     if provenance:
         for k, v in provenance.items():
             if not isinstance(v, (str, int, float)) or isinstance(v, bool):

@@ -38,6 +38,8 @@ Commands:
                          rewrite text with the diffusion LM at an edit strength, steered by classifiers
   doctor                 versions, execution providers and model packs with their validation status
   models                 the discovered model packs
+  validate <folder>...   fully check model packs you exported (each folder a pack or a folder of packs):
+                         manifest, hashes, containment, graphs loaded into ONNX Runtime, tokenizer
   selftest <pack-id>     load a pack and time its graphs on synthetic inputs
   tokenize <pack-id> <text>
                          the token ids a pack's tokenizer gives for text (special-token strings stay text)
@@ -254,7 +256,7 @@ export async function main(argv: string[], io = { out: (s: string) => console.lo
     (args.help ? io.out : io.err)(USAGE.trimEnd());
     return args.help ? 0 : 2;
   }
-  const known = ['summarize', 'ask', 'generate', 'rewrite', 'doctor', 'models', 'selftest', 'tokenize'];
+  const known = ['summarize', 'ask', 'generate', 'rewrite', 'doctor', 'models', 'validate', 'selftest', 'tokenize'];
   if (!known.includes(args.command)) {
     io.err(`concert: unknown command "${args.command}" (commands: ${known.join(', ')}). Run "concert --help".`);
     return 2;
@@ -265,6 +267,10 @@ export async function main(argv: string[], io = { out: (s: string) => console.lo
   }
   if (args.command === 'rewrite' && (args.diffusion.text === undefined || !args.diffusion.text.trim())) {
     io.err('concert: rewrite needs a non-empty --text "<text>" (and optionally --prefix "<text before it>")');
+    return 2;
+  }
+  if (args.command === 'validate' && !args.positionals.length) {
+    io.err('concert: validate needs at least one folder, e.g. "concert validate ./my-pack"');
     return 2;
   }
   if (args.command === 'selftest' && args.positionals.length !== 1) {
@@ -316,6 +322,12 @@ export async function main(argv: string[], io = { out: (s: string) => console.lo
       case 'models': {
         const r = await client.request0(Requests.listPacks, abort.signal);
         emit(() => printPacks(r, io.out), { packs: r });
+        break;
+      }
+      case 'validate': {
+        const r = await client.request(Requests.validatePacks, { dirs: args.positionals.map((d) => path.resolve(d)) }, abort.signal);
+        emit(() => printPacks(r, io.out), { packs: r });
+        if (!r.length || r.some((p) => !p.valid)) return 1;
         break;
       }
       case 'selftest': {

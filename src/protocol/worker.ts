@@ -264,6 +264,7 @@ export const Requests = {
   configure: new RequestType<ConfigureParams, ConfigureResult, void>('worker/configure'),
   doctor: new RequestType0<DoctorReport, void>('worker/doctor'),
   listPacks: new RequestType0<PackSummary[], void>('models/list'),
+  validatePacks: new RequestType<{ dirs: string[] }, PackSummary[], void>('models/validate'),
   selfTest: new RequestType<SelfTestParams, SelfTestResult, void>('models/selfTest'),
   tokenize: new RequestType<TokenizeParams, TokenizeResult, void>('models/tokenize'),
   cadRun: new RequestType<CadRunParams, CadRunResult, void>('cad/run'),

@@ -139,6 +139,7 @@ export class PackTokenizer {
   }
 
   decode(ids: readonly number[], skipSpecial = true): string {
+    if (!ids.length) return '';
     // No clean-up of spaces before punctuation: decoding must round-trip the model's text exactly.
     return this.control.decode([...ids], { skip_special_tokens: skipSpecial, clean_up_tokenization_spaces: false });
   }

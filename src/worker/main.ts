@@ -57,6 +57,7 @@ const handle = <P, R>(fn: (p: P, token: CancellationToken) => Promise<R>) => asy
 connection.onRequest(Requests.configure, handle((p) => service.configure(p.settings)));
 connection.onRequest(Requests.doctor, (token) => handle(() => service.doctor())(undefined, token));
 connection.onRequest(Requests.listPacks, (token) => handle(() => service.listPacks())(undefined, token));
+connection.onRequest(Requests.validatePacks, handle((p) => service.validatePacks(p.dirs)));
 connection.onRequest(Requests.tokenize, handle((p) => service.tokenize(p)));
 connection.onRequest(Requests.selfTest, handle((p, token) => service.selfTest(p, jobControl(token, p.progressToken))));
 connection.onRequest(

@@ -18,7 +18,7 @@ import {
   type WorkerStatus,
 } from '../protocol/worker';
 import { SessionCache, availableProviders, ort, ortVersion, runCanary } from '../runtime/ort';
-import { discoverPacks, type DiscoveredPack, type ValidatedPack } from '../runtime/packs';
+import { PackError, discoverPacks, type DiscoveredPack, type ValidatedPack } from '../runtime/packs';
 import { chooseProvider } from '../runtime/providers';
 import { syntheticFeeds } from '../runtime/feeds';
 import type { PackTokenizer } from '../runtime/tokenizer';
@@ -85,6 +85,32 @@ export class WorkerService {
 
   async listPacks(): Promise<PackSummary[]> {
     return (await this.discovered(true)).map(summarise);
+  }
+
+  /**
+   * Full check of the packs in `dirs` (each a pack or a folder of packs), independent of the configured folders:
+   * static validation, then every graph loaded into a session (its I/O compared with the manifest) and released.
+   */
+  async validatePacks(dirs: string[]): Promise<PackSummary[]> {
+    if (!Array.isArray(dirs) || !dirs.length || dirs.some((d) => typeof d !== 'string' || !d)) throw new WorkerFailure(WorkerErrorCode.BadInput, 'give at least one folder to validate');
+    const found = await discoverPacks(dirs.map((d) => ({ dir: path.resolve(d), source: 'user' as const })));
+    const scratch = new SessionCache(this.requireConfigured().provider.chosen, this.settings?.threads ?? 0, 0);
+    try {
+      for (const f of found) {
+        if (!f.pack) continue;
+        try {
+          for (const role of Object.keys(f.pack.manifest.graphs)) await scratch.get(f.pack, role);
+          if (f.pack.manifest.tokenizer) await loadTokenizer(f.pack);
+        } catch (e) {
+          f.error = e instanceof PackError ? e : new PackError(f.pack.manifest.id, (e as Error).message);
+          delete f.pack;
+        }
+        await scratch.clear();
+      }
+    } finally {
+      await scratch.clear();
+    }
+    return found.map(summarise);
   }
 
   async doctor(): Promise<DoctorReport> {

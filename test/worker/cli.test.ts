@@ -69,6 +69,19 @@ describe('concert CLI', () => {
     });
   }
 
+  it('validate loads every graph of the packs it is given and exits 1 on a broken one', () => {
+    const ok = concert('validate', path.join(tmp.dir, 'cli-pack'), '--json');
+    assert.equal(ok.code, 0, ok.err);
+    assert.deepEqual(JSON.parse(ok.out).packs.map((p: { id: string; valid: boolean }) => [p.id, p.valid]), [['cli-pack', true]]);
+    const broken = bigramPack(path.join(tmp.dir, 'broken'), 'broken-pack', (m) => {
+      (m.io as Record<string, { outputs: { name: string }[] }>).decoder!.outputs[0]!.name = 'scores';
+    });
+    const bad = concert('validate', broken);
+    assert.equal(bad.code, 1);
+    assert.match(bad.out, /✗ broken-pack .*I\/O mismatch/);
+    assert.equal(concert('validate').code, 2);
+  });
+
   it('a missing models folder is reported as an invalid entry, not a crash', () => {
     const r = concert('doctor', '--models', '/nonexistent/folder', '--json');
     const report = JSON.parse(r.out);

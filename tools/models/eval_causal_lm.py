@@ -149,7 +149,7 @@ def main():
     r1s, rls, samples, lens = [], [], [], []
     for k, i in enumerate(idx):
         r = recs[i]
-        prompt = enc.render("summary", "prompt", {"document": r["document"]})
+        prompt = enc.render_fit("summary", "prompt", {"document": r["document"]}, model.cfg.max_positions - 40)
         out = greedy_generate(model, prompt, 40, enc.eos, dev)
         pred = enc.decode(out).strip()
         f1, fl = rouge(pred, r["summary"])
@@ -170,10 +170,11 @@ def main():
 
     def answer(r, no_context=False, cad=False):
         f = {"document": r.get("document") or "", "question": r["question"]}
+        budget = model.cfg.max_positions - 12
         if cad:
-            out = cad_generate(model, enc.render("qa", "prompt", f), enc.render("qa", "no_context", f), 12, enc.eos, 1.0, dev)
+            out = cad_generate(model, enc.render_fit("qa", "prompt", f, budget), enc.render_fit("qa", "no_context", f, budget), 12, enc.eos, 1.0, dev)
         else:
-            out = greedy_generate(model, enc.render("qa", "no_context" if no_context else "prompt", f), 12, enc.eos, dev)
+            out = greedy_generate(model, enc.render_fit("qa", "no_context" if no_context else "prompt", f, budget), 12, enc.eos, dev)
         return enc.decode(out).strip()
 
     def rate(rows, key):

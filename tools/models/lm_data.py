@@ -70,6 +70,18 @@ class Encoder:
     def render(self, template: str, part: str, fields: dict) -> List[int]:
         return templates.render_ids(templates.PROMPTS[template][part], fields, self.tok.token_id, self.tok.encode_plain)
 
+    def render_fit(self, template: str, part: str, fields: dict, max_len: int, slot: str = "document") -> List[int]:
+        """Like render, but if the result is longer than max_len the {slot} text is cut (from its end) to fit."""
+        parts = templates.PROMPTS[template][part]
+        pieces = [templates.render_ids([p], fields, self.tok.token_id, self.tok.encode_plain) for p in parts]
+        excess = sum(len(x) for x in pieces) - max_len
+        if excess > 0:
+            for i, p in enumerate(parts):
+                if "text" in p and "{" + slot + "}" in p["text"]:
+                    pieces[i] = pieces[i][:max(1, len(pieces[i]) - excess)]
+                    break
+        return [t for x in pieces for t in x]
+
     def example(self, template: str, fields: dict, no_context: bool = False) -> List[int]:
         return self.render(template, "no_context" if no_context else "prompt", fields) + self.render(template, "target", fields)
 

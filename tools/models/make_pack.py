@@ -33,7 +33,7 @@ from onnx_util import onnx_signature  # noqa: E402
 
 WEIGHTS_LICENCE = "MIT"
 LICENCE_NOTE = ("The weights are released under the project's licence (MIT). They were trained on the sources listed "
-                "below; the GCIDE compilation is GPL-3+ (its 1913 Webster text is public domain) and the Debian package "
+                "under Data / Training data; the GCIDE compilation is GPL-3+ (its 1913 Webster text is public domain) and the Debian package "
                 "descriptions carry their packages' own DFSG-free licences. Whether weights trained on such text are a "
                 "derived work is a licence decision for the project (see tools/data/SOURCES.md); no training text is "
                 "shipped in the pack.")
@@ -102,6 +102,27 @@ def check_tokenizer(ck: dict, ckpt: str, recorded_sha: str) -> str:
     return tok
 
 
+def phase1(ck):
+    """The general-phase checkpoint a task-phase model was initialised from (None for a single-phase model)."""
+    p = (ck.get("args") or {}).get("init_from")
+    if not p:
+        return None
+    path = p if os.path.isabs(p) else os.path.join(ROOT, p)
+    return torch.load(path, map_location="cpu") if os.path.exists(path) else {"command": f"(checkpoint {p} not found)"}
+
+
+def single_phase(ck, a, last_val):
+    return [
+        f"- Command: `{ck.get('command')}` (via `tools/models/train_all.sh`).",
+        f"- Seed {ck.get('seed')}; AdamW (betas 0.9/0.95, weight decay {a.get('weight_decay')}), peak LR {a.get('lr')}, "
+        f"{a.get('warmup')} warm-up steps then cosine decay to {a.get('min_lr_frac')}× over the {a.get('max_minutes')}-minute "
+        f"budget; batch {a.get('batch')} × {a.get('seq_len')} tokens; gradient clipping 1.0.",
+        f"- {ck.get('steps'):,} steps, {ck.get('tokens_seen'):,} training tokens, {ck.get('train_minutes')} min of training "
+        f"on {ck.get('hardware')}; finished {ck.get('finished')}.",
+        f"- Validation loss at the end (nats/token): {json.dumps(last_val)}.\n",
+    ]
+
+
 def lm_card(ck, ev, sig, man, onnx_bytes, args) -> str:
     c = ck["config"]
     hist = ck.get("history", [])
@@ -139,8 +160,9 @@ def lm_card(ck, ev, sig, man, onnx_bytes, args) -> str:
              "Sources and licences:\n")
     L.append(sources_table(man) + "\n")
     mix = d.get("mix", {})
-    L.append("Training mixture (share of training tokens; each source's train split, examples shuffled with a fixed seed "
-             "and packed into windows):\n")
+    L.append(("Mixture of the task phase (the general phase's is under Training)" if (ck.get("args") or {}).get("init_from")
+              else "Training mixture") + " (share of training tokens; each source's train split, examples shuffled with a "
+             "fixed seed and packed into windows):\n")
     L.append("| corpus | share | train tokens available |")
     L.append("|---|---|---|")
     for k, v in mix.items():
@@ -152,13 +174,26 @@ def lm_card(ck, ev, sig, man, onnx_bytes, args) -> str:
              "for the training curve only; the test split only for the numbers below.\n")
     L.append("## Training\n")
     a = ck.get("args", {})
-    L.append(f"- Command: `{ck.get('command')}` (via `tools/models/train_all.sh`).")
-    L.append(f"- Seed {ck.get('seed')}; AdamW (betas 0.9/0.95, weight decay {a.get('weight_decay')}), peak LR {a.get('lr')}, "
-             f"{a.get('warmup')} warm-up steps then cosine decay to {a.get('min_lr_frac')}× over the {a.get('max_minutes')}-minute "
-             f"budget; batch {a.get('batch')} × {a.get('seq_len')} tokens; gradient clipping 1.0.")
-    L.append(f"- {ck.get('steps'):,} steps, {ck.get('tokens_seen'):,} training tokens, {ck.get('train_minutes')} min of training "
-             f"on {ck.get('hardware')}; finished {ck.get('finished')}.")
-    L.append(f"- Validation loss at the end (nats/token): {json.dumps(last_val)}.\n")
+    ph1 = phase1(ck)
+    if ph1:
+        a1 = ph1.get("args", {})
+        L.append("Two phases, both with `tools/models/train_causal_lm.py` (driven by `tools/models/train_all.sh`):\n")
+        L.append(f"1. **General phase** from scratch: `{ph1.get('command')}` — seed {ph1.get('seed')}, mixture "
+                 f"{json.dumps(ph1.get('data', {}).get('mix', {}))}, AdamW (betas 0.9/0.95, weight decay {a1.get('weight_decay')}), "
+                 f"peak LR {a1.get('lr')}, {a1.get('warmup')} warm-up steps, cosine to {a1.get('min_lr_frac')}× over "
+                 f"{a1.get('max_minutes')} min; batch {a1.get('batch')} × {a1.get('seq_len')}; {ph1.get('steps'):,} steps, "
+                 f"{ph1.get('tokens_seen'):,} tokens, {ph1.get('train_minutes')} min. Validation loss at its end: "
+                 f"{json.dumps(ph1['history'][-1]['val'] if ph1.get('history') else {})}.")
+        L.append(f"2. **Task phase** initialised from phase 1 (fresh optimizer): `{ck.get('command')}` — the mixture above, "
+                 f"peak LR {a.get('lr')}, {a.get('warmup')} warm-up steps, cosine to {a.get('min_lr_frac')}× over {a.get('max_minutes')} min; "
+                 f"{ck.get('steps'):,} steps, {ck.get('tokens_seen'):,} tokens, {ck.get('train_minutes')} min.\n")
+        L.append(f"- Total: {ph1.get('tokens_seen', 0) + ck.get('tokens_seen', 0):,} training tokens in "
+                 f"{round(ph1.get('train_minutes', 0) + ck.get('train_minutes', 0), 1)} min of training on {ck.get('hardware')} "
+                 "(shared with other jobs during the run, so the token count is below the uncontended throughput); "
+                 f"finished {ck.get('finished')}; gradient clipping 1.0 in both phases.")
+        L.append(f"- Validation loss at the end (nats/token): {json.dumps(last_val)}.\n")
+    else:
+        L.extend(single_phase(ck, a, last_val))
     L.append("## Export\n")
     L.append(f"`/usr/bin/python3 tools/models/export_causal_lm.py --ckpt {os.path.relpath(args.ckpt, ROOT)} --out <work>/model.onnx "
              "--golden test/fixtures/golden/concert-lm-small` (torch.onnx.export, opset 14, dynamic axes; onnx.checker). "
@@ -242,7 +277,7 @@ def clf_card(ck, ev, sig, man, onnx_bytes, pack_id, args) -> str:
     L.append("## Training\n")
     L.append(f"- Command: `{ck.get('command')}` (via `tools/models/train_all.sh`).")
     L.append(f"- Seed {ck.get('seed')}; AdamW lr {a.get('lr')} (warm-up, cosine), weight decay {a.get('weight_decay')}, batch {a.get('batch')}, "
-             f"sentences truncated to {a.get('max_len')} tokens; {int(100 * a.get('noisy_share', 0))}% of batches use noisier simplexes "
+             f"sentences truncated to {a.get('max_len')} tokens; {int(100 * a.get('noisy_share', 0))}% of steps use a batch of {a.get('noisy_batch')} noisier simplexes "
              "(K ∈ [1, 5], Gaussian noise σ ∈ [0, 2]) like those diffusion guidance produces; the checkpoint with the best "
              "validation accuracy is kept.")
     L.append(f"- {ck.get('steps'):,} steps, {ck.get('train_minutes')} min ({ck.get('stopped')}), on {ck.get('hardware')}; finished {ck.get('finished')}.\n")
@@ -315,6 +350,9 @@ def main():
                       "maxNewTokens": 40, "cadAlphaSummary": 0.5, "cadAlphaQa": 1.0, "topPSummary": 0.9},
             "provenance": {"commit": commit, "seed": ck["seed"], "command": ck["command"], "trainMinutes": ck["train_minutes"],
                            "steps": ck["steps"], "tokensSeen": ck["tokens_seen"], "hardware": ck["hardware"],
+                           **({"initFromCommand": ph1["command"], "initFromSeed": ph1.get("seed", ""),
+                               "initFromTrainMinutes": ph1.get("train_minutes", 0), "initFromTokensSeen": ph1.get("tokens_seen", 0)}
+                              if (ph1 := phase1(ck)) else {}),
                            "finished": ck["finished"], "tokenizerSha256": ck["data"]["tokenizer_sha256"],
                            "exportCommand": f"/usr/bin/python3 tools/models/export_causal_lm.py --ckpt {os.path.relpath(args.ckpt, ROOT)} --out {os.path.relpath(args.onnx, ROOT)}",
                            "testPerplexity": ev["perplexity"]["all"]["perplexity"]},
@@ -351,9 +389,19 @@ def main():
     spec["modelCard"] = card_path
     with open(os.path.join(args.work, "pack.json"), "w", encoding="utf-8") as f:
         json.dump(spec, f, indent=1)
+    prompts = None
+    if args.kind == "lm":
+        # The exact prompt layouts the LM was trained with; the runtime renders CAD inputs from this file.
+        prompts = os.path.join(args.work, "prompts.json")
+        with open(os.path.join(ROOT, "tools", "data", "templates.json"), encoding="utf-8") as f:
+            tj = json.load(f)
+        with open(prompts, "w", encoding="utf-8") as f:
+            json.dump({"version": tj["version"], "comment": "Prompt templates of tools/data/templates.py the model was trained with.",
+                       "prompts": {k: tj["prompts"][k] for k in ("lm", "summary", "qa")}}, f, indent=2, ensure_ascii=False)
+            f.write("\n")
     m = pack.write_pack(args.out, id=spec["id"], kind=spec["kind"], graphs=spec["graphs"], licence=spec["licence"],
                         tokenizer=tok, model_card=card_path, display_name=spec["displayName"], description=spec["description"],
-                        special_tokens=spec["specialTokens"], knobs=spec["knobs"], provenance=spec["provenance"])
+                        special_tokens=spec["specialTokens"], knobs=spec["knobs"], provenance=spec["provenance"], prompts=prompts)
     pack.verify_pack(args.out)
     total = sum(e["bytes"] for e in m["files"].values())
     print(f"wrote pack {m['id']} to {args.out}: {total:,} bytes")

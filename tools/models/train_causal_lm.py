@@ -68,6 +68,8 @@ def parse_args(argv=None):
     ap.add_argument("--eval-every", type=int, default=None, help="steps between validation losses")
     ap.add_argument("--ckpt-minutes", type=float, default=4.0)
     ap.add_argument("--fresh", action="store_true", help="ignore an existing last.pt")
+    ap.add_argument("--init-from", default=None, help="start from the weights of this checkpoint (fine-tuning; fresh optimizer)")
+    ap.add_argument("--mix", default=None, help='training mixture, e.g. "qa=0.5,facts=0.3,summarization=0.1,general=0.1"')
     a = ap.parse_args(argv)
     preset = dict(d_model=64, layers=2, heads=2, d_ff=128, seq_len=64, batch=8, lr=3e-3, warmup=10, stream_tokens=3e5,
                   eval_every=25, max_minutes=1.0) if a.smoke else \
@@ -118,14 +120,26 @@ class CorpusData:
             v = lm_data.tokenized(a.build_dir, self.enc, s, "validation", seed=a.seed, log=log)
             if v is not None and len(v["tokens"]) > a.seq_len + 1:
                 val[s] = lm_data.build_stream({s: v}, {s: 1.0}, min(len(v["tokens"]), 16 * (a.seq_len + 1)), a.seed)
-        self.stream = lm_data.build_stream(parts, lm_data.DEFAULT_MIX, int(a.stream_tokens), a.seed)
+        mix = parse_mix(a.mix) if a.mix else lm_data.DEFAULT_MIX
+        self.stream = lm_data.build_stream(parts, mix, int(a.stream_tokens), a.seed)
         self.val = val
         self.info = {
-            "mix": lm_data.DEFAULT_MIX, "general_source_keep": lm_data.GENERAL_SOURCE_KEEP,
+            "mix": mix, "general_source_keep": lm_data.GENERAL_SOURCE_KEEP,
             "contradict_keep": lm_data.CONTRADICT_KEEP,
             "train_tokens_by_source": {s: int(p["tokens"].size) if p is not None else 0 for s, p in parts.items()},
             "stream_tokens": int(len(self.stream)), "tokenizer_sha256": self.enc.sha,
         }
+
+
+def parse_mix(text: str) -> dict:
+    mix = {}
+    for part in text.split(","):
+        name, _, share = part.partition("=")
+        if name.strip() not in SOURCES:
+            raise SystemExit(f"--mix: unknown source {name!r} (sources: {', '.join(SOURCES)})")
+        mix[name.strip()] = float(share)
+    total = sum(mix.values())
+    return {k: v / total for k, v in mix.items()}
 
 
 # ------------------------------------------------------------------------------------------------- training
@@ -183,6 +197,12 @@ def main(argv=None):
     cfg = LMConfig(vocab_size=data.vocab_size, d_model=a.d_model, n_layers=a.layers, n_heads=a.heads, d_ff=a.d_ff,
                    max_positions=a.seq_len)
     model = CausalLM(cfg).to(dev)
+    if a.init_from:
+        init = torch.load(a.init_from, map_location="cpu")
+        if init["config"] != dataclasses.asdict(cfg):
+            raise SystemExit(f"--init-from {a.init_from}: its model config {init['config']} differs from {dataclasses.asdict(cfg)}")
+        model.load_state_dict(init["model"])
+        log(f"initialised from {a.init_from} (step {init.get('step')})")
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],

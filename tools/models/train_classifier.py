@@ -64,6 +64,7 @@ def parse_args(argv=None):
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--weight-decay", type=float, default=0.01)
     ap.add_argument("--noisy-share", type=float, default=0.25, help="share of batches with noisy simplexes")
+    ap.add_argument("--noisy-batch", type=int, default=16)
     ap.add_argument("--eval-every", type=int, default=200)
     ap.add_argument("--patience", type=int, default=8, help="stop after this many evaluations without improvement")
     ap.add_argument("--ckpt-minutes", type=float, default=3.0)
@@ -196,9 +197,11 @@ def main(argv=None):
         epoch, k = divmod(step, steps_per_epoch)
         perm = np.random.default_rng([a.seed, epoch]).permutation(n)
         idx = perm[k * a.batch:(k + 1) * a.batch]
+        noisy = rng.random() < a.noisy_share
+        if noisy:
+            idx = idx[:a.noisy_batch]  # dense [B, L, V] simplexes are costly: smaller batches
         x, m = pad_batch([tr_x[i] for i in idx], dev)
         y = torch.as_tensor(tr_y[idx], device=dev)
-        noisy = rng.random() < a.noisy_share
         lr = a.lr * min(1.0, (step + 1) / 50) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress()))))
         for g in opt.param_groups:
             g["lr"] = lr

@@ -115,5 +115,25 @@ class ExportTest(unittest.TestCase):
             self.assertLess(n, 2_000_000)
 
 
+class TrainSmokeTest(unittest.TestCase):
+    def test_synthetic_training_runs_and_is_not_repeated(self):
+        import contextlib
+        import io
+
+        from train_causal_lm import main
+
+        with tempfile.TemporaryDirectory() as d:
+            argv = ["--smoke", "--synthetic", "--max-steps", "3", "--eval-every", "2", "--out-dir", d, "--threads", "1"]
+            buf = io.StringIO()
+            with contextlib.redirect_stdout(buf):
+                main(argv)
+            ck = torch.load(os.path.join(d, "final.pt"))
+            self.assertEqual(ck["steps"], 3)
+            self.assertTrue(os.path.exists(os.path.join(d, "last.pt")))
+            with contextlib.redirect_stdout(buf):
+                main(argv)
+            self.assertIn("nothing to do", buf.getvalue())
+
+
 if __name__ == "__main__":
     unittest.main()

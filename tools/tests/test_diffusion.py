@@ -1,0 +1,337 @@
+"""Simplex diffusion LM (tools/diffusion): schedule, SSD-2 attention mask, context-state reuse, padding invariance,
+ONNX export round trip, the reference decoding loop's invariants and randomness (tiny random models, seconds)."""
+import json
+import math
+import os
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "diffusion"))
+from decode import Rng, SeededNoise, Term, TorchDiffusion, decode, nucleus, project, renoise, seeded_gaussian  # noqa: E402
+from model import SSDConfig, SimplexDiffusionLM, alpha_bar, positions_from_mask, ssd2_joint_mask  # noqa: E402
+
+TINY = SSDConfig(vocab_size=53, d_model=32, n_layers=2, n_heads=4, d_ff=48, max_positions=64, block_size=4, t_train=100,
+                 time_features=8)
+
+
+def tiny_model(seed=0, cfg=TINY):
+    torch.manual_seed(seed)
+    m = SimplexDiffusionLM(cfg).eval()
+    with torch.no_grad():  # larger weights than the init so that differences are not hidden by near-uniform outputs
+        for p in m.parameters():
+            p.add_(torch.randn_like(p) * 0.2)
+    return m
+
+
+def rand_past(m, ids, mask=None, pos=None):
+    with torch.no_grad():
+        return m.encode_context(ids, mask, pos)
+
+
+class ScheduleTest(unittest.TestCase):
+    def test_reference_values(self):
+        # A_seed_reference §1.4 (float64)
+        self.assertEqual(alpha_bar(0, 5000), 1.0)
+        self.assertAlmostEqual(alpha_bar(1, 5000), 0.9999998026, places=10)
+        self.assertAlmostEqual(alpha_bar(1, 1000), 0.9999970397, places=10)
+        self.assertAlmostEqual(alpha_bar(1, 25), 0.9960384548, places=10)
+        self.assertAlmostEqual(alpha_bar(24, 25), 3.9419e-3, places=7)
+        for T in (100, 1000, 5000):
+            self.assertAlmostEqual(alpha_bar(T // 2, T), 0.4999214804, places=9)
+            self.assertLess(alpha_bar(T, T), 1e-12)
+        vals = [alpha_bar(t, 200) for t in range(201)]
+        self.assertTrue(all(a > b for a, b in zip(vals, vals[1:])))
+
+    def test_tensor_version_matches(self):
+        t = torch.arange(0, 1001)
+        a = alpha_bar(t, 1000)
+        self.assertEqual(float(a[0]), 1.0)
+        for i in (1, 17, 500, 999, 1000):
+            self.assertAlmostEqual(float(a[i]), alpha_bar(i, 1000), places=12)
+
+
+class MaskTest(unittest.TestCase):
+    def test_printed_delta_1_2_2(self):
+        want = torch.tensor([[1, 0, 0, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0, 0], [1, 1, 1, 0, 0, 0, 0], [1, 0, 0, 1, 1, 0, 0],
+                             [1, 0, 0, 1, 1, 0, 0], [1, 1, 1, 0, 0, 1, 1], [1, 1, 1, 0, 0, 1, 1]], dtype=torch.bool)
+        self.assertTrue(torch.equal(ssd2_joint_mask(1, 2, 2), want))
+
+    def test_block_bias_is_the_joint_mask(self):
+        m = tiny_model()
+        c0, n, B = 3, 3, TINY.block_size
+        c = c0 + (n - 1) * B
+        starts = torch.tensor([[c0 + k * B for k in range(n)]])
+        bias = m.block_bias(starts, c)[0, 0] == 0  # allowed
+        joint = ssd2_joint_mask(c0, n, B)
+        self.assertTrue(torch.equal(bias, joint[c:, :]))
+
+    def test_unused_block_slots_see_only_themselves(self):
+        m = tiny_model()
+        bias = m.block_bias(torch.tensor([[5, -1]]), 10)[0, 0] == 0
+        B = TINY.block_size
+        self.assertFalse(bias[B:, :10].any())
+        self.assertTrue(bias[B:, 10 + B:].all())
+
+
+class ContextReuseTest(unittest.TestCase):
+    def setUp(self):
+        self.m = tiny_model(1)
+        g = torch.Generator().manual_seed(3)
+        self.c0, self.n = 5, 3
+        B = TINY.block_size
+        self.L = self.c0 + self.n * B
+        self.tokens = torch.randint(0, TINY.vocab_size, (2, self.L), generator=g)
+        self.noisy = torch.randn(2, self.n * B, TINY.vocab_size, generator=g) * 5
+        self.sc = torch.randn(2, self.n * B, TINY.vocab_size, generator=g)
+        self.tf = torch.rand(2, self.n, generator=g)
+        self.starts = torch.tensor([[self.c0 + k * B for k in range(self.n)]] * 2)
+
+    def test_split_training_pass_equals_joint_sequence(self):
+        with torch.no_grad():
+            split = self.m.forward_train(self.tokens, self.starts, self.noisy, self.tf, self.sc)
+            joint = self.m.joint_forward(self.tokens, self.c0, self.n, self.noisy, self.tf, self.sc)
+        self.assertLess((split - joint).abs().max().item(), 1e-5)
+
+    def test_context_cut_after_last_block_start_is_exact(self):
+        with torch.no_grad():
+            full = self.m.forward_train(self.tokens, self.starts, self.noisy, self.tf, self.sc)
+            ctx = self.m.encode_context(self.tokens[:, : int(self.starts.max())])
+            cut = self.m.forward_train(self.tokens, self.starts, self.noisy, self.tf, self.sc, ctx)
+        self.assertLess((full - cut).abs().max().item(), 1e-5)
+
+    def test_inference_step_equals_training_block(self):
+        """denoise() over the encoded context of block k == block k of the training pass."""
+        B = TINY.block_size
+        with torch.no_grad():
+            train = self.m.forward_train(self.tokens, self.starts, self.noisy, self.tf, self.sc)
+            for k in range(self.n):
+                s = self.c0 + k * B
+                past = self.m.encode_context(self.tokens[:, :s])
+                out = self.m.denoise(self.noisy[:, k * B:(k + 1) * B], self.sc[:, k * B:(k + 1) * B], self.tf[:, k],
+                                     torch.ones(2, s, dtype=torch.long), past)
+                self.assertLess((out - train[:, k * B:(k + 1) * B]).abs().max().item(), 1e-5)
+
+    def test_incremental_context_equals_full(self):
+        with torch.no_grad():
+            full = self.m.encode_context(self.tokens)
+            p = self.m.encode_context(self.tokens[:, :6])
+            p = self.m.encode_context(self.tokens[:, 6:], torch.ones(2, self.L, dtype=torch.long),
+                                      torch.arange(6, self.L).expand(2, -1), p)
+        for (a, b), (c, d) in zip(full, p):
+            self.assertLess((a - c).abs().max().item(), 1e-5)
+            self.assertLess((b - d).abs().max().item(), 1e-5)
+
+    def test_self_conditioning_none_equals_zero_logits(self):
+        B = TINY.block_size
+        with torch.no_grad():
+            past = self.m.encode_context(self.tokens[:, :self.c0])
+            mask = torch.ones(2, self.c0, dtype=torch.long)
+            a = self.m.denoise(self.noisy[:, :B], None, self.tf[:, 0], mask, past)
+            b = self.m.denoise(self.noisy[:, :B], torch.zeros(2, B, TINY.vocab_size), self.tf[:, 0], mask, past)
+        self.assertLess((a - b).abs().max().item(), 1e-5)
+
+
+class PaddingTest(unittest.TestCase):
+    def test_left_padded_rows_equal_rows_alone(self):
+        m = tiny_model(2)
+        g = torch.Generator().manual_seed(5)
+        B, V = TINY.block_size, TINY.vocab_size
+        rows = [torch.randint(0, V, (9,), generator=g), torch.randint(0, V, (4,), generator=g)]
+        noisy = torch.randn(2, B, V, generator=g) * 5
+        sc = torch.randn(2, B, V, generator=g)
+        tf = torch.tensor([0.7, 0.2])
+        ids = torch.zeros(2, 9, dtype=torch.long)
+        mask = torch.zeros(2, 9, dtype=torch.long)
+        for i, r in enumerate(rows):
+            ids[i, 9 - len(r):] = r
+            mask[i, 9 - len(r):] = 1
+        with torch.no_grad():
+            past = m.encode_context(ids, mask, positions_from_mask(mask, 9))
+            batch = m.denoise(noisy, sc, tf, mask, past)
+            for i, r in enumerate(rows):
+                alone_past = m.encode_context(r.unsqueeze(0))
+                alone = m.denoise(noisy[i:i + 1], sc[i:i + 1], tf[i:i + 1], torch.ones(1, len(r), dtype=torch.long), alone_past)
+                self.assertLess((batch[i] - alone[0]).abs().max().item(), 1e-5)
+
+
+class ExportTest(unittest.TestCase):
+    def test_export_round_trip(self):
+        import onnx
+
+        from export import export_graphs, write_decode_golden, write_graph_golden
+
+        m = tiny_model(3)
+        with tempfile.TemporaryDirectory() as d:
+            sizes = export_graphs(m, d)
+            self.assertEqual(set(sizes), {"context.onnx", "denoiser.onnx", "weights.bin"})
+            ctx = onnx.load(os.path.join(d, "context.onnx"), load_external_data=False)
+            den = onnx.load(os.path.join(d, "denoiser.onnx"), load_external_data=False)
+            self.assertEqual([i.name for i in den.graph.input][:4], ["noisy_logits", "self_cond_logits", "t_frac", "attention_mask"])
+            self.assertEqual([o.name for o in ctx.graph.output][0], "present.0.key")
+            self.assertIn(14, [o.version for o in ctx.opset_import if o.domain in ("", "ai.onnx")])
+
+            def ext(model):
+                out = {}
+                for i in model.graph.initializer:
+                    if i.data_location == onnx.TensorProto.EXTERNAL:
+                        kv = {e.key: e.value for e in i.external_data}
+                        out[(tuple(i.dims), kv["offset"])] = kv
+                return out
+
+            e1, e2 = ext(ctx), ext(den)
+            emb = [k for k in e1 if k[0] == (TINY.vocab_size, TINY.d_model)]
+            self.assertEqual(len(emb), 1, "the tied embedding is stored once")
+            self.assertIn(emb[0], e2, "both graphs reference the same bytes of weights.bin")
+            self.assertTrue(all(v["location"] == "weights.bin" for v in list(e1.values()) + list(e2.values())))
+            stored = sum(int(v["length"]) for v in {k: v for k, v in {**e1, **e2}.items()}.values())
+            self.assertLessEqual(sizes["weights.bin"], stored + 64 * len({**e1, **e2}))
+            n = sum(p.numel() for p in m.parameters()) * 4
+            self.assertLess(sizes["weights.bin"], 1.1 * n, "weights are not duplicated between the graphs")
+            onnx.checker.check_model(os.path.join(d, "denoiser.onnx"))
+            write_graph_golden(m, d, "test-pack", n_sample=50, n_sample_kv=10)
+            write_decode_golden(m, d, "test-pack")
+            with open(os.path.join(d, "graphs.json")) as f:
+                g = json.load(f)
+            self.assertEqual({c["graph"] for c in g["cases"]}, {"context", "denoiser"})
+            with open(os.path.join(d, "decode.json")) as f:
+                dec = json.load(f)
+            self.assertEqual(len(dec["runs"]), 3)
+            # pack signature reader (no external data loaded)
+            from export import signature
+            sig = signature(os.path.join(d, "denoiser.onnx"))
+            self.assertEqual(sig["inputs"][0]["shape"], ["batch_size", "block_length", TINY.vocab_size])
+
+
+class FakeLM:
+    """Logits that prefer `token` at every position; records the inputs."""
+
+    def __init__(self, token, V=11, B=3, K=5.0, T=100, eos_at=None):
+        self.vocab_size, self.block_size, self.k, self.t_train, self.max_context = V, B, K, T, 64
+        self.token, self.calls, self.eos_at = token, [], eos_at
+
+    def encode_context(self, rows):
+        return {"rows": [list(r) for r in rows]}
+
+    def denoise(self, ctx, noisy, self_cond, t_frac):
+        self.calls.append({"t_frac": t_frac, "self_cond_abs": None if self_cond is None else float(np.abs(self_cond).sum()),
+                           "ctx_len": [len(r) for r in ctx["rows"]]})
+        out = noisy * 0.01
+        out[:, :, self.token] += 10
+        if self.eos_at is not None:
+            out[:, self.eos_at[0], self.eos_at[1]] += 20
+        return out.astype(np.float32)
+
+
+class RecordingNoise(SeededNoise):
+    def __init__(self, seed):
+        super().__init__(seed)
+        self.calls = []
+
+    def gaussian(self, n, std, block, step):
+        self.calls.append((block, step))
+        return super().gaussian(n, std, block, step)
+
+
+class DecodeLoopTest(unittest.TestCase):
+    def test_engine_randomness(self):
+        # values printed by src/engine/random.ts (SeededNoise(7), block 0, step 21, std 5; Rng(11, 1))
+        want = [1.9643936157226562, -3.9662282466888428, 2.4371562004089355, 2.408512592315674]
+        self.assertEqual([float(x) for x in seeded_gaussian(7, 4, 5.0, 0, 21)], want)
+        r = Rng(11, 1)
+        self.assertEqual([r.next(), r.next()], [0.33255760837346315, 0.8589751026593149])
+
+    def test_noise_has_std_k(self):
+        x = seeded_gaussian(3, 200000, 5.0, 2, 9).astype(np.float64)
+        self.assertLess(abs(x.mean()), 0.05)
+        self.assertLess(abs(x.std() - 5.0), 0.05)
+
+    def test_projection(self):
+        logits = np.array([[0.1, 3, 2.9, -1, 0, 0.5], [5, 0, 0, 0, 0, 0]], dtype=np.float32)
+        out, chosen = project(logits, 5.0, 0.0, "sample", Rng(1))
+        self.assertEqual(chosen.tolist(), [1, 0])
+        for row in out:
+            self.assertEqual(int((row == 5).sum()), 1)
+            self.assertEqual(int((row == -5).sum()), 5)
+        mh, _ = project(logits, 5.0, 0.9, "multi-hot", Rng(1))
+        kept = np.where(mh[0] == 5)[0]
+        p = np.exp(logits[0].astype(np.float64)) / np.exp(logits[0].astype(np.float64)).sum()
+        self.assertIn(1, kept)
+        self.assertGreaterEqual(p[kept].sum(), 0.9)
+        ids, _ = nucleus(logits[0], 0.0)
+        self.assertEqual(ids.tolist(), [1])
+
+    def test_renoise_last_step_is_the_projection(self):
+        proj = np.where(np.eye(3, 7) > 0, 5.0, -5.0).astype(np.float32)
+        z = np.random.default_rng(0).normal(0, 5, size=(3, 7)).astype(np.float32)
+        self.assertTrue(np.array_equal(renoise(proj, z, 1, 50), proj))
+        self.assertFalse(np.array_equal(renoise(proj, z, 2, 50), proj))
+
+    def test_loop_order_noise_addresses_and_self_conditioning(self):
+        lm = FakeLM(4)
+        noise = RecordingNoise(9)
+        r = decode(lm, [Term([2, 5, 6])], 6, 10, 0.0, seed=9, noise=noise, record_steps=True)
+        self.assertEqual(r.tokens, [4] * 6)
+        self.assertEqual(r.blocks, 2)
+        # per block: initial noise at step T+1, then z at t = T … 2 — never at the last step
+        want = [(b, 11) for b in range(1)] + [(0, t) for t in range(10, 1, -1)] + [(1, 11)] + [(1, t) for t in range(10, 1, -1)]
+        self.assertEqual(noise.calls, want)
+        self.assertEqual([c["t_frac"] for c in lm.calls[:3]], [1.0, 0.9, 0.8])
+        self.assertEqual(lm.calls[0]["self_cond_abs"], 0.0)  # zeros at the first step
+        self.assertGreater(lm.calls[1]["self_cond_abs"], 0.0)
+        self.assertEqual(lm.calls[10]["ctx_len"], [3 + 3])  # the context grew by one block
+        self.assertIsNone(r.steps[9].chosen)  # no projection at the last step
+
+    def test_eos_pruning_and_stop(self):
+        lm = FakeLM(4, eos_at=(2, 3))  # position 2 of every block prefers token 3 (eos)
+        r = decode(lm, [Term([2])], 9, 5, 0.0, seed=1, eos=3)
+        self.assertEqual(r.tokens, [4, 4])
+        self.assertEqual(r.stopped_by, "eos")
+        self.assertEqual(r.blocks, 1)
+
+    def test_early_stop_step_count(self):
+        lm = FakeLM(4)
+        r = decode(lm, [Term([2])], 3, 100, 0.0, seed=1, early_stop=0.4, record_steps=True)
+        self.assertEqual(len(r.steps), 100 - 40 + 1)  # t = T … ⌈0.4·T⌉, like the engine
+        self.assertEqual(r.steps[-1].t, 40)
+
+    def test_weighted_terms_combine(self):
+        lm = FakeLM(4)
+        r = decode(lm, [Term([2], 1.5), Term([2, 3], -0.5)], 3, 5, 0.0, seed=1)
+        self.assertEqual(r.tokens, [4, 4, 4])
+
+    def test_real_model_greedy_is_deterministic(self):
+        m = tiny_model(4)
+        lm = TorchDiffusion(m, 0)
+        a = decode(lm, [Term([2, 7, 9])], 8, 6, 0.0, seed=3)
+        b = decode(lm, [Term([2, 7, 9])], 8, 6, 0.0, seed=3)
+        c = decode(lm, [Term([2, 7, 9])], 8, 6, 0.95, seed=3)
+        self.assertEqual(a.tokens, b.tokens)
+        self.assertEqual(len(a.tokens), 8)
+        self.assertEqual(len(c.tokens), 8)
+
+
+class TrainingSmokeTest(unittest.TestCase):
+    def test_synthetic_training_runs_and_is_not_repeated(self):
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("ssd_train", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "diffusion", "train.py"))
+        train = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(train)
+        with tempfile.TemporaryDirectory() as d:
+            args = ["--smoke", "--synthetic", "--out-dir", d, "--max-steps", "6", "--threads", "1", "--eval-every", "3",
+                    "--seq-len", "32", "--d-model", "32", "--heads", "2", "--layers", "1", "--d-ff", "32"]
+            train.main(args)
+            ck = torch.load(os.path.join(d, "final.pt"))
+            self.assertEqual(ck["steps"], 6)
+            self.assertTrue(any("val" in h for h in ck["history"]))
+            mtime = os.path.getmtime(os.path.join(d, "final.pt"))
+            train.main(args)  # finished run: nothing to do
+            self.assertEqual(os.path.getmtime(os.path.join(d, "final.pt")), mtime)
+
+
+if __name__ == "__main__":
+    unittest.main()
