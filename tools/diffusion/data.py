@@ -1,0 +1,202 @@
+"""Training data for the simplex diffusion LMs: the data pipeline's corpora rendered with the shared prompt templates
+(tools/data/templates.py) and the shared tokenizer, split into (prompt, target) pairs and packed into windows whose
+diffusion blocks tile each target.
+
+An example is (prompt ids, target ids). The target ends with </s> and is padded with further </s> to a whole number of
+blocks (SSD-2 fn. 10: EOS padding to the block boundary, EOS not masked in the loss). Examples are packed greedily
+into windows of L tokens (never straddling two windows); every block of a target becomes one training block whose
+context is everything before it in the window. Sources:
+
+  general, facts   template "lm":  prompt = <s> + the first r text tokens (r uniform in 0..B−1, so block boundaries fall
+                   at every phase of the text, as at inference after an arbitrary prompt); target = the rest + </s>
+  summarization    template "summary": <s><|doc|> document <|summary|> → summary </s> (document cut to fit the window)
+  qa               template "qa": <s><|doc|> document <|question|> q <|answer|> → answer </s>; closed-book records
+                   with the no_context variant
+  qa-nodoc         (user model) the no_context variant of document QA records, for the contrastive term of the
+                   SSD-2 collaboration, which queries the user model without its knowledge
+
+Mixtures (shares of target tokens; see MIXES) differ between the core model (general English + all tasks) and the user
+model (reading knowledge from its context).
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.append(os.path.join(ROOT, "tools", "models"))
+sys.path.append(os.path.join(ROOT, "tools", "data"))
+sys.path.append(os.path.join(ROOT, "tools", "tokenizer"))
+
+import lm_data  # noqa: E402
+import templates  # noqa: E402
+
+Example = Tuple[List[int], List[int]]
+
+MIXES: Dict[str, Dict[str, float]] = {
+    "core": {"general": 0.68, "facts": 0.07, "summarization": 0.10, "qa": 0.15},
+    "user": {"qa": 0.55, "qa-nodoc": 0.10, "summarization": 0.20, "general": 0.15},
+}
+
+
+def encoder_for(tokenizer_path: str) -> "lm_data.Encoder":
+    return lm_data.Encoder(tokenizer_path)
+
+
+def pad_target(target: List[int], B: int, eos: int) -> List[int]:
+    n = len(target)
+    return target + [eos] * ((-n) % B)
+
+
+def split_at(ids: List[int], marker: int) -> Optional[Example]:
+    """(prompt through the first marker token, rest)."""
+    try:
+        i = ids.index(marker)
+    except ValueError:
+        return None
+    return ids[: i + 1], ids[i + 1:]
+
+
+def lm_split(ids: List[int], rng: np.random.Generator, B: int) -> Optional[Example]:
+    """<s> text </s> → prompt <s> + r tokens, target the rest (at least one token besides </s>)."""
+    if len(ids) < 3:
+        return None
+    r = int(rng.integers(0, B))
+    r = min(r, len(ids) - 3)
+    return ids[: 1 + r], ids[1 + r:]
+
+
+def examples_from_tokenized(part: dict, source: str, enc, rng: np.random.Generator, B: int) -> List[Example]:
+    toks, offs = part["tokens"], part["offsets"]
+    out: List[Example] = []
+    ans = enc.tok.token_id(templates.ROLES["answer"])
+    summ = enc.tok.token_id(templates.ROLES["summary"])
+    for i in range(len(offs) - 1):
+        ids = toks[offs[i]:offs[i + 1]].astype(np.int64).tolist()
+        if source in ("general", "facts"):
+            ex = lm_split(ids, rng, B)
+        elif source == "summarization":
+            ex = split_at(ids, summ)
+        else:
+            ex = split_at(ids, ans)
+        if ex and ex[1]:
+            out.append(ex)
+    return out
+
+
+def qa_examples(build_dir: str, enc, split: str, no_context: bool, kinds: Optional[set] = None) -> List[Example]:
+    """Document QA records rendered with (or, for no_context, without) their document; closed-book records skipped."""
+    out: List[Example] = []
+    for r in lm_data.read_jsonl(os.path.join(build_dir, "qa", f"{split}.jsonl")):
+        if r.get("closed_book") or (kinds and r["kind"] not in kinds):
+            continue
+        f = {"document": r["document"], "question": r["question"], "answer": r["answer"]}
+        out.append((enc.render("qa", "no_context" if no_context else "prompt", f), enc.render("qa", "target", f)))
+    return out
+
+
+def load_examples(build_dir: str, enc, sources: List[str], split: str, seed: int, B: int, log=print) -> Dict[str, List[Example]]:
+    rng = np.random.default_rng([seed, 7])
+    ex: Dict[str, List[Example]] = {}
+    for s in sources:
+        if s == "qa-nodoc":
+            ex[s] = qa_examples(build_dir, enc, split, no_context=True)
+        elif s == "qa" and "qa-nodoc" in sources:
+            ex[s] = qa_examples(build_dir, enc, split, no_context=False)  # user model: every document record
+        else:
+            part = lm_data.tokenized(build_dir, enc, s, split, seed=20261129, log=log)
+            ex[s] = examples_from_tokenized(part, s, enc, rng, B) if part is not None else []
+        log(f"{split} {s}: {len(ex[s])} examples")
+    return ex
+
+
+def fit(ex: Example, L: int, B: int, eos: int, source: str) -> Optional[Example]:
+    """Makes prompt + padded target fit in L tokens: lm targets are cut (whole blocks kept), summary documents are cut
+    from their end (the <|summary|> marker kept), anything else that does not fit is dropped."""
+    prompt, target = ex
+    padded = pad_target(target, B, eos)
+    if len(prompt) + len(padded) <= L:
+        return prompt, padded
+    if source in ("general", "facts"):
+        room = (L - len(prompt)) // B * B
+        return (prompt, target[:room]) if room >= B else None
+    if source == "summarization":
+        cut = len(prompt) + len(padded) - L
+        if len(prompt) - cut < 8:
+            return None
+        return prompt[: len(prompt) - 1 - cut] + prompt[-1:], padded
+    return None
+
+
+def pack(examples: List[Tuple[str, Example]], L: int, B: int, eos: int, pad: int):
+    """Greedy packing into windows. Returns tokens [N, L] int64, block_starts [N, L//B] int64 (−1 = unused), and
+    n_real per window."""
+    wins, starts = [], []
+    cur: List[int] = []
+    cur_starts: List[int] = []
+
+    def flush():
+        if cur_starts:
+            wins.append(cur + [pad] * (L - len(cur)))
+            starts.append(cur_starts + [-1] * (L // B - len(cur_starts)))
+
+    for source, ex in examples:
+        f = fit(ex, L, B, eos, source)
+        if f is None:
+            continue
+        prompt, padded = f
+        if len(cur) + len(prompt) + len(padded) > L:
+            flush()
+            cur, cur_starts = [], []
+        base = len(cur) + len(prompt)
+        cur += prompt + padded
+        cur_starts += [base + k * B for k in range(len(padded) // B)]
+    flush()
+    return np.array(wins, dtype=np.int64), np.array(starts, dtype=np.int64)
+
+
+def mixture_stream(ex: Dict[str, List[Example]], mix: Dict[str, float], total_target_tokens: int, seed: int,
+                   B: int) -> List[Tuple[str, Example]]:
+    """A seeded shuffle of examples, each source repeated or subsampled to its share of target tokens."""
+    rng = np.random.default_rng(seed)
+    present = {s: w for s, w in mix.items() if ex.get(s)}
+    z = sum(present.values())
+    out: List[Tuple[str, Example]] = []
+    for s in sorted(present):
+        items = ex[s]
+        have = sum(len(t) + (-len(t)) % B for _, t in items)
+        reps = present[s] / z * total_target_tokens / max(1, have)
+        idx = [np.arange(len(items))] * int(reps)
+        frac = reps - int(reps)
+        if frac > 0:
+            idx.append(rng.permutation(len(items))[: int(round(frac * len(items)))])
+        for i in (np.concatenate(idx) if idx else []):
+            out.append((s, items[int(i)]))
+    order = rng.permutation(len(out))
+    return [out[i] for i in order]
+
+
+def build_windows(build_dir: str, enc, mix_name: str, split: str, L: int, B: int, target_tokens: int, seed: int, log=print):
+    mix = MIXES[mix_name]
+    ex = load_examples(build_dir, enc, list(mix), split, seed, B, log=log)
+    stream = mixture_stream(ex, mix, target_tokens, seed, B)
+    toks, starts = pack(stream, L, B, enc.eos, enc.pad)
+    info = {"mix": mix, "examples_by_source": {s: len(v) for s, v in ex.items()}, "windows": int(len(toks)),
+            "blocks": int((starts >= 0).sum()), "target_tokens": int((starts >= 0).sum()) * B,
+            "window_fill": round(float((toks != enc.pad).mean()), 3)}
+    return toks, starts, info
+
+
+def synthetic_windows(n: int, L: int, B: int, vocab: int, seed: int):
+    """A toy corpus (for tests and --synthetic smoke runs): <s> x <sep> → x </s>, the target copies the prompt."""
+    rng = np.random.default_rng(seed)
+    exs = []
+    for _ in range(n):
+        k = int(rng.integers(3, 10))
+        a = rng.integers(16, vocab, size=k).tolist()
+        exs.append(("qa", ([2] + a + [4], a + [3])))
+    return pack(exs, L, B, eos=3, pad=0)

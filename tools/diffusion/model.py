@@ -1,0 +1,350 @@
+"""SSD-2-style simplex diffusion language model (thesis ch. 3 and 5; A_seed_reference §1 and §3).
+
+Representation. A token w is the almost-one-hot logit vector K·(2·onehot(w) − 1) over the vocabulary (K = 5); the
+forward process is w̃_t = √ᾱ_t·w̃_0 + √(1−ᾱ_t)·ε, ε ~ N(0, K²I), with SSD-LM's cosine ᾱ (``alpha_bar``).
+
+Architecture (pre-LayerNorm transformer, one embedding matrix E [V, d] used everywhere):
+
+    context token   h = E[w] + P[pos]                                      (no time embedding: see below)
+    block position  h̃ = softmax(w̃_t)·E + A·(softmax(w_logits,t+1)·E) + P[pos] + τ(t/T)
+    output          logits = LN(h_L)·Eᵀ                                    (tied)
+
+W_diff of the thesis is E itself and W_pred = E·Aᵀ with a learned d×d matrix A (``pred_proj``), so the pack stores the
+V×d table once. τ is a small MLP of sinusoidal features of t/T. Self-conditioning input "no previous prediction"
+(t = T, and training steps without self-conditioning) is all-zero logits, i.e. the uniform simplex.
+
+Attention (SSD-2, §5.6.2): context tokens attend causally to the context; block positions attend to the context
+before the block and bidirectionally within the block. The context therefore never sees a block, and its per-layer
+keys/values are computed once and reused by every denoising step (and by every block of a training sequence). SSD-2
+also adds a (quantised, Q = 50) time embedding to the context; this model deliberately does not, so the context
+states do not depend on t at all (no quantisation needed; recorded as a deviation in the model card).
+
+Training runs every block of a sequence in one pass: a causal stream over the clean tokens (``encode_context``) and
+a stream of noisy blocks, block k attending to clean columns j < start_k plus its own block (``block_bias``); this is
+exactly the thesis mask δ(c0, n, B) (``ssd2_joint_mask`` builds the printed matrix; a test checks equality).
+
+Attention is written out by hand (no fused kernels) so that everything exports to plain ONNX opset 14.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# Finite so that a fully masked row (a left-padding query) stays finite; exp(-1e9) is exactly 0 in float32.
+MASK_VALUE = -1e9
+SCHEDULE_S = 1e-4
+
+Past = List[Tuple[torch.Tensor, torch.Tensor]]
+
+
+# ------------------------------------------------------------------------------------------------ schedule
+def alpha_bar(t, T):
+    """SSD-LM cosine schedule: f(u) = cos(((u + s)/(1 + s))·π/2)², ᾱ_t = f(t/T)/f(0), s = 1e-4; ᾱ_0 = 1 exactly.
+
+    Works on Python numbers (float64 math, like src/engine/diffusion/schedule.ts) and on tensors."""
+    if isinstance(t, torch.Tensor):
+        u = t.to(torch.float64) / T
+        f = torch.cos((u + SCHEDULE_S) / (1 + SCHEDULE_S) * (math.pi / 2)) ** 2
+        f0 = math.cos(SCHEDULE_S / (1 + SCHEDULE_S) * (math.pi / 2)) ** 2
+        return torch.where(t <= 0, torch.ones_like(f), f / f0)
+    if t <= 0:
+        return 1.0
+    f = lambda u: math.cos(((u + SCHEDULE_S) / (1 + SCHEDULE_S)) * (math.pi / 2)) ** 2  # noqa: E731
+    return f(t / T) / f(0.0)
+
+
+def almost_one_hot(ids: torch.Tensor, vocab: int, K: float) -> torch.Tensor:
+    """K·(2·onehot − 1): +K at the token, −K elsewhere."""
+    return K * (2.0 * F.one_hot(ids, vocab).to(torch.float32) - 1.0)
+
+
+# ------------------------------------------------------------------------------------------------- config
+@dataclasses.dataclass
+class SSDConfig:
+    vocab_size: int = 8192
+    d_model: int = 256
+    n_layers: int = 4
+    n_heads: int = 4
+    d_ff: int = 768
+    max_positions: int = 160
+    block_size: int = 8
+    K: float = 5.0
+    t_train: int = 1000
+    time_features: int = 32
+    layer_norm_eps: float = 1e-5
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_heads
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @staticmethod
+    def from_dict(d: dict) -> "SSDConfig":
+        return SSDConfig(**{k: d[k] for k in (f.name for f in dataclasses.fields(SSDConfig)) if k in d})
+
+
+# ------------------------------------------------------------------------------------------------- layers
+class Attention(nn.Module):
+    def __init__(self, cfg: SSDConfig):
+        super().__init__()
+        self.n_heads = cfg.n_heads
+        self.head_dim = cfg.head_dim
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
+        self.proj = nn.Linear(cfg.d_model, cfg.d_model)
+
+    def qkv_heads(self, x: torch.Tensor):
+        b, t, _ = x.shape
+        qkv = self.qkv(x).view(b, t, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        return qkv[0], qkv[1], qkv[2]  # [b, h, t, hd]
+
+    def kv_heads(self, x: torch.Tensor):
+        """Keys and values only (the last layer of the context stream needs nothing else)."""
+        b, t, d = x.shape
+        kv = F.linear(x, self.qkv.weight[d:], self.qkv.bias[d:]).view(b, t, 2, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        return kv[0], kv[1]
+
+    def attend(self, q, k, v, bias):
+        b, h, t, hd = q.shape
+        scores = torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(hd)) + bias
+        att = torch.softmax(scores, dim=-1)
+        y = torch.matmul(att, v).transpose(1, 2).reshape(b, t, h * hd)
+        return self.proj(y)
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: SSDConfig):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
+        self.attn = Attention(cfg)
+        self.ln2 = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
+        self.fc1 = nn.Linear(cfg.d_model, cfg.d_ff)
+        self.fc2 = nn.Linear(cfg.d_ff, cfg.d_model)
+
+    def mlp(self, x):
+        return self.fc2(F.gelu(self.fc1(self.ln2(x))))
+
+
+class SimplexDiffusionLM(nn.Module):
+    def __init__(self, cfg: SSDConfig):
+        super().__init__()
+        assert cfg.d_model % cfg.n_heads == 0 and cfg.time_features % 2 == 0
+        self.cfg = cfg
+        self.wte = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.wpe = nn.Embedding(cfg.max_positions, cfg.d_model)
+        self.pred_proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
+        half = cfg.time_features // 2
+        self.register_buffer("time_freqs", torch.exp(torch.linspace(0.0, math.log(200.0), half)), persistent=False)
+        self.time_fc1 = nn.Linear(cfg.time_features, cfg.d_model)
+        self.time_fc2 = nn.Linear(cfg.d_model, cfg.d_model)
+        self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layers)])
+        self.ln_f = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
+        self.apply(self._init)
+        for blk in self.blocks:
+            nn.init.normal_(blk.attn.proj.weight, std=0.02 / math.sqrt(2 * cfg.n_layers))
+            nn.init.normal_(blk.fc2.weight, std=0.02 / math.sqrt(2 * cfg.n_layers))
+        nn.init.zeros_(self.pred_proj.weight)  # starts as "no self-conditioning"
+
+    @staticmethod
+    def _init(m):
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, std=0.02)
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    # ------------------------------------------------------------------------------------------ context
+    def encode_context(self, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor] = None,
+                       position_ids: Optional[torch.Tensor] = None, past: Optional[Past] = None) -> Past:
+        """Causal encoding of context tokens; returns every layer's keys/values [b, heads, past+s, head_dim].
+
+        Same conventions as the causal LM's decoder graph: attention_mask covers past + s positions (1 = real,
+        0 = left padding), position_ids count real tokens only. The last layer's MLP and queries are skipped: block
+        positions need only the context's keys and values."""
+        b, s = input_ids.shape
+        past_len = past[0][0].shape[2] if past is not None else 0
+        total = past_len + s
+        dev = input_ids.device
+        if position_ids is None:
+            position_ids = torch.arange(past_len, total, device=dev).unsqueeze(0).expand(b, s)
+        q_idx = torch.arange(s, device=dev).unsqueeze(1) + past_len
+        k_idx = torch.arange(total, device=dev).unsqueeze(0)
+        allowed = (k_idx <= q_idx).unsqueeze(0).unsqueeze(0)
+        if attention_mask is not None:
+            allowed = allowed & (attention_mask[:, None, None, :] > 0)
+        bias = (1.0 - allowed.to(torch.float32)) * MASK_VALUE
+        x = self.wte(input_ids) + self.wpe(position_ids)
+        presents: Past = []
+        n = len(self.blocks)
+        for i, blk in enumerate(self.blocks):
+            a = blk.ln1(x)
+            if i < n - 1:
+                q, k, v = blk.attn.qkv_heads(a)
+            else:
+                k, v = blk.attn.kv_heads(a)
+            if past is not None:
+                k = torch.cat([past[i][0], k], dim=2)
+                v = torch.cat([past[i][1], v], dim=2)
+            presents.append((k, v))
+            if i < n - 1:
+                x = x + blk.attn.attend(q, k, v, bias)
+                x = x + blk.mlp(x)
+        return presents
+
+    # ------------------------------------------------------------------------------------------- blocks
+    def time_embedding(self, t_frac: torch.Tensor) -> torch.Tensor:
+        """τ(t/T) for t_frac of any shape [...] -> [..., d]."""
+        ang = t_frac.unsqueeze(-1) * self.time_freqs
+        feats = torch.cat([torch.sin(ang), torch.cos(ang)], dim=-1)
+        return self.time_fc2(F.silu(self.time_fc1(feats)))
+
+    def embed_block(self, noisy_logits: torch.Tensor, self_cond_logits: Optional[torch.Tensor],
+                    t_frac_pos: torch.Tensor, position_ids: torch.Tensor) -> torch.Tensor:
+        E = self.wte.weight
+        h = torch.matmul(torch.softmax(noisy_logits, dim=-1), E)
+        if self_cond_logits is None:
+            # softmax(0) is uniform: the same as zero logits, without the [.., V] product.
+            h = h + self.pred_proj(E.mean(0)).expand_as(h)
+        else:
+            h = h + self.pred_proj(torch.matmul(torch.softmax(self_cond_logits, dim=-1), E))
+        return h + self.wpe(position_ids) + self.time_embedding(t_frac_pos)
+
+    def denoise_hidden(self, h: torch.Tensor, ctx: Past, bias: torch.Tensor) -> torch.Tensor:
+        """Block positions through the layers; each attends to [context keys ; block keys] under ``bias``."""
+        for i, blk in enumerate(self.blocks):
+            q, k, v = blk.attn.qkv_heads(blk.ln1(h))
+            kk = torch.cat([ctx[i][0], k], dim=2)
+            vv = torch.cat([ctx[i][1], v], dim=2)
+            h = h + blk.attn.attend(q, kk, vv, bias)
+            h = h + blk.mlp(h)
+        return self.ln_f(h)
+
+    def output_logits(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.matmul(h, self.wte.weight.t())
+
+    def denoise(self, noisy_logits: torch.Tensor, self_cond_logits: Optional[torch.Tensor], t_frac: torch.Tensor,
+                attention_mask: torch.Tensor, past: Past) -> torch.Tensor:
+        """One denoising step for one block per row (the exported ``denoiser`` graph).
+
+        noisy_logits, self_cond_logits [b, B, V]; t_frac [b]; attention_mask [b, ctx_len] (1 = real context token,
+        left padding 0); past: the context graph's presents. Block positions follow the real context:
+        sum(attention_mask) + 0..B−1."""
+        b, B, _ = noisy_logits.shape
+        dev = noisy_logits.device
+        ctx_len = attention_mask.shape[1]
+        start = attention_mask.to(torch.int64).sum(dim=1, keepdim=True)
+        position_ids = start + torch.arange(B, device=dev).unsqueeze(0)
+        t_pos = t_frac.to(torch.float32).unsqueeze(1).expand(b, B)
+        h = self.embed_block(noisy_logits, self_cond_logits, t_pos, position_ids)
+        ctx_allowed = (attention_mask > 0).to(torch.float32)[:, None, None, :].expand(b, 1, B, ctx_len)
+        blk_allowed = torch.ones(b, 1, B, B, device=dev)
+        bias = (1.0 - torch.cat([ctx_allowed, blk_allowed], dim=-1)) * MASK_VALUE
+        return self.output_logits(self.denoise_hidden(h, past, bias))
+
+    # ------------------------------------------------------------------------------------------ training
+    def block_bias(self, block_starts: torch.Tensor, ctx_len: int) -> torch.Tensor:
+        """Attention bias [b, 1, nb·B, ctx_len + nb·B] for training with nb blocks per row.
+
+        Block k of a row (clean positions start_k … start_k+B−1) sees clean columns j < start_k and its own block.
+        block_starts [b, nb]; −1 marks an unused block slot (it then sees only itself; its loss weight is 0)."""
+        b, nb = block_starts.shape
+        B = self.cfg.block_size
+        dev = block_starts.device
+        starts = block_starts.repeat_interleave(B, dim=1)  # [b, nb·B]
+        j = torch.arange(ctx_len, device=dev)
+        ctx_ok = j[None, None, :] < starts[:, :, None]  # [b, nbB, ctx]
+        blk_id = torch.arange(nb, device=dev).repeat_interleave(B)
+        blk_ok = (blk_id[:, None] == blk_id[None, :]).unsqueeze(0).expand(b, nb * B, nb * B)
+        allowed = torch.cat([ctx_ok, blk_ok], dim=-1).unsqueeze(1)
+        return (1.0 - allowed.to(torch.float32)) * MASK_VALUE
+
+    def forward_train(self, tokens: torch.Tensor, block_starts: torch.Tensor, noisy_logits: torch.Tensor,
+                      t_frac_blocks: torch.Tensor, self_cond_logits: Optional[torch.Tensor] = None,
+                      ctx: Optional[Past] = None) -> torch.Tensor:
+        """Logits [b, nb·B, V] for all blocks of each row in one pass.
+
+        tokens [b, L] clean tokens (right padding is harmless: the context is causal and blocks only look left of
+        their start); block_starts [b, nb]; noisy_logits [b, nb·B, V]; t_frac_blocks [b, nb]; ctx: the context
+        stream's keys/values (default: encode_context(tokens)), possibly of only the first max(block_starts) tokens."""
+        b = tokens.shape[0]
+        nb = block_starts.shape[1]
+        B = self.cfg.block_size
+        if ctx is None:
+            ctx = self.encode_context(tokens)
+        L = ctx[0][0].shape[2]  # the context may be cut after the last block start (nothing later is attended)
+        pos = (block_starts.clamp(min=0).repeat_interleave(B, dim=1)
+               + torch.arange(B, device=tokens.device).repeat(nb).unsqueeze(0))
+        pos = pos.clamp(max=self.cfg.max_positions - 1)
+        t_pos = t_frac_blocks.repeat_interleave(B, dim=1)
+        h = self.embed_block(noisy_logits, self_cond_logits, t_pos, pos)
+        return self.output_logits(self.denoise_hidden(h, ctx, self.block_bias(block_starts, L)))
+
+    # ------------------------------------------------------------------------------ reference (tests only)
+    def joint_forward(self, tokens: torch.Tensor, c0: int, n: int, noisy_logits: torch.Tensor,
+                      t_frac_blocks: torch.Tensor, self_cond_logits: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The thesis' single-sequence formulation: Transformer[concat(h^{<c0+(n−1)B}, h̃^{c0:c0+nB}); δ(c0, n, B)].
+
+        A plain full-sequence forward under the joint mask, written independently of the split computation, so that
+        tests can check that context-state reuse is exact. Returns block logits [b, nB, V]."""
+        B = self.cfg.block_size
+        b = tokens.shape[0]
+        c = c0 + (n - 1) * B
+        dev = tokens.device
+        h_ctx = self.wte(tokens[:, :c]) + self.wpe(torch.arange(c, device=dev)).unsqueeze(0)
+        pos = c0 + torch.arange(n * B, device=dev)
+        t_pos = t_frac_blocks.repeat_interleave(B, dim=1)
+        h_blk = self.embed_block(noisy_logits, self_cond_logits, t_pos, pos.unsqueeze(0).expand(b, -1))
+        x = torch.cat([h_ctx, h_blk], dim=1)
+        bias = (1.0 - ssd2_joint_mask(c0, n, B).to(torch.float32).to(dev)) * MASK_VALUE
+        for blk in self.blocks:
+            q, k, v = blk.attn.qkv_heads(blk.ln1(x))
+            x = x + blk.attn.attend(q, k, v, bias)
+            x = x + blk.mlp(x)
+        return self.output_logits(self.ln_f(x[:, c:]))
+
+
+def ssd2_joint_mask(c0: int, n: int, B: int) -> torch.Tensor:
+    """δ(c0, n, B) of thesis §5.6.2 as a boolean [c+nB, c+nB] matrix, c = c0 + (n−1)B.
+
+    Context rows are causal; rows of noisy block k (0-based) see context columns j < c0 + k·B and their own block.
+    This reproduces the printed example δ(1, 2, 2) exactly (the printed inequalities have off-by-one slips)."""
+    c = c0 + (n - 1) * B
+    N = c + n * B
+    m = torch.zeros(N, N, dtype=torch.bool)
+    for i in range(c):
+        m[i, : i + 1] = True
+    for k in range(n):
+        r0 = c + k * B
+        m[r0:r0 + B, : c0 + k * B] = True
+        m[r0:r0 + B, r0:r0 + B] = True
+    return m
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+def save_checkpoint(path: str, model: SimplexDiffusionLM, extra: dict) -> None:
+    torch.save({"config": dataclasses.asdict(model.cfg), "model": model.state_dict(), **extra}, path)
+
+
+def load_model(path: str, map_location="cpu") -> Tuple[SimplexDiffusionLM, dict]:
+    ck = torch.load(path, map_location=map_location)
+    model = SimplexDiffusionLM(SSDConfig.from_dict(ck["config"]))
+    model.load_state_dict(ck["model"])
+    return model, ck
+
+
+def positions_from_mask(attention_mask: torch.Tensor, seq_len: int) -> torch.Tensor:
+    """HF-style position ids for left padding: cumsum(mask) − 1, padding positions set to 1; last seq_len columns."""
+    pos = attention_mask.long().cumsum(-1) - 1
+    pos = pos.masked_fill(attention_mask == 0, 1)
+    return pos[:, -seq_len:]
