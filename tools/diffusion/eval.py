@@ -215,7 +215,7 @@ def main():
         core_model, _ = load_model(a.core)
         core = TorchDiffusion(core_model.eval(), enc.pad)
         collab = {"alpha": 1.0, "by_lambda": {}}
-        for lam in ([0.0, 0.5] if a.smoke else [0.0, 0.2, 0.3, 0.5, 1.0]):
+        for lam in ([0.0, 0.5] if a.smoke else [0.0, 0.3, 1.0]):
             def terms_fn(recs, lam=lam):
                 doc = [enc.render("qa", "prompt", {"document": r["document"], "question": r["question"]}) for r in recs]
                 nod = [enc.render("qa", "no_context", {"question": r["question"]}) for r in recs]

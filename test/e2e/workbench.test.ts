@@ -1,0 +1,551 @@
+/// <reference lib="dom" />
+/**
+ * The VS Code tier: code-server 4.99.4 (VS Code 1.99.3) with the built extension in development mode, on a fresh
+ * profile and a fixture workspace, driven in headless Chromium through the command palette, the activity bar,
+ * view title menus and the extension's webviews. Scenarios run in order on one window (each builds on the state
+ * the previous left, as a person's session would). Every command a scenario runs is recorded; the last test
+ * checks the record against test/e2e/commands.json, which lists every contributed command with the scenario that
+ * exercises it or the reason it cannot be.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, afterEach, before, describe, it } from 'node:test';
+import type { BrowserContext, Frame } from 'playwright-core';
+import { guardContext, launchChromium, problemLines, type PageProblems } from '../webview/browser';
+import { ROOT } from '../webview/harness';
+import { CodeServer } from './codeServer';
+import { coverage } from './coverage';
+import { Workbench } from './workbench';
+
+const RESULTS = join(ROOT, 'test-results', 'e2e');
+const FIXTURE = join(ROOT, 'test', 'e2e', 'fixtures', 'workspace');
+/** The whole file must finish within this, or the watchdog ends the processes it started and fails the run. */
+const WATCHDOG_MS = 9 * 60_000;
+const STEP = { timeout: 120_000 };
+
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { publisher: string; name: string; contributes: { commands: { command: string; title: string; category?: string }[] } };
+const EXTENSION_ID = `${pkg.publisher}.${pkg.name}`;
+const STATUS_ITEM = `${EXTENSION_ID}.concert.worker`;
+const STATUS_VIEW_TITLE = 'Concert: Worker & Models';
+
+/** `Concert: <title>` of a command, from package.json (so a renamed command fails where it is run). */
+function title(id: string): string {
+  const c = pkg.contributes.commands.find((x) => x.command === id);
+  assert.ok(c, `package.json contributes no command ${id}`);
+  return c.category ? `${c.category}: ${c.title}` : c.title;
+}
+
+const ran = new Set<string>();
+let server: CodeServer | undefined;
+let context: BrowserContext | undefined;
+let problems: PageProblems;
+let wb: Workbench;
+let watchdog: NodeJS.Timeout | undefined;
+let watchdogFired = false;
+
+async function cleanup(): Promise<string[]> {
+  const notes: string[] = [];
+  await context?.close().catch((e: unknown) => notes.push(`closing Chromium: ${String(e)}`));
+  context = undefined;
+  if (server) {
+    const { killed, left } = await server.stop();
+    if (killed.length) notes.push(`processes that ignored SIGTERM and were killed: ${killed.join(', ')}`);
+    if (left.length) notes.push(`processes still alive after SIGKILL: ${left.join(', ')}`);
+    server = undefined;
+  }
+  return notes;
+}
+
+async function statusFrame(): Promise<Frame> {
+  return wb.webview(STATUS_VIEW_TITLE);
+}
+
+async function statusText(): Promise<string> {
+  return (await statusFrame()).locator('#app').innerText();
+}
+
+/** Opens the Concert container in the activity bar (if it is not open) and returns the status view's frame. */
+async function openConcertView(): Promise<Frame> {
+  const item = wb.page.locator('.activitybar .action-item').filter({ has: wb.page.locator('.action-label[aria-label="Concert"]') });
+  if ((await item.getAttribute('class'))?.includes('checked') !== true) await item.locator('.action-label').click();
+  return statusFrame();
+}
+
+const SUMMARY_TITLE = 'Concert: Summary';
+/** The fixture document of the CAD scenarios, as it is on disk before they edit it. */
+const NOTES = readFileSync(join(FIXTURE, 'notes.md'), 'utf8');
+/** A long document (written into the workspace at start): chunked, so a run lasts long enough to cancel. */
+const LONG = Array.from({ length: 120 }, (_, i) => `## Day ${i + 1}\n\n${NOTES.split('\n\n').slice(1).join('\n\n')}`).join('\n\n');
+
+/** Opens a workspace file with Quick Open (Ctrl+P), as a person would, and waits for its editor. */
+async function openFile(name: string): Promise<void> {
+  if (await wb.quickInput.isVisible()) await wb.page.keyboard.press('Escape');
+  await wb.page.keyboard.press('Control+P');
+  await wb.quickInput.waitFor({ state: 'visible' });
+  await wb.quickInput.fill(name);
+  await wb.until(`${name} in Quick Open`, async () => (await wb.quickRows())[0]?.startsWith(name));
+  await wb.page.keyboard.press('Enter');
+  await focusEditor(name);
+}
+
+/** Activates the editor tab of `name` and puts keyboard focus in its text. */
+async function focusEditor(name: string): Promise<void> {
+  const tab = wb.page.locator(`.tabs-container .tab[aria-label^="${name}"]`).first();
+  await tab.waitFor({ state: 'visible', timeout: 20_000 });
+  await tab.click();
+  // A click in the text puts keyboard focus (and the cursor) in the editor.
+  await wb.page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click({ position: { x: 5, y: 5 } });
+  await wb.until(`keyboard focus in the ${name} editor`, async () => wb.page.evaluate(() => document.activeElement?.closest('.monaco-editor') !== null && document.activeElement?.tagName === 'TEXTAREA'), 5_000);
+}
+
+/** Saves the editor of `name` (Ctrl+S) and returns the file's text on disk. */
+async function saveAndRead(name: string): Promise<string> {
+  assert.ok(server);
+  await focusEditor(name);
+  const file = join(server.workspace, name);
+  const before = readFileSync(file, 'utf8');
+  await wb.page.keyboard.press('Control+S');
+  await wb.until(`${name} to be saved`, async () => !(await wb.page.locator(`.tabs-container .tab.dirty[aria-label^="${name}"]`).count()), 10_000);
+  await wb.page.waitForTimeout(200);
+  return readFileSync(file, 'utf8') || before;
+}
+
+/**
+ * Summaries need a causal-LM pack that ships its prompt templates. Checked up front, so a pack without them fails
+ * each CAD scenario at once with the reason, not after a run's time-out.
+ */
+function requireCadPack(): void {
+  if ((JSON.parse(process.env.CONCERT_E2E_SETTINGS ?? '{}') as Record<string, unknown>)['concert.cad.modelPack']) return;
+  const models = join(ROOT, 'models');
+  const lms = readdirSync(models)
+    .map((d) => join(models, d, 'concert.json'))
+    .filter((f) => existsSync(f))
+    .map((f) => JSON.parse(readFileSync(f, 'utf8')) as { id: string; kind: string; prompts?: string })
+    .filter((m) => m.kind === 'causal-lm');
+  assert.ok(
+    lms.some((m) => m.prompts),
+    `no bundled causal-LM pack ships prompt templates (concert.json "prompts"; packs: ${lms.map((m) => m.id).join(', ') || 'none'}), so Summarize / Ask fail for every user with 'has no prompt templates'. The pack must include tools/data/templates.json as its prompts file (tools/models/make_pack.py).`,
+  );
+}
+
+async function summaryFrame(): Promise<Frame> {
+  return wb.webview(SUMMARY_TITLE, 60_000);
+}
+
+/** Waits for the summary panel's run to end (done, cancelled or failed); returns the panel's frame. */
+async function summaryDone(timeout = 120_000): Promise<Frame> {
+  const frame = await summaryFrame();
+  await wb.until('the summary run to finish', async () => (await frame.locator('.status.running').count()) === 0 && (await frame.locator('.output.cad .meta, .status.error, .status.cancelled').count()) > 0, timeout);
+  assert.equal(await frame.locator('.status.error').count(), 0, `the run failed: ${await frame.locator('.status.error').innerText().catch(() => '')}`);
+  return frame;
+}
+
+/**
+ * An action of the Concert view's title bar. The container has one view, so VS Code merges the view's title into
+ * the side bar's title (`.composite.title`), where the actions are always shown.
+ */
+function viewTitleAction(label: string) {
+  return wb.page.locator(`.part.sidebar .composite.title .title-actions .action-label[aria-label="${label}"]`);
+}
+
+describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
+  before(async () => {
+    mkdirSync(RESULTS, { recursive: true });
+    watchdog = setTimeout(() => {
+      watchdogFired = true;
+      console.error(`e2e watchdog: still running after ${WATCHDOG_MS / 1000} s; ending the processes this run started`);
+      void cleanup().finally(() => process.exit(1));
+    }, WATCHDOG_MS);
+    watchdog.unref();
+    // CONCERT_E2E_SETTINGS: extra user settings (JSON) for a local run, e.g. to try a model folder under development.
+    const extra = process.env.CONCERT_E2E_SETTINGS ? (JSON.parse(process.env.CONCERT_E2E_SETTINGS) as Record<string, unknown>) : {};
+    server = await CodeServer.start({ root: ROOT, workspaceFixture: FIXTURE, logCopy: join(RESULTS, 'code-server.log'), settings: extra });
+    context = await launchChromium({ profileDir: join(server.dir, 'browser'), viewport: { width: 1400, height: 900 } });
+    problems = await guardContext(context, {
+      allowedOrigins: [server.origin, `ws://127.0.0.1:${server.port}`],
+      // code-server does not ship Microsoft's closed-source vsda module; the workbench asks for it anyway.
+      ignoreConsole: [/vsda/, /Failed to load resource: the server responded with a status of 404 \(Not Found\) \(.*\/vsda/],
+      // Webview resources use VS Code's virtual host, answered by the webview's service worker.
+      serviceWorkerHosts: /\.vscode-resource\.vscode-cdn\.net$/,
+    });
+    writeFileSync(join(server.workspace, 'long.md'), LONG);
+    const page = context.pages()[0] ?? (await context.newPage());
+    wb = new Workbench(page, RESULTS);
+    await page.goto(server.workbenchUrl);
+  });
+
+  // What a person would have seen after each step (kept under test-results/e2e, not committed).
+  let step = 0;
+  afterEach(async () => {
+    step++;
+    if (!wb) return;
+    await wb.page.screenshot({ path: join(RESULTS, `after-${String(step).padStart(2, '0')}.png`) }).catch(() => undefined);
+    // A modal dialog or quick input a failed step left open would block every later step: close it (the failed
+    // step has reported already; the dialog's text goes to the log).
+    const dialog = wb.dialog();
+    if (await dialog.isVisible().catch(() => false)) {
+      console.error(`closing a dialog left open by step ${step}: ${(await dialog.innerText().catch(() => '')).replace(/\s+/g, ' ')}`);
+      await wb.page.keyboard.press('Escape');
+    }
+    if (await wb.quickInput.isVisible().catch(() => false)) await wb.page.keyboard.press('Escape');
+  });
+
+  after(async () => {
+    if (watchdog) clearTimeout(watchdog);
+    const notes = await cleanup();
+    assert.deepEqual(notes, [], notes.join('\n'));
+  });
+
+  it('activation: the status bar shows "Concert: idle" and the extension logs its start', STEP, async () => {
+    const item = wb.statusBarItem(STATUS_ITEM);
+    await item.waitFor({ state: 'visible', timeout: 90_000 });
+    await wb.until('the status bar item to say idle', async () => (await item.getAttribute('aria-label')) === 'Concert: idle');
+    assert.match(await item.innerText(), /Concert: idle/);
+    await wb.screenshot('01-activated');
+  });
+
+  it('Run Doctor from the command palette reports the provider and the packs', STEP, async () => {
+    await wb.runCommand(title('concert.doctor'));
+    const message = await wb.waitNotification(/Concert doctor:/);
+    assert.match(message, /^Concert doctor: CPU \(.+\); [1-9]\d* valid model packs?\b/);
+    await wb.screenshot('02-doctor');
+    // The notification's button opens the full report in the log.
+    await wb.notification(/Concert doctor:/).getByRole('button', { name: 'Show Log' }).click();
+    // The Output view follows the end of the log: the provider lines and the pack list of the report.
+    await wb.waitOutput(/Model packs: [1-9]\d* valid[\s\S]*✓ concert-/);
+    await wb.until('the status bar item to show the running worker', async () => (await wb.statusBarItem(STATUS_ITEM).getAttribute('aria-label')) === 'Concert: CPU');
+    await wb.screenshot('03-doctor-log');
+    await wb.clearNotifications();
+    ran.add('concert.doctor');
+  });
+
+  it('Show Log from the command palette opens the Concert log', STEP, async () => {
+    await wb.hidePanel();
+    await wb.runCommand(title('concert.showLog'));
+    const log = await wb.waitOutput(/Concert \d+\.\d+\.\d+ activated/, 15_000, { filter: 'activated' });
+    assert.match(log, /the worker starts on first use/);
+    ran.add('concert.showLog');
+  });
+
+  it('the Concert view lists the bundled packs and the provider', STEP, async () => {
+    const frame = await openConcertView();
+    await frame.locator('li.pack.valid').first().waitFor({ timeout: 60_000 });
+    const text = await statusText();
+    assert.match(text, /Running/);
+    assert.match(text, /Provider\s+cpu \(requested: auto\)/);
+    assert.match(text, /Model packs\s+[1-9]\d* of \d+ valid/i);
+    const rows = await frame.locator('li.pack').allInnerTexts();
+    assert.ok(rows.some((r) => /valid[\s\S]*bundled/.test(r)), `a valid bundled pack is listed:\n${rows.join('\n---\n')}`);
+    for (const r of rows) assert.match(r, /bundled/, 'only the bundled packs so far');
+    await wb.screenshot('04-status-view');
+  });
+
+  it('Refresh Model Packs from the view title and from the webview', STEP, async () => {
+    const refreshAction = viewTitleAction('Refresh Model Packs');
+    await refreshAction.click();
+    const message = wb.page.locator('.statusbar-item', { hasText: /Concert: [1-9]\d* valid model packs?/ }).first();
+    await message.waitFor({ state: 'visible', timeout: 30_000 });
+    await message.waitFor({ state: 'hidden', timeout: 15_000 });
+    // The webview's Refresh button posts `refresh`, which runs the same command.
+    await (await statusFrame()).locator('[data-key="refresh"]').click();
+    await message.waitFor({ state: 'visible', timeout: 30_000 });
+    ran.add('concert.refreshModels');
+  });
+
+  it('Self-Test Model Pack… from the palette picks a pack and reports its timing', STEP, async () => {
+    await wb.runCommand(title('concert.selfTestPack'));
+    await wb.until('the pack quick pick', async () => (await wb.quickTitle()) === 'Concert: Self-Test Model Pack' && (await wb.quickRows()).length > 0);
+    const rows = await wb.quickRows();
+    // The last classifier: the next scenario self-tests the first one from the view, so their messages differ.
+    const pick = rows.filter((r) => r.startsWith('concert-clf-')).at(-1) ?? rows[0];
+    assert.ok(pick, 'the quick pick lists the valid packs');
+    const id = pick.split(',')[0].trim();
+    await wb.quickInput.fill(id);
+    await wb.page.keyboard.press('Enter');
+    const message = await wb.waitNotification(new RegExp(`${id} passed its self-test`), 90_000);
+    assert.match(message, /passed its self-test: 20 steps, [\d.]+ ms\/step on CPU/);
+    await wb.clearNotifications();
+    ran.add('concert.selfTestPack');
+  });
+
+  it('Self-Test from the status view runs the pack of its row', STEP, async () => {
+    const frame = await statusFrame();
+    const row = frame.locator('li.pack.valid').filter({ hasText: 'classifier' }).first();
+    await row.locator('button.disclosure').click();
+    const id = /id: (\S+)/.exec(await row.locator('.pack-details').innerText())?.[1] ?? /concert-clf-[a-z]+/.exec(await row.innerText())?.[0];
+    assert.ok(id, 'the expanded row shows the pack id');
+    await row.locator('vscode-button', { hasText: 'Self-Test' }).click();
+    await wb.waitNotification(new RegExp(`${id} passed its self-test`), 90_000);
+    await wb.clearNotifications();
+  });
+
+  it('Select Device… lists the execution providers; choosing cpu reconfigures the worker', STEP, async () => {
+    await wb.runCommand(title('concert.selectDevice'));
+    await wb.until('the device quick pick', async () => (await wb.quickTitle()) === 'Concert: Select Device' && (await wb.quickRows()).length >= 6);
+    const rows = await wb.quickRows();
+    const labels = rows.map((r) => r.split(',')[0].replace(/^check\s+/, '').trim());
+    assert.deepEqual(labels, ['auto', 'webgpu', 'cuda', 'dml', 'coreml', 'cpu']);
+    assert.match(rows[0], /^check\s+auto/, 'the current setting is checked');
+    assert.match(await wb.page.locator('.quick-input-widget .quick-input-title').innerText(), /Concert: Select Device/);
+    await wb.screenshot('05-select-device');
+    await wb.quickInput.fill('cpu');
+    await wb.until('the filtered quick pick', async () => (await wb.quickRows())[0]?.startsWith('cpu'));
+    await wb.page.keyboard.press('Enter');
+    await wb.until('concert.device = cpu in the settings', async () => server?.writtenSettings()['concert.device'] === 'cpu');
+    await wb.until('the view to show the requested provider', async () => /Provider\s+cpu \(requested: cpu\)/.test(await statusText()));
+    // The view's Device… button opens the same quick pick.
+    await (await statusFrame()).locator('[data-key="device"]').click();
+    await wb.until('the device quick pick from the view', async () => (await wb.quickTitle()) === 'Concert: Select Device');
+    assert.match((await wb.quickRows()).at(-1) ?? '', /^check\s+cpu/);
+    await wb.page.keyboard.press('Escape');
+    ran.add('concert.selectDevice');
+  });
+
+  it('Restart Worker starts a new worker process', STEP, async () => {
+    const pidOf = async () => /Process\s+pid (\d+)/.exec(await statusText())?.[1];
+    const before = await wb.until('a worker pid in the view', pidOf);
+    await wb.runCommand(title('concert.restartWorker'));
+    const after = await wb.until('a new worker pid', async () => {
+      const p = await pidOf();
+      return p && p !== before ? p : undefined;
+    });
+    assert.notEqual(after, before);
+    assert.match(await statusText(), /Running/);
+    await wb.until('the status bar item to show the running worker', async () => (await wb.statusBarItem(STATUS_ITEM).getAttribute('aria-label')) === 'Concert: CPU');
+    ran.add('concert.restartWorker');
+  });
+
+  it('Add Model Folder… adds a folder of packs; the view shows its invalid pack with the reason', STEP, async () => {
+    assert.ok(server);
+    const folder = join(server.workspace, 'packs');
+    await wb.runCommand(title('concert.addModelFolder'));
+    // code-server's folder dialog is VS Code's simple file dialog (a quick input with a path).
+    await wb.until('the folder dialog', async () => /folders with model packs/.test(await wb.quickTitle()));
+    await wb.quickInput.fill(`${folder}/`);
+    await wb.page.waitForTimeout(500);
+    await wb.screenshot('06-add-model-folder');
+    await wb.page.locator('.quick-input-widget').getByRole('button', { name: 'Add Model Folder' }).click();
+    await wb.waitNotification(/Concert: added 1 model folder to your user settings\./);
+    await wb.until('concert.modelFolders in the settings', async () => JSON.stringify(server?.writtenSettings()['concert.modelFolders']) === JSON.stringify([folder]));
+    const frame = await statusFrame();
+    const invalid = frame.locator('li.pack.invalid');
+    await invalid.first().waitFor({ timeout: 60_000 });
+    assert.match(await invalid.first().innerText(), /broken-pack[\s\S]*invalid[\s\S]*user/);
+    const error = await invalid.first().locator('.pack-error').textContent();
+    assert.match(error ?? '', /unknown key "unexpected"/);
+    assert.equal(await frame.locator('li.pack img').count(), 0, 'the pack error is text');
+    await wb.screenshot('07-status-with-invalid-pack');
+    await wb.clearNotifications();
+    ran.add('concert.addModelFolder');
+  });
+
+  it(
+    'Reveal Model Folder… reveals the bundled models folder',
+    { ...STEP, todo: "src/extension/commands.ts openModelFolder runs 'revealFileInOS', which code-server (the browser UI) does not have: the command fails with \"command 'revealFileInOS' not found\" (reported)" },
+    async () => {
+      await wb.runCommand(title('concert.openModelFolder'));
+      await wb.until('the folder quick pick', async () => (await wb.quickTitle()) === 'Concert: Reveal Model Folder');
+      await wb.page.keyboard.press('Enter');
+      const failed = await wb
+        .notification(/Concert: /)
+        .first()
+        .waitFor({ state: 'visible', timeout: 5_000 })
+        .then(async () => (await wb.notification(/Concert: /).first().innerText()).trim(), () => '');
+      await wb.clearNotifications();
+      // The failure also reaches the console; it is this known bug, not a new problem of the workbench.
+      problems.consoleErrors = problems.consoleErrors.filter((e) => !e.includes("command 'revealFileInOS' not found"));
+      assert.equal(failed, '', 'the command reported a failure');
+    },
+  );
+
+  it('the view title menu offers the Concert actions and runs them', STEP, async () => {
+    await openConcertView();
+    await viewTitleAction('Views and More Actions...').click();
+    const menu = wb.page.locator('.monaco-menu-container .monaco-menu').last();
+    await menu.waitFor({ state: 'visible' });
+    const items = (await menu.locator('.action-label').allInnerTexts()).map((s) => s.trim()).filter(Boolean);
+    for (const id of ['concert.doctor', 'concert.selectDevice', 'concert.showLog', 'concert.addModelFolder', 'concert.openModelFolder', 'concert.selfTestPack']) {
+      const t = pkg.contributes.commands.find((c) => c.command === id)?.title ?? id;
+      assert.ok(items.includes(t), `"${t}" is in the view's ⋯ menu: ${JSON.stringify(items)}`);
+    }
+    await wb.screenshot('08-view-menu');
+    await wb.page.keyboard.press('Escape');
+    await wb.hidePanel();
+    await viewTitleAction('Views and More Actions...').click();
+    await wb.pickMenuItem('Show Log');
+    await wb.waitOutput(/Concert \d+\.\d+\.\d+ activated/, 15_000, { filter: 'activated' });
+  });
+
+  it("the view's Log and Settings buttons open the log and Concert's settings", STEP, async () => {
+    await wb.hidePanel();
+    const frame = await statusFrame();
+    await frame.locator('[data-key="log"]').click();
+    await wb.waitOutput(/Concert \d+\.\d+\.\d+ activated/, 15_000, { filter: 'activated' });
+    await (await statusFrame()).locator('[data-key="settings"]').click();
+    const search = wb.page.locator('.settings-editor .settings-header .monaco-editor .view-lines');
+    await search.first().waitFor({ state: 'visible', timeout: 20_000 });
+    assert.match((await search.first().innerText()).replace(/\u00a0/g, ' '), new RegExp(`@ext:${EXTENSION_ID.replace('.', '\\.')}`));
+    await wb.page.locator('.settings-editor .setting-item-title', { hasText: 'Idle Unload Minutes' }).first().waitFor({ timeout: 20_000 });
+    await wb.screenshot('09-settings');
+    await wb.runCommand('View: Close All Editors');
+  });
+
+  it('Summarize Document shows the summary in the Summary panel', STEP, async () => {
+    requireCadPack();
+    await wb.runCommand('View: Close All Editors');
+    await wb.hidePanel();
+    await openFile('notes.md');
+    await wb.runCommand(title('concert.summarizeDocument'));
+    const frame = await summaryFrame();
+    assert.match(await frame.locator('h1').first().innerText(), /^Summary · notes\.md · whole document/);
+    await summaryDone();
+    const text = (await frame.locator('.output.cad .tokens').innerText()).trim();
+    assert.ok(text.length > 0, 'the summary has text');
+    assert.ok((await frame.locator('.output.cad .tok').count()) > 0, 'tokens are shaded by reliance');
+    assert.match(await frame.locator('.output.cad .meta').innerText(), /\d+ tokens? · \d+% document-supported/);
+    await frame.locator('details.record summary').click();
+    assert.match(await frame.locator('details.record').innerText(), /Model\s+\S+[\s\S]*Decoding\s+\S+[\s\S]*Provider\s+cpu/);
+    await wb.screenshot('10-summary-panel');
+    ran.add('concert.summarizeDocument');
+  });
+
+  it('the α slider reruns the summary by keyboard', STEP, async () => {
+    requireCadPack();
+    const frame = await summaryFrame();
+    await frame.locator('#alpha').focus();
+    await wb.page.keyboard.press('ArrowRight');
+    await wb.until('the rerun with α 0.75', async () => /Context-aware \(α 0\.75\)/.test(await frame.locator('.output.cad h2').innerText()), 60_000);
+    await summaryDone();
+  });
+
+  it('Insert at Cursor and Insert as Comment each apply one undo step', STEP, async () => {
+    requireCadPack();
+    const text = (await (await summaryFrame()).locator('.output.cad .tokens').innerText()).trim();
+    const firstWords = text.split(/\s+/).slice(0, 2).join(' ');
+    for (const mode of ['cursor', 'comment'] as const) {
+      await (await summaryFrame()).locator(`.output.cad [data-action="insert"][data-mode="${mode}"]`).click();
+      // The panel asks first when the document changed since the run (it did: the previous insert and its undo).
+      const dialog = wb.dialog();
+      if (await dialog.waitFor({ state: 'visible', timeout: 2_000 }).then(() => true, () => false)) {
+        assert.match(await dialog.innerText(), /notes\.md/);
+        await dialog.getByRole('button', { name: 'Insert' }).click();
+      }
+      const edited = await wb.until(`notes.md to hold the inserted ${mode === 'cursor' ? 'text' : 'comment'}`, async () => {
+        const t = await saveAndRead('notes.md');
+        return t !== NOTES ? t : undefined;
+      });
+      assert.ok(edited.includes(firstWords), `the summary was inserted:\n${edited.slice(0, 400)}`);
+      if (mode === 'comment') assert.match(edited, /<!--[\s\S]*-->/, 'Markdown gets an HTML comment');
+      await wb.screenshot(`11-inserted-${mode}`);
+      await wb.page.keyboard.press('Control+Z');
+      assert.equal(await saveAndRead('notes.md'), NOTES, 'one undo restores the original text');
+    }
+  });
+
+  it('Summarize Selection summarizes only the selected lines (from the editor context menu)', STEP, async () => {
+    requireCadPack();
+    await focusEditor('notes.md');
+    // Select lines 3 to 5 with the keyboard.
+    await wb.page.keyboard.press('Control+Home');
+    await wb.page.keyboard.press('ArrowDown');
+    await wb.page.keyboard.press('ArrowDown');
+    for (let i = 0; i < 3; i++) await wb.page.keyboard.press('Shift+ArrowDown');
+    await wb.page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click({ button: 'right', position: { x: 40, y: 50 } });
+    await wb.pickMenuItem('Concert', { submenu: true });
+    await wb.pickMenuItem(pkg.contributes.commands.find((c) => c.command === 'concert.summarizeSelection')?.title ?? 'Summarize Selection');
+    const frame = await summaryFrame();
+    await wb.until('the selection scope in the panel', async () => /notes\.md · lines 3–5/.test(await frame.locator('h1').first().innerText()));
+    await summaryDone();
+    assert.ok((await frame.locator('.output.cad .tokens').innerText()).trim().length > 0);
+    await wb.screenshot('12-summary-selection');
+    ran.add('concert.summarizeSelection');
+  });
+
+  it('Ask About This Document… answers a typed question', STEP, async () => {
+    requireCadPack();
+    // Ask about one paragraph (line 3): small models read little, and questions work on the selection.
+    await focusEditor('notes.md');
+    await wb.page.keyboard.press('Control+Home');
+    await wb.page.keyboard.press('ArrowDown');
+    await wb.page.keyboard.press('ArrowDown');
+    await wb.page.keyboard.press('Shift+ArrowDown');
+    await wb.runCommand(title('concert.askAboutDocument'));
+    await wb.until('the question box', async () => /Ask About This Document/.test(await wb.quickTitle()));
+    await wb.quickInput.fill('Why did the ferry stop running?');
+    await wb.page.keyboard.press('Enter');
+    const frame = await summaryFrame();
+    await wb.until('the answer view', async () => /^Answer · notes\.md · line 3/.test(await frame.locator('h1').first().innerText()));
+    assert.match(await frame.locator('.question').innerText(), /Why did the ferry stop running\?/);
+    await summaryDone();
+    assert.ok((await frame.locator('.output.cad .tokens').innerText()).trim().length > 0);
+    await wb.screenshot('13-answer');
+    ran.add('concert.askAboutDocument');
+  });
+
+  it('Cancel in the Summary panel stops a long run', STEP, async () => {
+    requireCadPack();
+    await openFile('long.md');
+    await wb.runCommand(title('concert.summarizeDocument'));
+    const frame = await summaryFrame();
+    await wb.until('a run of long.md', async () => /^Summary · long\.md/.test(await frame.locator('h1').first().innerText()));
+    const cancel = frame.locator('.status.running [data-action="cancel"]');
+    await cancel.waitFor({ state: 'visible', timeout: 30_000 });
+    await wb.screenshot('14-long-run');
+    await cancel.click();
+    await frame.locator('.status.cancelled').waitFor({ timeout: 30_000 });
+    assert.match(await frame.locator('.status.cancelled').innerText(), /Cancelled after \d+ tokens?\./);
+    // The progress notification went away with the run, and the worker is still there for the next one.
+    await wb.until('the progress notification to close', async () => (await wb.notification(/summarizing long\.md/).count()) === 0, 15_000);
+    assert.equal(await wb.statusBarItem(STATUS_ITEM).getAttribute('aria-label'), 'Concert: CPU');
+    await wb.runCommand('View: Close All Editors');
+  });
+
+  it('Rewrite Selection… says why it cannot run while no diffusion pack is installed', STEP, async () => {
+    await openFile('notes.md');
+    await wb.page.keyboard.press('Control+Home');
+    await wb.page.keyboard.press('Shift+End');
+    await wb.runCommand(title('concert.rewriteSelection'));
+    const message = await wb.waitNotification(/diffusion model pack/);
+    assert.match(message, /no valid diffusion model pack \(kind "simplex-diffusion-lm"\) is installed/);
+    await wb.screenshot('15-rewrite-refused');
+    await wb.clearNotifications();
+    assert.equal(await saveAndRead('notes.md'), NOTES, 'the document is unchanged');
+    ran.add('concert.rewriteSelection');
+  });
+
+  it('Continue at Cursor says why it cannot run while no diffusion pack is installed', STEP, async () => {
+    await focusEditor('notes.md');
+    await wb.page.keyboard.press('Control+End');
+    await wb.runCommand(title('concert.continueAtCursor'));
+    await wb.waitNotification(/no valid diffusion model pack/);
+    await wb.clearNotifications();
+    assert.equal(await saveAndRead('notes.md'), NOTES, 'the document is unchanged');
+    await wb.runCommand('View: Close All Editors');
+    ran.add('concert.continueAtCursor');
+  });
+
+  it('commands of features not built yet are hidden from the palette', STEP, async () => {
+    for (const [id, c] of Object.entries(coverage())) {
+      if (c.kind !== 'hidden') continue;
+      const rows = await wb.paletteRows(title(id));
+      assert.ok(!rows.some((r) => r === title(id) || r.startsWith(`${title(id)},`)), `${id} is listed as hidden until ${c.feature} lands, but the palette offers it: give it a scenario in test/e2e/commands.json`);
+      ran.add(id);
+    }
+  });
+
+  it('the workbench and the webviews stayed clean: no console errors, CSP violations or requests off 127.0.0.1', async () => {
+    const lines = problemLines(problems);
+    assert.deepEqual(lines, [], lines.join('\n'));
+  });
+
+  it('every command listed as exercised in test/e2e/commands.json was run by a scenario', () => {
+    assert.equal(watchdogFired, false);
+    const listed = Object.entries(coverage())
+      .filter(([, c]) => c.kind === 'scenario' || c.kind === 'hidden')
+      .map(([id]) => id)
+      .sort();
+    assert.deepEqual([...ran].sort(), listed);
+  });
+
+});

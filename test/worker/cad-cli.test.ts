@@ -1,0 +1,105 @@
+/** `concert summarize` / `concert ask` and the cad/run request as users meet them, on the bundled model. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Requests, WorkerErrorCode, type TokenProgress } from '../../src/protocol/worker';
+import type { WorkerError } from '../../src/worker/client';
+import { tempDir } from '../helpers/packs';
+import { requireBuild, startClient } from '../helpers/worker';
+
+// CONCERT_TEST_LM_PACK points the tests at another causal-lm pack folder (default: the bundled one).
+const override = process.env.CONCERT_TEST_LM_PACK ? path.resolve(process.env.CONCERT_TEST_LM_PACK) : undefined;
+const modelArgs = override ? ['--models', path.dirname(override), '--model', path.basename(override)] : [];
+const packId = override ? path.basename(override) : undefined;
+
+let tmp: ReturnType<typeof tempDir>;
+let doc: string;
+before(() => {
+  requireBuild();
+  tmp = tempDir();
+  doc = path.join(tmp.dir, 'doc.txt');
+  writeFileSync(doc, 'The capital of Freedonia is Lakeside. Lakeside sits on a wide river and has an old harbour.\n');
+});
+after(() => tmp.cleanup());
+
+function concert(...args: string[]) {
+  const r = spawnSync(process.execPath, [path.resolve('bin/concert.js'), ...args, ...modelArgs], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('concert summarize / ask', () => {
+  it('summarize --json returns text, alpha, tokens with reliance, the model and the run record', () => {
+    const r = concert('summarize', doc, '--json', '--seed', '7', '--max-tokens', '16');
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out);
+    assert.equal(typeof j.text, 'string');
+    assert.equal(j.alpha, 0.5);
+    assert.ok(j.tokens.length >= 1 && j.tokens.length <= 16);
+    for (const t of j.tokens) assert.ok(Number.isFinite(t.reliance) && typeof t.text === 'string' && Number.isInteger(t.id));
+    assert.equal(j.text, j.tokens.map((t: { text: string }) => t.text).join('').trim());
+    assert.equal(j.run.seed, 7);
+    assert.deepEqual(j.run.knobs.decoding, { mode: 'sample', temperature: 1, topP: 0.9 });
+    assert.equal(j.run.provider, 'cpu');
+    assert.match(j.run.manifestSha256, /^[0-9a-f]{64}$/);
+    assert.match(j.run.modelSha256, /^[0-9a-f]{64}$/);
+    assert.equal(typeof j.model.id, 'string');
+    // Same seed, same output.
+    assert.equal(JSON.parse(concert('summarize', doc, '--json', '--seed', '7', '--max-tokens', '16').out).text, j.text);
+  });
+
+  it('ask --json has answer == text, greedy α = 1 by default, and --regular adds regular decoding', () => {
+    const r = concert('ask', '--context', doc, '--question', 'What is the capital of Freedonia?', '--json', '--regular', '--max-tokens', '8');
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out);
+    assert.equal(j.answer, j.text);
+    assert.equal(j.alpha, 1);
+    assert.deepEqual(j.run.knobs.decoding, { mode: 'greedy' });
+    assert.equal(j.regular.alpha, 0);
+    assert.equal(typeof j.regular.text, 'string');
+  });
+
+  for (const [name, args, pattern] of [
+    ['missing file', ['summarize', '/nonexistent/file.txt'], /cannot read "\/nonexistent\/file\.txt": no such file/],
+    ['a folder', ['summarize', '/tmp'], /is a folder/],
+    ['empty question', ['ask', '--context', '__DOC__', '--question', '  '], /non-empty --question/],
+    ['alpha out of range', ['summarize', '__DOC__', '--alpha', '42'], /--alpha must be a number from 0 to 10/],
+    ['greedy and top-p', ['summarize', '__DOC__', '--greedy', '--top-p', '0.9'], /either --greedy or --top-p/],
+    ['top-p out of range', ['summarize', '__DOC__', '--top-p', '1.5'], /--top-p must be a number/],
+  ] as const) {
+    it(`bad input (${name}) exits 2 with one line`, () => {
+      const r = concert(...args.map((a) => (a === '__DOC__' ? doc : a)));
+      assert.equal(r.code, 2, r.out + r.err);
+      assert.equal(r.err.trim().split('\n').length, 1, r.err);
+      assert.match(r.err, pattern);
+    });
+  }
+
+  it('a binary file is refused', () => {
+    const bin = path.join(tmp.dir, 'blob.bin');
+    writeFileSync(bin, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 1, 2, 3]));
+    const r = concert('summarize', bin);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /looks like a binary file/);
+  });
+
+  it('a cancel stops generation within one token', async () => {
+    const { client } = startClient({ bundledModelsDir: path.resolve('models'), ...(override && { modelFolders: [path.dirname(override)] }) });
+    const seen: TokenProgress[] = [];
+    const ac = new AbortController();
+    client.onTokens.on((t) => {
+      seen.push(t);
+      if (t.index === 1) ac.abort();
+    });
+    try {
+      const err = await client
+        .request(Requests.cadRun, { task: 'summarize', document: 'A long enough document about rivers and harbours. '.repeat(3), maxTokens: 40, seed: 1, progressToken: 'x', ...(packId && { packId }) }, ac.signal)
+        .then(() => assert.fail('expected a cancel'), (e: WorkerError) => e);
+      assert.equal(err.code, WorkerErrorCode.Cancelled, err.message);
+      assert.ok(seen.length <= 3, `${seen.length} tokens streamed after a cancel at the 2nd`);
+    } finally {
+      await client.stop();
+    }
+  });
+});

@@ -1,0 +1,190 @@
+/**
+ * ONNX Runtime parity of the bundled causal LM (models/concert-lm-small) against PyTorch, without torch: the golden
+ * fixtures (test/fixtures/golden/concert-lm-small/decoder.json, written by tools/models/export_causal_lm.py) hold the
+ * inputs and a fixed sample of PyTorch's outputs. Also checks, inside ONNX Runtime, that a cached decode equals the
+ * full forward and that left padding does not change the real tokens' logits.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import * as ort from 'onnxruntime-node';
+import { SessionCache } from '../../src/runtime/ort';
+import { validatePack, type ValidatedPack } from '../../src/runtime/packs';
+
+const PACK_ID = 'concert-lm-small';
+const packDir = fileURLToPath(new URL(`../../models/${PACK_ID}/`, import.meta.url));
+const golden = JSON.parse(readFileSync(new URL(`../fixtures/golden/${PACK_ID}/decoder.json`, import.meta.url), 'utf8')) as Golden;
+
+interface InputSpec {
+  dtype: 'int64' | 'float32';
+  dims: number[];
+  data?: number[];
+  formula?: { kind: 'sin'; seed: number; scale: number };
+}
+interface OutputSummary {
+  dims: number[];
+  sample: { index: number[]; value: number[] };
+  rowSum: number[];
+  rowArgmax: number[];
+}
+interface Case {
+  name: string;
+  inputs: Record<string, InputSpec>;
+  outputs: Record<string, OutputSummary>;
+  pastFrom?: string;
+}
+interface Golden {
+  pack: string;
+  tolerance: number;
+  cases: Case[];
+}
+type Outputs = Record<string, ort.Tensor>;
+
+/** The fixture's deterministic float tensors: scale * sin(i * 0.7853981 * 1.618034 + seed), rounded to float32. */
+function formula(dims: number[], seed: number, scale: number): Float32Array {
+  const n = dims.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(n);
+  const step = 0.7853981 * 1.618034;
+  for (let i = 0; i < n; i++) out[i] = scale * Math.sin(i * step + seed);
+  return out;
+}
+
+function tensor(spec: InputSpec): ort.Tensor {
+  if (spec.dtype === 'int64') return new ort.Tensor('int64', BigInt64Array.from(spec.data!.map((v) => BigInt(v))), spec.dims);
+  return new ort.Tensor('float32', formula(spec.dims, spec.formula!.seed, spec.formula!.scale), spec.dims);
+}
+
+function feedsFor(c: Case, results: Map<string, Outputs>): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const [name, spec] of Object.entries(c.inputs)) feeds[name] = tensor(spec);
+  if (c.pastFrom) {
+    const prev = results.get(c.pastFrom)!;
+    for (const [name, t] of Object.entries(prev)) if (name.startsWith('present.')) feeds[name.replace('present.', 'past_key_values.')] = t;
+  }
+  return feeds;
+}
+
+/** Max-abs difference over the sampled entries; row sums and argmax agree. Returns the max-abs difference. */
+function compare(name: string, got: ort.Tensor, want: OutputSummary, tol: number): number {
+  assert.deepEqual(got.dims, want.dims, `${name} dims`);
+  const data = got.data as Float32Array;
+  let maxAbs = 0;
+  want.sample.index.forEach((idx, k) => {
+    const d = Math.abs(data[idx]! - want.sample.value[k]!);
+    assert.ok(Number.isFinite(data[idx]!), `${name}[${idx}] is not finite`);
+    if (d > maxAbs) maxAbs = d;
+  });
+  assert.ok(maxAbs <= tol, `${name}: max-abs difference ${maxAbs} over ${want.sample.index.length} sampled entries exceeds ${tol}`);
+  const row = want.dims[want.dims.length - 1]!;
+  want.rowSum.forEach((s, r) => {
+    let sum = 0;
+    for (let j = 0; j < row; j++) sum += data[r * row + j]!;
+    assert.ok(Math.abs(sum - s) <= tol * Math.max(1, Math.sqrt(row)) * 10, `${name} row ${r}: sum ${sum} vs ${s}`);
+  });
+  want.rowArgmax.forEach((a, r) => {
+    let best = -Infinity;
+    for (let j = 0; j < row; j++) best = Math.max(best, data[r * row + j]!);
+    assert.ok(best - data[r * row + a]! <= tol, `${name} row ${r}: PyTorch's argmax ${a} is not (within tolerance) ONNX Runtime's maximum`);
+  });
+  return maxAbs;
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+describe(`causal LM parity (${PACK_ID})`, () => {
+  let pack: ValidatedPack;
+  let sessions: SessionCache;
+  let session: ort.InferenceSession;
+  const results = new Map<string, Outputs>();
+
+  before(async () => {
+    pack = await validatePack(packDir, 'bundled');
+    sessions = new SessionCache('cpu', 1, 0);
+    session = (await sessions.get(pack, 'decoder')).session;
+  });
+  after(async () => sessions?.clear());
+
+  it('the bundled pack validates and declares the optimum decoder I/O', () => {
+    assert.equal(pack.manifest.kind, 'causal-lm');
+    assert.equal(golden.pack, PACK_ID);
+    const io = pack.manifest.io['decoder']!;
+    const names = io.inputs.map((v) => v.name);
+    assert.deepEqual(names.slice(0, 3), ['input_ids', 'attention_mask', 'position_ids']);
+    const layers = Number(pack.manifest.knobs?.['numLayers']);
+    assert.ok(layers > 0);
+    for (let i = 0; i < layers; i++) assert.ok(names.includes(`past_key_values.${i}.key`) && names.includes(`past_key_values.${i}.value`));
+    assert.deepEqual(io.outputs.map((v) => v.name), ['logits', ...Array.from({ length: layers }, (_, i) => [`present.${i}.key`, `present.${i}.value`]).flat()]);
+    assert.deepEqual(io.inputs.find((v) => v.name === 'attention_mask')!.shape, ['batch_size', 'past_sequence_length + sequence_length']);
+  });
+
+  for (const c of golden.cases) {
+    it(`matches PyTorch: ${c.name}`, async (t) => {
+      const out = (await session.run(feedsFor(c, results))) as Outputs;
+      results.set(c.name, out);
+      let worst = 0;
+      for (const [name, want] of Object.entries(c.outputs)) worst = Math.max(worst, compare(`${c.name}/${name}`, out[name]!, want, golden.tolerance));
+      t.diagnostic(`max-abs difference ${worst.toExponential(2)}`);
+    });
+  }
+
+  it('a cached decode (prefix, then one token at a time) equals the full forward', async () => {
+    const c = golden.cases.find((x) => x.name === 'nopast')!;
+    const full = results.get('nopast') ?? ((await session.run(feedsFor(c, results))) as Outputs);
+    const ids = c.inputs['input_ids']!.data!;
+    const [b, n] = c.inputs['input_ids']!.dims as [number, number];
+    const layerNames = Object.keys(c.inputs).filter((k) => k.startsWith('past_key_values.'));
+    let past: Record<string, ort.Tensor> = {};
+    for (const k of layerNames) past[k] = tensor(c.inputs[k]!);
+    const vocab = full['logits']!.dims[2]!;
+    const got = new Float32Array(b * n * vocab);
+    let done = 0;
+    for (const len of [3, 1, n - 4]) {
+      const rows = Array.from({ length: b }, (_, r) => r);
+      const feeds: Record<string, ort.Tensor> = {
+        input_ids: new ort.Tensor('int64', BigInt64Array.from(rows.flatMap((r) => ids.slice(r * n + done, r * n + done + len)).map(BigInt)), [b, len]),
+        attention_mask: new ort.Tensor('int64', new BigInt64Array(b * (done + len)).fill(1n), [b, done + len]),
+        position_ids: new ort.Tensor('int64', BigInt64Array.from(rows.flatMap(() => Array.from({ length: len }, (_, j) => BigInt(done + j)))), [b, len]),
+        ...past,
+      };
+      const out = (await session.run(feeds)) as Outputs;
+      const lg = out['logits']!.data as Float32Array;
+      for (let r = 0; r < b; r++) got.set(lg.subarray(r * len * vocab, (r + 1) * len * vocab), (r * n + done) * vocab);
+      past = {};
+      for (const k of layerNames) past[k] = out[k.replace('past_key_values.', 'present.')]!;
+      done += len;
+    }
+    const d = maxAbsDiff(got, full['logits']!.data as Float32Array);
+    assert.ok(d <= 1e-4, `cached vs full max-abs ${d}`);
+  });
+
+  it('left padding leaves the real tokens of a row unchanged (batch 2, different lengths)', async () => {
+    const c = golden.cases.find((x) => x.name === 'padded')!;
+    const padded = results.get('padded') ?? ((await session.run(feedsFor(c, results))) as Outputs);
+    const mask = c.inputs['attention_mask']!.data!;
+    const ids = c.inputs['input_ids']!.data!;
+    const n = c.inputs['input_ids']!.dims[1]!;
+    const start = mask.slice(0, n).indexOf(1);
+    const real = ids.slice(start, n);
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(real.map(BigInt)), [1, real.length]),
+      attention_mask: new ort.Tensor('int64', new BigInt64Array(real.length).fill(1n), [1, real.length]),
+      position_ids: new ort.Tensor('int64', BigInt64Array.from(real.map((_, j) => BigInt(j))), [1, real.length]),
+    };
+    for (const k of Object.keys(c.inputs).filter((x) => x.startsWith('past_key_values.'))) {
+      const dims = [...c.inputs[k]!.dims];
+      dims[0] = 1;
+      feeds[k] = new ort.Tensor('float32', new Float32Array(0), dims);
+    }
+    const alone = (await session.run(feeds)) as Outputs;
+    const vocab = alone['logits']!.dims[2]!;
+    const rowPadded = (padded['logits']!.data as Float32Array).subarray(start * vocab, n * vocab);
+    const d = maxAbsDiff(rowPadded, alone['logits']!.data as Float32Array);
+    assert.ok(d <= 1e-4, `padded vs unpadded max-abs ${d}`);
+  });
+});
