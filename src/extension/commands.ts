@@ -106,7 +106,14 @@ function makeHandlers(deps: CommandDeps): Record<CommandName, Handler> {
       const { settings } = readWorkerSettings(deps.extensionRoot);
       const folders = [{ label: 'Bundled models', detail: settings.bundledModelsDir }, ...settings.modelFolders.map((f) => ({ label: path.basename(f) || f, detail: f }))];
       const pick = folders.length === 1 ? folders[0] : await vscode.window.showQuickPick(folders, { title: 'Concert: Reveal Model Folder' });
-      if (pick) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(pick.detail));
+      if (!pick) return;
+      try {
+        await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(pick.detail));
+      } catch {
+        // Web and remote windows (code-server, Codespaces) have no OS file manager: offer the path instead.
+        const copy = await vscode.window.showInformationMessage(`Concert model folder: ${pick.detail}`, 'Copy Path');
+        if (copy) await vscode.env.clipboard.writeText(pick.detail);
+      }
     },
 
     async addModelFolder() {

@@ -260,7 +260,6 @@ describe('status view (webview tier)', () => {
 
   it(
     'keeps keyboard focus on a button when a state update re-renders the view',
-    { todo: 'webview/status/view.ts: render() calls focus() on a freshly created <vscode-button> before Lit has applied its tabindex, so focus drops to <body> on every state update (reported; remove this todo when fixed)' },
     async () => {
       await withPage(suite, async (page) => {
         const host = await open(page);

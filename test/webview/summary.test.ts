@@ -229,7 +229,6 @@ describe('summary panel (webview tier)', () => {
 
   it(
     'keeps keyboard focus on a button when a state update rebuilds its section',
-    { todo: 'webview/summary/dom.ts patchSections() calls focus() on a freshly created <vscode-button> before Lit has applied its tabindex, so focus drops to <body> (same bug as the status view; reported; remove this todo when fixed)' },
     async () => {
       await withPage(suite, async (page) => {
         const host = await open(page);

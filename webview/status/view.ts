@@ -140,5 +140,15 @@ export function render(root: HTMLElement, s: StatusViewState | undefined, expand
     ? [s.error !== undefined && h('div', { class: 'error-banner', role: 'alert' }, icon('error'), ' ', s.error), workerSection(s, a), packsSection(s, expanded, a)]
     : [h('p', { class: 'hint', role: 'status' }, 'Connecting to Concert…')];
   root.replaceChildren(...content.filter((c): c is Node | string => c !== false && c !== undefined));
-  if (focusKey) root.querySelector<HTMLElement>(`[data-key="${CSS.escape(focusKey)}"]`)?.focus();
+  // Lit-based buttons set their tabindex after the first render: focus once they have rendered.
+  if (focusKey) restoreFocus(root, focusKey);
+}
+
+/** Focuses the element with `data-key`, after a custom element (e.g. vscode-button) has finished rendering. */
+function restoreFocus(root: ParentNode, key: string): void {
+  const el = root.querySelector<HTMLElement & { updateComplete?: Promise<unknown> }>(`[data-key="${CSS.escape(key)}"]`);
+  if (!el) return;
+  el.focus();
+  if (el.updateComplete) void el.updateComplete.then(() => el.focus());
+  else requestAnimationFrame(() => el.focus());
 }

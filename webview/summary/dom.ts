@@ -53,5 +53,15 @@ export function patchSections(root: HTMLElement, sections: readonly Section[], r
     }
     prev = r.el;
   }
-  if (lostFocus && focusKey) root.querySelector<HTMLElement>(`[data-key="${CSS.escape(focusKey)}"]`)?.focus();
+  // Lit-based buttons set their tabindex after the first render: focus once they have rendered.
+  if (lostFocus && focusKey) restoreFocus(root, focusKey);
+}
+
+/** Focuses the element with `data-key`, after a custom element (e.g. vscode-button) has finished rendering. */
+function restoreFocus(root: ParentNode, key: string): void {
+  const el = root.querySelector<HTMLElement & { updateComplete?: Promise<unknown> }>(`[data-key="${CSS.escape(key)}"]`);
+  if (!el) return;
+  el.focus();
+  if (el.updateComplete) void el.updateComplete.then(() => el.focus());
+  else requestAnimationFrame(() => el.focus());
 }
