@@ -341,21 +341,20 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
   });
 
   it(
-    'Reveal Model Folder… reveals the bundled models folder',
-    { ...STEP, todo: "src/extension/commands.ts openModelFolder runs 'revealFileInOS', which code-server (the browser UI) does not have: the command fails with \"command 'revealFileInOS' not found\" (reported)" },
+    'Reveal Model Folder… shows the bundled models folder (Copy Path in a browser window, which has no file manager)',
+    STEP,
     async () => {
       await wb.runCommand(title('concert.openModelFolder'));
       await wb.until('the folder quick pick', async () => (await wb.quickTitle()) === 'Concert: Reveal Model Folder');
       await wb.page.keyboard.press('Enter');
-      const failed = await wb
-        .notification(/Concert: /)
-        .first()
-        .waitFor({ state: 'visible', timeout: 5_000 })
-        .then(async () => (await wb.notification(/Concert: /).first().innerText()).trim(), () => '');
+      const shown = wb.notification(/Concert model folder: .*models/).first();
+      await shown.waitFor({ state: 'visible', timeout: 10_000 });
+      assert.match(await shown.innerText(), /Copy Path/);
+      const failed = await wb.notification(/Concert: /).count();
       await wb.clearNotifications();
-      // The failure also reaches the console; it is this known bug, not a new problem of the workbench.
+      // code-server logs the missing OS command before the fallback runs.
       problems.consoleErrors = problems.consoleErrors.filter((e) => !e.includes("command 'revealFileInOS' not found"));
-      assert.equal(failed, '', 'the command reported a failure');
+      assert.equal(failed, 0, 'the command reported a failure');
     },
   );
 

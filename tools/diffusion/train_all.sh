@@ -45,6 +45,9 @@ if [ ! -d "$BUILD/vader/package" ]; then
   (mkdir -p "$BUILD/vader" && cd "$BUILD/vader" && npm pack vader-sentiment@1.1.3 >/dev/null 2>&1 \
     && tar xzf vader-sentiment-1.1.3.tgz) || echo "vader-sentiment unavailable: the guidance check reports no judge"
 fi
+# Corpora: a smoke run on a machine that only built the smoke data (`build.py --smoke`) reads data/build/smoke.
+DATA=$BUILD
+if [ "$SMOKE" = 1 ] && [ ! -f "$BUILD/qa/test.jsonl" ] && [ -f "$BUILD/smoke/qa/test.jsonl" ]; then DATA=$BUILD/smoke; fi
 EXPORT=$BUILD/export${SMOKE_FLAG:+-smoke}
 mkdir -p "$BUILD/logs" "$EXPORT" "$PACKS"
 
@@ -71,7 +74,7 @@ for m in $ONLY; do
   extra=()
   if [ "$m" = core ] && [ -f "$CLF" ]; then extra=(--clf "$CLF"); fi
   if [ "$m" = user ] && [ -f "$CK/ssd-core$SUFFIX/final.pt" ]; then extra=(--core "$CK/ssd-core$SUFFIX/final.pt"); fi
-  "$PY" tools/diffusion/eval.py --ckpt "$ckpt" --out "$EXPORT/$id/eval.json" --build-dir "$BUILD" --threads "$THREADS" \
+  "$PY" tools/diffusion/eval.py --ckpt "$ckpt" --out "$EXPORT/$id/eval.json" --build-dir "$DATA" --threads "$THREADS" \
     $SMOKE_FLAG "${extra[@]}"
   echo "[$(stamp)] == $id: pack"
   "$PY" tools/diffusion/make_pack.py --ckpt "$ckpt" --export "$EXPORT/$id" --eval "$EXPORT/$id/eval.json" \
