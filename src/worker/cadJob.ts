@@ -53,13 +53,19 @@ function checkParams(p: CadRunParams): { alpha: number; decoding: DecodingParams
 }
 
 /** Turns engine tokens into protocol tokens with the text each adds (incremental decoding handles multi-token characters). */
-function describeTokens(model: LanguageModel, tokens: readonly CadToken[]): CadTokenInfo[] {
+export function describeTokens(model: Pick<LanguageModel, 'tok'>, tokens: readonly CadToken[]): CadTokenInfo[] {
   const out: CadTokenInfo[] = [];
   let prev = '';
   const ids: number[] = [];
   for (const t of tokens) {
     ids.push(t.id);
     const text = model.tok.decode(ids);
+    // A character split over byte-fallback tokens decodes as U+FFFD until its last byte arrives: attribute the whole
+    // character to the token that completes it.
+    if (text.endsWith('\uFFFD')) {
+      out.push({ id: t.id, text: '', reliance: t.reliance });
+      continue;
+    }
     out.push({ id: t.id, text: text.slice(prev.length), reliance: t.reliance });
     prev = text;
   }

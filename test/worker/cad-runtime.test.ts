@@ -72,3 +72,13 @@ describe(`causal LM runtime (${path.basename(PACK_DIR)})`, () => {
     await assert.rejects(lm.prefill([new Int32Array(lm.maxContext + 1).fill(5)]), /exceeds the model's context/);
   });
 });
+
+describe('token texts', () => {
+  it('characters split over byte-fallback tokens are attributed whole to the token that completes them', async () => {
+    const { describeTokens } = await import('../../src/worker/cadJob');
+    const ids = tok.encodePlain(' Nouméa 日本 ok');
+    const texts = describeTokens({ tok }, ids.map((id) => ({ id, reliance: 0, logProbWithContext: 0, logProbWithoutContext: 0 }))).map((t) => t.text);
+    assert.equal(texts.join(''), tok.decode(ids));
+    assert.ok(texts.every((t) => !t.includes('\uFFFD')), JSON.stringify(texts));
+  });
+});
