@@ -82,6 +82,8 @@ def parse_args(argv=None):
     ap.add_argument("--eval-every", type=int, default=None)
     ap.add_argument("--ckpt-minutes", type=float, default=4.0)
     ap.add_argument("--fresh", action="store_true")
+    ap.add_argument("--init-from", default=None, help="start from the weights of this checkpoint (same architecture), "
+                    "e.g. to continue a finished run with a new budget into another --out-dir")
     a = ap.parse_args(argv)
     preset = dict(PRESETS["smoke" if a.smoke else a.model])
     for k, v in preset.items():
@@ -165,7 +167,7 @@ def atomic_save(obj, path: str) -> None:
     os.replace(tmp, path)
 
 
-SAME_RUN_ARGS = ("model", "max_minutes", "max_steps", "lr", "batch", "seq_len", "block", "target_tokens", "synthetic",
+SAME_RUN_ARGS = ("model", "max_minutes", "max_steps", "lr", "batch", "seq_len", "block", "target_tokens", "synthetic", "init_from",
                  "self_cond_prob", "K", "t_train")
 
 
@@ -187,6 +189,12 @@ def main(argv=None):
     cfg = SSDConfig(vocab_size=data.vocab_size, d_model=a.d_model, n_layers=a.layers, n_heads=a.heads, d_ff=a.d_ff,
                     max_positions=a.seq_len, block_size=a.block, K=a.K, t_train=a.t_train)
     model = SimplexDiffusionLM(cfg).to(dev)
+    if a.init_from:
+        init = torch.load(a.init_from, map_location=dev)
+        if init["config"] != dataclasses.asdict(cfg):
+            raise SystemExit(f"{a.init_from} has a different architecture: {init['config']}")
+        model.load_state_dict(init["model"])
+        log(f"initialised from {a.init_from} ({init.get('steps')} steps, {init.get('block_tokens_seen')} block tokens)")
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
