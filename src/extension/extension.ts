@@ -8,11 +8,11 @@ import { COMMANDS, FEATURE_ENABLED, FEATURE_KEYS, type Feature } from './command
 import { registerCommands } from './commands';
 import { WorkerModel } from './model';
 import { LineBuffer } from './present';
-import { REWRITE_VIEW_TYPE, RewriteController } from './rewritePanel';
+import { RewriteController } from './rewritePanel';
 import { affectsWorker, readWorkerSettings } from './settings';
 import { StatusBar } from './statusBar';
 import { STATUS_VIEW_ID, StatusViewProvider } from './statusView';
-import { SUMMARY_VIEW_TYPE, SummaryController } from './summaryPanel';
+import { SummaryController } from './summaryPanel';
 
 /** A tree view that never has items: it exists to show the "no model packs" welcome content. */
 const WELCOME_VIEW_ID = 'concert.welcome';
@@ -62,12 +62,10 @@ export function activate(context: vscode.ExtensionContext): void {
     statusView,
     new StatusBar(model),
     vscode.window.registerWebviewViewProvider(STATUS_VIEW_ID, statusView),
+    // Each panel's host registers its WebviewPanelSerializer, which restores the panel after a window reload
+    // (activation events onWebviewPanel:concert.summary and onWebviewPanel:concert.rewrite).
     summary,
-    // Restores the summary panel after a window reload (activation event onWebviewPanel:concert.summary).
-    vscode.window.registerWebviewPanelSerializer(SUMMARY_VIEW_TYPE, summary),
     rewrite,
-    // Restores the rewrite panel after a window reload (activation event onWebviewPanel:concert.rewrite).
-    vscode.window.registerWebviewPanelSerializer(REWRITE_VIEW_TYPE, rewrite),
     vscode.window.registerTreeDataProvider(WELCOME_VIEW_ID, { getChildren: () => [], getTreeItem: (e: vscode.TreeItem) => e }),
     ...registerCommands({ model, log, extensionRoot, summary, rewrite }),
     worker.onDidFail.on(async (msg) => {

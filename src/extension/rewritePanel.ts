@@ -10,14 +10,14 @@
  * workspaceState; the page keeps only UI state and asks for the data again (`ready`) whenever it is re-created —
  * after being hidden (no retainContextWhenHidden) or after a window reload (WebviewPanelSerializer).
  */
-import { createHash, randomUUID } from 'node:crypto';
-import * as path from 'node:path';
+import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
-import type { HostToRewriteView, RewriteAttributeChoice, RewriteControls, RewriteNotice, RewriteRunView, RewriteTarget, RewriteViewState } from '../protocol/webview';
+import type { HostToRewriteView, RewriteAttributeChoice, RewriteControls, RewriteRunView, RewriteTarget, RewriteViewState, RewriteViewToHost } from '../protocol/webview';
 import { Requests, type PackSummary } from '../protocol/worker';
 import { COMMANDS } from './commandTable';
 import { errorMessage, isCancelled } from './errors';
 import type { WorkerModel } from './model';
+import { PanelHost, type PanelOwner } from './panelHost';
 import { isRewriteViewToHost } from './rewriteMessages';
 import {
   REWRITE_VIEW_TYPE,
@@ -51,9 +51,8 @@ import {
 } from './rewriteState';
 import { readDiffusionSettings } from './settings';
 import type { DiffusionSettings } from './settingsTable';
-import { CODICONS_DIR } from './statusView';
+import { documentName, findDocument, openDocument, sha256, toLineRange, toRange } from './sourceDocument';
 import type { LineRange } from './summaryState';
-import { makeNonce, webviewHtml } from './webviewHtml';
 
 export { REWRITE_VIEW_TYPE };
 const PANEL_TITLE = 'Concert: Rewrite';
@@ -64,25 +63,13 @@ const POST_INTERVAL_MS = 60;
 /** Document versions are only comparable within one window session. */
 const SESSION = randomUUID();
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-
-function toLineRange(r: vscode.Range): LineRange {
-  return { start: { line: r.start.line, character: r.start.character }, end: { line: r.end.line, character: r.end.character } };
-}
-const toRange = (r: LineRange) => new vscode.Range(r.start.line, r.start.character, r.end.line, r.end.character);
-
-function documentName(doc: vscode.TextDocument): string {
-  return path.posix.basename(doc.uri.path) || doc.uri.toString();
-}
-
 interface Active {
   id: number;
   ac: AbortController;
 }
 
-export class RewriteController implements vscode.Disposable, vscode.WebviewPanelSerializer {
-  private panel: vscode.WebviewPanel | undefined;
-  private panelSubs: vscode.Disposable[] = [];
+export class RewriteController implements vscode.Disposable, PanelOwner<RewriteViewToHost, HostToRewriteView> {
+  private readonly host: PanelHost<RewriteViewToHost, HostToRewriteView>;
   /** What the shown run asked for; undefined before the first run (or after the panel was closed). */
   private request: RewriteRequest | undefined;
   private run: RewriteRunView | undefined;
@@ -94,18 +81,17 @@ export class RewriteController implements vscode.Disposable, vscode.WebviewPanel
   private seq = 0;
   private lastEditor: vscode.TextEditor | undefined;
   private sourceChanged: boolean | undefined;
-  private postTimer: NodeJS.Timeout | undefined;
   private changeTimer: NodeJS.Timeout | undefined;
   private accepting = false;
-  private disposed = false;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
-    private readonly context: vscode.ExtensionContext,
+    context: vscode.ExtensionContext,
     private readonly model: WorkerModel,
     private readonly log: vscode.LogOutputChannel,
   ) {
-    const saved = restorePersisted(context.workspaceState.get(STATE_KEY));
+    this.host = new PanelHost(context, log, { viewType: REWRITE_VIEW_TYPE, title: PANEL_TITLE, name: 'rewrite', script: 'rewrite.js', style: 'rewrite.css', stateKey: STATE_KEY, postIntervalMs: POST_INTERVAL_MS, isMessage: isRewriteViewToHost }, this);
+    const saved = restorePersisted(this.host.saved());
     if (saved) {
       this.request = saved.request;
       this.run = saved.run;
@@ -123,7 +109,7 @@ export class RewriteController implements vscode.Disposable, vscode.WebviewPanel
       }),
       model.onDidChange(() => {
         const packs = model.packs;
-        if (packs && this.updateClassifiers(packs)) this.postNow();
+        if (packs && this.updateClassifiers(packs)) this.host.postNow();
       }),
     );
   }
@@ -285,8 +271,8 @@ export class RewriteController implements vscode.Disposable, vscode.WebviewPanel
     this.request = request;
     this.run = run;
     this.sourceChanged = false;
-    this.showPanel();
-    this.postNow();
+    this.host.show();
+    this.host.postNow();
     this.persist();
 
     const what = request.mode === 'rewrite' ? `rewriting ${placeLabel('rewrite', request.source.range)} of` : 'continuing';
@@ -302,7 +288,7 @@ export class RewriteController implements vscode.Disposable, vscode.WebviewPanel
           const sub = this.model.client.onDiffusionStep.on((p) => {
             if (p.progressToken !== progressToken || this.run !== run) return;
             applyStep(run, p);
-            this.schedulePost();
+            this.host.schedulePost();
             const frac = stepFraction(p, firstT(run, p.block) ?? p.t);
             progress.report({ message: progressMessage(p, request.controls.targets), increment: Math.max(0, 100 * frac - done) });
             done = Math.max(done, 100 * frac);
@@ -334,7 +320,7 @@ export class RewriteController implements vscode.Disposable, vscode.WebviewPanel
     } finally {
       if (this.active?.id === id) this.active = undefined;
       if (this.run?.id === id) {
-        this.postNow();
+        this.host.postNow();
         this.persist();
       }
     }
@@ -346,25 +332,12 @@ export class RewriteController implements vscode.Disposable, vscode.WebviewPanel
 
   private async rerun(controls: RewriteControls): Promise<void> {
     const req = this.request;
-    if (!req) return this.notice({ level: 'warning', text: 'Nothing to run again: use Rewrite Selection… or Continue with Diffusion first.' });
+    if (!req) return this.host.notice({ level: 'warning', text: 'Nothing to run again: use Rewrite Selection… or Continue with Diffusion first.' });
     this.lastTargets = controls.targets;
     await this.runRequest({ ...req, controls });
   }
 
   // ── accept / reject ─────────────────────────────────────────────────────────────────────────────────────────
-
-  /** The source document, open (opening it again if it was closed; an unsaved untitled one is gone). */
-  private async findDocument(req: RewriteRequest): Promise<vscode.TextDocument> {
-    const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === req.source.uri && !d.isClosed);
-    if (open) return open;
-    const uri = vscode.Uri.parse(req.source.uri);
-    if (uri.scheme === 'untitled') throw new Error(`${req.source.fileName} was closed without being saved.`);
-    try {
-      return await vscode.workspace.openTextDocument(uri);
-    } catch (e) {
-      throw new Error(`Cannot open ${req.source.fileName}: ${errorMessage(e)}`);
-    }
-  }
 
   /** Applies the output as one WorkspaceEdit (one undo step), after asking if the document changed underneath. */
   private async accept(): Promise<void> {
@@ -372,17 +345,17 @@ export class RewriteController implements vscode.Disposable, vscode.WebviewPanel
     const req = this.request;
     const run = this.run;
     const plan = planAccept(run);
-    if (plan.kind === 'refuse' || !req || !run) return this.notice({ level: 'warning', text: plan.kind === 'refuse' ? plan.reason : 'There is nothing to accept yet.' });
+    if (plan.kind === 'refuse' || !req || !run) return this.host.notice({ level: 'warning', text: plan.kind === 'refuse' ? plan.reason : 'There is nothing to accept yet.' });
     this.accepting = true;
     try {
-      const doc = await this.findDocument(req);
+      const doc = await findDocument(req.source);
       let range = doc.validateRange(toRange(req.source.range));
       if (documentChanged(req.source, { version: doc.version, session: SESSION, text: () => doc.getText() }, sha256)) {
         const w = changedWarning(req, doc.getText(range));
         const pick = await vscode.window.showWarningMessage(w.message, { modal: true, detail: w.detail }, 'Apply Anyway');
-        if (pick !== 'Apply Anyway') return this.notice({ level: 'info', text: 'Nothing was changed.' });
+        if (pick !== 'Apply Anyway') return this.host.notice({ level: 'info', text: 'Nothing was changed.' });
         // The user may have typed while the question was open; and a run may have started since.
-        if (this.run !== run || this.request !== req) return this.notice({ level: 'warning', text: 'The panel shows another run now; nothing was changed.' });
+        if (this.run !== run || this.request !== req) return this.host.notice({ level: 'warning', text: 'The panel shows another run now; nothing was changed.' });
         range = doc.validateRange(toRange(req.source.range));
       }
       const full = doc.getText();
@@ -397,7 +370,7 @@ export class RewriteController implements vscode.Disposable, vscode.WebviewPanel
       } catch (e) {
         this.log.warn(`applying the ${req.mode} to ${req.source.fileName} failed: ${errorMessage(e)}`);
       }
-      if (!ok) return this.notice({ level: 'error', text: `Could not edit ${req.source.fileName} (is it read-only?). Nothing was changed.` });
+      if (!ok) return this.host.notice({ level: 'error', text: `Could not edit ${req.source.fileName} (is it read-only?). Nothing was changed.` });
       const written = rangeAfterEdit({ line: range.start.line, character: range.start.character }, text);
       const place = placeLabel(req.mode, toLineRange(range));
       // A later Accept (after Re-run) replaces what this one wrote.
@@ -406,9 +379,9 @@ export class RewriteController implements vscode.Disposable, vscode.WebviewPanel
       this.sourceChanged = false;
       const editor = vscode.window.visibleTextEditors.find((e) => e.document === doc);
       if (editor) editor.revealRange(toRange(written), vscode.TextEditorRevealType.InCenterIfOutsideViewport);
-      this.postNow();
+      this.host.postNow();
       this.persist();
-      this.notice({ level: 'info', text: `${req.mode === 'rewrite' ? `Replaced ${place}` : `Inserted at ${place}`} of ${req.source.fileName}; one Undo in the editor reverts it.` });
+      this.host.notice({ level: 'info', text: `${req.mode === 'rewrite' ? `Replaced ${place}` : `Inserted at ${place}`} of ${req.source.fileName}; one Undo in the editor reverts it.` });
     } finally {
       this.accepting = false;
     }
@@ -419,96 +392,39 @@ export class RewriteController implements vscode.Disposable, vscode.WebviewPanel
     const wasRunning = this.active !== undefined;
     this.cancelActive();
     vscode.window.setStatusBarMessage(`Concert: ${wasRunning ? 'run cancelled and ' : ''}output discarded; the document was not changed.`, 5000);
-    this.panel?.dispose();
+    this.host.close();
   }
 
   // ── the panel ───────────────────────────────────────────────────────────────────────────────────────────────
 
-  private showPanel(): void {
-    if (this.panel) {
-      if (!this.panel.visible) this.panel.reveal(this.panel.viewColumn, true);
-      return;
-    }
-    const panel = vscode.window.createWebviewPanel(REWRITE_VIEW_TYPE, PANEL_TITLE, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, { ...this.webviewOptions(), retainContextWhenHidden: false });
-    this.attach(panel);
+  /** PanelOwner: the page asked for the data; the host posts the state next. */
+  panelReady(): void {
+    this.sourceChanged = this.computeChanged();
   }
 
-  /** Called by VS Code for the panel that was open when the window closed (activation: onWebviewPanel:concert.rewrite). */
-  async deserializeWebviewPanel(panel: vscode.WebviewPanel, _uiState: unknown): Promise<void> {
-    if (this.panel && this.panel !== panel) this.panel.dispose();
-    this.attach(panel);
-  }
-
-  private webviewOptions(): vscode.WebviewOptions {
-    const root = this.context.extensionUri;
-    return { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(root, 'dist', 'webview'), vscode.Uri.joinPath(root, 'media'), vscode.Uri.joinPath(root, ...CODICONS_DIR)] };
-  }
-
-  private attach(panel: vscode.WebviewPanel): void {
-    this.panel = panel;
-    const root = this.context.extensionUri;
-    panel.iconPath = vscode.Uri.joinPath(root, 'media', 'concert.svg');
-    panel.webview.options = this.webviewOptions();
-    const uri = (...p: string[]) => panel.webview.asWebviewUri(vscode.Uri.joinPath(root, ...p)).toString();
-    panel.webview.html = webviewHtml({
-      title: PANEL_TITLE,
-      cspSource: panel.webview.cspSource,
-      nonce: makeNonce(),
-      scriptUri: uri('dist', 'webview', 'rewrite.js'),
-      styleUris: [uri('media', 'rewrite.css')],
-      codiconsUri: uri(...CODICONS_DIR, 'codicon.css'),
-    });
-    for (const d of this.panelSubs) d.dispose();
-    this.panelSubs = [
-      panel.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(m)),
-      panel.onDidDispose(() => {
-        if (this.panel !== panel) return;
-        this.panel = undefined;
-        for (const d of this.panelSubs) d.dispose();
-        this.panelSubs = [];
-        if (this.disposed) return; // window closing: keep the data for the restored panel
-        // The user closed the panel (or pressed Reject): stop its work and forget it.
-        this.cancelActive();
-        this.request = undefined;
-        this.run = undefined;
-        void this.context.workspaceState.update(STATE_KEY, undefined);
-      }),
-    ];
-  }
-
-  private async onMessage(m: unknown): Promise<void> {
-    if (!isRewriteViewToHost(m)) {
-      this.log.warn(`rewrite panel: ignoring unexpected message ${JSON.stringify(m)?.slice(0, 200)}`);
-      return;
-    }
-    try {
-      switch (m.type) {
-        case 'ready':
-          this.sourceChanged = this.computeChanged();
-          return this.postNow();
-        case 'cancel':
-          return this.cancelActive();
-        case 'rerun':
-          return await this.rerun(m.controls);
-        case 'accept':
-          return await this.accept();
-        case 'reject':
-          return this.reject();
-      }
-    } catch (e) {
-      this.log.warn(`rewrite panel: ${m.type} failed: ${errorMessage(e)}`);
-      this.notice({ level: 'error', text: errorMessage(e) });
+  /** PanelOwner: a checked message from the page; the host logs a failure and shows it in the panel. */
+  async panelMessage(m: Exclude<RewriteViewToHost, { type: 'ready' }>): Promise<void> {
+    switch (m.type) {
+      case 'cancel':
+        return this.cancelActive();
+      case 'rerun':
+        return await this.rerun(m.controls);
+      case 'accept':
+        return await this.accept();
+      case 'reject':
+        return this.reject();
     }
   }
 
-  private notice(notice: RewriteNotice): void {
-    const msg: HostToRewriteView = { type: 'notice', notice };
-    if (this.panel) void this.panel.webview.postMessage(msg);
-    else if (notice.level !== 'info') void vscode.window.showWarningMessage(`Concert: ${notice.text}`);
+  /** PanelOwner: the user closed the panel (or pressed Reject): stop its work and forget it (the host drops the saved data next). */
+  panelClosed(): void {
+    this.cancelActive();
+    this.request = undefined;
+    this.run = undefined;
   }
 
-  /** The state as the page sees it: plus whether the source changed since the run. */
-  private viewState(): RewriteViewState {
+  /** PanelOwner: the state as the page sees it: plus whether the source changed since the run. */
+  panelState(): RewriteViewState {
     const settings = this.settings();
     const run = this.run;
     const classifiers = withTargetChoices(this.classifiers, run?.controls.targets ?? []);
@@ -518,22 +434,10 @@ export class RewriteController implements vscode.Disposable, vscode.WebviewPanel
     return { ...state, run: changed === undefined ? run : { ...run, source: { ...run.source, changed } } };
   }
 
-  private postNow(): void {
-    clearTimeout(this.postTimer);
-    this.postTimer = undefined;
-    if (!this.panel) return;
-    const msg: HostToRewriteView = { type: 'state', state: this.viewState() };
-    void this.panel.webview.postMessage(msg);
-  }
-
-  private schedulePost(): void {
-    this.postTimer ??= setTimeout(() => this.postNow(), POST_INTERVAL_MS);
-  }
-
   private computeChanged(): boolean | undefined {
     const req = this.request;
     if (!req) return undefined;
-    const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === req.source.uri && !d.isClosed);
+    const doc = openDocument(req.source.uri);
     return doc ? documentChanged(req.source, { version: doc.version, session: SESSION, text: () => doc.getText() }, sha256) : undefined;
   }
 
@@ -543,22 +447,21 @@ export class RewriteController implements vscode.Disposable, vscode.WebviewPanel
       const changed = this.computeChanged();
       if (changed !== this.sourceChanged) {
         this.sourceChanged = changed;
-        this.postNow();
+        this.host.postNow();
       }
     }, 300);
   }
 
   private persist(): void {
     const data: PersistedRewrite | undefined = this.request ? { version: 1, request: this.request, ...(this.run && { run: this.run }), classifiers: this.classifiers } : undefined;
-    void this.context.workspaceState.update(STATE_KEY, data);
+    this.host.persist(data);
   }
 
   dispose(): void {
-    this.disposed = true;
+    this.host.dispose(); // first: a panel closed from now on is the window closing, which keeps the data
     this.cancelActive();
-    clearTimeout(this.postTimer);
     clearTimeout(this.changeTimer);
-    for (const d of [...this.disposables, ...this.panelSubs]) d.dispose();
+    for (const d of this.disposables) d.dispose();
   }
 }
 

@@ -7,21 +7,20 @@
  * workspaceState; the page keeps only UI state and asks for the data again (`ready`) whenever it is re-created —
  * after being hidden (no retainContextWhenHidden) or after a window reload (WebviewPanelSerializer).
  */
-import { createHash, randomUUID } from 'node:crypto';
-import * as path from 'node:path';
+import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
-import { SWEEP_ALPHAS, type HostToSummaryView, type SummaryNotice, type SummaryOutputView, type SummaryRunView, type SummarySweepView, type SummaryVariant, type SummaryViewState } from '../protocol/webview';
+import { SWEEP_ALPHAS, type HostToSummaryView, type SummaryOutputView, type SummaryRunView, type SummarySweepView, type SummaryVariant, type SummaryViewState, type SummaryViewToHost } from '../protocol/webview';
 import { Requests, type CadRunParams, type CadTask } from '../protocol/worker';
 import { commentLine, commentSyntaxFor, describeSyntax, formatComment } from './commentStyle';
 import { errorMessage, isCancelled } from './errors';
 import type { WorkerModel } from './model';
+import { PanelHost, type PanelOwner } from './panelHost';
 import { readCadSettings } from './settings';
 import type { CadSettings } from './settingsTable';
-import { CODICONS_DIR } from './statusView';
+import { documentName, findDocument, openDocument, sha256, toLineRange, toRange } from './sourceDocument';
 import { isSummaryViewToHost } from './summaryMessages';
-import { SUMMARY_VIEW_TYPE, applyTokenProgress, finishedRun, refuseText, restorePersisted, scopeLabel, startedRun, sweepPoint, tokenCount, type LineRange, type PersistedSummary, type SummaryRequest } from './summaryState';
+import { SUMMARY_VIEW_TYPE, applyTokenProgress, finishedRun, refuseText, restorePersisted, scopeLabel, startedRun, sweepPoint, tokenCount, type PersistedSummary, type SummaryRequest } from './summaryState';
 import { findSupportSpan } from './supportSpan';
-import { makeNonce, webviewHtml } from './webviewHtml';
 
 export { SUMMARY_VIEW_TYPE };
 const PANEL_TITLE = 'Concert: Summary';
@@ -31,27 +30,15 @@ const MAX_QUESTION_CHARS = 2000;
 /** Streamed tokens are forwarded to the page at most this often. */
 const POST_INTERVAL_MS = 50;
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-
-function toLineRange(r: vscode.Range): LineRange {
-  return { start: { line: r.start.line, character: r.start.character }, end: { line: r.end.line, character: r.end.character } };
-}
-const toRange = (r: LineRange) => new vscode.Range(r.start.line, r.start.character, r.end.line, r.end.character);
-
-/** A short name for the tab-less places we mention a document (file name, or the untitled name). */
-function documentName(doc: vscode.TextDocument): string {
-  return path.posix.basename(doc.uri.path) || doc.uri.toString();
-}
 
 interface Active {
   id: number;
   ac: AbortController;
 }
 
-export class SummaryController implements vscode.Disposable, vscode.WebviewPanelSerializer {
-  private panel: vscode.WebviewPanel | undefined;
-  private panelSubs: vscode.Disposable[] = [];
+export class SummaryController implements vscode.Disposable, PanelOwner<SummaryViewToHost, HostToSummaryView> {
+  private readonly host: PanelHost<SummaryViewToHost, HostToSummaryView>;
   /** What the shown run asked for; undefined before the first run (or after the panel was closed). */
   private request: SummaryRequest | undefined;
   private state: SummaryViewState = {};
@@ -60,17 +47,16 @@ export class SummaryController implements vscode.Disposable, vscode.WebviewPanel
   private lastEditor: vscode.TextEditor | undefined;
   private lastQuestion = '';
   private sourceChanged: boolean | undefined;
-  private postTimer: NodeJS.Timeout | undefined;
   private changeTimer: NodeJS.Timeout | undefined;
-  private disposed = false;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
-    private readonly context: vscode.ExtensionContext,
+    context: vscode.ExtensionContext,
     private readonly model: WorkerModel,
     private readonly log: vscode.LogOutputChannel,
   ) {
-    const saved = restorePersisted(context.workspaceState.get(STATE_KEY));
+    this.host = new PanelHost(context, log, { viewType: SUMMARY_VIEW_TYPE, title: PANEL_TITLE, name: 'summary', script: 'summary.js', style: 'summary.css', stateKey: STATE_KEY, postIntervalMs: POST_INTERVAL_MS, isMessage: isSummaryViewToHost }, this);
+    const saved = restorePersisted(this.host.saved());
     if (saved) {
       this.request = saved.request;
       this.state = saved.state;
@@ -177,8 +163,8 @@ export class SummaryController implements vscode.Disposable, vscode.WebviewPanel
     this.request = request;
     this.state = { run, ...(keepSweep && this.state.sweep && { sweep: this.state.sweep }) };
     this.sourceChanged = false;
-    this.showPanel();
-    this.postNow();
+    this.host.show();
+    this.host.postNow();
     this.persist();
 
     const name = request.source.fileName;
@@ -204,7 +190,7 @@ export class SummaryController implements vscode.Disposable, vscode.WebviewPanel
           const sub = this.model.client.onTokens.on((p) => {
             if (p.progressToken !== progressToken || this.state.run !== run) return;
             applyTokenProgress(run, p);
-            this.schedulePost();
+            this.host.schedulePost();
             progress.report({ message: `${plural(tokenCount(run), 'token')}${p.part ? ` (part ${p.part + 1})` : ''}` });
           });
           try {
@@ -232,7 +218,7 @@ export class SummaryController implements vscode.Disposable, vscode.WebviewPanel
     } finally {
       if (this.active?.id === id) this.active = undefined;
       if (this.state.run?.id === id) {
-        this.postNow();
+        this.host.postNow();
         this.persist();
       }
     }
@@ -246,15 +232,15 @@ export class SummaryController implements vscode.Disposable, vscode.WebviewPanel
   private async readInput(req: SummaryRequest): Promise<{ text: string; sha: string; doc: vscode.TextDocument } | undefined> {
     let doc: vscode.TextDocument;
     try {
-      doc = await this.findDocument(req);
+      doc = await findDocument(req.source);
     } catch (e) {
-      this.notice({ level: 'error', text: errorMessage(e) });
+      this.host.notice({ level: 'error', text: errorMessage(e) });
       return undefined;
     }
     const text = req.source.range ? doc.getText(doc.validateRange(toRange(req.source.range))) : doc.getText();
     const why = refuseText(text, { fileName: req.source.fileName, selection: req.source.range !== undefined });
     if (why) {
-      this.notice({ level: 'warning', text: `Cannot run again: ${why}` });
+      this.host.notice({ level: 'warning', text: `Cannot run again: ${why}` });
       return undefined;
     }
     return { text, sha: sha256(doc.getText()), doc };
@@ -262,7 +248,7 @@ export class SummaryController implements vscode.Disposable, vscode.WebviewPanel
 
   private async rerun(alpha: number, compareRegular: boolean): Promise<void> {
     const req = this.request;
-    if (!req) return this.notice({ level: 'warning', text: 'Nothing to run again: use Summarize Document, Summarize Selection or Ask About This Document first.' });
+    if (!req) return this.host.notice({ level: 'warning', text: 'Nothing to run again: use Summarize Document, Summarize Selection or Ask About This Document first.' });
     const input = await this.readInput(req);
     if (!input) return;
     if (input.sha !== req.source.documentSha256 && req.source.range) {
@@ -284,8 +270,8 @@ export class SummaryController implements vscode.Disposable, vscode.WebviewPanel
     const cad = this.settings();
     const sweep: SummarySweepView = { status: 'running', alphas: [...SWEEP_ALPHAS], points: [] };
     this.state = { ...this.state, sweep };
-    this.showPanel();
-    this.postNow();
+    this.host.show();
+    this.host.postNow();
     const current = () => this.state.sweep === sweep;
     try {
       await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Concert: α sweep on ${req.source.fileName}`, cancellable: true }, async (progress, token) => {
@@ -308,7 +294,7 @@ export class SummaryController implements vscode.Disposable, vscode.WebviewPanel
             );
             if (!current()) return;
             sweep.points.push(sweepPoint(alpha, r));
-            this.postNow();
+            this.host.postNow();
           }
         } finally {
           onCancel.dispose();
@@ -329,7 +315,7 @@ export class SummaryController implements vscode.Disposable, vscode.WebviewPanel
     } finally {
       if (this.active?.id === id) this.active = undefined;
       if (current()) {
-        this.postNow();
+        this.host.postNow();
         this.persist();
       }
     }
@@ -343,31 +329,18 @@ export class SummaryController implements vscode.Disposable, vscode.WebviewPanel
     return run && out ? { run, out } : undefined;
   }
 
-  /** The source document, open (opening it again if it was closed; an unsaved untitled one is gone). */
-  private async findDocument(req: SummaryRequest): Promise<vscode.TextDocument> {
-    const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === req.source.uri && !d.isClosed);
-    if (open) return open;
-    const uri = vscode.Uri.parse(req.source.uri);
-    if (uri.scheme === 'untitled') throw new Error(`${req.source.fileName} was closed without being saved.`);
-    try {
-      return await vscode.workspace.openTextDocument(uri);
-    } catch (e) {
-      throw new Error(`Cannot open ${req.source.fileName}: ${errorMessage(e)}`);
-    }
-  }
-
   /** The column to show the source in: where it is visible already, else the one the panel is not in. */
   private sourceColumn(doc: vscode.TextDocument): vscode.ViewColumn {
     const visible = vscode.window.visibleTextEditors.find((e) => e.document === doc);
     if (visible?.viewColumn) return visible.viewColumn;
-    return this.panel?.viewColumn === vscode.ViewColumn.One ? vscode.ViewColumn.Two : vscode.ViewColumn.One;
+    return this.host.viewColumn === vscode.ViewColumn.One ? vscode.ViewColumn.Two : vscode.ViewColumn.One;
   }
 
   private async reveal(variant: SummaryVariant, index: number): Promise<void> {
     const found = this.output(variant);
     const req = this.request;
     if (!found || !req || index >= found.out.tokens.length) return;
-    const doc = await this.findDocument(req);
+    const doc = await findDocument(req.source);
     let scopeStart = 0;
     let scopeText = doc.getText();
     let note = '';
@@ -379,20 +352,20 @@ export class SummaryController implements vscode.Disposable, vscode.WebviewPanel
       } else note = ` (${req.source.fileName} changed since the run, so the whole document was searched)`;
     }
     const res = findSupportSpan(scopeText, { tokens: found.out.tokens, index });
-    if (!res.found) return this.notice({ level: 'warning', text: `No supporting span found in ${req.source.fileName}: ${res.reason}.` });
+    if (!res.found) return this.host.notice({ level: 'warning', text: `No supporting span found in ${req.source.fileName}: ${res.reason}.` });
     const range = new vscode.Range(doc.positionAt(scopeStart + res.span.start), doc.positionAt(scopeStart + res.span.end));
     // Keep focus in the panel, so keyboard users can walk on through the tokens.
     const editor = await vscode.window.showTextDocument(doc, { viewColumn: this.sourceColumn(doc), preserveFocus: true, selection: range });
     editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
-    this.notice({ level: 'info', text: `“${res.span.query}”: line ${range.start.line + 1} of ${req.source.fileName}${res.span.stem ? ' (same word stem)' : ''}${note}.` });
+    this.host.notice({ level: 'info', text: `“${res.span.query}”: line ${range.start.line + 1} of ${req.source.fileName}${res.span.stem ? ' (same word stem)' : ''}${note}.` });
   }
 
   private async copy(variant: SummaryVariant): Promise<void> {
     const found = this.output(variant);
     const text = found?.out.text.trim();
-    if (!found || !text) return this.notice({ level: 'warning', text: 'There is no output to copy yet.' });
+    if (!found || !text) return this.host.notice({ level: 'warning', text: 'There is no output to copy yet.' });
     await vscode.env.clipboard.writeText(text);
-    this.notice({ level: 'info', text: `Copied the ${found.run.task === 'ask' ? 'answer' : 'summary'} to the clipboard.` });
+    this.host.notice({ level: 'info', text: `Copied the ${found.run.task === 'ask' ? 'answer' : 'summary'} to the clipboard.` });
   }
 
   /** Inserts the output into the source document as one edit (one undo step), after a warning if the document changed. */
@@ -400,17 +373,17 @@ export class SummaryController implements vscode.Disposable, vscode.WebviewPanel
     const found = this.output(variant);
     const req = this.request;
     const text = found?.out.text.trim();
-    if (!found || !req || !text) return this.notice({ level: 'warning', text: 'There is no output to insert yet.' });
-    if (found.run.status === 'running') return this.notice({ level: 'warning', text: 'Wait for the run to finish (or cancel it) before inserting.' });
+    if (!found || !req || !text) return this.host.notice({ level: 'warning', text: 'There is no output to insert yet.' });
+    if (found.run.status === 'running') return this.host.notice({ level: 'warning', text: 'Wait for the run to finish (or cancel it) before inserting.' });
     const what = found.run.task === 'ask' ? 'answer' : 'summary';
-    const doc = await this.findDocument(req);
+    const doc = await findDocument(req.source);
     if (sha256(doc.getText()) !== req.source.documentSha256) {
       const pick = await vscode.window.showWarningMessage(
         `${req.source.fileName} has changed since this ${what} was made. Insert it anyway?`,
         { modal: true, detail: 'The text was generated from the earlier version of the document.' },
         'Insert',
       );
-      if (pick !== 'Insert') return this.notice({ level: 'info', text: 'Nothing was inserted.' });
+      if (pick !== 'Insert') return this.host.notice({ level: 'info', text: 'Nothing was inserted.' });
     }
     const editor = vscode.window.visibleTextEditors.find((e) => e.document === doc) ?? (await vscode.window.showTextDocument(doc, { viewColumn: this.sourceColumn(doc), preserveFocus: false }));
     let at: vscode.Position;
@@ -439,122 +412,53 @@ export class SummaryController implements vscode.Disposable, vscode.WebviewPanel
     } catch (e) {
       this.log.warn(`insert into ${req.source.fileName} failed: ${errorMessage(e)}`);
     }
-    if (!ok) return this.notice({ level: 'error', text: `Could not edit ${req.source.fileName} (is it read-only?).` });
-    this.notice({ level: 'info', text: `Inserted the ${what} ${how} of ${req.source.fileName}; one Undo removes it.` });
+    if (!ok) return this.host.notice({ level: 'error', text: `Could not edit ${req.source.fileName} (is it read-only?).` });
+    this.host.notice({ level: 'info', text: `Inserted the ${what} ${how} of ${req.source.fileName}; one Undo removes it.` });
   }
 
   // ── the panel ───────────────────────────────────────────────────────────────────────────────────────────────
 
-  private showPanel(): void {
-    if (this.panel) {
-      if (!this.panel.visible) this.panel.reveal(this.panel.viewColumn, true);
-      return;
-    }
-    const panel = vscode.window.createWebviewPanel(SUMMARY_VIEW_TYPE, PANEL_TITLE, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, { ...this.webviewOptions(), retainContextWhenHidden: false });
-    this.attach(panel);
+  /** PanelOwner: the page asked for the data; the host posts the state next. */
+  panelReady(): void {
+    this.sourceChanged = this.computeChanged();
   }
 
-  /** Called by VS Code for the panel that was open when the window closed (activation: onWebviewPanel:concert.summary). */
-  async deserializeWebviewPanel(panel: vscode.WebviewPanel, _uiState: unknown): Promise<void> {
-    if (this.panel && this.panel !== panel) this.panel.dispose();
-    this.attach(panel);
-  }
-
-  private webviewOptions(): vscode.WebviewOptions {
-    const root = this.context.extensionUri;
-    return { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(root, 'dist', 'webview'), vscode.Uri.joinPath(root, 'media'), vscode.Uri.joinPath(root, ...CODICONS_DIR)] };
-  }
-
-  private attach(panel: vscode.WebviewPanel): void {
-    this.panel = panel;
-    const root = this.context.extensionUri;
-    panel.iconPath = vscode.Uri.joinPath(root, 'media', 'concert.svg');
-    panel.webview.options = this.webviewOptions();
-    const uri = (...p: string[]) => panel.webview.asWebviewUri(vscode.Uri.joinPath(root, ...p)).toString();
-    panel.webview.html = webviewHtml({
-      title: PANEL_TITLE,
-      cspSource: panel.webview.cspSource,
-      nonce: makeNonce(),
-      scriptUri: uri('dist', 'webview', 'summary.js'),
-      styleUris: [uri('media', 'summary.css')],
-      codiconsUri: uri(...CODICONS_DIR, 'codicon.css'),
-    });
-    for (const d of this.panelSubs) d.dispose();
-    this.panelSubs = [
-      panel.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(m)),
-      panel.onDidDispose(() => {
-        if (this.panel !== panel) return;
-        this.panel = undefined;
-        for (const d of this.panelSubs) d.dispose();
-        this.panelSubs = [];
-        if (this.disposed) return; // window closing: keep the data for the restored panel
-        // The user closed the panel: stop its work and forget it.
-        this.cancelActive();
-        this.request = undefined;
-        this.state = {};
-        void this.context.workspaceState.update(STATE_KEY, undefined);
-      }),
-    ];
-  }
-
-  private async onMessage(m: unknown): Promise<void> {
-    if (!isSummaryViewToHost(m)) {
-      this.log.warn(`summary panel: ignoring unexpected message ${JSON.stringify(m)?.slice(0, 200)}`);
-      return;
-    }
-    try {
-      switch (m.type) {
-        case 'ready':
-          this.sourceChanged = this.computeChanged();
-          return this.postNow();
-        case 'cancel':
-          return this.cancelActive();
-        case 'rerun':
-          return await this.rerun(m.alpha, m.compareRegular);
-        case 'sweep':
-          return await this.sweep();
-        case 'reveal':
-          return await this.reveal(m.variant, m.index);
-        case 'copy':
-          return await this.copy(m.variant);
-        case 'insert':
-          return await this.insert(m.variant, m.mode);
-      }
-    } catch (e) {
-      this.log.warn(`summary panel: ${m.type} failed: ${errorMessage(e)}`);
-      this.notice({ level: 'error', text: errorMessage(e) });
+  /** PanelOwner: a checked message from the page; the host logs a failure and shows it in the panel. */
+  async panelMessage(m: Exclude<SummaryViewToHost, { type: 'ready' }>): Promise<void> {
+    switch (m.type) {
+      case 'cancel':
+        return this.cancelActive();
+      case 'rerun':
+        return await this.rerun(m.alpha, m.compareRegular);
+      case 'sweep':
+        return await this.sweep();
+      case 'reveal':
+        return await this.reveal(m.variant, m.index);
+      case 'copy':
+        return await this.copy(m.variant);
+      case 'insert':
+        return await this.insert(m.variant, m.mode);
     }
   }
 
-  private notice(notice: SummaryNotice): void {
-    const msg: HostToSummaryView = { type: 'notice', notice };
-    if (this.panel) void this.panel.webview.postMessage(msg);
-    else if (notice.level !== 'info') void vscode.window.showWarningMessage(`Concert: ${notice.text}`);
+  /** PanelOwner: the user closed the panel: stop its work and forget it (the host drops the saved data next). */
+  panelClosed(): void {
+    this.cancelActive();
+    this.request = undefined;
+    this.state = {};
   }
 
-  /** The state as the page sees it: plus whether the source changed since the run. */
-  private viewState(): SummaryViewState {
+  /** PanelOwner: the state as the page sees it: plus whether the source changed since the run. */
+  panelState(): SummaryViewState {
     const run = this.state.run;
     if (!run || this.sourceChanged === undefined || run.status === 'running') return this.state;
     return { ...this.state, run: { ...run, source: { ...run.source, changed: this.sourceChanged } } };
   }
 
-  private postNow(): void {
-    clearTimeout(this.postTimer);
-    this.postTimer = undefined;
-    if (!this.panel) return;
-    const msg: HostToSummaryView = { type: 'state', state: this.viewState() };
-    void this.panel.webview.postMessage(msg);
-  }
-
-  private schedulePost(): void {
-    this.postTimer ??= setTimeout(() => this.postNow(), POST_INTERVAL_MS);
-  }
-
   private computeChanged(): boolean | undefined {
     const req = this.request;
     if (!req) return undefined;
-    const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === req.source.uri && !d.isClosed);
+    const doc = openDocument(req.source.uri);
     return doc ? sha256(doc.getText()) !== req.source.documentSha256 : undefined;
   }
 
@@ -564,22 +468,21 @@ export class SummaryController implements vscode.Disposable, vscode.WebviewPanel
       const changed = this.computeChanged();
       if (changed !== this.sourceChanged) {
         this.sourceChanged = changed;
-        this.postNow();
+        this.host.postNow();
       }
     }, 300);
   }
 
   private persist(): void {
     const data: PersistedSummary | undefined = this.request ? { version: 1, request: this.request, state: this.state } : undefined;
-    void this.context.workspaceState.update(STATE_KEY, data);
+    this.host.persist(data);
   }
 
   dispose(): void {
-    this.disposed = true;
+    this.host.dispose(); // first: a panel closed from now on is the window closing, which keeps the data
     this.cancelActive();
-    clearTimeout(this.postTimer);
     clearTimeout(this.changeTimer);
-    for (const d of [...this.disposables, ...this.panelSubs]) d.dispose();
+    for (const d of this.disposables) d.dispose();
   }
 }
 

@@ -100,10 +100,13 @@ function onTimeline(el: HTMLInputElement): void {
     const { block: _b, step: _s, ...rest } = ui;
     saveUi(follow ? rest : { ...rest, block: v });
   } else {
+    // The newest step of the newest block while running means "follow it"; any other step pins its block too, so
+    // the next block's first step does not take its place.
     const max = Number(el.max);
-    const { step: _s, ...rest } = ui;
-    const follow = run.status === 'running' && v >= max && ui.block === undefined;
-    saveUi(follow ? rest : { ...rest, step: v });
+    const shown = ui.block ?? last?.block ?? 0;
+    const { block: _b, step: _s, ...rest } = ui;
+    const follow = run.status === 'running' && v >= max && last !== undefined && shown >= last.block;
+    saveUi(follow ? rest : { ...rest, block: shown, step: v });
   }
   draw();
 }
@@ -146,11 +149,24 @@ root.addEventListener('input', (e) => {
   if (el.type !== 'number') editDraft();
 });
 
+/**
+ * A committed field shows the value the next run will use (clamped, rounded). The render leaves a focused field's
+ * typed text alone, and skips a section whose markup did not change (typing 2000 in Steps twice gives 1000 twice).
+ */
+function settle(el: HTMLInputElement): void {
+  const model = el.getAttribute('value');
+  if (model !== null && el.value !== model) {
+    el.value = model;
+    mirror(el);
+  }
+}
+
 root.addEventListener('change', (e) => {
   const el = e.target as HTMLInputElement;
   const c = el.dataset?.control;
   if (!c || c === 'tl-block' || c === 'tl-step') return;
   editDraft();
+  if (el instanceof HTMLInputElement) settle(el);
 });
 
 // Enter in a field runs again with what the fields say.
@@ -159,6 +175,7 @@ root.addEventListener('keydown', (e) => {
   if (e.key !== 'Enter' || !(el instanceof HTMLInputElement) || !el.dataset.control || el.dataset.control.startsWith('tl-')) return;
   e.preventDefault();
   editDraft();
+  settle(el);
   rerun();
 });
 

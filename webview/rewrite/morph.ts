@@ -49,14 +49,35 @@ export function morph(node: Node, n: VChild, inSvg = false): Node {
   OURS.set(el, new Set(Object.keys(n.attrs)));
   // A field's live value: follow the model unless the user is editing it (focused, and changed since we set it).
   if (el instanceof HTMLInputElement && n.attrs.value !== undefined && el.value !== n.attrs.value && (!focused || el.value === oldValue)) el.value = n.attrs.value;
-  const kids = [...el.childNodes];
-  if (kids.length !== n.children.length) el.replaceChildren(...n.children.map((c) => build(c, svg)));
-  else kids.forEach((k, i) => morph(k, n.children[i]!, svg));
+  morphChildren(el, n.children, svg);
   if (el instanceof HTMLSelectElement && !focused) {
     const want = n.children.find((c): c is VNode => typeof c !== 'string' && c.attrs.selected !== undefined)?.attrs.value;
     if (want !== undefined && el.value !== want) el.value = want;
   }
   return el;
+}
+
+const sameChild = (node: Node, c: VChild) => (typeof c === 'string' ? node.nodeType === Node.TEXT_NODE : sameKind(node, c));
+
+/**
+ * Brings `el`'s children in line with `want`. When a child comes or goes (the timeline's "live" badge, its block
+ * slider), the children that match at both ends are kept and only the middle is rebuilt, so a slider next to
+ * them is not replaced under the pointer in the middle of a drag.
+ */
+function morphChildren(el: Element, want: readonly VChild[], svg: boolean): void {
+  const kids = [...el.childNodes];
+  let pre = 0;
+  let suf = 0;
+  if (kids.length === want.length) pre = kids.length;
+  else {
+    while (pre < kids.length && pre < want.length && sameChild(kids[pre]!, want[pre]!)) pre++;
+    while (suf < kids.length - pre && suf < want.length - pre && sameChild(kids[kids.length - 1 - suf]!, want[want.length - 1 - suf]!)) suf++;
+  }
+  for (let i = 0; i < pre; i++) morph(kids[i]!, want[i]!, svg);
+  for (let i = 1; i <= suf; i++) morph(kids[kids.length - i]!, want[want.length - i]!, svg);
+  const anchor = suf ? kids[kids.length - suf]! : null;
+  for (const k of kids.slice(pre, kids.length - suf)) k.remove();
+  for (const c of want.slice(pre, want.length - suf)) el.insertBefore(build(c, svg), anchor);
 }
 
 /**

@@ -223,14 +223,14 @@ function timelineSection(run: RewriteRunView, pos: TimelinePosition | undefined)
         latestBlock > 0 &&
           h(
             'div',
-            { class: 'field' },
+            { class: 'field', 'data-key': 'field:tl-block' },
             h('label', { for: 'tl-block' }, 'Block'),
             h('input', { type: 'range', id: 'tl-block', min: 0, max: latestBlock, step: 1, value: pos.block, 'data-control': 'tl-block', 'data-key': 'tl-block', 'aria-valuetext': `block ${pos.block + 1} of ${pos.blocks}` }),
             h('output', { for: 'tl-block' }, `${pos.block + 1} / ${pos.blocks}`),
           ),
         h(
           'div',
-          { class: 'field' },
+          { class: 'field', 'data-key': 'field:tl-step' },
           h('label', { for: 'tl-step' }, 'Step'),
           h('input', {
             type: 'range',
