@@ -7,7 +7,7 @@
  *  - perplexity of the continuations under the bundled causal LM,
  *  - distinct-1/2/3 across the samples.
  * Usage: node --import tsx bench/diffusion-eval.ts [--pack models/concert-ssd-core] [--lm models/concert-lm-small] [--samples 3] [--tokens 16]
- *        [--steps 50] [--lambdas 0,10,40] [--out docs/diffusion-eval.json]
+ *        [--steps 50] [--top-p 0.5] [--lambdas 0,100,400,1000] [--out docs/diffusion-eval.json]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -47,7 +47,8 @@ async function main(): Promise<void> {
   const samples = Number(arg('samples', '3'));
   const tokens = Number(arg('tokens', '16'));
   const steps = Number(arg('steps', '50'));
-  const lambdas = arg('lambdas', '0,10,40').split(',').map(Number);
+  const lambdas = arg('lambdas', '0,100,400,1000').split(',').map(Number);
+  const topP = Number(arg('top-p', '0.5'));
   const sessions = new SessionCache('cpu', Number(arg('threads', '2')), 0);
   const pack = await validatePack(path.resolve(arg('pack', 'models/concert-ssd-core')), 'bundled');
   const tok = await loadTokenizer(pack);
@@ -88,7 +89,7 @@ async function main(): Promise<void> {
         for (let k = 0; k < samples; k++) {
           const r = await decodeDiffusion(lm, {
             terms: [{ context: Int32Array.from([...head, ...tok.encodePlain(` ${prompt}`)]), weight: 1, label: 'prompt' }],
-            maxTokens: tokens, steps, projection: { kind: 'sample', topP: 0.95 }, seed: 1000 * pi + 10 * k + label,
+            maxTokens: tokens, steps, projection: { kind: 'sample', topP }, seed: 1000 * pi + 10 * k + label,
             guidance: [{ classifier: clf, label, lambda }], eos: tok.specialIds['eos']!,
           });
           const text = tok.decode(r.tokens).trim();
@@ -121,7 +122,7 @@ async function main(): Promise<void> {
     rows.push(row);
     console.error(JSON.stringify(row));
   }
-  const result = { pack: pack.manifest.id, manifestSha256: pack.manifestSha256, classifier: clfPack.manifest.id, judge: 'vader-sentiment 1.1.3 (compound, ±0.05)', prompts: PROMPTS.length, samples, tokens, steps, topP: 0.95, rows, examples };
+  const result = { pack: pack.manifest.id, manifestSha256: pack.manifestSha256, classifier: clfPack.manifest.id, judge: 'vader-sentiment 1.1.3 (compound, ±0.05)', prompts: PROMPTS.length, samples, tokens, steps, topP, rows, examples };
   const out = arg('out', '');
   if (out) {
     mkdirSync(path.dirname(out), { recursive: true });

@@ -3,9 +3,13 @@
  * context reuse across blocks, and with SSD-2's early stop. Prints ratios.
  * Usage: node --import tsx bench/diffusion-speed.ts [--pack models/concert-ssd-core] [--tokens 32] [--steps 50]
  *        [--threads 2] [--repeats 3]
- * The PyTorch reference loop (tools/diffusion/decode.py, same weights and threads) is timed by
- * bench/diffusion-vs-torch.sh when a training checkpoint is present.
+ *        [--ckpt data/build/ckpt/ssd-core/final.pt]
+ * The PyTorch reference loop (tools/diffusion/decode.py through tools/diffusion/bench_torch.py: same weights, prompt,
+ * settings and threads) is timed when the training checkpoint is present (after tools/diffusion/train_all.sh); the
+ * ratio TypeScript ÷ PyTorch is the issue's speed goal (≤ 0.33).
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { decodeDiffusion } from '../src/engine/diffusion/decode';
 import { OnnxDiffusionLM, diffusionShape } from '../src/runtime/diffusionLm';
@@ -42,10 +46,21 @@ async function main(): Promise<void> {
   const full = await measure(true, 0);
   const noReuse = await measure(false, 0);
   const early = await measure(true, 0.4);
+  const ckpt = arg('ckpt', 'data/build/ckpt/ssd-core/final.pt');
+  let torch: { ms: number; msPerStep: number; torch: string } | string = `no checkpoint at ${ckpt}: run tools/diffusion/train_all.sh to time the PyTorch reference`;
+  if (existsSync(ckpt)) {
+    await sessions.clear(); // the reference runs alone, on the same threads
+    const r = spawnSync(process.env['CONCERT_PYTHON'] ?? '/usr/bin/python3', ['tools/diffusion/bench_torch.py', '--ckpt', ckpt, '--tokens', String(tokens), '--steps', String(steps), '--threads', arg('threads', '2'), '--repeats', String(repeats)], { encoding: 'utf8' });
+    torch = r.status === 0 ? (JSON.parse(r.stdout.trim().split('\n').pop()!) as { ms: number; msPerStep: number; torch: string }) : `the PyTorch reference failed: ${r.stderr.slice(-400)}`;
+  }
   console.log(JSON.stringify({
     pack: pack.manifest.id, blockSize: shape.blockSize, vocab: shape.vocabSize, tokens, steps,
-    contextReuse: full, reEncodeEveryBlock: noReuse, earlyStop04: early,
-    ratios: { reuseOverReEncode: +(full.ms / noReuse.ms).toFixed(3), earlyStopOverFull: +(early.ms / full.ms).toFixed(3) },
+    contextReuse: full, reEncodeEveryBlock: noReuse, earlyStop04: early, pytorchReference: torch,
+    ratios: {
+      reuseOverReEncode: +(full.ms / noReuse.ms).toFixed(3),
+      earlyStopOverFull: +(early.ms / full.ms).toFixed(3),
+      ...(typeof torch === 'object' && { typescriptOverPytorch: +(full.ms / torch.ms).toFixed(3) }),
+    },
   }, null, 2));
   await sessions.clear();
 }

@@ -32,4 +32,10 @@ if (process.env.CONCERT_TOOLS_SMOKE !== '0') {
     process.exit(1);
   }
   console.log(`# tools: runtime accepts ${packs.length} smoke packs (${packs.map((p) => p.id).join(', ')})`);
+  // The TypeScript engine and runtime reproduce the freshly exported smoke diffusion packs (graphs and whole runs).
+  if (existsSync('data/build/smoke-golden/concert-ssd-core'))
+    run('ONNX Runtime parity of the smoke diffusion packs', process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', 'test/worker/diffusion-parity.test.ts'], {
+      CONCERT_SSD_PACK_ROOT: 'data/build/smoke-packs',
+      CONCERT_SSD_GOLDEN_ROOT: 'data/build/smoke-golden',
+    });
 }

@@ -66,7 +66,7 @@ Options (generate, rewrite):
   --tokens <n>           generate: new tokens (default 24, whole blocks)
   --strength <s>         rewrite: edit strength in (0, 1] (default 0.5)
   --steps <T>            diffusion steps per block (default 50)
-  --top-p <p>            nucleus of the projection (default 0.95)
+  --top-p <p>            nucleus of the projection (default 0.5)
   --projection <p>       ${PROJECTIONS.join(' | ')} (default sampling)
   --early-stop <f>       stop each block at this fraction of T (default 0)
   --seed <s>             seed of the noise and sampling

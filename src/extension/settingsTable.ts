@@ -6,7 +6,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { REWRITE_LIMITS, SUMMARY_ALPHA, type RewriteProjection } from '../protocol/webview';
-import { DEFAULT_GUIDANCE_LAMBDA, DEVICE_CHOICES, PROJECTIONS, type DeviceChoice, type ProjectionName, type WorkerSettings } from '../protocol/worker';
+import { DEFAULT_GUIDANCE_LAMBDA, DEVICE_CHOICES, DIFFUSION_DEFAULT_TOP_P, PROJECTIONS, type DeviceChoice, type ProjectionName, type WorkerSettings } from '../protocol/worker';
 
 export type SettingScope = 'application' | 'machine' | 'machine-overridable' | 'window' | 'resource';
 
@@ -161,10 +161,10 @@ export const SETTINGS = [
   {
     key: 'concert.diffusion.topP',
     type: 'number',
-    default: 0.95,
+    default: DIFFUSION_DEFAULT_TOP_P,
     minimum: REWRITE_LIMITS.topP.min,
     maximum: REWRITE_LIMITS.topP.max,
-    markdownDescription: 'Top-p of the `sampling` and `multihot` projections at each diffusion step. `0` is the same as the `greedy` projection.',
+    markdownDescription: 'Top-p of the `sampling` and `multihot` projections at each diffusion step. `0` is the same as the `greedy` projection. The default suits the small bundled model (wider nuclei let it pick word fragments); larger models may prefer 0.9–0.99, as in the SSD-LM paper.',
     scope: 'window',
     order: 21,
   },

@@ -189,7 +189,8 @@ export type RewriteProjection = (typeof REWRITE_PROJECTIONS)[number];
 
 /** Ranges of the panel's controls (the settings share them). */
 export const REWRITE_LIMITS = {
-  lambda: { min: 0, max: 100, step: 1 },
+  // Classifier gradients w.r.t. the logits are small (softmax Jacobian): useful λ on the bundled models is ~30–400.
+  lambda: { min: 0, max: 1000, step: 1 },
   strength: { min: 0.05, max: 1, step: 0.05 },
   steps: { min: 1, max: 1000 },
   topP: { min: 0, max: 1, step: 0.01 },

@@ -176,7 +176,10 @@ export const PROJECTIONS = ['sampling', 'greedy', 'multihot'] as const;
 export type ProjectionName = (typeof PROJECTIONS)[number];
 
 /** λ used when the user names an attribute without a strength (CLI, quick picks). */
-export const DEFAULT_GUIDANCE_LAMBDA = 20;
+/** Default guidance strength λ (docs/diffusion.md: the best external-judge accuracy on the bundled models). */
+export const DEFAULT_GUIDANCE_LAMBDA = 100;
+/** Default top-p of the diffusion projection (docs/diffusion.md: 0.5 keeps the bundled model's text most fluent). */
+export const DIFFUSION_DEFAULT_TOP_P = 0.5;
 
 /** Steer towards `label` of the classifier pack whose attribute is `attribute`, with step size λ ≥ 0. */
 export interface AttributeTarget {

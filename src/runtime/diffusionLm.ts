@@ -26,6 +26,11 @@ export interface DiffusionShape {
   tTrain: number;
   selfConditioning: boolean;
   maxContext: number;
+  /**
+   * The denoiser takes `anchor_ids` [batch]: each row's last context token, which the anchored model (Concert's
+   * packs, tools/diffusion/model.py) puts at the head of the block stream instead of attending to it in the context.
+   */
+  anchored: boolean;
 }
 
 export function diffusionShape(pack: ValidatedPack): DiffusionShape {
@@ -50,7 +55,18 @@ export function diffusionShape(pack: ValidatedPack): DiffusionShape {
   const headDim = typeof past[3] === 'number' ? past[3] : num('headDim');
   const vocab = denIo.outputs.find((o) => o.name === 'logits')?.shape[2];
   if (typeof vocab !== 'number') throw new PackError(id, 'denoiser logits need a fixed vocabulary dimension');
-  return { layers, heads, headDim, vocabSize: vocab, blockSize: num('blockSize'), k: num('K'), tTrain: num('tTrain'), selfConditioning: knob('selfConditioning') === true, maxContext: num('maxContext') };
+  return {
+    layers,
+    heads,
+    headDim,
+    vocabSize: vocab,
+    blockSize: num('blockSize'),
+    k: num('K'),
+    tTrain: num('tTrain'),
+    selfConditioning: knob('selfConditioning') === true,
+    maxContext: num('maxContext'),
+    anchored: names.has('anchor_ids'),
+  };
 }
 
 export class OnnxDiffusionLM implements DiffusionLM {
@@ -165,6 +181,7 @@ export class OnnxDiffusionLM implements DiffusionLM {
       self_cond_logits: new ort.Tensor('float32', selfCond ?? new Float32Array(c.rows * B * V), dims),
       t_frac: new ort.Tensor('float32', new Float32Array(c.rows).fill(tFrac), [c.rows]),
       attention_mask: new ort.Tensor('int64', c.mask, [c.rows, c.length]),
+      ...(this.shape.anchored ? { anchor_ids: new ort.Tensor('int64', BigInt64Array.from(c.sequences, (row) => BigInt(row[row.length - 1]!)), [c.rows]) } : {}),
       ...c.past,
     });
     return out['logits']!.data as Float32Array;

@@ -2,7 +2,7 @@
  * `diffusion/run`: continue or rewrite text with the simplex diffusion LM, steered at every step by classifier
  * guidance (thesis ch. 3). Streams each step's argmax tokens and classifier scores for the timeline view.
  */
-import { PROJECTIONS, WorkerErrorCode, type AttributeScore, type AttributeTarget, type DiffusionRunParams, type DiffusionRunResult, type DiffusionStepProgress } from '../protocol/worker';
+import { DIFFUSION_DEFAULT_TOP_P, PROJECTIONS, WorkerErrorCode, type AttributeScore, type AttributeTarget, type DiffusionRunParams, type DiffusionRunResult, type DiffusionStepProgress } from '../protocol/worker';
 import { decodeDiffusion, type GuidanceTerm } from '../engine/diffusion/decode';
 import type { Projection } from '../engine/diffusion/projection';
 import { CancelledError, ContextTooLongError, EngineInputError } from '../engine/errors';
@@ -10,7 +10,7 @@ import { parsePrompts, renderPieces } from '../runtime/prompts';
 import { readPackFile } from '../runtime/packs';
 import { WorkerFailure, type WorkerService } from './service';
 
-export const DIFFUSION_DEFAULTS = { maxTokens: 24, steps: 50, topP: 0.95, projection: 'sampling' as const, strength: 0.5, earlyStop: 0 };
+export const DIFFUSION_DEFAULTS = { maxTokens: 24, steps: 50, topP: DIFFUSION_DEFAULT_TOP_P, projection: 'sampling' as const, strength: 0.5, earlyStop: 0 };
 const MAX_TEXT_CHARS = 20_000;
 
 const bad = (msg: string) => new WorkerFailure(WorkerErrorCode.BadInput, msg);
@@ -75,8 +75,11 @@ export async function runDiffusion(service: WorkerService, p: DiffusionRunParams
       seed,
       guidance,
       earlyStop,
-      ...(eos !== undefined && { eos }),
+      // A rewrite keeps the length of the original: end-of-text is suppressed, not a reason to drop the rest.
+      ...(eos !== undefined && (original ? { suppress: [eos] } : { eos })),
       ...(original && { rewrite: { tokens: original, strength } }),
+      // Long prompts and long outputs slide through the model's context window, keeping the template head.
+      slide: { keepHead: head.length },
       scoreEveryStep: !!job.onStep,
       signal: job.signal,
       ...(job.onStep && {

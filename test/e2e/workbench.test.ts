@@ -94,12 +94,17 @@ async function focusEditor(name: string): Promise<void> {
   const tab = wb.page.locator(`.tabs-container .tab[aria-label^="${name}"]`).first();
   await tab.waitFor({ state: 'visible', timeout: 20_000 });
   await tab.click();
-  // A click in the text puts keyboard focus (and the cursor) in the editor.
-  await wb.page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click({ position: { x: 5, y: 5 } });
-  await wb.until(`keyboard focus in the ${name} editor`, async () => wb.page.evaluate(() => document.activeElement?.closest('.monaco-editor') !== null && document.activeElement?.tagName === 'TEXTAREA'), 5_000);
+  const focused = () => wb.page.evaluate(() => document.activeElement?.closest('.monaco-editor') !== null && document.activeElement?.tagName === 'TEXTAREA');
+  // Clicking the tab of an editor usually focuses its text; otherwise click into the visible part of the text area
+  // (not `.view-lines`, whose box moves left when a long selected line scrolls the editor sideways).
+  if (await wb.until(`keyboard focus in the ${name} editor`, focused, 1_500).then(() => true, () => false)) return;
+  const box = await wb.page.locator('.editor-group-container.active .monaco-editor .overflow-guard').first().boundingBox();
+  assert.ok(box, `the ${name} editor is not visible`);
+  await wb.page.mouse.click(box.x + Math.min(120, box.width / 2), box.y + 8);
+  await wb.until(`keyboard focus in the ${name} editor`, focused, 5_000);
 }
 
-/** Saves the editor of `name` (Ctrl+S) and returns the file's text on disk. */
+/** Saves `name` (focusing its editor) and returns the file's text on disk. */
 async function saveAndRead(name: string): Promise<string> {
   assert.ok(server);
   await focusEditor(name);
@@ -139,6 +144,53 @@ async function summaryDone(timeout = 120_000): Promise<Frame> {
   await wb.until('the summary run to finish', async () => (await frame.locator('.status.running').count()) === 0 && (await frame.locator('.output.cad .meta, .status.error, .status.cancelled').count()) > 0, timeout);
   assert.equal(await frame.locator('.status.error').count(), 0, `the run failed: ${await frame.locator('.status.error').innerText().catch(() => '')}`);
   return frame;
+}
+
+const REWRITE_TITLE = 'Concert: Rewrite';
+
+async function rewriteFrame(): Promise<Frame> {
+  return wb.webview(REWRITE_TITLE, 60_000);
+}
+
+/** Waits for the Rewrite panel's run to end; fails if it failed. Returns the panel's frame. */
+async function rewriteDone(timeout = 120_000): Promise<Frame> {
+  const frame = await rewriteFrame();
+  await wb.until('the diffusion run to finish', async () => (await frame.locator('.status.running').count()) === 0 && (await frame.locator('.result .meta, .status.error, .status.cancelled').count()) > 0, timeout);
+  assert.equal(await frame.locator('.status.error').count(), 0, `the run failed: ${await frame.locator('.status.error').innerText().catch(() => '')}`);
+  return frame;
+}
+
+/** Selects line `line` (1-based, without its line break) in the focused editor, with the keyboard. */
+async function selectLine(line: number): Promise<void> {
+  await wb.page.keyboard.press('Control+Home');
+  for (let i = 1; i < line; i++) await wb.page.keyboard.press('ArrowDown');
+  await wb.page.keyboard.press('Home');
+  await wb.page.keyboard.press('Shift+End');
+}
+
+/** Answers the attribute quick pick titled `title`: checks each of `picks` ("attribute → label") and accepts. */
+async function pickAttributes(pickTitle: string, picks: string[]): Promise<void> {
+  await wb.until(`the quick pick "${pickTitle}"`, async () => (await wb.quickTitle()).startsWith(pickTitle), 30_000);
+  for (const label of picks) {
+    await wb.quickInput.fill(label);
+    const row = wb.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: label }).first();
+    await row.waitFor({ state: 'visible', timeout: 10_000 });
+    const box = row.locator('.quick-input-list-checkbox, input[type="checkbox"]').first();
+    await box.click();
+    await wb.until(`"${label}" to be checked`, async () => (await row.getAttribute('aria-checked')) === 'true' || (await box.isChecked().catch(() => false)), 5_000);
+  }
+  await wb.quickInput.fill('');
+  await wb.page.keyboard.press('Enter');
+}
+
+/** Fails with the fix when models/ has no diffusion pack (tools/diffusion/train_all.sh makes it). */
+function requireDiffusionPack(): void {
+  const models = join(ROOT, 'models');
+  const found = readdirSync(models).some((d) => {
+    const f = join(models, d, 'concert.json');
+    return existsSync(f) && (JSON.parse(readFileSync(f, 'utf8')) as { kind?: string }).kind === 'simplex-diffusion-lm';
+  });
+  assert.ok(found, `no simplex-diffusion-lm pack in ${models}: run tools/diffusion/train_all.sh`);
 }
 
 /**
@@ -500,25 +552,74 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
     await wb.runCommand('View: Close All Editors');
   });
 
-  it('Rewrite Selection… says why it cannot run while no diffusion pack is installed', STEP, async () => {
+  it('Rewrite Selection… steers the selection in the Rewrite panel; Accept applies one undo step', STEP, async () => {
+    requireDiffusionPack();
+    await wb.runCommand('View: Close All Editors');
     await openFile('notes.md');
-    await wb.page.keyboard.press('Control+Home');
-    await wb.page.keyboard.press('Shift+End');
+    await selectLine(3);
     await wb.runCommand(title('concert.rewriteSelection'));
-    const message = await wb.waitNotification(/diffusion model pack/);
-    assert.match(message, /no valid diffusion model pack \(kind "simplex-diffusion-lm"\) is installed/);
-    await wb.screenshot('15-rewrite-refused');
-    await wb.clearNotifications();
-    assert.equal(await saveAndRead('notes.md'), NOTES, 'the document is unchanged');
+    await pickAttributes('Concert: Rewrite Selection', ['sentiment → positive']);
+    const frame = await rewriteFrame();
+    assert.match(await frame.locator('h1').first().innerText(), /^Rewrite · notes\.md · line 3/);
+    await rewriteDone();
+    // The run was steered and recorded step by step: the timeline, the score chart and the final probabilities.
+    assert.ok((await frame.locator('.timeline').innerText()).length > 0);
+    assert.match(await frame.locator('.scores').innerText(), /sentiment/);
+    assert.match(await frame.locator('.result .meta').innerText(), /removed|added|No change/);
+    await wb.screenshot('15-rewrite-panel');
+    assert.equal(await saveAndRead('notes.md'), NOTES, 'nothing is applied before Accept');
+    await (await rewriteFrame()).locator('[data-action="accept"]').click();
+    const edited = await wb.until('notes.md to hold the rewrite', async () => {
+      const t = await saveAndRead('notes.md');
+      return t !== NOTES ? t : undefined;
+    });
+    const [was, now] = [NOTES.split('\n'), edited.split('\n')];
+    assert.deepEqual(now.slice(0, 2), was.slice(0, 2), 'lines before the selection are untouched');
+    assert.deepEqual(now.slice(now.length - (was.length - 3)), was.slice(3), 'lines after the selection are untouched');
+    await (await rewriteFrame()).locator('.status.applied').waitFor({ timeout: 10_000 });
+    await focusEditor('notes.md');
+    await wb.page.keyboard.press('Control+Z');
+    assert.equal(await saveAndRead('notes.md'), NOTES, 'one undo restores the original text');
     ran.add('concert.rewriteSelection');
   });
 
-  it('Continue at Cursor says why it cannot run while no diffusion pack is installed', STEP, async () => {
+  it('Reject in the Rewrite panel leaves the document as it was and closes the panel', STEP, async () => {
+    requireDiffusionPack();
     await focusEditor('notes.md');
-    await wb.page.keyboard.press('Control+End');
+    await selectLine(3);
+    await wb.runCommand(title('concert.rewriteSelection'));
+    await pickAttributes('Concert: Rewrite Selection', []); // the last run's pick comes pre-checked
+    const frame = await rewriteDone();
+    await frame.locator('[data-action="reject"]').click();
+    await wb.until('the Rewrite panel to close', async () => (await wb.page.locator('.tabs-container .tab', { hasText: 'Concert: Rewrite' }).count()) === 0, 15_000);
+    assert.equal(await saveAndRead('notes.md'), NOTES, 'Reject changed nothing');
+  });
+
+  it('Continue at Cursor writes a continuation in the panel; Cancel stops a long run', STEP, async () => {
+    requireDiffusionPack();
+    await focusEditor('notes.md');
+    await wb.page.keyboard.press('Control+Home');
+    for (let i = 0; i < 2; i++) await wb.page.keyboard.press('ArrowDown');
+    await wb.page.keyboard.press('End');
     await wb.runCommand(title('concert.continueAtCursor'));
-    await wb.waitNotification(/no valid diffusion model pack/);
-    await wb.clearNotifications();
+    await pickAttributes('Concert: Continue with Diffusion', []);
+    let frame = await rewriteDone();
+    assert.match(await frame.locator('h1').first().innerText(), /^Continuation · notes\.md/);
+    assert.ok((await frame.locator('.text.continuation ins').innerText()).trim().length > 0, 'the continuation has text');
+    await wb.screenshot('16-continuation');
+    // A long run (many blocks of the most steps), started from the panel, then cancelled. (64 new tokens: the
+    // bundled core model reads at most 128 tokens of prompt plus continuation.)
+    await frame.locator('#tokens').fill('64');
+    await frame.locator('#steps').fill('1000');
+    await frame.locator('[data-action="rerun"]').click();
+    frame = await rewriteFrame();
+    const cancel = frame.locator('.status.running [data-action="cancel"]');
+    await cancel.waitFor({ state: 'visible', timeout: 30_000 });
+    await wb.until('the first denoising step', async () => /t \d+\/1000/.test(await frame.locator('.status.running').innerText()), 30_000);
+    await cancel.click();
+    await frame.locator('.status.cancelled').waitFor({ timeout: 30_000 });
+    assert.match(await frame.locator('.status.cancelled').innerText(), /Cancelled at step t \d+\/1000/);
+    await wb.until('the progress notification to close', async () => (await wb.notification(/continuing notes\.md/).count()) === 0, 15_000);
     assert.equal(await saveAndRead('notes.md'), NOTES, 'the document is unchanged');
     await wb.runCommand('View: Close All Editors');
     ran.add('concert.continueAtCursor');

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { REWRITE_LIMITS, REWRITE_PROJECTIONS, type RewriteControls, type RewriteRunView } from '../../src/protocol/webview';
-import { DEFAULT_GUIDANCE_LAMBDA, PROJECTIONS, type DiffusionRunResult, type PackSummary } from '../../src/protocol/worker';
+import { DEFAULT_GUIDANCE_LAMBDA, DIFFUSION_DEFAULT_TOP_P, PROJECTIONS, type DiffusionRunResult, type PackSummary } from '../../src/protocol/worker';
 import { MAX_TARGETS, isRewriteViewToHost, sanitizeControls } from '../../src/extension/rewriteMessages';
 import {
   MAX_REWRITE_CHARS,
@@ -104,7 +104,7 @@ describe('rewrite panel messages', () => {
       { type: 'rerun', controls: { ...controls, seed: 2 ** 32 } },
       { type: 'rerun', controls: { ...controls, seed: '7' } },
       { type: 'rerun', controls: { ...controls, targets: [{ attribute: 'sentiment', label: 'positive', lambda: -1 }] } },
-      { type: 'rerun', controls: { ...controls, targets: [{ attribute: 'sentiment', label: 'positive', lambda: 101 }] } },
+      { type: 'rerun', controls: { ...controls, targets: [{ attribute: 'sentiment', label: 'positive', lambda: REWRITE_LIMITS.lambda.max + 1 }] } },
       { type: 'rerun', controls: { ...controls, targets: [{ attribute: '', label: 'positive', lambda: 1 }] } },
       { type: 'rerun', controls: { ...controls, targets: [{ attribute: 'x'.repeat(101), label: 'positive', lambda: 1 }] } },
       { type: 'rerun', controls: { ...controls, targets: [controls.targets[0], { attribute: 'sentiment', label: 'negative', lambda: 1 }] } },
@@ -219,7 +219,7 @@ describe('rewrite and continue requests', () => {
   it('initial controls come from the settings', () => {
     const s = toDiffusionSettings(() => undefined).settings;
     const c = initialControls(s, [{ attribute: 'a', label: 'b', lambda: 3 }]);
-    assert.deepEqual(c, { targets: [{ attribute: 'a', label: 'b', lambda: 3 }], strength: 0.5, steps: 50, topP: 0.95, projection: 'sampling', tokens: 24 });
+    assert.deepEqual(c, { targets: [{ attribute: 'a', label: 'b', lambda: 3 }], strength: 0.5, steps: 50, topP: DIFFUSION_DEFAULT_TOP_P, projection: 'sampling', tokens: 24 });
     assert.ok(sanitizeControls(c), 'the defaults are valid panel controls');
   });
 
@@ -374,7 +374,7 @@ describe('diffusion settings', () => {
     const d = Object.fromEntries(diffusionKeys.map((k) => [k, settingDef(k).default]));
     assert.deepEqual(d, {
       'concert.diffusion.steps': 50,
-      'concert.diffusion.topP': 0.95,
+      'concert.diffusion.topP': DIFFUSION_DEFAULT_TOP_P,
       'concert.diffusion.projection': 'sampling',
       'concert.diffusion.defaultStrength': 0.5,
       'concert.diffusion.defaultLambda': DEFAULT_GUIDANCE_LAMBDA,

@@ -10,7 +10,7 @@ import { isHostToRewriteView, sanitizeRewriteUiState } from '../../webview/rewri
 import { CHART, chartModel, framesOf, previewText, settledRuns, timelinePosition } from '../../webview/rewrite/timeline';
 import { diffNodes, formatNumber, renderRewrite, type Section } from '../../webview/rewrite/view';
 import { MAX_DIFF_CELLS, diffStats, splitWords, wordDiff, type DiffOp } from '../../webview/rewrite/wordDiff';
-import { findAll, textOf, toHtml, type VNode } from '../../webview/summary/vdom';
+import { findAll, textOf, toHtml, type VNode } from '../../webview/common/vdom';
 
 const controls: RewriteControls = { targets: [{ attribute: 'sentiment', label: 'positive', lambda: 20 }], strength: 0.5, steps: 50, topP: 0.95, projection: 'sampling', tokens: 24, seed: 1234 };
 const frame = (block: number, t: number, text: string, p: number | null = null, T = 4): RewriteStepView => ({ block, t, T, text, scores: { sentiment: p } });
@@ -183,8 +183,8 @@ describe('controls form', () => {
   });
 
   it('clamps and rounds numbers; unreadable ones keep the previous value; an empty seed means random', () => {
-    const c = controlsFromForm({ ...fields, lambda: { sentiment: '500' }, strength: '0', steps: '12.6', topP: 'abc', projection: 'beam', tokens: '', seed: '' }, controls, 20);
-    assert.deepEqual(c, { targets: [{ attribute: 'sentiment', label: 'negative', lambda: 100 }], strength: 0.05, steps: 13, topP: 0.95, projection: 'sampling', tokens: 24 });
+    const c = controlsFromForm({ ...fields, lambda: { sentiment: '5000' }, strength: '0', steps: '12.6', topP: 'abc', projection: 'beam', tokens: '', seed: '' }, controls, 20);
+    assert.deepEqual(c, { targets: [{ attribute: 'sentiment', label: 'negative', lambda: 1000 }], strength: 0.05, steps: 13, topP: 0.95, projection: 'sampling', tokens: 24 });
     assert.equal('seed' in c, false);
     const fresh = controlsFromForm({ direction: { style: 'technical' }, lambda: {} }, controls, 15);
     assert.deepEqual(fresh.targets, [{ attribute: 'style', label: 'technical', lambda: 15 }], 'a newly steered attribute starts at the default λ');
@@ -252,7 +252,7 @@ describe('rewrite view', () => {
     const lambdas = byControl(c, 'lambda');
     assert.deepEqual(lambdas.map((l) => [l.attrs.value, l.attrs.disabled]), [['20', undefined], ['20', '']]);
     const ranges = byControl(c, 'lambda-range');
-    assert.deepEqual([ranges[0]!.attrs.min, ranges[0]!.attrs.max, ranges[0]!.attrs['aria-valuetext']], ['0', '100', 'λ 20']);
+    assert.deepEqual([ranges[0]!.attrs.min, ranges[0]!.attrs.max, ranges[0]!.attrs['aria-valuetext']], ['0', '1000', 'λ 20']);
     assert.equal(byControl(c, 'strength').length, 1, 'rewrite has an edit strength');
     assert.equal(byControl(c, 'tokens').length, 0);
     assert.equal(byControl(c, 'seed')[0]!.attrs.value, '1234');

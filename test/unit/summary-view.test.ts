@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import type { SummaryRunView, SummaryViewState } from '../../src/protocol/webview';
 import { isHostToSummaryView, sanitizeSummaryUiState } from '../../webview/summary/messages';
 import { formatReliance, relianceClass, relianceLevel, relianceTitle } from '../../webview/summary/reliance';
-import { findAll, h, s, textOf, toHtml, type VNode } from '../../webview/summary/vdom';
+import { findAll, h, s, textOf, toHtml, type VNode } from '../../webview/common/vdom';
 import { renderSummary, supportedShare, sweepPlot, tokenNodes, type Section } from '../../webview/summary/view';
 
 const ui = { recordOpen: false, chunksOpen: false };

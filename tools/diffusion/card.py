@@ -91,10 +91,21 @@ def model_card(pid: str, ck: dict, ev: dict, sigs: dict, sizes: dict, args) -> s
              "embedding (W_diff = E) and the output projection (tied); the self-conditioning embedding is W_pred = E·Aᵀ "
              "with a learned d×d matrix A.")
     L.append(f"- Simplex diffusion: K = {c['K']:g}, cosine ᾱ schedule of SSD-LM (s = 1e-4), T_train = {c['t_train']}, block "
-             f"size B = {c['block_size']} (the thesis uses 25; a short block suits a model this small), timestep input t/T "
+             f"size B = {c['block_size']} (the thesis uses 25; with ~5 M parameters longer blocks decoded into repetitions "
+             "and word salad), timestep input t/T "
              f"through {c['time_features']} sinusoidal features and a 2-layer MLP, added to the block positions only.")
-    L.append("- Attention as in SSD-2: context tokens attend causally; block positions attend to the context before the "
-             "block and bidirectionally within the block. **Deviation from SSD-2:** no time embedding on the context, so "
+    L.append("- **Anchored blocks (deviation from SSD-LM/SSD-2, as in adaptations of autoregressive LMs to diffusion such "
+             "as DiffuLLaMA):** the block stream is [anchor, noisy_0 … noisy_{B−1}], the anchor being the last context "
+             "token embedded as the causal LM embeds it; the logits of block position i are read at stream index i, so "
+             "the anchor's output predicts the block's first token exactly like a causal LM's next-token head. "
+             + ("The core model is initialised from Concert's causal LM `concert-lm-small` (embeddings, positions, all "
+                "transformer blocks; its MLP pruned to the largest units, tools/diffusion/init_lm.py) and starts out "
+                "predicting the next token at high noise like that LM; trained from scratch for the same time, an "
+                "unanchored model predicted block tokens from the context no better than unigram statistics."
+                if ck.get("args", {}).get("init_lm") else ""))
+    L.append("- Attention as in SSD-2 (with the anchor): context tokens attend causally; the block group (anchor and "
+             "noisy positions) attends to the context before the anchor and bidirectionally within the group. "
+             "**Deviation from SSD-2:** no time embedding on the context, so "
              "the context keys/values do not depend on t and are computed once per block (no Q = 50 quantisation "
              "needed); the context states are exactly those of a causal LM over the context.")
     L.append("- Self-conditioning (SSD-2 §5.2.1): the previous step's logits are an input; \"no previous prediction\" "
@@ -108,8 +119,9 @@ def model_card(pid: str, ck: dict, ev: dict, sigs: dict, sizes: dict, args) -> s
     L.append("Runtime recipe: encode the context once per block with `context` (optimum decoder I/O: left padding through "
              "`attention_mask` and `position_ids` = cumsum(mask) − 1; an encoded prefix can be extended by passing its "
              "presents as `past_key_values`); then every denoising step runs `denoiser` with the noisy logits, the "
-             "previous step's logits (zeros at the first step), t/T_decode, the context mask and the context presents. "
-             "Block positions are sum(mask) + 0…B−1 inside the graph. Batch rows with different context lengths are "
+             "previous step's logits (zeros at the first step), t/T_decode, the context mask, `anchor_ids` (each row's last "
+             "context token) and the context presents. The anchor sits at position sum(mask) − 1 and the block at "
+             "sum(mask) + 0…B−1 inside the graph. Batch rows with different context lengths are "
              "independent (left padding + mask).\n")
     L.append("## Decoding (knobs)\n")
     L.append(f"Per block: x ← K·N(0, I); for t = T … 1: logits ← model(context, softmax(x), self-cond, t/T); optional guidance; "

@@ -181,7 +181,8 @@ class TorchDiffusion:
             mask[i, o:] = 1
             pos[i, o:] = torch.arange(len(r))
         ids, mask, pos = ids.to(self.device), mask.to(self.device), pos.to(self.device)
-        return {"past": self.model.encode_context(ids, mask, pos), "mask": mask}
+        anchors = torch.tensor([r[-1] for r in rows], dtype=torch.long, device=self.device)
+        return {"past": self.model.encode_context(ids, mask, pos), "mask": mask, "anchors": anchors}
 
     @torch.no_grad()
     def denoise(self, ctx, noisy: np.ndarray, self_cond: Optional[np.ndarray], t_frac: float) -> np.ndarray:
@@ -189,7 +190,7 @@ class TorchDiffusion:
         x = torch.from_numpy(noisy).to(self.device)
         sc = torch.from_numpy(self_cond).to(self.device) if self_cond is not None else torch.zeros_like(x)
         t = torch.full((rows,), float(np.float32(t_frac)), device=self.device)
-        out = self.model.denoise(x, sc, t, ctx["mask"], ctx["past"])
+        out = self.model.denoise(x, sc, t, ctx["mask"], ctx["past"], ctx["anchors"])
         return out.float().cpu().numpy()
 
 
@@ -223,8 +224,10 @@ Guidance = Callable[[np.ndarray, dict], np.ndarray]
 def decode(lm: TorchDiffusion, terms: Sequence[Term], max_tokens: int, steps: int, top_p: float = 0.0,
            projection: str = "sample", seed: int = 0, guidance: Optional[Guidance] = None, early_stop: float = 0.0,
            eos: Optional[int] = None, rewrite: Optional[dict] = None, noise=None, record_steps: bool = False,
-           self_conditioning: Optional[bool] = None) -> DecodeResult:
-    """The decoding loop of src/engine/diffusion/decode.ts (see the module docstring)."""
+           self_conditioning: Optional[bool] = None, suppress: Sequence[int] = (), slide_head: Optional[int] = None) -> DecodeResult:
+    """The decoding loop of src/engine/diffusion/decode.ts (see the module docstring). ``suppress``: token ids whose
+    logits are set to −1e9 at every step (before guidance); ``slide_head``: slide the context window (keep that many
+    head tokens and the latest ones) instead of refusing contexts that do not fit."""
     B, V, K = lm.block_size, lm.vocab_size, lm.k
     T = steps
     if not (1 <= T <= lm.t_train):
@@ -241,11 +244,16 @@ def decode(lm: TorchDiffusion, terms: Sequence[Term], max_tokens: int, steps: in
     blocks = math.ceil(len(rewrite["tokens"]) / B) if rewrite else math.ceil(max_tokens / B)
     contexts = [list(t.context) for t in terms]
     for c in contexts:
-        if len(c) + blocks * B > lm.max_context:
+        if slide_head is None and len(c) + blocks * B > lm.max_context:
             raise ValueError(f"context of {len(c)} tokens plus {blocks * B} new tokens exceeds {lm.max_context}")
     output: List[int] = []
     records: List[StepRecord] = []
     for block in range(blocks):
+        if slide_head is not None:
+            limit = lm.max_context - B
+            for c in contexts:
+                if len(c) > limit:
+                    del c[slide_head:len(c) - limit + slide_head]
         ctx = lm.encode_context(contexts)
         x = noise.gaussian(B * V, K, block, t0 + 1).reshape(B, V)
         if rewrite:
@@ -269,6 +277,8 @@ def decode(lm: TorchDiffusion, terms: Sequence[Term], max_tokens: int, steps: in
                 if weights[r] == 0:
                     continue
                 combined = (combined.astype(np.float64) + weights[r] * out[r].astype(np.float64)).astype(np.float32)
+            for tok in suppress:
+                combined[:, tok] = -1e9
             if guidance is not None:
                 combined = guidance(combined, {"block": block, "t": t, "T": T})
             rec = StepRecord(block, t, [int(i) for i in combined.argmax(-1)]) if record_steps else None
@@ -290,7 +300,7 @@ def decode(lm: TorchDiffusion, terms: Sequence[Term], max_tokens: int, steps: in
         output.extend(released)
         for c in contexts:
             c.extend(released)
-    return DecodeResult(output if rewrite else output[:max_tokens], blocks, "max-tokens", records)
+    return DecodeResult(output[: len(rewrite["tokens"]) if rewrite else max_tokens], blocks, "max-tokens", records)
 
 
 @dataclass

@@ -73,10 +73,10 @@ class DenoiserGraph(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, noisy_logits, self_cond_logits, t_frac, attention_mask, *flat_past):
+    def forward(self, noisy_logits, self_cond_logits, t_frac, attention_mask, anchor_ids, *flat_past):
         n = self.model.cfg.n_layers
         past = [(flat_past[2 * i], flat_past[2 * i + 1]) for i in range(n)]
-        return self.model.denoise(noisy_logits, self_cond_logits, t_frac, attention_mask, past)
+        return self.model.denoise(noisy_logits, self_cond_logits, t_frac, attention_mask, past, anchor_ids)
 
 
 def past_names(n_layers: int, prefix: str):
@@ -88,7 +88,7 @@ def context_io(n):
 
 
 def denoiser_io(n):
-    return ["noisy_logits", "self_cond_logits", "t_frac", "attention_mask"] + past_names(n, "past_key_values"), ["logits"]
+    return ["noisy_logits", "self_cond_logits", "t_frac", "attention_mask", "anchor_ids"] + past_names(n, "past_key_values"), ["logits"]
 
 
 def _fix_dims(m, fixes):
@@ -144,11 +144,12 @@ def export_graphs(model: SimplexDiffusionLM, out_dir: str) -> dict:
         ins, outs = denoiser_io(n)
         dyn = {"noisy_logits": {0: "batch_size", 1: "block_length"}, "self_cond_logits": {0: "batch_size", 1: "block_length"},
                "t_frac": {0: "batch_size"}, "attention_mask": {0: "batch_size", 1: "context_length"},
-               "logits": {0: "batch_size", 1: "block_length"}}
-        dyn.update({k: {0: "batch_size", 2: "context_length"} for k in ins[4:]})
+               "anchor_ids": {0: "batch_size"}, "logits": {0: "batch_size", 1: "block_length"}}
+        dyn.update({k: {0: "batch_size", 2: "context_length"} for k in ins[5:]})
         den_path = os.path.join(tmp, "denoiser.onnx")
         with torch.no_grad():
-            torch.onnx.export(DenoiserGraph(model), (noisy, sc, tf, cmask, *cpast), den_path, input_names=ins,
+            anchors = torch.randint(0, V, (b,), generator=g)
+            torch.onnx.export(DenoiserGraph(model), (noisy, sc, tf, cmask, anchors, *cpast), den_path, input_names=ins,
                               output_names=outs, dynamic_axes=dyn, opset_version=OPSET, do_constant_folding=False)
         models = {name: onnx.load(os.path.join(tmp, f"{name}.onnx")) for name in ("context", "denoiser")}
     for m in models.values():
@@ -246,7 +247,7 @@ def run_denoiser(model, inputs: dict) -> dict:
     past = [(_t(inputs[f"past_key_values.{i}.key"]), _t(inputs[f"past_key_values.{i}.value"])) for i in range(n)]
     with torch.no_grad():
         lg = model.denoise(_t(inputs["noisy_logits"]), _t(inputs["self_cond_logits"]), _t(inputs["t_frac"]),
-                           _t(inputs["attention_mask"]), past)
+                           _t(inputs["attention_mask"]), past, _t(inputs["anchor_ids"]))
     return {"logits": lg.numpy()}
 
 
@@ -265,7 +266,7 @@ def golden_cases(model):
         return {k: formula_spec([b, H, 0, hd], 0.0, 1.0) for k in past_names(n, "past_key_values")}
 
     cases = []
-    ids = rng.integers(0, V, size=(2, 7))
+    ids0 = ids = rng.integers(0, V, size=(2, 7))
     cases.append(("ctx-nopast", "context", {"input_ids": int_spec(ids), "attention_mask": int_spec(np.ones((2, 7), np.int64)),
                                             "position_ids": int_spec(np.tile(np.arange(7), (2, 1))), **empty_past(2)}, None))
     # left padding: row 0 has 4 real tokens of 7
@@ -285,15 +286,15 @@ def golden_cases(model):
     # denoiser on the padded context, self-conditioning given, different t per row
     cases.append(("den-padded", "denoiser", {
         "noisy_logits": formula_spec([2, B, V], 0.25, 5.0), "self_cond_logits": formula_spec([2, B, V], 1.5, 3.0),
-        "t_frac": float_spec([0.9, 0.3]), "attention_mask": int_spec(mask)}, "ctx-padded"))
+        "t_frac": float_spec([0.9, 0.3]), "attention_mask": int_spec(mask), "anchor_ids": int_spec(ids[:, -1])}, "ctx-padded"))
     # first step (zero self-conditioning), t = 1, context of ctx-nopast
     cases.append(("den-first", "denoiser", {
         "noisy_logits": formula_spec([2, B, V], 2.0, 5.0), "self_cond_logits": formula_spec([2, B, V], 0.0, 0.0),
-        "t_frac": float_spec([1.0, 1.0]), "attention_mask": int_spec(np.ones((2, 7), np.int64))}, "ctx-nopast"))
+        "t_frac": float_spec([1.0, 1.0]), "attention_mask": int_spec(np.ones((2, 7), np.int64)), "anchor_ids": int_spec(ids0[:, -1])}, "ctx-nopast"))
     # after the incremental extension
     cases.append(("den-extended", "denoiser", {
         "noisy_logits": formula_spec([2, B, V], 3.0, 5.0), "self_cond_logits": formula_spec([2, B, V], 0.7, 4.0),
-        "t_frac": float_spec([0.05, 0.55]), "attention_mask": int_spec(mask2)}, "ctx-extend"))
+        "t_frac": float_spec([0.05, 0.55]), "attention_mask": int_spec(mask2), "anchor_ids": int_spec(ids2[:, -1])}, "ctx-extend"))
     return cases
 
 

@@ -13,15 +13,26 @@ W_diff of the thesis is E itself and W_pred = E·Aᵀ with a learned d×d matrix
 V×d table once. τ is a small MLP of sinusoidal features of t/T. Self-conditioning input "no previous prediction"
 (t = T, and training steps without self-conditioning) is all-zero logits, i.e. the uniform simplex.
 
-Attention (SSD-2, §5.6.2): context tokens attend causally to the context; block positions attend to the context
-before the block and bidirectionally within the block. The context therefore never sees a block, and its per-layer
-keys/values are computed once and reused by every denoising step (and by every block of a training sequence). SSD-2
-also adds a (quantised, Q = 50) time embedding to the context; this model deliberately does not, so the context
-states do not depend on t at all (no quantisation needed; recorded as a deviation in the model card).
+Anchored blocks (Concert's deviation from SSD-LM/SSD-2, as in adaptations of autoregressive LMs to diffusion such
+as DiffuLLaMA): the block stream of a block starting at position s is [anchor, noisy_0 … noisy_{B−1}], where the anchor
+is the clean token s − 1 embedded exactly as the causal LM embeds it, and the logits of block position i are read at
+stream index i (the anchor's output predicts block token 0, noisy_{i−1}'s output predicts token i). This keeps the
+causal LM's next-token head meaningful, so the core model starts from Concert's causal LM (init_lm.py) and, at high
+noise, already predicts the next token from the context like the LM does; without it a 5 M-parameter model trained
+for an hour predicted block tokens from the context no better than unigram statistics. noisy_{B−1}'s own output is
+not used (the others attend to it).
+
+Attention (SSD-2, §5.6.2, anchored): context tokens attend causally to the context; the block group (anchor and noisy
+positions) attends to the context before the anchor and bidirectionally within the group. The context never sees a
+block, and its per-layer keys/values are computed once and reused by every denoising step (and by every block of a
+training sequence). SSD-2 also adds a (quantised, Q = 50) time embedding to the context; this model deliberately does
+not, so the context states do not depend on t at all (no quantisation needed; recorded as a deviation in the model
+card).
 
 Training runs every block of a sequence in one pass: a causal stream over the clean tokens (``encode_context``) and
-a stream of noisy blocks, block k attending to clean columns j < start_k plus its own block (``block_bias``); this is
-exactly the thesis mask δ(c0, n, B) (``ssd2_joint_mask`` builds the printed matrix; a test checks equality).
+a stream of anchored block groups, group k attending to clean columns j < start_k − 1 plus itself (``block_bias``);
+this is the thesis mask δ(c0, n, B) with each block extended by its anchor (``anchored_joint_mask``; ``ssd2_joint_mask``
+builds the printed thesis matrix; tests check both).
 
 Attention is written out by hand (no fused kernels) so that everything exports to plain ONNX opset 14.
 """
@@ -233,40 +244,51 @@ class SimplexDiffusionLM(nn.Module):
     def output_logits(self, h: torch.Tensor) -> torch.Tensor:
         return torch.matmul(h, self.wte.weight.t())
 
+    def anchor_embedding(self, anchor_ids: torch.Tensor, anchor_pos: torch.Tensor) -> torch.Tensor:
+        """The anchor (the token just before the block) enters the block stream as a clean token, exactly as the
+        causal LM embeds it: no time embedding, no self-conditioning."""
+        return self.wte(anchor_ids) + self.wpe(anchor_pos)
+
     def denoise(self, noisy_logits: torch.Tensor, self_cond_logits: Optional[torch.Tensor], t_frac: torch.Tensor,
-                attention_mask: torch.Tensor, past: Past) -> torch.Tensor:
+                attention_mask: torch.Tensor, past: Past, anchor_ids: torch.Tensor) -> torch.Tensor:
         """One denoising step for one block per row (the exported ``denoiser`` graph).
 
         noisy_logits, self_cond_logits [b, B, V]; t_frac [b]; attention_mask [b, ctx_len] (1 = real context token,
-        left padding 0); past: the context graph's presents. Block positions follow the real context:
-        sum(attention_mask) + 0..B−1."""
+        left padding 0); past: the context graph's presents; anchor_ids [b]: each row's last context token. The block
+        stream is [anchor, noisy_0 … noisy_{B−1}] at positions sum(mask) − 1 … sum(mask) + B − 1; logits of block
+        position i are read at stream index i (the anchored shift, see the module docstring). The anchor's own
+        context column (the last one: real tokens are right-aligned) is not attended: the anchor is in the block."""
         b, B, _ = noisy_logits.shape
         dev = noisy_logits.device
-        ctx_len = attention_mask.shape[1]
         start = attention_mask.to(torch.int64).sum(dim=1, keepdim=True)
         position_ids = start + torch.arange(B, device=dev).unsqueeze(0)
         t_pos = t_frac.to(torch.float32).unsqueeze(1).expand(b, B)
-        h = self.embed_block(noisy_logits, self_cond_logits, t_pos, position_ids)
-        ctx_allowed = (attention_mask > 0).to(torch.float32)[:, None, None, :].expand(b, 1, B, ctx_len)
-        blk_allowed = torch.ones(b, 1, B, B, device=dev)
+        h_blk = self.embed_block(noisy_logits, self_cond_logits, t_pos, position_ids)
+        h_anchor = self.anchor_embedding(anchor_ids.to(torch.int64).unsqueeze(1), (start - 1).clamp(min=0))
+        h = torch.cat([h_anchor, h_blk], dim=1)
+        # 1 for every column but the last (shape-generic, so the exported graph keeps a dynamic context length)
+        not_last = F.pad(torch.ones_like(attention_mask[:, 1:]), (0, 1), value=0)
+        ctx_allowed = ((attention_mask > 0) & (not_last > 0)).to(torch.float32)[:, None, None, :].expand(b, 1, B + 1, attention_mask.shape[1])
+        blk_allowed = torch.ones(b, 1, B + 1, B + 1, device=dev)
         bias = (1.0 - torch.cat([ctx_allowed, blk_allowed], dim=-1)) * MASK_VALUE
-        return self.output_logits(self.denoise_hidden(h, past, bias))
+        return self.output_logits(self.denoise_hidden(h, past, bias)[:, :B])
 
     # ------------------------------------------------------------------------------------------ training
     def block_bias(self, block_starts: torch.Tensor, ctx_len: int) -> torch.Tensor:
-        """Attention bias [b, 1, nb·B, ctx_len + nb·B] for training with nb blocks per row.
+        """Attention bias [b, 1, nb·(B+1), ctx_len + nb·(B+1)] for training with nb anchored blocks per row.
 
-        Block k of a row (clean positions start_k … start_k+B−1) sees clean columns j < start_k and its own block.
-        block_starts [b, nb]; −1 marks an unused block slot (it then sees only itself; its loss weight is 0)."""
+        Block k of a row (clean positions start_k … start_k+B−1) is the group [anchor = token start_k − 1, noisy
+        block]; the group sees clean columns j < start_k − 1 and itself. block_starts [b, nb]; −1 marks an unused
+        slot (it then sees only itself; its loss weight is 0)."""
         b, nb = block_starts.shape
-        B = self.cfg.block_size
+        G = self.cfg.block_size + 1
         dev = block_starts.device
-        starts = block_starts.repeat_interleave(B, dim=1)  # [b, nb·B]
+        starts = block_starts.repeat_interleave(G, dim=1)  # [b, nb·G]
         j = torch.arange(ctx_len, device=dev)
-        ctx_ok = j[None, None, :] < starts[:, :, None]  # [b, nbB, ctx]
-        blk_id = torch.arange(nb, device=dev).repeat_interleave(B)
-        blk_ok = (blk_id[:, None] == blk_id[None, :]).unsqueeze(0).expand(b, nb * B, nb * B)
-        allowed = torch.cat([ctx_ok, blk_ok], dim=-1).unsqueeze(1)
+        ctx_ok = j[None, None, :] < (starts[:, :, None] - 1)  # [b, nbG, ctx]
+        grp = torch.arange(nb, device=dev).repeat_interleave(G)
+        grp_ok = (grp[:, None] == grp[None, :]).unsqueeze(0).expand(b, nb * G, nb * G)
+        allowed = torch.cat([ctx_ok, grp_ok], dim=-1).unsqueeze(1)
         return (1.0 - allowed.to(torch.float32)) * MASK_VALUE
 
     def forward_train(self, tokens: torch.Tensor, block_starts: torch.Tensor, noisy_logits: torch.Tensor,
@@ -275,43 +297,75 @@ class SimplexDiffusionLM(nn.Module):
         """Logits [b, nb·B, V] for all blocks of each row in one pass.
 
         tokens [b, L] clean tokens (right padding is harmless: the context is causal and blocks only look left of
-        their start); block_starts [b, nb]; noisy_logits [b, nb·B, V]; t_frac_blocks [b, nb]; ctx: the context
-        stream's keys/values (default: encode_context(tokens)), possibly of only the first max(block_starts) tokens."""
+        their start); block_starts [b, nb] (≥ 1: every block has an anchor); noisy_logits [b, nb·B, V];
+        t_frac_blocks [b, nb]; ctx: the context stream's keys/values (default: encode_context(tokens)), possibly of
+        only the first max(block_starts) tokens."""
         b = tokens.shape[0]
         nb = block_starts.shape[1]
         B = self.cfg.block_size
+        G = B + 1
+        d = self.cfg.d_model
         if ctx is None:
             ctx = self.encode_context(tokens)
         L = ctx[0][0].shape[2]  # the context may be cut after the last block start (nothing later is attended)
-        pos = (block_starts.clamp(min=0).repeat_interleave(B, dim=1)
-               + torch.arange(B, device=tokens.device).repeat(nb).unsqueeze(0))
+        s = block_starts.clamp(min=1)
+        pos = (s.repeat_interleave(B, dim=1) + torch.arange(B, device=tokens.device).repeat(nb).unsqueeze(0))
         pos = pos.clamp(max=self.cfg.max_positions - 1)
         t_pos = t_frac_blocks.repeat_interleave(B, dim=1)
-        h = self.embed_block(noisy_logits, self_cond_logits, t_pos, pos)
-        return self.output_logits(self.denoise_hidden(h, ctx, self.block_bias(block_starts, L)))
+        h_blk = self.embed_block(noisy_logits, self_cond_logits, t_pos, pos).view(b, nb, B, d)
+        anchors = torch.gather(tokens, 1, s - 1)
+        h_anchor = self.anchor_embedding(anchors, s - 1).unsqueeze(2)
+        h = torch.cat([h_anchor, h_blk], dim=2).reshape(b, nb * G, d)
+        out = self.denoise_hidden(h, ctx, self.block_bias(block_starts, L)).view(b, nb, G, d)[:, :, :B]
+        return self.output_logits(out.reshape(b, nb * B, d))
 
     # ------------------------------------------------------------------------------ reference (tests only)
     def joint_forward(self, tokens: torch.Tensor, c0: int, n: int, noisy_logits: torch.Tensor,
                       t_frac_blocks: torch.Tensor, self_cond_logits: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """The thesis' single-sequence formulation: Transformer[concat(h^{<c0+(n−1)B}, h̃^{c0:c0+nB}); δ(c0, n, B)].
+        """The single-sequence formulation: Transformer[concat(h^{<c}, [anchor_k, h̃_k] for k < n); anchored_joint_mask].
 
         A plain full-sequence forward under the joint mask, written independently of the split computation, so that
         tests can check that context-state reuse is exact. Returns block logits [b, nB, V]."""
         B = self.cfg.block_size
+        G = B + 1
         b = tokens.shape[0]
         c = c0 + (n - 1) * B
         dev = tokens.device
-        h_ctx = self.wte(tokens[:, :c]) + self.wpe(torch.arange(c, device=dev)).unsqueeze(0)
-        pos = c0 + torch.arange(n * B, device=dev)
-        t_pos = t_frac_blocks.repeat_interleave(B, dim=1)
-        h_blk = self.embed_block(noisy_logits, self_cond_logits, t_pos, pos.unsqueeze(0).expand(b, -1))
-        x = torch.cat([h_ctx, h_blk], dim=1)
-        bias = (1.0 - ssd2_joint_mask(c0, n, B).to(torch.float32).to(dev)) * MASK_VALUE
+        parts = [self.wte(tokens[:, :c]) + self.wpe(torch.arange(c, device=dev)).unsqueeze(0)]
+        for k in range(n):
+            s = c0 + k * B
+            parts.append(self.wte(tokens[:, s - 1:s]) + self.wpe(torch.tensor([s - 1], device=dev)).unsqueeze(0))
+            pos = (s + torch.arange(B, device=dev)).unsqueeze(0).expand(b, -1)
+            sl = slice(k * B, (k + 1) * B)
+            sc = None if self_cond_logits is None else self_cond_logits[:, sl]
+            parts.append(self.embed_block(noisy_logits[:, sl], sc, t_frac_blocks[:, k:k + 1].expand(b, B), pos))
+        x = torch.cat(parts, dim=1)
+        bias = (1.0 - anchored_joint_mask(c0, n, B).to(torch.float32).to(dev)) * MASK_VALUE
         for blk in self.blocks:
-            q, k, v = blk.attn.qkv_heads(blk.ln1(x))
-            x = x + blk.attn.attend(q, k, v, bias)
+            q, k_, v = blk.attn.qkv_heads(blk.ln1(x))
+            x = x + blk.attn.attend(q, k_, v, bias)
             x = x + blk.mlp(x)
-        return self.output_logits(self.ln_f(x[:, c:]))
+        x = self.ln_f(x)
+        rows = torch.cat([torch.arange(c + k * G, c + k * G + B) for k in range(n)]).to(dev)
+        return self.output_logits(x[:, rows])
+
+
+def anchored_joint_mask(c0: int, n: int, B: int) -> torch.Tensor:
+    """Concert's variant of δ(c0, n, B) with anchored blocks, as a boolean [c + n(B+1)] square matrix, c = c0 + (n−1)B.
+
+    Context rows are causal; block k is the group [anchor (a copy of token c0 + kB − 1), noisy block k], whose rows
+    see context columns j < c0 + kB − 1 and their own group (bidirectionally)."""
+    c = c0 + (n - 1) * B
+    G = B + 1
+    N = c + n * G
+    m = torch.zeros(N, N, dtype=torch.bool)
+    for i in range(c):
+        m[i, : i + 1] = True
+    for k in range(n):
+        r0 = c + k * G
+        m[r0:r0 + G, : c0 + k * B - 1] = True
+        m[r0:r0 + G, r0:r0 + G] = True
+    return m
 
 
 def ssd2_joint_mask(c0: int, n: int, B: int) -> torch.Tensor:

@@ -2,7 +2,7 @@
 # Train → export → evaluate → pack Concert's simplex diffusion LMs (concert-ssd-core, then concert-ssd-user), one heavy
 # process at a time. The user model's evaluation uses the core checkpoint (collaboration preview).
 #
-#   tools/diffusion/train_all.sh                  full run: core (~38 min) then user (~15 min) on 2 CPU cores, ~6 min after
+#   tools/diffusion/train_all.sh                  full run: core (~52 min, from the causal LM) then user (~12 min) on 2 CPU cores, ~6 min after
 #   SMOKE=1 tools/diffusion/train_all.sh          tiny models (~1 min each, always retrained); packs go to data/build/smoke-packs/,
 #                                                 fixtures to data/build/smoke-golden/ (models/ and test/ untouched)
 #   ONLY=core tools/diffusion/train_all.sh        a subset of: core user
@@ -12,7 +12,7 @@
 # repeated; export, evaluation and packing are always redone. Background use:
 #   nohup tools/diffusion/train_all.sh > data/build/logs/ssd-train_all.log 2>&1 &
 # Environment: PY (python with torch; default /usr/bin/python3), BUILD (data/build), DEVICE (auto|cpu|cuda), THREADS (2),
-# CORE_MINUTES (38), USER_MINUTES (15), SEED (20261129), CLF (sentiment classifier checkpoint for the guidance check).
+# CORE_MINUTES (52), USER_MINUTES (12), SEED (20261129), CLF (sentiment classifier checkpoint for the guidance check).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -20,8 +20,8 @@ PY=${PY:-/usr/bin/python3}
 BUILD=${BUILD:-data/build}
 DEVICE=${DEVICE:-auto}
 THREADS=${THREADS:-2}
-CORE_MINUTES=${CORE_MINUTES:-38}
-USER_MINUTES=${USER_MINUTES:-15}
+CORE_MINUTES=${CORE_MINUTES:-52}
+USER_MINUTES=${USER_MINUTES:-12}
 SEED=${SEED:-20261129}
 SMOKE=${SMOKE:-0}
 ONLY=${ONLY:-core user}
@@ -61,10 +61,17 @@ for m in $ONLY; do
     *) echo "unknown model $m (use core, user)" >&2; exit 2 ;;
   esac
   echo "[$(stamp)] == concert-ssd-$m: train"
+  # The core starts from the task-tuned causal LM of tools/models/train_all.sh (same tokenizer and shape).
+  init=()
+  if [ "$m" = core ]; then
+    if [ "$SMOKE" = 1 ]; then lm=$BUILD/ckpt-smoke/lm-ft/final.pt; else lm=$CK/lm-ft/final.pt; fi
+    [ -f "$lm" ] || { echo "$lm is missing: run tools/models/train_all.sh first (ONLY=lm)" >&2; exit 2; }
+    init=(--init-lm "$lm")
+  fi
   if [ "$SMOKE" = 1 ]; then
-    "$PY" tools/diffusion/train.py --model "$m" --smoke --fresh --build-dir "$BUILD" --device "$DEVICE" --threads "$THREADS" --seed "$SEED"
+    "$PY" tools/diffusion/train.py --model "$m" --smoke --fresh --build-dir "$BUILD" --device "$DEVICE" --threads "$THREADS" --seed "$SEED" "${init[@]}"
   else
-    "$PY" tools/diffusion/train.py --model "$m" --max-minutes "$minutes" --build-dir "$BUILD" --device "$DEVICE" --threads "$THREADS" --seed "$SEED"
+    "$PY" tools/diffusion/train.py --model "$m" --max-minutes "$minutes" --build-dir "$BUILD" --device "$DEVICE" --threads "$THREADS" --seed "$SEED" "${init[@]}"
   fi
   id=concert-ssd-$m
   ckpt=$CK/ssd-$m$SUFFIX/final.pt

@@ -12,7 +12,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "diffusion"))
 from decode import Rng, SeededNoise, Term, TorchDiffusion, decode, nucleus, project, renoise, seeded_gaussian  # noqa: E402
-from model import SSDConfig, SimplexDiffusionLM, alpha_bar, positions_from_mask, ssd2_joint_mask  # noqa: E402
+from model import SSDConfig, SimplexDiffusionLM, alpha_bar, anchored_joint_mask, positions_from_mask, ssd2_joint_mask  # noqa: E402
 
 TINY = SSDConfig(vocab_size=53, d_model=32, n_layers=2, n_heads=4, d_ff=48, max_positions=64, block_size=4, t_train=100,
                  time_features=8)
@@ -66,15 +66,28 @@ class MaskTest(unittest.TestCase):
         c = c0 + (n - 1) * B
         starts = torch.tensor([[c0 + k * B for k in range(n)]])
         bias = m.block_bias(starts, c)[0, 0] == 0  # allowed
-        joint = ssd2_joint_mask(c0, n, B)
+        joint = anchored_joint_mask(c0, n, B)
         self.assertTrue(torch.equal(bias, joint[c:, :]))
+
+    def test_anchored_mask_extends_the_thesis_mask(self):
+        """Dropping the anchor rows/columns of the anchored mask leaves δ(c0, n, B) except for the column of the token
+        just before each block, which the block now sees through its anchor instead."""
+        c0, n, B = 3, 2, 2
+        c = c0 + (n - 1) * B
+        a = anchored_joint_mask(c0, n, B)
+        keep = list(range(c)) + [c + k * (B + 1) + 1 + i for k in range(n) for i in range(B)]
+        reduced = a[keep][:, keep]
+        thesis = ssd2_joint_mask(c0, n, B).clone()
+        for k in range(n):
+            thesis[c + k * B:c + (k + 1) * B, c0 + k * B - 1] = False
+        self.assertTrue(torch.equal(reduced, thesis))
 
     def test_unused_block_slots_see_only_themselves(self):
         m = tiny_model()
         bias = m.block_bias(torch.tensor([[5, -1]]), 10)[0, 0] == 0
-        B = TINY.block_size
-        self.assertFalse(bias[B:, :10].any())
-        self.assertTrue(bias[B:, 10 + B:].all())
+        G = TINY.block_size + 1
+        self.assertFalse(bias[G:, :10].any())
+        self.assertTrue(bias[G:, 10 + G:].all())
 
 
 class ContextReuseTest(unittest.TestCase):
@@ -112,7 +125,7 @@ class ContextReuseTest(unittest.TestCase):
                 s = self.c0 + k * B
                 past = self.m.encode_context(self.tokens[:, :s])
                 out = self.m.denoise(self.noisy[:, k * B:(k + 1) * B], self.sc[:, k * B:(k + 1) * B], self.tf[:, k],
-                                     torch.ones(2, s, dtype=torch.long), past)
+                                     torch.ones(2, s, dtype=torch.long), past, self.tokens[:, s - 1])
                 self.assertLess((out - train[:, k * B:(k + 1) * B]).abs().max().item(), 1e-5)
 
     def test_incremental_context_equals_full(self):
@@ -130,8 +143,9 @@ class ContextReuseTest(unittest.TestCase):
         with torch.no_grad():
             past = self.m.encode_context(self.tokens[:, :self.c0])
             mask = torch.ones(2, self.c0, dtype=torch.long)
-            a = self.m.denoise(self.noisy[:, :B], None, self.tf[:, 0], mask, past)
-            b = self.m.denoise(self.noisy[:, :B], torch.zeros(2, B, TINY.vocab_size), self.tf[:, 0], mask, past)
+            anchors = self.tokens[:, self.c0 - 1]
+            a = self.m.denoise(self.noisy[:, :B], None, self.tf[:, 0], mask, past, anchors)
+            b = self.m.denoise(self.noisy[:, :B], torch.zeros(2, B, TINY.vocab_size), self.tf[:, 0], mask, past, anchors)
         self.assertLess((a - b).abs().max().item(), 1e-5)
 
 
@@ -151,10 +165,11 @@ class PaddingTest(unittest.TestCase):
             mask[i, 9 - len(r):] = 1
         with torch.no_grad():
             past = m.encode_context(ids, mask, positions_from_mask(mask, 9))
-            batch = m.denoise(noisy, sc, tf, mask, past)
+            batch = m.denoise(noisy, sc, tf, mask, past, ids[:, -1])
             for i, r in enumerate(rows):
                 alone_past = m.encode_context(r.unsqueeze(0))
-                alone = m.denoise(noisy[i:i + 1], sc[i:i + 1], tf[i:i + 1], torch.ones(1, len(r), dtype=torch.long), alone_past)
+                alone = m.denoise(noisy[i:i + 1], sc[i:i + 1], tf[i:i + 1], torch.ones(1, len(r), dtype=torch.long), alone_past,
+                                  r[-1:])
                 self.assertLess((batch[i] - alone[0]).abs().max().item(), 1e-5)
 
 

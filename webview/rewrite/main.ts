@@ -7,7 +7,7 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import type { RewriteControls, RewriteViewState, RewriteViewUiState } from '../../src/protocol/webview';
 import { controlsFromForm, randomSeed, type FormFields } from './form';
 import { resolveRewriteHost } from './host';
-import { patchSections } from './morph';
+import { patchSections } from '../common/morph';
 import { renderRewrite, shownControls } from './view';
 
 const host = resolveRewriteHost();

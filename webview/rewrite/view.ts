@@ -5,7 +5,7 @@
  * `data-action` (buttons) and `data-control` (fields) attributes that main.ts turns into messages or UI state.
  */
 import { REWRITE_LIMITS, REWRITE_PROJECTIONS, type RewriteAttributeChoice, type RewriteControls, type RewriteRecordView, type RewriteRunView, type RewriteScoreView, type RewriteViewState } from '../../src/protocol/webview';
-import { h, s, type VChild, type VNode } from '../summary/vdom';
+import { h, s, type Section, type VChild, type VNode } from '../common/vdom';
 import { CHART, chartModel, percent, previewText, settledRuns, timelinePosition, type TimelinePosition } from './timeline';
 import { diffStats, wordDiff } from './wordDiff';
 
@@ -16,10 +16,7 @@ export interface ViewUi {
   draft?: RewriteControls | undefined;
 }
 
-export interface Section {
-  key: string;
-  node: VNode;
-}
+export type { Section } from '../common/vdom';
 
 const PROJECTION_LABELS: Record<(typeof REWRITE_PROJECTIONS)[number], string> = {
   sampling: 'Sampling (top-p)',

@@ -6,7 +6,7 @@
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import type { SummaryVariant, SummaryViewState, SummaryViewUiState } from '../../src/protocol/webview';
-import { patchSections } from './dom';
+import { patchSections } from '../common/morph';
 import { resolveSummaryHost } from './host';
 import { formatAlpha, renderSummary } from './view';
 

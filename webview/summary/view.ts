@@ -6,17 +6,14 @@
  */
 import { SUMMARY_ALPHA, type SummaryOutputView, type SummaryRecordView, type SummaryRunView, type SummarySweepView, type SummaryVariant, type SummaryViewState } from '../../src/protocol/webview';
 import { RELIANCE_LEGEND, formatReliance, relianceClass, relianceTitle } from './reliance';
-import { h, s, type VChild, type VNode } from './vdom';
+import { h, s, type Section, type VChild, type VNode } from '../common/vdom';
 
 export interface ViewUi {
   recordOpen: boolean;
   chunksOpen: boolean;
 }
 
-export interface Section {
-  key: string;
-  node: VNode;
-}
+export type { Section } from '../common/vdom';
 
 const icon = (name: string, spin = false) => h('span', { class: `codicon codicon-${name}${spin ? ' codicon-modifier-spin' : ''}`, 'aria-hidden': 'true' });
 

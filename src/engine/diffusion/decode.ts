@@ -41,8 +41,19 @@ export interface DiffusionOptions {
   earlyStop?: number;
   /** Stop after the block that contains this token (the token and what follows are pruned). */
   eos?: number;
+  /**
+   * Token ids that may never be produced (their logits are set to −1e9 at every step, before guidance). A rewrite
+   * suppresses end-of-text so that it keeps the length of the original instead of dropping its end.
+   */
+  suppress?: readonly number[];
   /** Rewrite: start each block at t₀ = ⌈strength·T⌉ from the noised almost-one-hot original instead of pure noise. */
   rewrite?: { tokens: Int32Array; strength: number };
+  /**
+   * Slide the context window instead of refusing contexts that do not fit: before each block, a context longer than
+   * maxContext − B keeps its first `keepHead` tokens (the prompt template's head, e.g. `<s>`) and its latest tokens.
+   * Without it, a context plus the new tokens must fit in maxContext.
+   */
+  slide?: { keepHead: number };
   /** Also score terms with λ = 0 at every step (for a timeline of classifier scores); costs one classifier run each. */
   scoreEveryStep?: boolean;
   signal?: AbortSignal;
@@ -84,14 +95,30 @@ function validate(lm: DiffusionLM, o: DiffusionOptions): void {
     if (!(o.rewrite.strength > 0 && o.rewrite.strength <= 1)) throw new EngineInputError('edit strength must be in (0, 1]');
     if (!o.rewrite.tokens.length) throw new EngineInputError('there is no text to rewrite');
   } else if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1) throw new EngineInputError('maxTokens must be a positive integer');
+  for (const tok of o.suppress ?? []) if (!Number.isInteger(tok) || tok < 0 || tok >= lm.vocabSize) throw new EngineInputError(`suppressed token ${tok} is not in the vocabulary`);
   for (const g of o.guidance ?? []) {
     if (!Number.isFinite(g.lambda) || g.lambda < 0) throw new EngineInputError(`guidance strength for ${g.classifier.attribute} must be ≥ 0`);
     if (!Number.isInteger(g.label) || g.label < 0 || g.label >= g.classifier.labels.length) throw new EngineInputError(`label ${g.label} is not a label of ${g.classifier.attribute}`);
   }
   const newTokens = o.rewrite ? Math.ceil(o.rewrite.tokens.length / lm.blockSize) * lm.blockSize : Math.ceil(o.maxTokens / lm.blockSize) * lm.blockSize;
+  if (o.slide) {
+    const head = o.slide.keepHead;
+    if (!Number.isInteger(head) || head < 0) throw new EngineInputError('slide.keepHead must be a non-negative integer');
+    // Room for the head, at least one recent token and a block.
+    if (head + 1 + lm.blockSize > lm.maxContext) throw new ContextTooLongError(head + 1 + lm.blockSize, lm.maxContext, `the prompt head (${head} tokens) plus one token and a block`);
+    for (const t of o.terms) if (t.context.length < head + 1) throw new EngineInputError(`the ${t.label} context is shorter than its head`);
+    return;
+  }
   for (const t of o.terms) {
     if (t.context.length + newTokens > lm.maxContext) throw new ContextTooLongError(t.context.length + newTokens, lm.maxContext, `the ${t.label} context (${t.context.length} tokens) plus ${newTokens} new tokens`);
   }
+}
+
+const SUPPRESSED = -1e9;
+
+/** Cuts `context` in place to at most `limit` tokens: its first `head` tokens and the latest ones. */
+export function slideWindow(context: number[], head: number, limit: number): void {
+  if (context.length > limit) context.splice(head, context.length - limit);
 }
 
 export async function decodeDiffusion(lm: DiffusionLM, o: DiffusionOptions): Promise<DiffusionResult> {
@@ -115,6 +142,7 @@ export async function decodeDiffusion(lm: DiffusionLM, o: DiffusionOptions): Pro
   const projected = new Float32Array(B * V);
   for (let block = 0; block < blocks; block++) {
     check();
+    if (o.slide) for (const c of contexts) slideWindow(c, o.slide.keepHead, lm.maxContext - B);
     const ctx = await lm.encodeContext(contexts.map((c) => Int32Array.from(c)), o.signal);
     // x_{t0}: pure noise K·N(0, I), or the noised original for a rewrite.
     const x = new Float32Array(B * V);
@@ -139,6 +167,7 @@ export async function decodeDiffusion(lm: DiffusionLM, o: DiffusionOptions): Pro
         if (w === 0) continue;
         for (let i = 0; i < B * V; i++) combined[i]! += w * out[r * B * V + i]!;
       }
+      if (o.suppress) for (let b = 0; b < B; b++) for (const tok of o.suppress) combined[b * V + tok] = SUPPRESSED;
       const guided = await applyGuidance(combined, B, V, o.guidance ?? [], o.scoreEveryStep);
       combined = guided.logits;
       o.onStep?.({ block, t, T, tokens: argmaxRows(combined, B, V), scores: guided.scores });
@@ -157,5 +186,6 @@ export async function decodeDiffusion(lm: DiffusionLM, o: DiffusionOptions): Pro
     if (eosAt >= 0) return { tokens: output, blocks: block + 1, stoppedBy: 'eos' };
     for (const c of contexts) c.push(...released);
   }
-  return { tokens: o.rewrite ? output : output.slice(0, o.maxTokens), blocks, stoppedBy: 'max-tokens' };
+  // A rewrite fills the last block's spare positions past the original; they are not part of the rewrite.
+  return { tokens: output.slice(0, o.rewrite ? o.rewrite.tokens.length : o.maxTokens), blocks, stoppedBy: 'max-tokens' };
 }

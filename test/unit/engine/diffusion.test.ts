@@ -115,6 +115,10 @@ describe('semi-autoregressive diffusion decoding', () => {
     await decodeDiffusion(mid, { terms: [{ context: Int32Array.of(5), weight: 1, label: 'c' }], maxTokens: 0, steps: 20, projection: { kind: 'sample', topP: 0 }, seed: 2, rewrite: { tokens: original, strength: 0.5 } });
     assert.equal(mid.calls[0]!.tFrac, 0.5, 'starts at t0 = s·T');
     assert.equal(mid.calls.length, 2 * 10);
+    // A rewrite of 6 tokens runs two blocks of 4 but keeps the original's length.
+    const six = await decodeDiffusion(new FakeDiffusionLM(V, B, 5, 100, false, 256, prefers(7, V, B)), { terms: [{ context: Int32Array.of(5), weight: 1, label: 'c' }], maxTokens: 0, steps: 10, projection: { kind: 'sample', topP: 0 }, seed: 2, rewrite: { tokens: original.subarray(0, 6), strength: 1 } });
+    assert.deepEqual(six.tokens, Array(6).fill(7));
+    assert.equal(six.blocks, 2);
   });
 
   it('early stop ends each block at ⌈fraction·T⌉', async () => {
@@ -148,6 +152,37 @@ describe('semi-autoregressive diffusion decoding', () => {
     }).then(() => assert.fail('expected a cancel'), (e: unknown) => e);
     assert.ok(err instanceof CancelledError);
     assert.deepEqual(steps, [20, 19, 18]);
+  });
+
+  it('slides the context window: the head and the latest tokens, never more than maxContext − B', async () => {
+    const lm = new FakeDiffusionLM(V, B, 5, 100, false, 12, prefers(7, V, B));
+    const context = Int32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]); // 10 + a block of 4 > 12
+    await assert.rejects(decodeDiffusion(lm, { terms: [{ context, weight: 1, label: 'c' }], maxTokens: 8, steps: 3, projection: { kind: 'sample', topP: 0 }, seed: 1 }), ContextTooLongError);
+    const seen: number[][] = [];
+    const spy = new FakeDiffusionLM(V, B, 5, 100, false, 12, prefers(7, V, B));
+    const encode = spy.encodeContext.bind(spy);
+    spy.encodeContext = async (rows: readonly Int32Array[]) => {
+      seen.push([...rows[0]!]);
+      return encode(rows);
+    };
+    const r = await decodeDiffusion(spy, { terms: [{ context, weight: 1, label: 'c' }], maxTokens: 8, steps: 3, projection: { kind: 'sample', topP: 0 }, seed: 1, slide: { keepHead: 1 } });
+    assert.deepEqual(r.tokens, [7, 7, 7, 7, 7, 7, 7, 7]);
+    assert.deepEqual(seen, [
+      [1, 4, 5, 6, 7, 8, 9, 10],
+      [1, 8, 9, 10, 7, 7, 7, 7],
+    ]);
+    for (const c of seen) assert.ok(c.length <= 12 - B);
+    await assert.rejects(decodeDiffusion(spy, { terms: [{ context, weight: 1, label: 'c' }], maxTokens: 4, steps: 3, projection: { kind: 'sample', topP: 0 }, seed: 1, slide: { keepHead: 8 } }), ContextTooLongError);
+  });
+
+  it('suppressed tokens are never produced, even when the model prefers them', async () => {
+    const lm = new FakeDiffusionLM(V, B, 5, 100, false, 256, prefers(3, V, B));
+    const plain = await decodeDiffusion(lm, { terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }], maxTokens: 4, steps: 5, projection: { kind: 'sample', topP: 0.9 }, seed: 2 });
+    assert.deepEqual(plain.tokens, [3, 3, 3, 3]);
+    const r = await decodeDiffusion(lm, { terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }], maxTokens: 4, steps: 5, projection: { kind: 'sample', topP: 0.9 }, seed: 2, suppress: [3] });
+    assert.equal(r.tokens.length, 4);
+    assert.ok(!r.tokens.includes(3));
+    await assert.rejects(decodeDiffusion(lm, { terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }], maxTokens: 4, steps: 5, projection: { kind: 'sample', topP: 0.9 }, seed: 2, suppress: [V] }), /not in the vocabulary/);
   });
 
   it('rejects bad settings and contexts that do not fit', async () => {

@@ -1,5 +1,5 @@
 /**
- * A tiny virtual DOM: the summary view is a pure function from state to these nodes, so tests check it as data
+ * A tiny virtual DOM shared by the panels: each view is a pure function from state to these nodes, so tests check it as data
  * or as an HTML string without a browser, and `dom.ts` turns it into real elements. Attribute values and text are
  * data, never markup (the HTML form escapes them; the DOM form uses setAttribute / text nodes).
  */
@@ -12,6 +12,12 @@ export interface VNode {
   svg?: true;
 }
 export type VChild = VNode | string;
+
+/** One top-level part of a panel, patched as a unit (see morph.ts). */
+export interface Section {
+  key: string;
+  node: VNode;
+}
 type AttrValue = string | number | boolean | undefined | null;
 type ChildArg = VChild | false | undefined | null | ChildArg[];
 

@@ -1,11 +1,10 @@
 /**
- * Virtual DOM → real DOM for the rewrite panel, patched in place: a changed section keeps its elements and only
+ * Virtual DOM → real DOM for the panels (summary, rewrite), patched in place: a changed section keeps its elements and only
  * their attributes and text change, so a slider being dragged or a number being typed is never replaced while
  * steps stream in. Text goes in as text nodes and attributes through setAttribute: nothing the model produced is
  * ever parsed as HTML. Attributes a custom element sets on itself (vscode-button's role, tabindex) are left alone.
  */
-import { toHtml, type VChild, type VNode } from '../summary/vdom';
-import type { Section } from './view';
+import { toHtml, type Section, type VChild, type VNode } from './vdom';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 /** The attributes we set on each element (so we remove only ours). */
