@@ -39,16 +39,16 @@ export const BASE_SETTINGS: Record<string, unknown> = {
 
 /** Fails (never skips) with the install line: CI installs code-server, so its absence is a broken setup. */
 export function requireCodeServer(root: string): string {
-  const pkg = join(root, 'node_modules', 'code-server', 'package.json');
-  const entry = join(root, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
-  const how =
-    'Install it with the recipe of .ci/run: apt-get install build-essential python3 pkg-config libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev ripgrep; ' +
-    'seed the ripgrep cache; then `npm_config_unsafe_perm=true npm_config_yes=true npm ci` (code-server is a pinned devDependency).';
-  if (!existsSync(pkg) || !existsSync(entry)) throw new Error(`code-server ${CODE_SERVER_VERSION} is not installed in node_modules. ${how}`);
+  // The browser tiers' toolchain lives in its own package (test/package.json), installed by test/setup.mjs.
+  const harness = join(root, 'test', 'node_modules', 'code-server');
+  const pkg = join(harness, 'package.json');
+  const entry = join(harness, 'out', 'node', 'entry.js');
+  const how = 'Run `node test/setup.mjs` (npm test does): it installs the Debian packages code-server builds with and the test harness of test/package.json.';
+  if (!existsSync(pkg) || !existsSync(entry)) throw new Error(`code-server ${CODE_SERVER_VERSION} is not installed in test/node_modules. ${how}`);
   const version = (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
-  if (version !== CODE_SERVER_VERSION) throw new Error(`node_modules has code-server ${version}; this tier is pinned to ${CODE_SERVER_VERSION} (VS Code 1.99.3). ${how}`);
+  if (version !== CODE_SERVER_VERSION) throw new Error(`test/node_modules has code-server ${version}; this tier is pinned to ${CODE_SERVER_VERSION} (VS Code 1.99.3). ${how}`);
   // Its native modules are built by the install scripts; a skipped postinstall shows up here.
-  const rg = join(root, 'node_modules', 'code-server', 'lib', 'vscode', 'node_modules', '@vscode', 'ripgrep', 'bin', 'rg');
+  const rg = join(harness, 'lib', 'vscode', 'node_modules', '@vscode', 'ripgrep', 'bin', 'rg');
   if (!existsSync(rg)) throw new Error(`code-server's install scripts did not finish (no ${rg}). ${how}`);
   return entry;
 }
