@@ -4,11 +4,12 @@
  * from a fixture), binds to 127.0.0.1 on a free port, runs in its own process group, and is ended exactly: the
  * group gets SIGTERM, then SIGKILL, and `stop()` checks that no process of the group is left.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export const CODE_SERVER_VERSION = '4.99.4';
 
@@ -54,30 +55,30 @@ export function requireCodeServer(root: string): string {
 }
 
 /**
- * A copy of the extension as it ships: the `!` entries of .vscodeignore (package.json, dist/, models/, media/,
- * the ONNX Runtime pieces of node_modules). Loading the copy, not the working tree, tests what a VSIX would hold
- * (a bundle or asset missing from the allow-list fails here) and keeps a run steady while someone rebuilds.
- * node_modules entries are linked, not copied (hundreds of MB of native binaries for every platform); Node
- * resolves links to their real paths, so those are checked for presence only.
+ * A copy of the extension as it ships on this machine's platform: the stage that `npm run package` packs into the
+ * VSIX (build/packageVsix.mjs: the `!` entries of .vscodeignore plus this platform's ONNX Runtime under
+ * dist/node_modules). Loading the stage, not the working tree, tests what a VSIX holds (a bundle, asset or runtime
+ * file missing from it fails here) and keeps a run steady while someone rebuilds.
  */
-export function snapshotExtension(root: string, dest: string): string {
+export async function snapshotExtension(root: string, dest: string): Promise<string> {
   const required = ['package.json', 'dist/extension.js', 'dist/worker.js', 'dist/webview/status.js'];
   const missing = required.filter((f) => !existsSync(join(root, f)));
   if (missing.length) throw new Error(`the built extension is incomplete (missing ${missing.join(', ')}): run \`npm run build\` first (npm test does)`);
-  const allowed = readFileSync(join(root, '.vscodeignore'), 'utf8')
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l.startsWith('!'))
-    .map((l) => l.slice(1).replace(/^\//, '').replace(/\/\*\*$/, ''));
-  for (const entry of new Set(['package.json', ...allowed])) {
-    const from = join(root, entry);
-    if (!existsSync(from)) continue;
-    const to = join(dest, entry);
-    mkdirSync(dirname(to), { recursive: true });
-    if (entry.startsWith('node_modules/')) symlinkSync(from, to);
-    else cpSync(from, to, { recursive: true, dereference: true, filter: (f) => !f.endsWith('.map') });
-  }
+  const { stageTarget } = (await import(pathToFileURL(join(root, 'build', 'packageVsix.mjs')).href)) as { stageTarget: (target: string, stage: string) => string[] };
+  stageTarget(hostTarget(), dest);
   return dest;
+}
+
+/** The VS Code platform target of this machine (linux-x64 here). */
+export function hostTarget(): string {
+  return `${process.platform}-${process.arch}`;
+}
+
+/** `code-server --install-extension`, as a user installs a downloaded VSIX (offline: no gallery). */
+function installVsix(entry: string, vsix: string, userDataDir: string, extensionsDir: string, env: NodeJS.ProcessEnv): void {
+  const r = spawnSync(process.execPath, [entry, '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--install-extension', vsix], { env, encoding: 'utf8', timeout: 120_000 });
+  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  if (r.status !== 0 || !/successfully installed/i.test(out)) throw new Error(`installing ${vsix} failed (exit ${r.status}):\n${out.slice(-3000)}`);
 }
 
 export async function freePort(): Promise<number> {
@@ -114,6 +115,8 @@ export interface CodeServerOptions {
   root: string;
   /** The extension folder (loaded in development mode); a snapshot of the repository's build when omitted. */
   extensionPath?: string;
+  /** A VSIX to install with `--install-extension` into the empty extensions folder instead (no development mode). */
+  vsix?: string;
   /** A folder copied as the workspace. */
   workspaceFixture: string;
   settings?: Record<string, unknown>;
@@ -130,7 +133,7 @@ export class CodeServer {
     readonly userDataDir: string,
     private readonly child: ChildProcess,
     private readonly logFile: string,
-    private readonly extensionPath: string,
+    private readonly extensionPath: string | undefined,
     private readonly logCopy: string | undefined,
   ) {
     child.once('exit', () => {
@@ -147,8 +150,9 @@ export class CodeServer {
     return this.child.pid ?? -1;
   }
 
-  /** The workbench on the fixture workspace, with the extension in development mode. */
+  /** The workbench on the fixture workspace, with the extension in development mode unless it was installed. */
   get workbenchUrl(): string {
+    if (this.extensionPath === undefined) return `${this.origin}/?folder=${encodeURIComponent(this.workspace)}`;
     const payload = JSON.stringify([['extensionDevelopmentPath', `vscode-remote://127.0.0.1:${this.port}${this.extensionPath}`]]);
     return `${this.origin}/?folder=${encodeURIComponent(this.workspace)}&payload=${encodeURIComponent(payload)}`;
   }
@@ -198,11 +202,12 @@ export class CodeServer {
       NODE_OPTIONS: '',
     };
     const workspace = join(dir, 'workspace');
-    let extensionPath: string;
+    let extensionPath: string | undefined;
     let port: number;
     try {
       writeFileSync(join(d('user-data', 'User'), 'settings.json'), JSON.stringify({ ...BASE_SETTINGS, ...o.settings }, null, 2));
-      extensionPath = o.extensionPath ?? snapshotExtension(o.root, join(dir, 'extension'));
+      if (o.vsix) installVsix(entry, o.vsix, userDataDir, extensionsDir, env);
+      else extensionPath = o.extensionPath ?? (await snapshotExtension(o.root, join(dir, 'extension')));
       cpSync(o.workspaceFixture, workspace, { recursive: true });
       port = await freePort();
     } catch (e) {

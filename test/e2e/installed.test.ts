@@ -1,0 +1,156 @@
+/// <reference lib="dom" />
+/**
+ * The installed-VSIX scenario of the VS Code tier: what a user gets. The VSIX for this machine's platform is built
+ * with build/packageVsix.mjs (from the build npm test made), installed with `code-server --install-extension` into
+ * an empty extensions folder, and used on a workspace with no Concert checkout behind it: the palette, the log,
+ * Summarize Document, Rewrite Selection… and the walkthrough. A VSIX without its ONNX Runtime fails here.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { BrowserContext } from 'playwright-core';
+import { guardContext, launchChromium, problemLines, type PageProblems } from '../webview/browser';
+import { ROOT } from '../webview/harness';
+import { CodeServer, hostTarget } from './codeServer';
+import { pickAttributes, rewriteDone, selectLine, summaryDone } from './panels';
+import { Workbench } from './workbench';
+
+const RESULTS = join(ROOT, 'test-results', 'e2e-installed');
+const FIXTURE = join(ROOT, 'test', 'e2e', 'fixtures', 'workspace');
+const WATCHDOG_MS = 8 * 60_000;
+const STEP = { timeout: 150_000 };
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { publisher: string; name: string; version: string };
+const target = hostTarget();
+
+let vsixDir: string | undefined;
+let server: CodeServer | undefined;
+let context: BrowserContext | undefined;
+let problems: PageProblems;
+let wb: Workbench;
+
+async function cleanup(): Promise<string[]> {
+  const notes: string[] = [];
+  await context?.close().catch((e: unknown) => notes.push(`closing Chromium: ${String(e)}`));
+  context = undefined;
+  if (server) {
+    const { left } = await server.stop();
+    if (left.length) notes.push(`processes still alive after SIGKILL: ${left.join(', ')}`);
+    server = undefined;
+  }
+  if (vsixDir) rmSync(vsixDir, { recursive: true, force: true });
+  return notes;
+}
+
+/** Opens a workspace file with Quick Open and puts the keyboard focus in its text. */
+async function openFile(name: string): Promise<void> {
+  await wb.page.keyboard.press('Control+P');
+  await wb.quickInput.waitFor({ state: 'visible' });
+  await wb.quickInput.fill(name);
+  await wb.until(`${name} in Quick Open`, async () => (await wb.quickRows())[0]?.startsWith(name));
+  await wb.page.keyboard.press('Enter');
+  await wb.page.locator(`.tabs-container .tab[aria-label^="${name}"]`).first().waitFor({ state: 'visible', timeout: 20_000 });
+  await wb.until(`keyboard focus in ${name}`, () => wb.page.evaluate(() => document.activeElement?.closest('.monaco-editor') !== null && document.activeElement?.tagName === 'TEXTAREA'), 10_000);
+}
+
+describe(`Concert installed from its ${target} VSIX (code-server 4.99.4)`, () => {
+  before(async () => {
+    mkdirSync(RESULTS, { recursive: true });
+    const watchdog = setTimeout(() => {
+      console.error(`installed-VSIX watchdog: still running after ${WATCHDOG_MS / 1000} s`);
+      void cleanup().finally(() => process.exit(1));
+    }, WATCHDOG_MS);
+    watchdog.unref();
+    vsixDir = mkdtempSync(join(tmpdir(), 'concert-installed-'));
+    const r = spawnSync(process.execPath, ['build/packageVsix.mjs', '--no-build', '--target', target], { cwd: ROOT, env: { ...process.env, VSIX_OUT: vsixDir }, encoding: 'utf8', timeout: 5 * 60_000 });
+    assert.equal(r.status, 0, `packaging failed:\n${r.stdout}${r.stderr}`.slice(-4000));
+    const vsix = join(vsixDir, `concert-${target}-${pkg.version}.vsix`);
+    server = await CodeServer.start({ root: ROOT, vsix, workspaceFixture: FIXTURE, logCopy: join(RESULTS, 'code-server.log') });
+    context = await launchChromium({ profileDir: join(server.dir, 'browser'), viewport: { width: 1400, height: 900 } });
+    problems = await guardContext(context, {
+      allowedOrigins: [server.origin, `ws://127.0.0.1:${server.port}`],
+      ignoreConsole: [/vsda/, /Failed to load resource: the server responded with a status of 404 \(Not Found\) \(.*\/vsda/],
+      serviceWorkerHosts: /\.vscode-resource\.vscode-cdn\.net$/,
+    });
+    wb = new Workbench((context.pages()[0] ?? (await context.newPage())), RESULTS);
+    await wb.page.goto(server.workbenchUrl);
+  });
+
+  after(async () => {
+    const notes = await cleanup();
+    assert.deepEqual(notes, [], notes.join('\n'));
+  });
+
+  it('the installed extension holds ONNX Runtime for this platform only, outside any checkout', () => {
+    assert.ok(server);
+    const extensions = join(server.dir, 'extensions');
+    const installed = readdirSync(extensions).find((d) => d.startsWith(`${pkg.publisher}.${pkg.name}-`));
+    assert.ok(installed, `nothing installed in ${extensions}: ${readdirSync(extensions).join(', ')}`);
+    const napi = join(extensions, installed, 'dist', 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6');
+    assert.deepEqual(readdirSync(napi), [process.platform]);
+    assert.deepEqual(readdirSync(join(napi, process.platform)), [process.arch]);
+    assert.ok(!existsSync(join(extensions, installed, 'src')), 'no sources in the installed extension');
+  });
+
+  it('the feature commands are in the palette from the first moment', STEP, async () => {
+    // Opened as soon as the workbench shows, before Concert has activated (onStartupFinished).
+    await wb.page.locator('.part.statusbar').waitFor({ state: 'visible', timeout: 90_000 });
+    const rows = await wb.until('the Concert commands in the palette', async () => {
+      const r = await wb.paletteRows('Concert: ');
+      return ['Concert: Summarize Document', 'Concert: Ask About This Document…', 'Concert: Continue with Diffusion', 'Concert: Get Started'].every((t) => r.some((x) => x.startsWith(t))) ? r : undefined;
+    }, 20_000);
+    assert.ok(rows.length >= 4);
+  });
+
+  it('the log names the VSIX target and the execution providers found', STEP, async () => {
+    await wb.runCommand('Concert: Run Doctor');
+    await wb.waitNotification(/Concert doctor:/, 90_000);
+    await wb.runCommand('Concert: Show Log');
+    await wb.waitOutput(new RegExp(`VSIX for ${target} with ONNX Runtime`), 20_000, { filter: 'VSIX' });
+    await wb.waitOutput(/execution providers found: .*\bcpu\b/, 20_000, { filter: 'execution providers' });
+    await wb.hidePanel();
+  });
+
+  it('Summarize Document writes a summary into the Summary panel', STEP, async () => {
+    await wb.runCommand('View: Close All Editors');
+    await openFile('notes.md');
+    await wb.runCommand('Concert: Summarize Document');
+    const frame = await summaryDone(wb);
+    const text = (await frame.locator('.output.cad .tokens').innerText()).trim();
+    assert.ok(text.length > 0, 'the summary has text');
+    await wb.screenshot('installed-summary');
+  });
+
+  it('Rewrite Selection… rewrites a selected line in the Rewrite panel', STEP, async () => {
+    await wb.runCommand('View: Close All Editors');
+    await openFile('notes.md');
+    await selectLine(wb, 3);
+    await wb.runCommand('Concert: Rewrite Selection…');
+    await pickAttributes(wb, 'Concert: Rewrite Selection', ['sentiment → positive']);
+    const frame = await rewriteDone(wb);
+    assert.ok((await frame.locator('.timeline').innerText()).trim().length > 0, 'the denoising timeline has text');
+    assert.match(await frame.locator('.result .meta').innerText(), /removed|added|No change/);
+    await wb.screenshot('installed-rewrite');
+  });
+
+  it('Get Started opens the walkthrough, and its sample document opens', STEP, async () => {
+    await wb.runCommand('View: Close All Editors');
+    await wb.runCommand('Concert: Get Started');
+    const walkthrough = wb.page.locator('.gettingStartedContainer');
+    await walkthrough.waitFor({ state: 'visible', timeout: 30_000 });
+    await wb.until('the Concert walkthrough', async () => /Get Started with Concert/.test(await walkthrough.innerText()), 15_000);
+    await wb.screenshot('installed-walkthrough');
+    // The walkthrough's own button, as a person would press it.
+    await walkthrough.getByText('Open Sample Document', { exact: true }).first().click();
+    const editorText = async () => (await wb.page.locator('.editor-group-container.active .view-lines').first().innerText().catch(() => '')).replace(/\u00a0/g, ' ');
+    await wb.until('the sample document in an editor', async () => /night ferry to Tobermory/.test(await editorText()), 15_000);
+    await wb.screenshot('installed-sample');
+  });
+
+  it('the workbench and the webviews stayed clean: no console errors, CSP violations or requests off 127.0.0.1', () => {
+    const lines = problemLines(problems);
+    assert.deepEqual(lines, [], lines.join('\n'));
+  });
+});

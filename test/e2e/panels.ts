@@ -1,0 +1,49 @@
+/**
+ * Scenario steps shared by the VS Code tier's suites: waiting for the Summary and Rewrite panels' runs, selecting
+ * text by keyboard, answering the attribute quick pick.
+ */
+import assert from 'node:assert/strict';
+import type { Frame } from 'playwright-core';
+import type { Workbench } from './workbench';
+
+export const SUMMARY_TITLE = 'Concert: Summary';
+export const REWRITE_TITLE = 'Concert: Rewrite';
+
+/** Waits for a panel's run to end (done, cancelled or failed); fails if it failed. `result` marks a finished run. */
+async function runDone(wb: Workbench, title: string, result: string, what: string, timeout: number): Promise<Frame> {
+  const frame = await wb.webview(title, 60_000);
+  await wb.until(what, async () => (await frame.locator('.status.running').count()) === 0 && (await frame.locator(`${result}, .status.error, .status.cancelled`).count()) > 0, timeout);
+  assert.equal(await frame.locator('.status.error').count(), 0, `the run failed: ${await frame.locator('.status.error').innerText().catch(() => '')}`);
+  return frame;
+}
+
+export function summaryDone(wb: Workbench, timeout = 120_000): Promise<Frame> {
+  return runDone(wb, SUMMARY_TITLE, '.output.cad .meta', 'the summary run to finish', timeout);
+}
+
+export function rewriteDone(wb: Workbench, timeout = 120_000): Promise<Frame> {
+  return runDone(wb, REWRITE_TITLE, '.result .meta', 'the diffusion run to finish', timeout);
+}
+
+/** Selects line `line` (1-based, without its line break) in the focused editor, with the keyboard. */
+export async function selectLine(wb: Workbench, line: number): Promise<void> {
+  await wb.page.keyboard.press('Control+Home');
+  for (let i = 1; i < line; i++) await wb.page.keyboard.press('ArrowDown');
+  await wb.page.keyboard.press('Home');
+  await wb.page.keyboard.press('Shift+End');
+}
+
+/** Answers the attribute quick pick titled `pickTitle`: checks each of `picks` ("attribute → label") and accepts. */
+export async function pickAttributes(wb: Workbench, pickTitle: string, picks: string[]): Promise<void> {
+  await wb.until(`the quick pick "${pickTitle}"`, async () => (await wb.quickTitle()).startsWith(pickTitle), 30_000);
+  for (const label of picks) {
+    await wb.quickInput.fill(label);
+    const row = wb.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: label }).first();
+    await row.waitFor({ state: 'visible', timeout: 10_000 });
+    const box = row.locator('.quick-input-list-checkbox, input[type="checkbox"]').first();
+    await box.click();
+    await wb.until(`"${label}" to be checked`, async () => (await row.getAttribute('aria-checked')) === 'true' || (await box.isChecked().catch(() => false)), 5_000);
+  }
+  await wb.quickInput.fill('');
+  await wb.page.keyboard.press('Enter');
+}
