@@ -7,6 +7,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
   DEFAULT_GUIDANCE_LAMBDA,
   DEVICE_CHOICES,
+  DIFFUSION_DEFAULT_MIN_TOKENS,
   PROJECTIONS,
   Requests,
   WorkerErrorCode,
@@ -23,6 +24,7 @@ import {
   type WorkerSettings,
 } from '../protocol/worker';
 import { InputError, readTextFile } from './inputFile';
+import { CONCERT_VERSION } from '../protocol/version';
 import type { WorkerError } from '../worker/client';
 import { WorkerClient } from '../worker/client';
 
@@ -64,7 +66,10 @@ Options (generate, rewrite):
   --attribute <name=label[:lambda]>
                          steer towards a classifier label (repeatable), e.g. sentiment=positive:${DEFAULT_GUIDANCE_LAMBDA}
   --tokens <n>           generate: new tokens (default 24, whole blocks)
-  --strength <s>         rewrite: edit strength in (0, 1] (default 0.5)
+  --min-tokens <n>       generate: write at least this many new tokens before the model may end the text
+                         (default ${DIFFUSION_DEFAULT_MIN_TOKENS}; 0 lets it stop at once, e.g. after a full stop)
+  --strength <s>         rewrite: edit strength in (0, 1] (default 0.5); --prefix may be empty or left out,
+                         and paragraphs (separated by blank lines) are rewritten one by one
   --steps <T>            diffusion steps per block (default 50)
   --top-p <p>            nucleus of the projection (default 0.5)
   --projection <p>       ${PROJECTIONS.join(' | ')} (default sampling)
@@ -97,6 +102,7 @@ const options = {
   text: { type: 'string' },
   attribute: { type: 'string', multiple: true },
   tokens: { type: 'string' },
+  'min-tokens': { type: 'string' },
   strength: { type: 'string' },
   projection: { type: 'string' },
   'early-stop': { type: 'string' },
@@ -173,6 +179,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, distDir: string
     ...(v.text !== undefined && { text: v.text }),
     ...(attributes.length && { attributes }),
     ...(v.tokens !== undefined && { maxTokens: int('tokens', v.tokens, 0, 1, 512) }),
+    ...(v['min-tokens'] !== undefined && { minTokens: int('min-tokens', v['min-tokens'], 0, 0, 512) }),
     ...(strength !== undefined && { strength }),
     ...(diffusionSteps !== undefined && { steps: diffusionSteps }),
     ...(topP !== undefined && { topP }),
@@ -249,7 +256,7 @@ export async function main(argv: string[], io = { out: (s: string) => console.lo
     return 2;
   }
   if (args.version) {
-    io.out('0.1.0');
+    io.out(CONCERT_VERSION);
     return 0;
   }
   if (args.help || !args.command) {

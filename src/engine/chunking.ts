@@ -20,7 +20,7 @@ function pieces(text: string, start: number, end: number, level: number): TextRa
   const out: TextRange[] = [];
   let last = 0;
   for (const m of slice.matchAll(re)) {
-    const cut = m.index! + m[0].length;
+    const cut = m.index + m[0].length;
     if (cut > last) out.push({ start: start + last, end: start + cut });
     last = cut;
   }

@@ -6,21 +6,6 @@
 
 export const CATEGORY = 'Concert';
 
-/**
- * Context keys that switch a feature's commands and menus on. A key stays false until its feature lands, so the
- * commands are declared (keybindings, docs) but hidden; FEATURE_ENABLED says which have landed.
- */
-export const FEATURE_KEYS = {
-  cad: 'concert.feature.cad',
-  diffusion: 'concert.feature.diffusion',
-  collab: 'concert.feature.collab',
-  codec: 'concert.feature.codec',
-} as const;
-export type Feature = keyof typeof FEATURE_KEYS;
-
-/** The value activation gives each feature key. */
-export const FEATURE_ENABLED: Record<Feature, boolean> = { cad: true, diffusion: true, collab: false, codec: false };
-
 /** Set once the model packs are known and none is valid; shows the "no packs" welcome view. */
 export const NO_PACKS_KEY = 'concert.noPacks';
 
@@ -28,8 +13,11 @@ export interface CommandDef {
   id: string;
   title: string;
   icon?: string;
-  /** Hidden (palette and menus) until this feature's context key is true. */
-  feature?: Feature;
+  /**
+   * The feature a command belongs to. Feature commands are in the palette and the editor menu from the first
+   * moment, before activation (no context key hides them): a command that cannot run says why when it is run.
+   */
+  feature?: 'cad' | 'diffusion';
 }
 
 export const COMMANDS = {
@@ -41,17 +29,22 @@ export const COMMANDS = {
   addModelFolder: { id: 'concert.addModelFolder', title: 'Add Model Folder…', icon: '$(new-folder)' },
   selfTestPack: { id: 'concert.selfTestPack', title: 'Self-Test Model Pack…', icon: '$(beaker)' },
   refreshModels: { id: 'concert.refreshModels', title: 'Refresh Model Packs', icon: '$(refresh)' },
+  getStarted: { id: 'concert.getStarted', title: 'Get Started', icon: '$(book)' },
+  openSample: { id: 'concert.openSample', title: 'Open Sample Document' },
   summarizeDocument: { id: 'concert.summarizeDocument', title: 'Summarize Document', feature: 'cad' },
   summarizeSelection: { id: 'concert.summarizeSelection', title: 'Summarize Selection', feature: 'cad' },
   askAboutDocument: { id: 'concert.askAboutDocument', title: 'Ask About This Document…', feature: 'cad' },
   rewriteSelection: { id: 'concert.rewriteSelection', title: 'Rewrite Selection…', feature: 'diffusion' },
   continueAtCursor: { id: 'concert.continueAtCursor', title: 'Continue with Diffusion', feature: 'diffusion' },
-  collaborate: { id: 'concert.collaborate', title: 'Collaborate with Core Model…', feature: 'collab' },
-  previewImageCompletion: { id: 'concert.previewImageCompletion', title: 'Preview Image Completion', feature: 'codec' },
-  previewVideoContinuation: { id: 'concert.previewVideoContinuation', title: 'Preview Video Continuation', feature: 'codec' },
 } as const satisfies Record<string, CommandDef>;
 
 export type CommandName = keyof typeof COMMANDS;
+
+/** The walkthrough of package.json `contributes.walkthroughs`, as `workbench.action.openWalkthrough` names it. */
+export const WALKTHROUGH_ID = 'concert-dev.concert#gettingStarted';
+
+/** The walkthrough's sample document, shipped in media/. */
+export const SAMPLE_DOCUMENT = 'media/walkthrough/sample.md';
 
 export const COMMAND_LIST: readonly CommandDef[] = Object.values(COMMANDS);
 

@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { DEVICE_CHOICES, Requests, type DeviceChoice, type SelfTestResult } from '../protocol/worker';
-import { COMMANDS, type CommandName } from './commandTable';
+import { COMMANDS, SAMPLE_DOCUMENT, WALKTHROUGH_ID, type CommandName } from './commandTable';
 import { errorMessage, isCancelled } from './errors';
 import type { WorkerModel } from './model';
 import { doctorLines, doctorNeedsAttention, doctorSummary, packsSummary, providerLabel } from './present';
@@ -67,8 +67,6 @@ function makeHandlers(deps: CommandDeps): Record<CommandName, Handler> {
   const client = model.client;
   let progressCounter = 0;
 
-  const notYet = (name: CommandName) => () => vscode.window.showInformationMessage(`Concert: "${COMMANDS[name].title.replace(/…$/, '')}" is not available in this version yet.`);
-
   return {
     async doctor() {
       const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Concert: running doctor…', cancellable: true }, (_p, token) => client.request0(Requests.doctor, abortOn(token)));
@@ -90,12 +88,12 @@ function makeHandlers(deps: CommandDeps): Record<CommandName, Handler> {
 
     async selectDevice() {
       const current = readSetting('concert.device');
-      const available = client.provider?.available.map((a) => a.name as string);
+      const available = client.provider?.available.map((a) => a.name);
       const descriptions = settingDef('concert.device').enumDescriptions ?? [];
       const items = DEVICE_CHOICES.map((device, i) => ({
         label: device === current ? `$(check) ${device}` : device,
         description: device !== 'auto' && available && !available.includes(device) ? 'not reported by ONNX Runtime here' : device === client.provider?.chosen ? 'in use' : '',
-        detail: descriptions[i],
+        ...(descriptions[i] !== undefined && { detail: descriptions[i] }),
         device,
       }));
       const pick = await vscode.window.showQuickPick(items, { title: 'Concert: Select Device', placeHolder: `Execution provider for the inference worker (now: ${String(current)})` });
@@ -169,13 +167,19 @@ function makeHandlers(deps: CommandDeps): Record<CommandName, Handler> {
       vscode.window.setStatusBarMessage(`Concert: ${packsSummary(packs)}`, 5000);
     },
 
+    getStarted: () => vscode.commands.executeCommand('workbench.action.openWalkthrough', WALKTHROUGH_ID, false),
+
+    async openSample() {
+      // An untitled copy: trying a rewrite on it can never touch the shipped file.
+      const content = await vscode.workspace.fs.readFile(vscode.Uri.file(path.join(deps.extensionRoot, SAMPLE_DOCUMENT)));
+      const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: new TextDecoder().decode(content) });
+      await vscode.window.showTextDocument(doc, { preview: false });
+    },
+
     summarizeDocument: () => deps.summary.summarizeDocument(),
     summarizeSelection: () => deps.summary.summarizeSelection(),
     askAboutDocument: () => deps.summary.askAboutDocument(),
     rewriteSelection: () => deps.rewrite.rewriteSelection(),
     continueAtCursor: () => deps.rewrite.continueAtCursor(),
-    collaborate: notYet('collaborate'),
-    previewImageCompletion: notYet('previewImageCompletion'),
-    previewVideoContinuation: notYet('previewVideoContinuation'),
   };
 }

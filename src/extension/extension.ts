@@ -3,8 +3,10 @@
  * (a command, or the status view asking for the pack list), and models load inside it on first use.
  */
 import * as vscode from 'vscode';
+import { CONCERT_VERSION } from '../protocol/version';
 import { WorkerClient } from '../worker/client';
-import { COMMANDS, FEATURE_ENABLED, FEATURE_KEYS, type Feature } from './commandTable';
+import { COMMANDS } from './commandTable';
+import { describeBuild, readBuildInfo } from './buildInfo';
 import { registerCommands } from './commands';
 import { WorkerModel } from './model';
 import { LineBuffer } from './present';
@@ -33,6 +35,7 @@ export function activate(context: vscode.ExtensionContext): void {
     }
   };
   const workerLog = { info: quiet((m) => log.info(m)), warn: quiet((m) => log.warn(m)), error: quiet((m) => log.error(m)) };
+  log.info(describeBuild(readBuildInfo(extensionRoot), CONCERT_VERSION, `${process.platform}-${process.arch}`));
 
   const settings = () => {
     const { settings: s, warnings } = readWorkerSettings(extensionRoot);
@@ -53,8 +56,6 @@ export function activate(context: vscode.ExtensionContext): void {
   const summary = new SummaryController(context, model, log);
   const rewrite = new RewriteController(context, model, log);
 
-  // Feature context keys stay false until each feature lands (FEATURE_ENABLED); set explicitly so `when` clauses read clearly.
-  for (const [feature, key] of Object.entries(FEATURE_KEYS)) void vscode.commands.executeCommand('setContext', key, FEATURE_ENABLED[feature as Feature]);
 
   context.subscriptions.push(
     log,
@@ -79,7 +80,7 @@ export function activate(context: vscode.ExtensionContext): void {
     // Restricted settings (model folders) start to count once the user trusts the workspace.
     vscode.workspace.onDidGrantWorkspaceTrust(() => void model.applySettings()),
   );
-  log.info(`Concert ${String(context.extension.packageJSON.version)} activated; the worker starts on first use.`);
+  log.info(`Concert ${CONCERT_VERSION} activated; the worker starts on first use.`);
 }
 
 export async function deactivate(): Promise<void> {

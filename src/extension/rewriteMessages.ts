@@ -34,6 +34,7 @@ export function sanitizeControls(v: unknown): RewriteControls | undefined {
   }
   if (!inRange(v.strength, REWRITE_LIMITS.strength) || !isIntIn(v.steps, REWRITE_LIMITS.steps) || !inRange(v.topP, REWRITE_LIMITS.topP)) return undefined;
   if (!REWRITE_PROJECTIONS.includes(v.projection as never) || !isIntIn(v.tokens, REWRITE_LIMITS.tokens)) return undefined;
+  if (v.minTokens !== undefined && !isIntIn(v.minTokens, REWRITE_LIMITS.minTokens)) return undefined;
   if (v.seed !== undefined && !isIntIn(v.seed, REWRITE_LIMITS.seed)) return undefined;
   return {
     targets,
@@ -42,6 +43,7 @@ export function sanitizeControls(v: unknown): RewriteControls | undefined {
     topP: v.topP,
     projection: v.projection as RewriteControls['projection'],
     tokens: v.tokens,
+    ...(v.minTokens !== undefined && { minTokens: v.minTokens }),
     ...(v.seed !== undefined && { seed: v.seed }),
   };
 }

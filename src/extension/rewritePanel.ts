@@ -44,6 +44,7 @@ import {
   startedRun,
   stepFraction,
   targetsFromPicks,
+  wholeWordExtension,
   withTargetChoices,
   type AttributePickItem,
   type PersistedRewrite,
@@ -132,16 +133,18 @@ export class RewriteController implements vscode.Disposable, PanelOwner<RewriteV
     if (selection.isEmpty) return this.refuse('the selection is gone; select the text to rewrite and try again.');
     if (editor.selections.length > 1) void vscode.window.showInformationMessage('Concert: only the primary selection is rewritten.');
     const doc = editor.document;
-    const original = doc.getText(selection);
+    const range = this.wholeWords(editor, selection);
+    const original = doc.getText(range);
     const why2 = refuseRewrite(original, name);
     if (why2) return this.refuse(why2);
-    const before = doc.getText(new vscode.Range(new vscode.Position(0, 0), selection.start));
+    // May be empty (a selection at the start of the document): the model then starts from its start-of-text marker.
+    const before = doc.getText(new vscode.Range(new vscode.Position(0, 0), range.start));
     await this.runRequest({
       mode: 'rewrite',
       prompt: promptBefore(before, settings.promptChars),
       original,
       controls: initialControls(settings, targets),
-      source: this.sourceOf(doc, toLineRange(selection)),
+      source: this.sourceOf(doc, toLineRange(range)),
     });
   }
 
@@ -168,6 +171,19 @@ export class RewriteController implements vscode.Disposable, PanelOwner<RewriteV
       controls: initialControls(settings, targets),
       source: this.sourceOf(doc, { start: { line: cursor.line, character: cursor.character }, end: { line: cursor.line, character: cursor.character } }),
     });
+  }
+
+  /** The selection widened to whole words (shown in the editor), so a selection that starts or ends mid-word works. */
+  private wholeWords(editor: vscode.TextEditor, selection: vscode.Selection): vscode.Range {
+    const doc = editor.document;
+    const start = doc.offsetAt(selection.start);
+    const end = doc.offsetAt(selection.end);
+    const text = doc.getText();
+    const ext = wholeWordExtension(text.slice(Math.max(0, start - 200), start), text.slice(start, end), text.slice(end, end + 200));
+    if (!ext.back && !ext.forward) return selection;
+    const range = new vscode.Range(doc.positionAt(start - ext.back), doc.positionAt(end + ext.forward));
+    editor.selection = new vscode.Selection(range.start, range.end);
+    return range;
   }
 
   private sourceOf(doc: vscode.TextDocument, range: LineRange): RewriteRequest['source'] {

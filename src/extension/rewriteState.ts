@@ -125,6 +125,22 @@ export function promptBefore(textBefore: string, maxChars: number): string {
   return ws >= 0 && ws < cut.length / 2 ? cut.slice(ws + 1) : cut;
 }
 
+const WORD_CHAR = /[\p{L}\p{N}_'’-]/u;
+
+/**
+ * How far to widen a selection so that it covers whole words: characters to add before it (from the end of
+ * `before`) and after it (from the start of `after`). A selection that starts or ends inside a word is rewritten
+ * as the whole word, since the model reads and writes whole words, and Accept replaces exactly what was rewritten.
+ */
+export function wholeWordExtension(before: string, selected: string, after: string): { back: number; forward: number } {
+  const inside = (a: string | undefined, b: string | undefined) => a !== undefined && b !== undefined && WORD_CHAR.test(a) && WORD_CHAR.test(b);
+  let back = 0;
+  if (inside(before.at(-1), selected[0])) while (back < before.length && WORD_CHAR.test(before[before.length - 1 - back]!)) back++;
+  let forward = 0;
+  if (inside(selected.at(-1), after[0])) while (forward < after.length && WORD_CHAR.test(after[forward]!)) forward++;
+  return { back, forward };
+}
+
 /** A one-line reason to refuse a selection for Rewrite, or undefined when it is fine. */
 export function refuseRewrite(selection: string, fileName: string): string | undefined {
   if (!selection.trim()) return 'select some text to rewrite first (the selection is empty or only white space).';
@@ -142,7 +158,7 @@ export function refuseContinue(prompt: string, fileName: string): string | undef
 
 /** The panel's knobs for a new run from the settings. */
 export function initialControls(s: DiffusionSettings, targets: RewriteTarget[]): RewriteControls {
-  return { targets: targets.map((t) => ({ ...t })), strength: s.strength, steps: s.steps, topP: s.topP, projection: s.projection, tokens: s.continueTokens };
+  return { targets: targets.map((t) => ({ ...t })), strength: s.strength, steps: s.steps, topP: s.topP, projection: s.projection, tokens: s.continueTokens, minTokens: s.minTokens };
 }
 
 /** The worker request of a run. */
@@ -151,7 +167,7 @@ export function runParams(req: RewriteRequest, progressToken: string, packId?: s
   return {
     mode: req.mode === 'rewrite' ? 'rewrite' : 'generate',
     prompt: req.prompt,
-    ...(req.mode === 'rewrite' ? { text: req.original, strength: c.strength } : { maxTokens: c.tokens }),
+    ...(req.mode === 'rewrite' ? { text: req.original, strength: c.strength } : { maxTokens: c.tokens, ...(c.minTokens !== undefined && { minTokens: c.minTokens }) }),
     attributes: c.targets.map((t) => ({ attribute: t.attribute, label: t.label, lambda: t.lambda })),
     steps: c.steps,
     topP: c.topP,

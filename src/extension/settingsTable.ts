@@ -6,7 +6,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { REWRITE_LIMITS, SUMMARY_ALPHA, type RewriteProjection } from '../protocol/webview';
-import { DEFAULT_GUIDANCE_LAMBDA, DEVICE_CHOICES, DIFFUSION_DEFAULT_TOP_P, PROJECTIONS, type DeviceChoice, type ProjectionName, type WorkerSettings } from '../protocol/worker';
+import { DEFAULT_GUIDANCE_LAMBDA, DEVICE_CHOICES, DIFFUSION_DEFAULT_MIN_TOKENS, DIFFUSION_DEFAULT_TOP_P, PROJECTIONS, type DeviceChoice, type ProjectionName, type WorkerSettings } from '../protocol/worker';
 
 export type SettingScope = 'application' | 'machine' | 'machine-overridable' | 'window' | 'resource';
 
@@ -206,9 +206,20 @@ export const SETTINGS = [
     default: 24,
     minimum: REWRITE_LIMITS.tokens.min,
     maximum: REWRITE_LIMITS.tokens.max,
-    markdownDescription: 'New tokens `Concert: Continue with Diffusion` writes (rounded up to whole blocks of the model; it may stop earlier at an end-of-text token).',
+    markdownDescription: 'New tokens `Concert: Continue with Diffusion` writes (rounded up to whole blocks of the model; it may stop earlier where the model ends the text, but not before `#concert.diffusion.minTokens#`).',
     scope: 'window',
     order: 25,
+  },
+  {
+    key: 'concert.diffusion.minTokens',
+    type: 'integer',
+    default: DIFFUSION_DEFAULT_MIN_TOKENS,
+    minimum: REWRITE_LIMITS.minTokens.min,
+    maximum: REWRITE_LIMITS.minTokens.max,
+    markdownDescription:
+      'New tokens `Concert: Continue with Diffusion` writes at least before the model may end the text. After a finished sentence the bundled model would often end at once and write nothing; `0` allows that. Values above `#concert.diffusion.continueTokens#` write the whole budget. The rewrite panel changes it for one run.',
+    scope: 'window',
+    order: 26,
   },
   {
     key: 'concert.diffusion.promptChars',
@@ -217,9 +228,9 @@ export const SETTINGS = [
     minimum: 20,
     maximum: 20000,
     markdownDescription:
-      'How much of the text before the selection or cursor (in characters, cut at a word boundary) the diffusion model reads as its prompt. Longer prompts give more context but must still fit the model\'s context window.',
+      'How much of the text before the selection or cursor (in characters, cut at a word boundary) the diffusion model reads as its prompt. Longer prompts give more context, but the model only keeps the latest part that fits its context window.',
     scope: 'window',
-    order: 26,
+    order: 27,
   },
   {
     key: 'concert.diffusion.modelPack',
@@ -231,7 +242,7 @@ export const SETTINGS = [
       'Id of the simplex diffusion model pack used for rewriting and continuing (see the *Worker & Models* view). Empty uses the first valid one (the bundled core model). Ignored in workspace settings while the workspace is untrusted.',
     scope: 'window',
     restricted: true,
-    order: 27,
+    order: 28,
   },
 ] as const satisfies readonly SettingDef[];
 
@@ -377,6 +388,7 @@ export interface DiffusionSettings {
   strength: number;
   lambda: number;
   continueTokens: number;
+  minTokens: number;
   promptChars: number;
   /** Undefined: the worker's default (the first valid simplex-diffusion-lm pack). */
   packId?: string;
@@ -400,6 +412,7 @@ export function toDiffusionSettings(read: (key: SettingKey) => unknown): { setti
       strength: get('concert.diffusion.defaultStrength') as number,
       lambda: get('concert.diffusion.defaultLambda') as number,
       continueTokens: get('concert.diffusion.continueTokens') as number,
+      minTokens: get('concert.diffusion.minTokens') as number,
       promptChars: get('concert.diffusion.promptChars') as number,
       ...(pack ? { packId: pack } : {}),
     },

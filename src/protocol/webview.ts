@@ -195,6 +195,7 @@ export const REWRITE_LIMITS = {
   steps: { min: 1, max: 1000 },
   topP: { min: 0, max: 1, step: 0.01 },
   tokens: { min: 1, max: 512 },
+  minTokens: { min: 0, max: 512 },
   seed: { min: 0, max: 4_294_967_295 },
 } as const;
 
@@ -223,6 +224,8 @@ export interface RewriteControls {
   projection: RewriteProjection;
   /** New tokens (continue only). */
   tokens: number;
+  /** Continue only: new tokens written before the model may end the text (absent in runs saved by older versions: the worker's default). */
+  minTokens?: number;
   /** Absent: a fresh random seed (the run record then says which). */
   seed?: number;
 }

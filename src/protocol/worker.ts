@@ -180,6 +180,8 @@ export type ProjectionName = (typeof PROJECTIONS)[number];
 export const DEFAULT_GUIDANCE_LAMBDA = 100;
 /** Default top-p of the diffusion projection (docs/diffusion.md: 0.5 keeps the bundled model's text most fluent). */
 export const DIFFUSION_DEFAULT_TOP_P = 0.5;
+/** Default minimum of new tokens before end-of-text may end a continuation (docs/diffusion.md: measured after full stops). */
+export const DIFFUSION_DEFAULT_MIN_TOKENS = 8;
 
 /** Steer towards `label` of the classifier pack whose attribute is `attribute`, with step size λ ≥ 0. */
 export interface AttributeTarget {
@@ -199,6 +201,8 @@ export interface DiffusionRunParams extends WithProgressToken {
   attributes?: AttributeTarget[];
   /** generate: number of new tokens (rounded up to whole blocks). */
   maxTokens?: number;
+  /** generate: end-of-text may not end the run before this many new tokens (0–512, capped at maxTokens). */
+  minTokens?: number;
   /** Diffusion steps per block, T_decode ≤ T_train. */
   steps?: number;
   topP?: number;
@@ -231,7 +235,7 @@ export interface DiffusionRunResult {
     modelSha256: string;
     classifiers: { id: string; manifestSha256: string }[];
     seed: number;
-    knobs: { steps: number; topP: number; projection: ProjectionName; earlyStop: number; strength?: number; maxTokens: number; attributes: AttributeTarget[] };
+    knobs: { steps: number; topP: number; projection: ProjectionName; earlyStop: number; strength?: number; maxTokens: number; minTokens?: number; attributes: AttributeTarget[] };
     provider: ProviderName;
     device: string;
     durationMs: number;

@@ -6,6 +6,7 @@
 import type { CausalLM, DecodeState } from '../engine/models';
 import { ort, type LoadedGraph } from './ort';
 import { PackError, type ValidatedPack } from './packs';
+import { extendMask, leftPad } from './padding';
 
 interface OrtState extends DecodeState {
   /** attention mask so far, [rows, length] */
@@ -34,7 +35,7 @@ export function causalLmShape(pack: ValidatedPack, role = 'decoder'): CausalLmSh
   for (const n of ['input_ids', 'attention_mask', 'position_ids']) if (!names.has(n)) throw new PackError(label, `causal-lm graph "${role}" needs input "${n}" (optimum decoder layout)`);
   let layers = 0;
   while (names.has(`past_key_values.${layers}.key`) && names.has(`past_key_values.${layers}.value`)) layers++;
-  const knob = (k: string): number | undefined => (typeof m.knobs?.[k] === 'number' ? (m.knobs[k] as number) : undefined);
+  const knob = (k: string): number | undefined => (typeof m.knobs?.[k] === 'number' ? m.knobs[k] : undefined);
   const pastShape = io.inputs.find((i) => i.name === 'past_key_values.0.key')?.shape ?? [];
   const heads = (typeof pastShape[1] === 'number' ? pastShape[1] : undefined) ?? knob('numHeads');
   const headDim = (typeof pastShape[3] === 'number' ? pastShape[3] : undefined) ?? knob('headDim');
@@ -94,17 +95,7 @@ export class OnnxCausalLM implements CausalLM {
     const rows = prompts.length;
     const L = Math.max(...prompts.map((p) => p.length));
     if (L > this.maxContext) throw new PackError(this.graph.pack.manifest.id, `prompt of ${L} tokens exceeds the model's context of ${this.maxContext}`);
-    const ids = new BigInt64Array(rows * L).fill(BigInt(this.padId));
-    const mask = new BigInt64Array(rows * L);
-    const pos = new BigInt64Array(rows * L);
-    prompts.forEach((p, r) => {
-      const offset = L - p.length;
-      for (let j = 0; j < p.length; j++) {
-        ids[r * L + offset + j] = BigInt(p[j]!);
-        mask[r * L + offset + j] = 1n;
-        pos[r * L + offset + j] = BigInt(j);
-      }
-    });
+    const { ids, mask, pos } = leftPad(prompts, this.padId);
     const { logits, past } = await this.run(
       { input_ids: new ort.Tensor('int64', ids, [rows, L]), attention_mask: new ort.Tensor('int64', mask, [rows, L]), position_ids: new ort.Tensor('int64', pos, [rows, L]), ...this.emptyPast(rows) },
       rows,
@@ -120,11 +111,7 @@ export class OnnxCausalLM implements CausalLM {
     if (tokens.length !== rows) throw new Error(`extend: ${tokens.length} tokens for ${rows} rows`);
     const L = state.length + 1;
     if (Math.max(...state.nextPos) + 1 > this.maxContext) throw new PackError(this.graph.pack.manifest.id, `sequence would exceed the model's context of ${this.maxContext}`);
-    const mask = new BigInt64Array(rows * L);
-    for (let r = 0; r < rows; r++) {
-      mask.set(state.mask.subarray(r * state.length, (r + 1) * state.length), r * L);
-      mask[r * L + L - 1] = 1n;
-    }
+    const mask = extendMask(state.mask, rows, state.length, 1);
     const { logits, past } = await this.run(
       {
         input_ids: new ort.Tensor('int64', BigInt64Array.from(tokens, (t) => BigInt(t)), [rows, 1]),

@@ -6,6 +6,7 @@
 import type { ContextState, DiffusionLM } from '../engine/models';
 import { ort, type LoadedGraph } from './ort';
 import { PackError, type ValidatedPack } from './packs';
+import { extendMask, leftPad } from './padding';
 
 interface OrtContext extends ContextState {
   rows: number;
@@ -138,7 +139,6 @@ export class OnnxDiffusionLM implements DiffusionLM {
       const L = prev.length + n;
       const ids = new BigInt64Array(R * n);
       const pos = new BigInt64Array(R * n);
-      const mask = new BigInt64Array(R * L);
       for (let r = 0; r < R; r++) {
         const row = rows[r]!;
         const old = prev.sequences[r]!.length;
@@ -146,24 +146,12 @@ export class OnnxDiffusionLM implements DiffusionLM {
           ids[r * n + j] = BigInt(row[old + j]!);
           pos[r * n + j] = BigInt(old + j);
         }
-        mask.set(prev.mask.subarray(r * prev.length, (r + 1) * prev.length), r * L);
-        mask.fill(1n, r * L + prev.length, (r + 1) * L);
       }
+      const mask = extendMask(prev.mask, R, prev.length, n);
       const past = await this.runContext(ids, mask, pos, R, n, L, prev.past);
       state = { rows: R, sequences: rows.map((r) => Int32Array.from(r)), mask, length: L, past };
     } else {
-      const L = Math.max(...rows.map((r) => r.length));
-      const ids = new BigInt64Array(R * L).fill(BigInt(this.padId));
-      const mask = new BigInt64Array(R * L);
-      const pos = new BigInt64Array(R * L);
-      rows.forEach((row, r) => {
-        const off = L - row.length;
-        for (let j = 0; j < row.length; j++) {
-          ids[r * L + off + j] = BigInt(row[j]!);
-          mask[r * L + off + j] = 1n;
-          pos[r * L + off + j] = BigInt(j);
-        }
-      });
+      const { ids, mask, pos, length: L } = leftPad(rows, this.padId);
       const past = await this.runContext(ids, mask, pos, R, L, L, this.emptyPast(R));
       state = { rows: R, sequences: rows.map((r) => Int32Array.from(r)), mask, length: L, past };
     }

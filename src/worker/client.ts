@@ -154,7 +154,8 @@ export class WorkerClient {
           if (settled) return;
           settled = true;
           this._provider = r.provider;
-          this.options.log.info(`worker ${child.pid} running on ${r.provider.chosen} (${r.provider.device})${r.provider.fallbackReasons.length ? `; fell back: ${r.provider.fallbackReasons.join('; ')}` : ''}`);
+          const found = r.provider.available.map((p) => p.name).join(', ') || 'none';
+          this.options.log.info(`worker ${child.pid} running on ${r.provider.chosen} (${r.provider.device}); execution providers found: ${found}${r.provider.fallbackReasons.length ? `; fell back: ${r.provider.fallbackReasons.join('; ')}` : ''}`);
           this.setState('running');
           this.onDidStart.fire(child.pid ?? 0);
           resolve(connection);

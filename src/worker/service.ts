@@ -22,13 +22,12 @@ import { PackError, discoverPacks, type DiscoveredPack, type ValidatedPack } fro
 import { chooseProvider } from '../runtime/providers';
 import { syntheticFeeds } from '../runtime/feeds';
 import type { PackTokenizer } from '../runtime/tokenizer';
+import { CONCERT_VERSION } from '../protocol/version';
 import { loadLanguageModel, loadTokenizer, type LanguageModel } from '../runtime/languageModel';
 import { OnnxClassifier } from '../runtime/classifier';
 import { OnnxDiffusionLM, diffusionShape } from '../runtime/diffusionLm';
 
 export type { LanguageModel };
-
-export const CONCERT_VERSION = '0.1.0';
 
 /** An error the transport turns into a typed JSON-RPC error. */
 export class WorkerFailure extends Error {

@@ -7,10 +7,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export type CommandCoverage =
-  /** Run by the named test of workbench.test.ts, which asserts on its result. */
-  | { kind: 'scenario'; scenario: string }
-  /** Its feature has not landed: the command is declared but hidden; the tier checks that it is hidden. */
-  | { kind: 'hidden'; feature: string }
+  /** Run by the named test of `file` (a suite of test/e2e), which asserts on its result. */
+  | { kind: 'scenario'; scenario: string; file: string }
   /** Cannot be exercised in this tier, and why (e.g. needs a GPU, or a desktop-only API). */
   | { kind: 'notExercised'; reason: string };
 
@@ -18,18 +16,21 @@ export const COMMANDS_JSON = fileURLToPath(new URL('./commands.json', import.met
 
 interface Entry {
   scenario?: string;
-  hiddenUntil?: string;
+  /** The suite that runs the scenario (default workbench.test.ts; installed.test.ts runs the installed VSIX). */
+  file?: string;
   notExercised?: string;
 }
+
+export const DEFAULT_SUITE = 'workbench.test.ts';
 
 export function coverage(): Record<string, CommandCoverage> {
   const raw = JSON.parse(readFileSync(COMMANDS_JSON, 'utf8')) as { commands: Record<string, Entry> };
   const out: Record<string, CommandCoverage> = {};
   for (const [id, e] of Object.entries(raw.commands)) {
-    const kinds = [e.scenario, e.hiddenUntil, e.notExercised].filter((v) => v !== undefined);
-    if (kinds.length !== 1 || Object.keys(e).length !== 1) throw new Error(`commands.json: ${id} needs exactly one of "scenario", "hiddenUntil", "notExercised"`);
-    if (e.scenario !== undefined) out[id] = { kind: 'scenario', scenario: e.scenario };
-    else if (e.hiddenUntil !== undefined) out[id] = { kind: 'hidden', feature: e.hiddenUntil };
+    const kinds = [e.scenario, e.notExercised].filter((v) => v !== undefined);
+    const extra = Object.keys(e).filter((k) => !['scenario', 'file', 'notExercised'].includes(k));
+    if (kinds.length !== 1 || extra.length || (e.file !== undefined && e.scenario === undefined)) throw new Error(`commands.json: ${id} needs exactly one of "scenario" (optionally with "file") or "notExercised"`);
+    if (e.scenario !== undefined) out[id] = { kind: 'scenario', scenario: e.scenario, file: e.file ?? DEFAULT_SUITE };
     else out[id] = { kind: 'notExercised', reason: e.notExercised ?? '' };
   }
   return out;

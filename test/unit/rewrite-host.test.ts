@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { REWRITE_LIMITS, REWRITE_PROJECTIONS, type RewriteControls, type RewriteRunView } from '../../src/protocol/webview';
-import { DEFAULT_GUIDANCE_LAMBDA, DIFFUSION_DEFAULT_TOP_P, PROJECTIONS, type DiffusionRunResult, type PackSummary } from '../../src/protocol/worker';
+import { DEFAULT_GUIDANCE_LAMBDA, DIFFUSION_DEFAULT_MIN_TOKENS, DIFFUSION_DEFAULT_TOP_P, PROJECTIONS, type DiffusionRunResult, type PackSummary } from '../../src/protocol/worker';
 import { MAX_TARGETS, isRewriteViewToHost, sanitizeControls } from '../../src/extension/rewriteMessages';
 import {
   MAX_REWRITE_CHARS,
@@ -32,10 +32,12 @@ import {
   startedRun,
   stepFraction,
   targetsFromPicks,
+  wholeWordExtension,
   withTargetChoices,
   type RewriteRequest,
 } from '../../src/extension/rewriteState';
 import { SETTINGS, coerceSetting, settingDef, toDiffusionSettings, RESTRICTED_SETTINGS, WORKER_SETTING_KEYS, type SettingKey } from '../../src/extension/settingsTable';
+import { withOverrides, type Override } from '../helpers/override';
 
 const sha = (t: string) => createHash('sha256').update(t).digest('hex');
 
@@ -214,12 +216,24 @@ describe('rewrite and continue requests', () => {
     assert.equal(g.seed, 9);
     assert.equal(g.packId, 'my-pack');
     assert.deepEqual(g.attributes, []);
+    assert.equal(g.minTokens, undefined, 'a run saved before the knob existed leaves it to the worker');
+    const m = runParams(request({ mode: 'continue', original: '', controls: { ...controls, minTokens: 6 } }), 'tok-3');
+    assert.equal(m.minTokens, 6);
+    assert.equal(runParams(request({ controls: { ...controls, minTokens: 6 } }), 'tok-4').minTokens, undefined, 'a rewrite keeps its length: no minimum');
+  });
+
+  it('widens a selection that starts or ends inside a word to whole words', () => {
+    assert.deepEqual(wholeWordExtension('The fo', 'od at the harb', 'our cafe.'), { back: 2, forward: 3 });
+    assert.deepEqual(wholeWordExtension('The ', 'food at the harbour', ' cafe.'), { back: 0, forward: 0 });
+    assert.deepEqual(wholeWordExtension('', 'The food was cold.', ''), { back: 0, forward: 0 }, 'the whole document');
+    assert.deepEqual(wholeWordExtension('x', ' food ', 'y'), { back: 0, forward: 0 }, 'white space at an end is a boundary');
+    assert.deepEqual(wholeWordExtension('don', "'t stop", 'ping now'), { back: 3, forward: 4 }, 'apostrophes stay inside words');
   });
 
   it('initial controls come from the settings', () => {
     const s = toDiffusionSettings(() => undefined).settings;
     const c = initialControls(s, [{ attribute: 'a', label: 'b', lambda: 3 }]);
-    assert.deepEqual(c, { targets: [{ attribute: 'a', label: 'b', lambda: 3 }], strength: 0.5, steps: 50, topP: DIFFUSION_DEFAULT_TOP_P, projection: 'sampling', tokens: 24 });
+    assert.deepEqual(c, { targets: [{ attribute: 'a', label: 'b', lambda: 3 }], strength: 0.5, steps: 50, topP: DIFFUSION_DEFAULT_TOP_P, projection: 'sampling', tokens: 24, minTokens: DIFFUSION_DEFAULT_MIN_TOKENS });
     assert.ok(sanitizeControls(c), 'the defaults are valid panel controls');
   });
 
@@ -280,7 +294,7 @@ describe('streamed steps and results', () => {
 });
 
 describe('accepting', () => {
-  const done = (over: Partial<RewriteRunView> = {}): RewriteRunView => ({ ...finishedRun(startedRun(1, request()), result()), ...over });
+  const done = (over: Override<RewriteRunView> = {}): RewriteRunView => withOverrides(finishedRun(startedRun(1, request()), result()), over);
 
   it('Accept is refused while running, without output, or twice', () => {
     assert.equal(planAccept(undefined).kind, 'refuse');
@@ -379,6 +393,7 @@ describe('diffusion settings', () => {
       'concert.diffusion.defaultStrength': 0.5,
       'concert.diffusion.defaultLambda': DEFAULT_GUIDANCE_LAMBDA,
       'concert.diffusion.continueTokens': 24,
+      'concert.diffusion.minTokens': DIFFUSION_DEFAULT_MIN_TOKENS,
       'concert.diffusion.promptChars': 1000,
       'concert.diffusion.modelPack': '',
     });
@@ -396,6 +411,7 @@ describe('diffusion settings', () => {
     assert.deepEqual(r('concert.diffusion.defaultLambda'), [REWRITE_LIMITS.lambda.min, REWRITE_LIMITS.lambda.max]);
     assert.deepEqual(r('concert.diffusion.defaultStrength'), [REWRITE_LIMITS.strength.min, REWRITE_LIMITS.strength.max]);
     assert.deepEqual(r('concert.diffusion.continueTokens'), [REWRITE_LIMITS.tokens.min, REWRITE_LIMITS.tokens.max]);
+    assert.deepEqual(r('concert.diffusion.minTokens'), [REWRITE_LIMITS.minTokens.min, REWRITE_LIMITS.minTokens.max]);
   });
 
   it('invalid values fall back with a warning; an empty pack id means the worker’s default', () => {

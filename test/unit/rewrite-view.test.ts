@@ -11,11 +11,12 @@ import { CHART, chartModel, framesOf, previewText, settledRuns, timelinePosition
 import { diffNodes, formatNumber, renderRewrite, type Section } from '../../webview/rewrite/view';
 import { MAX_DIFF_CELLS, diffStats, splitWords, wordDiff, type DiffOp } from '../../webview/rewrite/wordDiff';
 import { findAll, textOf, toHtml, type VNode } from '../../webview/common/vdom';
+import { withOverrides, type Override } from '../helpers/override';
 
 const controls: RewriteControls = { targets: [{ attribute: 'sentiment', label: 'positive', lambda: 20 }], strength: 0.5, steps: 50, topP: 0.95, projection: 'sampling', tokens: 24, seed: 1234 };
 const frame = (block: number, t: number, text: string, p: number | null = null, T = 4): RewriteStepView => ({ block, t, T, text, scores: { sentiment: p } });
 
-const run = (over: Partial<RewriteRunView> = {}): RewriteRunView => ({
+const run = (over: Override<RewriteRunView> = {}): RewriteRunView => withOverrides({
   id: 3,
   status: 'done',
   mode: 'rewrite',
@@ -45,8 +46,7 @@ const run = (over: Partial<RewriteRunView> = {}): RewriteRunView => ({
     durationMs: 1500,
     stoppedBy: 'max-tokens',
   },
-  ...over,
-});
+}, over);
 const state = (r?: RewriteRunView): RewriteViewState => ({ classifiers: [{ attribute: 'sentiment', labels: ['negative', 'positive'] }, { attribute: 'style', labels: ['casual', 'technical'] }], defaultLambda: 20, ...(r && { run: r }) });
 const ui = { recordOpen: false };
 const section = (sections: Section[], key: string) => sections.find((x) => x.key === key)?.node;
@@ -191,6 +191,13 @@ describe('controls form', () => {
     assert.equal(fresh.seed, 1234, 'no seed field: keep the seed');
   });
 
+  it('reads the minimum of new tokens: rounded and clamped; empty keeps what the run had', () => {
+    assert.equal(controlsFromForm({ ...fields, minTokens: '6.4' }, controls, 20).minTokens, 6);
+    assert.equal(controlsFromForm({ ...fields, minTokens: '9000' }, controls, 20).minTokens, 512);
+    assert.equal(controlsFromForm({ ...fields, minTokens: '' }, { ...controls, minTokens: 4 }, 20).minTokens, 4);
+    assert.equal('minTokens' in controlsFromForm({ ...fields, minTokens: '' }, controls, 20), false, 'no value: the worker default');
+  });
+
   it('random seeds are non-negative 31-bit integers', () => {
     assert.equal(randomSeed(() => 0), 0);
     assert.equal(randomSeed(() => 1 - 2 ** -40), 2 ** 31 - 1);
@@ -311,10 +318,11 @@ describe('rewrite view', () => {
     const sections = renderRewrite(state(r), ui);
     const result = section(sections, 'result')!;
     assert.match(textOf(result), /Yesterday I went to the cinema\. \[continuation: and it was lovely\.\]/);
-    assert.match(textOf(result), /stopped at an end-of-text token/);
+    assert.match(textOf(result), /the model ended the text here/);
     assert.match(textOf(byAction(result, 'accept')[0]!), /Insert at Cursor/);
     assert.equal(byControl(section(sections, 'controls')!, 'tokens').length, 1);
     assert.equal(byControl(section(sections, 'controls')!, 'strength').length, 0);
+    assert.equal(byControl(section(sections, 'controls')!, 'minTokens').length, 1, 'a continuation has the minimum of new tokens');
     const applied = renderRewrite(state({ ...r, applied: true }), ui);
     assert.equal(byAction(section(applied, 'result')!, 'accept')[0]!.attrs.disabled, '');
     assert.match(textOf(section(applied, 'header')!), /Applied to story\.txt; one Undo/);

@@ -59,6 +59,7 @@ describe('every webview bundle (webview tier)', () => {
   for (const name of bundles) {
     const view = views[name];
     it(`${name}: loads under the CSP, handshakes, names its controls and stays clean`, { skip: view ? false : 'not in VIEWS (see above)' }, async () => {
+      assert.ok(view, `${name} is in VIEWS`);
       await withPage(suite, async (page) => {
         const host = await FakeHost.open<{ type: string }, unknown>(page, suite.harness, view, (m): m is { type: string } => view.accept(m));
         assert.deepEqual(await host.waitFor('ready'), { type: 'ready' });

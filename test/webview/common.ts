@@ -66,7 +66,7 @@ export async function withPage(suite: WebviewSuite, fn: (page: Page) => Promise<
     await fn(page);
     // Let late events (console, violations, requests) arrive before judging.
     await page.waitForTimeout(50);
-    const lines = problemLines(suite.problems, { csp: o.expectCspViolations });
+    const lines = problemLines(suite.problems, { csp: o.expectCspViolations ?? false });
     lines.push(...suite.harness.notFound.map((p) => `the page asked for ${p}, which the harness does not serve`));
     assert.deepEqual(lines, [], `the page misbehaved:\n${lines.join('\n')}`);
   } finally {

@@ -447,7 +447,7 @@ describe('rewrite panel (webview tier)', () => {
       assert.equal(await text(page, '#h-result'), 'Continuation');
       assert.equal(await text(page, '.result .text.continuation .prompt'), 'Yesterday I went to the cinema.');
       assert.equal((await page.locator('.result .text.continuation ins').textContent())?.replace(/\[continuation: |\]/g, ''), 'and the rain stopped.');
-      assert.equal(await text(page, '.result .meta'), 'stopped at an end-of-text token');
+      assert.equal(await text(page, '.result .meta'), 'the model ended the text here');
       assert.equal(await page.locator('#strength').count(), 0);
       assert.equal(await value(page, '#tokens'), '24');
       assert.equal(await text(page, '[data-key="btn:accept"]'), 'Accept: Insert at Cursor');

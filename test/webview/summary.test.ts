@@ -17,7 +17,8 @@ import { FakeHost, VIEWS } from './harness';
 type SummaryHost = FakeHost<SummaryViewToHost, HostToSummaryView>;
 
 const WORDS = ['The', ' river', ' rose', ' overnight', ',', ' closing', ' the', ' lower', ' road', ' and', ' the', ' ferry', '.'];
-const tokens = (n: number, words = WORDS): SummaryTokenView[] => words.slice(0, n).map((text, i) => ({ text, reliance: [1.4, -0.6, 0.05, 2.5][i % 4] }));
+const RELIANCES = [1.4, -0.6, 0.05, 2.5];
+const tokens = (n: number, words = WORDS): SummaryTokenView[] => words.slice(0, n).map((text, i) => ({ text, reliance: RELIANCES[i % RELIANCES.length] ?? 0 }));
 const output = (n: number, alpha: number, extra: Partial<SummaryOutputView> = {}): SummaryOutputView => {
   const t = tokens(n);
   return { text: t.map((x) => x.text).join(''), tokens: t, alpha, ...extra };
@@ -70,8 +71,9 @@ async function clickPosts(host: SummaryHost, selector: string): Promise<SummaryV
   while (host.received.length === from && Date.now() < deadline) await host.page.waitForTimeout(20);
   await host.page.waitForTimeout(100);
   const got = host.since(from);
-  assert.equal(got.length, 1, `${selector} posted ${JSON.stringify(got)}; refused: ${JSON.stringify(host.refused)}`);
-  return got[0];
+  const [posted] = got;
+  assert.ok(posted && got.length === 1, `${selector} posted ${JSON.stringify(got)}; refused: ${JSON.stringify(host.refused)}`);
+  return posted;
 }
 
 describe('summary panel (webview tier)', () => {

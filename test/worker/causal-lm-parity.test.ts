@@ -5,97 +5,16 @@
  * full forward and that left padding does not change the real tokens' logits.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { SessionCache } from '../../src/runtime/ort';
 import { validatePack, type ValidatedPack } from '../../src/runtime/packs';
+import { compareOutputs, feedsFor, loadGolden, maxAbsDiff, tensor, type Golden, type Outputs } from '../helpers/golden';
 
 const PACK_ID = 'concert-lm-small';
 const packDir = fileURLToPath(new URL(`../../models/${PACK_ID}/`, import.meta.url));
-const golden = JSON.parse(readFileSync(new URL(`../fixtures/golden/${PACK_ID}/decoder.json`, import.meta.url), 'utf8')) as Golden;
-
-interface InputSpec {
-  dtype: 'int64' | 'float32';
-  dims: number[];
-  data?: number[];
-  formula?: { kind: 'sin'; seed: number; scale: number };
-}
-interface OutputSummary {
-  dims: number[];
-  sample: { index: number[]; value: number[] };
-  rowSum: number[];
-  rowArgmax: number[];
-}
-interface Case {
-  name: string;
-  inputs: Record<string, InputSpec>;
-  outputs: Record<string, OutputSummary>;
-  pastFrom?: string;
-}
-interface Golden {
-  pack: string;
-  tolerance: number;
-  cases: Case[];
-}
-type Outputs = Record<string, ort.Tensor>;
-
-/** The fixture's deterministic float tensors: scale * sin(i * 0.7853981 * 1.618034 + seed), rounded to float32. */
-function formula(dims: number[], seed: number, scale: number): Float32Array {
-  const n = dims.reduce((a, b) => a * b, 1);
-  const out = new Float32Array(n);
-  const step = 0.7853981 * 1.618034;
-  for (let i = 0; i < n; i++) out[i] = scale * Math.sin(i * step + seed);
-  return out;
-}
-
-function tensor(spec: InputSpec): ort.Tensor {
-  if (spec.dtype === 'int64') return new ort.Tensor('int64', BigInt64Array.from(spec.data!.map((v) => BigInt(v))), spec.dims);
-  return new ort.Tensor('float32', formula(spec.dims, spec.formula!.seed, spec.formula!.scale), spec.dims);
-}
-
-function feedsFor(c: Case, results: Map<string, Outputs>): Record<string, ort.Tensor> {
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const [name, spec] of Object.entries(c.inputs)) feeds[name] = tensor(spec);
-  if (c.pastFrom) {
-    const prev = results.get(c.pastFrom)!;
-    for (const [name, t] of Object.entries(prev)) if (name.startsWith('present.')) feeds[name.replace('present.', 'past_key_values.')] = t;
-  }
-  return feeds;
-}
-
-/** Max-abs difference over the sampled entries; row sums and argmax agree. Returns the max-abs difference. */
-function compare(name: string, got: ort.Tensor, want: OutputSummary, tol: number): number {
-  assert.deepEqual(got.dims, want.dims, `${name} dims`);
-  const data = got.data as Float32Array;
-  let maxAbs = 0;
-  want.sample.index.forEach((idx, k) => {
-    const d = Math.abs(data[idx]! - want.sample.value[k]!);
-    assert.ok(Number.isFinite(data[idx]!), `${name}[${idx}] is not finite`);
-    if (d > maxAbs) maxAbs = d;
-  });
-  assert.ok(maxAbs <= tol, `${name}: max-abs difference ${maxAbs} over ${want.sample.index.length} sampled entries exceeds ${tol}`);
-  const row = want.dims[want.dims.length - 1]!;
-  want.rowSum.forEach((s, r) => {
-    let sum = 0;
-    for (let j = 0; j < row; j++) sum += data[r * row + j]!;
-    assert.ok(Math.abs(sum - s) <= tol * Math.max(1, Math.sqrt(row)) * 10, `${name} row ${r}: sum ${sum} vs ${s}`);
-  });
-  want.rowArgmax.forEach((a, r) => {
-    let best = -Infinity;
-    for (let j = 0; j < row; j++) best = Math.max(best, data[r * row + j]!);
-    assert.ok(best - data[r * row + a]! <= tol, `${name} row ${r}: PyTorch's argmax ${a} is not (within tolerance) ONNX Runtime's maximum`);
-  });
-  return maxAbs;
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
+const golden = loadGolden<Golden>(new URL(`../fixtures/golden/${PACK_ID}/decoder.json`, import.meta.url));
 
 describe(`causal LM parity (${PACK_ID})`, () => {
   let pack: ValidatedPack;
@@ -127,8 +46,7 @@ describe(`causal LM parity (${PACK_ID})`, () => {
     it(`matches PyTorch: ${c.name}`, async (t) => {
       const out = (await session.run(feedsFor(c, results))) as Outputs;
       results.set(c.name, out);
-      let worst = 0;
-      for (const [name, want] of Object.entries(c.outputs)) worst = Math.max(worst, compare(`${c.name}/${name}`, out[name]!, want, golden.tolerance));
+      const worst = compareOutputs(c, out, golden.tolerance);
       t.diagnostic(`max-abs difference ${worst.toExponential(2)}`);
     });
   }

@@ -5,88 +5,18 @@
  * the derivative of the graph's own log p(label) (central finite differences) and sums to 0 over the vocabulary.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { SessionCache } from '../../src/runtime/ort';
 import { validatePack } from '../../src/runtime/packs';
+import { compareOutputs, feedsFor, loadGolden, tensor, type Golden, type Outputs } from '../helpers/golden';
 
 const PACKS = ['concert-clf-sentiment', 'concert-clf-style'];
 
-interface InputSpec {
-  dtype: 'int64' | 'float32';
-  dims: number[];
-  data?: number[];
-  formula?: { kind: 'sin'; seed: number; scale: number };
-  onehot?: { ids: number[]; K: number };
-}
-interface OutputSummary {
-  dims: number[];
-  sample: { index: number[]; value: number[] };
-  rowSum: number[];
-  rowArgmax: number[];
-}
-interface Case {
-  name: string;
-  inputs: Record<string, InputSpec>;
-  outputs: Record<string, OutputSummary>;
-}
-interface Golden {
-  pack: string;
-  tolerance: number;
-  cases: Case[];
-}
-type Outputs = Record<string, ort.Tensor>;
-
-function formula(dims: number[], seed: number, scale: number): Float32Array {
-  const n = dims.reduce((a, b) => a * b, 1);
-  const out = new Float32Array(n);
-  const step = 0.7853981 * 1.618034;
-  for (let i = 0; i < n; i++) out[i] = scale * Math.sin(i * step + seed);
-  return out;
-}
-
-function tensor(spec: InputSpec): ort.Tensor {
-  if (spec.dtype === 'int64') return new ort.Tensor('int64', BigInt64Array.from(spec.data!.map((v) => BigInt(v))), spec.dims);
-  if (spec.onehot) {
-    const vocab = spec.dims[2]!;
-    const { ids, K } = spec.onehot;
-    const out = new Float32Array(ids.length * vocab).fill(-K);
-    ids.forEach((id, p) => (out[p * vocab + id] = K));
-    return new ort.Tensor('float32', out, spec.dims);
-  }
-  return new ort.Tensor('float32', formula(spec.dims, spec.formula!.seed, spec.formula!.scale), spec.dims);
-}
-
-/** Max-abs difference relative to the output's scale (max |value| of the reference sample, at least 1). */
-function compare(name: string, got: ort.Tensor, want: OutputSummary, tol: number): number {
-  assert.deepEqual(got.dims, want.dims, `${name} dims`);
-  const data = got.data as Float32Array;
-  const scale = Math.max(1, ...want.sample.value.map(Math.abs));
-  let maxAbs = 0;
-  want.sample.index.forEach((idx, k) => {
-    assert.ok(Number.isFinite(data[idx]!), `${name}[${idx}] is not finite`);
-    maxAbs = Math.max(maxAbs, Math.abs(data[idx]! - want.sample.value[k]!));
-  });
-  assert.ok(maxAbs <= tol * scale, `${name}: max-abs difference ${maxAbs} over ${want.sample.index.length} sampled entries exceeds ${tol * scale}`);
-  const row = want.dims[want.dims.length - 1]!;
-  want.rowSum.forEach((s, r) => {
-    let sum = 0;
-    for (let j = 0; j < row; j++) sum += data[r * row + j]!;
-    assert.ok(Math.abs(sum - s) <= tol * scale * Math.max(1, Math.sqrt(row)) * 10, `${name} row ${r}: sum ${sum} vs ${s}`);
-  });
-  want.rowArgmax.forEach((a, r) => {
-    let best = -Infinity;
-    for (let j = 0; j < row; j++) best = Math.max(best, data[r * row + j]!);
-    assert.ok(best - data[r * row + a]! <= tol * scale, `${name} row ${r}: argmax disagrees`);
-  });
-  return maxAbs;
-}
-
 for (const id of PACKS) {
   const packDir = fileURLToPath(new URL(`../../models/${id}/`, import.meta.url));
-  const golden = JSON.parse(readFileSync(new URL(`../fixtures/golden/${id}/classifier.json`, import.meta.url), 'utf8')) as Golden;
+  const golden = loadGolden<Golden>(new URL(`../fixtures/golden/${id}/classifier.json`, import.meta.url));
 
   describe(`classifier parity (${id})`, () => {
     const sessions = new SessionCache('cpu', 1, 0);
@@ -107,11 +37,9 @@ for (const id of PACKS) {
     for (const c of golden.cases) {
       it(`matches PyTorch: ${c.name}`, async (t) => {
         const s = await session();
-        const feeds: Record<string, ort.Tensor> = {};
-        for (const [name, spec] of Object.entries(c.inputs)) feeds[name] = tensor(spec);
-        const out = (await s.run(feeds)) as Outputs;
-        let worst = 0;
-        for (const [name, want] of Object.entries(c.outputs)) worst = Math.max(worst, compare(`${c.name}/${name}`, out[name]!, want, golden.tolerance));
+        const out = (await s.run(feedsFor(c, new Map()))) as Outputs;
+        // Tolerances relative to the output's scale (max |value| of the reference sample, at least 1).
+        const worst = compareOutputs(c, out, golden.tolerance, { relative: true });
         t.diagnostic(`max-abs difference ${worst.toExponential(2)}`);
         // Probabilities sum to 1; the gradient sums to 0 over the vocabulary at every position (softmax Jacobian).
         const lp = out['log_probs']!.data as Float32Array;

@@ -1,6 +1,7 @@
 /** The `concert` command as a user runs it: a real process, real worker, real packs. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { bigramPack, tempDir } from '../helpers/packs';
@@ -32,6 +33,15 @@ describe('concert CLI', () => {
     assert.equal(pack.valid, true);
     assert.equal(pack.source, 'user');
     assert.match(report.versions.onnxruntime, /^\d+\.\d+\.\d+/);
+  });
+
+  it('--version and doctor report package.json\'s version (injected by the build)', () => {
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    const v = concert('--version');
+    assert.equal(v.code, 0, v.err);
+    assert.equal(v.out.trim(), version);
+    const r = concert('doctor', '--json', '--models', tmp.dir);
+    assert.equal(JSON.parse(r.out).versions.concert, version);
   });
 
   it('doctor prints a readable report', () => {

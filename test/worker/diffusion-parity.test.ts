@@ -10,7 +10,6 @@
  * data/build/smoke-packs and data/build/smoke-golden).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -21,36 +20,17 @@ import { Rng, SeededNoise } from '../../src/engine/random';
 import { OnnxDiffusionLM, diffusionShape } from '../../src/runtime/diffusionLm';
 import { SessionCache, type LoadedGraph } from '../../src/runtime/ort';
 import { validatePack, type ValidatedPack } from '../../src/runtime/packs';
+import { compareOutputs, feedsFor, formula, loadGolden, maxAbsDiff, type Golden, type GoldenCase, type Outputs } from '../helpers/golden';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PACK_ROOT = process.env['CONCERT_SSD_PACK_ROOT'] ?? path.join(here, '../../models');
 const GOLDEN_ROOT = process.env['CONCERT_SSD_GOLDEN_ROOT'] ?? path.join(here, '../fixtures/golden');
 const PACKS = ['concert-ssd-core', 'concert-ssd-user'];
 
-interface InputSpec {
-  dtype: 'int64' | 'float32';
-  dims: number[];
-  data?: number[];
-  formula?: { kind: 'sin'; seed: number; scale: number };
-}
-interface OutputSummary {
-  dims: number[];
-  sample: { index: number[]; value: number[] };
-  rowSum: number[];
-  rowArgmax: number[];
-}
-interface Case {
-  name: string;
+interface Case extends GoldenCase {
   graph: 'context' | 'denoiser';
-  inputs: Record<string, InputSpec>;
-  outputs: Record<string, OutputSummary>;
-  pastFrom?: string;
 }
-interface GraphsGolden {
-  pack: string;
-  tolerance: number;
-  cases: Case[];
-}
+type GraphsGolden = Golden<Case>;
 interface DecodeRun {
   name: string;
   steps: number;
@@ -68,66 +48,10 @@ interface DecodeGolden {
   rngProbe: { seed: number; stream: number; first4: number[] };
   runs: DecodeRun[];
 }
-type Outputs = Record<string, ort.Tensor>;
 
 /** The anchored denoiser's `anchor_ids` [rows]: each context row's last token. */
 const anchors = (rows: readonly (readonly number[] | Int32Array)[]): ort.Tensor =>
   new ort.Tensor('int64', BigInt64Array.from(rows, (r) => BigInt(r[r.length - 1]!)), [rows.length]);
-
-function formula(dims: number[], seed: number, scale: number): Float32Array {
-  const n = dims.reduce((a, b) => a * b, 1);
-  const out = new Float32Array(n);
-  const step = 0.7853981 * 1.618034;
-  for (let i = 0; i < n; i++) out[i] = scale * Math.sin(i * step + seed);
-  return out;
-}
-
-function tensor(spec: InputSpec): ort.Tensor {
-  if (spec.dtype === 'int64') return new ort.Tensor('int64', BigInt64Array.from(spec.data!.map((v) => BigInt(v))), spec.dims);
-  if (spec.data) return new ort.Tensor('float32', Float32Array.from(spec.data), spec.dims);
-  return new ort.Tensor('float32', formula(spec.dims, spec.formula!.seed, spec.formula!.scale), spec.dims);
-}
-
-function feedsFor(c: Case, results: Map<string, Outputs>): Record<string, ort.Tensor> {
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const [name, spec] of Object.entries(c.inputs)) feeds[name] = tensor(spec);
-  if (c.pastFrom) {
-    const prev = results.get(c.pastFrom)!;
-    for (const [name, t] of Object.entries(prev)) if (name.startsWith('present.')) feeds[name.replace('present.', 'past_key_values.')] = t;
-  }
-  return feeds;
-}
-
-function compare(name: string, got: ort.Tensor, want: OutputSummary, tol: number): number {
-  assert.deepEqual(got.dims, want.dims, `${name} dims`);
-  const data = got.data as Float32Array;
-  let maxAbs = 0;
-  want.sample.index.forEach((idx, k) => {
-    assert.ok(Number.isFinite(data[idx]!), `${name}[${idx}] is not finite`);
-    maxAbs = Math.max(maxAbs, Math.abs(data[idx]! - want.sample.value[k]!));
-  });
-  assert.ok(maxAbs <= tol, `${name}: max-abs difference ${maxAbs} over ${want.sample.index.length} sampled entries exceeds ${tol}`);
-  const row = want.dims[want.dims.length - 1]!;
-  want.rowSum.forEach((s, r) => {
-    let sum = 0;
-    for (let j = 0; j < row; j++) sum += data[r * row + j]!;
-    // Every entry may differ by up to tol, in the same direction (float32 kernels differ systematically): row·tol.
-    assert.ok(Math.abs(sum - s) <= tol * row, `${name} row ${r}: sum ${sum} vs ${s}`);
-  });
-  want.rowArgmax.forEach((a, r) => {
-    let best = -Infinity;
-    for (let j = 0; j < row; j++) best = Math.max(best, data[r * row + j]!);
-    assert.ok(best - data[r * row + a]! <= tol, `${name} row ${r}: PyTorch's argmax ${a} is not (within tolerance) ONNX Runtime's maximum`);
-  });
-  return maxAbs;
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
 
 interface Shape {
   layers: number;
@@ -231,8 +155,8 @@ for (const PACK_ID of PACKS) {
     const results = new Map<string, Outputs>();
 
     before(async () => {
-      golden = JSON.parse(readFileSync(path.join(goldenDir, 'graphs.json'), 'utf8')) as GraphsGolden;
-      decodeGolden = JSON.parse(readFileSync(path.join(goldenDir, 'decode.json'), 'utf8')) as DecodeGolden;
+      golden = loadGolden<GraphsGolden>(path.join(goldenDir, 'graphs.json'));
+      decodeGolden = loadGolden<DecodeGolden>(path.join(goldenDir, 'decode.json'));
       pack = await validatePack(packDir, 'bundled');
       sessions = new SessionCache('cpu', 1, 0);
       for (const role of ['context', 'denoiser']) graphs[role] = await sessions.get(pack, role);
@@ -267,8 +191,8 @@ for (const PACK_ID of PACKS) {
       for (const c of golden.cases) {
         const out = (await graphs[c.graph]!.session.run(feedsFor(c, results))) as Outputs;
         results.set(c.name, out);
-        let worst = 0;
-        for (const [name, want] of Object.entries(c.outputs)) worst = Math.max(worst, compare(`${c.name}/${name}`, out[name]!, want, golden.tolerance));
+        // A row's sum: every entry may differ by up to tol, in the same direction (float32 kernels differ systematically).
+        const worst = compareOutputs(c, out, golden.tolerance, { rowSumTolerance: (tol, row) => tol * row });
         t.diagnostic(`${c.name}: max-abs difference ${worst.toExponential(2)}`);
       }
     });

@@ -39,19 +39,20 @@ Attention is written out by hand (no fused kernels) so that everything exports t
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-from typing import List, Optional, Tuple
+import os
+import sys
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# Finite so that a fully masked row (a left-padding query) stays finite; exp(-1e9) is exactly 0 in float32.
-MASK_VALUE = -1e9
-SCHEDULE_S = 1e-4
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from common.checkpoint import DictConfig, load_checkpoint, save_checkpoint  # noqa: E402,F401
+from common.transformer import MASK_VALUE, Block, Past, TransformerConfig, causal_inputs, init_weights, positions_from_mask  # noqa: E402,F401
 
-Past = List[Tuple[torch.Tensor, torch.Tensor]]
+SCHEDULE_S = 1e-4
 
 
 # ------------------------------------------------------------------------------------------------ schedule
@@ -77,7 +78,7 @@ def almost_one_hot(ids: torch.Tensor, vocab: int, K: float) -> torch.Tensor:
 
 # ------------------------------------------------------------------------------------------------- config
 @dataclasses.dataclass
-class SSDConfig:
+class SSDConfig(TransformerConfig, DictConfig):
     vocab_size: int = 8192
     d_model: int = 256
     n_layers: int = 4
@@ -90,59 +91,8 @@ class SSDConfig:
     time_features: int = 32
     layer_norm_eps: float = 1e-5
 
-    @property
-    def head_dim(self) -> int:
-        return self.d_model // self.n_heads
 
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-    @staticmethod
-    def from_dict(d: dict) -> "SSDConfig":
-        return SSDConfig(**{k: d[k] for k in (f.name for f in dataclasses.fields(SSDConfig)) if k in d})
-
-
-# ------------------------------------------------------------------------------------------------- layers
-class Attention(nn.Module):
-    def __init__(self, cfg: SSDConfig):
-        super().__init__()
-        self.n_heads = cfg.n_heads
-        self.head_dim = cfg.head_dim
-        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
-        self.proj = nn.Linear(cfg.d_model, cfg.d_model)
-
-    def qkv_heads(self, x: torch.Tensor):
-        b, t, _ = x.shape
-        qkv = self.qkv(x).view(b, t, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        return qkv[0], qkv[1], qkv[2]  # [b, h, t, hd]
-
-    def kv_heads(self, x: torch.Tensor):
-        """Keys and values only (the last layer of the context stream needs nothing else)."""
-        b, t, d = x.shape
-        kv = F.linear(x, self.qkv.weight[d:], self.qkv.bias[d:]).view(b, t, 2, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        return kv[0], kv[1]
-
-    def attend(self, q, k, v, bias):
-        b, h, t, hd = q.shape
-        scores = torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(hd)) + bias
-        att = torch.softmax(scores, dim=-1)
-        y = torch.matmul(att, v).transpose(1, 2).reshape(b, t, h * hd)
-        return self.proj(y)
-
-
-class Block(nn.Module):
-    def __init__(self, cfg: SSDConfig):
-        super().__init__()
-        self.ln1 = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
-        self.attn = Attention(cfg)
-        self.ln2 = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
-        self.fc1 = nn.Linear(cfg.d_model, cfg.d_ff)
-        self.fc2 = nn.Linear(cfg.d_ff, cfg.d_model)
-
-    def mlp(self, x):
-        return self.fc2(F.gelu(self.fc1(self.ln2(x))))
-
-
+# ------------------------------------------------------------------------------------------------- model
 class SimplexDiffusionLM(nn.Module):
     def __init__(self, cfg: SSDConfig):
         super().__init__()
@@ -157,20 +107,8 @@ class SimplexDiffusionLM(nn.Module):
         self.time_fc2 = nn.Linear(cfg.d_model, cfg.d_model)
         self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layers)])
         self.ln_f = nn.LayerNorm(cfg.d_model, eps=cfg.layer_norm_eps)
-        self.apply(self._init)
-        for blk in self.blocks:
-            nn.init.normal_(blk.attn.proj.weight, std=0.02 / math.sqrt(2 * cfg.n_layers))
-            nn.init.normal_(blk.fc2.weight, std=0.02 / math.sqrt(2 * cfg.n_layers))
+        init_weights(self, cfg.n_layers)
         nn.init.zeros_(self.pred_proj.weight)  # starts as "no self-conditioning"
-
-    @staticmethod
-    def _init(m):
-        if isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Embedding):
-            nn.init.normal_(m.weight, std=0.02)
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -183,18 +121,7 @@ class SimplexDiffusionLM(nn.Module):
         Same conventions as the causal LM's decoder graph: attention_mask covers past + s positions (1 = real,
         0 = left padding), position_ids count real tokens only. The last layer's MLP and queries are skipped: block
         positions need only the context's keys and values."""
-        b, s = input_ids.shape
-        past_len = past[0][0].shape[2] if past is not None else 0
-        total = past_len + s
-        dev = input_ids.device
-        if position_ids is None:
-            position_ids = torch.arange(past_len, total, device=dev).unsqueeze(0).expand(b, s)
-        q_idx = torch.arange(s, device=dev).unsqueeze(1) + past_len
-        k_idx = torch.arange(total, device=dev).unsqueeze(0)
-        allowed = (k_idx <= q_idx).unsqueeze(0).unsqueeze(0)
-        if attention_mask is not None:
-            allowed = allowed & (attention_mask[:, None, None, :] > 0)
-        bias = (1.0 - allowed.to(torch.float32)) * MASK_VALUE
+        bias, position_ids = causal_inputs(input_ids, attention_mask, position_ids, past)
         x = self.wte(input_ids) + self.wpe(position_ids)
         presents: Past = []
         n = len(self.blocks)
@@ -386,19 +313,5 @@ def ssd2_joint_mask(c0: int, n: int, B: int) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
-def save_checkpoint(path: str, model: SimplexDiffusionLM, extra: dict) -> None:
-    torch.save({"config": dataclasses.asdict(model.cfg), "model": model.state_dict(), **extra}, path)
-
-
 def load_model(path: str, map_location="cpu") -> Tuple[SimplexDiffusionLM, dict]:
-    ck = torch.load(path, map_location=map_location)
-    model = SimplexDiffusionLM(SSDConfig.from_dict(ck["config"]))
-    model.load_state_dict(ck["model"])
-    return model, ck
-
-
-def positions_from_mask(attention_mask: torch.Tensor, seq_len: int) -> torch.Tensor:
-    """HF-style position ids for left padding: cumsum(mask) − 1, padding positions set to 1; last seq_len columns."""
-    pos = attention_mask.long().cumsum(-1) - 1
-    pos = pos.masked_fill(attention_mask == 0, 1)
-    return pos[:, -seq_len:]
+    return load_checkpoint(path, SimplexDiffusionLM, SSDConfig, map_location)

@@ -14,6 +14,8 @@ export interface FormFields {
   topP?: string;
   projection?: string;
   tokens?: string;
+  /** '' keeps the shown value (the worker's default when there is none). */
+  minTokens?: string;
   /** '' asks for a fresh random seed. */
   seed?: string;
 }
@@ -35,6 +37,8 @@ export function controlsFromForm(f: FormFields, base: RewriteControls, defaultLa
     targets.push({ attribute, label, lambda: num(f.lambda[attribute], was, REWRITE_LIMITS.lambda) });
   }
   const projection = REWRITE_PROJECTIONS.includes(f.projection as RewriteProjection) ? (f.projection as RewriteProjection) : base.projection;
+  const minText = f.minTokens?.trim();
+  const minTokens = minText ? num(minText, base.minTokens ?? 0, REWRITE_LIMITS.minTokens, true) : base.minTokens;
   const seedText = f.seed?.trim();
   const seed = seedText === undefined ? base.seed : seedText === '' ? undefined : num(seedText, base.seed ?? 0, REWRITE_LIMITS.seed, true);
   return {
@@ -44,6 +48,7 @@ export function controlsFromForm(f: FormFields, base: RewriteControls, defaultLa
     topP: num(f.topP, base.topP, REWRITE_LIMITS.topP),
     projection,
     tokens: num(f.tokens, base.tokens, REWRITE_LIMITS.tokens, true),
+    ...(minTokens !== undefined && { minTokens }),
     ...(seed !== undefined && { seed }),
   };
 }

@@ -65,7 +65,7 @@ function readForm(): RewriteControls | undefined {
     const attr = el.dataset.attribute;
     if (c === 'direction' && attr !== undefined) f.direction[attr] = el.value;
     else if (c === 'lambda' && attr !== undefined) f.lambda[attr] = el.value;
-    else if (c === 'strength' || c === 'steps' || c === 'topP' || c === 'projection' || c === 'tokens' || c === 'seed') f[c] = el.value;
+    else if (c === 'strength' || c === 'steps' || c === 'topP' || c === 'projection' || c === 'tokens' || c === 'minTokens' || c === 'seed') f[c] = el.value;
   }
   return controlsFromForm(f, shownControls(run, ui), state.defaultLambda);
 }

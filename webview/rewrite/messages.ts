@@ -33,7 +33,7 @@ function sanitizeDraft(v: unknown): RewriteControls | undefined {
     topP: v.topP,
     projection: v.projection as RewriteControls['projection'],
     tokens: v.tokens,
-    ...(v.seed !== undefined && { seed: v.seed as number }),
+    ...(v.seed !== undefined && { seed: v.seed }),
   };
 }
 

@@ -180,6 +180,8 @@ function controlsSection(state: RewriteViewState, run: RewriteRunView, ui: ViewU
           h('select', { id: 'projection', 'data-control': 'projection', 'data-key': 'projection' }, ...REWRITE_PROJECTIONS.map((p) => h('option', { value: p, selected: c.projection === p }, PROJECTION_LABELS[p]))),
         ),
         run.mode === 'continue' && field('tokens', 'New tokens', numberInput('tokens', 'tokens', c.tokens, REWRITE_LIMITS.tokens)),
+        run.mode === 'continue' &&
+          field('minTokens', 'At least', numberInput('minTokens', 'minTokens', c.minTokens ?? '', REWRITE_LIMITS.minTokens, { placeholder: 'default' }), 'new tokens before the model may end the text'),
         h(
           'div',
           { class: 'field seed' },
@@ -321,7 +323,7 @@ function resultSection(run: RewriteRunView): Section {
     ].filter((x): x is VNode => x !== undefined);
   }
   if (run.output) {
-    const stop = run.output.stoppedBy === 'eos' ? 'stopped at an end-of-text token' : run.mode === 'rewrite' ? 'kept the length of the original' : 'used the whole token budget';
+    const stop = run.output.stoppedBy === 'eos' ? (run.mode === 'continue' && !out.trim() ? 'the model ended the text here; raise “At least” and Re-run for more' : 'the model ended the text here') : run.mode === 'rewrite' ? 'kept the length of the original' : 'used the whole token budget';
     meta = [meta, stop].filter(Boolean).join(' · ');
   }
   const canAccept = run.status === 'done' && out.trim().length > 0 && !run.applied;
@@ -394,7 +396,7 @@ function recordSection(rec: RewriteRecordView, ui: ViewUi): Section {
         rec.strength !== undefined && row('Edit strength', formatNumber(rec.strength)),
         row('Early stop', rec.earlyStop ? `at ${formatNumber(rec.earlyStop)}·T` : 'off'),
         row('Tokens', String(rec.maxTokens)),
-        row('Stopped by', rec.stoppedBy === 'eos' ? 'end-of-text token' : 'token budget'),
+        row('Stopped by', rec.stoppedBy === 'eos' ? 'the model ended the text' : 'token budget'),
         row('Provider', `${rec.provider} (${rec.device})`),
         row('Time', rec.durationMs >= 1000 ? `${(rec.durationMs / 1000).toFixed(1)} s` : `${rec.durationMs} ms`),
       ),

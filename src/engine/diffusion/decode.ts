@@ -42,6 +42,12 @@ export interface DiffusionOptions {
   /** Stop after the block that contains this token (the token and what follows are pruned). */
   eos?: number;
   /**
+   * With `eos`: end-of-text may not end the run before this many new tokens (its logits are suppressed at the
+   * first `minTokens` output positions). After a finished sentence the bundled models predict end-of-text first;
+   * this makes "continue after a full stop" write something. 0 (the default) lets end-of-text stop it at once.
+   */
+  minTokens?: number;
+  /**
    * Token ids that may never be produced (their logits are set to −1e9 at every step, before guidance). A rewrite
    * suppresses end-of-text so that it keeps the length of the original instead of dropping its end.
    */
@@ -95,18 +101,20 @@ function validate(lm: DiffusionLM, o: DiffusionOptions): void {
     if (!(o.rewrite.strength > 0 && o.rewrite.strength <= 1)) throw new EngineInputError('edit strength must be in (0, 1]');
     if (!o.rewrite.tokens.length) throw new EngineInputError('there is no text to rewrite');
   } else if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1) throw new EngineInputError('maxTokens must be a positive integer');
+  if (o.minTokens !== undefined && !(Number.isInteger(o.minTokens) && o.minTokens >= 0)) throw new EngineInputError('minTokens must be a non-negative integer');
   for (const tok of o.suppress ?? []) if (!Number.isInteger(tok) || tok < 0 || tok >= lm.vocabSize) throw new EngineInputError(`suppressed token ${tok} is not in the vocabulary`);
   for (const g of o.guidance ?? []) {
     if (!Number.isFinite(g.lambda) || g.lambda < 0) throw new EngineInputError(`guidance strength for ${g.classifier.attribute} must be ≥ 0`);
     if (!Number.isInteger(g.label) || g.label < 0 || g.label >= g.classifier.labels.length) throw new EngineInputError(`label ${g.label} is not a label of ${g.classifier.attribute}`);
   }
+  // Every row needs one token to start from: with no text before, the caller passes the template head (e.g. `<s>`).
+  for (const t of o.terms) if (!t.context.length) throw new EngineInputError(`the ${t.label} context is empty: pass at least the start-of-text token`);
   const newTokens = o.rewrite ? Math.ceil(o.rewrite.tokens.length / lm.blockSize) * lm.blockSize : Math.ceil(o.maxTokens / lm.blockSize) * lm.blockSize;
   if (o.slide) {
     const head = o.slide.keepHead;
     if (!Number.isInteger(head) || head < 0) throw new EngineInputError('slide.keepHead must be a non-negative integer');
-    // Room for the head, at least one recent token and a block.
+    // Room for the head, at least one recent token and a block. A context may be the head alone (no text before).
     if (head + 1 + lm.blockSize > lm.maxContext) throw new ContextTooLongError(head + 1 + lm.blockSize, lm.maxContext, `the prompt head (${head} tokens) plus one token and a block`);
-    for (const t of o.terms) if (t.context.length < head + 1) throw new EngineInputError(`the ${t.label} context is shorter than its head`);
     return;
   }
   for (const t of o.terms) {
@@ -168,6 +176,7 @@ export async function decodeDiffusion(lm: DiffusionLM, o: DiffusionOptions): Pro
         for (let i = 0; i < B * V; i++) combined[i]! += w * out[r * B * V + i]!;
       }
       if (o.suppress) for (let b = 0; b < B; b++) for (const tok of o.suppress) combined[b * V + tok] = SUPPRESSED;
+      if (o.eos !== undefined && o.minTokens) for (let b = 0; b < B && output.length + b < o.minTokens; b++) combined[b * V + o.eos] = SUPPRESSED;
       const guided = await applyGuidance(combined, B, V, o.guidance ?? [], o.scoreEveryStep);
       combined = guided.logits;
       o.onStep?.({ block, t, T, tokens: argmaxRows(combined, B, V), scores: guided.scores });

@@ -185,6 +185,54 @@ describe('semi-autoregressive diffusion decoding', () => {
     await assert.rejects(decodeDiffusion(lm, { terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }], maxTokens: 4, steps: 5, projection: { kind: 'sample', topP: 0.9 }, seed: 2, suppress: [V] }), /not in the vocabulary/);
   });
 
+  it('runs from the head alone (no text before), for a continuation and a rewrite; refuses only an empty context', async () => {
+    const seen: number[][] = [];
+    const lm = new FakeDiffusionLM(V, B, 5, 100, false, 12, prefers(7, V, B));
+    const encode = lm.encodeContext.bind(lm);
+    lm.encodeContext = async (rows: readonly Int32Array[]) => {
+      seen.push([...rows[0]!]);
+      return encode(rows);
+    };
+    const head = Int32Array.of(1);
+    const gen = await decodeDiffusion(lm, { terms: [{ context: head, weight: 1, label: 'c' }], maxTokens: 4, steps: 3, projection: { kind: 'sample', topP: 0 }, seed: 1, slide: { keepHead: 1 } });
+    assert.deepEqual(gen.tokens, [7, 7, 7, 7]);
+    assert.deepEqual(seen[0], [1], 'the first block reads the head alone');
+    // A rewrite longer than the window (12 tokens, room for 8 of context) slides: head plus the latest rewritten tokens.
+    const original = Int32Array.from({ length: 16 }, (_, i) => 2 + (i % 5));
+    seen.length = 0;
+    const rw = await decodeDiffusion(lm, { terms: [{ context: head, weight: 1, label: 'c' }], maxTokens: 0, steps: 3, projection: { kind: 'sample', topP: 0 }, seed: 1, slide: { keepHead: 1 }, rewrite: { tokens: original, strength: 1 } });
+    assert.equal(rw.tokens.length, 16);
+    assert.deepEqual(seen.map((c) => c.length), [1, 5, 8, 8]);
+    for (const c of seen) assert.equal(c[0], 1, 'the head is kept');
+    // A head longer than the context (a one-token context with keepHead 2) is fine too.
+    assert.equal((await decodeDiffusion(lm, { terms: [{ context: head, weight: 1, label: 'c' }], maxTokens: 4, steps: 2, projection: { kind: 'sample', topP: 0 }, seed: 1, slide: { keepHead: 2 } })).tokens.length, 4);
+    await assert.rejects(decodeDiffusion(lm, { terms: [{ context: new Int32Array(0), weight: 1, label: 'c' }], maxTokens: 4, steps: 2, projection: { kind: 'sample', topP: 0 }, seed: 1, slide: { keepHead: 1 } }), /empty/);
+  });
+
+  it('minTokens keeps EOS from ending a run before that many new tokens; EOS still ends it afterwards', async () => {
+    const EOS = 1;
+    // The model prefers EOS everywhere, then 7.
+    const lm = () => new FakeDiffusionLM(V, B, 5, 100, false, 256, (c, noisy) => {
+      const out = prefers(7, V, B)(c, noisy);
+      for (let i = 0; i < B; i++) out[i * V + EOS]! += 20;
+      return out;
+    });
+    const base = { terms: [{ context: Int32Array.of(3), weight: 1, label: 'c' }], maxTokens: 16, steps: 3, projection: { kind: 'sample' as const, topP: 0 }, seed: 0, eos: EOS };
+    const none = await decodeDiffusion(lm(), base);
+    assert.deepEqual(none.tokens, []);
+    assert.equal(none.stoppedBy, 'eos');
+    for (const minTokens of [1, 4, 6]) {
+      const r = await decodeDiffusion(lm(), { ...base, minTokens });
+      assert.deepEqual(r.tokens, Array(minTokens).fill(7), `minTokens ${minTokens}`);
+      assert.equal(r.stoppedBy, 'eos', 'EOS ends the run right after the minimum');
+    }
+    const all = await decodeDiffusion(lm(), { ...base, minTokens: 16 });
+    assert.deepEqual(all.tokens, Array(16).fill(7));
+    assert.equal(all.stoppedBy, 'max-tokens');
+    await assert.rejects(decodeDiffusion(lm(), { ...base, minTokens: -1 }), EngineInputError);
+    await assert.rejects(decodeDiffusion(lm(), { ...base, minTokens: 1.5 }), EngineInputError);
+  });
+
   it('rejects bad settings and contexts that do not fit', async () => {
     const lm = new FakeDiffusionLM(V, B, 5, 100, false, 10);
     const base = { terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }], maxTokens: 4, steps: 10, projection: { kind: 'sample' as const, topP: 0.9 }, seed: 0 };

@@ -1,0 +1,1 @@
+"""Code shared by tools/models and tools/diffusion (import as ``common.<module>`` with tools/ on sys.path)."""
