@@ -59,7 +59,7 @@ export async function runDiffusion(service: WorkerService, p: DiffusionRunParams
     const label = hit.clf.labels.indexOf(a.label);
     if (label < 0) throw bad(`"${a.label}" is not a label of ${a.attribute} (labels: ${hit.clf.labels.join(', ')})`);
     if (typeof a.lambda !== 'number' || !Number.isFinite(a.lambda) || a.lambda < 0) throw bad(`the strength λ for ${a.attribute} must be a number ≥ 0`);
-    if (hit.clf.vocabSize !== model.lm.vocabSize) throw bad(`classifier ${hit.pack.manifest.id} does not share the model's tokenizer`);
+    if (hit.clf.vocabSize !== model.lm.vocabSize) throw bad(`the ${a.attribute} classifier (${hit.pack.manifest.id}) was made for another model than ${model.pack.manifest.id}, so it cannot steer it: steer without ${a.attribute}, or install a ${a.attribute} classifier made for this model`);
     return { classifier: hit.clf, label, lambda: a.lambda };
   });
   if (new Set(targets.map((a) => a.attribute)).size !== targets.length) throw bad('each attribute may be given once');

@@ -21,7 +21,8 @@ import { Workbench } from './workbench';
 const RESULTS = join(ROOT, 'test-results', 'e2e');
 const FIXTURE = join(ROOT, 'test', 'e2e', 'fixtures', 'workspace');
 /** The whole file must finish within this, or the watchdog ends the processes it started and fails the run. */
-const WATCHDOG_MS = 9 * 60_000;
+// About 8 minutes on a 2-core machine with the issue-21 Rewrite/Continue scenarios; room for a slower run.
+const WATCHDOG_MS = 12 * 60_000;
 const STEP = { timeout: 120_000 };
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { publisher: string; name: string; contributes: { commands: { command: string; title: string; category?: string }[] } };

@@ -453,6 +453,8 @@ describe('rewrite panel (webview tier)', () => {
       assert.equal(await text(page, '[data-key="btn:accept"]'), 'Accept: Insert at Cursor');
       await page.locator('#tokens').fill('600');
       assert.deepEqual(await posts(host, () => page.keyboard.press('Enter'), 'Enter in New tokens'), { type: 'rerun', controls: { ...CONTROLS, tokens: 512 } });
+      await page.locator('#minTokens').fill('3');
+      assert.deepEqual(await posts(host, () => page.keyboard.press('Enter'), 'Enter in At least'), { type: 'rerun', controls: { ...CONTROLS, tokens: 512, minTokens: 3 } });
       assert.deepEqual(await clickPosts(host, '[data-action="accept"]'), { type: 'accept' });
     });
   });
