@@ -1,0 +1,146 @@
+/**
+ * Command-line parsing: options, their ranges, and the parameters of each request. Bad input is a UsageError with
+ * one line that says what to type instead.
+ */
+import * as path from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import {
+  DEFAULT_GUIDANCE_LAMBDA,
+  DEVICE_CHOICES,
+  PROJECTIONS,
+  type AttributeTarget,
+  type CadRunParams,
+  type DecodingParams,
+  type DeviceChoice,
+  type DiffusionRunParams,
+  type ProjectionName,
+  type WorkerSettings,
+} from '../protocol/worker';
+
+export class UsageError extends Error {}
+
+const options = {
+  json: { type: 'boolean', default: false },
+  device: { type: 'string' },
+  models: { type: 'string', multiple: true },
+  threads: { type: 'string' },
+  steps: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+  alpha: { type: 'string' },
+  'top-p': { type: 'string' },
+  greedy: { type: 'boolean', default: false },
+  'max-tokens': { type: 'string' },
+  seed: { type: 'string' },
+  regular: { type: 'boolean', default: false },
+  model: { type: 'string' },
+  context: { type: 'string' },
+  question: { type: 'string' },
+  prompt: { type: 'string' },
+  prefix: { type: 'string' },
+  text: { type: 'string' },
+  attribute: { type: 'string', multiple: true },
+  tokens: { type: 'string' },
+  'min-tokens': { type: 'string' },
+  strength: { type: 'string' },
+  projection: { type: 'string' },
+  'early-stop': { type: 'string' },
+  version: { type: 'boolean', default: false },
+} satisfies ParseArgsConfig['options'];
+
+export interface Parsed {
+  command: string | undefined;
+  diffusion: Omit<DiffusionRunParams, 'mode' | 'prompt'> & { prompt?: string; prefix?: string };
+  cad: Omit<CadRunParams, 'task' | 'document'> & { contextFile?: string };
+  positionals: string[];
+  json: boolean;
+  settings: WorkerSettings;
+  steps: number;
+  help: boolean;
+  version: boolean;
+}
+
+export function parseCli(argv: string[], env: NodeJS.ProcessEnv, distDir: string): Parsed {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message.split('\n')[0]!.replace(/^TypeError \[[A-Z_]+\]: /, ''));
+  }
+  const v = parsed.values;
+  // An empty environment variable means "not set".
+  const device = (v.device ?? (env.CONCERT_DEVICE || 'auto')) as DeviceChoice;
+  if (!DEVICE_CHOICES.includes(device)) throw new UsageError(`--device must be one of ${DEVICE_CHOICES.join(', ')} (got "${device}")`);
+  const int = (name: string, raw: string | undefined, dflt: number, min: number, max: number): number => {
+    if (raw === undefined) return dflt;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer from ${min} to ${max} (got "${raw}")`);
+    return n;
+  };
+  const envFolders = (env.CONCERT_MODEL_FOLDERS ?? '').split(path.delimiter).filter(Boolean);
+  const num = (name: string, raw: string | undefined, min: number, max: number): number | undefined => {
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new UsageError(`--${name} must be a number from ${min} to ${max} (got "${raw}")`);
+    return n;
+  };
+  if (v.greedy && v['top-p'] !== undefined) throw new UsageError('use either --greedy or --top-p, not both');
+  const topP = num('top-p', v['top-p'], Number.MIN_VALUE, 1);
+  const decoding: DecodingParams | undefined = v.greedy ? { mode: 'greedy' } : topP !== undefined ? { mode: 'sample', temperature: 1, topP } : undefined;
+  const alpha = num('alpha', v.alpha, 0, 10);
+  const maxTokens = v['max-tokens'] === undefined ? undefined : int('max-tokens', v['max-tokens'], 0, 1, 1024);
+  const seed = v.seed === undefined ? undefined : int('seed', v.seed, 0, 0, 2 ** 32 - 1);
+  const cad: Parsed['cad'] = {
+    ...(alpha !== undefined && { alpha }),
+    ...(decoding && { decoding }),
+    ...(maxTokens !== undefined && { maxTokens }),
+    ...(seed !== undefined && { seed }),
+    ...(v.regular && { compareRegular: true }),
+    ...(v.model !== undefined && { packId: v.model }),
+    ...(v.question !== undefined && { question: v.question }),
+    ...(v.context !== undefined && { contextFile: v.context }),
+  };
+  const attributes: AttributeTarget[] = (v.attribute ?? []).map((spec) => {
+    const m = /^([^=:\s]+)=([^:\s]+)(?::(.+))?$/.exec(spec);
+    if (!m) throw new UsageError(`--attribute must look like name=label or name=label:lambda (got "${spec}")`);
+    const lambda = m[3] === undefined ? DEFAULT_GUIDANCE_LAMBDA : Number(m[3]);
+    if (!Number.isFinite(lambda) || lambda < 0) throw new UsageError(`the λ in --attribute ${spec} must be a number ≥ 0`);
+    return { attribute: m[1]!, label: m[2]!, lambda };
+  });
+  if (v.projection !== undefined && !PROJECTIONS.includes(v.projection as ProjectionName)) throw new UsageError(`--projection must be one of ${PROJECTIONS.join(', ')} (got "${v.projection}")`);
+  const strength = num('strength', v.strength, 0, 1);
+  if (strength === 0) throw new UsageError('--strength must be greater than 0');
+  const earlyStop = num('early-stop', v['early-stop'], 0, 0.99);
+  const diffusionSteps = v.steps === undefined ? undefined : int('steps', v.steps, 0, 1, 100_000);
+  const diffusion: Parsed['diffusion'] = {
+    ...(v.prompt !== undefined && { prompt: v.prompt }),
+    ...(v.prefix !== undefined && { prefix: v.prefix }),
+    ...(v.text !== undefined && { text: v.text }),
+    ...(attributes.length && { attributes }),
+    ...(v.tokens !== undefined && { maxTokens: int('tokens', v.tokens, 0, 1, 512) }),
+    ...(v['min-tokens'] !== undefined && { minTokens: int('min-tokens', v['min-tokens'], 0, 0, 512) }),
+    ...(strength !== undefined && { strength }),
+    ...(diffusionSteps !== undefined && { steps: diffusionSteps }),
+    ...(topP !== undefined && { topP }),
+    ...(v.projection !== undefined && { projection: v.projection as ProjectionName }),
+    ...(earlyStop !== undefined && { earlyStop }),
+    ...(seed !== undefined && { seed }),
+    ...(v.model !== undefined && { packId: v.model }),
+  };
+  return {
+    diffusion,
+    cad,
+    command: parsed.positionals[0],
+    positionals: parsed.positionals.slice(1),
+    json: v.json,
+    help: v.help,
+    version: v.version,
+    steps: int('steps', v.steps, 10, 1, 1_000_000),
+    settings: {
+      device,
+      modelFolders: [...(v.models ?? []), ...envFolders].map((d) => path.resolve(d)),
+      bundledModelsDir: path.resolve(distDir, '..', 'models'),
+      idleUnloadSeconds: 0,
+      threads: int('threads', v.threads, 0, 0, 256),
+    },
+  };
+}

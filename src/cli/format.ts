@@ -1,0 +1,42 @@
+/** Human-readable output of the CLI (--json prints the result objects as they are). */
+import type { CadRunResult, DiffusionRunResult, DoctorReport, PackSummary } from '../protocol/worker';
+
+const fmtBytes = (n?: number) => (n === undefined ? '' : n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(1)} MB` : `${(n / 1024).toFixed(1)} KB`);
+
+export function printPacks(packs: PackSummary[], out: (s: string) => void): void {
+  if (!packs.length) {
+    out('  (none found)');
+    return;
+  }
+  for (const p of packs) {
+    out(p.valid ? `  ✓ ${p.id}  [${p.kind}, ${p.source}, ${fmtBytes(p.sizeBytes)}]  ${p.dir}` : `  ✗ ${p.id}  [${p.source}]  ${p.error}`);
+  }
+}
+
+export function printDoctor(r: DoctorReport, out: (s: string) => void): void {
+  out(`Concert ${r.versions.concert} · Node ${r.versions.node} · onnxruntime-node ${r.versions.onnxruntime} · ${r.versions.platform}`);
+  out(`Execution providers available: ${r.provider.available.map((a) => a.name + (a.bundled ? '' : ' (needs extra libraries)')).join(', ')}`);
+  out(`Requested: ${r.provider.requested} → using ${r.provider.chosen}: ${r.provider.device}`);
+  for (const reason of r.provider.fallbackReasons) out(`  fallback: ${reason}`);
+  out('Model packs:');
+  printPacks(r.packs, out);
+}
+
+/** The --json shape: the result plus `answer` for questions (the same string as `text`). */
+export function cadJson(r: CadRunResult): unknown {
+  return { ...(r.task === 'ask' && { answer: r.text }), ...r };
+}
+
+export function printCad(r: CadRunResult, out: (s: string) => void, alreadyStreamed: boolean): void {
+  if (!alreadyStreamed) out(r.text || '(the model produced no text)');
+  if (r.regular) out(`\n[regular decoding, α = 0]\n${r.regular.text || '(no text)'}`);
+  if (r.chunks) out(`\n(${r.chunks.length} chunks summarised and merged: the document is longer than the model's context)`);
+}
+
+export function printDiffusion(r: DiffusionRunResult, out: (s: string) => void): void {
+  out(r.text || '(the model produced no text)');
+  for (const a of r.attributes) {
+    const probs = Object.entries(a.probabilities).map(([l, p]) => `${l} ${(p * 100).toFixed(0)}%`).join(', ');
+    out(`  ${a.attribute}${a.target ? ` (target ${a.target})` : ''}: ${probs}`);
+  }
+}

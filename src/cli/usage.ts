@@ -1,0 +1,53 @@
+/** The text of `concert --help`. */
+import { DEFAULT_GUIDANCE_LAMBDA, DEVICE_CHOICES, DIFFUSION_DEFAULT_MIN_TOKENS, PROJECTIONS } from '../protocol/worker';
+
+export const USAGE = `Usage: concert <command> [options]
+
+Commands:
+  summarize <file>       summarise a text file with context-aware decoding (CAD)
+  ask --context <file> --question <text>
+                         answer a question so that the answer follows the document
+  generate --prompt <text>
+                         continue text with the simplex diffusion LM (SSD-LM), steered by classifiers
+  rewrite --prefix <text> --text <text>
+                         rewrite text with the diffusion LM at an edit strength, steered by classifiers
+  doctor                 versions, execution providers and model packs with their validation status
+  models                 the discovered model packs
+  validate <folder>...   fully check model packs you exported (each folder a pack or a folder of packs):
+                         manifest, hashes, containment, graphs loaded into ONNX Runtime, tokenizer
+  selftest <pack-id>     load a pack and time its graphs on synthetic inputs
+  tokenize <pack-id> <text>
+                         the token ids a pack's tokenizer gives for text (special-token strings stay text)
+
+Options (all commands):
+  --json                 machine-readable output (one JSON object on stdout)
+  --device <d>           ${DEVICE_CHOICES.join(' | ')} (default: auto, or $CONCERT_DEVICE)
+  --models <dir>         an extra folder of model packs (repeatable; also $CONCERT_MODEL_FOLDERS, ':'-separated)
+  --threads <n>          intra-op threads (default: ONNX Runtime's choice)
+  --steps <n>            selftest: number of timed runs (default 10)
+
+Options (summarize, ask):
+  --alpha <a>            CAD strength, 0 = regular decoding (default 0.5 for summarize, 1 for ask)
+  --top-p <p>            nucleus sampling (default for summarize: 0.9)
+  --greedy               greedy decoding (default for ask)
+  --max-tokens <n>       length budget (default 64 for summarize, 24 for ask)
+  --seed <s>             seed for sampling (default: random, printed in --json's run record)
+  --regular              also run regular decoding on the same input, side by side
+  --model <pack-id>      a causal-lm pack (default: the bundled one)
+
+Options (generate, rewrite):
+  --attribute <name=label[:lambda]>
+                         steer towards a classifier label (repeatable), e.g. sentiment=positive:${DEFAULT_GUIDANCE_LAMBDA}
+  --tokens <n>           generate: new tokens (default 24, whole blocks)
+  --min-tokens <n>       generate: write at least this many new tokens before the model may end the text
+                         (default ${DIFFUSION_DEFAULT_MIN_TOKENS}; 0 lets it stop at once, e.g. after a full stop)
+  --strength <s>         rewrite: edit strength in (0, 1] (default 0.5); --prefix may be empty or left out,
+                         and paragraphs (separated by blank lines) are rewritten one by one
+  --steps <T>            diffusion steps per block (default 50)
+  --top-p <p>            nucleus of the projection (default 0.5)
+  --projection <p>       ${PROJECTIONS.join(' | ')} (default sampling)
+  --early-stop <f>       stop each block at this fraction of T (default 0)
+  --seed <s>             seed of the noise and sampling
+  --model <pack-id>      a simplex-diffusion-lm pack (default: the bundled core model)
+  -h, --help             this help
+`;
