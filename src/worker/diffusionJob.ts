@@ -8,7 +8,7 @@ import type { Projection } from '../engine/diffusion/projection';
 import { CancelledError, ContextTooLongError, EngineInputError } from '../engine/errors';
 import { parsePrompts, renderPieces } from '../runtime/prompts';
 import { readPackFile } from '../runtime/packs';
-import { modelText, splitParagraphs, tailChars } from './diffusionText';
+import { modelText, splitParagraphs, tailChars, withoutBrokenBytes } from './diffusionText';
 import { WorkerFailure, type WorkerService } from './service';
 
 export const DIFFUSION_DEFAULTS = { maxTokens: 24, minTokens: DIFFUSION_DEFAULT_MIN_TOKENS, steps: 50, topP: DIFFUSION_DEFAULT_TOP_P, projection: 'sampling' as const, strength: 0.5, earlyStop: 0 };
@@ -95,7 +95,7 @@ export async function runDiffusion(service: WorkerService, p: DiffusionRunParams
           blocks,
           t: s.t,
           T: s.T,
-          text: model.tok.decode([...s.tokens]),
+          text: withoutBrokenBytes(model.tok.decode([...s.tokens])),
           scores: Object.fromEntries(targets.map((a, i) => [a.attribute, s.scores[i]!])),
         }),
     }),
@@ -107,7 +107,7 @@ export async function runDiffusion(service: WorkerService, p: DiffusionRunParams
     if (!parts) {
       // End-of-text may end a continuation, but only after minTokens new tokens.
       r = await decodeDiffusion(model.lm, { ...base, terms: [{ context: contextOf(p.prompt), weight: 1, label: 'prompt' }], seed, ...(eos !== undefined && { eos, minTokens }) });
-      text = model.tok.decode(r.tokens).trim();
+      text = withoutBrokenBytes(model.tok.decode(r.tokens)).trim();
     } else {
       r = { tokens: [], stoppedBy: 'max-tokens' };
       text = '';
@@ -122,7 +122,7 @@ export async function runDiffusion(service: WorkerService, p: DiffusionRunParams
           ...(eos !== undefined && { suppress: [eos] }),
           rewrite: { tokens: part.tokens, strength },
         });
-        const rewritten = model.tok.decode(out.tokens).trim();
+        const rewritten = withoutBrokenBytes(model.tok.decode(out.tokens)).trim();
         r.tokens.push(...out.tokens);
         text += rewritten + part.after;
         before = `${before} ${rewritten}`;

@@ -38,3 +38,12 @@ export function tailChars(s: string, maxChars: number): string {
   const ws = cut.search(/\s/);
   return ws >= 0 && ws < cut.length / 2 ? cut.slice(ws + 1) : cut;
 }
+
+/**
+ * Generated text as it may enter a document: the diffusion model samples byte-fallback tokens freely, and a run of
+ * bytes that is not valid UTF-8 decodes to U+FFFD. Those marks were never meant as text, so they are dropped
+ * (with the space doubling they leave), never written into the user's file.
+ */
+export function withoutBrokenBytes(s: string): string {
+  return s.includes('\uFFFD') ? s.replace(/\uFFFD+/g, '').replace(/ {2,}/g, ' ') : s;
+}

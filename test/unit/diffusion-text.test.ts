@@ -1,7 +1,7 @@
 /** What the diffusion model reads of the user's text: one line per paragraph, paragraphs rewritten one by one. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { modelText, splitParagraphs, tailChars } from '../../src/worker/diffusionText';
+import { modelText, splitParagraphs, tailChars, withoutBrokenBytes } from '../../src/worker/diffusionText';
 
 describe('diffusion text', () => {
   it('the model reads text as one line with single spaces (its training text had no line breaks)', () => {
@@ -23,5 +23,10 @@ describe('diffusion text', () => {
     assert.equal(tailChars('short', 10), 'short');
     assert.equal(tailChars('alpha beta gamma delta', 12), 'gamma delta');
     assert.equal(tailChars('x'.repeat(30), 10), 'x'.repeat(10));
+  });
+
+  it('drops the U+FFFD marks of invalid byte-fallback runs, so they never reach a document', () => {
+    assert.equal(withoutBrokenBytes('the\uFFFD\uFFFDer Com \uFFFD us'), 'theer Com us');
+    assert.equal(withoutBrokenBytes('café ✓'), 'café ✓');
   });
 });

@@ -7,7 +7,6 @@ threads as the TypeScript run). Prints one JSON object.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -18,26 +17,17 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from data import encoder_for  # noqa: E402
-from decode import Term, TorchDiffusion, decode  # noqa: E402
-from model import load_model  # noqa: E402
+from decode import Term, decode, decode_arg_parser, load_for_decoding, prompt_ids  # noqa: E402
 
 PROMPT = " The history of the old harbour town begins with a small fishing village on the river."
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ckpt", required=True)
-    ap.add_argument("--tokens", type=int, default=32)
-    ap.add_argument("--steps", type=int, default=50)
-    ap.add_argument("--threads", type=int, default=2)
+    ap = decode_arg_parser(__doc__, steps=50, threads=2)
     ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    model, _ = load_model(a.ckpt)
-    enc = encoder_for(os.path.join(os.path.dirname(os.path.abspath(a.ckpt)), "tokenizer.json"))
-    lm = TorchDiffusion(model, enc.pad)
-    ctx = [enc.bos] + enc.tok.encode_plain(PROMPT)
+    model, _, enc, lm = load_for_decoding(a.ckpt, a.threads)
+    ctx = prompt_ids(enc, PROMPT)  # PROMPT starts with its one space
 
     def run() -> float:
         t0 = time.perf_counter()

@@ -401,26 +401,43 @@ def classifier_guidance(clf, label: int, lam: float) -> Guidance:
     return g
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def decode_arg_parser(doc: str, steps: int, threads: int) -> argparse.ArgumentParser:
+    """The options of the scripts that decode from a training checkpoint: --ckpt, --tokens, --steps, --threads."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ckpt", required=True)
-    ap.add_argument("--prompt", default="")
-    ap.add_argument("--template", default="lm", help="lm (text continuation) or raw")
-    ap.add_argument("--steps", type=int, default=100)
-    ap.add_argument("--top-p", type=float, default=0.95)
     ap.add_argument("--tokens", type=int, default=32)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--early-stop", type=float, default=0.0)
-    ap.add_argument("--threads", type=int, default=1)
-    a = ap.parse_args()
-    torch.set_num_threads(a.threads)
+    ap.add_argument("--steps", type=int, default=steps)
+    ap.add_argument("--threads", type=int, default=threads)
+    return ap
+
+
+def load_for_decoding(ckpt: str, threads: int):
+    """(model, checkpoint, encoder, TorchDiffusion) of a training checkpoint, with the tokenizer snapshot next to it;
+    torch runs on ``threads`` threads."""
+    torch.set_num_threads(threads)
     from data import encoder_for
     from model import load_model
 
-    model, ck = load_model(a.ckpt)
-    enc = encoder_for(os.path.join(os.path.dirname(os.path.abspath(a.ckpt)), "tokenizer.json"))
-    ctx = [enc.bos] + enc.tok.encode_plain(" " + a.prompt.strip()) if a.prompt.strip() else [enc.bos]
-    lm = TorchDiffusion(model, enc.pad)
+    model, ck = load_model(ckpt)
+    enc = encoder_for(os.path.join(os.path.dirname(os.path.abspath(ckpt)), "tokenizer.json"))
+    return model, ck, enc, TorchDiffusion(model, enc.pad)
+
+
+def prompt_ids(enc, text: str) -> List[int]:
+    """A continuation's context: <s>, then the text (stripped, after one space) plain-encoded; <s> alone for no text."""
+    return [enc.bos] + enc.tok.encode_plain(" " + text.strip()) if text.strip() else [enc.bos]
+
+
+def main():
+    ap = decode_arg_parser(__doc__, steps=100, threads=1)
+    ap.add_argument("--prompt", default="")
+    ap.add_argument("--template", default="lm", help="lm (text continuation) or raw")
+    ap.add_argument("--top-p", type=float, default=0.95)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--early-stop", type=float, default=0.0)
+    a = ap.parse_args()
+    model, ck, enc, lm = load_for_decoding(a.ckpt, a.threads)
+    ctx = prompt_ids(enc, a.prompt)
     r = decode(lm, [Term(ctx)], a.tokens, a.steps, a.top_p, seed=a.seed, eos=enc.eos, early_stop=a.early_stop)
     print(a.prompt + enc.decode(r.tokens))
 

@@ -31,7 +31,6 @@ tools/diffusion/decode.py under the engine's seeded noise, with the expected tok
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import sys
@@ -46,7 +45,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 sys.path.append(os.path.join(ROOT, "tools", "models"))
 from model import SimplexDiffusionLM, load_model, positions_from_mask  # noqa: E402
-from onnx_util import ONNX_DTYPES, formula_spec, formula_tensor, int_spec, output_summary, write_json  # noqa: E402
+from onnx_util import export_arg_parser, fix_dims, float_spec, formula_spec, int_spec, onnx_signature, run_golden_cases, write_json  # noqa: E402
 
 OPSET = 14
 TOTAL = "past_sequence_length + sequence_length"
@@ -89,16 +88,6 @@ def context_io(n):
 
 def denoiser_io(n):
     return ["noisy_logits", "self_cond_logits", "t_frac", "attention_mask", "anchor_ids"] + past_names(n, "past_key_values"), ["logits"]
-
-
-def _fix_dims(m, fixes):
-    """Sets fixed dims (name -> {axis: value}) that tracing left symbolic."""
-    for v in list(m.graph.input) + list(m.graph.output):
-        for axis, val in fixes(v.name).items():
-            d = v.type.tensor_type.shape.dim[axis]
-            if not d.HasField("dim_value") or d.dim_value != val:
-                d.Clear()
-                d.dim_value = val
 
 
 def export_graphs(model: SimplexDiffusionLM, out_dir: str) -> dict:
@@ -153,7 +142,7 @@ def export_graphs(model: SimplexDiffusionLM, out_dir: str) -> dict:
                               output_names=outs, dynamic_axes=dyn, opset_version=OPSET, do_constant_folding=False)
         models = {name: onnx.load(os.path.join(tmp, f"{name}.onnx")) for name in ("context", "denoiser")}
     for m in models.values():
-        _fix_dims(m, kv_fix)
+        fix_dims(m, kv_fix)
         onnx.checker.check_model(m)
     return share_weights(models, out_dir)
 
@@ -206,24 +195,7 @@ def share_weights(models: dict, out_dir: str) -> dict:
 
 def signature(path: str) -> dict:
     """Graph inputs/outputs as [{name, dtype, shape}] (external data not loaded)."""
-    import onnx
-
-    m = onnx.load(path, load_external_data=False)
-    init = {i.name for i in m.graph.initializer}
-
-    def spec(v):
-        t = v.type.tensor_type
-        shape = []
-        for d in t.shape.dim:
-            if d.HasField("dim_value"):
-                shape.append(int(d.dim_value))
-            elif d.HasField("dim_param"):
-                shape.append(d.dim_param)
-            else:
-                raise ValueError(f"{v.name} has an unnamed dynamic dimension")
-        return {"name": v.name, "dtype": ONNX_DTYPES[t.elem_type], "shape": shape}
-
-    return {"inputs": [spec(v) for v in m.graph.input if v.name not in init], "outputs": [spec(v) for v in m.graph.output]}
+    return onnx_signature(path, load_external_data=False)
 
 
 # ------------------------------------------------------------------------------------------------- golden
@@ -249,11 +221,6 @@ def run_denoiser(model, inputs: dict) -> dict:
         lg = model.denoise(_t(inputs["noisy_logits"]), _t(inputs["self_cond_logits"]), _t(inputs["t_frac"]),
                            _t(inputs["attention_mask"]), past, _t(inputs["anchor_ids"]))
     return {"logits": lg.numpy()}
-
-
-def float_spec(arr) -> dict:
-    a = np.asarray(arr, dtype=np.float32)
-    return {"dtype": "float32", "dims": list(a.shape), "data": [float(x) for x in a.reshape(-1)]}
 
 
 def golden_cases(model):
@@ -298,45 +265,22 @@ def golden_cases(model):
     return cases
 
 
-def materialise(spec: dict) -> np.ndarray:
-    if "data" in spec:
-        dt = np.int64 if spec["dtype"] == "int64" else np.float32
-        return np.asarray(spec["data"], dtype=dt).reshape(spec["dims"])
-    f = spec["formula"]
-    return formula_tensor(spec["dims"], f["seed"], f["scale"])
-
-
 def write_graph_golden(model, out_dir: str, pack_id: str, n_sample: int = 1200, n_sample_kv: int = 60) -> int:
     model = model.cpu().eval()
     n = model.cfg.n_layers
     rng = np.random.default_rng(99)
-    results = {}
     doc = {"pack": pack_id, "tolerance": 1e-4,
            "note": "PyTorch reference outputs of tools/diffusion/model.py. Inputs with 'formula' are regenerated as "
                    "scale*sin(i*0.7853981*1.618034+seed) rounded to float32; 'pastFrom' names the context case whose "
                    "present.* outputs (as computed by the runtime) are fed as past_key_values.* (and, for the denoiser, "
                    "are the context state).",
            "cases": []}
-    for name, graph, specs, past_from in golden_cases(model):
-        inputs = {k: materialise(v) for k, v in specs.items()}
-        if past_from:
-            prev = results[past_from]
-            for i in range(n):
-                for kv in ("key", "value"):
-                    inputs[f"past_key_values.{i}.{kv}"] = prev[f"present.{i}.{kv}"]
-        out = run_context(model, inputs) if graph == "context" else run_denoiser(model, inputs)
-        results[name] = out
-        outs = {}
-        for k, v in out.items():
-            if k == "logits":
-                top = [int(r * v.shape[-1] + a) for r, a in enumerate(v.reshape(-1, v.shape[-1]).argmax(-1))]
-                outs[k] = output_summary(v, n_sample, rng, top)
-            else:
-                outs[k] = output_summary(v, n_sample_kv, rng)
-        case = {"name": name, "graph": graph, "inputs": specs, "outputs": outs}
-        if past_from:
-            case["pastFrom"] = past_from
-        doc["cases"].append(case)
+    cases = [(name, {"graph": graph}, specs, past_from) for name, graph, specs, past_from in golden_cases(model)]
+
+    def run(inputs, fields):
+        return run_context(model, inputs) if fields["graph"] == "context" else run_denoiser(model, inputs)
+
+    doc["cases"] = run_golden_cases(cases, run, n, rng, n_sample, n_sample_kv)
     return write_json(os.path.join(out_dir, "graphs.json"), doc)
 
 
@@ -388,11 +332,8 @@ def write_decode_golden(model, out_dir: str, pack_id: str, enc=None, role: str =
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ckpt", required=True)
-    ap.add_argument("--out", required=True, help="folder for context.onnx, denoiser.onnx, weights.bin")
-    ap.add_argument("--golden", help="folder for golden fixtures (graphs.json, decode.json)")
-    ap.add_argument("--pack-id", default="concert-ssd-core")
+    ap = export_arg_parser(__doc__, "folder for context.onnx, denoiser.onnx, weights.bin",
+                           "folder for golden fixtures (graphs.json, decode.json)", "concert-ssd-core")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

@@ -18,13 +18,9 @@ present.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import math
 import os
-import platform
-import shlex
 import shutil
 import sys
 import time
@@ -35,6 +31,10 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
+sys.path.append(os.path.join(ROOT, "tools"))
+from common.checkpoint import atomic_save  # noqa: E402
+from common.training import (adamw, add_run_args, add_transformer_args, apply_preset, arg_parser, budget_progress,  # noqa: E402
+                             finished_run, log, lr_at, resume_checkpoint, run_record, start_run, use_smoke_build)
 from model import SSDConfig, SimplexDiffusionLM  # noqa: E402
 from objective import loss_on, val_losses  # noqa: E402
 
@@ -52,27 +52,12 @@ PRESETS = {
 }
 
 
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = arg_parser(__doc__)
     ap.add_argument("--model", choices=["core", "user"], default="core", help="data mixture and size preset")
-    ap.add_argument("--build-dir", default=os.path.join(ROOT, "data", "build"))
-    ap.add_argument("--out-dir", default=None, help="checkpoint folder (default <build-dir>/ckpt/ssd-<model>[-smoke])")
-    ap.add_argument("--smoke", action="store_true", help="tiny model, ~1-2 minutes")
-    ap.add_argument("--synthetic", action="store_true", help="train on a generated copy task (no data needed)")
-    ap.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=20261129)
-    ap.add_argument("--max-minutes", type=float, default=None)
-    ap.add_argument("--max-steps", type=int, default=None)
-    ap.add_argument("--d-model", type=int, default=None)
-    ap.add_argument("--layers", type=int, default=None)
-    ap.add_argument("--heads", type=int, default=None)
-    ap.add_argument("--d-ff", type=int, default=None)
-    ap.add_argument("--seq-len", type=int, default=None, help="window length L (= the model's maximum context)")
+    add_run_args(ap, ROOT, out_help="checkpoint folder (default <build-dir>/ckpt/ssd-<model>[-smoke])",
+                 smoke_help="tiny model, ~1-2 minutes", synthetic_help="train on a generated copy task (no data needed)")
+    add_transformer_args(ap, seq_len_help="window length L (= the model's maximum context)")
     ap.add_argument("--block", type=int, default=None, help="block size B")
     ap.add_argument("--K", type=float, default=5.0)
     ap.add_argument("--t-train", type=int, default=1000)
@@ -91,18 +76,12 @@ def parse_args(argv=None):
     ap.add_argument("--init-lm", default=None, help="start from this causal LM checkpoint (tools/models; same tokenizer, "
                     "width, depth and heads): embeddings, positions and transformer blocks carry over (tools/diffusion/init_lm.py)")
     a = ap.parse_args(argv)
-    preset = dict(PRESETS["smoke" if a.smoke else a.model])
-    for k, v in preset.items():
-        if getattr(a, k) is None:
-            setattr(a, k, v)
+    apply_preset(a, PRESETS["smoke" if a.smoke else a.model])
     if a.max_steps is not None and "--max-minutes" not in (argv if argv is not None else sys.argv):
         a.max_minutes = None
     if a.out_dir is None:
         a.out_dir = os.path.join(a.build_dir, "ckpt", f"ssd-{a.model}" + ("-smoke" if a.smoke else ""))
-    if a.smoke and not a.synthetic and not os.path.exists(os.path.join(a.build_dir, "tokenizer", "tokenizer.json")):
-        smoke_dir = os.path.join(a.build_dir, "smoke")
-        if os.path.exists(os.path.join(smoke_dir, "tokenizer", "tokenizer.json")):
-            a.build_dir = smoke_dir
+    use_smoke_build(a)
     return a
 
 
@@ -160,31 +139,13 @@ def batch_at(data, step: int, batch: int, seed: int):
     return torch.from_numpy(t), torch.from_numpy(np.ascontiguousarray(s[:, :nb]))
 
 
-def lr_at(a, step: int, progress: float) -> float:
-    if step < a.warmup:
-        return a.lr * (step + 1) / a.warmup
-    p = min(1.0, max(0.0, progress))
-    return a.lr * (a.min_lr_frac + (1 - a.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * p)))
-
-
-def atomic_save(obj, path: str) -> None:
-    tmp = path + ".tmp"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 SAME_RUN_ARGS = ("model", "max_minutes", "max_steps", "lr", "batch", "seq_len", "block", "target_tokens", "synthetic", "init_from", "init_lm",
                  "self_cond_prob", "K", "t_train")
 
 
 def main(argv=None):
     a = parse_args(argv)
-    torch.set_num_threads(a.threads)
-    dev = torch.device("cuda" if a.device == "auto" and torch.cuda.is_available() else ("cpu" if a.device == "auto" else a.device))
-    torch.manual_seed(a.seed)
-    np.random.seed(a.seed)
-    os.makedirs(a.out_dir, exist_ok=True)
-    log(f"device {dev}, threads {torch.get_num_threads()}, out {a.out_dir}, build {a.build_dir}")
+    dev = start_run(a)
     data = Data(a)
     if not a.synthetic:
         from lm_data import sha_file
@@ -206,10 +167,7 @@ def main(argv=None):
         lm_ck = torch.load(a.init_lm, map_location="cpu")
         init_summary = init_from_causal_lm(model, lm_ck)
         log(f"initialised from the causal LM {a.init_lm} ({lm_ck.get('tokens_seen')} tokens): {init_summary}")
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=a.lr, betas=(0.9, 0.98), eps=1e-8)
+    opt = adamw(model, a.lr, a.weight_decay, (0.9, 0.98))
     log(f"model {model.num_params():,} parameters, config {dataclasses.asdict(cfg)}")
     log(f"data {json.dumps(data.info)}")
 
@@ -218,19 +176,10 @@ def main(argv=None):
     coin_rng = np.random.default_rng([a.seed, 3])
     last_path = os.path.join(a.out_dir, "last.pt")
     final_path = os.path.join(a.out_dir, "final.pt")
-    if os.path.exists(final_path) and not a.fresh:
-        fin = torch.load(final_path, map_location="cpu")
-        same = fin["config"] == dataclasses.asdict(cfg) and fin.get("seed") == a.seed and all(
-            fin["args"].get(k) == getattr(a, k) for k in SAME_RUN_ARGS) \
-            and all(fin.get("data", {}).get(k) == data.info.get(k) for k in ("tokenizer_sha256", "mix", "blocks", "windows"))
-        if same:
-            log(f"{final_path} already holds this run ({fin['steps']} steps); nothing to do (use --fresh to retrain)")
-            return
-        raise SystemExit(f"{final_path} holds a different run; use --fresh or another --out-dir")
-    if os.path.exists(last_path) and not a.fresh:
-        ck = torch.load(last_path, map_location=dev)
-        if ck["config"] != dataclasses.asdict(cfg) or ck.get("seed") != a.seed:
-            raise SystemExit(f"{last_path} belongs to a different configuration; use --fresh or another --out-dir")
+    if finished_run(a, final_path, dataclasses.asdict(cfg), SAME_RUN_ARGS, data.info, ("tokenizer_sha256", "mix", "blocks", "windows")):
+        return
+    ck = resume_checkpoint(a, last_path, dataclasses.asdict(cfg), dev)
+    if ck is not None:
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         step, elapsed, history, blocks_seen = ck["step"], ck["elapsed"], ck["history"], ck.get("blocks_seen", 0)
@@ -238,13 +187,8 @@ def main(argv=None):
         coin_rng.bit_generator.state = ck["coin_state"]
         log(f"resumed from {last_path} at step {step} ({elapsed / 60:.1f} min trained)")
 
-    budget = a.max_minutes * 60 if a.max_minutes else None
-
     def progress() -> float:
-        ps = [step / a.max_steps] if a.max_steps else []
-        if budget:
-            ps.append(elapsed / budget)
-        return max(ps)
+        return budget_progress(a, step, elapsed)
 
     def save_last():
         atomic_save({"config": dataclasses.asdict(cfg), "model": model.state_dict(), "optimizer": opt.state_dict(),
@@ -300,9 +244,7 @@ def main(argv=None):
         "seed": a.seed, "steps": step, "blocks_seen": blocks_seen, "block_tokens_seen": blocks_seen * cfg.block_size,
         "train_minutes": round(elapsed / 60, 2), "wall_minutes_this_session": round((time.time() - run_start) / 60, 2),
         "history": history, "args": {k: v for k, v in vars(a).items()}, "data": data.info, "role": a.model,
-        "command": "/usr/bin/python3 " + " ".join(shlex.quote(x) for x in [os.path.relpath(os.path.abspath(__file__), ROOT)] + (argv if argv is not None else sys.argv[1:])),
-        "hardware": f"{platform.machine()} {os.cpu_count()} CPUs, torch {torch.__version__}, {a.threads} threads, device {dev}"
-                    + (f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else ""),
+        **run_record(__file__, ROOT, argv, a, dev),
         "num_params": model.num_params(), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     atomic_save(final, final_path)

@@ -25,26 +25,26 @@ explicit backward pass below (onnxruntime-node has no autograd, so the exported 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
+import os
+import sys
 from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from common.checkpoint import DictConfig, load_checkpoint, save_checkpoint  # noqa: E402,F401
+
 
 @dataclasses.dataclass
-class ClfConfig:
+class ClfConfig(DictConfig):
     vocab_size: int = 8192
     d_embed: int = 128
     d_hidden: int = 128
     num_labels: int = 2
     radius: int = 2
-
-    @staticmethod
-    def from_dict(d: dict) -> "ClfConfig":
-        return ClfConfig(**{k: d[k] for k in (f.name for f in dataclasses.fields(ClfConfig)) if k in d})
 
 
 def shift(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -146,16 +146,5 @@ def onehot_logits(ids: torch.Tensor, vocab: int, K: float = 5.0) -> torch.Tensor
     return K * (2.0 * F.one_hot(ids, vocab).to(torch.float32) - 1.0)
 
 
-def save_checkpoint(path: str, model: SimplexClassifier, extra: dict) -> None:
-    torch.save({"config": dataclasses.asdict(model.cfg), "model": model.state_dict(), **extra}, path)
-
-
 def load_model(path: str, map_location="cpu"):
-    ck = torch.load(path, map_location=map_location)
-    model = SimplexClassifier(ClfConfig.from_dict(ck["config"]))
-    model.load_state_dict(ck["model"])
-    return model, ck
-
-
-def config_json(cfg: ClfConfig) -> str:
-    return json.dumps(dataclasses.asdict(cfg), sort_keys=True)
+    return load_checkpoint(path, SimplexClassifier, ClfConfig, map_location)

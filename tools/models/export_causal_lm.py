@@ -14,7 +14,6 @@ Graph (opset 14, one graph for past length 0 and > 0):
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -24,7 +23,7 @@ import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from causal_lm import CausalLM, load_model, positions_from_mask  # noqa: E402
-from onnx_util import formula_spec, formula_tensor, int_spec, output_summary, write_json  # noqa: E402
+from onnx_util import export_arg_parser, fix_dims, formula_spec, int_spec, materialise, run_golden_cases, write_json  # noqa: E402,F401
 
 OPSET = 14
 TOTAL = "past_sequence_length + sequence_length"
@@ -82,22 +81,12 @@ def export_onnx(model: CausalLM, path: str) -> None:
     m = onnx.load(path)
     onnx.checker.check_model(m)
     # Fix the head dims that tracing left symbolic (num_heads, head_dim are constants of the model).
-    changed = False
-    for v in list(m.graph.input) + list(m.graph.output):
-        if v.name.startswith(("past_key_values.", "present.")):
-            dims = v.type.tensor_type.shape.dim
-            for i, val in ((1, cfg.n_heads), (3, cfg.head_dim)):
-                if not dims[i].HasField("dim_value") or dims[i].dim_value != val:
-                    dims[i].Clear()
-                    dims[i].dim_value = val
-                    changed = True
-        if v.name == "logits":
-            d = v.type.tensor_type.shape.dim[2]
-            if not d.HasField("dim_value"):
-                d.Clear()
-                d.dim_value = cfg.vocab_size
-                changed = True
-    if changed:
+    def fixes(name):
+        if name.startswith(("past_key_values.", "present.")):
+            return {1: cfg.n_heads, 3: cfg.head_dim}
+        return {2: cfg.vocab_size} if name == "logits" else {}
+
+    if fix_dims(m, fixes):
         onnx.save(m, path)
         onnx.checker.check_model(onnx.load(path))
 
@@ -155,52 +144,20 @@ def golden_cases(model: CausalLM, seed: int = 1234):
     return cases
 
 
-def materialise(spec: dict) -> np.ndarray:
-    if "data" in spec:
-        return np.asarray(spec["data"], dtype=np.int64).reshape(spec["dims"])
-    f = spec["formula"]
-    return formula_tensor(spec["dims"], f["seed"], f["scale"])
-
-
 def write_golden(model: CausalLM, out_dir: str, pack_id: str, n_sample: int = 1500, n_sample_kv: int = 120) -> int:
     model = model.cpu().eval()
-    cfg = model.cfg
-    rng = np.random.default_rng(99)
-    results = {}
     doc = {"pack": pack_id, "graph": "decoder", "tolerance": 1e-4,
            "note": "PyTorch reference outputs. Inputs with 'formula' are regenerated as scale*sin(i*0.7853981*1.618034+seed) "
                    "rounded to float32; 'pastFrom' means: use the present.* outputs of that case (as computed by the runtime) as past.",
            "cases": []}
-    for name, specs, past_from in golden_cases(model):
-        inputs = {k: materialise(v) for k, v in specs.items()}
-        if past_from:
-            prev = results[past_from]
-            for i in range(cfg.n_layers):
-                for kv in ("key", "value"):
-                    inputs[f"past_key_values.{i}.{kv}"] = prev[f"present.{i}.{kv}"]
-        out = _run(model, inputs)
-        results[name] = out
-        outs = {}
-        for k, v in out.items():
-            if k == "logits":
-                top = [int(r * v.shape[-1] + a) for r, a in enumerate(v.reshape(-1, v.shape[-1]).argmax(-1))]
-                outs[k] = output_summary(v, n_sample, rng, top)
-            else:
-                outs[k] = output_summary(v, n_sample_kv, rng)
-        case = {"name": name, "inputs": specs, "outputs": outs}
-        if past_from:
-            case["pastFrom"] = past_from
-        doc["cases"].append(case)
+    cases = [(name, {}, specs, past_from) for name, specs, past_from in golden_cases(model)]
+    doc["cases"] = run_golden_cases(cases, lambda inputs, _: _run(model, inputs), model.cfg.n_layers, np.random.default_rng(99),
+                                    n_sample, n_sample_kv)
     return write_json(os.path.join(out_dir, "decoder.json"), doc)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ckpt", required=True)
-    ap.add_argument("--out", required=True, help="ONNX file to write")
-    ap.add_argument("--golden", help="folder for golden fixtures (decoder.json)")
-    ap.add_argument("--pack-id", default="concert-lm-small")
-    args = ap.parse_args()
+    args = export_arg_parser(__doc__, "ONNX file to write", "folder for golden fixtures (decoder.json)", "concert-lm-small").parse_args()
     torch.manual_seed(0)
     model, _ = load_model(args.ckpt)
     export_onnx(model, args.out)

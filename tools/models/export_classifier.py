@@ -12,7 +12,6 @@ Graph (opset 14):
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -21,7 +20,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from classifier import ExportWrapper, SimplexClassifier, load_model, onehot_logits  # noqa: E402
-from onnx_util import formula_spec, formula_tensor, int_spec, output_summary, write_json  # noqa: E402
+from onnx_util import export_arg_parser, fix_dims, formula_spec, formula_tensor, int_spec, output_summary, write_json  # noqa: E402
 
 OPSET = 14
 DEFAULT_TEXT = {"sentiment": "It was a wonderful, happy evening and everyone enjoyed it.",
@@ -45,16 +44,7 @@ def export_onnx(model: SimplexClassifier, path: str) -> None:
                           opset_version=OPSET, do_constant_folding=False)
     m = onnx.load(path)
     onnx.checker.check_model(m)
-    changed = False
-    for v in m.graph.output:
-        dims = v.type.tensor_type.shape.dim
-        fixed = {"log_probs": {1: model.cfg.num_labels}, "grad": {2: V}}.get(v.name, {})
-        for i, val in fixed.items():
-            if not dims[i].HasField("dim_value"):
-                dims[i].Clear()
-                dims[i].dim_value = val
-                changed = True
-    if changed:
+    if fix_dims(m, lambda name: {"log_probs": {1: model.cfg.num_labels}, "grad": {2: V}}.get(name, {})):
         onnx.save(m, path)
         onnx.checker.check_model(onnx.load(path))
 
@@ -97,11 +87,7 @@ def write_golden(model: SimplexClassifier, out_dir: str, pack_id: str, text_ids=
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ckpt", required=True)
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--golden")
-    ap.add_argument("--pack-id", required=True)
+    ap = export_arg_parser(__doc__, "ONNX file to write", "folder for golden fixtures (classifier.json)")
     ap.add_argument("--text", default=None, help="a real sentence for the one-hot golden case (default: one per attribute)")
     ap.add_argument("--tokenizer", default=None, help="tokenizer.json (default: the snapshot next to the checkpoint)")
     ap.add_argument("--build-dir", default=None, help="unused; accepted for symmetry with the other scripts")

@@ -6,22 +6,23 @@ fixed sample of (flat index, value) pairs, and per-row sums and argmaxes over th
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import math
 import os
-from typing import Dict, List
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
 ONNX_DTYPES = {1: "float32", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 9: "bool", 10: "float16", 11: "float64"}
 
 
-def onnx_signature(path: str) -> Dict[str, List[dict]]:
+def onnx_signature(path: str, load_external_data: bool = True) -> Dict[str, List[dict]]:
     """Graph inputs/outputs of an ONNX file as [{name, dtype, shape}] with symbolic dims as strings."""
     import onnx
 
-    model = onnx.load(path)
+    model = onnx.load(path, load_external_data=load_external_data)
     init = {i.name for i in model.graph.initializer}
 
     def spec(v):
@@ -42,6 +43,33 @@ def onnx_signature(path: str) -> Dict[str, List[dict]]:
     }
 
 
+def fix_dims(model, fixes) -> bool:
+    """Sets the fixed dims that tracing left symbolic: fixes(name) -> {axis: value} for every graph input and output.
+    Returns whether anything changed."""
+    changed = False
+    for v in list(model.graph.input) + list(model.graph.output):
+        for axis, val in fixes(v.name).items():
+            d = v.type.tensor_type.shape.dim[axis]
+            if not d.HasField("dim_value") or d.dim_value != val:
+                d.Clear()
+                d.dim_value = val
+                changed = True
+    return changed
+
+
+def export_arg_parser(doc: str, out_help: str, golden_help: str, pack_id: Optional[str] = None) -> argparse.ArgumentParser:
+    """The export scripts' common options: --ckpt, --out, --golden and --pack-id (required when there is no default)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ckpt", required=True)
+    ap.add_argument("--out", required=True, help=out_help)
+    ap.add_argument("--golden", help=golden_help)
+    if pack_id is None:
+        ap.add_argument("--pack-id", required=True)
+    else:
+        ap.add_argument("--pack-id", default=pack_id)
+    return ap
+
+
 def formula_tensor(dims: List[int], seed: float, scale: float) -> np.ndarray:
     """Deterministic pseudo-random float32 tensor: scale * sin(0.7853981 * i * 1.618034 + seed), i the flat index.
 
@@ -58,6 +86,21 @@ def formula_spec(dims: List[int], seed: float, scale: float) -> dict:
 
 def int_spec(arr: np.ndarray) -> dict:
     return {"dtype": "int64", "dims": list(arr.shape), "data": [int(x) for x in arr.reshape(-1)]}
+
+
+def float_spec(arr) -> dict:
+    """A small float32 input in full."""
+    a = np.asarray(arr, dtype=np.float32)
+    return {"dtype": "float32", "dims": list(a.shape), "data": [float(x) for x in a.reshape(-1)]}
+
+
+def materialise(spec: dict) -> np.ndarray:
+    """The array of an input spec (``data`` in full, or a ``formula``)."""
+    if "data" in spec:
+        dt = np.int64 if spec["dtype"] == "int64" else np.float32
+        return np.asarray(spec["data"], dtype=dt).reshape(spec["dims"])
+    f = spec["formula"]
+    return formula_tensor(spec["dims"], f["seed"], f["scale"])
 
 
 def f32(x: float) -> float:
@@ -89,3 +132,34 @@ def write_json(path: str, obj) -> int:
     with open(path, "w", encoding="utf-8") as f:
         f.write(text + "\n")
     return len(text) + 1
+
+
+def run_golden_cases(cases: Iterable[Tuple[str, dict, dict, Optional[str]]], run: Callable[[dict, dict], dict], n_layers: int,
+                     rng: np.random.Generator, n_sample: int, n_sample_kv: int) -> List[dict]:
+    """The fixture's cases of a graph with a KV cache. cases: (name, fields, input specs, past_from) in order; fields
+    (e.g. {"graph": "context"}) follow the name in the case; past_from names an earlier case whose present.{i}.key/value
+    outputs are fed as past_key_values.{i}.key/value. run(inputs, fields) gives the PyTorch outputs by name; "logits"
+    are summarised with n_sample entries (each row's argmax included), the others with n_sample_kv."""
+    results: Dict[str, dict] = {}
+    docs = []
+    for name, fields, specs, past_from in cases:
+        inputs = {k: materialise(v) for k, v in specs.items()}
+        if past_from:
+            prev = results[past_from]
+            for i in range(n_layers):
+                for kv in ("key", "value"):
+                    inputs[f"past_key_values.{i}.{kv}"] = prev[f"present.{i}.{kv}"]
+        out = run(inputs, fields)
+        results[name] = out
+        outs = {}
+        for k, v in out.items():
+            if k == "logits":
+                top = [int(r * v.shape[-1] + a) for r, a in enumerate(v.reshape(-1, v.shape[-1]).argmax(-1))]
+                outs[k] = output_summary(v, n_sample, rng, top)
+            else:
+                outs[k] = output_summary(v, n_sample_kv, rng)
+        case = {"name": name, **fields, "inputs": specs, "outputs": outs}
+        if past_from:
+            case["pastFrom"] = past_from
+        docs.append(case)
+    return docs

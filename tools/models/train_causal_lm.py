@@ -15,13 +15,9 @@ interrupted run started again with the same arguments resumes from it (use --fre
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import math
 import os
-import platform
-import shlex
 import sys
 import time
 
@@ -32,33 +28,22 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
+sys.path.append(os.path.join(ROOT, "tools"))
 from causal_lm import CausalLM, LMConfig  # noqa: E402
+from common.checkpoint import atomic_save  # noqa: E402
+from common.training import (adamw, add_run_args, add_transformer_args, apply_preset, arg_parser, budget_progress,  # noqa: E402
+                             finished_run, log, lr_at, resume_checkpoint, run_record, start_run, use_smoke_build)
 from lm_data import get_batch  # noqa: E402
 from lm_data import sha_file as lm_sha  # noqa: E402
 
 SOURCES = ("general", "summarization", "qa", "facts")
 
 
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--build-dir", default=os.path.join(ROOT, "data", "build"))
-    ap.add_argument("--out-dir", default=None, help="checkpoint folder (default <build-dir>/ckpt/lm or ckpt/lm-smoke)")
-    ap.add_argument("--smoke", action="store_true", help="tiny model, ~1 minute")
-    ap.add_argument("--synthetic", action="store_true", help="train on a generated toy corpus (no data needed)")
-    ap.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=20261129)
-    ap.add_argument("--max-minutes", type=float, default=None)
-    ap.add_argument("--max-steps", type=int, default=None)
-    ap.add_argument("--d-model", type=int, default=None)
-    ap.add_argument("--layers", type=int, default=None)
-    ap.add_argument("--heads", type=int, default=None)
-    ap.add_argument("--d-ff", type=int, default=None)
-    ap.add_argument("--seq-len", type=int, default=None)
+    ap = arg_parser(__doc__)
+    add_run_args(ap, ROOT, out_help="checkpoint folder (default <build-dir>/ckpt/lm or ckpt/lm-smoke)",
+                 smoke_help="tiny model, ~1 minute", synthetic_help="train on a generated toy corpus (no data needed)")
+    add_transformer_args(ap)
     ap.add_argument("--batch", type=int, default=None)
     ap.add_argument("--lr", type=float, default=None)
     ap.add_argument("--min-lr-frac", type=float, default=0.1)
@@ -75,17 +60,12 @@ def parse_args(argv=None):
                   eval_every=25, max_minutes=1.0) if a.smoke else \
         dict(d_model=256, layers=4, heads=4, d_ff=1024, seq_len=256, batch=16, lr=1.5e-3, warmup=100, stream_tokens=1.2e7,
              eval_every=150, max_minutes=None)
-    for k, v in preset.items():
-        if getattr(a, k) is None:
-            setattr(a, k, v)
+    apply_preset(a, preset)
     if a.max_minutes is None and a.max_steps is None:
         a.max_minutes = 50.0
     if a.out_dir is None:
         a.out_dir = os.path.join(a.build_dir, "ckpt", "lm-smoke" if a.smoke else "lm")
-    if a.smoke and not a.synthetic and not os.path.exists(os.path.join(a.build_dir, "tokenizer", "tokenizer.json")):
-        smoke_dir = os.path.join(a.build_dir, "smoke")
-        if os.path.exists(os.path.join(smoke_dir, "tokenizer", "tokenizer.json")):
-            a.build_dir = smoke_dir
+    use_smoke_build(a)
     return a
 
 
@@ -143,13 +123,6 @@ def parse_mix(text: str) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------- training
-def lr_at(a, step: int, progress: float) -> float:
-    if step < a.warmup:
-        return a.lr * (step + 1) / a.warmup
-    p = min(1.0, max(0.0, progress))
-    return a.lr * (a.min_lr_frac + (1 - a.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * p)))
-
-
 @torch.no_grad()
 def val_losses(model, val: dict, seq_len: int, device) -> dict:
     model.eval()
@@ -170,20 +143,9 @@ def val_losses(model, val: dict, seq_len: int, device) -> dict:
     return out
 
 
-def atomic_save(obj, path: str) -> None:
-    tmp = path + ".tmp"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def main(argv=None):
     a = parse_args(argv)
-    torch.set_num_threads(a.threads)
-    dev = torch.device("cuda" if a.device == "auto" and torch.cuda.is_available() else ("cpu" if a.device == "auto" else a.device))
-    torch.manual_seed(a.seed)
-    np.random.seed(a.seed)
-    os.makedirs(a.out_dir, exist_ok=True)
-    log(f"device {dev}, threads {torch.get_num_threads()}, out {a.out_dir}, build {a.build_dir}")
+    dev = start_run(a)
 
     data = SyntheticData(a.seed, a.seq_len) if a.synthetic else CorpusData(a)
     if not a.synthetic:
@@ -203,43 +165,28 @@ def main(argv=None):
             raise SystemExit(f"--init-from {a.init_from}: its model config {init['config']} differs from {dataclasses.asdict(cfg)}")
         model.load_state_dict(init["model"])
         log(f"initialised from {a.init_from} (step {init.get('step')})")
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=a.lr, betas=(0.9, 0.95), eps=1e-8)
+    opt = adamw(model, a.lr, a.weight_decay, (0.9, 0.95))
     log(f"model {model.num_params():,} parameters, config {dataclasses.asdict(cfg)}")
     log(f"data {json.dumps(data.info)}; stream {len(data.stream):,} tokens")
 
     step, elapsed, history = 0, 0.0, []
     last_path = os.path.join(a.out_dir, "last.pt")
     final_path = os.path.join(a.out_dir, "final.pt")
-    if os.path.exists(final_path) and not a.fresh:
-        fin = torch.load(final_path, map_location="cpu")
-        same = fin["config"] == dataclasses.asdict(cfg) and fin.get("seed") == a.seed and all(
-            fin["args"].get(k) == getattr(a, k) for k in ("max_minutes", "max_steps", "lr", "batch", "seq_len", "stream_tokens")) \
-            and fin.get("data", {}).get("tokenizer_sha256") == data.info.get("tokenizer_sha256")
-        if same:
-            log(f"{final_path} already holds this run ({fin['steps']} steps); nothing to do (use --fresh to retrain)")
-            return
-        raise SystemExit(f"{final_path} holds a different run; use --fresh or another --out-dir")
-    if os.path.exists(last_path) and not a.fresh:
-        ck = torch.load(last_path, map_location=dev)
-        if ck["config"] != dataclasses.asdict(cfg) or ck.get("seed") != a.seed:
-            raise SystemExit(f"{last_path} belongs to a different configuration; use --fresh or another --out-dir")
+    same_args = ("max_minutes", "max_steps", "lr", "batch", "seq_len", "stream_tokens")
+    if finished_run(a, final_path, dataclasses.asdict(cfg), same_args, data.info, ("tokenizer_sha256",)):
+        return
+    ck = resume_checkpoint(a, last_path, dataclasses.asdict(cfg), dev)
+    if ck is not None:
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         step, elapsed, history = ck["step"], ck["elapsed"], ck["history"]
         torch.set_rng_state(ck["torch_rng"])
         log(f"resumed from {last_path} at step {step} ({elapsed / 60:.1f} min trained)")
 
-    budget = a.max_minutes * 60 if a.max_minutes else None
     tokens_per_step = a.batch * a.seq_len
 
     def progress() -> float:
-        ps = [step / a.max_steps] if a.max_steps else []
-        if budget:
-            ps.append(elapsed / budget)
-        return max(ps)
+        return budget_progress(a, step, elapsed)
 
     def save_last():
         atomic_save({"config": dataclasses.asdict(cfg), "model": model.state_dict(), "optimizer": opt.state_dict(),
@@ -291,9 +238,7 @@ def main(argv=None):
         "seed": a.seed, "steps": step, "tokens_seen": step * tokens_per_step, "train_minutes": round(elapsed / 60, 2),
         "wall_minutes_this_session": round((time.time() - run_start) / 60, 2), "history": history,
         "args": {k: v for k, v in vars(a).items()}, "data": data.info,
-        "command": "/usr/bin/python3 " + " ".join(shlex.quote(x) for x in [os.path.relpath(os.path.abspath(__file__), ROOT)] + (argv if argv is not None else sys.argv[1:])),
-        "hardware": f"{platform.machine()} {os.cpu_count()} CPUs, torch {torch.__version__}, {a.threads} threads, device {dev}"
-                    + (f" ({torch.cuda.get_device_name(dev)})" if dev.type == "cuda" else ""),
+        **run_record(__file__, ROOT, argv, a, dev),
         "num_params": model.num_params(), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     atomic_save(final, os.path.join(a.out_dir, "final.pt"))

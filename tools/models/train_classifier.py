@@ -16,13 +16,10 @@ the test split is only scored once at the end (reported in the model card). A ch
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
 import os
-import platform
-import shlex
 import sys
 import time
 
@@ -33,19 +30,17 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
+sys.path.append(os.path.join(ROOT, "tools"))
 import lm_data  # noqa: E402
+from common.training import arg_parser, budget_progress, log, pick_device, run_record  # noqa: E402
 from classifier import ClfConfig, SimplexClassifier  # noqa: E402
 
 LABELS = {"sentiment": ["negative", "positive"], "style": ["literary", "technical"]}
 K_TEXT = 5.0
 
 
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = arg_parser(__doc__)
     ap.add_argument("--attribute", required=True, choices=sorted(LABELS))
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "data", "build"))
     ap.add_argument("--out-dir", default=None)
@@ -140,7 +135,7 @@ def evaluate(model, seqs, y, device, noisy=None, gen=None, batch=256):
 def main(argv=None):
     a = parse_args(argv)
     torch.set_num_threads(a.threads)
-    dev = torch.device("cuda" if a.device == "auto" and torch.cuda.is_available() else ("cpu" if a.device == "auto" else a.device))
+    dev = pick_device(a.device)
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
     gen = torch.Generator().manual_seed(a.seed + 1)
@@ -179,13 +174,8 @@ def main(argv=None):
             opt.load_state_dict(ck["optimizer"])
             step, elapsed, history, best, best_state, bad = ck["step"], ck["elapsed"], ck["history"], ck["best"], ck["best_state"], ck["bad"]
             log(f"resumed at step {step}")
-    budget = a.max_minutes * 60 if a.max_minutes else None
-
     def progress():
-        ps = [step / a.max_steps] if a.max_steps else []
-        if budget:
-            ps.append(elapsed / budget)
-        return max(ps)
+        return budget_progress(a, step, elapsed)
 
     n = len(tr_x)
     steps_per_epoch = max(1, n // a.batch)
@@ -249,8 +239,7 @@ def main(argv=None):
     log(f"test {metrics['test']} noisy {metrics['test_noisy']} by source {metrics['test_by_source']}")
     final = {"config": dataclasses.asdict(cfg), "model": best_state, "seed": a.seed, "steps": step, "train_minutes": round(elapsed / 60, 2),
              "stopped": stopped, "history": history, "metrics": metrics, "args": vars(a),
-             "command": "/usr/bin/python3 " + " ".join(shlex.quote(x) for x in [os.path.relpath(os.path.abspath(__file__), ROOT)] + (argv if argv is not None else sys.argv[1:])),
-             "hardware": f"{platform.machine()} {os.cpu_count()} CPUs, torch {torch.__version__}, {a.threads} threads, device {dev}",
+             **run_record(__file__, ROOT, argv, a, dev),
              "wall_minutes_this_session": round((time.time() - run_start) / 60, 2), "num_params": model.num_params(),
              "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "tokenizer_sha256": enc.sha}
     torch.save(final, final_path + ".tmp")
