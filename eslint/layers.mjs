@@ -23,7 +23,7 @@ export const LAYERS = {
   'src/codec': { layers: ['src/engine'], packages: [], node: false },
   'src/protocol': { layers: [], packages: ['vscode-jsonrpc/node'], node: false },
   'src/protocol/webview': { layers: [], packages: [], node: false },
-  'src/runtime': { layers: ['src/engine', 'src/codec', 'src/protocol'], packages: ['@huggingface/tokenizers'], node: true },
+  'src/runtime': { layers: ['src/engine', 'src/codec', 'src/protocol'], packages: ['@huggingface/tokenizers', '@huggingface/jinja', '@huggingface/hub'], node: true },
   'src/runtime/ort': { layers: ['src/runtime', 'src/protocol'], packages: ['onnxruntime-node', 'onnxruntime-node/package.json'], node: true },
   'src/worker': { layers: ['src/runtime', 'src/engine', 'src/protocol'], packages: ['vscode-jsonrpc/node'], node: true },
   'src/worker/client': { layers: ['src/worker/restartPolicy', 'src/protocol'], packages: ['vscode-jsonrpc/node'], node: true },
