@@ -294,6 +294,16 @@ export function coerceSetting(def: SettingDef, value: unknown): unknown {
   return ok ? value : def.default;
 }
 
+/** Reads a setting through `read`, checked against its definition: an invalid value falls back to the default and adds a line to `warnings`. */
+function checkedReader(read: (key: SettingKey) => unknown, warnings: string[]): (key: SettingKey) => unknown {
+  return (key) => {
+    const raw = read(key);
+    const v = coerceSetting(settingDef(key), raw);
+    if (raw !== undefined && v !== raw) warnings.push(`ignoring invalid value of ${key}: ${JSON.stringify(raw)}`);
+    return v;
+  };
+}
+
 export interface PathContext {
   /** First workspace folder, used for `${workspaceFolder}` and relative paths. */
   workspaceFolder?: string;
@@ -324,12 +334,7 @@ export interface ResolvedSettings {
 /** Turns raw setting values into the worker's settings; pure so tests cover it without VS Code. */
 export function toWorkerSettings(read: (key: SettingKey) => unknown, extensionRoot: string, ctx: PathContext): ResolvedSettings {
   const warnings: string[] = [];
-  const get = (key: SettingKey) => {
-    const raw = read(key);
-    const v = coerceSetting(settingDef(key), raw);
-    if (raw !== undefined && v !== raw) warnings.push(`ignoring invalid value of ${key}: ${JSON.stringify(raw)}`);
-    return v;
-  };
+  const get = checkedReader(read, warnings);
   const folders: string[] = [];
   for (const raw of get('concert.modelFolders') as string[]) {
     const abs = resolveFolder(raw, ctx);
@@ -361,12 +366,7 @@ export interface CadSettings {
 /** The summary/question knobs, each value checked against its definition (invalid ones fall back, with a warning). */
 export function toCadSettings(read: (key: SettingKey) => unknown): { settings: CadSettings; warnings: string[] } {
   const warnings: string[] = [];
-  const get = (key: SettingKey) => {
-    const raw = read(key);
-    const v = coerceSetting(settingDef(key), raw);
-    if (raw !== undefined && v !== raw) warnings.push(`ignoring invalid value of ${key}: ${JSON.stringify(raw)}`);
-    return v;
-  };
+  const get = checkedReader(read, warnings);
   const pack = get('concert.cad.modelPack') as string;
   return {
     settings: {
@@ -397,12 +397,7 @@ export interface DiffusionSettings {
 /** The rewrite/continue knobs, each value checked against its definition (invalid ones fall back, with a warning). */
 export function toDiffusionSettings(read: (key: SettingKey) => unknown): { settings: DiffusionSettings; warnings: string[] } {
   const warnings: string[] = [];
-  const get = (key: SettingKey) => {
-    const raw = read(key);
-    const v = coerceSetting(settingDef(key), raw);
-    if (raw !== undefined && v !== raw) warnings.push(`ignoring invalid value of ${key}: ${JSON.stringify(raw)}`);
-    return v;
-  };
+  const get = checkedReader(read, warnings);
   const pack = get('concert.diffusion.modelPack') as string;
   return {
     settings: {

@@ -1,5 +1,6 @@
 /**
  * The document a panel's run read (its "source"), as the summary and rewrite panels name, hash, find and re-open it.
+ * And the panels' watch on it: whether it changed since the run, and the last active text editor.
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
@@ -34,5 +35,74 @@ export async function findDocument(source: { uri: string; fileName: string }): P
     return await vscode.workspace.openTextDocument(uri);
   } catch (e) {
     throw new Error(`Cannot open ${source.fileName}: ${errorMessage(e)}`);
+  }
+}
+
+/** What a {@link SourceWatcher} asks its panel about the shown run's source. */
+export interface WatchedSource {
+  /** The URI of the document the shown run read; undefined when there is no run. */
+  uri(): string | undefined;
+  /** Whether the open document `doc` (at that URI) differs from what the run read. */
+  differs(doc: vscode.TextDocument): boolean;
+  /** `changed` was updated after an edit to the source. */
+  onDidChange(): void;
+}
+
+/**
+ * A panel's watch on text editors and its source document: the last active editor (with the panel focused there is
+ * no active text editor, and the commands use the last one), and whether the source changed since the run, checked
+ * again 300 ms after edits to it.
+ */
+export class SourceWatcher implements vscode.Disposable {
+  /** Whether the source changed since the run; undefined when unknown (no run, or the document is not open). */
+  changed: boolean | undefined;
+  private lastEditor: vscode.TextEditor | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly subscriptions: vscode.Disposable[];
+
+  constructor(private readonly source: WatchedSource) {
+    this.lastEditor = vscode.window.activeTextEditor;
+    this.subscriptions = [
+      vscode.window.onDidChangeActiveTextEditor((e) => {
+        if (e) this.lastEditor = e;
+      }),
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        if (e.contentChanges.length > 0 && e.document.uri.toString() === this.source.uri()) this.scheduleCheck();
+      }),
+    ];
+  }
+
+  /** The active text editor, or else the last one while it is still visible and open. */
+  editor(): vscode.TextEditor | undefined {
+    const visible = (e: vscode.TextEditor | undefined) => e && vscode.window.visibleTextEditors.includes(e) && !e.document.isClosed;
+    return vscode.window.activeTextEditor ?? (visible(this.lastEditor) ? this.lastEditor : undefined);
+  }
+
+  /** Computes `changed` now (the page asked for the state). */
+  check(): void {
+    this.changed = this.compute();
+  }
+
+  private compute(): boolean | undefined {
+    const uri = this.source.uri();
+    if (uri === undefined) return undefined;
+    const doc = openDocument(uri);
+    return doc ? this.source.differs(doc) : undefined;
+  }
+
+  private scheduleCheck(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      const changed = this.compute();
+      if (changed !== this.changed) {
+        this.changed = changed;
+        this.source.onDidChange();
+      }
+    }, 300);
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    for (const s of this.subscriptions) s.dispose();
   }
 }

@@ -3,25 +3,25 @@
  * Clicking it focuses the "Worker & Models" view.
  */
 import * as vscode from 'vscode';
-import type { WorkerModel } from './model';
 import { statusBarLook } from './present';
 import { STATUS_VIEW_ID } from './statusView';
+import type { WorkerStore } from './workerStore';
 
 export class StatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('concert.worker', vscode.StatusBarAlignment.Right, 100);
   private readonly sub: vscode.Disposable;
 
-  constructor(private readonly model: WorkerModel) {
+  constructor(private readonly store: WorkerStore) {
     this.item.name = 'Concert Worker';
     this.item.command = `${STATUS_VIEW_ID}.focus`;
-    this.sub = model.onDidChange(() => this.update());
+    this.sub = store.onDidChange(() => this.update());
     this.update();
     this.item.show();
   }
 
   private update(): void {
-    const c = this.model.client;
-    const look = statusBarLook(c.state, c.provider, this.model.started, this.model.error);
+    const c = this.store.client;
+    const look = statusBarLook(c.state, c.provider, this.store.started, this.store.error);
     this.item.text = look.text;
     this.item.tooltip = look.tooltip;
     this.item.accessibilityInformation = { label: look.text.replace(/\$\([^)]*\)\s*/g, '').trim() };

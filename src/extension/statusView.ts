@@ -1,5 +1,5 @@
 /**
- * The "Worker & Models" webview view. It only renders what WorkerModel knows and forwards the user's intents to
+ * The "Worker & Models" webview view. It only renders what WorkerStore knows and forwards the user's intents to
  * commands; every message is typed by src/protocol/webview. The view lists packs on first show, which is the
  * one thing here that may start the worker (the user opened the view to see them).
  */
@@ -7,9 +7,9 @@ import * as vscode from 'vscode';
 import type { HostToStatusView } from '../protocol/webview';
 import { COMMANDS } from './commandTable';
 import { errorMessage } from './errors';
-import type { WorkerModel } from './model';
 import { isStatusViewToHost } from './statusMessages';
 import { makeNonce, webviewHtml } from './webviewHtml';
+import type { WorkerStore } from './workerStore';
 
 export const STATUS_VIEW_ID = 'concert.status';
 
@@ -22,10 +22,10 @@ export class StatusViewProvider implements vscode.WebviewViewProvider, vscode.Di
 
   constructor(
     private readonly extension: vscode.Extension<unknown>,
-    private readonly model: WorkerModel,
+    private readonly store: WorkerStore,
     private readonly log: vscode.LogOutputChannel,
   ) {
-    this.disposables.push(model.onDidChange(() => this.postState()));
+    this.disposables.push(store.onDidChange(() => this.postState()));
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {
@@ -55,7 +55,7 @@ export class StatusViewProvider implements vscode.WebviewViewProvider, vscode.Di
 
   private postState(): void {
     if (!this.view?.visible) return;
-    const msg: HostToStatusView = { type: 'state', state: this.model.snapshot() };
+    const msg: HostToStatusView = { type: 'state', state: this.store.snapshot() };
     void this.view.webview.postMessage(msg);
   }
 
@@ -68,7 +68,7 @@ export class StatusViewProvider implements vscode.WebviewViewProvider, vscode.Di
     switch (m.type) {
       case 'ready':
         this.postState();
-        if (!this.model.packs) this.model.refreshPacks().catch((e: unknown) => this.log.warn(`listing model packs failed: ${errorMessage(e)}`));
+        if (!this.store.packs) this.store.refreshPacks().catch((e: unknown) => this.log.warn(`listing model packs failed: ${errorMessage(e)}`));
         return;
       case 'refresh':
         return run(COMMANDS.refreshModels.id);

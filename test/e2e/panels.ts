@@ -1,6 +1,6 @@
 /**
- * Scenario steps shared by the VS Code tier's suites: waiting for the Summary and Rewrite panels' runs, selecting
- * text by keyboard, answering the attribute quick pick.
+ * Scenario steps shared by the VS Code tier's suites: the Summary and Rewrite panels' frames, waiting for their runs,
+ * selecting text by keyboard, answering the attribute quick pick.
  */
 import assert from 'node:assert/strict';
 import type { Frame } from 'playwright-core';
@@ -9,20 +9,28 @@ import type { Workbench } from './workbench';
 export const SUMMARY_TITLE = 'Concert: Summary';
 export const REWRITE_TITLE = 'Concert: Rewrite';
 
+export function summaryFrame(wb: Workbench): Promise<Frame> {
+  return wb.webview(SUMMARY_TITLE, 60_000);
+}
+
+export function rewriteFrame(wb: Workbench): Promise<Frame> {
+  return wb.webview(REWRITE_TITLE, 60_000);
+}
+
 /** Waits for a panel's run to end (done, cancelled or failed); fails if it failed. `result` marks a finished run. */
-async function runDone(wb: Workbench, title: string, result: string, what: string, timeout: number): Promise<Frame> {
-  const frame = await wb.webview(title, 60_000);
+async function runDone(wb: Workbench, panel: (wb: Workbench) => Promise<Frame>, result: string, what: string, timeout: number): Promise<Frame> {
+  const frame = await panel(wb);
   await wb.until(what, async () => (await frame.locator('.status.running').count()) === 0 && (await frame.locator(`${result}, .status.error, .status.cancelled`).count()) > 0, timeout);
   assert.equal(await frame.locator('.status.error').count(), 0, `the run failed: ${await frame.locator('.status.error').innerText().catch(() => '')}`);
   return frame;
 }
 
 export function summaryDone(wb: Workbench, timeout = 120_000): Promise<Frame> {
-  return runDone(wb, SUMMARY_TITLE, '.output.cad .meta', 'the summary run to finish', timeout);
+  return runDone(wb, summaryFrame, '.output.cad .meta', 'the summary run to finish', timeout);
 }
 
 export function rewriteDone(wb: Workbench, timeout = 120_000): Promise<Frame> {
-  return runDone(wb, REWRITE_TITLE, '.result .meta', 'the diffusion run to finish', timeout);
+  return runDone(wb, rewriteFrame, '.result .meta', 'the diffusion run to finish', timeout);
 }
 
 /** Selects line `line` (1-based, without its line break) in the focused editor, with the keyboard. */

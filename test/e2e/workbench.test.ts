@@ -8,14 +8,16 @@
  * exercises it or the reason it cannot be.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { BrowserContext, Frame } from 'playwright-core';
+import { BUNDLED_MODELS, bundledManifests } from '../helpers/packs';
 import { guardContext, launchChromium, problemLines, type PageProblems } from '../webview/browser';
 import { ROOT } from '../webview/harness';
 import { CodeServer } from './codeServer';
 import { coverage } from './coverage';
+import { pickAttributes, rewriteDone, rewriteFrame, selectLine, summaryDone, summaryFrame } from './panels';
 import { Workbench } from './workbench';
 
 const RESULTS = join(ROOT, 'test-results', 'e2e');
@@ -73,7 +75,6 @@ async function openConcertView(): Promise<Frame> {
   return statusFrame();
 }
 
-const SUMMARY_TITLE = 'Concert: Summary';
 /** The fixture document of the CAD scenarios, as it is on disk before they edit it. */
 const NOTES = readFileSync(join(FIXTURE, 'notes.md'), 'utf8');
 /** A long document (written into the workspace at start): chunked, so a run lasts long enough to cancel. */
@@ -123,75 +124,17 @@ async function saveAndRead(name: string): Promise<string> {
  */
 function requireCadPack(): void {
   if ((JSON.parse(process.env.CONCERT_E2E_SETTINGS ?? '{}') as Record<string, unknown>)['concert.cad.modelPack']) return;
-  const models = join(ROOT, 'models');
-  const lms = readdirSync(models)
-    .map((d) => join(models, d, 'concert.json'))
-    .filter((f) => existsSync(f))
-    .map((f) => JSON.parse(readFileSync(f, 'utf8')) as { id: string; kind: string; prompts?: string })
-    .filter((m) => m.kind === 'causal-lm');
+  const lms = bundledManifests().filter((m) => m.kind === 'causal-lm');
   assert.ok(
     lms.some((m) => m.prompts),
     `no bundled causal-LM pack ships prompt templates (concert.json "prompts"; packs: ${lms.map((m) => m.id).join(', ') || 'none'}), so Summarize / Ask fail for every user with 'has no prompt templates'. The pack must include tools/data/templates.json as its prompts file (tools/models/make_pack.py).`,
   );
 }
 
-async function summaryFrame(): Promise<Frame> {
-  return wb.webview(SUMMARY_TITLE, 60_000);
-}
-
-/** Waits for the summary panel's run to end (done, cancelled or failed); returns the panel's frame. */
-async function summaryDone(timeout = 120_000): Promise<Frame> {
-  const frame = await summaryFrame();
-  await wb.until('the summary run to finish', async () => (await frame.locator('.status.running').count()) === 0 && (await frame.locator('.output.cad .meta, .status.error, .status.cancelled').count()) > 0, timeout);
-  assert.equal(await frame.locator('.status.error').count(), 0, `the run failed: ${await frame.locator('.status.error').innerText().catch(() => '')}`);
-  return frame;
-}
-
-const REWRITE_TITLE = 'Concert: Rewrite';
-
-async function rewriteFrame(): Promise<Frame> {
-  return wb.webview(REWRITE_TITLE, 60_000);
-}
-
-/** Waits for the Rewrite panel's run to end; fails if it failed. Returns the panel's frame. */
-async function rewriteDone(timeout = 120_000): Promise<Frame> {
-  const frame = await rewriteFrame();
-  await wb.until('the diffusion run to finish', async () => (await frame.locator('.status.running').count()) === 0 && (await frame.locator('.result .meta, .status.error, .status.cancelled').count()) > 0, timeout);
-  assert.equal(await frame.locator('.status.error').count(), 0, `the run failed: ${await frame.locator('.status.error').innerText().catch(() => '')}`);
-  return frame;
-}
-
-/** Selects line `line` (1-based, without its line break) in the focused editor, with the keyboard. */
-async function selectLine(line: number): Promise<void> {
-  await wb.page.keyboard.press('Control+Home');
-  for (let i = 1; i < line; i++) await wb.page.keyboard.press('ArrowDown');
-  await wb.page.keyboard.press('Home');
-  await wb.page.keyboard.press('Shift+End');
-}
-
-/** Answers the attribute quick pick titled `title`: checks each of `picks` ("attribute → label") and accepts. */
-async function pickAttributes(pickTitle: string, picks: string[]): Promise<void> {
-  await wb.until(`the quick pick "${pickTitle}"`, async () => (await wb.quickTitle()).startsWith(pickTitle), 30_000);
-  for (const label of picks) {
-    await wb.quickInput.fill(label);
-    const row = wb.page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ hasText: label }).first();
-    await row.waitFor({ state: 'visible', timeout: 10_000 });
-    const box = row.locator('.quick-input-list-checkbox, input[type="checkbox"]').first();
-    await box.click();
-    await wb.until(`"${label}" to be checked`, async () => (await row.getAttribute('aria-checked')) === 'true' || (await box.isChecked().catch(() => false)), 5_000);
-  }
-  await wb.quickInput.fill('');
-  await wb.page.keyboard.press('Enter');
-}
-
 /** Fails with the fix when models/ has no diffusion pack (tools/diffusion/train_all.sh makes it). */
 function requireDiffusionPack(): void {
-  const models = join(ROOT, 'models');
-  const found = readdirSync(models).some((d) => {
-    const f = join(models, d, 'concert.json');
-    return existsSync(f) && (JSON.parse(readFileSync(f, 'utf8')) as { kind?: string }).kind === 'simplex-diffusion-lm';
-  });
-  assert.ok(found, `no simplex-diffusion-lm pack in ${models}: run tools/diffusion/train_all.sh`);
+  const found = bundledManifests().some((m) => m.kind === 'simplex-diffusion-lm');
+  assert.ok(found, `no simplex-diffusion-lm pack in ${BUNDLED_MODELS}: run tools/diffusion/train_all.sh`);
 }
 
 /**
@@ -449,9 +392,9 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
     await wb.hidePanel();
     await openFile('notes.md');
     await wb.runCommand(title('concert.summarizeDocument'));
-    const frame = await summaryFrame();
+    const frame = await summaryFrame(wb);
     assert.match(await frame.locator('h1').first().innerText(), /^Summary · notes\.md · whole document/);
-    await summaryDone();
+    await summaryDone(wb);
     const text = (await frame.locator('.output.cad .tokens').innerText()).trim();
     assert.ok(text.length > 0, 'the summary has text');
     assert.ok((await frame.locator('.output.cad .tok').count()) > 0, 'tokens are shaded by reliance');
@@ -464,19 +407,19 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
 
   it('the α slider reruns the summary by keyboard', STEP, async () => {
     requireCadPack();
-    const frame = await summaryFrame();
+    const frame = await summaryFrame(wb);
     await frame.locator('#alpha').focus();
     await wb.page.keyboard.press('ArrowRight');
     await wb.until('the rerun with α 0.75', async () => /Context-aware \(α 0\.75\)/.test(await frame.locator('.output.cad h2').innerText()), 60_000);
-    await summaryDone();
+    await summaryDone(wb);
   });
 
   it('Insert at Cursor and Insert as Comment each apply one undo step', STEP, async () => {
     requireCadPack();
-    const text = (await (await summaryFrame()).locator('.output.cad .tokens').innerText()).trim();
+    const text = (await (await summaryFrame(wb)).locator('.output.cad .tokens').innerText()).trim();
     const firstWords = text.split(/\s+/).slice(0, 2).join(' ');
     for (const mode of ['cursor', 'comment'] as const) {
-      await (await summaryFrame()).locator(`.output.cad [data-action="insert"][data-mode="${mode}"]`).click();
+      await (await summaryFrame(wb)).locator(`.output.cad [data-action="insert"][data-mode="${mode}"]`).click();
       // The panel asks first when the document changed since the run (it did: the previous insert and its undo).
       const dialog = wb.dialog();
       if (await dialog.waitFor({ state: 'visible', timeout: 2_000 }).then(() => true, () => false)) {
@@ -506,9 +449,9 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
     await wb.page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click({ button: 'right', position: { x: 40, y: 50 } });
     await wb.pickMenuItem('Concert', { submenu: true });
     await wb.pickMenuItem(pkg.contributes.commands.find((c) => c.command === 'concert.summarizeSelection')?.title ?? 'Summarize Selection');
-    const frame = await summaryFrame();
+    const frame = await summaryFrame(wb);
     await wb.until('the selection scope in the panel', async () => /notes\.md · lines 3–5/.test(await frame.locator('h1').first().innerText()));
-    await summaryDone();
+    await summaryDone(wb);
     assert.ok((await frame.locator('.output.cad .tokens').innerText()).trim().length > 0);
     await wb.screenshot('12-summary-selection');
     ran.add('concert.summarizeSelection');
@@ -526,10 +469,10 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
     await wb.until('the question box', async () => /Ask About This Document/.test(await wb.quickTitle()));
     await wb.quickInput.fill('Why did the ferry stop running?');
     await wb.page.keyboard.press('Enter');
-    const frame = await summaryFrame();
+    const frame = await summaryFrame(wb);
     await wb.until('the answer view', async () => /^Answer · notes\.md · line 3/.test(await frame.locator('h1').first().innerText()));
     assert.match(await frame.locator('.question').innerText(), /Why did the ferry stop running\?/);
-    await summaryDone();
+    await summaryDone(wb);
     assert.ok((await frame.locator('.output.cad .tokens').innerText()).trim().length > 0);
     await wb.screenshot('13-answer');
     ran.add('concert.askAboutDocument');
@@ -539,7 +482,7 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
     requireCadPack();
     await openFile('long.md');
     await wb.runCommand(title('concert.summarizeDocument'));
-    const frame = await summaryFrame();
+    const frame = await summaryFrame(wb);
     await wb.until('a run of long.md', async () => /^Summary · long\.md/.test(await frame.locator('h1').first().innerText()));
     const cancel = frame.locator('.status.running [data-action="cancel"]');
     await cancel.waitFor({ state: 'visible', timeout: 30_000 });
@@ -557,19 +500,19 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
     requireDiffusionPack();
     await wb.runCommand('View: Close All Editors');
     await openFile('notes.md');
-    await selectLine(3);
+    await selectLine(wb, 3);
     await wb.runCommand(title('concert.rewriteSelection'));
-    await pickAttributes('Concert: Rewrite Selection', ['sentiment → positive']);
-    const frame = await rewriteFrame();
+    await pickAttributes(wb, 'Concert: Rewrite Selection', ['sentiment → positive']);
+    const frame = await rewriteFrame(wb);
     assert.match(await frame.locator('h1').first().innerText(), /^Rewrite · notes\.md · line 3/);
-    await rewriteDone();
+    await rewriteDone(wb);
     // The run was steered and recorded step by step: the timeline, the score chart and the final probabilities.
     assert.ok((await frame.locator('.timeline').innerText()).length > 0);
     assert.match(await frame.locator('.scores').innerText(), /sentiment/);
     assert.match(await frame.locator('.result .meta').innerText(), /removed|added|No change/);
     await wb.screenshot('15-rewrite-panel');
     assert.equal(await saveAndRead('notes.md'), NOTES, 'nothing is applied before Accept');
-    await (await rewriteFrame()).locator('[data-action="accept"]').click();
+    await (await rewriteFrame(wb)).locator('[data-action="accept"]').click();
     const edited = await wb.until('notes.md to hold the rewrite', async () => {
       const t = await saveAndRead('notes.md');
       return t !== NOTES ? t : undefined;
@@ -577,7 +520,7 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
     const [was, now] = [NOTES.split('\n'), edited.split('\n')];
     assert.deepEqual(now.slice(0, 2), was.slice(0, 2), 'lines before the selection are untouched');
     assert.deepEqual(now.slice(now.length - (was.length - 3)), was.slice(3), 'lines after the selection are untouched');
-    await (await rewriteFrame()).locator('.status.applied').waitFor({ timeout: 10_000 });
+    await (await rewriteFrame(wb)).locator('.status.applied').waitFor({ timeout: 10_000 });
     await focusEditor('notes.md');
     await wb.page.keyboard.press('Control+Z');
     assert.equal(await saveAndRead('notes.md'), NOTES, 'one undo restores the original text');
@@ -587,10 +530,10 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
   it('Reject in the Rewrite panel leaves the document as it was and closes the panel', STEP, async () => {
     requireDiffusionPack();
     await focusEditor('notes.md');
-    await selectLine(3);
+    await selectLine(wb, 3);
     await wb.runCommand(title('concert.rewriteSelection'));
-    await pickAttributes('Concert: Rewrite Selection', []); // the last run's pick comes pre-checked
-    const frame = await rewriteDone();
+    await pickAttributes(wb, 'Concert: Rewrite Selection', []); // the last run's pick comes pre-checked
+    const frame = await rewriteDone(wb);
     await frame.locator('[data-action="reject"]').click();
     await wb.until('the Rewrite panel to close', async () => (await wb.page.locator('.tabs-container .tab', { hasText: 'Concert: Rewrite' }).count()) === 0, 15_000);
     assert.equal(await saveAndRead('notes.md'), NOTES, 'Reject changed nothing');
@@ -603,8 +546,8 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
     for (let i = 0; i < 2; i++) await wb.page.keyboard.press('ArrowDown');
     await wb.page.keyboard.press('End');
     await wb.runCommand(title('concert.continueAtCursor'));
-    await pickAttributes('Concert: Continue with Diffusion', []);
-    let frame = await rewriteDone();
+    await pickAttributes(wb, 'Concert: Continue with Diffusion', []);
+    let frame = await rewriteDone(wb);
     assert.match(await frame.locator('h1').first().innerText(), /^Continuation · notes\.md/);
     assert.ok((await frame.locator('.text.continuation ins').innerText()).trim().length > 0, 'the continuation has text');
     await wb.screenshot('16-continuation');
@@ -613,7 +556,7 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
     await frame.locator('#tokens').fill('64');
     await frame.locator('#steps').fill('1000');
     await frame.locator('[data-action="rerun"]').click();
-    frame = await rewriteFrame();
+    frame = await rewriteFrame(wb);
     const cancel = frame.locator('.status.running [data-action="cancel"]');
     await cancel.waitFor({ state: 'visible', timeout: 30_000 });
     await wb.until('the first denoising step', async () => /t \d+\/1000/.test(await frame.locator('.status.running').innerText()), 30_000);
@@ -630,12 +573,12 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
 
   /** Accepts the panel's output; returns the saved file, after checking that one Undo brings `was` back. */
   async function acceptOnceUndoable(name: string, was: string): Promise<string> {
-    await (await rewriteFrame()).locator('[data-action="accept"]').click();
+    await (await rewriteFrame(wb)).locator('[data-action="accept"]').click();
     const edited = await wb.until(`${name} to hold the output`, async () => {
       const t = await saveAndRead(name);
       return t !== was ? t : undefined;
     });
-    await (await rewriteFrame()).locator('.status.applied').waitFor({ timeout: 10_000 });
+    await (await rewriteFrame(wb)).locator('.status.applied').waitFor({ timeout: 10_000 });
     await focusEditor(name);
     await wb.page.keyboard.press('Control+Z');
     assert.equal(await saveAndRead(name), was, 'one Undo restores the text');
@@ -645,8 +588,8 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
   /** Runs Rewrite Selection… on what is selected now; returns the panel once the rewrite is there. */
   async function rewriteSelected(): Promise<Frame> {
     await wb.runCommand(title('concert.rewriteSelection'));
-    await pickAttributes('Concert: Rewrite Selection', []);
-    const frame = await rewriteDone();
+    await pickAttributes(wb, 'Concert: Rewrite Selection', []);
+    const frame = await rewriteDone(wb);
     assert.ok((await frame.locator('.result .text.diff').innerText()).trim().length > 0, 'the rewrite arrived in the panel');
     return frame;
   }
@@ -654,8 +597,8 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
   /** Runs Continue with Diffusion at the cursor; returns the panel once the continuation is there. */
   async function continueHere(): Promise<Frame> {
     await wb.runCommand(title('concert.continueAtCursor'));
-    await pickAttributes('Concert: Continue with Diffusion', []);
-    const frame = await rewriteDone();
+    await pickAttributes(wb, 'Concert: Continue with Diffusion', []);
+    const frame = await rewriteDone(wb);
     assert.ok((await frame.locator('.text.continuation ins').innerText()).trim().length > 0, 'the continuation has text (not ended at once after the full stop)');
     return frame;
   }

@@ -3,9 +3,10 @@
  * tokenizer.json, a model card and a manifest with correct hashes. Tests then break one thing at a time.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { buildOnnxModel, type ValueSpec } from '../../src/runtime/onnxModel';
 
 export const sha = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
@@ -139,4 +140,22 @@ export function tempDir(prefix = 'concert-test-'): { dir: string; cleanup: () =>
 export function bigramPack(parent: string, id = 'tiny-bigram', mutate?: PackSpec['mutate']): string {
   const m = bigramModel();
   return writePack(parent, { id, graphs: { decoder: { file: 'model.onnx', ...m } }, ...(mutate && { mutate }) });
+}
+
+/** The repository's models/ folder: the packs the extension bundles. */
+export const BUNDLED_MODELS = fileURLToPath(new URL('../../models', import.meta.url));
+
+/** What the tests read of a bundled pack's concert.json. */
+export interface BundledManifest {
+  id: string;
+  kind: string;
+  prompts?: string;
+}
+
+/** The manifests of the bundled packs (each folder of models/ with a concert.json). */
+export function bundledManifests(): BundledManifest[] {
+  return readdirSync(BUNDLED_MODELS)
+    .map((d) => path.join(BUNDLED_MODELS, d, 'concert.json'))
+    .filter((f) => existsSync(f))
+    .map((f) => JSON.parse(readFileSync(f, 'utf8')) as BundledManifest);
 }

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { RewriteControls, RewriteRunView, RewriteStepView, RewriteViewState } from '../../src/protocol/webview';
+import type { RewriteControls, RewriteRunView, RewriteViewState } from '../../src/protocol/webview';
 import { controlsFromForm, randomSeed } from '../../webview/rewrite/form';
 import { isHostToRewriteView, sanitizeRewriteUiState } from '../../webview/rewrite/messages';
 import { CHART, chartModel, framesOf, previewText, settledRuns, timelinePosition } from '../../webview/rewrite/timeline';
@@ -12,9 +12,9 @@ import { diffNodes, formatNumber, renderRewrite, type Section } from '../../webv
 import { MAX_DIFF_CELLS, diffStats, splitWords, wordDiff, type DiffOp } from '../../webview/rewrite/wordDiff';
 import { findAll, textOf, toHtml, type VNode } from '../../webview/common/vdom';
 import { withOverrides, type Override } from '../helpers/override';
+import { rewriteControls, rewriteRecord, rewriteState, rewriteStep } from '../helpers/rewriteFixtures';
 
-const controls: RewriteControls = { targets: [{ attribute: 'sentiment', label: 'positive', lambda: 20 }], strength: 0.5, steps: 50, topP: 0.95, projection: 'sampling', tokens: 24, seed: 1234 };
-const frame = (block: number, t: number, text: string, p: number | null = null, T = 4): RewriteStepView => ({ block, t, T, text, scores: { sentiment: p } });
+const controls = rewriteControls({ steps: 50 });
 
 const run = (over: Override<RewriteRunView> = {}): RewriteRunView => withOverrides({
   id: 3,
@@ -25,29 +25,12 @@ const run = (over: Override<RewriteRunView> = {}): RewriteRunView => withOverrid
   promptTail: 'Yesterday I went to the cinema.',
   controls,
   blocks: 2,
-  steps: [frame(0, 4, ' a b', 0.1), frame(0, 3, ' The b', 0.3), frame(0, 2, ' The film', 0.6), frame(0, 1, ' The film', 0.8), frame(1, 4, ' x', 0.5), frame(1, 3, ' was lovely.', 0.9)],
+  steps: [rewriteStep(0, 4, ' a b', 0.1), rewriteStep(0, 3, ' The b', 0.3), rewriteStep(0, 2, ' The film', 0.6), rewriteStep(0, 1, ' The film', 0.8), rewriteStep(1, 4, ' x', 0.5), rewriteStep(1, 3, ' was lovely.', 0.9)],
   output: { text: 'The film was lovely.', stoppedBy: 'max-tokens' },
   scores: [{ attribute: 'sentiment', target: 'positive', probabilities: { negative: 0.1, positive: 0.9 } }],
-  record: {
-    modelId: 'concert-ssd-core',
-    manifestSha256: 'a'.repeat(64),
-    modelSha256: 'b'.repeat(64),
-    classifiers: [{ id: 'concert-clf-sentiment', manifestSha256: 'c'.repeat(64) }],
-    seed: 1234,
-    steps: 4,
-    topP: 0.95,
-    projection: 'sampling',
-    earlyStop: 0,
-    strength: 0.5,
-    maxTokens: 8,
-    targets: controls.targets,
-    provider: 'cpu',
-    device: 'CPU',
-    durationMs: 1500,
-    stoppedBy: 'max-tokens',
-  },
+  record: rewriteRecord(controls),
 }, over);
-const state = (r?: RewriteRunView): RewriteViewState => ({ classifiers: [{ attribute: 'sentiment', labels: ['negative', 'positive'] }, { attribute: 'style', labels: ['casual', 'technical'] }], defaultLambda: 20, ...(r && { run: r }) });
+const state = (r?: RewriteRunView): RewriteViewState => rewriteState(r, 20);
 const ui = { recordOpen: false };
 const section = (sections: Section[], key: string) => sections.find((x) => x.key === key)?.node;
 const by = (n: VNode, pred: (v: VNode) => boolean) => findAll(n, pred);
@@ -163,14 +146,14 @@ describe('score chart', () => {
   });
 
   it('leaves a gap where a step was not scored, and says so when nothing was', () => {
-    const gappy = [frame(0, 3, '', 0.2), frame(0, 2, '', null), frame(0, 1, '', 0.9)];
+    const gappy = [rewriteStep(0, 3, '', 0.2), rewriteStep(0, 2, '', null), rewriteStep(0, 1, '', 0.9)];
     const m = chartModel(gappy, { attribute: 'sentiment', label: 'positive' }, 1);
     assert.equal((m.path.match(/M/g) ?? []).length, 2);
     assert.equal(m.current, null);
-    const none = chartModel([frame(0, 1, '', null)], { attribute: 'sentiment', label: 'positive' }, 0);
+    const none = chartModel([rewriteStep(0, 1, '', null)], { attribute: 'sentiment', label: 'positive' }, 0);
     assert.equal(none.path, '');
     assert.match(none.summary, /not scored yet/);
-    const one = chartModel([frame(0, 1, '', 0.5)], { attribute: 'sentiment', label: 'positive' }, 0);
+    const one = chartModel([rewriteStep(0, 1, '', 0.5)], { attribute: 'sentiment', label: 'positive' }, 0);
     assert.equal(one.points[0]!.x, CHART.left + (CHART.width - CHART.left - CHART.right) / 2);
   });
 });
@@ -337,7 +320,7 @@ describe('rewrite view', () => {
 
   it('model text is data, never markup', () => {
     const evil = '<img src=x onerror=alert(1)>';
-    const html = renderRewrite(state(run({ original: evil, output: { text: `${evil}!`, stoppedBy: 'eos' }, steps: [frame(0, 1, evil, 0.5)] })), ui).map((x) => toHtml(x.node)).join('');
+    const html = renderRewrite(state(run({ original: evil, output: { text: `${evil}!`, stoppedBy: 'eos' }, steps: [rewriteStep(0, 1, evil, 0.5)] })), ui).map((x) => toHtml(x.node)).join('');
     assert.ok(!html.includes('<img'), 'escaped');
   });
 

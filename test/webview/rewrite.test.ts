@@ -11,6 +11,7 @@ import type { Page } from 'playwright-core';
 import { isRewriteViewToHost } from '../../src/extension/rewriteMessages';
 import { contentSecurityPolicy } from '../../src/extension/webviewHtml';
 import type { HostToRewriteView, RewriteControls, RewriteRunView, RewriteStepView, RewriteViewState, RewriteViewToHost } from '../../src/protocol/webview';
+import { rewriteControls, rewriteRecord, rewriteState, rewriteStep } from '../helpers/rewriteFixtures';
 import { axControls, focusIsVisible, focusedKey, requireBundle, RESULTS, startSuite, tabOrder, toTop, withPage, type WebviewSuite } from './common';
 import { FakeHost, VIEWS } from './harness';
 
@@ -18,19 +19,18 @@ type RewriteHost = FakeHost<RewriteViewToHost, HostToRewriteView>;
 
 const ORIGINAL = 'The film was dull and far too long.';
 const OUTPUT = 'The film was bright and truly lovely.';
-const step = (block: number, t: number, text: string, p: number | null): RewriteStepView => ({ block, t, T: 4, text, scores: { sentiment: p } });
 /** Two blocks of four denoising steps: words settle from step to step; block 1 has one step the worker did not score. */
 const STEPS: RewriteStepView[] = [
-  step(0, 4, 'The cat was dull and', 0.12),
-  step(0, 3, 'The film was dull and', 0.25),
-  step(0, 2, 'The film was bright and', 0.55),
-  step(0, 1, 'The film was bright and', 0.71),
-  step(1, 4, ' far too long.', 0.6),
-  step(1, 3, ' truly lovely.', 0.8),
-  step(1, 2, ' truly lovely.', null),
-  step(1, 1, ' truly lovely.', 0.9),
+  rewriteStep(0, 4, 'The cat was dull and', 0.12),
+  rewriteStep(0, 3, 'The film was dull and', 0.25),
+  rewriteStep(0, 2, 'The film was bright and', 0.55),
+  rewriteStep(0, 1, 'The film was bright and', 0.71),
+  rewriteStep(1, 4, ' far too long.', 0.6),
+  rewriteStep(1, 3, ' truly lovely.', 0.8),
+  rewriteStep(1, 2, ' truly lovely.', null),
+  rewriteStep(1, 1, ' truly lovely.', 0.9),
 ];
-const CONTROLS: RewriteControls = { targets: [{ attribute: 'sentiment', label: 'positive', lambda: 20 }], strength: 0.5, steps: 4, topP: 0.95, projection: 'sampling', tokens: 24, seed: 1234 };
+const CONTROLS = rewriteControls();
 
 /** A run of `n` streamed steps. */
 const RUNNING = (n: number, over: Partial<RewriteRunView> = {}): RewriteRunView => ({
@@ -53,35 +53,10 @@ const DONE = (over: Partial<RewriteRunView> = {}): RewriteRunView =>
       { attribute: 'sentiment', target: 'positive', probabilities: { negative: 0.1, positive: 0.9 } },
       { attribute: 'style', probabilities: { casual: 0.7, technical: 0.3 } },
     ],
-    record: {
-      modelId: 'concert-ssd-core',
-      modelName: 'Concert SSD core',
-      manifestSha256: 'a'.repeat(64),
-      modelSha256: 'b'.repeat(64),
-      classifiers: [{ id: 'concert-clf-sentiment', manifestSha256: 'c'.repeat(64) }],
-      seed: 1234,
-      steps: 4,
-      topP: 0.95,
-      projection: 'sampling',
-      earlyStop: 0,
-      strength: 0.5,
-      maxTokens: 9,
-      targets: CONTROLS.targets,
-      provider: 'cpu',
-      device: 'CPU',
-      durationMs: 1500,
-      stoppedBy: 'max-tokens',
-    },
+    record: rewriteRecord(CONTROLS, { modelName: 'Concert SSD core', maxTokens: 9 }),
     ...over,
   });
-const STATE = (run?: RewriteRunView): RewriteViewState => ({
-  classifiers: [
-    { attribute: 'sentiment', labels: ['negative', 'positive'] },
-    { attribute: 'style', labels: ['casual', 'technical'] },
-  ],
-  defaultLambda: 15,
-  ...(run && { run }),
-});
+const STATE = (run?: RewriteRunView): RewriteViewState => rewriteState(run, 15);
 
 let suite: WebviewSuite;
 
@@ -580,7 +555,7 @@ describe('rewrite panel (webview tier)', () => {
         source: { fileName: `<b>f</b>.md`, scope: '<i>lines</i>', languageId: 'markdown' },
         original: `Old ${evil}`,
         output: { text: `New ${evil}`, stoppedBy: 'eos' },
-        steps: [step(0, 2, `<u>a</u>`, 0.5), step(0, 1, `<u>b</u> ${evil}`, 0.6)],
+        steps: [rewriteStep(0, 2, `<u>a</u>`, 0.5), rewriteStep(0, 1, `<u>b</u> ${evil}`, 0.6)],
         blocks: 1,
       });
       await host.send({ type: 'state', state: { classifiers: [{ attribute: '<em>tone</em>', labels: ['<s>x</s>'] }], defaultLambda: 15, run: { ...hostileRun, controls: { ...CONTROLS, targets: [{ attribute: '<em>tone</em>', label: '<s>x</s>', lambda: 3 }] } } } });

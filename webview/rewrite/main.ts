@@ -7,16 +7,12 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import type { RewriteControls, RewriteViewState, RewriteViewUiState } from '../../src/protocol/webview';
 import { controlsFromForm, randomSeed, type FormFields } from './form';
 import { resolveRewriteHost } from './host';
+import { bootView } from '../common/boot';
 import { patchSections } from '../common/morph';
 import { renderRewrite, shownControls } from './view';
 
 const host = resolveRewriteHost();
-const root = document.getElementById('app') ?? document.body;
-const live = document.createElement('div');
-live.className = 'notice';
-live.setAttribute('role', 'status');
-live.setAttribute('aria-live', 'polite');
-document.body.append(live);
+const { root, notify, onAction, onDetailsToggle, start } = bootView(host, { notices: true });
 
 let ui: RewriteViewUiState = host.getState() ?? { recordOpen: false };
 let state: RewriteViewState | undefined;
@@ -29,14 +25,6 @@ function draw(): void {
 function saveUi(next: RewriteViewUiState): void {
   ui = next;
   host.setState(ui);
-}
-
-let noticeTimer: ReturnType<typeof setTimeout> | undefined;
-function notify(level: 'info' | 'warning' | 'error' | undefined, text: string): void {
-  live.textContent = text;
-  live.className = `notice${level ? ` ${level}` : ''}`;
-  clearTimeout(noticeTimer);
-  if (level === 'info') noticeTimer = setTimeout(() => notify(undefined, ''), 8000);
 }
 
 host.onMessage((msg) => {
@@ -130,10 +118,7 @@ function act(el: HTMLElement): void {
   }
 }
 
-root.addEventListener('click', (e) => {
-  const el = (e.target as HTMLElement).closest<HTMLElement>('[data-action]');
-  if (el && root.contains(el)) act(el);
-});
+onAction(act);
 
 root.addEventListener('input', (e) => {
   const el = e.target as HTMLInputElement;
@@ -179,17 +164,10 @@ root.addEventListener('keydown', (e) => {
   rerun();
 });
 
-// <details> toggles do not bubble: listen in the capture phase.
-root.addEventListener(
-  'toggle',
-  (e) => {
-    const d = e.target as HTMLDetailsElement;
-    if (d.dataset?.ui !== 'record') return;
-    saveUi({ ...ui, recordOpen: d.open });
-    draw();
-  },
-  true,
-);
+onDetailsToggle((d) => {
+  if (d.dataset?.ui !== 'record') return;
+  saveUi({ ...ui, recordOpen: d.open });
+  draw();
+});
 
-draw();
-host.post({ type: 'ready' });
+start(draw);

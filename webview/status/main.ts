@@ -4,11 +4,12 @@
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import type { StatusViewState } from '../../src/protocol/webview';
+import { bootView } from '../common/boot';
 import { resolveHost } from './host';
 import { packKey, render } from './view';
 
 const host = resolveHost();
-const root = document.getElementById('app') ?? document.body;
+const { root, start } = bootView(host);
 let expanded = new Set(host.getState()?.expanded ?? []);
 let state: StatusViewState | undefined;
 
@@ -38,5 +39,4 @@ host.onMessage((msg) => {
   draw();
 });
 
-draw();
-host.post({ type: 'ready' });
+start(draw);

@@ -6,17 +6,13 @@
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import type { SummaryVariant, SummaryViewState, SummaryViewUiState } from '../../src/protocol/webview';
+import { bootView } from '../common/boot';
 import { patchSections } from '../common/morph';
 import { resolveSummaryHost } from './host';
 import { formatAlpha, renderSummary } from './view';
 
 const host = resolveSummaryHost();
-const root = document.getElementById('app') ?? document.body;
-const live = document.createElement('div');
-live.className = 'notice';
-live.setAttribute('role', 'status');
-live.setAttribute('aria-live', 'polite');
-document.body.append(live);
+const { root, notify, onAction, onDetailsToggle, start } = bootView(host, { notices: true });
 
 let ui: SummaryViewUiState = host.getState() ?? { recordOpen: false, chunksOpen: false };
 let state: SummaryViewState | undefined;
@@ -25,15 +21,6 @@ const rendered = new Map<string, { html: string; el: Element }>();
 
 function draw(): void {
   patchSections(root, renderSummary(state, ui), rendered);
-}
-
-let noticeTimer: ReturnType<typeof setTimeout> | undefined;
-function notify(level: 'info' | 'warning' | 'error' | undefined, text: string): void {
-  live.textContent = text;
-  live.className = `notice${level ? ` ${level}` : ''}`;
-  // Information fades after a while; warnings and errors stay until the next notice or run.
-  clearTimeout(noticeTimer);
-  if (level === 'info') noticeTimer = setTimeout(() => notify(undefined, ''), 8000);
 }
 
 host.onMessage((msg) => {
@@ -77,10 +64,7 @@ function act(el: HTMLElement): void {
   }
 }
 
-root.addEventListener('click', (e) => {
-  const el = (e.target as HTMLElement).closest<HTMLElement>('[data-action]');
-  if (el && root.contains(el)) act(el);
-});
+onAction(act);
 
 root.addEventListener('input', (e) => {
   const el = e.target as HTMLInputElement;
@@ -140,20 +124,13 @@ root.addEventListener('keydown', (e) => {
   }
 });
 
-// <details> toggles do not bubble: listen in the capture phase.
-root.addEventListener(
-  'toggle',
-  (e) => {
-    const d = e.target as HTMLDetailsElement;
-    const which = d.dataset?.ui;
-    if (which !== 'record' && which !== 'chunks') return;
-    ui = { ...ui, [which === 'record' ? 'recordOpen' : 'chunksOpen']: d.open };
-    host.setState(ui);
-    // Keep the rendered markup in step, so the next patch does not see a change that is not there.
-    draw();
-  },
-  true,
-);
+onDetailsToggle((d) => {
+  const which = d.dataset?.ui;
+  if (which !== 'record' && which !== 'chunks') return;
+  ui = { ...ui, [which === 'record' ? 'recordOpen' : 'chunksOpen']: d.open };
+  host.setState(ui);
+  // Keep the rendered markup in step, so the next patch does not see a change that is not there.
+  draw();
+});
 
-draw();
-host.post({ type: 'ready' });
+start(draw);

@@ -9,7 +9,7 @@ import type { WorkerClient } from '../worker/client';
 import { NO_PACKS_KEY } from './commandTable';
 import { errorMessage } from './errors';
 
-export class WorkerModel implements vscode.Disposable {
+export class WorkerStore implements vscode.Disposable {
   private _packs: PackSummary[] | undefined;
   private status: WorkerStatus | undefined;
   private listing: Promise<PackSummary[]> | undefined;

@@ -16,7 +16,6 @@ import type { HostToRewriteView, RewriteAttributeChoice, RewriteControls, Rewrit
 import { Requests, type PackSummary } from '../protocol/worker';
 import { COMMANDS } from './commandTable';
 import { errorMessage, isCancelled } from './errors';
-import type { WorkerModel } from './model';
 import { PanelHost, type PanelOwner } from './panelHost';
 import { isRewriteViewToHost } from './rewriteMessages';
 import {
@@ -52,8 +51,9 @@ import {
 } from './rewriteState';
 import { readDiffusionSettings } from './settings';
 import type { DiffusionSettings } from './settingsTable';
-import { documentName, findDocument, openDocument, sha256, toLineRange, toRange } from './sourceDocument';
+import { SourceWatcher, documentName, findDocument, sha256, toLineRange, toRange } from './sourceDocument';
 import type { LineRange } from './summaryState';
+import type { WorkerStore } from './workerStore';
 
 export { REWRITE_VIEW_TYPE };
 const PANEL_TITLE = 'Concert: Rewrite';
@@ -80,15 +80,13 @@ export class RewriteController implements vscode.Disposable, PanelOwner<RewriteV
   private lastTargets: RewriteTarget[] = [];
   private active: Active | undefined;
   private seq = 0;
-  private lastEditor: vscode.TextEditor | undefined;
-  private sourceChanged: boolean | undefined;
-  private changeTimer: NodeJS.Timeout | undefined;
+  private readonly sourceWatch: SourceWatcher;
   private accepting = false;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
     context: vscode.ExtensionContext,
-    private readonly model: WorkerModel,
+    private readonly store: WorkerStore,
     private readonly log: vscode.LogOutputChannel,
   ) {
     this.host = new PanelHost(context, log, { viewType: REWRITE_VIEW_TYPE, title: PANEL_TITLE, name: 'rewrite', script: 'rewrite.js', style: 'rewrite.css', stateKey: STATE_KEY, postIntervalMs: POST_INTERVAL_MS, isMessage: isRewriteViewToHost }, this);
@@ -100,16 +98,14 @@ export class RewriteController implements vscode.Disposable, PanelOwner<RewriteV
       this.lastTargets = saved.request.controls.targets;
       this.seq = saved.run?.id ?? 0;
     }
-    this.lastEditor = vscode.window.activeTextEditor;
+    this.sourceWatch = new SourceWatcher({
+      uri: () => this.request?.source.uri,
+      differs: (doc) => this.request !== undefined && documentChanged(this.request.source, { version: doc.version, session: SESSION, text: () => doc.getText() }, sha256),
+      onDidChange: () => this.host.postNow(),
+    });
     this.disposables.push(
-      vscode.window.onDidChangeActiveTextEditor((e) => {
-        if (e) this.lastEditor = e;
-      }),
-      vscode.workspace.onDidChangeTextDocument((e) => {
-        if (this.request && e.contentChanges.length > 0 && e.document.uri.toString() === this.request.source.uri) this.scheduleChangeCheck();
-      }),
-      model.onDidChange(() => {
-        const packs = model.packs;
+      store.onDidChange(() => {
+        const packs = store.packs;
         if (packs && this.updateClassifiers(packs)) this.host.postNow();
       }),
     );
@@ -191,8 +187,7 @@ export class RewriteController implements vscode.Disposable, PanelOwner<RewriteV
   }
 
   private editorOrRefuse(): vscode.TextEditor | undefined {
-    const visible = (e: vscode.TextEditor | undefined) => e && vscode.window.visibleTextEditors.includes(e) && !e.document.isClosed;
-    const editor = vscode.window.activeTextEditor ?? (visible(this.lastEditor) ? this.lastEditor : undefined);
+    const editor = this.sourceWatch.editor();
     if (!editor) this.refuse('open a text document first: Rewrite and Continue work on the active text editor.');
     return editor;
   }
@@ -214,7 +209,7 @@ export class RewriteController implements vscode.Disposable, PanelOwner<RewriteV
 
   /** Lists the packs (starting the worker if needed); refuses when no diffusion model is installed. */
   private async checkPacks(settings: DiffusionSettings): Promise<boolean> {
-    const packs = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Concert: listing model packs' }, () => this.model.refreshPacks());
+    const packs = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Concert: listing model packs' }, () => this.store.refreshPacks());
     this.updateClassifiers(packs);
     const diffusion = packs.filter((p) => p.valid && p.kind === 'simplex-diffusion-lm');
     if (settings.packId === undefined && diffusion.length === 0) {
@@ -286,7 +281,7 @@ export class RewriteController implements vscode.Disposable, PanelOwner<RewriteV
     const run = startedRun(id, request);
     this.request = request;
     this.run = run;
-    this.sourceChanged = false;
+    this.sourceWatch.changed = false;
     this.host.show();
     this.host.postNow();
     this.persist();
@@ -301,7 +296,7 @@ export class RewriteController implements vscode.Disposable, PanelOwner<RewriteV
           const onCancel = token.onCancellationRequested(() => ac.abort());
           progress.report({ message: 'loading the model…' });
           let done = 0;
-          const sub = this.model.client.onDiffusionStep.on((p) => {
+          const sub = this.store.client.onDiffusionStep.on((p) => {
             if (p.progressToken !== progressToken || this.run !== run) return;
             applyStep(run, p);
             this.host.schedulePost();
@@ -310,7 +305,7 @@ export class RewriteController implements vscode.Disposable, PanelOwner<RewriteV
             done = Math.max(done, 100 * frac);
           });
           try {
-            return await this.model.client.request(Requests.diffusionRun, params, ac.signal);
+            return await this.store.client.request(Requests.diffusionRun, params, ac.signal);
           } finally {
             sub.dispose();
             onCancel.dispose();
@@ -392,7 +387,7 @@ export class RewriteController implements vscode.Disposable, PanelOwner<RewriteV
       // A later Accept (after Re-run) replaces what this one wrote.
       this.request = { ...req, source: { ...req.source, range: written, rangeText: text, version: doc.version, documentSha256: sha256(doc.getText()), session: SESSION } };
       this.run = { ...run, applied: true, source: sourceView(this.request) };
-      this.sourceChanged = false;
+      this.sourceWatch.changed = false;
       const editor = vscode.window.visibleTextEditors.find((e) => e.document === doc);
       if (editor) editor.revealRange(toRange(written), vscode.TextEditorRevealType.InCenterIfOutsideViewport);
       this.host.postNow();
@@ -415,7 +410,7 @@ export class RewriteController implements vscode.Disposable, PanelOwner<RewriteV
 
   /** PanelOwner: the page asked for the data; the host posts the state next. */
   panelReady(): void {
-    this.sourceChanged = this.computeChanged();
+    this.sourceWatch.check();
   }
 
   /** PanelOwner: a checked message from the page; the host logs a failure and shows it in the panel. */
@@ -446,26 +441,8 @@ export class RewriteController implements vscode.Disposable, PanelOwner<RewriteV
     const classifiers = withTargetChoices(this.classifiers, run?.controls.targets ?? []);
     const state: RewriteViewState = { classifiers, defaultLambda: settings.lambda };
     if (!run) return state;
-    const changed = this.sourceChanged !== undefined && run.status !== 'running' && !run.applied ? this.sourceChanged : undefined;
+    const changed = this.sourceWatch.changed !== undefined && run.status !== 'running' && !run.applied ? this.sourceWatch.changed : undefined;
     return { ...state, run: changed === undefined ? run : { ...run, source: { ...run.source, changed } } };
-  }
-
-  private computeChanged(): boolean | undefined {
-    const req = this.request;
-    if (!req) return undefined;
-    const doc = openDocument(req.source.uri);
-    return doc ? documentChanged(req.source, { version: doc.version, session: SESSION, text: () => doc.getText() }, sha256) : undefined;
-  }
-
-  private scheduleChangeCheck(): void {
-    clearTimeout(this.changeTimer);
-    this.changeTimer = setTimeout(() => {
-      const changed = this.computeChanged();
-      if (changed !== this.sourceChanged) {
-        this.sourceChanged = changed;
-        this.host.postNow();
-      }
-    }, 300);
   }
 
   private persist(): void {
@@ -476,7 +453,7 @@ export class RewriteController implements vscode.Disposable, PanelOwner<RewriteV
   dispose(): void {
     this.host.dispose(); // first: a panel closed from now on is the window closing, which keeps the data
     this.cancelActive();
-    clearTimeout(this.changeTimer);
+    this.sourceWatch.dispose();
     for (const d of this.disposables) d.dispose();
   }
 }

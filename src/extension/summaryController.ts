@@ -13,14 +13,14 @@ import { SWEEP_ALPHAS, type HostToSummaryView, type SummaryOutputView, type Summ
 import { Requests, type CadRunParams, type CadTask } from '../protocol/worker';
 import { commentLine, commentSyntaxFor, describeSyntax, formatComment } from './commentStyle';
 import { errorMessage, isCancelled } from './errors';
-import type { WorkerModel } from './model';
 import { PanelHost, type PanelOwner } from './panelHost';
 import { readCadSettings } from './settings';
 import type { CadSettings } from './settingsTable';
-import { documentName, findDocument, openDocument, sha256, toLineRange, toRange } from './sourceDocument';
+import { SourceWatcher, documentName, findDocument, sha256, toLineRange, toRange } from './sourceDocument';
 import { isSummaryViewToHost } from './summaryMessages';
 import { SUMMARY_VIEW_TYPE, applyTokenProgress, finishedRun, refuseText, restorePersisted, scopeLabel, startedRun, sweepPoint, tokenCount, type PersistedSummary, type SummaryRequest } from './summaryState';
 import { findSupportSpan } from './supportSpan';
+import type { WorkerStore } from './workerStore';
 
 export { SUMMARY_VIEW_TYPE };
 const PANEL_TITLE = 'Concert: Summary';
@@ -44,15 +44,12 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
   private state: SummaryViewState = {};
   private active: Active | undefined;
   private seq = 0;
-  private lastEditor: vscode.TextEditor | undefined;
   private lastQuestion = '';
-  private sourceChanged: boolean | undefined;
-  private changeTimer: NodeJS.Timeout | undefined;
-  private readonly disposables: vscode.Disposable[] = [];
+  private readonly sourceWatch: SourceWatcher;
 
   constructor(
     context: vscode.ExtensionContext,
-    private readonly model: WorkerModel,
+    private readonly store: WorkerStore,
     private readonly log: vscode.LogOutputChannel,
   ) {
     this.host = new PanelHost(context, log, { viewType: SUMMARY_VIEW_TYPE, title: PANEL_TITLE, name: 'summary', script: 'summary.js', style: 'summary.css', stateKey: STATE_KEY, postIntervalMs: POST_INTERVAL_MS, isMessage: isSummaryViewToHost }, this);
@@ -62,16 +59,11 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
       this.state = saved.state;
       this.seq = saved.state.run?.id ?? 0;
     }
-    this.lastEditor = vscode.window.activeTextEditor;
-    this.disposables.push(
-      // With the panel focused there is no active text editor: remember the last one for the commands.
-      vscode.window.onDidChangeActiveTextEditor((e) => {
-        if (e) this.lastEditor = e;
-      }),
-      vscode.workspace.onDidChangeTextDocument((e) => {
-        if (this.request && e.contentChanges.length > 0 && e.document.uri.toString() === this.request.source.uri) this.scheduleChangeCheck();
-      }),
-    );
+    this.sourceWatch = new SourceWatcher({
+      uri: () => this.request?.source.uri,
+      differs: (doc) => sha256(doc.getText()) !== this.request?.source.documentSha256,
+      onDidChange: () => this.host.postNow(),
+    });
   }
 
   // ── commands ────────────────────────────────────────────────────────────────────────────────────────────────
@@ -110,8 +102,7 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
   }
 
   private editorOrRefuse(): vscode.TextEditor | undefined {
-    const visible = (e: vscode.TextEditor | undefined) => e && vscode.window.visibleTextEditors.includes(e) && !e.document.isClosed;
-    const editor = vscode.window.activeTextEditor ?? (visible(this.lastEditor) ? this.lastEditor : undefined);
+    const editor = this.sourceWatch.editor();
     if (!editor) this.refuse('open a text document first: summaries and questions work on the active text editor.');
     return editor;
   }
@@ -162,7 +153,7 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
     const run = startedRun(id, request);
     this.request = request;
     this.state = { run, ...(keepSweep && this.state.sweep && { sweep: this.state.sweep }) };
-    this.sourceChanged = false;
+    this.sourceWatch.changed = false;
     this.host.show();
     this.host.postNow();
     this.persist();
@@ -187,14 +178,14 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
         async (progress, token) => {
           const onCancel = token.onCancellationRequested(() => ac.abort());
           progress.report({ message: 'loading the model…' });
-          const sub = this.model.client.onTokens.on((p) => {
+          const sub = this.store.client.onTokens.on((p) => {
             if (p.progressToken !== progressToken || this.state.run !== run) return;
             applyTokenProgress(run, p);
             this.host.schedulePost();
             progress.report({ message: `${plural(tokenCount(run), 'token')}${p.part ? ` (part ${p.part + 1})` : ''}` });
           });
           try {
-            return await this.model.client.request(Requests.cadRun, params, ac.signal);
+            return await this.store.client.request(Requests.cadRun, params, ac.signal);
           } finally {
             sub.dispose();
             onCancel.dispose();
@@ -279,7 +270,7 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
         try {
           for (const [i, alpha] of SWEEP_ALPHAS.entries()) {
             progress.report({ message: `α ${alpha} (${i + 1} of ${SWEEP_ALPHAS.length})`, ...(i > 0 && { increment: 100 / SWEEP_ALPHAS.length }) });
-            const r = await this.model.client.request(
+            const r = await this.store.client.request(
               Requests.cadRun,
               {
                 task: req.task,
@@ -420,7 +411,7 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
 
   /** PanelOwner: the page asked for the data; the host posts the state next. */
   panelReady(): void {
-    this.sourceChanged = this.computeChanged();
+    this.sourceWatch.check();
   }
 
   /** PanelOwner: a checked message from the page; the host logs a failure and shows it in the panel. */
@@ -451,26 +442,9 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
   /** PanelOwner: the state as the page sees it: plus whether the source changed since the run. */
   panelState(): SummaryViewState {
     const run = this.state.run;
-    if (!run || this.sourceChanged === undefined || run.status === 'running') return this.state;
-    return { ...this.state, run: { ...run, source: { ...run.source, changed: this.sourceChanged } } };
-  }
-
-  private computeChanged(): boolean | undefined {
-    const req = this.request;
-    if (!req) return undefined;
-    const doc = openDocument(req.source.uri);
-    return doc ? sha256(doc.getText()) !== req.source.documentSha256 : undefined;
-  }
-
-  private scheduleChangeCheck(): void {
-    clearTimeout(this.changeTimer);
-    this.changeTimer = setTimeout(() => {
-      const changed = this.computeChanged();
-      if (changed !== this.sourceChanged) {
-        this.sourceChanged = changed;
-        this.host.postNow();
-      }
-    }, 300);
+    const changed = this.sourceWatch.changed;
+    if (!run || changed === undefined || run.status === 'running') return this.state;
+    return { ...this.state, run: { ...run, source: { ...run.source, changed } } };
   }
 
   private persist(): void {
@@ -481,8 +455,7 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
   dispose(): void {
     this.host.dispose(); // first: a panel closed from now on is the window closing, which keeps the data
     this.cancelActive();
-    clearTimeout(this.changeTimer);
-    for (const d of this.disposables) d.dispose();
+    this.sourceWatch.dispose();
   }
 }
 
