@@ -16,6 +16,8 @@ import {
   type ProjectionName,
   type WorkerSettings,
 } from '../protocol/worker';
+import { defaultDownloadsDir } from './downloads';
+import { modelRef, registeredFolders } from './modelRegistry';
 
 export class UsageError extends Error {}
 
@@ -45,6 +47,8 @@ const options = {
   projection: { type: 'string' },
   'early-stop': { type: 'string' },
   version: { type: 'boolean', default: false },
+  revision: { type: 'string' },
+  dtype: { type: 'string' },
 } satisfies ParseArgsConfig['options'];
 
 export interface Parsed {
@@ -57,14 +61,39 @@ export interface Parsed {
   steps: number;
   help: boolean;
   version: boolean;
+  /** `models pull`: the Hub revision and the ONNX variant (checked by the command), HF_ENDPOINT and HF_TOKEN. */
+  pull: { revision?: string; dtype?: string; endpoint?: string; token?: string };
+}
+
+/**
+ * node:util parseArgs reads a value that starts with "-" (as in `--tokens -1`) as an option and calls the argument
+ * ambiguous; a negative-looking number after an option that takes a value is joined to it (`--tokens=-1`), so that
+ * the range checks below can say what is allowed.
+ */
+export function joinNegativeValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : undefined;
+    if (name !== undefined && (options as Record<string, { type: string }>)[name]?.type === 'string' && next !== undefined && /^-(?:\d|\.\d|Infinity)/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
 }
 
 export function parseCli(argv: string[], env: NodeJS.ProcessEnv, distDir: string): Parsed {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: joinNegativeValues(argv), options, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError((e as Error).message.split('\n')[0]!.replace(/^TypeError \[[A-Z_]+\]: /, ''));
+    const lines = (e as Error).message.split('\n');
+    const first = lines[0]!.replace(/^TypeError \[[A-Z_]+\]: /, '').replace(/\.+$/, '');
+    // "argument is ambiguous": a value that starts with "-"; node's second line says how to pass it.
+    const hint = /ambiguous/.test(first) ? /use '(--[^']+)'/.exec(lines.slice(1).join(' '))?.[1] : undefined;
+    throw new UsageError(hint ? `${first}: to give a value that starts with "-", write ${hint.replace('-XYZ', '-text')}` : first);
   }
   const v = parsed.values;
   // An empty environment variable means "not set".
@@ -77,14 +106,17 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, distDir: string
     return n;
   };
   const envFolders = (env.CONCERT_MODEL_FOLDERS ?? '').split(path.delimiter).filter(Boolean);
-  const num = (name: string, raw: string | undefined, min: number, max: number): number | undefined => {
+  /** A number in [min, max], or in (min, max] with `aboveMin`. */
+  const num = (name: string, raw: string | undefined, min: number, max: number, aboveMin = false): number | undefined => {
     if (raw === undefined) return undefined;
     const n = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new UsageError(`--${name} must be a number from ${min} to ${max} (got "${raw}")`);
+    if (raw.trim() === '' || !Number.isFinite(n) || (aboveMin ? n <= min : n < min) || n > max) {
+      throw new UsageError(aboveMin ? `--${name} must be a number greater than ${min} and at most ${max} (got "${raw}")` : `--${name} must be a number from ${min} to ${max} (got "${raw}")`);
+    }
     return n;
   };
   if (v.greedy && v['top-p'] !== undefined) throw new UsageError('use either --greedy or --top-p, not both');
-  const topP = num('top-p', v['top-p'], Number.MIN_VALUE, 1);
+  const topP = num('top-p', v['top-p'], 0, 1, true);
   const decoding: DecodingParams | undefined = v.greedy ? { mode: 'greedy' } : topP !== undefined ? { mode: 'sample', temperature: 1, topP } : undefined;
   const alpha = num('alpha', v.alpha, 0, 10);
   const maxTokens = v['max-tokens'] === undefined ? undefined : int('max-tokens', v['max-tokens'], 0, 1, 1024);
@@ -95,7 +127,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, distDir: string
     ...(maxTokens !== undefined && { maxTokens }),
     ...(seed !== undefined && { seed }),
     ...(v.regular && { compareRegular: true }),
-    ...(v.model !== undefined && { packId: v.model }),
+    ...(v.model !== undefined && { packId: modelRef(v.model) }),
     ...(v.question !== undefined && { question: v.question }),
     ...(v.context !== undefined && { contextFile: v.context }),
   };
@@ -124,7 +156,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, distDir: string
     ...(v.projection !== undefined && { projection: v.projection as ProjectionName }),
     ...(earlyStop !== undefined && { earlyStop }),
     ...(seed !== undefined && { seed }),
-    ...(v.model !== undefined && { packId: v.model }),
+    ...(v.model !== undefined && { packId: modelRef(v.model) }),
   };
   return {
     diffusion,
@@ -135,12 +167,16 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, distDir: string
     help: v.help,
     version: v.version,
     steps: int('steps', v.steps, 10, 1, 1_000_000),
+    pull: { ...(v.revision !== undefined && { revision: v.revision }), ...(v.dtype !== undefined && { dtype: v.dtype }), ...(env.HF_ENDPOINT && { endpoint: env.HF_ENDPOINT }), ...(env.HF_TOKEN && { token: env.HF_TOKEN }) },
     settings: {
       device,
-      modelFolders: [...(v.models ?? []), ...envFolders].map((d) => path.resolve(d)),
+      modelFolders: [...new Set([...(v.models ?? []), ...envFolders].map((d) => path.resolve(d)).concat(registeredFolders(env)))],
       bundledModelsDir: path.resolve(distDir, '..', 'models'),
       idleUnloadSeconds: 0,
       threads: int('threads', v.threads, 0, 0, 256),
+      downloadsDir: defaultDownloadsDir(env),
+      // --dtype picks the weight variant of published folders (models pull reads it as what to download).
+      ...(v.dtype !== undefined && !(parsed.positionals[0] === 'models' && parsed.positionals[1] === 'pull') && { modelDtype: v.dtype }),
     },
   };
 }

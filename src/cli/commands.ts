@@ -8,6 +8,8 @@ import type { WorkerClient } from '../worker/client';
 import { UsageError, type Parsed } from './args';
 import { cadJson, printCad, printDiffusion, printDoctor, printPacks } from './format';
 import { readTextFile } from './inputFile';
+import { checkPull, runPull } from './pull';
+import { checkAdd, runAdd } from './modelsAdd';
 
 export interface RunContext {
   args: Parsed;
@@ -92,7 +94,15 @@ export const COMMAND_HANDLERS: Record<string, CommandHandler> = {
     },
   },
   models: {
+    // `models` lists; `models pull <repo-id>` downloads from the Hugging Face Hub (pull.ts).
+    async check(args) {
+      if (args.positionals[0] === 'pull') checkPull(args);
+      if (args.positionals[0] === 'add') checkAdd(args);
+    },
     async run(ctx) {
+      if (ctx.args.positionals[0] === 'pull') return runPull(ctx);
+      // `models add <folder>` records a folder in Concert's own list (modelsAdd.ts).
+      if (ctx.args.positionals[0] === 'add') return runAdd(ctx);
       const r = await ctx.client.request0(Requests.listPacks, ctx.signal);
       emit(ctx, () => printPacks(r, ctx.out), { packs: r });
     },

@@ -9,8 +9,9 @@ export function printPacks(packs: PackSummary[], out: (s: string) => void): void
     return;
   }
   for (const p of packs) {
-    out(p.valid ? `  ✓ ${p.id}  [${p.kind}, ${p.source}, ${fmtBytes(p.sizeBytes)}]  ${p.dir}` : `  ✗ ${p.id}  [${p.source}]  ${p.error}`);
+    out(p.valid ? `  ✓ ${p.id}  [${p.kind}, ${p.source}, ${fmtBytes(p.sizeBytes)}${p.graphsLoaded === false ? ', graphs not loaded yet' : ''}]  ${p.dir}` : `  ✗ ${p.id}  [${p.source}]  ${p.error}`);
   }
+  if (packs.some((p) => p.valid && p.graphsLoaded === false)) out('  (✓ = files, hashes and graphs checked statically; "concert validate <folder>" also loads the graphs into ONNX Runtime)');
 }
 
 export function printDoctor(r: DoctorReport, out: (s: string) => void): void {

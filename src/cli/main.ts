@@ -53,23 +53,71 @@ export async function main(argv: string[], io = { out: (s: string) => console.lo
     log: { info: () => {}, warn: (m) => stderrLines.push(m), error: (m) => stderrLines.push(m) },
     onStderr: (t) => (env.CONCERT_DEBUG ? io.err(t.trimEnd()) : stderrLines.push(t)),
   });
+  // Ctrl-C once: cancel; if the worker has not answered within CANCEL_GRACE_MS (stuck, stopped), or on a second
+  // Ctrl-C, kill it and end with 130. SIGTERM/SIGHUP kill it at once. However this process ends, the worker goes too.
   const abort = new AbortController();
-  const onSigint = () => abort.abort();
-  process.once('SIGINT', onSigint);
+  let interrupted: { exitCode: number } | undefined;
+  let forceExit: (code: number) => void = () => {};
+  const forced = new Promise<number>((resolve) => (forceExit = resolve));
+  let graceTimer: NodeJS.Timeout | undefined;
+  const onSigint = () => {
+    if (!abort.signal.aborted) {
+      interrupted = { exitCode: 130 };
+      abort.abort();
+      graceTimer = setTimeout(() => {
+        client.kill();
+        forceExit(130);
+      }, CANCEL_GRACE_MS);
+      graceTimer.unref();
+      return;
+    }
+    client.kill();
+    forceExit(130);
+  };
+  const onTerminate = (signal: NodeJS.Signals) => {
+    interrupted = { exitCode: signal === 'SIGHUP' ? 129 : 143 };
+    abort.abort();
+    client.kill();
+    forceExit(interrupted.exitCode);
+  };
+  const onExit = () => client.kill();
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onTerminate);
+  process.on('SIGHUP', onTerminate);
+  process.on('exit', onExit);
   try {
-    return (await handler.run({ args, client, signal: abort.signal, out: io.out, ...(document !== undefined && { document }) })) ?? 0;
+    const result = await Promise.race([
+      handler.run({ args, client, signal: abort.signal, out: io.out, ...(document !== undefined && { document }) }).then((code) => ({ code: code ?? 0 })),
+      forced.then((code) => ({ forced: code })),
+    ]);
+    if ('forced' in result) {
+      io.err('concert: cancelled');
+      return result.forced;
+    }
+    return result.code;
   } catch (e) {
     const err = e as WorkerError;
     const code = err.code;
-    if (code === WorkerErrorCode.Cancelled) io.err('concert: cancelled');
-    else io.err(`concert: ${err.message}`);
+    // After Ctrl-C whatever ends the request (its cancel, or the worker killed or dying of the signal) is a cancel.
+    if (code === WorkerErrorCode.Cancelled || interrupted) {
+      io.err('concert: cancelled');
+      return interrupted?.exitCode ?? 130;
+    }
+    io.err(`concert: ${err.message}`);
     if (env.CONCERT_DEBUG && stderrLines.length) io.err(stderrLines.join('\n'));
     return code === WorkerErrorCode.BadInput || code === WorkerErrorCode.PackNotFound ? 2 : 1;
   } finally {
+    if (graceTimer) clearTimeout(graceTimer);
     process.removeListener('SIGINT', onSigint);
+    process.removeListener('SIGTERM', onTerminate);
+    process.removeListener('SIGHUP', onTerminate);
     await client.stop();
+    process.removeListener('exit', onExit);
   }
 }
+
+/** How long a cancelled request may take to answer before the CLI kills the worker. */
+const CANCEL_GRACE_MS = 2000;
 
 /** Entry used by bin/concert.js (and `node dist/cli.js`). */
 export function runFromCommandLine(): void {

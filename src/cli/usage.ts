@@ -1,5 +1,5 @@
 /** The text of `concert --help`. */
-import { DEFAULT_GUIDANCE_LAMBDA, DEVICE_CHOICES, DIFFUSION_DEFAULT_MIN_TOKENS, PROJECTIONS } from '../protocol/worker';
+import { DEFAULT_GUIDANCE_LAMBDA, DEVICE_CHOICES, HUB_DTYPES, DIFFUSION_DEFAULT_MIN_TOKENS, PROJECTIONS } from '../protocol/worker';
 
 export const USAGE = `Usage: concert <command> [options]
 
@@ -13,6 +13,14 @@ Commands:
                          rewrite text with the diffusion LM at an edit strength, steered by classifiers
   doctor                 versions, execution providers and model packs with their validation status
   models                 the discovered model packs
+  models pull <repo-id> [--revision <r>] [--dtype ${HUB_DTYPES.join('|')}]
+                         download one ONNX variant of a Hugging Face Hub model (e.g. onnx-community/…) into
+                         Concert's model folder ($XDG_DATA_HOME/concert/models or ~/.local/share/concert/models):
+                         only the files it needs, checked, resumable (Ctrl-C cancels; run again to resume);
+                         $HF_ENDPOINT names a mirror, $HF_TOKEN opens gated or private models
+  models add <folder>    check a model folder (a pack, or a Hugging Face ONNX decoder folder as published) and
+                         record it in $XDG_CONFIG_HOME/concert/models.json (or ~/.config/concert/models.json) so
+                         later runs find it; nothing is written into the folder
   validate <folder>...   fully check model packs you exported (each folder a pack or a folder of packs):
                          manifest, hashes, containment, graphs loaded into ONNX Runtime, tokenizer
   selftest <pack-id>     load a pack and time its graphs on synthetic inputs
@@ -33,7 +41,11 @@ Options (summarize, ask):
   --max-tokens <n>       length budget (default 64 for summarize, 24 for ask)
   --seed <s>             seed for sampling (default: random, printed in --json's run record)
   --regular              also run regular decoding on the same input, side by side
-  --model <pack-id>      a causal-lm pack (default: the bundled one)
+  --model <pack-id|folder>
+                         a causal-lm pack, or a folder: a pack, or a Hugging Face ONNX decoder folder as published
+                         (config.json, tokenizer files, onnx/model*.onnx) (default: the bundled pack)
+  --dtype <d>            weights of a Hugging Face folder: fp32 | fp16 | int8 | uint8 | q4 | q4f16 | bnb4
+                         (default: q4, else int8, else fp32 on CPU; fp16 on GPU providers)
 
 Options (generate, rewrite):
   --attribute <name=label[:lambda]>

@@ -27,6 +27,7 @@ export const COMMANDS = {
   selectDevice: { id: 'concert.selectDevice', title: 'Select Device…', icon: '$(chip)' },
   openModelFolder: { id: 'concert.openModelFolder', title: 'Reveal Model Folder…', icon: '$(folder-opened)' },
   addModelFolder: { id: 'concert.addModelFolder', title: 'Add Model Folder…', icon: '$(new-folder)' },
+  downloadModel: { id: 'concert.downloadModel', title: 'Download Model…', icon: '$(cloud-download)' },
   selfTestPack: { id: 'concert.selfTestPack', title: 'Self-Test Model Pack…', icon: '$(beaker)' },
   refreshModels: { id: 'concert.refreshModels', title: 'Refresh Model Packs', icon: '$(refresh)' },
   getStarted: { id: 'concert.getStarted', title: 'Get Started', icon: '$(book)' },

@@ -7,24 +7,27 @@ import * as vscode from 'vscode';
 import { DEVICE_CHOICES, Requests, type DeviceChoice, type SelfTestResult } from '../protocol/worker';
 import { COMMANDS, SAMPLE_DOCUMENT, WALKTHROUGH_ID, type CommandName } from './commandTable';
 import { errorMessage, isCancelled } from './errors';
-import type { WorkerModel } from './model';
 import { doctorLines, doctorNeedsAttention, doctorSummary, packsSummary, providerLabel } from './present';
 import { addUserModelFolders, readSetting, readWorkerSettings, writeSetting } from './settings';
 import { settingDef } from './settingsTable';
-import type { RewriteController } from './rewritePanel';
-import type { SummaryController } from './summaryPanel';
+import type { RewriteController } from './rewriteController';
+import type { SummaryController } from './summaryController';
+import { downloadModel } from './downloadModel';
+import type { WorkerStore } from './workerStore';
 
 /** Timed forward passes per self-test: enough for a stable mean, short on a CPU. */
 const SELF_TEST_STEPS = 20;
 
 export interface CommandDeps {
-  model: WorkerModel;
+  store: WorkerStore;
   log: vscode.LogOutputChannel;
   extensionRoot: string;
   /** Summaries and questions (context-aware decoding) and their panel. */
   summary: SummaryController;
   /** Diffusion rewriting and continuation with classifier guidance, and their panel. */
   rewrite: RewriteController;
+  /** Where the Hugging Face token is kept (Download Model…). */
+  secrets: vscode.SecretStorage;
 }
 
 type Handler = (...args: unknown[]) => unknown;
@@ -63,14 +66,14 @@ function inWindowProgress<T>(title: string, task: () => Promise<T>): Thenable<T>
 }
 
 function makeHandlers(deps: CommandDeps): Record<CommandName, Handler> {
-  const { model, log } = deps;
-  const client = model.client;
+  const { store, log } = deps;
+  const client = store.client;
   let progressCounter = 0;
 
   return {
     async doctor() {
       const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Concert: running doctor…', cancellable: true }, (_p, token) => client.request0(Requests.doctor, abortOn(token)));
-      model.setPacks(report.packs);
+      store.setPacks(report.packs);
       log.info('── Concert doctor ──');
       for (const line of doctorLines(report)) log.info(line);
       const show = doctorNeedsAttention(report) ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
@@ -79,7 +82,7 @@ function makeHandlers(deps: CommandDeps): Record<CommandName, Handler> {
 
     async restartWorker() {
       await inWindowProgress('Concert: restarting worker', () => client.restart());
-      if (model.packs) await model.refreshPacks();
+      if (store.packs) await store.refreshPacks();
     },
 
     showLog() {
@@ -122,10 +125,14 @@ function makeHandlers(deps: CommandDeps): Record<CommandName, Handler> {
       void vscode.window.showInformationMessage(msg);
     },
 
+    async downloadModel() {
+      await downloadModel(store, deps.secrets, log);
+    },
+
     async selfTestPack(packId?: unknown) {
       let id = typeof packId === 'string' ? packId : undefined;
       if (!id) {
-        const packs = await inWindowProgress('Concert: listing model packs', () => model.refreshPacks());
+        const packs = await inWindowProgress('Concert: listing model packs', () => store.refreshPacks());
         const valid = packs.filter((p) => p.valid);
         if (!valid.length) {
           const a = await vscode.window.showWarningMessage(`Concert: no valid model pack to test (${packsSummary(packs)}).`, 'Add Model Folder', 'Show Log');
@@ -163,7 +170,7 @@ function makeHandlers(deps: CommandDeps): Record<CommandName, Handler> {
     },
 
     async refreshModels() {
-      const packs = await inWindowProgress('Concert: listing model packs', () => model.refreshPacks());
+      const packs = await inWindowProgress('Concert: listing model packs', () => store.refreshPacks());
       vscode.window.setStatusBarMessage(`Concert: ${packsSummary(packs)}`, 5000);
     },
 

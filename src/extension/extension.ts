@@ -2,19 +2,20 @@
  * Activation wires the pieces together and starts nothing heavy: the worker process is spawned by the first request
  * (a command, or the status view asking for the pack list), and models load inside it on first use.
  */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CONCERT_VERSION } from '../protocol/version';
 import { WorkerClient } from '../worker/client';
 import { COMMANDS } from './commandTable';
 import { describeBuild, readBuildInfo } from './buildInfo';
 import { registerCommands } from './commands';
-import { WorkerModel } from './model';
 import { LineBuffer } from './present';
-import { RewriteController } from './rewritePanel';
+import { RewriteController } from './rewriteController';
 import { affectsWorker, readWorkerSettings } from './settings';
 import { StatusBar } from './statusBar';
 import { STATUS_VIEW_ID, StatusViewProvider } from './statusView';
-import { SummaryController } from './summaryPanel';
+import { SummaryController } from './summaryController';
+import { WorkerStore } from './workerStore';
 
 /** A tree view that never has items: it exists to show the "no model packs" welcome content. */
 const WELCOME_VIEW_ID = 'concert.welcome';
@@ -40,7 +41,8 @@ export function activate(context: vscode.ExtensionContext): void {
   const settings = () => {
     const { settings: s, warnings } = readWorkerSettings(extensionRoot);
     for (const w of warnings) log.warn(w);
-    return s;
+    // Models downloaded with Download Model… (models/pull) live in the extension's global storage.
+    return { ...s, downloadsDir: path.join(context.globalStorageUri.fsPath, 'models') };
   };
   client = new WorkerClient({
     workerModule: context.asAbsolutePath('dist/worker.js'),
@@ -51,34 +53,34 @@ export function activate(context: vscode.ExtensionContext): void {
     },
   });
   const worker = client;
-  const model = new WorkerModel(worker, log);
-  const statusView = new StatusViewProvider(context.extension, model, log);
-  const summary = new SummaryController(context, model, log);
-  const rewrite = new RewriteController(context, model, log);
+  const store = new WorkerStore(worker, log);
+  const statusView = new StatusViewProvider(context.extension, store, log);
+  const summary = new SummaryController(context, store, log);
+  const rewrite = new RewriteController(context, store, log);
 
 
   context.subscriptions.push(
     log,
-    model,
+    store,
     statusView,
-    new StatusBar(model),
+    new StatusBar(store),
     vscode.window.registerWebviewViewProvider(STATUS_VIEW_ID, statusView),
     // Each panel's host registers its WebviewPanelSerializer, which restores the panel after a window reload
     // (activation events onWebviewPanel:concert.summary and onWebviewPanel:concert.rewrite).
     summary,
     rewrite,
     vscode.window.registerTreeDataProvider(WELCOME_VIEW_ID, { getChildren: () => [], getTreeItem: (e: vscode.TreeItem) => e }),
-    ...registerCommands({ model, log, extensionRoot, summary, rewrite }),
+    ...registerCommands({ store, log, extensionRoot, summary, rewrite, secrets: context.secrets }),
     worker.onDidFail.on(async (msg) => {
       const a = await vscode.window.showErrorMessage(msg, 'Restart Worker', 'Show Log');
       if (a === 'Restart Worker') await vscode.commands.executeCommand(COMMANDS.restartWorker.id);
       if (a === 'Show Log') log.show(true);
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (affectsWorker(e)) void model.applySettings();
+      if (affectsWorker(e)) void store.applySettings();
     }),
     // Restricted settings (model folders) start to count once the user trusts the workspace.
-    vscode.workspace.onDidGrantWorkspaceTrust(() => void model.applySettings()),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => void store.applySettings()),
   );
   log.info(`Concert ${CONCERT_VERSION} activated; the worker starts on first use.`);
 }

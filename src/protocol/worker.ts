@@ -24,6 +24,8 @@ export const WorkerErrorCode = {
   Cancelled: -32800, // LSP RequestCancelled, so vscode-jsonrpc clients recognise it
   WorkerCrashed: -33006,
   WorkerUnavailable: -33007,
+  /** models/pull: the Hub refused, could not be reached, or a file failed its check; `data.kind` says which. */
+  DownloadFailed: -33008,
   Internal: -33099,
 } as const;
 export type WorkerErrorCode = (typeof WorkerErrorCode)[keyof typeof WorkerErrorCode];
@@ -39,6 +41,17 @@ export interface WorkerSettings {
   idleUnloadSeconds: number;
   /** Intra-op threads per session; 0 lets ONNX Runtime decide. */
   threads: number;
+  /**
+   * Concert's folder of models downloaded from the Hugging Face Hub (models/pull writes there; its complete
+   * downloads are discovered like user model folders). CLI: $XDG_DATA_HOME/concert/models or
+   * ~/.local/share/concert/models; extension: its global storage folder. Absent: no downloads.
+   */
+  downloadsDir?: string;
+  /**
+   * Published Hugging Face folders: the weight variant to load (`fp32`, `fp16`, `int8`, `uint8`, `q4`, `q4f16`,
+   * `bnb4`), or `auto` (default): q4, then int8, then fp32 on CPU; fp16 on GPU providers.
+   */
+  modelDtype?: string;
 }
 
 export interface ProviderReport {
@@ -66,6 +79,11 @@ export interface PackSummary {
   manifestSha256?: string;
   /** Classifier packs: the attribute they measure and its labels (manifest knobs `attribute`, `labels`). */
   classifier?: { attribute: string; labels: string[] };
+  /**
+   * Valid packs: whether ONNX Runtime has loaded its graphs (always true from models/validate). False means only the
+   * static checks ran: the graphs are loaded on first use, and a graph that fails then makes the pack invalid.
+   */
+  graphsLoaded?: boolean;
 }
 
 export interface DoctorReport {
@@ -149,6 +167,11 @@ export interface RunRecord {
   provider: ProviderName;
   device: string;
   promptTokens: { withContext: number; withoutContext: number };
+  /**
+   * The prompts of the (last) CAD decode as the model read them: which template made them (`pack:summary`,
+   * `chat-template`, `plain:qa` …), each row's text (special tokens shown) and token ids, and the generated ids.
+   */
+  prompt?: { template: string; rows: { row: 'with-document' | 'without-document'; text: string; ids: number[] }[]; generated: number[] };
   /** Set when a long document was summarised chunk by chunk and merged. */
   chunks?: number;
   durationMs: number;
@@ -267,6 +290,55 @@ export interface WorkerStatus {
   rssBytes: number;
 }
 
+/** The ONNX variants models/pull can fetch (transformers.js file names: model_q4, model_quantized, model_fp16, model). */
+export const HUB_DTYPES = ['q4', 'int8', 'fp16', 'fp32'] as const;
+export type HubDtype = (typeof HUB_DTYPES)[number];
+
+export interface ModelPullParams extends WithProgressToken {
+  /** A Hub model id, `namespace/name`. */
+  repo: string;
+  /** Branch, tag or commit (default `main`). */
+  revision?: string;
+  /** Default: the first of q4, int8, fp32, fp16 the repository has. */
+  dtype?: HubDtype;
+  /** The Hub or a mirror (HF_ENDPOINT); default https://huggingface.co. */
+  endpoint?: string;
+  /** A Hugging Face access token for gated or private repositories (HF_TOKEN, or VS Code's secret storage). */
+  token?: string;
+}
+
+export interface ModelPullResult {
+  repo: string;
+  revision: string;
+  commit?: string;
+  dtype: HubDtype;
+  /** The downloaded model folder (inside WorkerSettings.downloadsDir). */
+  dir: string;
+  files: { path: string; bytes: number; sha256?: string; reused: boolean }[];
+  /** Bytes fetched by this pull (files already on disk and resumed bytes excluded). */
+  downloadedBytes: number;
+  /** The folder as pack discovery sees it, when it recognises it. */
+  pack?: PackSummary;
+}
+
+/** Error data of DownloadFailed. */
+export interface DownloadFailure {
+  kind: 'bad-input' | 'unauthorized' | 'not-found' | 'unsupported' | 'no-variant' | 'checksum' | 'network' | 'http' | 'busy';
+}
+
+export interface DownloadProgress {
+  progressToken: string;
+  /** Repository path of the file being fetched. */
+  file: string;
+  /** 1-based, of `files`. */
+  fileIndex: number;
+  files: number;
+  bytesDone: number;
+  bytesTotal: number;
+  totalDone: number;
+  totalBytes: number;
+}
+
 export const Requests = {
   configure: new RequestType<ConfigureParams, ConfigureResult, void>('worker/configure'),
   doctor: new RequestType0<DoctorReport, void>('worker/doctor'),
@@ -276,6 +348,7 @@ export const Requests = {
   tokenize: new RequestType<TokenizeParams, TokenizeResult, void>('models/tokenize'),
   cadRun: new RequestType<CadRunParams, CadRunResult, void>('cad/run'),
   diffusionRun: new RequestType<DiffusionRunParams, DiffusionRunResult, void>('diffusion/run'),
+  pullModel: new RequestType<ModelPullParams, ModelPullResult, void>('models/pull'),
   ping: new RequestType0<{ pid: number; uptimeMs: number }, void>('worker/ping'),
   shutdown: new RequestType0<void, void>('worker/shutdown'),
 } as const;
@@ -285,5 +358,6 @@ export const Notifications = {
   tokenProgress: new NotificationType<TokenProgress>('progress/tokens'),
   diffusionProgress: new NotificationType<DiffusionStepProgress>('progress/diffusion'),
   status: new NotificationType<WorkerStatus>('worker/status'),
+  downloadProgress: new NotificationType<DownloadProgress>('progress/download'),
   exit: new NotificationType<void>('worker/exit'),
 } as const;

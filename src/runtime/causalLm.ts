@@ -1,9 +1,12 @@
 /**
- * A causal LM pack (optimum decoder I/O: input_ids, attention_mask, position_ids, past_key_values.{i}.key/value →
- * logits, present.{i}.key/value) adapted to the engine's CausalLM. Rows of a batch are left-padded and masked;
- * position ids count only real tokens, so a padded row computes what it would alone.
+ * A causal LM (optimum / transformers.js decoder I/O: input_ids, attention_mask, optional position_ids,
+ * past_key_values.{i}.key/value, optional use_cache_branch and num_logits_to_keep → logits, present.{i}.key/value)
+ * adapted to the engine's CausalLM. Rows of a batch are left-padded and masked; position ids count only real tokens,
+ * so a padded row computes what it would alone. The KV-cache and logits dtypes (float32 or float16) come from the
+ * session's own metadata; logits beyond the tokenizer's ids (padding rows of the head) are never chosen.
  */
 import type { CausalLM, DecodeState } from '../engine/models';
+import { toFloat32 } from './float16';
 import { ort, type LoadedGraph } from './ort';
 import { PackError, type ValidatedPack } from './packs';
 import { extendMask, leftPad } from './padding';
@@ -15,6 +18,8 @@ interface OrtState extends DecodeState {
   /** next position id per row (= number of real tokens so far) */
   nextPos: number[];
   past: Record<string, ort.Tensor>;
+  /** Graphs without position_ids: rows of different lengths run one by one (left padding would shift positions). */
+  parts?: DecodeState[];
 }
 
 export interface CausalLmShape {
@@ -32,7 +37,7 @@ export function causalLmShape(pack: ValidatedPack, role = 'decoder'): CausalLmSh
   if (!io) throw new PackError(m.id, `has no "${role}" graph`);
   const label = m.id;
   const names = new Set(io.inputs.map((i) => i.name));
-  for (const n of ['input_ids', 'attention_mask', 'position_ids']) if (!names.has(n)) throw new PackError(label, `causal-lm graph "${role}" needs input "${n}" (optimum decoder layout)`);
+  for (const n of ['input_ids', 'attention_mask']) if (!names.has(n)) throw new PackError(label, `causal-lm graph "${role}" needs input "${n}" (optimum decoder layout)`);
   let layers = 0;
   while (names.has(`past_key_values.${layers}.key`) && names.has(`past_key_values.${layers}.value`)) layers++;
   const knob = (k: string): number | undefined => (typeof m.knobs?.[k] === 'number' ? m.knobs[k] : undefined);
@@ -49,37 +54,92 @@ export function causalLmShape(pack: ValidatedPack, role = 'decoder'): CausalLmSh
   return { layers, heads, headDim, vocabSize, maxContext };
 }
 
+/** How a graph wants to be fed, read from the session's input metadata. */
+export interface DecoderFeeds {
+  positionIds: boolean;
+  useCacheBranch: boolean;
+  /** Shape of num_logits_to_keep when the graph has it ([] scalar, or [1]). */
+  numLogitsToKeep: number[] | undefined;
+  /** dtype of the past_key_values inputs. */
+  kvType: 'float32' | 'float16';
+}
+
+export function decoderFeeds(session: Pick<ort.InferenceSession, 'inputMetadata'>, label: string): DecoderFeeds {
+  const meta = new Map(session.inputMetadata.map((m) => [m.name, m]));
+  const past = meta.get('past_key_values.0.key');
+  const kvType = past?.isTensor ? past.type : 'float32';
+  if (kvType !== 'float32' && kvType !== 'float16') throw new PackError(label, `past_key_values are ${kvType}; Concert feeds float32 or float16 caches`);
+  const keep = meta.get('num_logits_to_keep');
+  return {
+    positionIds: meta.has('position_ids'),
+    useCacheBranch: meta.has('use_cache_branch'),
+    numLogitsToKeep: keep?.isTensor ? keep.shape.map(() => 1) : undefined,
+    kvType,
+  };
+}
+
+export interface CausalLmOptions {
+  /** Every end-of-sequence id (generation_config may list several); the first is `eos`. */
+  eosIds?: readonly number[];
+  /** The tokenizer's id count: when the logits are wider, the extra ids are cut off (never chosen). */
+  tokenizerVocab?: number;
+}
+
 export class OnnxCausalLM implements CausalLM {
+  /** Ids a decode can choose: min(the logits' width, the tokenizer's ids). */
   readonly vocabSize: number;
   readonly maxContext: number;
+  readonly eos: number;
+  readonly eosIds: readonly number[];
+  readonly feeds: DecoderFeeds;
 
   constructor(
     private readonly graph: LoadedGraph,
     readonly shape: CausalLmShape,
-    readonly eos: number,
+    eos: number | readonly number[],
     private readonly padId: number,
+    options: CausalLmOptions = {},
   ) {
-    this.vocabSize = shape.vocabSize;
+    const eosIds = typeof eos === 'number' ? [eos, ...(options.eosIds ?? []).filter((e) => e !== eos)] : [...eos];
+    if (!eosIds.length) throw new PackError(graph.pack.manifest.id, 'has no end-of-sequence id');
+    this.eos = eosIds[0]!;
+    this.eosIds = eosIds;
+    this.vocabSize = Math.min(shape.vocabSize, options.tokenizerVocab ?? shape.vocabSize);
     this.maxContext = shape.maxContext;
+    this.feeds = decoderFeeds(graph.session, graph.pack.manifest.id);
   }
 
   private emptyPast(rows: number): Record<string, ort.Tensor> {
     const past: Record<string, ort.Tensor> = {};
+    const empty = this.feeds.kvType === 'float16' ? new Uint16Array(0) : new Float32Array(0);
     for (let i = 0; i < this.shape.layers; i++) {
-      for (const kv of ['key', 'value']) past[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [rows, this.shape.heads, 0, this.shape.headDim]);
+      for (const kv of ['key', 'value']) past[`past_key_values.${i}.${kv}`] = new ort.Tensor(this.feeds.kvType, empty, [rows, this.shape.heads, 0, this.shape.headDim]);
     }
     return past;
+  }
+
+  /** The optional inputs: position_ids (when declared), use_cache_branch (false on prefill), num_logits_to_keep = 1. */
+  private extras(pos: BigInt64Array, rows: number, seqLen: number, cached: boolean): Record<string, ort.Tensor> {
+    const f = this.feeds;
+    return {
+      ...(f.positionIds && { position_ids: new ort.Tensor('int64', pos, [rows, seqLen]) }),
+      ...(f.useCacheBranch && { use_cache_branch: new ort.Tensor('bool', Uint8Array.of(cached ? 1 : 0), [1]) }),
+      ...(f.numLogitsToKeep && { num_logits_to_keep: new ort.Tensor('int64', BigInt64Array.of(1n), f.numLogitsToKeep) }),
+    };
   }
 
   private async run(feeds: Record<string, ort.Tensor>, rows: number, seqLen: number): Promise<{ logits: Float32Array[]; past: Record<string, ort.Tensor> }> {
     this.graph.lastUsed = Date.now();
     const out = await this.graph.session.run(feeds);
     const logits = out['logits'];
-    if (!logits || logits.dims.length !== 3 || logits.dims[2] !== this.vocabSize) throw new PackError(this.graph.pack.manifest.id, `logits have shape [${logits?.dims.join(', ')}], expected [${rows}, ${seqLen}, ${this.vocabSize}]`);
-    const data = logits.data as Float32Array;
-    const V = this.vocabSize;
-    // Left padding puts every row's last real token at the last position.
-    const last = Array.from({ length: rows }, (_, r) => data.slice((r * seqLen + seqLen - 1) * V, (r * seqLen + seqLen) * V));
+    const V = this.shape.vocabSize;
+    const seq = logits?.dims[1];
+    if (!logits || logits.dims.length !== 3 || logits.dims[0] !== rows || logits.dims[2] !== V || !seq || (seq !== seqLen && seq !== 1)) {
+      throw new PackError(this.graph.pack.manifest.id, `logits have shape [${logits?.dims.join(', ')}], expected [${rows}, ${seqLen}, ${V}]`);
+    }
+    const data = logits.data as Float32Array | Uint16Array;
+    // Left padding puts every row's last real token at the last position (the only one with num_logits_to_keep = 1).
+    const last = Array.from({ length: rows }, (_, r) => toFloat32(data, (r * seq + seq - 1) * V, (r * seq + seq - 1) * V + this.vocabSize));
     const past: Record<string, ort.Tensor> = {};
     for (let i = 0; i < this.shape.layers; i++) {
       for (const kv of ['key', 'value']) {
@@ -94,10 +154,21 @@ export class OnnxCausalLM implements CausalLM {
   async prefill(prompts: readonly Int32Array[]): Promise<{ logits: Float32Array[]; state: DecodeState }> {
     const rows = prompts.length;
     const L = Math.max(...prompts.map((p) => p.length));
+    if (!this.feeds.positionIds && rows > 1 && prompts.some((p) => p.length !== L)) {
+      // Such a graph counts positions from the past length, so a left-padded row would read shifted positions.
+      const parts = [];
+      const logits: Float32Array[] = [];
+      for (const p of prompts) {
+        const r = await this.prefill([p]);
+        logits.push(r.logits[0]!);
+        parts.push(r.state);
+      }
+      return { logits, state: { rows, mask: new BigInt64Array(0), length: 0, nextPos: [], past: {}, parts } as OrtState };
+    }
     if (L > this.maxContext) throw new PackError(this.graph.pack.manifest.id, `prompt of ${L} tokens exceeds the model's context of ${this.maxContext}`);
     const { ids, mask, pos } = leftPad(prompts, this.padId);
     const { logits, past } = await this.run(
-      { input_ids: new ort.Tensor('int64', ids, [rows, L]), attention_mask: new ort.Tensor('int64', mask, [rows, L]), position_ids: new ort.Tensor('int64', pos, [rows, L]), ...this.emptyPast(rows) },
+      { input_ids: new ort.Tensor('int64', ids, [rows, L]), attention_mask: new ort.Tensor('int64', mask, [rows, L]), ...this.extras(pos, rows, L, false), ...this.emptyPast(rows) },
       rows,
       L,
     );
@@ -109,6 +180,16 @@ export class OnnxCausalLM implements CausalLM {
     const state = s as OrtState;
     const rows = state.rows;
     if (tokens.length !== rows) throw new Error(`extend: ${tokens.length} tokens for ${rows} rows`);
+    if (state.parts) {
+      const logits: Float32Array[] = [];
+      const parts = [];
+      for (let r = 0; r < rows; r++) {
+        const out = await this.extend(state.parts[r]!, tokens.subarray(r, r + 1));
+        logits.push(out.logits[0]!);
+        parts.push(out.state);
+      }
+      return { logits, state: { ...state, parts } as OrtState };
+    }
     const L = state.length + 1;
     if (Math.max(...state.nextPos) + 1 > this.maxContext) throw new PackError(this.graph.pack.manifest.id, `sequence would exceed the model's context of ${this.maxContext}`);
     const mask = extendMask(state.mask, rows, state.length, 1);
@@ -116,7 +197,7 @@ export class OnnxCausalLM implements CausalLM {
       {
         input_ids: new ort.Tensor('int64', BigInt64Array.from(tokens, (t) => BigInt(t)), [rows, 1]),
         attention_mask: new ort.Tensor('int64', mask, [rows, L]),
-        position_ids: new ort.Tensor('int64', BigInt64Array.from(state.nextPos, (p) => BigInt(p)), [rows, 1]),
+        ...this.extras(BigInt64Array.from(state.nextPos, (p) => BigInt(p)), rows, 1, true),
         ...state.past,
       },
       rows,

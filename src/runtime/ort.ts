@@ -10,6 +10,11 @@ import { mapBackends } from './providers';
 
 export { ort };
 
+// ONNX Runtime's telemetry (its Linux builds too) leaves an empty /tmp/mat-debug-<pid>.log behind every process and
+// would report usage events; a local, offline tool wants neither. ORT reads this when it creates its environment (the
+// first session or canary), after this line has run.
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
+
 export const ortVersion = (): string => {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -4,11 +4,12 @@
  * external-data locations, operator domains, and the declared I/O against the graph's own signature.
  */
 import { createHash } from 'node:crypto';
-import { promises as fs, type Stats } from 'node:fs';
+import { createReadStream, promises as fs, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { MANIFEST_FILE, MANIFEST_MAX_BYTES, ManifestError, checkRelativePath, parseManifest, type GraphIO, type PackManifest } from './manifest';
 import { OnnxScanError, scanOnnxModel, type ValueSpec } from './onnxModel';
 import { checkTokenizerJson } from './tokenizer';
+import { deriveHfManifest, hfPackId, isHfLayout, type HfLayoutOptions } from './hfLayout';
 
 export interface PackLimits {
   maxOnnxBytes: number;
@@ -40,6 +41,8 @@ export interface ValidatedPack {
   source: PackSource;
   manifestSha256: string;
   sizeBytes: number;
+  /** Hugging Face cache snapshots (hfLayout.ts): the real blobs folder that the snapshot's symbolic links may reach. */
+  linkRoot?: string;
 }
 
 export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -53,7 +56,33 @@ const within = (root: string, p: string): boolean => {
  * Reads one file of a pack after checking that it is a plain file inside the pack (no symlink, no hard link, real
  * path inside the root), that its size matches the manifest, and that its sha256 matches.
  */
-export async function readPackFile(pack: { dir: string; manifest: PackManifest }, name: string): Promise<Buffer> {
+export async function readPackFile(pack: { dir: string; manifest: PackManifest; linkRoot?: string }, name: string): Promise<Buffer> {
+  const { label, real, entry } = await checkedPackFile(pack, name);
+  const data = await fs.readFile(real);
+  if (data.length !== entry.bytes) throw new PackError(label, `file "${name}" changed while it was read`);
+  checkDigest(label, name, sha256(data), entry.sha256);
+  return data;
+}
+
+/** readPackFile's checks without keeping the file: the sha256 is streamed (external data may be gigabytes). */
+export async function hashPackFile(pack: { dir: string; manifest: PackManifest; linkRoot?: string }, name: string): Promise<void> {
+  const { label, real, entry } = await checkedPackFile(pack, name);
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of createReadStream(real, { highWaterMark: 1024 * 1024 })) {
+    bytes += (chunk as Buffer).length;
+    if (bytes > entry.bytes) break;
+    hash.update(chunk as Buffer);
+  }
+  if (bytes !== entry.bytes) throw new PackError(label, `file "${name}" changed while it was read`);
+  checkDigest(label, name, hash.digest('hex'), entry.sha256);
+}
+
+function checkDigest(label: string, name: string, digest: string, want: string): void {
+  if (digest !== want) throw new PackError(label, `file "${name}" has sha256 ${digest.slice(0, 12)}… but the manifest says ${want.slice(0, 12)}… (corrupt or modified)`);
+}
+
+async function checkedPackFile(pack: { dir: string; manifest: PackManifest; linkRoot?: string }, name: string): Promise<{ label: string; real: string; entry: PackManifest['files'][string] }> {
   const label = pack.manifest.id;
   const entry = pack.manifest.files[name];
   if (!entry) throw new PackError(label, `"${name}" is not listed in ${MANIFEST_FILE}`);
@@ -64,17 +93,19 @@ export async function readPackFile(pack: { dir: string; manifest: PackManifest }
   } catch {
     throw new PackError(label, `file "${name}" is missing from ${pack.dir}`);
   }
-  if (st.isSymbolicLink()) throw new PackError(label, `file "${name}" is a symbolic link; packs must contain plain files`);
+  // The one exception to plain files: a Hub cache snapshot's links into the same repository's blobs (linkRoot).
+  const linked = st.isSymbolicLink();
+  if (linked && !pack.linkRoot) throw new PackError(label, `file "${name}" is a symbolic link; packs must contain plain files`);
+  const real = await fs.realpath(abs);
+  if (linked) {
+    if (!within(pack.linkRoot!, real)) throw new PackError(label, `file "${name}" is a symbolic link to ${real}, outside the Hub cache's blobs of this repository`);
+    st = await fs.stat(real);
+  }
   if (!st.isFile()) throw new PackError(label, `"${name}" is not a regular file`);
   if (st.nlink > 1) throw new PackError(label, `file "${name}" is a hard link (${st.nlink} links); packs must contain plain files`);
-  const real = await fs.realpath(abs);
-  if (!within(pack.dir, real)) throw new PackError(label, `file "${name}" resolves outside the pack (${real})`);
+  if (!linked && !within(pack.dir, real)) throw new PackError(label, `file "${name}" resolves outside the pack (${real})`);
   if (st.size !== entry.bytes) throw new PackError(label, `file "${name}" is ${st.size} bytes but the manifest says ${entry.bytes}`);
-  const data = await fs.readFile(real);
-  if (data.length !== entry.bytes) throw new PackError(label, `file "${name}" changed while it was read`);
-  const digest = sha256(data);
-  if (digest !== entry.sha256) throw new PackError(label, `file "${name}" has sha256 ${digest.slice(0, 12)}… but the manifest says ${entry.sha256.slice(0, 12)}… (corrupt or modified)`);
-  return data;
+  return { label, real, entry };
 }
 
 function compareSignature(label: string, role: string, declared: GraphIO, actual: { inputs: ValueSpec[]; outputs: ValueSpec[] }, what: string): void {
@@ -131,7 +162,8 @@ export function checkGraphBytes(pack: { manifest: PackManifest }, role: string, 
     const base = path.posix.dirname(file);
     const resolved = path.posix.normalize(base === '.' ? ref.location : `${base}/${ref.location}`);
     if (!(resolved in pack.manifest.files)) throw new PackError(label, `${where} "${ref.location}" is not a file listed in the manifest`);
-    if (!EXTERNAL_DATA_SUFFIXES.some((s) => resolved.endsWith(s))) throw new PackError(label, `${where} "${ref.location}" must end in ${EXTERNAL_DATA_SUFFIXES.join(', ')}`);
+    // transformers.js also names chunks of large external data model.onnx_data_1, _2 …
+    if (!EXTERNAL_DATA_SUFFIXES.some((s) => resolved.endsWith(s)) && !/\.onnx_data_\d{1,4}$/.test(resolved)) throw new PackError(label, `${where} "${ref.location}" must end in ${EXTERNAL_DATA_SUFFIXES.join(', ')} (or .onnx_data_<n>)`);
     const size = fileSizes[resolved] ?? 0;
     const offset = ref.offset ?? 0;
     if (!Number.isSafeInteger(offset) || offset < 0 || (ref.length !== undefined && (!Number.isSafeInteger(ref.length) || ref.length < 0)) || offset + (ref.length ?? 0) > size) {
@@ -155,7 +187,57 @@ export function externalDataFiles(manifest: PackManifest, role: string, bytes: U
 /**
  * Full validation of the pack at `dir`, without ONNX Runtime. Throws PackError naming the pack and the problem.
  */
-export async function validatePack(dir: string, source: PackSource, limits: PackLimits = DEFAULT_PACK_LIMITS): Promise<ValidatedPack> {
+export async function validatePack(dir: string, source: PackSource, limits: PackLimits = DEFAULT_PACK_LIMITS, layout: HfLayoutOptions = {}): Promise<ValidatedPack> {
+  const root = await fs.realpath(dir).catch(() => undefined);
+  const cached = root === undefined ? undefined : verdicts.get(root);
+  const key = JSON.stringify([limits, layout]);
+  if (root !== undefined && cached && cached.limits === key && (await stampsOf(root, cached.files)) === cached.stamps) {
+    if (cached.result instanceof PackError) throw cached.result;
+    return { ...cached.result, source };
+  }
+  // The stamps are taken before the files are read, so a file changed during validation is validated again next time.
+  let files: string[] = [];
+  let stamps: Promise<string> | undefined;
+  const onFiles = (f: string[]) => {
+    files = f;
+    if (root !== undefined) stamps = stampsOf(root, f);
+  };
+  try {
+    const pack = await validatePackUncached(dir, source, limits, onFiles, layout);
+    if (root !== undefined && stamps) verdicts.set(root, { limits: key, files, stamps: await stamps, result: pack });
+    return pack;
+  } catch (e) {
+    if (root !== undefined && stamps && e instanceof PackError) verdicts.set(root, { limits: key, files, stamps: await stamps, result: e });
+    throw e;
+  }
+}
+
+/**
+ * Verdicts of validatePack for the worker's lifetime, by real pack folder: reused while the manifest and every file
+ * it lists keep their (device, inode, size, mtime, ctime). Graphs are still re-read and re-hashed right before ONNX
+ * Runtime loads them (readPackFile in ort.ts), so a reused verdict never vouches for bytes a session is made from.
+ */
+const verdicts = new Map<string, { limits: string; files: string[]; stamps: string; result: ValidatedPack | PackError }>();
+
+/** Identity of the manifest and the listed files as lstat sees them ("-" for a missing one). */
+async function stampsOf(root: string, files: readonly string[]): Promise<string> {
+  const stamp = async (rel: string) => {
+    try {
+      const st = await fs.lstat(path.join(root, ...rel.split('/')));
+      return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.nlink}:${st.mode}`;
+    } catch {
+      return '-';
+    }
+  };
+  return (await Promise.all([MANIFEST_FILE, ...files].map(stamp))).join('|');
+}
+
+/** Clears the cache of validation verdicts (tests; a refresh the user asks for). */
+export function forgetPackVerdicts(): void {
+  verdicts.clear();
+}
+
+async function validatePackUncached(dir: string, source: PackSource, limits: PackLimits, onFiles: (files: string[]) => void, layout: HfLayoutOptions): Promise<ValidatedPack> {
   const folderLabel = path.basename(dir);
   let root: string;
   try {
@@ -164,23 +246,35 @@ export async function validatePack(dir: string, source: PackSource, limits: Pack
     throw new PackError(folderLabel, `folder ${dir} does not exist`);
   }
   const manifestPath = path.join(root, MANIFEST_FILE);
-  let mst: Stats;
-  try {
-    mst = await fs.lstat(manifestPath);
-  } catch {
-    throw new PackError(folderLabel, `no ${MANIFEST_FILE} in ${dir}`);
-  }
-  if (mst.isSymbolicLink() || !mst.isFile()) throw new PackError(folderLabel, `${MANIFEST_FILE} must be a plain file`);
-  if (mst.size > MANIFEST_MAX_BYTES) throw new PackError(folderLabel, `${MANIFEST_FILE} is ${mst.size} bytes (limit ${MANIFEST_MAX_BYTES})`);
-  const manifestBytes = await fs.readFile(manifestPath);
+  let manifestBytes: Buffer;
   let manifest: PackManifest;
-  try {
-    manifest = parseManifest(manifestBytes.toString('utf8'));
-  } catch (e) {
-    if (e instanceof ManifestError) throw new PackError(folderLabel, `invalid ${MANIFEST_FILE}: ${e.message}`);
-    throw e;
+  let linkRoot: string | undefined;
+  const mst = await fs.lstat(manifestPath).catch(() => undefined);
+  if (!mst && (await isHfLayout(root))) {
+    // A folder as Hugging Face publishes it: the manifest is derived in memory (hfLayout.ts), then checked as any.
+    onFiles([]);
+    try {
+      const derived = await deriveHfManifest(root, dir, layout);
+      ({ manifest, linkRoot } = derived);
+      manifestBytes = Buffer.from(derived.manifestText);
+    } catch (e) {
+      throw new PackError(hfPackId(dir), (e as Error).message);
+    }
+  } else {
+    if (!mst) throw new PackError(folderLabel, `no ${MANIFEST_FILE} in ${dir}`);
+    if (mst.isSymbolicLink() || !mst.isFile()) throw new PackError(folderLabel, `${MANIFEST_FILE} must be a plain file`);
+    onFiles([]);
+    if (mst.size > MANIFEST_MAX_BYTES) throw new PackError(folderLabel, `${MANIFEST_FILE} is ${mst.size} bytes (limit ${MANIFEST_MAX_BYTES})`);
+    manifestBytes = await fs.readFile(manifestPath);
+    try {
+      manifest = parseManifest(manifestBytes.toString('utf8'));
+    } catch (e) {
+      if (e instanceof ManifestError) throw new PackError(folderLabel, `invalid ${MANIFEST_FILE}: ${e.message}`);
+      throw e;
+    }
   }
   const label = manifest.id;
+  onFiles(Object.keys(manifest.files));
   let total = 0;
   const fileSizes: Record<string, number> = {};
   for (const [name, entry] of Object.entries(manifest.files)) {
@@ -191,18 +285,20 @@ export async function validatePack(dir: string, source: PackSource, limits: Pack
   }
   if (total > limits.maxPackBytes) throw new PackError(label, `the pack is ${total} bytes (limit ${limits.maxPackBytes})`);
 
-  const pack = { dir: root, manifest };
-  const contents = new Map<string, Buffer>();
-  for (const name of Object.keys(manifest.files)) contents.set(name, await readPackFile(pack, name));
-  for (const role of Object.keys(manifest.graphs)) checkGraphBytes(pack, role, contents.get(manifest.graphs[role]!)!, fileSizes);
+  const pack = { dir: root, manifest, ...(linkRoot && { linkRoot }) };
+  // Every file is checked with a streamed hash first (never all of them in memory), then the graphs and the tokenizer
+  // are read, one at a time, and re-hashed as they are read.
+  for (const name of Object.keys(manifest.files)) await hashPackFile(pack, name);
+  for (const role of Object.keys(manifest.graphs)) checkGraphBytes(pack, role, await readPackFile(pack, manifest.graphs[role]!), fileSizes);
   if (manifest.tokenizer) {
+    const tokenizerText = (await readPackFile(pack, manifest.tokenizer)).toString('utf8');
     try {
-      checkTokenizerJson(contents.get(manifest.tokenizer)!.toString('utf8'), manifest.specialTokens ?? {});
+      checkTokenizerJson(tokenizerText, manifest.specialTokens ?? {});
     } catch (e) {
       throw new PackError(label, `tokenizer "${manifest.tokenizer}": ${(e as Error).message}`);
     }
   }
-  return { manifest, dir: root, source, manifestSha256: sha256(manifestBytes), sizeBytes: total };
+  return { manifest, dir: root, source, manifestSha256: sha256(manifestBytes), sizeBytes: total, ...(linkRoot && { linkRoot }) };
 }
 
 export interface DiscoveredPack {
@@ -212,19 +308,23 @@ export interface DiscoveredPack {
   error?: PackError;
 }
 
-/** Finds packs in each root: the root itself if it holds a manifest, else its immediate sub-folders that do. */
-export async function discoverPacks(roots: { dir: string; source: PackSource }[], limits: PackLimits = DEFAULT_PACK_LIMITS): Promise<DiscoveredPack[]> {
+/**
+ * Finds packs in each root: the root itself if it holds a manifest or is a published Hugging Face folder
+ * (hfLayout.ts), else its immediate sub-folders that are either.
+ */
+export async function discoverPacks(roots: { dir: string; source: PackSource }[], limits: PackLimits = DEFAULT_PACK_LIMITS, layout: HfLayoutOptions = {}): Promise<DiscoveredPack[]> {
+  const isPack = async (d: string) => (await exists(path.join(d, MANIFEST_FILE))) || (await isHfLayout(d));
   const found: DiscoveredPack[] = [];
   for (const root of roots) {
     let candidates: string[] = [];
     try {
       const st = await fs.stat(root.dir);
       if (!st.isDirectory()) throw new Error('not a folder');
-      if (await exists(path.join(root.dir, MANIFEST_FILE))) candidates = [root.dir];
+      if (await isPack(root.dir)) candidates = [root.dir];
       else {
         const entries = await fs.readdir(root.dir, { withFileTypes: true });
         candidates = entries.filter((e) => e.isDirectory() || e.isSymbolicLink()).map((e) => path.join(root.dir, e.name)).sort();
-        candidates = (await Promise.all(candidates.map(async (c) => ((await exists(path.join(c, MANIFEST_FILE))) ? c : undefined)))).filter((c): c is string => !!c);
+        candidates = (await Promise.all(candidates.map(async (c) => ((await isPack(c)) ? c : undefined)))).filter((c): c is string => !!c);
       }
     } catch {
       if (root.source === 'user') found.push({ dir: root.dir, source: root.source, error: new PackError(path.basename(root.dir), `model folder ${root.dir} does not exist or is not a folder (check the concert.modelFolders setting)`) });
@@ -232,7 +332,7 @@ export async function discoverPacks(roots: { dir: string; source: PackSource }[]
     }
     for (const dir of candidates) {
       try {
-        found.push({ dir, source: root.source, pack: await validatePack(dir, root.source, limits) });
+        found.push({ dir, source: root.source, pack: await validatePack(dir, root.source, limits, layout) });
       } catch (e) {
         found.push({ dir, source: root.source, error: e instanceof PackError ? e : new PackError(path.basename(dir), (e as Error).message) });
       }

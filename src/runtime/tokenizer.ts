@@ -6,11 +6,36 @@
  * "</s>" cannot end a prompt early or inject a separator.
  */
 import { Tokenizer } from '@huggingface/tokenizers';
+import { regexRisk } from './safeRegex';
 
 const ALLOWED_MODELS = new Set(['BPE', 'Unigram', 'WordPiece']);
-/** A group that itself ends in a quantifier, quantified again: (a+)+, (\w*)*, (x{2,})+ … (catastrophic backtracking). */
-const NESTED_QUANTIFIER = /\((?:[^()\\]|\\.)*[+*}]\)\s*[+*{]/;
 const MAX_VOCAB = 1_000_000;
+/** Deepest nesting of arrays/objects accepted in tokenizer.json (real ones nest fewer than 10 levels). */
+export const MAX_JSON_DEPTH = 64;
+/** Plain text longer than this is encoded in slices of about this many characters (see encodePlainAsync). */
+const SLICE_CHARS = 8192;
+
+/** The deepest nesting of `[` / `{` in JSON text, counted without parsing (so without recursion). */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
+
+/** Appends without spreading (a spread of ~100k ids as arguments overflows the stack). */
+const append = (into: number[], ids: ArrayLike<number>): void => {
+  for (let i = 0; i < ids.length; i++) into.push(ids[i]!);
+};
 
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -33,6 +58,8 @@ export interface TokenizerFacts {
 
 /** Static checks of tokenizer.json before it is used. Throws with a one-line reason. */
 export function checkTokenizerJson(text: string, specialTokens: Record<string, string>): TokenizerFacts {
+  const depth = jsonDepth(text);
+  if (depth > MAX_JSON_DEPTH) throw new Error(`is nested too deeply (${depth} levels of arrays/objects; at most ${MAX_JSON_DEPTH})`);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -54,14 +81,17 @@ export function checkTokenizerJson(text: string, specialTokens: Record<string, s
   const added = Array.isArray(json.added_tokens) ? (json.added_tokens as Json[]) : [];
   for (const t of added) ids.push(t.id as number);
   for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= MAX_VOCAB) throw new Error(`token id ${String(id)} is not an integer in [0, ${MAX_VOCAB})`);
-  const vocabSize = ids.length ? Math.max(...ids) + 1 : 0;
+  const vocabSize = ids.reduce((m, id) => Math.max(m, id + 1), 0);
   const distinct = new Set(ids).size;
   // Allow a few unused ids (added tokens reuse vocab ids), but not a sparse table that would blow up allocations.
   if (vocabSize > distinct * 2 + 256) throw new Error(`token ids are sparse (max id ${vocabSize - 1} for ${distinct} tokens)`);
 
   const regexes: string[] = [];
   collectRegexes([json.normalizer, json.pre_tokenizer], regexes);
-  for (const r of regexes) if (NESTED_QUANTIFIER.test(r)) throw new Error(`regular expression ${JSON.stringify(r)} has nested quantifiers (catastrophic backtracking risk)`);
+  for (const r of regexes) {
+    const risk = regexRisk(r);
+    if (risk) throw new Error(`regular expression ${JSON.stringify(r)} ${risk} (catastrophic backtracking risk)`);
+  }
 
   const byContent = new Map<string, number>();
   for (const t of added) if (typeof t.content === 'string') byContent.set(t.content, t.id as number);
@@ -81,6 +111,10 @@ export class PackTokenizer {
   private readonly plain: Tokenizer;
   private readonly specialStrings: string[];
   private readonly specialIdSet: Set<number>;
+  /** Finds the special-token strings in one pass (longest first at a position, as the loop it replaces did). */
+  private readonly specialPattern: RegExp | undefined;
+  /** Whether plain text may be cut before a space (see sliceSafe): the slices then encode to the same ids. */
+  readonly sliceable: boolean;
 
   constructor(jsonText: string, specialTokens: Record<string, string>) {
     const facts = checkTokenizerJson(jsonText, specialTokens);
@@ -91,6 +125,9 @@ export class PackTokenizer {
     const special = added.filter((t) => t.special === true);
     this.specialStrings = [...new Set([...special.map((t) => String(t.content)), ...Object.values(specialTokens)])].sort((a, b) => b.length - a.length);
     this.specialIdSet = new Set([...special.map((t) => t.id as number), ...Object.values(facts.specialIds)]);
+    const nonEmpty = this.specialStrings.filter((x) => x.length > 0);
+    this.specialPattern = nonEmpty.length ? new RegExp(nonEmpty.map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g') : undefined;
+    this.sliceable = sliceSafe(json, added.filter((t) => t.special !== true));
     this.control = new Tokenizer(json, {});
     // The plain tokenizer does not split out special tokens: they stay only in the id table.
     this.plain = new Tokenizer({ ...json, added_tokens: added.filter((t) => t.special !== true) }, {});
@@ -107,27 +144,44 @@ export class PackTokenizer {
    */
   encodePlain(text: string): number[] {
     const ids: number[] = [];
-    let rest = text;
-    while (rest.length) {
-      let at = -1;
-      let hit = '';
-      for (const s of this.specialStrings) {
-        const i = rest.indexOf(s);
-        if (i >= 0 && (at < 0 || i < at)) {
-          at = i;
-          hit = s;
-        }
+    for (const piece of this.plainPieces(text)) append(ids, this.plainIds(piece));
+    return ids;
+  }
+
+  /**
+   * encodePlain for long text (documents of up to millions of characters): encodes it in slices of about 8k
+   * characters, cut before a space where the tokenizer gives the same ids as for the whole text (otherwise in one
+   * piece), and between slices yields to the event loop and asks `isCancelled`, so a cancel is answered within one
+   * slice. Throws `cancelled()`'s error when cancelled.
+   */
+  async encodePlainAsync(text: string, isCancelled: () => boolean = () => false, cancelled: () => Error = () => new Error('cancelled')): Promise<number[]> {
+    const ids: number[] = [];
+    for (const piece of this.plainPieces(text)) {
+      for (const slice of this.sliceable ? sliceText(piece, SLICE_CHARS) : [piece]) {
+        if (text.length > SLICE_CHARS) await new Promise<void>((r) => setImmediate(r));
+        if (isCancelled()) throw cancelled();
+        append(ids, this.plainIds(slice));
       }
-      if (at < 0) {
-        ids.push(...this.plainIds(rest));
-        break;
-      }
-      if (at > 0) ids.push(...this.plainIds(rest.slice(0, at)));
-      // Split the special string so that no single piece equals it.
-      ids.push(...this.plainIds(hit.slice(0, 1)), ...this.plainIds(hit.slice(1)));
-      rest = rest.slice(at + hit.length);
     }
     return ids;
+  }
+
+  /** The text cut around special-token strings, each of which is split in two so that no piece equals it. */
+  private *plainPieces(text: string): Generator<string> {
+    if (!this.specialPattern) {
+      if (text) yield text;
+      return;
+    }
+    const re = new RegExp(this.specialPattern.source, 'g');
+    let from = 0;
+    for (let m = re.exec(text); m; m = re.exec(text)) {
+      if (m.index > from) yield text.slice(from, m.index);
+      const hit = m[0];
+      yield hit.slice(0, 1);
+      if (hit.length > 1) yield hit.slice(1);
+      from = m.index + hit.length;
+    }
+    if (from < text.length) yield text.slice(from);
   }
 
   private plainIds(text: string): number[] {
@@ -147,4 +201,80 @@ export class PackTokenizer {
   tokens(ids: readonly number[]): string[] {
     return ids.map((id) => this.control.id_to_token(id) ?? `<${id}>`);
   }
+}
+
+/** Cuts `text` into slices of about `size` characters, each cut just before a space that follows a non-space. */
+export function sliceText(text: string, size: number): string[] {
+  const out: string[] = [];
+  let start = 0;
+  while (text.length - start > size) {
+    let cut = text.indexOf(' ', start + size);
+    while (cut > 0 && /\s/.test(text[cut - 1]!)) cut = text.indexOf(' ', cut + 1);
+    if (cut < 0) break;
+    out.push(text.slice(start, cut));
+    start = cut;
+  }
+  out.push(text.slice(start));
+  return out;
+}
+
+/**
+ * Whether encoding text in slices cut before a space (preceded by a non-space) gives the same ids as encoding it
+ * whole. True only for configurations where no token can span such a cut: normalizers that map characters one by one
+ * (Unicode forms, lower case, one-character Replace), pre-tokenizers that split at spaces (ByteLevel with its regex,
+ * Whitespace, WhitespaceSplit, Metaspace with split), or none when no token of the vocabulary or merges has a space
+ * marker after another character. Anything else (Prepend, Strip, Split regexes, …) is encoded whole.
+ */
+function sliceSafe(json: Json, plainAdded: Json[]): boolean {
+  const replaces: [string, string][] = [];
+  const okNormalizer = (n: unknown): boolean => {
+    if (n === null || n === undefined) return true;
+    if (!isObj(n)) return false;
+    if (n.type === 'Sequence') return Array.isArray(n.normalizers) && n.normalizers.every(okNormalizer);
+    if (['NFC', 'NFD', 'NFKC', 'NFKD', 'Lowercase'].includes(String(n.type))) return true;
+    if (n.type === 'Replace' && isObj(n.pattern) && typeof n.pattern.String === 'string' && [...n.pattern.String].length === 1 && typeof n.content === 'string') {
+      replaces.push([n.pattern.String, n.content]);
+      return true;
+    }
+    return false;
+  };
+  const splitsAtSpaces = (p: unknown): boolean | undefined => {
+    if (p === null || p === undefined) return false;
+    if (!isObj(p)) return undefined;
+    if (p.type === 'ByteLevel') return p.use_regex !== false ? true : false;
+    if (p.type === 'Whitespace' || p.type === 'WhitespaceSplit') return true;
+    if (p.type === 'Metaspace') return p.split !== false;
+    if (p.type === 'Sequence' && Array.isArray(p.pretokenizers)) {
+      let any = false;
+      for (const x of p.pretokenizers) {
+        const r = splitsAtSpaces(x);
+        if (r === undefined) return undefined;
+        any ||= r;
+      }
+      return any;
+    }
+    return undefined;
+  };
+  if (!okNormalizer(json.normalizer)) return false;
+  if (plainAdded.some((t) => typeof t.content !== 'string' || /\S\s/u.test(t.content))) return false;
+  const splits = splitsAtSpaces(json.pre_tokenizer);
+  if (splits === undefined) return false;
+  if (splits) return true;
+  // No pre-tokenizer: the model sees the whole text; safe when no token holds a space marker after other characters.
+  let marker = ' ';
+  for (const [from, to] of replaces) marker = marker.split(from).join(to);
+  if (!marker) return false;
+  const model = isObj(json.model) ? json.model : {};
+  const pieces: string[] = [];
+  if (isObj(model.vocab)) pieces.push(...Object.keys(model.vocab));
+  else if (Array.isArray(model.vocab)) for (const v of model.vocab) if (Array.isArray(v) && typeof v[0] === 'string') pieces.push(v[0]);
+  if (Array.isArray(model.merges)) for (const m of model.merges) pieces.push(Array.isArray(m) ? m.join('') : String(m).replace(' ', ''));
+  const spans = (p: string): boolean => {
+    for (let k = p.indexOf(marker, 1); k > 0; k = p.indexOf(marker, k + 1)) {
+      const before = p.slice(0, k);
+      if (!before.endsWith(marker) && !/\s$/u.test(before)) return true;
+    }
+    return false;
+  };
+  return !pieces.some(spans);
 }

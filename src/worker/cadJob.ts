@@ -17,7 +17,6 @@ import { decodeCad, type CadToken } from '../engine/cad';
 import { chunkText } from '../engine/chunking';
 import { CancelledError, ContextTooLongError, EngineInputError } from '../engine/errors';
 import { validateDecoding } from '../engine/logits';
-import { renderPieces, type PromptTemplate } from '../runtime/prompts';
 import { WorkerFailure, type LanguageModel, type WorkerService } from './service';
 
 export const CAD_DEFAULTS = {
@@ -76,15 +75,18 @@ export async function runCad(service: WorkerService, p: CadRunParams, job: CadJo
   const started = performance.now();
   const knobs = checkParams(p);
   const model = await service.languageModel(p.packId);
-  const template: PromptTemplate | undefined = model.prompts.prompts[p.task === 'summarize' ? 'summary' : 'qa'];
-  if (!template?.no_context) throw new WorkerFailure(WorkerErrorCode.PackInvalid, `model pack "${model.pack.manifest.id}" has no "${p.task === 'summarize' ? 'summary' : 'qa'}" prompt with a no-context form`);
+  // The pack's prompt template, or a published model's chat template / plain prompts (runtime/taskPrompts.ts).
+  const template = model.taskPrompt(p.task === 'summarize' ? 'summary' : 'qa');
+  if (!template) throw new WorkerFailure(WorkerErrorCode.PackInvalid, `model pack "${model.pack.manifest.id}" has no "${p.task === 'summarize' ? 'summary' : 'qa'}" prompt with a no-context form`);
   const fields = (document: string) => ({ document: document.trim(), question: (p.question ?? '').trim() });
-  const withoutContext = renderPieces(template.no_context, fields(''), model.tok);
-  const stopTokens = Object.values(model.tok.specialIds);
+  const withoutContext = template.render(fields(''), false);
+  const stopTokens = [...new Set([...Object.values(model.tok.specialIds), ...model.lm.eosIds])];
+  /** The rows of the last decode and what it generated, for the run record. */
+  let lastRun: { withContext: Int32Array; generated: number[] } | undefined;
   const provider = service.providerReport();
 
   const decodeOne = async (document: string, alpha: number, variant: 'cad' | 'regular', part: number): Promise<CadOutput> => {
-    const withContext = renderPieces(template.prompt, fields(document), model.tok);
+    const withContext = template.render(fields(document), true);
     const partial: CadToken[] = [];
     const onToken = job.onToken
       ? (t: CadToken, index: number) => {
@@ -95,18 +97,32 @@ export async function runCad(service: WorkerService, p: CadRunParams, job: CadJo
         }
       : undefined;
     const r = await decodeCad(model.lm, { withContext, withoutContext, alpha, decoding: knobs.decoding, maxTokens: knobs.maxTokens, seed: knobs.seed, stopTokens, signal: job.signal, ...(onToken && { onToken }) });
+    if (variant === 'cad') lastRun = { withContext, generated: r.tokens.map((t) => t.id) };
     const tokens = describeTokens(model, r.tokens);
     return { text: tokens.map((t) => t.text).join('').trim(), tokens, alpha, stoppedBy: r.stoppedBy };
   };
 
-  const fitsWhole = (document: string) => renderPieces(template.prompt, fields(document), model.tok).length + knobs.maxTokens <= model.lm.maxContext;
+  const fitsWhole = (document: string) => template.render(fields(document), true).length + knobs.maxTokens <= model.lm.maxContext;
+  // The document is tokenised once, in slices, answering a cancel between them (2M characters take seconds); only a
+  // document that may fit is rendered into the prompt whole (the template adds tokens, boundaries lose a few at most).
+  let docTokens: number;
+  try {
+    docTokens = (await model.tok.encodePlainAsync(` ${p.document.trim()}`, () => job.signal.aborted, () => new CancelledError())).length;
+  } catch (e) {
+    if (e instanceof CancelledError) throw new WorkerFailure(WorkerErrorCode.Cancelled, `${p.task === 'ask' ? 'answer' : 'summary'} cancelled`);
+    throw e;
+  }
+  const documentFits = docTokens <= model.lm.maxContext + 8 && fitsWhole(p.document);
 
   /** Map-reduce for long documents: summarise chunks, then summarise the joined summaries until they fit (≤ 3 rounds). */
   const runVariant = async (alpha: number, variant: 'cad' | 'regular'): Promise<{ out: CadOutput; chunks?: CadRunResult['chunks'] }> => {
-    if (fitsWhole(p.document)) return { out: await decodeOne(p.document, alpha, variant, 0) };
-    const overhead = renderPieces(template.prompt, fields(''), model.tok).length;
+    if (documentFits) return { out: await decodeOne(p.document, alpha, variant, 0) };
+    const overhead = template.render(fields(''), true).length;
     const budget = model.lm.maxContext - knobs.maxTokens - overhead - 2;
-    const docTokens = model.tok.encodePlain(` ${p.document.trim()}`).length;
+    if (p.task === 'ask' && overhead + 16 + 2 + 1 > model.lm.maxContext) {
+      const questionTokens = model.tok.encodePlain(` ${(p.question ?? '').trim()}`).length;
+      throw bad(`the question is too long for model "${model.pack.manifest.id}": it has about ${questionTokens} tokens and the model reads at most ${model.lm.maxContext}, prompt and document included; shorten the question`);
+    }
     if (budget < 16) throw bad(`model "${model.pack.manifest.id}" reads ${model.lm.maxContext} tokens; with ${knobs.maxTokens} new tokens and the prompt, no room is left for the document (lower the max tokens)`);
     if (p.task === 'ask') {
       throw bad(`the document has about ${docTokens} tokens but model "${model.pack.manifest.id}" reads at most ${budget} with this question; select the passage that matters (Ask About This Document works on the selection) or use a pack with a longer context`);
@@ -130,7 +146,7 @@ export async function runCad(service: WorkerService, p: CadRunParams, job: CadJo
   try {
     const cad = await runVariant(knobs.alpha, 'cad');
     const regular = p.compareRegular ? (await runVariant(0, 'regular')).out : undefined;
-    const withContextLen = fitsWhole(p.document) ? renderPieces(template.prompt, fields(p.document), model.tok).length : model.lm.maxContext - knobs.maxTokens;
+    const withContextLen = documentFits ? template.render(fields(p.document), true).length : model.lm.maxContext - knobs.maxTokens;
     return {
       ...cad.out,
       task: p.task,
@@ -144,6 +160,16 @@ export async function runCad(service: WorkerService, p: CadRunParams, job: CadJo
         provider: provider.chosen,
         device: provider.device,
         promptTokens: { withContext: withContextLen, withoutContext: withoutContext.length },
+        ...(lastRun && {
+          prompt: {
+            template: template.template,
+            rows: [
+              { row: 'with-document' as const, text: model.tok.decode([...lastRun.withContext], false), ids: [...lastRun.withContext] },
+              { row: 'without-document' as const, text: model.tok.decode([...withoutContext], false), ids: [...withoutContext] },
+            ],
+            generated: lastRun.generated,
+          },
+        }),
         ...(cad.chunks && { chunks: cad.chunks.length }),
         durationMs: Math.round(performance.now() - started),
       },

@@ -4,7 +4,10 @@
  * - JSON-RPC over IPC with typed requests from src/protocol/worker, AbortSignal → `$/cancelRequest`;
  * - on a crash every pending request is rejected at once with WorkerCrashed, then the worker is restarted with
  *   backoff; after 5 crashes in 3 minutes it stays down and `onDidFail` fires;
- * - `stop()` asks for shutdown, waits, then kills.
+ * - a heartbeat: `worker/ping` (answered from the worker's event loop) every few seconds; a worker that answers none
+ *   for `hungAfterMs` (stopped, or stuck in a synchronous loop) is killed with SIGKILL, its pending requests are
+ *   rejected with WorkerCrashed saying it stopped responding, and it is restarted like a crashed one;
+ * - `stop()` asks for shutdown, waits, then kills; `kill()` kills at once (exit paths of the CLI).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import {
@@ -19,7 +22,7 @@ import {
   type RequestType,
   type RequestType0,
 } from 'vscode-jsonrpc/node';
-import { Notifications, Requests, WorkerErrorCode, type ProviderReport, type DiffusionStepProgress, type StepProgress, type TokenProgress, type WorkerSettings, type WorkerStatus } from '../protocol/worker';
+import { Notifications, Requests, WorkerErrorCode, type ProviderReport, type DiffusionStepProgress, type DownloadProgress, type StepProgress, type TokenProgress, type WorkerSettings, type WorkerStatus } from '../protocol/worker';
 import { RestartPolicy } from './restartPolicy';
 
 export type WorkerState = 'stopped' | 'starting' | 'running' | 'restarting' | 'failed';
@@ -41,7 +44,11 @@ export interface WorkerClientOptions {
   /** Executable used to run the worker; defaults to this process's (Electron-as-Node inside VS Code). */
   execPath?: string;
   env?: NodeJS.ProcessEnv;
+  /** Liveness check (default: a ping every 5 s, hung after 20 s without an answer); false turns it off. */
+  heartbeat?: { intervalMs?: number; hungAfterMs?: number } | false;
 }
+
+export const HEARTBEAT_DEFAULTS = { intervalMs: 5000, hungAfterMs: 20_000 } as const;
 
 /** A typed error with a one-line, user-facing message. */
 export class WorkerError extends Error {
@@ -75,12 +82,16 @@ export class WorkerClient {
   private _state: WorkerState = 'stopped';
   private _provider: ProviderReport | undefined;
   private failure: string | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  /** The child the heartbeat found hung (and killed), with how long it had been silent. */
+  private hung: { child: ChildProcess; silentMs: number } | undefined;
 
   readonly onDidChangeState = new Emitter<WorkerState>();
   readonly onDidFail = new Emitter<string>();
   readonly onProgress = new Emitter<StepProgress>();
   readonly onTokens = new Emitter<TokenProgress>();
   readonly onDiffusionStep = new Emitter<DiffusionStepProgress>();
+  readonly onDownloadProgress = new Emitter<DownloadProgress>();
   readonly onStatus = new Emitter<WorkerStatus>();
   readonly onDidStart = new Emitter<number>();
 
@@ -129,10 +140,12 @@ export class WorkerClient {
     connection.onNotification(Notifications.stepProgress, (p) => this.onProgress.fire(p));
     connection.onNotification(Notifications.tokenProgress, (p) => this.onTokens.fire(p));
     connection.onNotification(Notifications.diffusionProgress, (p) => this.onDiffusionStep.fire(p));
+    connection.onNotification(Notifications.downloadProgress, (p) => this.onDownloadProgress.fire(p));
     connection.onNotification(Notifications.status, (s) => this.onStatus.fire(s));
     connection.onError(([e]) => this.options.log.warn(`worker connection error: ${e.message}`));
     connection.listen();
     this.connection = connection;
+    this.startHeartbeat(child, connection);
 
     return new Promise<MessageConnection>((resolve, reject) => {
       let settled = false;
@@ -176,10 +189,18 @@ export class WorkerClient {
     if (this.child !== child) return;
     this.child = undefined;
     this.connection = undefined;
-    const expected = this.stopping;
-    const reason = describeExit(code, signal);
+    this.stopHeartbeat();
+    const hung = this.hung?.child === child ? this.hung : undefined;
+    this.hung = undefined;
+    const expected = this.stopping && !hung;
+    const reason = hung ? `it stopped responding for ${(hung.silentMs / 1000).toFixed(1)} s and was killed` : describeExit(code, signal);
     for (const p of [...this.pending]) {
-      p.reject(new WorkerError(WorkerErrorCode.WorkerCrashed, expected ? `the Concert worker was stopped while handling "${p.method}"` : `the Concert worker stopped unexpectedly (${reason}) while handling "${p.method}"; it is being restarted, try again`));
+      p.reject(
+        new WorkerError(
+          WorkerErrorCode.WorkerCrashed,
+          expected ? `the Concert worker was stopped while handling "${p.method}"` : hung ? `the Concert worker stopped responding while handling "${p.method}" (no answer for ${(hung.silentMs / 1000).toFixed(1)} s), so it was killed; it is being restarted, try again` : `the Concert worker stopped unexpectedly (${reason}) while handling "${p.method}"; it is being restarted, try again`,
+        ),
+      );
     }
     this.pending.clear();
     connection.dispose();
@@ -200,6 +221,62 @@ export class WorkerClient {
       this.restartTimer = undefined;
       this.start().catch((e: Error) => this.options.log.warn(`restart failed: ${e.message}`));
     }, decision.delayMs);
+  }
+
+  /**
+   * Pings the worker every intervalMs; a worker that has answered nothing for hungAfterMs is killed (SIGKILL works on
+   * a stopped process too) and handled like a crash. Replies are all that counts: the ping is answered from the
+   * worker's event loop, which long jobs keep free (ONNX Runtime runs off it, tokenising yields between slices).
+   */
+  private startHeartbeat(child: ChildProcess, connection: MessageConnection): void {
+    this.stopHeartbeat();
+    if (this.options.heartbeat === false) return;
+    const intervalMs = this.options.heartbeat?.intervalMs ?? HEARTBEAT_DEFAULTS.intervalMs;
+    const hungAfterMs = this.options.heartbeat?.hungAfterMs ?? HEARTBEAT_DEFAULTS.hungAfterMs;
+    let lastAnswer = Date.now();
+    let waiting = false;
+    const timer = setInterval(() => {
+      if (this.child !== child) {
+        clearInterval(timer);
+        return;
+      }
+      const silentMs = Date.now() - lastAnswer;
+      if (silentMs >= hungAfterMs) {
+        clearInterval(timer);
+        this.options.log.error(`worker ${child.pid} answered no heartbeat for ${silentMs} ms; killing it`);
+        this.hung = { child, silentMs };
+        child.kill('SIGKILL');
+        return;
+      }
+      if (waiting) return;
+      waiting = true;
+      connection.sendRequest(Requests.ping).then(
+        () => {
+          lastAnswer = Date.now();
+          waiting = false;
+        },
+        () => (waiting = false),
+      );
+    }, intervalMs);
+    timer.unref();
+    this.heartbeatTimer = timer;
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+  }
+
+  /** Kills the worker at once (SIGKILL), without restarting it: for exit paths that cannot wait. Synchronous. */
+  kill(): void {
+    if (this.restartTimer) {
+      clearTimeout(this.restartTimer);
+      this.restartTimer = undefined;
+    }
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    this.stopping = true;
+    child.kill('SIGKILL');
   }
 
   /** Rejects `p`'s caller at once if the worker dies, instead of waiting for the transport to notice. */

@@ -7,7 +7,8 @@ import { decodeDiffusion, type DiffusionOptions, type GuidanceTerm } from '../en
 import type { Projection } from '../engine/diffusion/projection';
 import { CancelledError, ContextTooLongError, EngineInputError } from '../engine/errors';
 import { parsePrompts, renderPieces } from '../runtime/prompts';
-import { readPackFile } from '../runtime/packs';
+import { readPackFile, type ValidatedPack } from '../runtime/packs';
+import type { OnnxClassifier } from '../runtime/classifier';
 import { modelText, splitParagraphs, tailChars, withoutBrokenBytes } from './diffusionText';
 import { WorkerFailure, type WorkerService } from './service';
 
@@ -50,18 +51,30 @@ export async function runDiffusion(service: WorkerService, p: DiffusionRunParams
   const steps = p.steps ?? Math.min(DIFFUSION_DEFAULTS.steps, model.lm.tTrain);
   if (!Number.isInteger(steps) || steps < 1 || steps > model.lm.tTrain) throw bad(`steps must be an integer from 1 to ${model.lm.tTrain} (the model's T)`);
 
-  // Guidance: every requested attribute must name an installed classifier and one of its labels.
-  const classifiers = await service.classifiers();
+  // Guidance: every requested attribute must name an installed classifier and one of its labels. Only those
+  // classifiers are loaded here (the attribute comes from the manifest): a broken classifier pack fails only the runs
+  // that steer with it.
+  const installed = await service.classifierPacks();
   const targets: AttributeTarget[] = p.attributes ?? [];
-  const guidance: GuidanceTerm[] = targets.map((a) => {
-    const hit = classifiers.find((c) => c.clf.attribute === a.attribute);
-    if (!hit) throw bad(`unknown attribute "${a.attribute}" (installed: ${classifiers.map((c) => c.clf.attribute).join(', ') || 'none'})`);
+  const classifiers: { pack: ValidatedPack; clf: OnnxClassifier }[] = [];
+  const guidance: GuidanceTerm[] = [];
+  for (const a of targets) {
+    const found = installed.find((c) => c.attribute === a.attribute);
+    if (!found) throw bad(`unknown attribute "${a.attribute}" (installed: ${installed.map((c) => c.attribute).join(', ') || 'none'})`);
+    let clf: OnnxClassifier;
+    try {
+      clf = await service.classifier(found.pack);
+    } catch (e) {
+      throw new WorkerFailure(WorkerErrorCode.PackInvalid, `the ${a.attribute} classifier cannot be used: ${(e as Error).message}`);
+    }
+    const hit = { pack: found.pack, clf };
+    if (!classifiers.some((c) => c.pack === hit.pack)) classifiers.push(hit);
     const label = hit.clf.labels.indexOf(a.label);
     if (label < 0) throw bad(`"${a.label}" is not a label of ${a.attribute} (labels: ${hit.clf.labels.join(', ')})`);
     if (typeof a.lambda !== 'number' || !Number.isFinite(a.lambda) || a.lambda < 0) throw bad(`the strength λ for ${a.attribute} must be a number ≥ 0`);
     if (hit.clf.vocabSize !== model.lm.vocabSize) throw bad(`the ${a.attribute} classifier (${hit.pack.manifest.id}) was made for another model than ${model.pack.manifest.id}, so it cannot steer it: steer without ${a.attribute}, or install a ${a.attribute} classifier made for this model`);
-    return { classifier: hit.clf, label, lambda: a.lambda };
-  });
+    guidance.push({ classifier: hit.clf, label, lambda: a.lambda });
+  }
   if (new Set(targets.map((a) => a.attribute)).size !== targets.length) throw bad('each attribute may be given once');
 
   // Context: the pack's "lm" template head (<s>), then the text before, as the model reads text (one line). With no
@@ -130,10 +143,20 @@ export async function runDiffusion(service: WorkerService, p: DiffusionRunParams
       }
       text = text.trim();
     }
-    // Final scores of the output under every installed classifier (the external judge is separate: bench/).
+    // Final scores of the output under every installed classifier (the external judge is separate: bench/), loaded
+    // now; one that cannot be loaded is left out of the scores (the worker log and the model listing say why).
     const attributes: AttributeScore[] = [];
-    for (const c of classifiers) {
-      if (c.clf.vocabSize !== model.lm.vocabSize || !r.tokens.length) continue;
+    for (const { pack } of r.tokens.length ? installed : []) {
+      let c = classifiers.find((x) => x.pack === pack);
+      if (!c) {
+        try {
+          c = { pack, clf: await service.classifier(pack) };
+        } catch (e) {
+          console.error(`diffusion/run: classifier pack ${pack.manifest.id} left out of the scores: ${(e as Error).message}`);
+          continue;
+        }
+      }
+      if (c.clf.vocabSize !== model.lm.vocabSize) continue;
       const probs = await c.clf.classifyTokens(r.tokens);
       const target = targets.find((a) => a.attribute === c.clf.attribute)?.label;
       attributes.push({ attribute: c.clf.attribute, ...(target && { target }), probabilities: Object.fromEntries(c.clf.labels.map((l, i) => [l, probs[i]!])) });

@@ -9,6 +9,7 @@ import { WorkerFailure, WorkerService, type JobControl } from './service';
 import { parseWorkerArgs } from './args';
 import { runCad } from './cadJob';
 import { runDiffusion } from './diffusionJob';
+import { runPull } from './pullJob';
 
 const args = parseWorkerArgs(process.argv.slice(2));
 if (!process.send) {
@@ -84,6 +85,19 @@ connection.onRequest(
     });
   }),
 );
+connection.onRequest(
+  Requests.pullModel,
+  handle((p, token) => {
+    const ac = new AbortController();
+    token.onCancellationRequested(() => ac.abort());
+    const progressToken = p?.progressToken;
+    return runPull(service, p, {
+      signal: ac.signal,
+      progressIntervalMs: progressIntervalMs,
+      ...(progressToken && { onProgress: (d) => void connection.sendNotification(Notifications.downloadProgress, { progressToken, ...d }) }),
+    });
+  }),
+);
 connection.onRequest(Requests.ping, () => ({ pid: process.pid, uptimeMs: Math.round(process.uptime() * 1000) }));
 connection.onRequest(Requests.shutdown, async () => {
   await service.dispose();
@@ -91,11 +105,18 @@ connection.onRequest(Requests.shutdown, async () => {
 connection.onNotification(Notifications.exit, () => process.exit(0));
 connection.onClose(() => process.exit(0));
 process.on('disconnect', () => process.exit(0));
+// Ctrl-C in a terminal signals the whole process group: the CLI (the parent) turns it into a cancel, and kills this
+// process if it does not answer. Dying here on SIGINT would be reported as a crash instead of "cancelled".
+process.on('SIGINT', () => {});
 connection.listen();
 
-// If the parent dies without a goodbye (killed, crashed), do not linger holding memory and threads.
+// If the parent dies without a goodbye (killed, crashed), do not linger holding memory and threads. This also holds
+// after SIGSTOP/SIGCONT: the overdue timer runs at once on SIGCONT, and a new parent pid (re-parented to init or a
+// subreaper) counts as the parent gone even if its pid was reused.
 if (args.clientPid) {
+  const parentAtStart = process.ppid;
   const timer = setInterval(() => {
+    if (process.ppid !== parentAtStart) process.exit(0);
     try {
       process.kill(args.clientPid!, 0);
     } catch {

@@ -19,7 +19,9 @@ import {
 } from '../protocol/worker';
 import { SessionCache, availableProviders, ort, ortVersion, runCanary } from '../runtime/ort';
 import { PackError, discoverPacks, type DiscoveredPack, type ValidatedPack } from '../runtime/packs';
+import { HF_DTYPES, type HfLayoutOptions } from '../runtime/hfLayout';
 import { chooseProvider } from '../runtime/providers';
+import { completedDownloads } from '../runtime/hub';
 import { syntheticFeeds } from '../runtime/feeds';
 import type { PackTokenizer } from '../runtime/tokenizer';
 import { CONCERT_VERSION } from '../protocol/version';
@@ -47,6 +49,9 @@ export class WorkerService {
   private packs: DiscoveredPack[] | undefined;
   private readonly sessions: SessionCache;
   private readonly tokenizers = new Map<string, PackTokenizer>();
+  /** Graph loads by manifest sha256: packs whose graphs ONNX Runtime accepted, and why the others failed. */
+  private readonly loadedOk = new Set<string>();
+  private readonly loadFailures = new Map<string, PackError>();
 
   constructor(private readonly onStatus: (s: WorkerStatus) => void = () => {}) {
     this.sessions = new SessionCache('cpu', 0, 0, () => this.emitStatus());
@@ -59,9 +64,12 @@ export class WorkerService {
       this.provider = await chooseProvider(settings.device, availableProviders(), runCanary, settings.threads);
     }
     await this.sessions.configure(this.provider.chosen, settings.threads, settings.idleUnloadSeconds * 1000);
-    if (JSON.stringify(previous?.modelFolders) !== JSON.stringify(settings.modelFolders) || previous?.bundledModelsDir !== settings.bundledModelsDir) {
+    if (JSON.stringify(previous?.modelFolders) !== JSON.stringify(settings.modelFolders) || previous?.bundledModelsDir !== settings.bundledModelsDir || previous?.downloadsDir !== settings.downloadsDir || previous?.modelDtype !== settings.modelDtype) {
       this.packs = undefined;
+      this.packsByPath.clear();
       this.tokenizers.clear();
+      this.loadedOk.clear();
+      this.loadFailures.clear();
       await this.sessions.clear();
     }
     this.emitStatus();
@@ -76,14 +84,41 @@ export class WorkerService {
   private async discovered(refresh = false): Promise<DiscoveredPack[]> {
     const { settings } = this.requireConfigured();
     if (!this.packs || refresh) {
-      const roots = [{ dir: settings.bundledModelsDir, source: 'bundled' as const }, ...settings.modelFolders.map((d) => ({ dir: path.resolve(d), source: 'user' as const }))];
-      this.packs = await discoverPacks(roots);
+      // Complete downloads only (folders with the marker models/pull writes last): a cancelled pull is no model.
+      const downloads = settings.downloadsDir ? await completedDownloads(path.resolve(settings.downloadsDir)) : [];
+      const roots = [{ dir: settings.bundledModelsDir, source: 'bundled' as const }, ...settings.modelFolders.map((d) => ({ dir: path.resolve(d), source: 'user' as const })), ...downloads.map((dir) => ({ dir, source: 'user' as const }))];
+      this.packs = await discoverPacks(roots, undefined, this.layout());
     }
     return this.packs;
   }
 
+  /** Where models/pull writes (WorkerSettings.downloadsDir). */
+  downloadsDir(): string {
+    const dir = this.requireConfigured().settings.downloadsDir;
+    if (!dir) throw new WorkerFailure(WorkerErrorCode.BadInput, 'no downloads folder is configured (WorkerSettings.downloadsDir), so models cannot be pulled');
+    return path.resolve(dir);
+  }
+
   async listPacks(): Promise<PackSummary[]> {
-    return (await this.discovered(true)).map(summarise);
+    return (await this.discovered(true)).map((d) => {
+      const sha = d.pack?.manifestSha256;
+      const failure = sha === undefined ? undefined : this.loadFailures.get(sha);
+      // A graph ONNX Runtime refused makes the pack invalid here too, as `concert validate` would say.
+      if (failure) return summarise({ dir: d.dir, source: d.source, error: failure });
+      return { ...summarise(d), ...(sha !== undefined && { graphsLoaded: this.loadedOk.has(sha) }) };
+    });
+  }
+
+  /** Records whether loading a pack's graphs worked, for the listing (a failure is kept until the pack changes). */
+  private async recordLoad<T>(pack: ValidatedPack, load: () => Promise<T>): Promise<T> {
+    try {
+      const r = await load();
+      this.loadedOk.add(pack.manifestSha256);
+      return r;
+    } catch (e) {
+      if (e instanceof PackError) this.loadFailures.set(pack.manifestSha256, e);
+      throw e;
+    }
   }
 
   /**
@@ -92,7 +127,7 @@ export class WorkerService {
    */
   async validatePacks(dirs: string[]): Promise<PackSummary[]> {
     if (!Array.isArray(dirs) || !dirs.length || dirs.some((d) => typeof d !== 'string' || !d)) throw new WorkerFailure(WorkerErrorCode.BadInput, 'give at least one folder to validate');
-    const found = await discoverPacks(dirs.map((d) => ({ dir: path.resolve(d), source: 'user' as const })));
+    const found = await discoverPacks(dirs.map((d) => ({ dir: path.resolve(d), source: 'user' as const })), undefined, this.layout());
     const scratch = new SessionCache(this.requireConfigured().provider.chosen, this.settings?.threads ?? 0, 0);
     try {
       for (const f of found) {
@@ -109,7 +144,7 @@ export class WorkerService {
     } finally {
       await scratch.clear();
     }
-    return found.map(summarise);
+    return found.map((f) => ({ ...summarise(f), ...(f.pack && { graphsLoaded: true }) }));
   }
 
   async doctor(): Promise<DoctorReport> {
@@ -124,8 +159,28 @@ export class WorkerService {
     };
   }
 
+  /** How published Hugging Face folders are loaded: the weight variant (settings.modelDtype) for the chosen provider. */
+  private layout(): HfLayoutOptions {
+    const { settings, provider } = this.requireConfigured();
+    const dtype = settings.modelDtype ?? 'auto';
+    if (dtype !== 'auto' && !(HF_DTYPES as readonly string[]).includes(dtype)) throw new WorkerFailure(WorkerErrorCode.BadInput, `the model dtype must be auto or one of ${HF_DTYPES.join(', ')} (got "${dtype}")`);
+    return { dtype: dtype as HfLayoutOptions['dtype'] & string, provider: provider.chosen };
+  }
+
+  /** Packs named by folder (an absolute path as the pack id, e.g. `concert summarize --model ./folder`), by id. */
+  private readonly packsByPath = new Map<string, ValidatedPack>();
+
   private async pack(id: string): Promise<ValidatedPack> {
     if (typeof id !== 'string' || !id) throw new WorkerFailure(WorkerErrorCode.BadInput, 'a model pack id is required');
+    if (path.isAbsolute(id)) {
+      const [found] = await discoverPacks([{ dir: id, source: 'user' }], undefined, this.layout());
+      if (!found || (!found.pack && !found.error)) throw new WorkerFailure(WorkerErrorCode.PackNotFound, `no model pack or Hugging Face ONNX folder in ${id}`);
+      if (!found.pack) throw new WorkerFailure(found.error!.problem.includes('does not exist') ? WorkerErrorCode.PackNotFound : WorkerErrorCode.PackInvalid, found.error!.message);
+      this.packsByPath.set(found.pack.manifest.id, found.pack);
+      return found.pack;
+    }
+    const byPath = this.packsByPath.get(id);
+    if (byPath) return byPath;
     const all = await this.discovered();
     const hit = all.find((p) => p.pack?.manifest.id === id) ?? all.find((p) => !p.pack && p.error?.pack === id);
     if (!hit) {
@@ -163,7 +218,10 @@ export class WorkerService {
   /** Loads (lazily, cached) a causal LM with its tokenizer and prompt templates. */
   async languageModel(packId?: string): Promise<LanguageModel> {
     const pack = await this.packOfKind('causal-lm', packId, (p) => !!p.manifest.prompts);
-    return loadLanguageModel(pack, this.sessions, await this.tokenizer(pack.manifest.id));
+    const tok = await this.tokenizer(pack.manifest.id);
+    // The decoder is loaded first through recordLoad (then cached), so that only graph failures mark the pack invalid.
+    if (pack.manifest.graphs['decoder']) await this.recordLoad(pack, () => this.sessions.get(pack, 'decoder'));
+    return loadLanguageModel(pack, this.sessions, tok);
   }
 
   /** Loads a simplex diffusion LM with its tokenizer. */
@@ -173,16 +231,34 @@ export class WorkerService {
     const shape = diffusionShape(pack);
     const pad = tok.specialIds['pad'] ?? tok.specialIds['eos'];
     if (pad === undefined) throw new WorkerFailure(WorkerErrorCode.PackInvalid, `model pack "${pack.manifest.id}" must declare specialTokens.pad or eos`);
-    const lm = new OnnxDiffusionLM(await this.sessions.get(pack, 'context'), await this.sessions.get(pack, 'denoiser'), shape, pad);
+    const [context, denoiser] = await this.recordLoad(pack, async () => [await this.sessions.get(pack, 'context'), await this.sessions.get(pack, 'denoiser')] as const);
+    const lm = new OnnxDiffusionLM(context, denoiser, shape, pad);
     return { pack, lm, tok, modelSha256: pack.manifest.files[pack.manifest.graphs['denoiser']!]!.sha256 };
   }
 
-  /** Every valid classifier pack, loaded (guidance and scoring). */
-  async classifiers(): Promise<{ pack: ValidatedPack; clf: OnnxClassifier }[]> {
-    const packs = (await this.discovered()).filter((p) => p.pack?.manifest.kind === 'classifier').map((p) => p.pack!);
-    const out = [];
-    for (const pack of packs) out.push({ pack, clf: new OnnxClassifier(await this.sessions.get(pack, 'classifier')) });
-    return out;
+  /** Every valid classifier pack with the attribute it measures, from its manifest: nothing is loaded. */
+  async classifierPacks(): Promise<{ pack: ValidatedPack; attribute: string }[]> {
+    return (await this.discovered())
+      .filter((p) => p.pack?.manifest.kind === 'classifier')
+      .map((p) => {
+        // As OnnxClassifier reads it: knobs.attribute, else the pack id.
+        const attribute = p.pack!.manifest.knobs?.['attribute'];
+        return { pack: p.pack!, attribute: typeof attribute === 'string' ? attribute : p.pack!.manifest.id };
+      });
+  }
+
+  /** Loads one classifier pack (sessions are cached); a failure is a PackError naming the pack, and is remembered. */
+  async classifier(pack: ValidatedPack): Promise<OnnxClassifier> {
+    const known = this.loadFailures.get(pack.manifestSha256);
+    if (known) throw known;
+    const graph = await this.recordLoad(pack, () => this.sessions.get(pack, 'classifier'));
+    try {
+      return new OnnxClassifier(graph);
+    } catch (e) {
+      const err = e instanceof PackError ? e : new PackError(pack.manifest.id, (e as Error).message);
+      this.loadFailures.set(pack.manifestSha256, err);
+      throw err;
+    }
   }
 
   providerReport(): ProviderReport {
@@ -202,8 +278,11 @@ export class WorkerService {
     if (!Number.isInteger(p.steps) || p.steps < 1 || p.steps > 1_000_000) throw new WorkerFailure(WorkerErrorCode.BadInput, 'steps must be an integer from 1 to 1000000');
     const pack = await this.pack(p.packId);
     const roles = Object.keys(pack.manifest.graphs);
-    const graphs = [];
-    for (const role of roles) graphs.push(await this.sessions.get(pack, role));
+    const graphs = await this.recordLoad(pack, async () => {
+      const out = [];
+      for (const role of roles) out.push(await this.sessions.get(pack, role));
+      return out;
+    });
     const feeds = roles.map((role) => {
       const synth = syntheticFeeds(pack.manifest.io[role]!.inputs);
       return Object.fromEntries(Object.entries(synth).map(([n, t]) => [n, new ort.Tensor(t.dtype as 'float32', t.data as Float32Array, t.dims)]));
