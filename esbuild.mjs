@@ -26,13 +26,48 @@ const common = {
 
 const builds = [
   // Extension host: CommonJS, loaded by VS Code.
-  { ...common, entryPoints: { extension: 'src/extension/extension.ts' }, platform: 'node', format: 'cjs', target: 'node20', outdir: 'dist', external: nodeExternals, plugins: [bundleCheck('extension')] },
+  {
+    ...common,
+    entryPoints: { extension: 'src/extension/extension.ts' },
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    outdir: 'dist',
+    external: nodeExternals,
+    plugins: [bundleCheck('extension')],
+  },
   // Inference worker: a separate Node process forked by the host and by the CLI.
-  { ...common, entryPoints: { worker: 'src/worker/main.ts' }, platform: 'node', format: 'cjs', target: 'node20', outdir: 'dist', external: nodeExternals, plugins: [bundleCheck('worker')] },
+  {
+    ...common,
+    entryPoints: { worker: 'src/worker/main.ts' },
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    outdir: 'dist',
+    external: nodeExternals,
+    plugins: [bundleCheck('worker')],
+  },
   // CLI: `concert` (bin/concert.js loads it).
-  { ...common, entryPoints: { cli: 'src/cli/main.ts' }, platform: 'node', format: 'cjs', target: 'node20', outdir: 'dist', external: nodeExternals, plugins: [bundleCheck('cli')] },
+  {
+    ...common,
+    entryPoints: { cli: 'src/cli/main.ts' },
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    outdir: 'dist',
+    external: nodeExternals,
+    plugins: [bundleCheck('cli')],
+  },
   // Webviews: one browser bundle per panel.
-  { ...common, entryPoints: { 'status': 'webview/status/main.ts', 'summary': 'webview/summary/main.ts', 'rewrite': 'webview/rewrite/main.ts' }, platform: 'browser', format: 'esm', target: 'es2022', outdir: 'dist/webview', plugins: [bundleCheck('webview')] },
+  {
+    ...common,
+    entryPoints: { status: 'webview/status/main.ts', summary: 'webview/summary/main.ts', rewrite: 'webview/rewrite/main.ts' },
+    platform: 'browser',
+    format: 'esm',
+    target: 'es2022',
+    outdir: 'dist/webview',
+    plugins: [bundleCheck('webview')],
+  },
 ];
 
 if (!watch) rmSync('dist', { recursive: true, force: true });

@@ -76,6 +76,8 @@ console.log('| measure | ms |\n|---|---|');
 console.log(`| load dist/extension.js (median) | ${result.medianLoadMs.toFixed(1)} |`);
 console.log(`| activate() (median) | ${result.medianActivateMs.toFixed(1)} |`);
 console.log(`| total (median of ${runs}; min ${result.minMs.toFixed(1)}, max ${result.maxMs.toFixed(1)}) | ${result.medianMs.toFixed(1)} |`);
-console.log(`activation ÷ ${BUDGET_MS} ms budget: ${result.ratio.toFixed(2)} (${result.ratio <= 1 ? 'within' : 'OVER'} budget; ${result.disposables} disposables registered)`);
+console.log(
+  `activation ÷ ${BUDGET_MS} ms budget: ${result.ratio.toFixed(2)} (${result.ratio <= 1 ? 'within' : 'OVER'} budget; ${result.disposables} disposables registered)`,
+);
 mkdirSync(join(__dirname, 'results'), { recursive: true });
 writeFileSync(join(__dirname, 'results', 'activation.json'), JSON.stringify(result, null, 2) + '\n');

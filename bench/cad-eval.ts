@@ -19,18 +19,71 @@ import type { Decoding } from '../src/engine/logits';
 import { renderPieces } from '../src/runtime/prompts';
 import { arg, loadBenchModel } from './common';
 
-interface QaRecord { country: string; kind: string; document: string; question: string; answer: string; memorised_answer: string; contradicts: boolean; fictional: boolean; closed_book: boolean }
-interface SumRecord { document: string; summary: string }
+interface QaRecord {
+  country: string;
+  kind: string;
+  document: string;
+  question: string;
+  answer: string;
+  memorised_answer: string;
+  contradicts: boolean;
+  fictional: boolean;
+  closed_book: boolean;
+}
+interface SumRecord {
+  document: string;
+  summary: string;
+}
 
 const ALPHAS = [0, 0.5, 1, 2];
-const STOP = new Set(['the', 'and', 'for', 'with', 'that', 'this', 'are', 'from', 'its', 'has', 'was', 'can', 'you', 'your', 'not', 'all', 'any', 'into', 'which', 'also', 'other', 'such', 'may', 'more', 'use', 'used', 'using', 'package', 'provides', 'contains']);
+const STOP = new Set([
+  'the',
+  'and',
+  'for',
+  'with',
+  'that',
+  'this',
+  'are',
+  'from',
+  'its',
+  'has',
+  'was',
+  'can',
+  'you',
+  'your',
+  'not',
+  'all',
+  'any',
+  'into',
+  'which',
+  'also',
+  'other',
+  'such',
+  'may',
+  'more',
+  'use',
+  'used',
+  'using',
+  'package',
+  'provides',
+  'contains',
+]);
 
-const norm = (s: string) => s.toLowerCase().replace(/[^\p{L}\p{N}\s]/gu, ' ').replace(/\b(a|an|the)\b/g, ' ').replace(/\s+/g, ' ').trim();
+const norm = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s]/gu, ' ')
+    .replace(/\b(a|an|the)\b/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 const words = (s: string) => (s.toLowerCase().match(/\p{L}[\p{L}\p{N}'-]*/gu) ?? []).filter((w) => w.length >= 3 && !STOP.has(w));
 
 function readJsonl<T>(file: string): T[] {
   if (!existsSync(file)) throw new Error(`${file} is missing: build the corpora first with "/usr/bin/python3 tools/data/build.py"`);
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as T);
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as T);
 }
 
 async function main(): Promise<void> {
@@ -45,7 +98,11 @@ async function main(): Promise<void> {
     const r = await decodeCad(lm, {
       withContext: renderPieces(qa.prompt, { document, question }, tok),
       withoutContext: renderPieces(qa.no_context!, { document: '', question }, tok),
-      alpha, decoding: { mode: 'greedy' }, maxTokens: 12, seed: 0, stopTokens: stop,
+      alpha,
+      decoding: { mode: 'greedy' },
+      maxTokens: 12,
+      seed: 0,
+      stopTokens: stop,
     });
     return tok.decode(r.tokens.map((t) => t.id)).trim();
   };
@@ -68,9 +125,19 @@ async function main(): Promise<void> {
     let ok = 0;
     for (const r of consistent) if (norm(await answer(r.document, r.question, alpha)) === norm(r.answer)) ok++;
     control[`alpha=${alpha}`] = { em: ok / consistent.length, n: consistent.length };
-    console.error(`knowledge conflict α=${alpha}: EM ${(em / conflict.length).toFixed(3)}, memorised ${(mem / conflict.length).toFixed(3)}; consistent EM ${(ok / consistent.length).toFixed(3)}`);
+    console.error(
+      `knowledge conflict α=${alpha}: EM ${(em / conflict.length).toFixed(3)}, memorised ${(mem / conflict.length).toFixed(3)}; consistent EM ${(ok / consistent.length).toFixed(3)}`,
+    );
   }
-  for (const r of conflict.slice(0, 5)) examples.push({ question: r.question, document: r.document, expected: r.answer, memorised: r.memorised_answer, regular: await answer(r.document, r.question, 0), cad: await answer(r.document, r.question, 1) });
+  for (const r of conflict.slice(0, 5))
+    examples.push({
+      question: r.question,
+      document: r.document,
+      expected: r.answer,
+      memorised: r.memorised_answer,
+      regular: await answer(r.document, r.question, 0),
+      cad: await answer(r.document, r.question, 1),
+    });
 
   // MemoTrap style: c = instruction naming another ending, x = a memorised prefix, in the plain-text ("lm") template.
   const lmT = prompts.prompts.lm!;
@@ -87,7 +154,11 @@ async function main(): Promise<void> {
       const out = await decodeCad(lm, {
         withContext: Int32Array.from([...head, ...tok.encodePlain(c + x)]),
         withoutContext: Int32Array.from([...head, ...tok.encodePlain(x)]),
-        alpha, decoding: { mode: 'greedy' }, maxTokens: 6, seed: 0, stopTokens: stop,
+        alpha,
+        decoding: { mode: 'greedy' },
+        maxTokens: 6,
+        seed: 0,
+        stopTokens: stop,
       });
       const w = firstWord(out.tokens.map((t) => t.id));
       if (w && w === norm(r.answer).split(' ')[0]) em++;
@@ -111,7 +182,11 @@ async function main(): Promise<void> {
       const out = await decodeCad(lm, {
         withContext: renderPieces(sum.prompt, { document: r.document }, tok),
         withoutContext: renderPieces(sum.no_context!, { document: '' }, tok),
-        alpha, decoding, maxTokens: 48, seed: 1000 + i, stopTokens: stop,
+        alpha,
+        decoding,
+        maxTokens: 48,
+        seed: 1000 + i,
+        stopTokens: stop,
       });
       const text = tok.decode(out.tokens.map((t) => t.id)).trim();
       const docWords = new Set(words(r.document));
@@ -134,7 +209,9 @@ async function main(): Promise<void> {
     knowledgeConflict,
     consistentControl: control,
     memoTrap: memo,
-    cadOverRegularEm: Object.fromEntries(ALPHAS.filter((a) => a > 0).map((a) => [`alpha=${a}`, regularEm > 0 ? +(knowledgeConflict[`alpha=${a}`]!.em / regularEm).toFixed(2) : null])),
+    cadOverRegularEm: Object.fromEntries(
+      ALPHAS.filter((a) => a > 0).map((a) => [`alpha=${a}`, regularEm > 0 ? +(knowledgeConflict[`alpha=${a}`]!.em / regularEm).toFixed(2) : null]),
+    ),
     faithfulness,
     examples,
     summaries,

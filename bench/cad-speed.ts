@@ -28,8 +28,19 @@ async function main(): Promise<void> {
     return performance.now() - t0;
   };
   // No stop tokens: every variant decodes exactly `tokens` tokens.
-  const plain = () => decodeRecipe(model.lm, { terms: [{ prompt: withContext, weight: 1, label: 'plain' }], decoding: greedy, maxTokens: tokens, seed: 0, stopTokens: [] });
-  const batched = () => decodeRecipe(model.lm, { terms: [{ prompt: withContext, weight: 1.5, label: 'c' }, { prompt: withoutContext, weight: -0.5, label: 'n' }], decoding: greedy, maxTokens: tokens, seed: 0, stopTokens: [] });
+  const plain = () =>
+    decodeRecipe(model.lm, { terms: [{ prompt: withContext, weight: 1, label: 'plain' }], decoding: greedy, maxTokens: tokens, seed: 0, stopTokens: [] });
+  const batched = () =>
+    decodeRecipe(model.lm, {
+      terms: [
+        { prompt: withContext, weight: 1.5, label: 'c' },
+        { prompt: withoutContext, weight: -0.5, label: 'n' },
+      ],
+      decoding: greedy,
+      maxTokens: tokens,
+      seed: 0,
+      stopTokens: [],
+    });
   const twoPass = async () => {
     let a = await model.lm.prefill([withContext]);
     let b = await model.lm.prefill([withoutContext]);

@@ -25,9 +25,21 @@ import { arg } from './common';
 const vader = require('vader-sentiment') as { SentimentIntensityAnalyzer: { polarity_scores(s: string): { compound: number } } };
 
 const PROMPTS = [
-  'The movie', 'My neighbour', 'The new phone', 'This restaurant', 'The weather this week', 'Our trip to the coast',
-  'The book I read', 'The service at the hotel', 'The concert last night', 'My first day at work', 'The old car',
-  'The city council', 'This software update', 'The garden', 'The train journey',
+  'The movie',
+  'My neighbour',
+  'The new phone',
+  'This restaurant',
+  'The weather this week',
+  'Our trip to the coast',
+  'The book I read',
+  'The service at the hotel',
+  'The concert last night',
+  'My first day at work',
+  'The old car',
+  'The city council',
+  'This software update',
+  'The garden',
+  'The train journey',
 ];
 
 function distinct(texts: string[], n: number): number {
@@ -84,13 +96,20 @@ async function main(): Promise<void> {
     let n = 0;
     const texts: string[] = [];
     const t0 = performance.now();
-    for (const [label, target] of [[1, 'positive'], [0, 'negative']] as const) {
+    for (const [label, target] of [
+      [1, 'positive'],
+      [0, 'negative'],
+    ] as const) {
       for (const [pi, prompt] of PROMPTS.entries()) {
         for (let k = 0; k < samples; k++) {
           const r = await decodeDiffusion(lm, {
             terms: [{ context: Int32Array.from([...head, ...tok.encodePlain(` ${prompt}`)]), weight: 1, label: 'prompt' }],
-            maxTokens: tokens, steps, projection: { kind: 'sample', topP }, seed: 1000 * pi + 10 * k + label,
-            guidance: [{ classifier: clf, label, lambda }], eos: tok.specialIds['eos']!,
+            maxTokens: tokens,
+            steps,
+            projection: { kind: 'sample', topP },
+            seed: 1000 * pi + 10 * k + label,
+            guidance: [{ classifier: clf, label, lambda }],
+            eos: tok.specialIds['eos']!,
           });
           const text = tok.decode(r.tokens).trim();
           texts.push(text);
@@ -122,7 +141,19 @@ async function main(): Promise<void> {
     rows.push(row);
     console.error(JSON.stringify(row));
   }
-  const result = { pack: pack.manifest.id, manifestSha256: pack.manifestSha256, classifier: clfPack.manifest.id, judge: 'vader-sentiment 1.1.3 (compound, ±0.05)', prompts: PROMPTS.length, samples, tokens, steps, topP, rows, examples };
+  const result = {
+    pack: pack.manifest.id,
+    manifestSha256: pack.manifestSha256,
+    classifier: clfPack.manifest.id,
+    judge: 'vader-sentiment 1.1.3 (compound, ±0.05)',
+    prompts: PROMPTS.length,
+    samples,
+    tokens,
+    steps,
+    topP,
+    rows,
+    examples,
+  };
   const out = arg('out', '');
   if (out) {
     mkdirSync(path.dirname(out), { recursive: true });

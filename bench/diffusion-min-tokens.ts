@@ -46,14 +46,31 @@ async function main(): Promise<void> {
     for (const [i, prompt] of PROMPTS.entries()) {
       for (let seed = 1; seed <= seeds; seed++) {
         const context = Int32Array.from([tok.specialIds['bos']!, ...tok.encodePlain(` ${prompt}`)]);
-        const r = await decodeDiffusion(lm, { terms: [{ context, weight: 1, label: 'c' }], maxTokens: tokens, steps, projection: { kind: 'sample', topP: 0.5 }, seed, eos, minTokens, slide: { keepHead: 1 } });
+        const r = await decodeDiffusion(lm, {
+          terms: [{ context, weight: 1, label: 'c' }],
+          maxTokens: tokens,
+          steps,
+          projection: { kind: 'sample', topP: 0.5 },
+          seed,
+          eos,
+          minTokens,
+          slide: { keepHead: 1 },
+        });
         lengths.push(r.tokens.length);
         if (r.stoppedBy === 'eos') ended++;
         if (seed === 1 && i < 3) samples.push(`${prompt} → ${tok.decode(r.tokens).trim() || '(nothing)'}`);
       }
     }
     const n = lengths.length;
-    rows.push({ minTokens, runs: n, empty: lengths.filter((x) => x === 0).length / n, medianTokens: median(lengths), lengths: [...lengths].sort((a, b) => a - b), endedByModel: ended / n, samples });
+    rows.push({
+      minTokens,
+      runs: n,
+      empty: lengths.filter((x) => x === 0).length / n,
+      medianTokens: median(lengths),
+      lengths: [...lengths].sort((a, b) => a - b),
+      endedByModel: ended / n,
+      samples,
+    });
     console.error(JSON.stringify(rows[rows.length - 1]));
   }
   console.log(JSON.stringify({ pack: pack.manifest.id, tokens, steps, seeds, prompts: PROMPTS.length, rows }, null, 2));

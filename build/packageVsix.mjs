@@ -34,12 +34,24 @@ export function extensionFiles() {
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l.startsWith('!'))
-    .map((l) => l.slice(1).replace(/^\//, '').replace(/\/\*\*$/, ''))
+    .map((l) =>
+      l
+        .slice(1)
+        .replace(/^\//, '')
+        .replace(/\/\*\*$/, ''),
+    )
     .filter((f) => f !== 'package.json');
 }
 
 /** What ONNX Runtime needs at run time, relative to node_modules/ (its binaries are added per target). */
-const RUNTIME_FILES = ['onnxruntime-node/package.json', 'onnxruntime-node/LICENSE', 'onnxruntime-node/dist', 'onnxruntime-common/package.json', 'onnxruntime-common/LICENSE', 'onnxruntime-common/dist/cjs'];
+const RUNTIME_FILES = [
+  'onnxruntime-node/package.json',
+  'onnxruntime-node/LICENSE',
+  'onnxruntime-node/dist',
+  'onnxruntime-common/package.json',
+  'onnxruntime-common/LICENSE',
+  'onnxruntime-common/dist/cjs',
+];
 
 const sha256 = (file) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
@@ -92,7 +104,10 @@ export function stageTarget(target, stage) {
     cpSync(from, join(stage, 'dist', 'node_modules', f), { recursive: true, filter: (p) => !p.endsWith('.map') && !p.endsWith('.d.ts') });
   }
   // What the extension logs at start-up: which build of Concert this is.
-  writeFileSync(join(stage, 'dist', 'build-info.json'), JSON.stringify({ target, version: pkg.version, onnxruntime: pkg.dependencies['onnxruntime-node'] }, null, 2) + '\n');
+  writeFileSync(
+    join(stage, 'dist', 'build-info.json'),
+    JSON.stringify({ target, version: pkg.version, onnxruntime: pkg.dependencies['onnxruntime-node'] }, null, 2) + '\n',
+  );
   // The stage holds exactly what ships: vsce's own defaults still apply, so ignore nothing more.
   writeFileSync(join(stage, '.vscodeignore'), '# staged by build/packageVsix.mjs: every file here ships\n');
   return walk(stage)
@@ -109,7 +124,8 @@ function parseArgs(argv) {
     else if (argv[i] === '--no-build') build = false;
     else throw new Error(`unknown argument ${argv[i]} (usage: node build/packageVsix.mjs [--target T …] [--no-build])`);
   }
-  for (const t of targets) if (!(t in TARGETS)) throw new Error(`unknown target ${t}; one of ${Object.keys(TARGETS).join(', ')} (onnxruntime-node ships no darwin-x64 binaries)`);
+  for (const t of targets)
+    if (!(t in TARGETS)) throw new Error(`unknown target ${t}; one of ${Object.keys(TARGETS).join(', ')} (onnxruntime-node ships no darwin-x64 binaries)`);
   return { targets: targets.length ? targets : Object.keys(TARGETS), build };
 }
 

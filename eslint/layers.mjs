@@ -23,7 +23,11 @@ export const LAYERS = {
   'src/codec': { layers: ['src/engine'], packages: [], node: false },
   'src/protocol': { layers: [], packages: ['vscode-jsonrpc/node'], node: false },
   'src/protocol/webview': { layers: [], packages: [], node: false },
-  'src/runtime': { layers: ['src/engine', 'src/codec', 'src/protocol'], packages: ['@huggingface/tokenizers', '@huggingface/jinja', '@huggingface/hub'], node: true },
+  'src/runtime': {
+    layers: ['src/engine', 'src/codec', 'src/protocol'],
+    packages: ['@huggingface/tokenizers', '@huggingface/jinja', '@huggingface/hub'],
+    node: true,
+  },
   'src/runtime/ort': { layers: ['src/runtime', 'src/protocol'], packages: ['onnxruntime-node', 'onnxruntime-node/package.json'], node: true },
   'src/worker': { layers: ['src/runtime', 'src/engine', 'src/protocol'], packages: ['vscode-jsonrpc/node'], node: true },
   'src/worker/client': { layers: ['src/worker/restartPolicy', 'src/protocol'], packages: ['vscode-jsonrpc/node'], node: true },
@@ -50,7 +54,9 @@ export function zoneOf(path) {
 /** The repository-relative module path of a relative specifier, without its extension or a trailing /index. */
 export function resolveSpecifier(fromFile, spec) {
   const abs = resolve(dirname(resolve(ROOT, fromFile)), spec);
-  return posix(relative(ROOT, abs)).replace(/\.(d\.)?([cm]?[jt]s|tsx?)$/, '').replace(/\/index$/, '');
+  return posix(relative(ROOT, abs))
+    .replace(/\.(d\.)?([cm]?[jt]s|tsx?)$/, '')
+    .replace(/\/index$/, '');
 }
 
 export const isBuiltin = (spec) => spec.startsWith('node:') || builtins.has(spec) || builtins.has(spec.split('/')[0]);
@@ -92,7 +98,10 @@ const rule = {
     const zone = zoneOf(file.replace(/\.(d\.)?([cm]?[jt]s|tsx?)$/, ''));
     if (!zone) {
       return /^(src|webview)\//.test(file) && /\.[cm]?[jt]s$/.test(file)
-        ? { Program: (node) => context.report({ node, message: `${file} belongs to no layer: add its folder to the layers table in ${TABLE_FILE} and ARCHITECTURE.md.` }) }
+        ? {
+            Program: (node) =>
+              context.report({ node, message: `${file} belongs to no layer: add its folder to the layers table in ${TABLE_FILE} and ARCHITECTURE.md.` }),
+          }
         : {};
     }
     const check = (node, source) => {

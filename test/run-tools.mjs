@@ -9,13 +9,17 @@ import { existsSync } from 'node:fs';
 const python = process.env.CONCERT_PYTHON ?? '/usr/bin/python3';
 const probe = spawnSync(python, ['-c', 'import torch, onnx, sentencepiece, numpy'], { encoding: 'utf8' });
 if (!existsSync(python) || probe.status !== 0) {
-  console.error(`tools tests need ${python} with torch, onnx, sentencepiece and numpy. Install them with:\n  sudo apt-get install -y --no-install-recommends $(cat tools/requirements-apt.txt)\n${probe.stderr ?? ''}`);
+  console.error(
+    `tools tests need ${python} with torch, onnx, sentencepiece and numpy. Install them with:\n  sudo apt-get install -y --no-install-recommends $(cat tools/requirements-apt.txt)\n${probe.stderr ?? ''}`,
+  );
   process.exit(1);
 }
 const env = { ...process.env, OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? '2' };
 const tally = { pass: 0, fail: 0, skipped: 0 };
 const summarize = () => {
-  console.log(`# tests ${tally.pass + tally.fail + tally.skipped}\n# pass ${tally.pass}\n# fail ${tally.fail}\n# cancelled 0\n# skipped ${tally.skipped}\n# todo 0`);
+  console.log(
+    `# tests ${tally.pass + tally.fail + tally.skipped}\n# pass ${tally.pass}\n# fail ${tally.fail}\n# cancelled 0\n# skipped ${tally.skipped}\n# todo 0`,
+  );
 };
 const fail = (status) => {
   summarize();
@@ -62,7 +66,14 @@ if (process.env.CONCERT_TOOLS_SMOKE !== '0') {
   const v = spawnSync(process.execPath, ['bin/concert.js', 'validate', 'data/build/smoke-packs', '--json'], { encoding: 'utf8', env });
   const packs = v.stdout ? JSON.parse(v.stdout).packs : [];
   if (v.status !== 0 || !packs.length) {
-    console.error(`# tools: smoke packs rejected by the runtime: ${packs.filter((p) => !p.valid).map((p) => p.error).join('; ') || v.stderr}`);
+    console.error(
+      `# tools: smoke packs rejected by the runtime: ${
+        packs
+          .filter((p) => !p.valid)
+          .map((p) => p.error)
+          .join('; ') || v.stderr
+      }`,
+    );
     tally.fail++;
     fail(1);
   }
@@ -70,9 +81,14 @@ if (process.env.CONCERT_TOOLS_SMOKE !== '0') {
   console.log(`# tools: runtime accepts ${packs.length} smoke packs (${packs.map((p) => p.id).join(', ')})`);
   // The TypeScript engine and runtime reproduce the freshly exported smoke diffusion packs (graphs and whole runs).
   if (existsSync('data/build/smoke-golden/concert-ssd-core'))
-    run('ONNX Runtime parity of the smoke diffusion packs', process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', 'test/worker/diffusion-parity.test.ts'], {
-      CONCERT_SSD_PACK_ROOT: 'data/build/smoke-packs',
-      CONCERT_SSD_GOLDEN_ROOT: 'data/build/smoke-golden',
-    });
+    run(
+      'ONNX Runtime parity of the smoke diffusion packs',
+      process.execPath,
+      ['--import', 'tsx', '--test', '--test-concurrency=1', 'test/worker/diffusion-parity.test.ts'],
+      {
+        CONCERT_SSD_PACK_ROOT: 'data/build/smoke-packs',
+        CONCERT_SSD_GOLDEN_ROOT: 'data/build/smoke-golden',
+      },
+    );
 }
 summarize();

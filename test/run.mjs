@@ -45,7 +45,14 @@ function parseSummary(text) {
   const counts = {};
   for (const m of text.matchAll(/^# (tests|pass|fail|cancelled|skipped|todo) (\d+)$/gm)) counts[m[1]] = Number(m[2]);
   if (counts.tests === undefined) return undefined;
-  return { tests: counts.tests, pass: counts.pass ?? 0, fail: counts.fail ?? 0, cancelled: counts.cancelled ?? 0, skipped: counts.skipped ?? 0, todo: counts.todo ?? 0 };
+  return {
+    tests: counts.tests,
+    pass: counts.pass ?? 0,
+    fail: counts.fail ?? 0,
+    cancelled: counts.cancelled ?? 0,
+    skipped: counts.skipped ?? 0,
+    todo: counts.todo ?? 0,
+  };
 }
 
 /** Runs node with `args`, stdout and stderr passed through; with `tee`, stdout is also collected and returned. */
@@ -77,10 +84,14 @@ async function runTier(tier) {
   const tap = join(dir, 'report.tap');
   try {
     const r = await run([
-      '--import', 'tsx', '--test',
+      '--import',
+      'tsx',
+      '--test',
       `--test-concurrency=${CONCURRENT.get(tier) ?? 1}`,
-      `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`, '--test-reporter-destination=stdout',
-      '--test-reporter=tap', `--test-reporter-destination=${tap}`,
+      `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`,
+      '--test-reporter-destination=stdout',
+      '--test-reporter=tap',
+      `--test-reporter-destination=${tap}`,
       ...files,
     ]);
     let text = '';
@@ -107,7 +118,13 @@ const counts = ({ passed, failed, skipped }) => `${passed} passed, ${failed} fai
 
 function describeTier(result) {
   const t = tally(result);
-  const why = result.note ?? (result.summary ? (result.code !== 0 && !(result.summary.fail + result.summary.cancelled) ? `exited with status ${result.code}` : '') : `exited with status ${result.code} without a test summary`);
+  const why =
+    result.note ??
+    (result.summary
+      ? result.code !== 0 && !(result.summary.fail + result.summary.cancelled)
+        ? `exited with status ${result.code}`
+        : ''
+      : `exited with status ${result.code} without a test summary`);
   const todo = result.summary?.todo ? ` (${result.summary.todo} todo)` : '';
   return `${counts(t)}${todo} in ${result.seconds.toFixed(1)} s${why ? `; ${why}` : ''}`;
 }
@@ -118,7 +135,9 @@ for (const tier of tiers) {
   results.push(result);
   console.log(`# ${tier}: ${describeTier(result)}`);
 }
-const total = results.map(tally).reduce((a, b) => ({ passed: a.passed + b.passed, failed: a.failed + b.failed, skipped: a.skipped + b.skipped }), { passed: 0, failed: 0, skipped: 0 });
+const total = results
+  .map(tally)
+  .reduce((a, b) => ({ passed: a.passed + b.passed, failed: a.failed + b.failed, skipped: a.skipped + b.skipped }), { passed: 0, failed: 0, skipped: 0 });
 if (results.length > 1) {
   console.log('');
   for (const r of results) console.log(`# ${r.tier.padEnd(8)} ${tally(r).failed ? 'FAIL' : 'ok  '} ${describeTier(r)}`);

@@ -14,7 +14,17 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const checkOnly = process.argv.includes('--check');
 
-export const BROWSER_TIER_APT = ['chromium', 'ripgrep', 'build-essential', 'python3', 'pkg-config', 'libkrb5-dev', 'libx11-dev', 'libxkbfile-dev', 'libsecret-1-dev'];
+export const BROWSER_TIER_APT = [
+  'chromium',
+  'ripgrep',
+  'build-essential',
+  'python3',
+  'pkg-config',
+  'libkrb5-dev',
+  'libx11-dev',
+  'libxkbfile-dev',
+  'libsecret-1-dev',
+];
 const toolsApt = () =>
   readFileSync(join(root, 'tools', 'requirements-apt.txt'), 'utf8')
     .split('\n')
@@ -40,7 +50,10 @@ function ensureApt() {
   if (process.getuid?.() !== 0) fail(`the test tiers need Debian packages; run: sudo apt-get update && sudo ${line}`);
   console.log(`test setup: installing ${missing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', ...missing]]) {
+  for (const args of [
+    ['update', '-qq'],
+    ['install', '-y', '-qq', '--no-install-recommends', ...missing],
+  ]) {
     const r = spawnSync('apt-get', args, { stdio: 'inherit', env });
     if (r.status !== 0) fail(`apt-get ${args[0]} failed; run: apt-get update && ${line}`);
   }

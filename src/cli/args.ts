@@ -76,7 +76,12 @@ export function joinNegativeValues(argv: readonly string[]): string[] {
     const a = argv[i]!;
     const next = argv[i + 1];
     const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : undefined;
-    if (name !== undefined && (options as Record<string, { type: string }>)[name]?.type === 'string' && next !== undefined && /^-(?:\d|\.\d|Infinity)/.test(next)) {
+    if (
+      name !== undefined &&
+      (options as Record<string, { type: string }>)[name]?.type === 'string' &&
+      next !== undefined &&
+      /^-(?:\d|\.\d|Infinity)/.test(next)
+    ) {
       out.push(`${a}=${next}`);
       i++;
     } else out.push(a);
@@ -111,7 +116,11 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, distDir: string
     if (raw === undefined) return undefined;
     const n = Number(raw);
     if (raw.trim() === '' || !Number.isFinite(n) || (aboveMin ? n <= min : n < min) || n > max) {
-      throw new UsageError(aboveMin ? `--${name} must be a number greater than ${min} and at most ${max} (got "${raw}")` : `--${name} must be a number from ${min} to ${max} (got "${raw}")`);
+      throw new UsageError(
+        aboveMin
+          ? `--${name} must be a number greater than ${min} and at most ${max} (got "${raw}")`
+          : `--${name} must be a number from ${min} to ${max} (got "${raw}")`,
+      );
     }
     return n;
   };
@@ -138,7 +147,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, distDir: string
     if (!Number.isFinite(lambda) || lambda < 0) throw new UsageError(`the λ in --attribute ${spec} must be a number ≥ 0`);
     return { attribute: m[1]!, label: m[2]!, lambda };
   });
-  if (v.projection !== undefined && !PROJECTIONS.includes(v.projection as ProjectionName)) throw new UsageError(`--projection must be one of ${PROJECTIONS.join(', ')} (got "${v.projection}")`);
+  if (v.projection !== undefined && !PROJECTIONS.includes(v.projection as ProjectionName))
+    throw new UsageError(`--projection must be one of ${PROJECTIONS.join(', ')} (got "${v.projection}")`);
   const strength = num('strength', v.strength, 0, 1);
   if (strength === 0) throw new UsageError('--strength must be greater than 0');
   const earlyStop = num('early-stop', v['early-stop'], 0, 0.99);
@@ -167,7 +177,12 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, distDir: string
     help: v.help,
     version: v.version,
     steps: int('steps', v.steps, 10, 1, 1_000_000),
-    pull: { ...(v.revision !== undefined && { revision: v.revision }), ...(v.dtype !== undefined && { dtype: v.dtype }), ...(env.HF_ENDPOINT && { endpoint: env.HF_ENDPOINT }), ...(env.HF_TOKEN && { token: env.HF_TOKEN }) },
+    pull: {
+      ...(v.revision !== undefined && { revision: v.revision }),
+      ...(v.dtype !== undefined && { dtype: v.dtype }),
+      ...(env.HF_ENDPOINT && { endpoint: env.HF_ENDPOINT }),
+      ...(env.HF_TOKEN && { token: env.HF_TOKEN }),
+    },
     settings: {
       device,
       modelFolders: [...new Set([...(v.models ?? []), ...envFolders].map((d) => path.resolve(d)).concat(registeredFolders(env)))],

@@ -128,7 +128,8 @@ export const COMMAND_HANDLERS: Record<string, CommandHandler> = {
   },
   tokenize: {
     async check(args) {
-      if (args.positionals.length !== 2 || !args.positionals[1]) throw new UsageError('tokenize needs a pack id and a non-empty text, e.g. concert tokenize <pack-id> "some text".');
+      if (args.positionals.length !== 2 || !args.positionals[1])
+        throw new UsageError('tokenize needs a pack id and a non-empty text, e.g. concert tokenize <pack-id> "some text".');
     },
     async run(ctx) {
       const r = await ctx.client.request(Requests.tokenize, { packId: ctx.args.positionals[0] ?? '', text: ctx.args.positionals[1] ?? '' }, ctx.signal);

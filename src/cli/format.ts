@@ -9,9 +9,14 @@ export function printPacks(packs: PackSummary[], out: (s: string) => void): void
     return;
   }
   for (const p of packs) {
-    out(p.valid ? `  ✓ ${p.id}  [${p.kind}, ${p.source}, ${fmtBytes(p.sizeBytes)}${p.graphsLoaded === false ? ', graphs not loaded yet' : ''}]  ${p.dir}` : `  ✗ ${p.id}  [${p.source}]  ${p.error}`);
+    out(
+      p.valid
+        ? `  ✓ ${p.id}  [${p.kind}, ${p.source}, ${fmtBytes(p.sizeBytes)}${p.graphsLoaded === false ? ', graphs not loaded yet' : ''}]  ${p.dir}`
+        : `  ✗ ${p.id}  [${p.source}]  ${p.error}`,
+    );
   }
-  if (packs.some((p) => p.valid && p.graphsLoaded === false)) out('  (✓ = files, hashes and graphs checked statically; "concert validate <folder>" also loads the graphs into ONNX Runtime)');
+  if (packs.some((p) => p.valid && p.graphsLoaded === false))
+    out('  (✓ = files, hashes and graphs checked statically; "concert validate <folder>" also loads the graphs into ONNX Runtime)');
 }
 
 export function printDoctor(r: DoctorReport, out: (s: string) => void): void {
@@ -37,7 +42,9 @@ export function printCad(r: CadRunResult, out: (s: string) => void, alreadyStrea
 export function printDiffusion(r: DiffusionRunResult, out: (s: string) => void): void {
   out(r.text || '(the model produced no text)');
   for (const a of r.attributes) {
-    const probs = Object.entries(a.probabilities).map(([l, p]) => `${l} ${(p * 100).toFixed(0)}%`).join(', ');
+    const probs = Object.entries(a.probabilities)
+      .map(([l, p]) => `${l} ${(p * 100).toFixed(0)}%`)
+      .join(', ');
     out(`  ${a.attribute}${a.target ? ` (target ${a.target})` : ''}: ${probs}`);
   }
 }

@@ -14,7 +14,8 @@ export async function readTextFile(file: string): Promise<string> {
     throw new InputError(`cannot read "${file}": no such file`);
   }
   if (st.isDirectory()) throw new InputError(`"${file}" is a folder; give a text file`);
-  if (st.size > MAX_INPUT_BYTES) throw new InputError(`"${file}" is ${(st.size / 1024 / 1024).toFixed(1)} MB; the limit is ${MAX_INPUT_BYTES / 1024 / 1024} MB`);
+  if (st.size > MAX_INPUT_BYTES)
+    throw new InputError(`"${file}" is ${(st.size / 1024 / 1024).toFixed(1)} MB; the limit is ${MAX_INPUT_BYTES / 1024 / 1024} MB`);
   const bytes = await fs.readFile(file);
   if (isBinary(bytes)) throw new InputError(`"${file}" looks like a binary file, not text`);
   const text = new TextDecoder('utf-8').decode(bytes).replace(/^\uFEFF/, '');

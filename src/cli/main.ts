@@ -13,7 +13,12 @@ import { COMMAND_HANDLERS } from './commands';
 import { InputError } from './inputFile';
 import { USAGE } from './usage';
 
-export async function main(argv: string[], io = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) }, env = process.env, distDir = __dirname): Promise<number> {
+export async function main(
+  argv: string[],
+  io = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) },
+  env = process.env,
+  distDir = __dirname,
+): Promise<number> {
   let args: Parsed;
   try {
     args = parseCli(argv, env, distDir);

@@ -14,7 +14,10 @@ export function registryPath(env: NodeJS.ProcessEnv, platform: NodeJS.Platform =
   return path.join(base, 'concert', 'models.json');
 }
 
-export interface Registry { version: 1; models: { dir: string; added: string }[] }
+export interface Registry {
+  version: 1;
+  models: { dir: string; added: string }[];
+}
 
 export function readRegistry(file: string): Registry {
   let j: unknown;

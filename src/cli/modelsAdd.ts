@@ -12,7 +12,8 @@ import { printPacks } from './format';
 import { RegistryError, readRegistry, registryPath } from './modelRegistry';
 
 export function checkAdd(args: Parsed): void {
-  if (args.positionals.length !== 2 || !args.positionals[1]) throw new UsageError('models add needs exactly one folder, e.g. "concert models add ./Qwen2.5-0.5B-Instruct"');
+  if (args.positionals.length !== 2 || !args.positionals[1])
+    throw new UsageError('models add needs exactly one folder, e.g. "concert models add ./Qwen2.5-0.5B-Instruct"');
   const dir = path.resolve(args.positionals[1]);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`${dir} is not a folder`);
 }

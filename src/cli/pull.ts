@@ -11,8 +11,10 @@ const mb = (n: number) => `${(n / 1024 ** 2).toFixed(1)} MB`;
 
 export function checkPull(args: Parsed): void {
   const [, repo, ...rest] = args.positionals;
-  if (!repo || rest.length) throw new UsageError('models pull needs exactly one Hub model id, e.g. "concert models pull onnx-community/SmolLM2-135M-Instruct --dtype q4"');
-  if (args.pull.dtype !== undefined && !HUB_DTYPES.includes(args.pull.dtype as HubDtype)) throw new UsageError(`--dtype must be one of ${HUB_DTYPES.join(', ')} (got "${args.pull.dtype}")`);
+  if (!repo || rest.length)
+    throw new UsageError('models pull needs exactly one Hub model id, e.g. "concert models pull onnx-community/SmolLM2-135M-Instruct --dtype q4"');
+  if (args.pull.dtype !== undefined && !HUB_DTYPES.includes(args.pull.dtype as HubDtype))
+    throw new UsageError(`--dtype must be one of ${HUB_DTYPES.join(', ')} (got "${args.pull.dtype}")`);
   if (args.pull.revision !== undefined && !args.pull.revision.trim()) throw new UsageError('--revision must not be empty');
 }
 
@@ -53,7 +55,9 @@ export async function runPull(ctx: RunContext): Promise<void> {
   if (ctx.args.json) return ctx.out(JSON.stringify(r, null, 2));
   const total = r.files.reduce((a, f) => a + f.bytes, 0);
   const reused = r.files.filter((f) => f.reused).length;
-  ctx.out(`Pulled ${r.repo} (${r.dtype}, ${r.revision}${r.commit ? ` @ ${r.commit.slice(0, 10)}` : ''}): ${r.files.length} files, ${mb(total)} (${mb(r.downloadedBytes)} fetched${reused ? `, ${reused} already here` : ''})`);
+  ctx.out(
+    `Pulled ${r.repo} (${r.dtype}, ${r.revision}${r.commit ? ` @ ${r.commit.slice(0, 10)}` : ''}): ${r.files.length} files, ${mb(total)} (${mb(r.downloadedBytes)} fetched${reused ? `, ${reused} already here` : ''})`,
+  );
   ctx.out(`  ${r.dir}`);
   if (r.pack) ctx.out(r.pack.valid ? `  ✓ ${r.pack.id}  [${r.pack.kind}] listed by "concert models"` : `  ✗ ${r.pack.id}  ${r.pack.error}`);
   else ctx.out('  (this version of Concert does not recognise the folder as a model yet, so "concert models" does not list it)');

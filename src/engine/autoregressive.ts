@@ -48,7 +48,8 @@ export async function decodeRecipe(lm: CausalLM, o: ArOptions): Promise<ArResult
     if (!Number.isFinite(t.weight)) throw new EngineInputError(`weight of term "${t.label}" must be finite`);
     if (t.prompt.length === 0) throw new EngineInputError(`prompt of term "${t.label}" is empty`);
     const needed = t.prompt.length + o.maxTokens;
-    if (needed > lm.maxContext) throw new ContextTooLongError(needed, lm.maxContext, `the ${t.label} prompt (${t.prompt.length} tokens) plus ${o.maxTokens} new tokens`);
+    if (needed > lm.maxContext)
+      throw new ContextTooLongError(needed, lm.maxContext, `the ${t.label} prompt (${t.prompt.length} tokens) plus ${o.maxTokens} new tokens`);
   }
   const rng = new Rng(o.seed, 0);
   const weights = o.terms.map((t) => t.weight);
@@ -59,7 +60,10 @@ export async function decodeRecipe(lm: CausalLM, o: ArOptions): Promise<ArResult
   };
 
   check();
-  let { logits, state } = await lm.prefill(o.terms.map((t) => t.prompt), o.signal);
+  let { logits, state } = await lm.prefill(
+    o.terms.map((t) => t.prompt),
+    o.signal,
+  );
   for (let i = 0; i < o.maxTokens; i++) {
     check();
     const combined = combine(logits, weights);

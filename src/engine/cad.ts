@@ -11,7 +11,8 @@ export const ALPHA_MIN = 0;
 export const ALPHA_MAX = 10;
 
 export function checkAlpha(alpha: number): void {
-  if (!Number.isFinite(alpha) || alpha < ALPHA_MIN || alpha > ALPHA_MAX) throw new EngineInputError(`alpha must be a number from ${ALPHA_MIN} to ${ALPHA_MAX} (got ${alpha})`);
+  if (!Number.isFinite(alpha) || alpha < ALPHA_MIN || alpha > ALPHA_MAX)
+    throw new EngineInputError(`alpha must be a number from ${ALPHA_MIN} to ${ALPHA_MAX} (got ${alpha})`);
 }
 
 export function cadTerms(withContext: Int32Array, withoutContext: Int32Array, alpha: number): RecipeTerm[] {
@@ -26,7 +27,10 @@ export function cadTerms(withContext: Int32Array, withoutContext: Int32Array, al
 export function negativeContextTerms(positive: Int32Array, negatives: readonly Int32Array[], alpha: number): RecipeTerm[] {
   checkAlpha(alpha);
   if (!negatives.length) throw new EngineInputError('at least one negative context is required');
-  return [{ prompt: positive, weight: 1 + alpha, label: 'context' }, ...negatives.map((n, i) => ({ prompt: n, weight: -alpha / negatives.length, label: `negative ${i + 1}` }))];
+  return [
+    { prompt: positive, weight: 1 + alpha, label: 'context' },
+    ...negatives.map((n, i) => ({ prompt: n, weight: -alpha / negatives.length, label: `negative ${i + 1}` })),
+  ];
 }
 
 export interface CadToken {
@@ -43,18 +47,34 @@ export interface CadResult {
 }
 
 export const toCadTokens = (r: ArResult): CadToken[] =>
-  r.tokens.map((t) => ({ id: t.id, reliance: t.termLogProbs[0]! - t.termLogProbs[1]!, logProbWithContext: t.termLogProbs[0]!, logProbWithoutContext: t.termLogProbs[1]! }));
+  r.tokens.map((t) => ({
+    id: t.id,
+    reliance: t.termLogProbs[0]! - t.termLogProbs[1]!,
+    logProbWithContext: t.termLogProbs[0]!,
+    logProbWithoutContext: t.termLogProbs[1]!,
+  }));
 
 export async function decodeCad(
   lm: CausalLM,
-  o: Omit<ArOptions, 'terms' | 'onToken'> & { withContext: Int32Array; withoutContext: Int32Array; alpha: number; onToken?: (t: CadToken, index: number) => void },
+  o: Omit<ArOptions, 'terms' | 'onToken'> & {
+    withContext: Int32Array;
+    withoutContext: Int32Array;
+    alpha: number;
+    onToken?: (t: CadToken, index: number) => void;
+  },
 ): Promise<CadResult> {
   const terms = cadTerms(o.withContext, o.withoutContext, o.alpha);
   const { withContext: _w, withoutContext: _n, alpha: _a, onToken, ...rest } = o;
   const r = await decodeRecipe(lm, {
     ...rest,
     terms,
-    ...(onToken && { onToken: (t, i) => onToken({ id: t.id, reliance: t.termLogProbs[0]! - t.termLogProbs[1]!, logProbWithContext: t.termLogProbs[0]!, logProbWithoutContext: t.termLogProbs[1]! }, i) }),
+    ...(onToken && {
+      onToken: (t, i) =>
+        onToken(
+          { id: t.id, reliance: t.termLogProbs[0]! - t.termLogProbs[1]!, logProbWithContext: t.termLogProbs[0]!, logProbWithoutContext: t.termLogProbs[1]! },
+          i,
+        ),
+    }),
   });
   return { tokens: toCadTokens(r), stoppedBy: r.stoppedBy };
 }

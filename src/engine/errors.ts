@@ -9,7 +9,11 @@ export class CancelledError<T = unknown> extends Error {
 
 /** The input does not fit the model's context window. */
 export class ContextTooLongError extends Error {
-  constructor(readonly needed: number, readonly limit: number, what: string) {
+  constructor(
+    readonly needed: number,
+    readonly limit: number,
+    what: string,
+  ) {
     super(`${what} needs ${needed} tokens but the model reads at most ${limit}`);
   }
 }

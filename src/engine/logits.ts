@@ -45,9 +45,7 @@ export function combine(rows: readonly ArrayLike<number>[], weights: readonly nu
   return out;
 }
 
-export type Decoding =
-  | { mode: 'greedy' }
-  | { mode: 'sample'; temperature: number; topP: number; topK?: number };
+export type Decoding = { mode: 'greedy' } | { mode: 'sample'; temperature: number; topP: number; topK?: number };
 
 export function validateDecoding(d: Decoding): string | undefined {
   if (d.mode === 'greedy') return undefined;

@@ -19,7 +19,10 @@ export function uniformAt(seed: number, stream: number, index: number): number {
 /** A sequential stream (for sampling tokens): deterministic given (seed, stream). */
 export class Rng {
   private index = 0;
-  constructor(readonly seed: number, readonly stream = 0) {}
+  constructor(
+    readonly seed: number,
+    readonly stream = 0,
+  ) {}
   next(): number {
     return uniformAt(this.seed, this.stream, this.index++);
   }

@@ -16,7 +16,8 @@ export interface BuildInfo {
 export function readBuildInfo(extensionRoot: string): BuildInfo | undefined {
   try {
     const v = JSON.parse(readFileSync(join(extensionRoot, 'dist', 'build-info.json'), 'utf8')) as Partial<BuildInfo>;
-    if (typeof v.target === 'string' && typeof v.version === 'string' && typeof v.onnxruntime === 'string') return { target: v.target, version: v.version, onnxruntime: v.onnxruntime };
+    if (typeof v.target === 'string' && typeof v.version === 'string' && typeof v.onnxruntime === 'string')
+      return { target: v.target, version: v.version, onnxruntime: v.onnxruntime };
   } catch {
     /* a development build */
   }

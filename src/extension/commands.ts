@@ -72,7 +72,10 @@ function makeHandlers(deps: CommandDeps): Record<CommandName, Handler> {
 
   return {
     async doctor() {
-      const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Concert: running doctor…', cancellable: true }, (_p, token) => client.request0(Requests.doctor, abortOn(token)));
+      const report = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: 'Concert: running doctor…', cancellable: true },
+        (_p, token) => client.request0(Requests.doctor, abortOn(token)),
+      );
       store.setPacks(report.packs);
       log.info('── Concert doctor ──');
       for (const line of doctorLines(report)) log.info(line);
@@ -95,17 +98,28 @@ function makeHandlers(deps: CommandDeps): Record<CommandName, Handler> {
       const descriptions = settingDef('concert.device').enumDescriptions ?? [];
       const items = DEVICE_CHOICES.map((device, i) => ({
         label: device === current ? `$(check) ${device}` : device,
-        description: device !== 'auto' && available && !available.includes(device) ? 'not reported by ONNX Runtime here' : device === client.provider?.chosen ? 'in use' : '',
+        description:
+          device !== 'auto' && available && !available.includes(device)
+            ? 'not reported by ONNX Runtime here'
+            : device === client.provider?.chosen
+              ? 'in use'
+              : '',
         ...(descriptions[i] !== undefined && { detail: descriptions[i] }),
         device,
       }));
-      const pick = await vscode.window.showQuickPick(items, { title: 'Concert: Select Device', placeHolder: `Execution provider for the inference worker (now: ${String(current)})` });
+      const pick = await vscode.window.showQuickPick(items, {
+        title: 'Concert: Select Device',
+        placeHolder: `Execution provider for the inference worker (now: ${String(current)})`,
+      });
       if (pick && pick.device !== current) await writeSetting('concert.device', pick.device satisfies DeviceChoice);
     },
 
     async openModelFolder() {
       const { settings } = readWorkerSettings(deps.extensionRoot);
-      const folders = [{ label: 'Bundled models', detail: settings.bundledModelsDir }, ...settings.modelFolders.map((f) => ({ label: path.basename(f) || f, detail: f }))];
+      const folders = [
+        { label: 'Bundled models', detail: settings.bundledModelsDir },
+        ...settings.modelFolders.map((f) => ({ label: path.basename(f) || f, detail: f })),
+      ];
       const pick = folders.length === 1 ? folders[0] : await vscode.window.showQuickPick(folders, { title: 'Concert: Reveal Model Folder' });
       if (!pick) return;
       try {
@@ -118,10 +132,18 @@ function makeHandlers(deps: CommandDeps): Record<CommandName, Handler> {
     },
 
     async addModelFolder() {
-      const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: true, openLabel: 'Add Model Folder', title: 'Concert: folders with model packs (a pack or a folder of packs)' });
+      const picked = await vscode.window.showOpenDialog({
+        canSelectFolders: true,
+        canSelectFiles: false,
+        canSelectMany: true,
+        openLabel: 'Add Model Folder',
+        title: 'Concert: folders with model packs (a pack or a folder of packs)',
+      });
       if (!picked?.length) return;
       const added = await addUserModelFolders(picked.map((u) => u.fsPath));
-      const msg = added.length ? `Concert: added ${added.length} model folder${added.length === 1 ? '' : 's'} to your user settings.` : 'Concert: those folders are already in concert.modelFolders.';
+      const msg = added.length
+        ? `Concert: added ${added.length} model folder${added.length === 1 ? '' : 's'} to your user settings.`
+        : 'Concert: those folders are already in concert.modelFolders.';
       void vscode.window.showInformationMessage(msg);
     },
 
@@ -149,21 +171,24 @@ function makeHandlers(deps: CommandDeps): Record<CommandName, Handler> {
       }
       const packToTest = id;
       const progressToken = `selfTest-${++progressCounter}`;
-      const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Concert: self-test of ${packToTest}`, cancellable: true }, async (progress, token): Promise<SelfTestResult> => {
-        let donePct = 0;
-        progress.report({ message: 'loading the model…' });
-        const sub = client.onProgress.on((p) => {
-          if (p.progressToken !== progressToken || p.total <= 0) return;
-          const pct = (100 * p.step) / p.total;
-          progress.report({ increment: pct - donePct, message: p.message ?? `step ${p.step} of ${p.total}` });
-          donePct = pct;
-        });
-        try {
-          return await client.request(Requests.selfTest, { packId: packToTest, steps: SELF_TEST_STEPS, progressToken }, abortOn(token));
-        } finally {
-          sub.dispose();
-        }
-      });
+      const result = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Concert: self-test of ${packToTest}`, cancellable: true },
+        async (progress, token): Promise<SelfTestResult> => {
+          let donePct = 0;
+          progress.report({ message: 'loading the model…' });
+          const sub = client.onProgress.on((p) => {
+            if (p.progressToken !== progressToken || p.total <= 0) return;
+            const pct = (100 * p.step) / p.total;
+            progress.report({ increment: pct - donePct, message: p.message ?? `step ${p.step} of ${p.total}` });
+            donePct = pct;
+          });
+          try {
+            return await client.request(Requests.selfTest, { packId: packToTest, steps: SELF_TEST_STEPS, progressToken }, abortOn(token));
+          } finally {
+            sub.dispose();
+          }
+        },
+      );
       const line = `${result.packId} passed its self-test: ${result.stepsRun} steps, ${result.meanMsPerStep.toFixed(1)} ms/step on ${providerLabel(result.provider)} (graphs: ${result.graphs.join(', ')})`;
       log.info(line);
       void vscode.window.showInformationMessage(`Concert: ${line}.`);

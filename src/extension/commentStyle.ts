@@ -21,20 +21,94 @@ const markup: CommentSyntax = { block: ['<!--', '-->'] };
 
 /** VS Code language ids → comment syntax. `plaintext` has none: the summary goes in as a paragraph. */
 export const COMMENT_SYNTAX: Readonly<Record<string, CommentSyntax>> = {
-  c: slash, cpp: slash, csharp: slash, cuda: slash, 'cuda-cpp': slash, dart: slash, fsharp: slash, go: slash, groovy: slash,
-  java: slash, javascript: slash, javascriptreact: slash, jsonc: slash, kotlin: slash, less: slash, 'objective-c': slash,
-  'objective-cpp': slash, php: slash, proto: slash, rust: slash, scala: slash, scss: slash, swift: slash, typescript: slash,
-  typescriptreact: slash, vue: markup, zig: slash, hlsl: slash, glsl: slash, wgsl: slash, solidity: slash,
-  coffeescript: hash, dockerfile: hash, elixir: hash, gdscript: hash, graphql: hash, julia: hash, makefile: hash, nim: hash,
-  perl: hash, powershell: hash, properties: hash, python: hash, r: hash, raku: hash, ruby: hash, shellscript: hash,
-  toml: hash, yaml: hash, cmake: hash, 'git-commit': hash, 'git-rebase': hash, ignore: hash, dotenv: hash, nix: hash,
-  ada: dashes, elm: dashes, haskell: dashes, lua: dashes, sql: dashes, plsql: dashes, purescript: dashes,
-  erlang: percent, latex: percent, tex: percent, bibtex: percent, matlab: percent, prolog: percent,
-  clojure: semicolons, lisp: semicolons, scheme: semicolons, racket: semicolons,
-  ini: { line: ';' }, asm: { line: ';' }, bat: { line: 'REM' }, vb: { line: "'" }, fortran: { line: '!' }, 'fortran-modern': { line: '!' },
-  vim: { line: '"' }, ocaml: { block: ['(*', '*)'] },
+  c: slash,
+  cpp: slash,
+  csharp: slash,
+  cuda: slash,
+  'cuda-cpp': slash,
+  dart: slash,
+  fsharp: slash,
+  go: slash,
+  groovy: slash,
+  java: slash,
+  javascript: slash,
+  javascriptreact: slash,
+  jsonc: slash,
+  kotlin: slash,
+  less: slash,
+  'objective-c': slash,
+  'objective-cpp': slash,
+  php: slash,
+  proto: slash,
+  rust: slash,
+  scala: slash,
+  scss: slash,
+  swift: slash,
+  typescript: slash,
+  typescriptreact: slash,
+  vue: markup,
+  zig: slash,
+  hlsl: slash,
+  glsl: slash,
+  wgsl: slash,
+  solidity: slash,
+  coffeescript: hash,
+  dockerfile: hash,
+  elixir: hash,
+  gdscript: hash,
+  graphql: hash,
+  julia: hash,
+  makefile: hash,
+  nim: hash,
+  perl: hash,
+  powershell: hash,
+  properties: hash,
+  python: hash,
+  r: hash,
+  raku: hash,
+  ruby: hash,
+  shellscript: hash,
+  toml: hash,
+  yaml: hash,
+  cmake: hash,
+  'git-commit': hash,
+  'git-rebase': hash,
+  ignore: hash,
+  dotenv: hash,
+  nix: hash,
+  ada: dashes,
+  elm: dashes,
+  haskell: dashes,
+  lua: dashes,
+  sql: dashes,
+  plsql: dashes,
+  purescript: dashes,
+  erlang: percent,
+  latex: percent,
+  tex: percent,
+  bibtex: percent,
+  matlab: percent,
+  prolog: percent,
+  clojure: semicolons,
+  lisp: semicolons,
+  scheme: semicolons,
+  racket: semicolons,
+  ini: { line: ';' },
+  asm: { line: ';' },
+  bat: { line: 'REM' },
+  vb: { line: "'" },
+  fortran: { line: '!' },
+  'fortran-modern': { line: '!' },
+  vim: { line: '"' },
+  ocaml: { block: ['(*', '*)'] },
   css: cBlock,
-  html: markup, xml: markup, xsl: markup, svg: markup, markdown: markup, razor: markup, aspnetcorerazor: markup,
+  html: markup,
+  xml: markup,
+  xsl: markup,
+  svg: markup,
+  markdown: markup,
+  razor: markup,
+  aspnetcorerazor: markup,
   plaintext: {},
 };
 
@@ -95,7 +169,11 @@ export function formatComment(text: string, syntax: CommentSyntax, layout: Comme
   const width = Math.max(40, (layout.width ?? 100) - indent.length);
   if (syntax.line) {
     const prefix = `${syntax.line} `;
-    return wrapText(text, width - prefix.length).map((l) => (l ? `${indent}${prefix}${l}` : `${indent}${syntax.line}`)).join(eol) + eol;
+    return (
+      wrapText(text, width - prefix.length)
+        .map((l) => (l ? `${indent}${prefix}${l}` : `${indent}${syntax.line}`))
+        .join(eol) + eol
+    );
   }
   if (syntax.block) {
     const [open, close] = syntax.block;
@@ -103,7 +181,13 @@ export function formatComment(text: string, syntax: CommentSyntax, layout: Comme
     const body = wrapText(safe, width - 3).map((l) => (l ? `${indent}${open === '/*' ? ' * ' : '  '}${l}` : indent));
     return [`${indent}${open}`, ...body, `${indent}${open === '/*' ? ' ' : ''}${close}`].join(eol) + eol;
   }
-  return wrapText(text, width).map((l) => (l ? indent + l : '')).join(eol) + eol + eol;
+  return (
+    wrapText(text, width)
+      .map((l) => (l ? indent + l : ''))
+      .join(eol) +
+    eol +
+    eol
+  );
 }
 
 /** A short description of the syntax for messages ("a // comment", "a paragraph"). */

@@ -58,7 +58,6 @@ export function activate(context: vscode.ExtensionContext): void {
   const summary = new SummaryController(context, store, log);
   const rewrite = new RewriteController(context, store, log);
 
-
   context.subscriptions.push(
     log,
     store,

@@ -96,7 +96,12 @@ export class PanelHost<ToHost extends PanelToHost, ToView extends PanelToView> i
       if (!this.panel.visible) this.panel.reveal(this.panel.viewColumn, true);
       return;
     }
-    const panel = vscode.window.createWebviewPanel(this.spec.viewType, this.spec.title, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, { ...this.webviewOptions(), retainContextWhenHidden: false });
+    const panel = vscode.window.createWebviewPanel(
+      this.spec.viewType,
+      this.spec.title,
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
+      { ...this.webviewOptions(), retainContextWhenHidden: false },
+    );
     this.attach(panel);
   }
 
@@ -113,7 +118,10 @@ export class PanelHost<ToHost extends PanelToHost, ToView extends PanelToView> i
 
   private webviewOptions(): vscode.WebviewOptions {
     const root = this.context.extensionUri;
-    return { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(root, 'dist', 'webview'), vscode.Uri.joinPath(root, 'media'), vscode.Uri.joinPath(root, ...CODICONS_DIR)] };
+    return {
+      enableScripts: true,
+      localResourceRoots: [vscode.Uri.joinPath(root, 'dist', 'webview'), vscode.Uri.joinPath(root, 'media'), vscode.Uri.joinPath(root, ...CODICONS_DIR)],
+    };
   }
 
   private attach(panel: vscode.WebviewPanel): void {

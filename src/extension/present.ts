@@ -22,16 +22,32 @@ export function statusBarLook(state: WorkerState, provider: ProviderReport | und
   const details = provider ? providerDetails(provider) : [];
   switch (state) {
     case 'running': {
-      return { text: `$(chip) Concert: ${providerLabel(provider?.chosen ?? 'cpu')}${provider && missedRequest(provider) ? ' $(warning)' : ''}`, tooltip: ['Concert worker running', ...details].join('\n') };
+      return {
+        text: `$(chip) Concert: ${providerLabel(provider?.chosen ?? 'cpu')}${provider && missedRequest(provider) ? ' $(warning)' : ''}`,
+        tooltip: ['Concert worker running', ...details].join('\n'),
+      };
     }
     case 'starting':
       return { text: '$(loading~spin) Concert: starting', tooltip: 'Starting the Concert worker…' };
     case 'restarting':
-      return { text: '$(sync~spin) Concert: restarting', tooltip: ['The Concert worker stopped unexpectedly and is being restarted.', ...details].join('\n'), background: 'statusBarItem.warningBackground' };
+      return {
+        text: '$(sync~spin) Concert: restarting',
+        tooltip: ['The Concert worker stopped unexpectedly and is being restarted.', ...details].join('\n'),
+        background: 'statusBarItem.warningBackground',
+      };
     case 'failed':
-      return { text: '$(error) Concert: failed', tooltip: failure ?? 'The Concert worker is not running. Run "Concert: Restart Worker".', background: 'statusBarItem.errorBackground' };
+      return {
+        text: '$(error) Concert: failed',
+        tooltip: failure ?? 'The Concert worker is not running. Run "Concert: Restart Worker".',
+        background: 'statusBarItem.errorBackground',
+      };
     case 'stopped':
-      return { text: '$(chip) Concert: idle', tooltip: started ? 'The Concert worker is stopped; it starts again on the next request.' : 'The Concert worker starts on the first request; no models are loaded yet.' };
+      return {
+        text: '$(chip) Concert: idle',
+        tooltip: started
+          ? 'The Concert worker is stopped; it starts again on the next request.'
+          : 'The Concert worker starts on the first request; no models are loaded yet.',
+      };
   }
 }
 

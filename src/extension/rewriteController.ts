@@ -12,7 +12,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
-import type { HostToRewriteView, RewriteAttributeChoice, RewriteControls, RewriteRunView, RewriteTarget, RewriteViewState, RewriteViewToHost } from '../protocol/webview';
+import type {
+  HostToRewriteView,
+  RewriteAttributeChoice,
+  RewriteControls,
+  RewriteRunView,
+  RewriteTarget,
+  RewriteViewState,
+  RewriteViewToHost,
+} from '../protocol/webview';
 import { Requests, type PackSummary } from '../protocol/worker';
 import { COMMANDS } from './commandTable';
 import { errorMessage, isCancelled } from './errors';
@@ -89,7 +97,21 @@ export class RewriteController implements vscode.Disposable, PanelOwner<RewriteV
     private readonly store: WorkerStore,
     private readonly log: vscode.LogOutputChannel,
   ) {
-    this.host = new PanelHost(context, log, { viewType: REWRITE_VIEW_TYPE, title: PANEL_TITLE, name: 'rewrite', script: 'rewrite.js', style: 'rewrite.css', stateKey: STATE_KEY, postIntervalMs: POST_INTERVAL_MS, isMessage: isRewriteViewToHost }, this);
+    this.host = new PanelHost(
+      context,
+      log,
+      {
+        viewType: REWRITE_VIEW_TYPE,
+        title: PANEL_TITLE,
+        name: 'rewrite',
+        script: 'rewrite.js',
+        style: 'rewrite.css',
+        stateKey: STATE_KEY,
+        postIntervalMs: POST_INTERVAL_MS,
+        isMessage: isRewriteViewToHost,
+      },
+      this,
+    );
     const saved = restorePersisted(this.host.saved());
     if (saved) {
       this.request = saved.request;
@@ -100,7 +122,8 @@ export class RewriteController implements vscode.Disposable, PanelOwner<RewriteV
     }
     this.sourceWatch = new SourceWatcher({
       uri: () => this.request?.source.uri,
-      differs: (doc) => this.request !== undefined && documentChanged(this.request.source, { version: doc.version, session: SESSION, text: () => doc.getText() }, sha256),
+      differs: (doc) =>
+        this.request !== undefined && documentChanged(this.request.source, { version: doc.version, session: SESSION, text: () => doc.getText() }, sha256),
       onDidChange: () => this.host.postNow(),
     });
     this.disposables.push(
@@ -183,7 +206,16 @@ export class RewriteController implements vscode.Disposable, PanelOwner<RewriteV
   }
 
   private sourceOf(doc: vscode.TextDocument, range: LineRange): RewriteRequest['source'] {
-    return { uri: doc.uri.toString(), fileName: documentName(doc), languageId: doc.languageId, range, rangeText: doc.getText(toRange(range)), version: doc.version, documentSha256: sha256(doc.getText()), session: SESSION };
+    return {
+      uri: doc.uri.toString(),
+      fileName: documentName(doc),
+      languageId: doc.languageId,
+      range,
+      rangeText: doc.getText(toRange(range)),
+      version: doc.version,
+      documentSha256: sha256(doc.getText()),
+      session: SESSION,
+    };
   }
 
   private editorOrRefuse(): vscode.TextEditor | undefined {
@@ -209,11 +241,17 @@ export class RewriteController implements vscode.Disposable, PanelOwner<RewriteV
 
   /** Lists the packs (starting the worker if needed); refuses when no diffusion model is installed. */
   private async checkPacks(settings: DiffusionSettings): Promise<boolean> {
-    const packs = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Concert: listing model packs' }, () => this.store.refreshPacks());
+    const packs = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: 'Concert: listing model packs' }, () =>
+      this.store.refreshPacks(),
+    );
     this.updateClassifiers(packs);
     const diffusion = packs.filter((p) => p.valid && p.kind === 'simplex-diffusion-lm');
     if (settings.packId === undefined && diffusion.length === 0) {
-      const a = await vscode.window.showWarningMessage('Concert: no valid diffusion model pack (kind "simplex-diffusion-lm") is installed, so text cannot be rewritten or continued.', 'Add Model Folder', 'Run Doctor');
+      const a = await vscode.window.showWarningMessage(
+        'Concert: no valid diffusion model pack (kind "simplex-diffusion-lm") is installed, so text cannot be rewritten or continued.',
+        'Add Model Folder',
+        'Run Doctor',
+      );
       if (a === 'Add Model Folder') await vscode.commands.executeCommand(COMMANDS.addModelFolder.id);
       if (a === 'Run Doctor') await vscode.commands.executeCommand(COMMANDS.doctor.id);
       return false;
@@ -316,12 +354,20 @@ export class RewriteController implements vscode.Disposable, PanelOwner<RewriteV
       this.run = finishedRun(run, result);
       // Moving a slider afterwards changes that knob and nothing else: keep the seed.
       this.request = { ...request, controls: { ...request.controls, seed: result.run.seed } };
-      this.log.info(`${request.mode} of ${request.source.fileName}: ${result.tokens.length} tokens with ${result.model.id}, T ${result.run.knobs.steps}, ${result.run.knobs.projection}, seed ${result.run.seed}, ${result.run.durationMs} ms`);
+      this.log.info(
+        `${request.mode} of ${request.source.fileName}: ${result.tokens.length} tokens with ${result.model.id}, T ${result.run.knobs.steps}, ${result.run.knobs.projection}, seed ${result.run.seed}, ${result.run.durationMs} ms`,
+      );
     } catch (e) {
       if (this.run !== run) return;
       if (isCancelled(e)) {
         const last = run.steps[run.steps.length - 1];
-        this.run = { ...run, status: 'cancelled', message: last ? `Cancelled at step t ${last.t}/${last.T}${run.blocks > 1 ? ` of block ${last.block + 1} of ${run.blocks}` : ''}; the document was not changed.` : 'Cancelled; the document was not changed.' };
+        this.run = {
+          ...run,
+          status: 'cancelled',
+          message: last
+            ? `Cancelled at step t ${last.t}/${last.T}${run.blocks > 1 ? ` of block ${last.block + 1} of ${run.blocks}` : ''}; the document was not changed.`
+            : 'Cancelled; the document was not changed.',
+        };
       } else {
         const msg = errorMessage(e);
         this.run = { ...run, status: 'error', message: msg };
@@ -356,7 +402,8 @@ export class RewriteController implements vscode.Disposable, PanelOwner<RewriteV
     const req = this.request;
     const run = this.run;
     const plan = planAccept(run);
-    if (plan.kind === 'refuse' || !req || !run) return this.host.notice({ level: 'warning', text: plan.kind === 'refuse' ? plan.reason : 'There is nothing to accept yet.' });
+    if (plan.kind === 'refuse' || !req || !run)
+      return this.host.notice({ level: 'warning', text: plan.kind === 'refuse' ? plan.reason : 'There is nothing to accept yet.' });
     this.accepting = true;
     try {
       const doc = await findDocument(req.source);
@@ -366,13 +413,18 @@ export class RewriteController implements vscode.Disposable, PanelOwner<RewriteV
         const pick = await vscode.window.showWarningMessage(w.message, { modal: true, detail: w.detail }, 'Apply Anyway');
         if (pick !== 'Apply Anyway') return this.host.notice({ level: 'info', text: 'Nothing was changed.' });
         // The user may have typed while the question was open; and a run may have started since.
-        if (this.run !== run || this.request !== req) return this.host.notice({ level: 'warning', text: 'The panel shows another run now; nothing was changed.' });
+        if (this.run !== run || this.request !== req)
+          return this.host.notice({ level: 'warning', text: 'The panel shows another run now; nothing was changed.' });
         range = doc.validateRange(toRange(req.source.range));
       }
       const full = doc.getText();
       const startOffset = doc.offsetAt(range.start);
       const endOffset = doc.offsetAt(range.end);
-      const text = editText(req.mode, plan.output, { original: req.original, before: full.slice(Math.max(0, startOffset - 1), startOffset), after: full.slice(endOffset, endOffset + 1) });
+      const text = editText(req.mode, plan.output, {
+        original: req.original,
+        before: full.slice(Math.max(0, startOffset - 1), startOffset),
+        after: full.slice(endOffset, endOffset + 1),
+      });
       const edit = new vscode.WorkspaceEdit();
       edit.replace(doc.uri, range, text);
       let ok = false;
@@ -385,14 +437,20 @@ export class RewriteController implements vscode.Disposable, PanelOwner<RewriteV
       const written = rangeAfterEdit({ line: range.start.line, character: range.start.character }, text);
       const place = placeLabel(req.mode, toLineRange(range));
       // A later Accept (after Re-run) replaces what this one wrote.
-      this.request = { ...req, source: { ...req.source, range: written, rangeText: text, version: doc.version, documentSha256: sha256(doc.getText()), session: SESSION } };
+      this.request = {
+        ...req,
+        source: { ...req.source, range: written, rangeText: text, version: doc.version, documentSha256: sha256(doc.getText()), session: SESSION },
+      };
       this.run = { ...run, applied: true, source: sourceView(this.request) };
       this.sourceWatch.changed = false;
       const editor = vscode.window.visibleTextEditors.find((e) => e.document === doc);
       if (editor) editor.revealRange(toRange(written), vscode.TextEditorRevealType.InCenterIfOutsideViewport);
       this.host.postNow();
       this.persist();
-      this.host.notice({ level: 'info', text: `${req.mode === 'rewrite' ? `Replaced ${place}` : `Inserted at ${place}`} of ${req.source.fileName}; one Undo in the editor reverts it.` });
+      this.host.notice({
+        level: 'info',
+        text: `${req.mode === 'rewrite' ? `Replaced ${place}` : `Inserted at ${place}`} of ${req.source.fileName}; one Undo in the editor reverts it.`,
+      });
     } finally {
       this.accepting = false;
     }
@@ -446,7 +504,9 @@ export class RewriteController implements vscode.Disposable, PanelOwner<RewriteV
   }
 
   private persist(): void {
-    const data: PersistedRewrite | undefined = this.request ? { version: 1, request: this.request, ...(this.run && { run: this.run }), classifiers: this.classifiers } : undefined;
+    const data: PersistedRewrite | undefined = this.request
+      ? { version: 1, request: this.request, ...(this.run && { run: this.run }), classifiers: this.classifiers }
+      : undefined;
     this.host.persist(data);
   }
 
@@ -457,4 +517,3 @@ export class RewriteController implements vscode.Disposable, PanelOwner<RewriteV
     for (const d of this.disposables) d.dispose();
   }
 }
-

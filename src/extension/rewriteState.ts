@@ -5,7 +5,17 @@
  * No `vscode` import: tests load this.
  */
 import type { DiffusionRunParams, DiffusionRunResult, DiffusionStepProgress, PackSummary } from '../protocol/worker';
-import type { RewriteAttributeChoice, RewriteControls, RewriteMode, RewriteRecordView, RewriteRunView, RewriteScoreView, RewriteSourceView, RewriteStepView, RewriteTarget } from '../protocol/webview';
+import type {
+  RewriteAttributeChoice,
+  RewriteControls,
+  RewriteMode,
+  RewriteRecordView,
+  RewriteRunView,
+  RewriteScoreView,
+  RewriteSourceView,
+  RewriteStepView,
+  RewriteTarget,
+} from '../protocol/webview';
 import { sanitizeControls } from './rewriteMessages';
 import type { DiffusionSettings } from './settingsTable';
 import { looksBinary, scopeLabel, type LineRange, type Position } from './summaryState';
@@ -87,7 +97,13 @@ export function attributePickItems(choices: readonly RewriteAttributeChoice[], p
   return choices.flatMap((c) =>
     c.labels.map((label) => {
       const prev = previous.find((t) => t.attribute === c.attribute && t.label === label);
-      return { label: pickLabel(c.attribute, label), description: prev ? `λ ${prev.lambda} last time` : '', attribute: c.attribute, target: label, picked: prev !== undefined };
+      return {
+        label: pickLabel(c.attribute, label),
+        description: prev ? `λ ${prev.lambda} last time` : '',
+        attribute: c.attribute,
+        target: label,
+        picked: prev !== undefined,
+      };
     }),
   );
 }
@@ -108,7 +124,11 @@ export function resolvePickConflicts<T extends { attribute: string; target: stri
 }
 
 /** Targets for the picked items: λ from the last run for the same attribute, else the default. */
-export function targetsFromPicks(picks: readonly { attribute: string; target: string }[], lambda: number, previous: readonly RewriteTarget[] = []): RewriteTarget[] {
+export function targetsFromPicks(
+  picks: readonly { attribute: string; target: string }[],
+  lambda: number,
+  previous: readonly RewriteTarget[] = [],
+): RewriteTarget[] {
   const out: RewriteTarget[] = [];
   for (const p of picks) {
     if (out.some((t) => t.attribute === p.attribute)) continue;
@@ -145,7 +165,8 @@ export function wholeWordExtension(before: string, selected: string, after: stri
 export function refuseRewrite(selection: string, fileName: string): string | undefined {
   if (!selection.trim()) return 'select some text to rewrite first (the selection is empty or only white space).';
   if (looksBinary(selection)) return `${fileName} looks binary; Concert rewrites text only.`;
-  if (selection.length > MAX_REWRITE_CHARS) return `the selection has ${selection.length} characters; select at most ${MAX_REWRITE_CHARS} (a paragraph or two) to rewrite.`;
+  if (selection.length > MAX_REWRITE_CHARS)
+    return `the selection has ${selection.length} characters; select at most ${MAX_REWRITE_CHARS} (a paragraph or two) to rewrite.`;
   return undefined;
 }
 
@@ -158,7 +179,15 @@ export function refuseContinue(prompt: string, fileName: string): string | undef
 
 /** The panel's knobs for a new run from the settings. */
 export function initialControls(s: DiffusionSettings, targets: RewriteTarget[]): RewriteControls {
-  return { targets: targets.map((t) => ({ ...t })), strength: s.strength, steps: s.steps, topP: s.topP, projection: s.projection, tokens: s.continueTokens, minTokens: s.minTokens };
+  return {
+    targets: targets.map((t) => ({ ...t })),
+    strength: s.strength,
+    steps: s.steps,
+    topP: s.topP,
+    projection: s.projection,
+    tokens: s.continueTokens,
+    minTokens: s.minTokens,
+  };
 }
 
 /** The worker request of a run. */
@@ -167,7 +196,9 @@ export function runParams(req: RewriteRequest, progressToken: string, packId?: s
   return {
     mode: req.mode === 'rewrite' ? 'rewrite' : 'generate',
     prompt: req.prompt,
-    ...(req.mode === 'rewrite' ? { text: req.original, strength: c.strength } : { maxTokens: c.tokens, ...(c.minTokens !== undefined && { minTokens: c.minTokens }) }),
+    ...(req.mode === 'rewrite'
+      ? { text: req.original, strength: c.strength }
+      : { maxTokens: c.tokens, ...(c.minTokens !== undefined && { minTokens: c.minTokens }) }),
     attributes: c.targets.map((t) => ({ attribute: t.attribute, label: t.label, lambda: t.lambda })),
     steps: c.steps,
     topP: c.topP,
@@ -338,10 +369,12 @@ export type AcceptPlan = { kind: 'refuse'; reason: string } | { kind: 'apply'; o
 /** Whether Accept may write this run's output at all (the document check comes after). */
 export function planAccept(run: RewriteRunView | undefined): AcceptPlan {
   if (!run) return { kind: 'refuse', reason: 'There is nothing to accept yet.' };
-  if (run.status === 'running') return { kind: 'refuse', reason: 'Wait for the run to finish (or cancel it) before accepting: the document is not changed while text is generated.' };
+  if (run.status === 'running')
+    return { kind: 'refuse', reason: 'Wait for the run to finish (or cancel it) before accepting: the document is not changed while text is generated.' };
   if (run.applied) return { kind: 'refuse', reason: 'This output is already in the document (Undo in the editor reverts it; Re-run makes another).' };
   const out = run.output?.text.trim();
-  if (run.status !== 'done' || !out) return { kind: 'refuse', reason: run.mode === 'rewrite' ? 'There is no rewrite to accept.' : 'There is no continuation to accept.' };
+  if (run.status !== 'done' || !out)
+    return { kind: 'refuse', reason: run.mode === 'rewrite' ? 'There is no rewrite to accept.' : 'There is no continuation to accept.' };
   return { kind: 'apply', output: out };
 }
 
@@ -362,7 +395,10 @@ export function changedWarning(req: RewriteRequest, textAtRange: string): { mess
 /** The range the inserted text covers: a second Accept (after Re-run) replaces it instead of adding more. */
 export function rangeAfterEdit(start: Position, text: string): LineRange {
   const lines = text.split(/\r\n|\r|\n/);
-  const end = lines.length === 1 ? { line: start.line, character: start.character + text.length } : { line: start.line + lines.length - 1, character: lines[lines.length - 1]!.length };
+  const end =
+    lines.length === 1
+      ? { line: start.line, character: start.character + text.length }
+      : { line: start.line + lines.length - 1, character: lines[lines.length - 1]!.length };
   return { start: { ...start }, end };
 }
 
@@ -384,13 +420,27 @@ const isNat = (v: unknown): v is number => Number.isInteger(v) && (v as number) 
 const isPos = (v: unknown): v is Position => isObj(v) && isNat(v.line) && isNat(v.character);
 const isRange = (v: unknown): v is LineRange => isObj(v) && isPos(v.start) && isPos(v.end);
 const isMode = (v: unknown): v is RewriteMode => v === 'rewrite' || v === 'continue';
-const copyRange = (r: LineRange): LineRange => ({ start: { line: r.start.line, character: r.start.character }, end: { line: r.end.line, character: r.end.character } });
+const copyRange = (r: LineRange): LineRange => ({
+  start: { line: r.start.line, character: r.start.character },
+  end: { line: r.end.line, character: r.end.character },
+});
 
 function sanitizeRequest(v: unknown): RewriteRequest | undefined {
   if (!isObj(v) || !isMode(v.mode) || !isStr(v.prompt) || !isStr(v.original)) return undefined;
   const controls = sanitizeControls(v.controls);
   const s = v.source;
-  if (!controls || !isObj(s) || !isStr(s.uri) || !isStr(s.fileName) || !isStr(s.languageId) || !isRange(s.range) || !isNat(s.version) || !isStr(s.documentSha256) || !isStr(s.session)) return undefined;
+  if (
+    !controls ||
+    !isObj(s) ||
+    !isStr(s.uri) ||
+    !isStr(s.fileName) ||
+    !isStr(s.languageId) ||
+    !isRange(s.range) ||
+    !isNat(s.version) ||
+    !isStr(s.documentSha256) ||
+    !isStr(s.session)
+  )
+    return undefined;
   if (v.mode === 'rewrite' && !v.original.trim()) return undefined;
   const rangeText = isStr(s.rangeText) ? s.rangeText : v.original;
   return {
@@ -398,28 +448,45 @@ function sanitizeRequest(v: unknown): RewriteRequest | undefined {
     prompt: v.prompt,
     original: v.original,
     controls,
-    source: { uri: s.uri, fileName: s.fileName, languageId: s.languageId, range: copyRange(s.range), rangeText, version: s.version, documentSha256: s.documentSha256, session: s.session },
+    source: {
+      uri: s.uri,
+      fileName: s.fileName,
+      languageId: s.languageId,
+      range: copyRange(s.range),
+      rangeText,
+      version: s.version,
+      documentSha256: s.documentSha256,
+      session: s.session,
+    },
   };
 }
 
 const isStep = (v: unknown): v is RewriteStepView =>
   isObj(v) && isNat(v.block) && isNat(v.t) && isNat(v.T) && isStr(v.text) && isObj(v.scores) && Object.values(v.scores).every((x) => x === null || isNum(x));
-const isScore = (v: unknown): v is RewriteScoreView => isObj(v) && isStr(v.attribute) && (v.target === undefined || isStr(v.target)) && isObj(v.probabilities) && Object.values(v.probabilities).every(isNum);
+const isScore = (v: unknown): v is RewriteScoreView =>
+  isObj(v) && isStr(v.attribute) && (v.target === undefined || isStr(v.target)) && isObj(v.probabilities) && Object.values(v.probabilities).every(isNum);
 
 function sanitizeRun(v: unknown): RewriteRunView | undefined {
   if (!isObj(v) || !isNat(v.id) || !['running', 'done', 'cancelled', 'error'].includes(v.status as string) || !isMode(v.mode)) return undefined;
   const controls = sanitizeControls(v.controls);
   if (!controls || !isObj(v.source) || !isStr(v.source.fileName) || !isStr(v.source.scope) || !isStr(v.source.languageId)) return undefined;
   if (!isStr(v.original) || !isStr(v.promptTail) || !isNat(v.blocks) || !Array.isArray(v.steps) || !v.steps.every(isStep)) return undefined;
-  if (v.output !== undefined && !(isObj(v.output) && isStr(v.output.text) && (v.output.stoppedBy === 'eos' || v.output.stoppedBy === 'max-tokens'))) return undefined;
+  if (v.output !== undefined && !(isObj(v.output) && isStr(v.output.text) && (v.output.stoppedBy === 'eos' || v.output.stoppedBy === 'max-tokens')))
+    return undefined;
   if (v.scores !== undefined && !(Array.isArray(v.scores) && v.scores.every(isScore))) return undefined;
-  if (v.record !== undefined && !(isObj(v.record) && isStr(v.record.modelId) && isNum(v.record.seed) && Array.isArray(v.record.targets) && Array.isArray(v.record.classifiers))) return undefined;
+  if (
+    v.record !== undefined &&
+    !(isObj(v.record) && isStr(v.record.modelId) && isNum(v.record.seed) && Array.isArray(v.record.targets) && Array.isArray(v.record.classifiers))
+  )
+    return undefined;
   return { ...(v as unknown as RewriteRunView), controls };
 }
 
 function sanitizeChoices(v: unknown): RewriteAttributeChoice[] {
   if (!Array.isArray(v)) return [];
-  return v.filter((c): c is RewriteAttributeChoice => isObj(c) && isStr(c.attribute) && Array.isArray(c.labels) && c.labels.every(isStr)).map((c) => ({ attribute: c.attribute, labels: [...c.labels] }));
+  return v
+    .filter((c): c is RewriteAttributeChoice => isObj(c) && isStr(c.attribute) && Array.isArray(c.labels) && c.labels.every(isStr))
+    .map((c) => ({ attribute: c.attribute, labels: [...c.labels] }));
 }
 
 /**
@@ -434,7 +501,10 @@ export function restorePersisted(raw: unknown): PersistedRewrite | undefined {
   return {
     version: 1,
     request,
-    ...(run && { run: run.status === 'running' ? { ...run, status: 'cancelled' as const, message: 'Interrupted when the window was closed or reloaded; press Re-run.' } : run }),
+    ...(run && {
+      run:
+        run.status === 'running' ? { ...run, status: 'cancelled' as const, message: 'Interrupted when the window was closed or reloaded; press Re-run.' } : run,
+    }),
     classifiers: sanitizeChoices(raw.classifiers),
   };
 }

@@ -3,7 +3,18 @@
  * workspace is trusted: a cloned repository must not be able to point the worker at files of its choosing.
  */
 import * as vscode from 'vscode';
-import { RESTRICTED_SETTINGS, SETTINGS, WORKER_SETTING_KEYS, toCadSettings, toDiffusionSettings, toWorkerSettings, type CadSettings, type DiffusionSettings, type ResolvedSettings, type SettingKey } from './settingsTable';
+import {
+  RESTRICTED_SETTINGS,
+  SETTINGS,
+  WORKER_SETTING_KEYS,
+  toCadSettings,
+  toDiffusionSettings,
+  toWorkerSettings,
+  type CadSettings,
+  type DiffusionSettings,
+  type ResolvedSettings,
+  type SettingKey,
+} from './settingsTable';
 
 export { SETTINGS, RESTRICTED_SETTINGS };
 

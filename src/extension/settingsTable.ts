@@ -6,7 +6,16 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { REWRITE_LIMITS, SUMMARY_ALPHA, type RewriteProjection } from '../protocol/webview';
-import { DEFAULT_GUIDANCE_LAMBDA, DEVICE_CHOICES, DIFFUSION_DEFAULT_MIN_TOKENS, DIFFUSION_DEFAULT_TOP_P, PROJECTIONS, type DeviceChoice, type ProjectionName, type WorkerSettings } from '../protocol/worker';
+import {
+  DEFAULT_GUIDANCE_LAMBDA,
+  DEVICE_CHOICES,
+  DIFFUSION_DEFAULT_MIN_TOKENS,
+  DIFFUSION_DEFAULT_TOP_P,
+  PROJECTIONS,
+  type DeviceChoice,
+  type ProjectionName,
+  type WorkerSettings,
+} from '../protocol/worker';
 
 export type SettingScope = 'application' | 'machine' | 'machine-overridable' | 'window' | 'resource';
 
@@ -93,7 +102,7 @@ export const SETTINGS = [
     minimum: SUMMARY_ALPHA.min,
     maximum: SUMMARY_ALPHA.max,
     markdownDescription:
-      'Context weight α of context-aware decoding for `Concert: Summarize Document` and `Summarize Selection`: each token is drawn from (1+α)·(logits with the document) − α·(logits without it). `0` is regular decoding; larger values follow the document more closely. The summary panel\'s slider changes it for one run.',
+      "Context weight α of context-aware decoding for `Concert: Summarize Document` and `Summarize Selection`: each token is drawn from (1+α)·(logits with the document) − α·(logits without it). `0` is regular decoding; larger values follow the document more closely. The summary panel's slider changes it for one run.",
     scope: 'window',
     order: 10,
   },
@@ -131,7 +140,8 @@ export const SETTINGS = [
     key: 'concert.cad.showRegularByDefault',
     type: 'boolean',
     default: false,
-    markdownDescription: 'Also run regular decoding (α = 0) on the same input and show it beside the context-aware output. Doubles the time of a run; the summary panel has a toggle for it.',
+    markdownDescription:
+      'Also run regular decoding (α = 0) on the same input and show it beside the context-aware output. Doubles the time of a run; the summary panel has a toggle for it.',
     scope: 'window',
     order: 14,
   },
@@ -164,7 +174,8 @@ export const SETTINGS = [
     default: DIFFUSION_DEFAULT_TOP_P,
     minimum: REWRITE_LIMITS.topP.min,
     maximum: REWRITE_LIMITS.topP.max,
-    markdownDescription: 'Top-p of the `sampling` and `multihot` projections at each diffusion step. `0` is the same as the `greedy` projection. The default suits the small bundled model (wider nuclei let it pick word fragments); larger models may prefer 0.9–0.99, as in the SSD-LM paper.',
+    markdownDescription:
+      'Top-p of the `sampling` and `multihot` projections at each diffusion step. `0` is the same as the `greedy` projection. The default suits the small bundled model (wider nuclei let it pick word fragments); larger models may prefer 0.9–0.99, as in the SSD-LM paper.',
     scope: 'window',
     order: 21,
   },
@@ -196,7 +207,7 @@ export const SETTINGS = [
     minimum: REWRITE_LIMITS.lambda.min,
     maximum: REWRITE_LIMITS.lambda.max,
     markdownDescription:
-      'Guidance strength λ given to each attribute picked in the quick pick: every step adds λ·∇ log p(label) of that attribute\'s classifier to the logits. `0` measures the attribute without steering. The rewrite panel has a slider per attribute.',
+      "Guidance strength λ given to each attribute picked in the quick pick: every step adds λ·∇ log p(label) of that attribute's classifier to the logits. `0` measures the attribute without steering. The rewrite panel has a slider per attribute.",
     scope: 'window',
     order: 24,
   },
@@ -206,7 +217,8 @@ export const SETTINGS = [
     default: 24,
     minimum: REWRITE_LIMITS.tokens.min,
     maximum: REWRITE_LIMITS.tokens.max,
-    markdownDescription: 'New tokens `Concert: Continue with Diffusion` writes (rounded up to whole blocks of the model; it may stop earlier where the model ends the text, but not before `#concert.diffusion.minTokens#`).',
+    markdownDescription:
+      'New tokens `Concert: Continue with Diffusion` writes (rounded up to whole blocks of the model; it may stop earlier where the model ends the text, but not before `#concert.diffusion.minTokens#`).',
     scope: 'window',
     order: 25,
   },
@@ -286,7 +298,13 @@ export function coerceSetting(def: SettingDef, value: unknown): unknown {
         return typeof value === 'boolean';
       case 'number':
       case 'integer':
-        return typeof value === 'number' && Number.isFinite(value) && (def.type === 'number' || Number.isInteger(value)) && (def.minimum === undefined || value >= def.minimum) && (def.maximum === undefined || value <= def.maximum);
+        return (
+          typeof value === 'number' &&
+          Number.isFinite(value) &&
+          (def.type === 'number' || Number.isInteger(value)) &&
+          (def.minimum === undefined || value >= def.minimum) &&
+          (def.maximum === undefined || value <= def.maximum)
+        );
       case 'array':
         return Array.isArray(value) && value.every((v) => typeof v === 'string');
     }

@@ -5,7 +5,16 @@
 import type { StatusViewToHost } from '../protocol/webview';
 
 /** A Record, so a message type added to the protocol without being listed here is a compile error. */
-const INTENTS: Record<StatusViewToHost['type'], true> = { ready: true, refresh: true, restartWorker: true, openSettings: true, showLog: true, addModelFolder: true, selectDevice: true, selfTestPack: true };
+const INTENTS: Record<StatusViewToHost['type'], true> = {
+  ready: true,
+  refresh: true,
+  restartWorker: true,
+  openSettings: true,
+  showLog: true,
+  addModelFolder: true,
+  selectDevice: true,
+  selfTestPack: true,
+};
 
 export function isStatusViewToHost(m: unknown): m is StatusViewToHost {
   if (typeof m !== 'object' || m === null) return false;

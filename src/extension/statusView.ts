@@ -43,10 +43,7 @@ export class StatusViewProvider implements vscode.WebviewViewProvider, vscode.Di
       styleUris: [uri(vscode.Uri.joinPath(media, 'status.css'))],
       codiconsUri: uri(vscode.Uri.joinPath(codicons, 'codicon.css')),
     });
-    const subs = [
-      view.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m)),
-      view.onDidChangeVisibility(() => view.visible && this.postState()),
-    ];
+    const subs = [view.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m)), view.onDidChangeVisibility(() => view.visible && this.postState())];
     view.onDidDispose(() => {
       for (const s of subs) s.dispose();
       if (this.view === view) this.view = undefined;

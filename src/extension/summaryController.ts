@@ -9,7 +9,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
-import { SWEEP_ALPHAS, type HostToSummaryView, type SummaryOutputView, type SummaryRunView, type SummarySweepView, type SummaryVariant, type SummaryViewState, type SummaryViewToHost } from '../protocol/webview';
+import {
+  SWEEP_ALPHAS,
+  type HostToSummaryView,
+  type SummaryOutputView,
+  type SummaryRunView,
+  type SummarySweepView,
+  type SummaryVariant,
+  type SummaryViewState,
+  type SummaryViewToHost,
+} from '../protocol/webview';
 import { Requests, type CadRunParams, type CadTask } from '../protocol/worker';
 import { commentLine, commentSyntaxFor, describeSyntax, formatComment } from './commentStyle';
 import { errorMessage, isCancelled } from './errors';
@@ -18,7 +27,19 @@ import { readCadSettings } from './settings';
 import type { CadSettings } from './settingsTable';
 import { SourceWatcher, documentName, findDocument, sha256, toLineRange, toRange } from './sourceDocument';
 import { isSummaryViewToHost } from './summaryMessages';
-import { SUMMARY_VIEW_TYPE, applyTokenProgress, finishedRun, refuseText, restorePersisted, scopeLabel, startedRun, sweepPoint, tokenCount, type PersistedSummary, type SummaryRequest } from './summaryState';
+import {
+  SUMMARY_VIEW_TYPE,
+  applyTokenProgress,
+  finishedRun,
+  refuseText,
+  restorePersisted,
+  scopeLabel,
+  startedRun,
+  sweepPoint,
+  tokenCount,
+  type PersistedSummary,
+  type SummaryRequest,
+} from './summaryState';
 import { findSupportSpan } from './supportSpan';
 import type { WorkerStore } from './workerStore';
 
@@ -52,7 +73,21 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
     private readonly store: WorkerStore,
     private readonly log: vscode.LogOutputChannel,
   ) {
-    this.host = new PanelHost(context, log, { viewType: SUMMARY_VIEW_TYPE, title: PANEL_TITLE, name: 'summary', script: 'summary.js', style: 'summary.css', stateKey: STATE_KEY, postIntervalMs: POST_INTERVAL_MS, isMessage: isSummaryViewToHost }, this);
+    this.host = new PanelHost(
+      context,
+      log,
+      {
+        viewType: SUMMARY_VIEW_TYPE,
+        title: PANEL_TITLE,
+        name: 'summary',
+        script: 'summary.js',
+        style: 'summary.css',
+        stateKey: STATE_KEY,
+        postIntervalMs: POST_INTERVAL_MS,
+        isMessage: isSummaryViewToHost,
+      },
+      this,
+    );
     const saved = restorePersisted(this.host.saved());
     if (saved) {
       this.request = saved.request;
@@ -94,7 +129,8 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
       placeHolder: 'e.g. What does this module do?',
       value: this.lastQuestion,
       ignoreFocusOut: true,
-      validateInput: (v) => (!v.trim() ? 'Type a question.' : v.length > MAX_QUESTION_CHARS ? `Keep the question under ${MAX_QUESTION_CHARS} characters.` : undefined),
+      validateInput: (v) =>
+        !v.trim() ? 'Type a question.' : v.length > MAX_QUESTION_CHARS ? `Keep the question under ${MAX_QUESTION_CHARS} characters.` : undefined,
     });
     if (question === undefined || !question.trim()) return;
     this.lastQuestion = question.trim();
@@ -124,7 +160,13 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
       ...(question !== undefined && { question }),
       alpha: task === 'ask' ? cad.questionAlpha : cad.summaryAlpha,
       compareRegular: cad.showRegularByDefault,
-      source: { uri: doc.uri.toString(), fileName, languageId: doc.languageId, ...(range && { range: toLineRange(range) }), documentSha256: sha256(doc.getText()) },
+      source: {
+        uri: doc.uri.toString(),
+        fileName,
+        languageId: doc.languageId,
+        ...(range && { range: toLineRange(range) }),
+        documentSha256: sha256(doc.getText()),
+      },
     };
     await this.run(request, text);
   }
@@ -174,7 +216,11 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
     };
     try {
       const result = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `Concert: ${request.task === 'ask' ? 'answering about' : 'summarizing'} ${name}${scope}`, cancellable: true },
+        {
+          location: vscode.ProgressLocation.Notification,
+          title: `Concert: ${request.task === 'ask' ? 'answering about' : 'summarizing'} ${name}${scope}`,
+          cancellable: true,
+        },
         async (progress, token) => {
           const onCancel = token.onCancellationRequested(() => ac.abort());
           progress.report({ message: 'loading the model…' });
@@ -195,7 +241,9 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
       if (this.state.run !== run) return; // superseded by a newer run
       this.request = { ...request, seed: result.run.seed };
       this.state = { ...this.state, run: finishedRun(run, result) };
-      this.log.info(`${request.task} of ${name}${scope}: ${result.tokens.length} tokens with ${result.model.id}, α ${result.alpha}, seed ${result.run.seed}, ${result.run.durationMs} ms${result.run.chunks ? `, ${result.run.chunks} chunks` : ''}`);
+      this.log.info(
+        `${request.task} of ${name}${scope}: ${result.tokens.length} tokens with ${result.model.id}, α ${result.alpha}, seed ${result.run.seed}, ${result.run.durationMs} ms${result.run.chunks ? `, ${result.run.chunks} chunks` : ''}`,
+      );
     } catch (e) {
       if (this.state.run !== run) return;
       if (isCancelled(e)) {
@@ -239,7 +287,11 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
 
   private async rerun(alpha: number, compareRegular: boolean): Promise<void> {
     const req = this.request;
-    if (!req) return this.host.notice({ level: 'warning', text: 'Nothing to run again: use Summarize Document, Summarize Selection or Ask About This Document first.' });
+    if (!req)
+      return this.host.notice({
+        level: 'warning',
+        text: 'Nothing to run again: use Summarize Document, Summarize Selection or Ask About This Document first.',
+      });
     const input = await this.readInput(req);
     if (!input) return;
     if (input.sha !== req.source.documentSha256 && req.source.range) {
@@ -265,32 +317,35 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
     this.host.postNow();
     const current = () => this.state.sweep === sweep;
     try {
-      await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Concert: α sweep on ${req.source.fileName}`, cancellable: true }, async (progress, token) => {
-        const onCancel = token.onCancellationRequested(() => ac.abort());
-        try {
-          for (const [i, alpha] of SWEEP_ALPHAS.entries()) {
-            progress.report({ message: `α ${alpha} (${i + 1} of ${SWEEP_ALPHAS.length})`, ...(i > 0 && { increment: 100 / SWEEP_ALPHAS.length }) });
-            const r = await this.store.client.request(
-              Requests.cadRun,
-              {
-                task: req.task,
-                document: input.text,
-                ...(req.question !== undefined && { question: req.question }),
-                alpha,
-                decoding: { mode: 'greedy' },
-                maxTokens: req.task === 'ask' ? cad.maxAnswerTokens : cad.maxSummaryTokens,
-                ...(cad.packId !== undefined && { packId: cad.packId }),
-              },
-              ac.signal,
-            );
-            if (!current()) return;
-            sweep.points.push(sweepPoint(alpha, r));
-            this.host.postNow();
+      await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Concert: α sweep on ${req.source.fileName}`, cancellable: true },
+        async (progress, token) => {
+          const onCancel = token.onCancellationRequested(() => ac.abort());
+          try {
+            for (const [i, alpha] of SWEEP_ALPHAS.entries()) {
+              progress.report({ message: `α ${alpha} (${i + 1} of ${SWEEP_ALPHAS.length})`, ...(i > 0 && { increment: 100 / SWEEP_ALPHAS.length }) });
+              const r = await this.store.client.request(
+                Requests.cadRun,
+                {
+                  task: req.task,
+                  document: input.text,
+                  ...(req.question !== undefined && { question: req.question }),
+                  alpha,
+                  decoding: { mode: 'greedy' },
+                  maxTokens: req.task === 'ask' ? cad.maxAnswerTokens : cad.maxSummaryTokens,
+                  ...(cad.packId !== undefined && { packId: cad.packId }),
+                },
+                ac.signal,
+              );
+              if (!current()) return;
+              sweep.points.push(sweepPoint(alpha, r));
+              this.host.postNow();
+            }
+          } finally {
+            onCancel.dispose();
           }
-        } finally {
-          onCancel.dispose();
-        }
-      });
+        },
+      );
       if (current()) sweep.status = 'done';
     } catch (e) {
       if (!current()) return;
@@ -348,7 +403,10 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
     // Keep focus in the panel, so keyboard users can walk on through the tokens.
     const editor = await vscode.window.showTextDocument(doc, { viewColumn: this.sourceColumn(doc), preserveFocus: true, selection: range });
     editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
-    this.host.notice({ level: 'info', text: `“${res.span.query}”: line ${range.start.line + 1} of ${req.source.fileName}${res.span.stem ? ' (same word stem)' : ''}${note}.` });
+    this.host.notice({
+      level: 'info',
+      text: `“${res.span.query}”: line ${range.start.line + 1} of ${req.source.fileName}${res.span.stem ? ' (same word stem)' : ''}${note}.`,
+    });
   }
 
   private async copy(variant: SummaryVariant): Promise<void> {
@@ -376,7 +434,9 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
       );
       if (pick !== 'Insert') return this.host.notice({ level: 'info', text: 'Nothing was inserted.' });
     }
-    const editor = vscode.window.visibleTextEditors.find((e) => e.document === doc) ?? (await vscode.window.showTextDocument(doc, { viewColumn: this.sourceColumn(doc), preserveFocus: false }));
+    const editor =
+      vscode.window.visibleTextEditors.find((e) => e.document === doc) ??
+      (await vscode.window.showTextDocument(doc, { viewColumn: this.sourceColumn(doc), preserveFocus: false }));
     let at: vscode.Position;
     let insertText: string;
     let how: string;

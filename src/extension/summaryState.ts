@@ -4,7 +4,15 @@
  * sweep statistics, and the persisted form (validated on the way back in). No `vscode` import: tests load this.
  */
 import type { CadOutput, CadRunResult, CadTask, DecodingParams, TokenProgress } from '../protocol/worker';
-import type { SummaryOutputView, SummaryRecordView, SummaryRunView, SummarySweepView, SummaryTokenView, SummaryViewState, SweepPointView } from '../protocol/webview';
+import type {
+  SummaryOutputView,
+  SummaryRecordView,
+  SummaryRunView,
+  SummarySweepView,
+  SummaryTokenView,
+  SummaryViewState,
+  SweepPointView,
+} from '../protocol/webview';
 
 /** The summary panel's webview type (package.json declares `onWebviewPanel:` + this, so a reload restores it). */
 export const SUMMARY_VIEW_TYPE = 'concert.summary';
@@ -131,7 +139,10 @@ export function applyTokenProgress(run: SummaryRunView, p: Pick<TokenProgress, '
   if (p.index > out.tokens.length) return; // a gap: ignore rather than show holes (the final result repairs it)
   out.tokens.length = p.index;
   out.tokens.push(tokenView(p.token));
-  out.text = out.tokens.map((t) => t.text).join('').trim();
+  out.text = out.tokens
+    .map((t) => t.text)
+    .join('')
+    .trim();
 }
 
 export function finishedRun(run: SummaryRunView, r: CadRunResult): SummaryRunView {
@@ -178,11 +189,15 @@ export interface PersistedSummary {
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const isStr = (v: unknown): v is string => typeof v === 'string';
-const isPos = (v: unknown): v is Position => isObj(v) && Number.isInteger(v.line) && (v.line as number) >= 0 && Number.isInteger(v.character) && (v.character as number) >= 0;
+const isPos = (v: unknown): v is Position =>
+  isObj(v) && Number.isInteger(v.line) && (v.line as number) >= 0 && Number.isInteger(v.character) && (v.character as number) >= 0;
 const isOutput = (v: unknown): v is SummaryOutputView =>
   isObj(v) && isStr(v.text) && isNum(v.alpha) && Array.isArray(v.tokens) && v.tokens.every((t) => isObj(t) && isStr(t.text) && typeof t.reliance === 'number');
 
-const copyRange = (r: LineRange): LineRange => ({ start: { line: r.start.line, character: r.start.character }, end: { line: r.end.line, character: r.end.character } });
+const copyRange = (r: LineRange): LineRange => ({
+  start: { line: r.start.line, character: r.start.character },
+  end: { line: r.end.line, character: r.end.character },
+});
 
 function sanitizeRequest(v: unknown): SummaryRequest | undefined {
   if (!isObj(v) || (v.task !== 'summarize' && v.task !== 'ask') || !isNum(v.alpha) || typeof v.compareRegular !== 'boolean') return undefined;
@@ -196,22 +211,31 @@ function sanitizeRequest(v: unknown): SummaryRequest | undefined {
     alpha: v.alpha,
     compareRegular: v.compareRegular,
     ...(Number.isInteger(v.seed) && (v.seed as number) >= 0 && { seed: v.seed as number }),
-    source: { uri: s.uri, fileName: s.fileName, languageId: s.languageId, ...(s.range !== undefined && { range: copyRange(s.range as unknown as LineRange) }), documentSha256: s.documentSha256 },
+    source: {
+      uri: s.uri,
+      fileName: s.fileName,
+      languageId: s.languageId,
+      ...(s.range !== undefined && { range: copyRange(s.range as unknown as LineRange) }),
+      documentSha256: s.documentSha256,
+    },
   };
 }
 
 function sanitizeRun(v: unknown): SummaryRunView | undefined {
   if (!isObj(v) || !Number.isInteger(v.id) || !['running', 'done', 'cancelled', 'error'].includes(v.status as string)) return undefined;
-  if (!isOutput(v.cad) || (v.regular !== undefined && !isOutput(v.regular)) || !isObj(v.source) || !isStr(v.source.fileName) || !isStr(v.source.scope)) return undefined;
+  if (!isOutput(v.cad) || (v.regular !== undefined && !isOutput(v.regular)) || !isObj(v.source) || !isStr(v.source.fileName) || !isStr(v.source.scope))
+    return undefined;
   if ((v.task !== 'summarize' && v.task !== 'ask') || !isNum(v.alpha) || typeof v.compareRegular !== 'boolean') return undefined;
   if (v.record !== undefined && !(isObj(v.record) && isStr(v.record.modelId) && isNum(v.record.seed))) return undefined;
-  if (v.chunks !== undefined && !(Array.isArray(v.chunks) && v.chunks.every((c) => isObj(c) && isNum(c.start) && isNum(c.end) && isStr(c.summary)))) return undefined;
+  if (v.chunks !== undefined && !(Array.isArray(v.chunks) && v.chunks.every((c) => isObj(c) && isNum(c.start) && isNum(c.end) && isStr(c.summary))))
+    return undefined;
   return v as unknown as SummaryRunView;
 }
 
 function sanitizeSweep(v: unknown): SummarySweepView | undefined {
   if (!isObj(v) || !Array.isArray(v.points) || !Array.isArray(v.alphas) || !v.alphas.every(isNum)) return undefined;
-  if (!v.points.every((p) => isObj(p) && isNum(p.alpha) && isNum(p.tokens) && isNum(p.positiveShare) && isNum(p.meanReliance) && isStr(p.text))) return undefined;
+  if (!v.points.every((p) => isObj(p) && isNum(p.alpha) && isNum(p.tokens) && isNum(p.positiveShare) && isNum(p.meanReliance) && isStr(p.text)))
+    return undefined;
   return v as unknown as SummarySweepView;
 }
 
@@ -231,7 +255,9 @@ export function restorePersisted(raw: unknown): PersistedSummary | undefined {
     request,
     state: {
       ...(run && { run: run.status === 'running' ? { ...run, status: 'cancelled', message: interrupted } : run }),
-      ...(sweep && { sweep: sweep.status === 'running' ? { ...sweep, status: 'cancelled', message: 'Interrupted when the window was closed or reloaded.' } : sweep }),
+      ...(sweep && {
+        sweep: sweep.status === 'running' ? { ...sweep, status: 'cancelled', message: 'Interrupted when the window was closed or reloaded.' } : sweep,
+      }),
     },
   };
 }

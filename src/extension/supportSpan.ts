@@ -70,7 +70,10 @@ export function findSupportSpan(source: string, q: SupportQuery): SupportResult 
   if (!core.length) return { found: false, reason: 'that token is punctuation or white space' };
   const c0 = core[0]!;
   const c1 = core[core.length - 1]!;
-  const word = outWords.slice(c0, c1 + 1).map((w) => output.slice(w.start, w.end)).join(' ');
+  const word = outWords
+    .slice(c0, c1 + 1)
+    .map((w) => output.slice(w.start, w.end))
+    .join(' ');
 
   const srcWords = splitWords(source);
   if (!srcWords.length) return { found: false, word, reason: 'the source has no words' };
@@ -99,7 +102,15 @@ export function findSupportSpan(source: string, q: SupportQuery): SupportResult 
     if (best) {
       return {
         found: true,
-        span: { start: srcWords[best.p]!.start, end: srcWords[best.p + n - 1]!.end, words: n, query: outWords.slice(best.s, best.s + n).map((w) => output.slice(w.start, w.end)).join(' ') },
+        span: {
+          start: srcWords[best.p]!.start,
+          end: srcWords[best.p + n - 1]!.end,
+          words: n,
+          query: outWords
+            .slice(best.s, best.s + n)
+            .map((w) => output.slice(w.start, w.end))
+            .join(' '),
+        },
       };
     }
   }
@@ -112,7 +123,8 @@ export function findSupportSpan(source: string, q: SupportQuery): SupportResult 
       const hit = srcWords.find((s) => s.norm.startsWith(stem) && Math.abs(s.norm.length - w.length) <= 4);
       if (hit) return { found: true, span: { start: hit.start, end: hit.end, words: 1, query: word, stem: true } };
     }
-    if (!meaningful(w)) return { found: false, word, reason: `"${word}" is too common a word to point at a passage, and the words around it do not occur in the source` };
+    if (!meaningful(w))
+      return { found: false, word, reason: `"${word}" is too common a word to point at a passage, and the words around it do not occur in the source` };
   }
   return { found: false, word, reason: `"${word}" does not occur in the source text` };
 }

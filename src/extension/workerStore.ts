@@ -109,7 +109,18 @@ export class WorkerStore implements vscode.Disposable {
     return {
       workerState: this.client.state,
       ...(p && running && { provider: { chosen: p.chosen, device: p.device, requested: p.requested, fallbackReasons: [...p.fallbackReasons] } }),
-      ...(this._packs && { packs: this._packs.map((k) => ({ id: k.id, kind: k.kind, source: k.source, valid: k.valid, dir: k.dir, ...(k.error && { error: k.error }), ...(k.sizeBytes !== undefined && { sizeBytes: k.sizeBytes }), ...(k.displayName && { displayName: k.displayName }) })) }),
+      ...(this._packs && {
+        packs: this._packs.map((k) => ({
+          id: k.id,
+          kind: k.kind,
+          source: k.source,
+          valid: k.valid,
+          dir: k.dir,
+          ...(k.error && { error: k.error }),
+          ...(k.sizeBytes !== undefined && { sizeBytes: k.sizeBytes }),
+          ...(k.displayName && { displayName: k.displayName }),
+        })),
+      }),
       ...(this.listing && { busy: true }),
       ...(running && this.client.pid !== undefined && { pid: this.client.pid }),
       ...(this.status && { loadedSessions: [...this.status.loadedSessions], rssBytes: this.status.rssBytes }),

@@ -28,8 +28,7 @@ export interface StatusViewState {
   error?: string;
 }
 
-export type HostToStatusView =
-  | { type: 'state'; state: StatusViewState };
+export type HostToStatusView = { type: 'state'; state: StatusViewState };
 
 export type StatusViewToHost =
   | { type: 'ready' }
@@ -319,9 +318,7 @@ export interface RewriteNotice {
   text: string;
 }
 
-export type HostToRewriteView =
-  | { type: 'state'; state: RewriteViewState }
-  | { type: 'notice'; notice: RewriteNotice };
+export type HostToRewriteView = { type: 'state'; state: RewriteViewState } | { type: 'notice'; notice: RewriteNotice };
 
 export type RewriteViewToHost =
   | { type: 'ready' }

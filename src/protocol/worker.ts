@@ -95,11 +95,17 @@ export interface DoctorReport {
   workerPid: number;
 }
 
-export interface ConfigureParams { settings: WorkerSettings }
-export interface ConfigureResult { provider: ProviderReport }
+export interface ConfigureParams {
+  settings: WorkerSettings;
+}
+export interface ConfigureResult {
+  provider: ProviderReport;
+}
 
 /** Every long request carries a token; progress notifications quote it. */
-export interface WithProgressToken { progressToken?: string }
+export interface WithProgressToken {
+  progressToken?: string;
+}
 
 export interface SelfTestParams extends WithProgressToken {
   packId: string;
@@ -114,8 +120,14 @@ export interface SelfTestResult {
   provider: ProviderName;
 }
 
-export interface TokenizeParams { packId: string; text: string }
-export interface TokenizeResult { ids: number[]; tokens: string[] }
+export interface TokenizeParams {
+  packId: string;
+  text: string;
+}
+export interface TokenizeResult {
+  ids: number[];
+  tokens: string[];
+}
 
 export type DecodingParams = { mode: 'greedy' } | { mode: 'sample'; temperature: number; topP: number; topK?: number };
 
@@ -258,7 +270,16 @@ export interface DiffusionRunResult {
     modelSha256: string;
     classifiers: { id: string; manifestSha256: string }[];
     seed: number;
-    knobs: { steps: number; topP: number; projection: ProjectionName; earlyStop: number; strength?: number; maxTokens: number; minTokens?: number; attributes: AttributeTarget[] };
+    knobs: {
+      steps: number;
+      topP: number;
+      projection: ProjectionName;
+      earlyStop: number;
+      strength?: number;
+      maxTokens: number;
+      minTokens?: number;
+      attributes: AttributeTarget[];
+    };
     provider: ProviderName;
     device: string;
     durationMs: number;

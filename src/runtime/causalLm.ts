@@ -37,7 +37,8 @@ export function causalLmShape(pack: ValidatedPack, role = 'decoder'): CausalLmSh
   if (!io) throw new PackError(m.id, `has no "${role}" graph`);
   const label = m.id;
   const names = new Set(io.inputs.map((i) => i.name));
-  for (const n of ['input_ids', 'attention_mask']) if (!names.has(n)) throw new PackError(label, `causal-lm graph "${role}" needs input "${n}" (optimum decoder layout)`);
+  for (const n of ['input_ids', 'attention_mask'])
+    if (!names.has(n)) throw new PackError(label, `causal-lm graph "${role}" needs input "${n}" (optimum decoder layout)`);
   let layers = 0;
   while (names.has(`past_key_values.${layers}.key`) && names.has(`past_key_values.${layers}.value`)) layers++;
   const knob = (k: string): number | undefined => (typeof m.knobs?.[k] === 'number' ? m.knobs[k] : undefined);
@@ -113,7 +114,8 @@ export class OnnxCausalLM implements CausalLM {
     const past: Record<string, ort.Tensor> = {};
     const empty = this.feeds.kvType === 'float16' ? new Uint16Array(0) : new Float32Array(0);
     for (let i = 0; i < this.shape.layers; i++) {
-      for (const kv of ['key', 'value']) past[`past_key_values.${i}.${kv}`] = new ort.Tensor(this.feeds.kvType, empty, [rows, this.shape.heads, 0, this.shape.headDim]);
+      for (const kv of ['key', 'value'])
+        past[`past_key_values.${i}.${kv}`] = new ort.Tensor(this.feeds.kvType, empty, [rows, this.shape.heads, 0, this.shape.headDim]);
     }
     return past;
   }
@@ -168,7 +170,12 @@ export class OnnxCausalLM implements CausalLM {
     if (L > this.maxContext) throw new PackError(this.graph.pack.manifest.id, `prompt of ${L} tokens exceeds the model's context of ${this.maxContext}`);
     const { ids, mask, pos } = leftPad(prompts, this.padId);
     const { logits, past } = await this.run(
-      { input_ids: new ort.Tensor('int64', ids, [rows, L]), attention_mask: new ort.Tensor('int64', mask, [rows, L]), ...this.extras(pos, rows, L, false), ...this.emptyPast(rows) },
+      {
+        input_ids: new ort.Tensor('int64', ids, [rows, L]),
+        attention_mask: new ort.Tensor('int64', mask, [rows, L]),
+        ...this.extras(pos, rows, L, false),
+        ...this.emptyPast(rows),
+      },
       rows,
       L,
     );
@@ -191,13 +198,23 @@ export class OnnxCausalLM implements CausalLM {
       return { logits, state: { ...state, parts } as OrtState };
     }
     const L = state.length + 1;
-    if (Math.max(...state.nextPos) + 1 > this.maxContext) throw new PackError(this.graph.pack.manifest.id, `sequence would exceed the model's context of ${this.maxContext}`);
+    if (Math.max(...state.nextPos) + 1 > this.maxContext)
+      throw new PackError(this.graph.pack.manifest.id, `sequence would exceed the model's context of ${this.maxContext}`);
     const mask = extendMask(state.mask, rows, state.length, 1);
     const { logits, past } = await this.run(
       {
-        input_ids: new ort.Tensor('int64', BigInt64Array.from(tokens, (t) => BigInt(t)), [rows, 1]),
+        input_ids: new ort.Tensor(
+          'int64',
+          BigInt64Array.from(tokens, (t) => BigInt(t)),
+          [rows, 1],
+        ),
         attention_mask: new ort.Tensor('int64', mask, [rows, L]),
-        ...this.extras(BigInt64Array.from(state.nextPos, (p) => BigInt(p)), rows, 1, true),
+        ...this.extras(
+          BigInt64Array.from(state.nextPos, (p) => BigInt(p)),
+          rows,
+          1,
+          true,
+        ),
         ...state.past,
       },
       rows,

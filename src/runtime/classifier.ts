@@ -18,13 +18,19 @@ export class OnnxClassifier implements Classifier {
     const m = graph.pack.manifest;
     const knobs = m.knobs ?? {};
     const labels = knobs['labels'];
-    if (!Array.isArray(labels) || labels.length < 2 || !labels.every((l) => typeof l === 'string')) throw new PackError(m.id, 'knobs.labels must list the class names');
+    if (!Array.isArray(labels) || labels.length < 2 || !labels.every((l) => typeof l === 'string'))
+      throw new PackError(m.id, 'knobs.labels must list the class names');
     this.labels = labels;
     this.attribute = typeof knobs['attribute'] === 'string' ? knobs['attribute'] : m.id;
     this.k = typeof knobs['K'] === 'number' ? knobs['K'] : 5;
     const io = m.io[graph.role]!;
-    const names = (xs: { name: string }[]) => xs.map((x) => x.name).sort().join(',');
-    if (names(io.inputs) !== 'label,logits' || names(io.outputs) !== 'grad,log_probs') throw new PackError(m.id, 'a classifier graph takes (logits, label) and returns (log_probs, grad)');
+    const names = (xs: { name: string }[]) =>
+      xs
+        .map((x) => x.name)
+        .sort()
+        .join(',');
+    if (names(io.inputs) !== 'label,logits' || names(io.outputs) !== 'grad,log_probs')
+      throw new PackError(m.id, 'a classifier graph takes (logits, label) and returns (log_probs, grad)');
     const v = io.inputs.find((i) => i.name === 'logits')!.shape[2];
     if (typeof v !== 'number') throw new PackError(m.id, 'the classifier logits input needs a fixed vocabulary dimension');
     this.vocabSize = v;

@@ -47,7 +47,8 @@ export function diffusionShape(pack: ValidatedPack): DiffusionShape {
     return v;
   };
   const names = new Set(denIo.inputs.map((i) => i.name));
-  for (const n of ['noisy_logits', 'self_cond_logits', 't_frac', 'attention_mask']) if (!names.has(n)) throw new PackError(id, `denoiser graph needs input "${n}"`);
+  for (const n of ['noisy_logits', 'self_cond_logits', 't_frac', 'attention_mask'])
+    if (!names.has(n)) throw new PackError(id, `denoiser graph needs input "${n}"`);
   let layers = 0;
   while (names.has(`past_key_values.${layers}.key`)) layers++;
   if (!layers) throw new PackError(id, 'denoiser graph has no past_key_values inputs');
@@ -89,16 +90,33 @@ export class OnnxDiffusionLM implements DiffusionLM {
     /** Set false to re-encode whole contexts every block (benchmark baseline). */
     public reuseContext = true,
   ) {
-    ({ vocabSize: this.vocabSize, blockSize: this.blockSize, k: this.k, tTrain: this.tTrain, selfConditioning: this.selfConditioning, maxContext: this.maxContext } = shape);
+    ({
+      vocabSize: this.vocabSize,
+      blockSize: this.blockSize,
+      k: this.k,
+      tTrain: this.tTrain,
+      selfConditioning: this.selfConditioning,
+      maxContext: this.maxContext,
+    } = shape);
   }
 
   private emptyPast(rows: number): Record<string, ort.Tensor> {
     const past: Record<string, ort.Tensor> = {};
-    for (let i = 0; i < this.shape.layers; i++) for (const kv of ['key', 'value']) past[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [rows, this.shape.heads, 0, this.shape.headDim]);
+    for (let i = 0; i < this.shape.layers; i++)
+      for (const kv of ['key', 'value'])
+        past[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [rows, this.shape.heads, 0, this.shape.headDim]);
     return past;
   }
 
-  private async runContext(ids: BigInt64Array, mask: BigInt64Array, pos: BigInt64Array, rows: number, n: number, total: number, past: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
+  private async runContext(
+    ids: BigInt64Array,
+    mask: BigInt64Array,
+    pos: BigInt64Array,
+    rows: number,
+    n: number,
+    total: number,
+    past: Record<string, ort.Tensor>,
+  ): Promise<Record<string, ort.Tensor>> {
     this.context.lastUsed = Date.now();
     this.encodedTokens += rows * n;
     const out = await this.context.session.run({
@@ -169,7 +187,15 @@ export class OnnxDiffusionLM implements DiffusionLM {
       self_cond_logits: new ort.Tensor('float32', selfCond ?? new Float32Array(c.rows * B * V), dims),
       t_frac: new ort.Tensor('float32', new Float32Array(c.rows).fill(tFrac), [c.rows]),
       attention_mask: new ort.Tensor('int64', c.mask, [c.rows, c.length]),
-      ...(this.shape.anchored ? { anchor_ids: new ort.Tensor('int64', BigInt64Array.from(c.sequences, (row) => BigInt(row[row.length - 1]!)), [c.rows]) } : {}),
+      ...(this.shape.anchored
+        ? {
+            anchor_ids: new ort.Tensor(
+              'int64',
+              BigInt64Array.from(c.sequences, (row) => BigInt(row[row.length - 1]!)),
+              [c.rows],
+            ),
+          }
+        : {}),
       ...c.past,
     });
     return out['logits']!.data as Float32Array;

@@ -13,7 +13,11 @@ export function resolveDim(d: Dim, overrides: Record<string, number> = {}): numb
   return /past/i.test(d) ? 0 : 1;
 }
 
-export interface SyntheticTensor { dtype: string; dims: number[]; data: Float32Array | BigInt64Array | Int32Array | Uint8Array }
+export interface SyntheticTensor {
+  dtype: string;
+  dims: number[];
+  data: Float32Array | BigInt64Array | Int32Array | Uint8Array;
+}
 
 /** Deterministic pseudo-random inputs (so a self-test is repeatable). */
 export function syntheticFeeds(inputs: readonly ValueSpec[], seed = 1): Record<string, SyntheticTensor> {

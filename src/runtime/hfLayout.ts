@@ -17,9 +17,20 @@ import { scanOnnxModel, type ValueSpec } from './onnxModel';
 /** Weight variants of a published folder, by file-name suffix. */
 export const HF_DTYPES = ['fp32', 'fp16', 'int8', 'uint8', 'q4', 'q4f16', 'bnb4'] as const;
 export type HfDtype = (typeof HF_DTYPES)[number];
-const SUFFIXES: Record<HfDtype, string[]> = { fp32: [''], fp16: ['_fp16'], int8: ['_quantized', '_int8'], uint8: ['_uint8'], q4: ['_q4'], q4f16: ['_q4f16'], bnb4: ['_bnb4'] };
+const SUFFIXES: Record<HfDtype, string[]> = {
+  fp32: [''],
+  fp16: ['_fp16'],
+  int8: ['_quantized', '_int8'],
+  uint8: ['_uint8'],
+  q4: ['_q4'],
+  q4f16: ['_q4f16'],
+  bnb4: ['_bnb4'],
+};
 /** Variant preference when none is asked for: quantized weights on CPU, half precision on GPU providers. */
-const AUTO_ORDER: Record<'cpu' | 'gpu', HfDtype[]> = { cpu: ['q4', 'int8', 'fp32', 'uint8', 'bnb4', 'fp16', 'q4f16'], gpu: ['fp16', 'q4f16', 'fp32', 'q4', 'int8', 'uint8', 'bnb4'] };
+const AUTO_ORDER: Record<'cpu' | 'gpu', HfDtype[]> = {
+  cpu: ['q4', 'int8', 'fp32', 'uint8', 'bnb4', 'fp16', 'q4f16'],
+  gpu: ['fp16', 'q4f16', 'fp32', 'q4', 'int8', 'uint8', 'bnb4'],
+};
 const GRAPH_BASES = ['model', 'decoder_model_merged'];
 const GRAPH_DIRS = ['onnx', ''];
 const JSON_MAX_BYTES = 4 * 1024 * 1024;
@@ -31,7 +42,10 @@ export interface HfLayoutOptions {
   provider?: ProviderName;
 }
 
-export interface HfVariant { dtype: HfDtype; file: string }
+export interface HfVariant {
+  dtype: HfDtype;
+  file: string;
+}
 
 export interface DerivedHfPack {
   manifest: PackManifest;
@@ -102,7 +116,10 @@ export function hfPackId(dir: string): string {
   const snap = parts.lastIndexOf('snapshots');
   const repo = snap >= 1 && snap === parts.length - 2 ? /^models--(.+)$/.exec(parts[snap - 1]!)?.[1] : undefined;
   const raw = (repo ?? parts[parts.length - 1] ?? 'model').toLowerCase();
-  const id = raw.replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 64);
+  const id = raw
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[^a-z0-9]+/, '')
+    .slice(0, 64);
   return id || 'model';
 }
 
@@ -130,7 +147,10 @@ async function fileEntry(root: string, linkRoot: string | undefined, rel: string
   if (!st) throw new HfLayoutError(`file "${rel}" is missing`);
   const real = await fs.realpath(abs);
   if (st.isSymbolicLink()) {
-    if (!linkRoot || !within(linkRoot, real)) throw new HfLayoutError(`file "${rel}" is a symbolic link to ${real}, outside the folder (only Hub-cache links into the same repository's blobs are allowed)`);
+    if (!linkRoot || !within(linkRoot, real))
+      throw new HfLayoutError(
+        `file "${rel}" is a symbolic link to ${real}, outside the folder (only Hub-cache links into the same repository's blobs are allowed)`,
+      );
   } else if (!within(root, real)) throw new HfLayoutError(`file "${rel}" resolves outside the folder (${real})`);
   const target = await fs.stat(real);
   if (!target.isFile()) throw new HfLayoutError(`"${rel}" is not a regular file`);
@@ -177,7 +197,12 @@ export function chatTemplateOf(tokenizerConfig: Json | undefined): string | unde
 }
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined);
-const ids = (v: unknown): number[] => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? [v] : Array.isArray(v) ? v.filter((x): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0) : []);
+const ids = (v: unknown): number[] =>
+  typeof v === 'number' && Number.isInteger(v) && v >= 0
+    ? [v]
+    : Array.isArray(v)
+      ? v.filter((x): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0)
+      : [];
 
 /**
  * Derives the manifest of the published folder at `root` (a real path; `dir` as the user named it decides the Hub
@@ -191,7 +216,8 @@ export async function deriveHfManifest(root: string, dir: string, options: HfLay
   const config = (await readJson(root, 'config.json', true))!;
   const generation = await readJson(root, 'generation_config.json', false);
   const tokConfig = await readJson(root, 'tokenizer_config.json', false);
-  if (!(await exists(path.join(root, 'tokenizer.json')))) throw new HfLayoutError('has no tokenizer.json (Concert reads Hugging Face fast-tokenizer files only)');
+  if (!(await exists(path.join(root, 'tokenizer.json'))))
+    throw new HfLayoutError('has no tokenizer.json (Concert reads Hugging Face fast-tokenizer files only)');
   const tokenizerText = await fs.readFile(path.join(root, 'tokenizer.json'), 'utf8');
 
   const files: PackManifest['files'] = {};
@@ -211,7 +237,15 @@ export async function deriveHfManifest(root: string, dir: string, options: HfLay
     checkRelativePath(ref.location, `external data of ${variant.file}`);
     await add(path.posix.normalize(base === '.' ? ref.location : `${base}/${ref.location}`));
   }
-  for (const f of ['tokenizer.json', 'config.json', 'generation_config.json', 'tokenizer_config.json', 'special_tokens_map.json', 'chat_template.jinja', 'README.md']) {
+  for (const f of [
+    'tokenizer.json',
+    'config.json',
+    'generation_config.json',
+    'tokenizer_config.json',
+    'special_tokens_map.json',
+    'chat_template.jinja',
+    'README.md',
+  ]) {
     if (await exists(path.join(root, f))) await add(f);
   }
 
@@ -227,7 +261,15 @@ export async function deriveHfManifest(root: string, dir: string, options: HfLay
   const tokMax = num(tokConfig?.model_max_length);
   const positions = num(cfg.max_position_embeddings) ?? num(cfg.n_positions) ?? num(cfg.n_ctx) ?? num(cfg.seq_length);
   const maxContext = positions ?? (tokMax && tokMax < 1_000_000 ? tokMax : undefined);
-  const missing = Object.entries({ 'num_attention_heads': heads, 'hidden_size or head_dim': headDim, 'num_hidden_layers': layers, 'vocab_size': vocab, 'max_position_embeddings': maxContext }).filter(([, v]) => !v || !Number.isInteger(v)).map(([k]) => k);
+  const missing = Object.entries({
+    num_attention_heads: heads,
+    'hidden_size or head_dim': headDim,
+    num_hidden_layers: layers,
+    vocab_size: vocab,
+    max_position_embeddings: maxContext,
+  })
+    .filter(([, v]) => !v || !Number.isInteger(v))
+    .map(([k]) => k);
   if (missing.length) throw new HfLayoutError(`config.json does not give ${missing.join(', ')}`);
 
   // Special tokens: the strings the tokenizer knows, from tokenizer_config, else by id from generation_config/config.
@@ -253,7 +295,8 @@ export async function deriveHfManifest(root: string, dir: string, options: HfLay
   put('bos', tokenString(tokConfig?.bos_token) ?? (bosId !== undefined ? byId.get(bosId) : undefined));
   put('pad', tokenString(tokConfig?.pad_token));
   put('unk', tokenString(tokConfig?.unk_token));
-  if (!specialTokens['eos'] && !eosIds.length) throw new HfLayoutError('names no end-of-sequence token (generation_config.json eos_token_id or tokenizer_config.json eos_token)');
+  if (!specialTokens['eos'] && !eosIds.length)
+    throw new HfLayoutError('names no end-of-sequence token (generation_config.json eos_token_id or tokenizer_config.json eos_token)');
   const eosFromToken = specialTokens['eos'] ? [...byId].find(([, s]) => s === specialTokens['eos'])?.[0] : undefined;
   const allEos = [...new Set([...eosIds, ...(eosFromToken !== undefined ? [eosFromToken] : [])])];
 

@@ -28,7 +28,10 @@ export type HubErrorKind = 'bad-input' | 'unauthorized' | 'not-found' | 'unsuppo
 
 /** A failed pull with a one-line message a user can act on. */
 export class HubError extends Error {
-  constructor(readonly kind: HubErrorKind, message: string) {
+  constructor(
+    readonly kind: HubErrorKind,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -130,7 +133,10 @@ export function availableVariants(files: readonly RepoFile[]): { dtypes: HubDtyp
   const names = new Set(files.map((f) => f.path));
   const dtypes = HUB_DTYPES.filter((d) => DTYPE_GRAPHS[d].some((g) => names.has(g)));
   const known = new Set(Object.values(DTYPE_GRAPHS).flat());
-  const others = [...names].filter((n) => /^onnx\/[^/]+\.onnx$/.test(n) && !known.has(n)).map((n) => n.slice('onnx/'.length)).sort();
+  const others = [...names]
+    .filter((n) => /^onnx\/[^/]+\.onnx$/.test(n) && !known.has(n))
+    .map((n) => n.slice('onnx/'.length))
+    .sort();
   return { dtypes, others };
 }
 
@@ -139,9 +145,15 @@ export function selectFiles(repo: string, files: readonly RepoFile[], dtype?: Hu
   const byPath = new Map(files.map((f) => [f.path, f]));
   const missing = REQUIRED_FILES.filter((f) => !byPath.has(f));
   const { dtypes, others } = availableVariants(files);
-  if (!dtypes.length && !others.length) throw new HubError('unsupported', `"${repo}" has no ONNX export in onnx/ (Concert downloads transformers.js-style exports; look for an onnx-community/… version of the model)`);
+  if (!dtypes.length && !others.length)
+    throw new HubError(
+      'unsupported',
+      `"${repo}" has no ONNX export in onnx/ (Concert downloads transformers.js-style exports; look for an onnx-community/… version of the model)`,
+    );
   if (missing.length) throw new HubError('unsupported', `"${repo}" is not a model folder Concert can run: it has no ${missing.join(', ')}`);
-  const describe = () => (dtypes.length ? `available: ${dtypes.join(', ')}` : 'none of q4, int8, fp16, fp32 is available') + (others.length ? `; other graphs Concert does not download: ${others.join(', ')}` : '');
+  const describe = () =>
+    (dtypes.length ? `available: ${dtypes.join(', ')}` : 'none of q4, int8, fp16, fp32 is available') +
+    (others.length ? `; other graphs Concert does not download: ${others.join(', ')}` : '');
   const chosen = dtype ?? DEFAULT_DTYPE_ORDER.find((d) => dtypes.includes(d));
   if (!chosen || !dtypes.includes(chosen)) throw new HubError('no-variant', `"${repo}" has no ${dtype ?? 'supported'} variant (${describe()})`);
   const graph = DTYPE_GRAPHS[chosen].find((g) => byPath.has(g))!;
@@ -174,13 +186,23 @@ function httpFailure(ctx: Ctx, status: number, errorCode: string | null, file?: 
     if (errorCode === 'RepoNotFound') return new HubError('not-found', `no model repository "${ctx.repo}" on ${where}${tokenHint}`);
     const gate = `accept its terms on ${repoPageUrl(ctx.endpoint, ctx.repo)}`;
     return ctx.token
-      ? new HubError('unauthorized', `"${ctx.repo}" is gated or private and the Hub refused the token (HTTP ${status}): check that HF_TOKEN is valid and has access, and ${gate}`)
-      : new HubError('unauthorized', `"${ctx.repo}" is gated or private (HTTP ${status}): set HF_TOKEN to a Hugging Face access token / sign in (in VS Code, Download Model… asks for the token), and ${gate}`);
+      ? new HubError(
+          'unauthorized',
+          `"${ctx.repo}" is gated or private and the Hub refused the token (HTTP ${status}): check that HF_TOKEN is valid and has access, and ${gate}`,
+        )
+      : new HubError(
+          'unauthorized',
+          `"${ctx.repo}" is gated or private (HTTP ${status}): set HF_TOKEN to a Hugging Face access token / sign in (in VS Code, Download Model… asks for the token), and ${gate}`,
+        );
   }
   if (errorCode === 'RepoNotFound') return new HubError('not-found', `no model repository "${ctx.repo}" on ${where}${tokenHint}`);
   if (errorCode === 'RevisionNotFound') return new HubError('not-found', `"${ctx.repo}" has no revision "${ctx.revision}" on ${where}`);
   if (errorCode === 'EntryNotFound') return new HubError('not-found', `"${ctx.repo}" has no file ${file ?? ''} at revision "${ctx.revision}"`);
-  if (status === 404) return new HubError('not-found', `"${ctx.repo}" (revision "${ctx.revision}") was not found on ${where}${file ? ` (while fetching ${file})` : ''}${tokenHint}`);
+  if (status === 404)
+    return new HubError(
+      'not-found',
+      `"${ctx.repo}" (revision "${ctx.revision}") was not found on ${where}${file ? ` (while fetching ${file})` : ''}${tokenHint}`,
+    );
   if (status === 429) return new HubError('http', `the Hub at ${where} is rate-limiting requests (HTTP 429); wait a minute and run the pull again`);
   return new HubError('http', `the Hub at ${where} answered HTTP ${status}${file ? ` for ${file}` : ''}; try again later, or set HF_ENDPOINT to a mirror`);
 }
@@ -188,7 +210,10 @@ function httpFailure(ctx: Ctx, status: number, errorCode: string | null, file?: 
 function networkFailure(ctx: Ctx, e: unknown): HubError {
   const cause = (e as { cause?: { code?: string; message?: string } })?.cause;
   const why = cause?.code ?? cause?.message ?? (e as Error)?.message ?? String(e);
-  return new HubError('network', `could not reach the Hugging Face Hub at ${ctx.endpoint} (${why}): check the network connection, or set HF_ENDPOINT to a mirror`);
+  return new HubError(
+    'network',
+    `could not reach the Hugging Face Hub at ${ctx.endpoint} (${why}): check the network connection, or set HF_ENDPOINT to a mirror`,
+  );
 }
 
 function cancelled(ctx: Ctx): HubError {
@@ -212,7 +237,14 @@ async function listRepo(ctx: Ctx): Promise<RepoFile[]> {
   };
   const out: RepoFile[] = [];
   try {
-    for await (const e of listFiles({ repo: { type: 'model', name: ctx.repo }, revision: ctx.commit ?? ctx.revision, recursive: true, hubUrl: ctx.endpoint, fetch: recordingFetch, ...(ctx.token && { accessToken: ctx.token }) })) {
+    for await (const e of listFiles({
+      repo: { type: 'model', name: ctx.repo },
+      revision: ctx.commit ?? ctx.revision,
+      recursive: true,
+      hubUrl: ctx.endpoint,
+      fetch: recordingFetch,
+      ...(ctx.token && { accessToken: ctx.token }),
+    })) {
       if (e.type !== 'file') continue;
       out.push({ path: e.path, size: e.size, ...(e.oid && { oid: e.oid }), ...(e.lfs && { lfs: { oid: e.lfs.oid, size: e.lfs.size } }) });
     }
@@ -242,7 +274,12 @@ async function hubGet(ctx: Ctx, url: string, headers: Record<string, string>, si
   let commit: string | undefined;
   for (let hop = 0; hop < 10; hop++) {
     const sameOrigin = new URL(current).origin === origin;
-    const res = await fetch(current, { method, headers: { ...headers, ...(ctx.token && sameOrigin && { Authorization: `Bearer ${ctx.token}` }) }, redirect: 'manual', signal });
+    const res = await fetch(current, {
+      method,
+      headers: { ...headers, ...(ctx.token && sameOrigin && { Authorization: `Bearer ${ctx.token}` }) },
+      redirect: 'manual',
+      signal,
+    });
     if (method === 'HEAD') return { res, ...((res.headers.get('X-Repo-Commit') ?? undefined) && { commit: res.headers.get('X-Repo-Commit')! }) };
     linked ??= normaliseEtag(res.headers.get('X-Linked-Etag'));
     commit ??= res.headers.get('X-Repo-Commit') ?? undefined;
@@ -286,7 +323,8 @@ function matchesListing(f: RepoFile, d: { sha256: string; gitOid: string }, sha2
 }
 
 async function downloadFile(ctx: Ctx, dir: string, f: RepoFile, report: (done: number) => void): Promise<PulledFile & { fetched: number }> {
-  if (!/^[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*$/.test(f.path) || f.path.split('/').some((s) => s === '..' || s === '.')) throw new HubError('http', `the Hub listed an unsafe file name "${f.path}"`);
+  if (!/^[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*$/.test(f.path) || f.path.split('/').some((s) => s === '..' || s === '.'))
+    throw new HubError('http', `the Hub listed an unsafe file name "${f.path}"`);
   const target = path.join(dir, ...f.path.split('/'));
   await fs.mkdir(path.dirname(target), { recursive: true });
   const listingSha = f.lfs && SHA256.test(f.lfs.oid.toLowerCase()) ? f.lfs.oid.toLowerCase() : undefined;
@@ -306,7 +344,8 @@ async function downloadFile(ctx: Ctx, dir: string, f: RepoFile, report: (done: n
   const base = path.basename(target);
   const partial = listingSha ? `${target}.${listingSha.slice(0, 16)}.partial` : `${target}.partial`;
   for (const name of await fs.readdir(path.dirname(target))) {
-    if (name.startsWith(`${base}.`) && name.endsWith('.partial') && path.join(path.dirname(target), name) !== partial) await fs.rm(path.join(path.dirname(target), name), { force: true });
+    if (name.startsWith(`${base}.`) && name.endsWith('.partial') && path.join(path.dirname(target), name) !== partial)
+      await fs.rm(path.join(path.dirname(target), name), { force: true });
   }
   if (!listingSha) await fs.rm(partial, { force: true });
 
@@ -322,12 +361,20 @@ async function downloadFile(ctx: Ctx, dir: string, f: RepoFile, report: (done: n
       clearTimeout(stall);
       stall = setTimeout(() => attemptCtl.abort(), ctx.stallTimeoutMs);
     };
-    const lostWhy = (e: unknown) => (attemptCtl.signal.aborted ? `nothing received for ${Math.round(ctx.stallTimeoutMs / 1000)} s` : ((e as { cause?: { code?: string } })?.cause?.code ?? (e as Error)?.message ?? String(e)));
+    const lostWhy = (e: unknown) =>
+      attemptCtl.signal.aborted
+        ? `nothing received for ${Math.round(ctx.stallTimeoutMs / 1000)} s`
+        : ((e as { cause?: { code?: string } })?.cause?.code ?? (e as Error)?.message ?? String(e));
     try {
       arm();
       let got: Fetched;
       try {
-        got = await hubGet(ctx, resolveUrl(ctx.endpoint, ctx.repo, ctx.commit ?? ctx.revision, f.path), offset > 0 ? { Range: `bytes=${offset}-` } : {}, signal);
+        got = await hubGet(
+          ctx,
+          resolveUrl(ctx.endpoint, ctx.repo, ctx.commit ?? ctx.revision, f.path),
+          offset > 0 ? { Range: `bytes=${offset}-` } : {},
+          signal,
+        );
       } catch (e) {
         if (e instanceof HubError) throw e;
         if (ctx.signal?.aborted) throw cancelled(ctx);
@@ -336,7 +383,11 @@ async function downloadFile(ctx: Ctx, dir: string, f: RepoFile, report: (done: n
       const { res } = got;
       if (got.commit && !ctx.commit && GIT_OID.test(got.commit)) ctx.commit = got.commit;
       if (got.sha256) {
-        if (listingSha && got.sha256 !== listingSha) throw new HubError('checksum', `the Hub's listing and its download of ${f.path} disagree on the sha256 (${listingSha.slice(0, 12)}… vs ${got.sha256.slice(0, 12)}…); try again later`);
+        if (listingSha && got.sha256 !== listingSha)
+          throw new HubError(
+            'checksum',
+            `the Hub's listing and its download of ${f.path} disagree on the sha256 (${listingSha.slice(0, 12)}… vs ${got.sha256.slice(0, 12)}…); try again later`,
+          );
         expectedSha = got.sha256;
       }
       if (res.status === 416) {
@@ -408,17 +459,30 @@ async function downloadFile(ctx: Ctx, dir: string, f: RepoFile, report: (done: n
     }
     if (++failures > ctx.retries) {
       const have = (await fileSize(partial)) ?? 0;
-      throw new HubError('network', `the connection to ${new URL(ctx.endpoint).host} was lost while downloading ${f.path} (${r.why}); ${have} of ${expectedSize} bytes are kept: run the same pull again to resume (HF_ENDPOINT can point at a mirror)`);
+      throw new HubError(
+        'network',
+        `the connection to ${new URL(ctx.endpoint).host} was lost while downloading ${f.path} (${r.why}); ${have} of ${expectedSize} bytes are kept: run the same pull again to resume (HF_ENDPOINT can point at a mirror)`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * 2 ** failures)));
   }
 
   const got = (await fileSize(partial)) ?? 0;
   const d = await digests(partial, got);
-  const bad = got !== expectedSize ? `${got} bytes instead of ${expectedSize}` : !matchesListing(f, d, expectedSha) ? (expectedSha ? `sha256 ${d.sha256.slice(0, 12)}… instead of ${expectedSha.slice(0, 12)}…` : `git blob id ${d.gitOid.slice(0, 12)}… instead of ${f.oid!.slice(0, 12)}…`) : undefined;
+  const bad =
+    got !== expectedSize
+      ? `${got} bytes instead of ${expectedSize}`
+      : !matchesListing(f, d, expectedSha)
+        ? expectedSha
+          ? `sha256 ${d.sha256.slice(0, 12)}… instead of ${expectedSha.slice(0, 12)}…`
+          : `git blob id ${d.gitOid.slice(0, 12)}… instead of ${f.oid!.slice(0, 12)}…`
+        : undefined;
   if (bad) {
     await fs.rm(partial, { force: true });
-    throw new HubError('checksum', `${f.path} of "${ctx.repo}" failed its integrity check (${bad}); the partial download was removed, run the pull again to retry`);
+    throw new HubError(
+      'checksum',
+      `${f.path} of "${ctx.repo}" failed its integrity check (${bad}); the partial download was removed, run the pull again to retry`,
+    );
   }
   await fs.rename(partial, target);
   return { path: f.path, bytes: expectedSize, ...(expectedSha && { sha256: d.sha256 }), reused: false, fetched };
@@ -431,7 +495,13 @@ async function downloadFile(ctx: Ctx, dir: string, f: RepoFile, report: (done: n
 async function resolveCommit(ctx: Ctx): Promise<string | undefined> {
   if (GIT_OID.test(ctx.revision)) return ctx.revision;
   try {
-    const { res, commit } = await hubGet(ctx, resolveUrl(ctx.endpoint, ctx.repo, ctx.revision, 'config.json'), {}, ctx.signal ?? new AbortController().signal, 'HEAD');
+    const { res, commit } = await hubGet(
+      ctx,
+      resolveUrl(ctx.endpoint, ctx.repo, ctx.revision, 'config.json'),
+      {},
+      ctx.signal ?? new AbortController().signal,
+      'HEAD',
+    );
     await res.body?.cancel().catch(() => undefined);
     return res.ok && commit && GIT_OID.test(commit) ? commit : undefined;
   } catch {
@@ -469,15 +539,25 @@ async function lock(ctx: Ctx, dir: string): Promise<() => Promise<void>> {
 export async function pullModel(opts: PullOptions): Promise<PullResult> {
   const problem = repoIdProblem(opts.repo) ?? (opts.revision !== undefined ? revisionProblem(opts.revision) : undefined);
   if (problem) throw new HubError('bad-input', problem);
-  if (opts.dtype !== undefined && !HUB_DTYPES.includes(opts.dtype)) throw new HubError('bad-input', `dtype must be one of ${HUB_DTYPES.join(', ')} (got "${String(opts.dtype)}")`);
-  if (opts.token && !opts.token.startsWith('hf_')) throw new HubError('bad-input', 'HF_TOKEN does not look like a Hugging Face access token (they start with "hf_")');
+  if (opts.dtype !== undefined && !HUB_DTYPES.includes(opts.dtype))
+    throw new HubError('bad-input', `dtype must be one of ${HUB_DTYPES.join(', ')} (got "${String(opts.dtype)}")`);
+  if (opts.token && !opts.token.startsWith('hf_'))
+    throw new HubError('bad-input', 'HF_TOKEN does not look like a Hugging Face access token (they start with "hf_")');
   const endpoint = normaliseEndpoint(opts.endpoint || hubEndpoint());
   try {
     if (!/^https?:$/.test(new URL(endpoint).protocol)) throw new Error('not http(s)');
   } catch {
     throw new HubError('bad-input', `HF_ENDPOINT "${endpoint}" is not an http(s) URL`);
   }
-  const ctx: Ctx = { repo: opts.repo, revision: opts.revision ?? 'main', endpoint, token: opts.token || undefined, signal: opts.signal, retries: opts.retries ?? 3, stallTimeoutMs: opts.stallTimeoutMs ?? 60_000 };
+  const ctx: Ctx = {
+    repo: opts.repo,
+    revision: opts.revision ?? 'main',
+    endpoint,
+    token: opts.token || undefined,
+    signal: opts.signal,
+    retries: opts.retries ?? 3,
+    stallTimeoutMs: opts.stallTimeoutMs ?? 60_000,
+  };
   if (ctx.signal?.aborted) throw cancelled(ctx);
 
   // One commit for the listing and every file, files already on disk included.
@@ -497,7 +577,16 @@ export async function pullModel(opts: PullOptions): Promise<PullResult> {
     const pulled: PulledFile[] = [];
     let downloadedBytes = 0;
     for (const [i, f] of files.entries()) {
-      const report = (done: number) => opts.onProgress?.({ file: f.path, fileIndex: i + 1, files: files.length, bytesDone: done, bytesTotal: sizes[i]!, totalDone: finished + done, totalBytes });
+      const report = (done: number) =>
+        opts.onProgress?.({
+          file: f.path,
+          fileIndex: i + 1,
+          files: files.length,
+          bytesDone: done,
+          bytesTotal: sizes[i]!,
+          totalDone: finished + done,
+          totalBytes,
+        });
       const r = await downloadFile(ctx, dir, f, report);
       downloadedBytes += r.fetched;
       finished += sizes[i]!;
@@ -542,7 +631,10 @@ export async function completedDownloads(dest: string): Promise<string[]> {
   } catch {
     return [];
   }
-  const dirs = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => path.join(dest, e.name)).sort();
+  const dirs = entries
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .map((e) => path.join(dest, e.name))
+    .sort();
   const ok = await Promise.all(dirs.map(async (d) => ((await readDownloadMarker(d)) ? d : undefined)));
   return ok.filter((d): d is string => !!d);
 }

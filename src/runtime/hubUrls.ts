@@ -26,14 +26,16 @@ const REPO_PART = /^(?![.-])(?!.*(?:\.\.|--))[A-Za-z0-9_.-]{1,96}(?<![.-])$/;
 export function repoIdProblem(repo: string): string | undefined {
   if (typeof repo !== 'string' || !repo) return 'a Hub model id is required, e.g. onnx-community/SmolLM2-135M-Instruct';
   const parts = repo.split('/');
-  if (parts.length > 2 || !parts.every((p) => REPO_PART.test(p))) return `"${repo}" is not a Hub model id (expected namespace/name, e.g. onnx-community/SmolLM2-135M-Instruct)`;
+  if (parts.length > 2 || !parts.every((p) => REPO_PART.test(p)))
+    return `"${repo}" is not a Hub model id (expected namespace/name, e.g. onnx-community/SmolLM2-135M-Instruct)`;
   return undefined;
 }
 
 /** Branches, tags and commits: no `..`, no leading `/`, no control or space characters. */
 export function revisionProblem(revision: string): string | undefined {
   if (typeof revision !== 'string' || !revision) return 'the revision must not be empty';
-  if (!/^[A-Za-z0-9_.\-/]{1,255}$/.test(revision) || revision.includes('..') || revision.startsWith('/') || revision.endsWith('/')) return `"${revision}" is not a branch, tag or commit name`;
+  if (!/^[A-Za-z0-9_.\-/]{1,255}$/.test(revision) || revision.includes('..') || revision.startsWith('/') || revision.endsWith('/'))
+    return `"${revision}" is not a branch, tag or commit name`;
   return undefined;
 }
 

@@ -48,7 +48,12 @@ export async function loadLanguageModel(pack: ValidatedPack, sessions: SessionCa
     const lm = new OnnxCausalLM(await sessions.get(pack, 'decoder'), causalLmShape(pack), eos, pad, { tokenizerVocab: tok.vocabSize });
     const tokConfig = await readJsonFile(pack, 'tokenizer_config.json');
     const chat = chatTemplateOf(tokConfig) ?? (m.files['chat_template.jinja'] ? (await readPackFile(pack, 'chat_template.jinja')).toString('utf8') : undefined);
-    const specials = { bos_token: tokenString(tokConfig?.['bos_token']), eos_token: tokenString(tokConfig?.['eos_token']), pad_token: tokenString(tokConfig?.['pad_token']), unk_token: tokenString(tokConfig?.['unk_token']) };
+    const specials = {
+      bos_token: tokenString(tokConfig?.['bos_token']),
+      eos_token: tokenString(tokConfig?.['eos_token']),
+      pad_token: tokenString(tokConfig?.['pad_token']),
+      unk_token: tokenString(tokConfig?.['unk_token']),
+    };
     const bos = m.knobs?.['addBosToken'] === true ? tok.specialIds['bos'] : undefined;
     const cache = new Map<PromptTask, TaskPrompt>();
     const taskPrompt = (task: PromptTask): TaskPrompt => {

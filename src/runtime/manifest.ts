@@ -9,8 +9,14 @@ export const MANIFEST_FILE = 'concert.json';
 export const MANIFEST_MAX_BYTES = 64 * 1024;
 export const SCHEMA_VERSION = 1;
 
-export interface FileEntry { sha256: string; bytes: number }
-export interface GraphIO { inputs: ValueSpec[]; outputs: ValueSpec[] }
+export interface FileEntry {
+  sha256: string;
+  bytes: number;
+}
+export interface GraphIO {
+  inputs: ValueSpec[];
+  outputs: ValueSpec[];
+}
 export type Knob = number | string | boolean | number[] | string[];
 
 export interface PackManifest {
@@ -41,7 +47,23 @@ export class ManifestError extends Error {}
 const ID_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const SHA_RE = /^[0-9a-f]{64}$/;
 const DTYPES = new Set(['float32', 'float16', 'int64', 'int32', 'int8', 'uint8', 'bool', 'float64']);
-const TOP_KEYS = new Set(['schemaVersion', 'id', 'kind', 'displayName', 'description', 'licence', 'files', 'graphs', 'tokenizer', 'io', 'specialTokens', 'knobs', 'modelCard', 'prompts', 'provenance']);
+const TOP_KEYS = new Set([
+  'schemaVersion',
+  'id',
+  'kind',
+  'displayName',
+  'description',
+  'licence',
+  'files',
+  'graphs',
+  'tokenizer',
+  'io',
+  'specialTokens',
+  'knobs',
+  'modelCard',
+  'prompts',
+  'provenance',
+]);
 
 type Json = unknown;
 const isObj = (v: Json): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -106,7 +128,8 @@ export function parseManifest(text: string): PackManifest {
     if (!isObj(entry)) fail(`files["${name}"]`, 'must be {sha256, bytes}');
     for (const k of Object.keys(entry)) if (!['sha256', 'bytes'].includes(k)) fail(`files["${name}"]`, `unknown key "${k}"`);
     if (typeof entry.sha256 !== 'string' || !SHA_RE.test(entry.sha256)) fail(`files["${name}"].sha256`, 'must be 64 lowercase hex digits');
-    if (typeof entry.bytes !== 'number' || !Number.isSafeInteger(entry.bytes) || entry.bytes < 0) fail(`files["${name}"].bytes`, 'must be a non-negative integer');
+    if (typeof entry.bytes !== 'number' || !Number.isSafeInteger(entry.bytes) || entry.bytes < 0)
+      fail(`files["${name}"].bytes`, 'must be a non-negative integer');
     files[name] = { sha256: entry.sha256, bytes: entry.bytes };
   }
 
@@ -132,7 +155,8 @@ export function parseManifest(text: string): PackManifest {
     const g = raw.io[role];
     if (!isObj(g)) fail(`io.${role}`, 'is missing (every graph declares its inputs and outputs)');
     for (const k of Object.keys(g)) if (!['inputs', 'outputs'].includes(k)) fail(`io.${role}`, `unknown key "${k}"`);
-    if (!Array.isArray(g.inputs) || !Array.isArray(g.outputs) || g.outputs.length === 0) fail(`io.${role}`, 'needs arrays "inputs" and "outputs" (at least one output)');
+    if (!Array.isArray(g.inputs) || !Array.isArray(g.outputs) || g.outputs.length === 0)
+      fail(`io.${role}`, 'needs arrays "inputs" and "outputs" (at least one output)');
     io[role] = {
       inputs: g.inputs.map((v, i) => checkValueSpec(v, `io.${role}.inputs[${i}]`)),
       outputs: g.outputs.map((v, i) => checkValueSpec(v, `io.${role}.outputs[${i}]`)),
@@ -149,7 +173,9 @@ export function parseManifest(text: string): PackManifest {
   if (knobs !== undefined) {
     if (!isObj(knobs)) fail('knobs', 'must be an object');
     for (const [k, v] of Object.entries(knobs)) {
-      const ok = ['number', 'string', 'boolean'].includes(typeof v) || (Array.isArray(v) && v.length <= 1024 && (v.every((x) => typeof x === 'number') || v.every((x) => typeof x === 'string')));
+      const ok =
+        ['number', 'string', 'boolean'].includes(typeof v) ||
+        (Array.isArray(v) && v.length <= 1024 && (v.every((x) => typeof x === 'number') || v.every((x) => typeof x === 'string')));
       if (!ok) fail(`knobs.${k}`, 'must be a number, string, boolean or a flat array of numbers or strings');
     }
   }

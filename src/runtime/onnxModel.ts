@@ -10,7 +10,11 @@ const CODE_DTYPES = new Map<number, TensorDType>(Object.entries(DTYPE_CODES).map
 export const dtypeFromCode = (code: number): TensorDType | `onnx-type-${number}` => CODE_DTYPES.get(code) ?? `onnx-type-${code}`;
 
 export type Dim = number | string;
-export interface ValueSpec { name: string; dtype: TensorDType | string; shape: Dim[] }
+export interface ValueSpec {
+  name: string;
+  dtype: TensorDType | string;
+  shape: Dim[];
+}
 
 export interface ExternalRef {
   tensor: string;
@@ -246,4 +250,3 @@ export function buildOnnxModel(m: ModelInit): Uint8Array {
   for (const o of m.extraOpsets ?? []) model.message(8, new ProtoWriter().string(1, o.domain).int(2, o.version));
   return model.finish();
 }
-

@@ -56,7 +56,11 @@ export async function runCanary(provider: ProviderName): Promise<void> {
 }
 
 function metadataToSpecs(meta: readonly ort.InferenceSession.ValueMetadata[]): ValueSpec[] {
-  return meta.map((m) => (m.isTensor ? { name: m.name, dtype: m.type, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : String(d))) } : { name: m.name, dtype: 'non-tensor', shape: [] }));
+  return meta.map((m) =>
+    m.isTensor
+      ? { name: m.name, dtype: m.type, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : String(d))) }
+      : { name: m.name, dtype: 'non-tensor', shape: [] },
+  );
 }
 
 export interface LoadedGraph {

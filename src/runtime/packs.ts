@@ -29,7 +29,10 @@ const EXTERNAL_DATA_SUFFIXES = ['.onnx_data', '.data', '.bin'];
 export type PackSource = 'bundled' | 'user';
 
 export class PackError extends Error {
-  constructor(readonly pack: string, readonly problem: string) {
+  constructor(
+    readonly pack: string,
+    readonly problem: string,
+  ) {
     super(`Model pack "${pack}": ${problem}`);
   }
 }
@@ -79,10 +82,14 @@ export async function hashPackFile(pack: { dir: string; manifest: PackManifest; 
 }
 
 function checkDigest(label: string, name: string, digest: string, want: string): void {
-  if (digest !== want) throw new PackError(label, `file "${name}" has sha256 ${digest.slice(0, 12)}… but the manifest says ${want.slice(0, 12)}… (corrupt or modified)`);
+  if (digest !== want)
+    throw new PackError(label, `file "${name}" has sha256 ${digest.slice(0, 12)}… but the manifest says ${want.slice(0, 12)}… (corrupt or modified)`);
 }
 
-async function checkedPackFile(pack: { dir: string; manifest: PackManifest; linkRoot?: string }, name: string): Promise<{ label: string; real: string; entry: PackManifest['files'][string] }> {
+async function checkedPackFile(
+  pack: { dir: string; manifest: PackManifest; linkRoot?: string },
+  name: string,
+): Promise<{ label: string; real: string; entry: PackManifest['files'][string] }> {
   const label = pack.manifest.id;
   const entry = pack.manifest.files[name];
   if (!entry) throw new PackError(label, `"${name}" is not listed in ${MANIFEST_FILE}`);
@@ -98,7 +105,8 @@ async function checkedPackFile(pack: { dir: string; manifest: PackManifest; link
   if (linked && !pack.linkRoot) throw new PackError(label, `file "${name}" is a symbolic link; packs must contain plain files`);
   const real = await fs.realpath(abs);
   if (linked) {
-    if (!within(pack.linkRoot!, real)) throw new PackError(label, `file "${name}" is a symbolic link to ${real}, outside the Hub cache's blobs of this repository`);
+    if (!within(pack.linkRoot!, real))
+      throw new PackError(label, `file "${name}" is a symbolic link to ${real}, outside the Hub cache's blobs of this repository`);
     st = await fs.stat(real);
   }
   if (!st.isFile()) throw new PackError(label, `"${name}" is not a regular file`);
@@ -117,12 +125,16 @@ function compareSignature(label: string, role: string, declared: GraphIO, actual
     if (gotNames.join('\u0000') !== wantNames.join('\u0000')) {
       const missing = wantNames.filter((n) => !gotNames.includes(n));
       const extra = gotNames.filter((n) => !wantNames.includes(n));
-      throw new PackError(label, `I/O mismatch in graph "${role}" (${what}): ${side} ${missing.length ? `missing [${missing.join(', ')}]` : ''}${missing.length && extra.length ? ', ' : ''}${extra.length ? `undeclared [${extra.join(', ')}]` : ''}`);
+      throw new PackError(
+        label,
+        `I/O mismatch in graph "${role}" (${what}): ${side} ${missing.length ? `missing [${missing.join(', ')}]` : ''}${missing.length && extra.length ? ', ' : ''}${extra.length ? `undeclared [${extra.join(', ')}]` : ''}`,
+      );
     }
     for (const w of want) {
       const g = got.find((v) => v.name === w.name)!;
       if (g.dtype !== w.dtype) throw new PackError(label, `I/O mismatch in graph "${role}" (${what}): ${w.name} is ${g.dtype}, manifest says ${w.dtype}`);
-      if (g.shape.length !== w.shape.length) throw new PackError(label, `I/O mismatch in graph "${role}" (${what}): ${w.name} has rank ${g.shape.length}, manifest says ${w.shape.length}`);
+      if (g.shape.length !== w.shape.length)
+        throw new PackError(label, `I/O mismatch in graph "${role}" (${what}): ${w.name} has rank ${g.shape.length}, manifest says ${w.shape.length}`);
       w.shape.forEach((d, i) => {
         const a = g.shape[i];
         if (typeof d === 'number' && typeof a === 'number' && a !== d) {
@@ -150,8 +162,10 @@ export function checkGraphBytes(pack: { manifest: PackManifest }, role: string, 
     throw e;
   }
   const badDomains = scan.nodeDomains.filter((d) => !ALLOWED_DOMAINS.has(d));
-  if (badDomains.length) throw new PackError(label, `graph "${role}" uses operator domain(s) ${badDomains.map((d) => `"${d}"`).join(', ')}, which Concert does not load`);
-  if (scan.opTypes.some((o) => o.endsWith('EPContext'))) throw new PackError(label, `graph "${role}" contains EPContext nodes (precompiled engine references); export a plain ONNX graph`);
+  if (badDomains.length)
+    throw new PackError(label, `graph "${role}" uses operator domain(s) ${badDomains.map((d) => `"${d}"`).join(', ')}, which Concert does not load`);
+  if (scan.opTypes.some((o) => o.endsWith('EPContext')))
+    throw new PackError(label, `graph "${role}" contains EPContext nodes (precompiled engine references); export a plain ONNX graph`);
   for (const ref of scan.externalRefs) {
     const where = `graph "${role}" tensor "${ref.tensor}" external data location`;
     try {
@@ -163,10 +177,16 @@ export function checkGraphBytes(pack: { manifest: PackManifest }, role: string, 
     const resolved = path.posix.normalize(base === '.' ? ref.location : `${base}/${ref.location}`);
     if (!(resolved in pack.manifest.files)) throw new PackError(label, `${where} "${ref.location}" is not a file listed in the manifest`);
     // transformers.js also names chunks of large external data model.onnx_data_1, _2 …
-    if (!EXTERNAL_DATA_SUFFIXES.some((s) => resolved.endsWith(s)) && !/\.onnx_data_\d{1,4}$/.test(resolved)) throw new PackError(label, `${where} "${ref.location}" must end in ${EXTERNAL_DATA_SUFFIXES.join(', ')} (or .onnx_data_<n>)`);
+    if (!EXTERNAL_DATA_SUFFIXES.some((s) => resolved.endsWith(s)) && !/\.onnx_data_\d{1,4}$/.test(resolved))
+      throw new PackError(label, `${where} "${ref.location}" must end in ${EXTERNAL_DATA_SUFFIXES.join(', ')} (or .onnx_data_<n>)`);
     const size = fileSizes[resolved] ?? 0;
     const offset = ref.offset ?? 0;
-    if (!Number.isSafeInteger(offset) || offset < 0 || (ref.length !== undefined && (!Number.isSafeInteger(ref.length) || ref.length < 0)) || offset + (ref.length ?? 0) > size) {
+    if (
+      !Number.isSafeInteger(offset) ||
+      offset < 0 ||
+      (ref.length !== undefined && (!Number.isSafeInteger(ref.length) || ref.length < 0)) ||
+      offset + (ref.length ?? 0) > size
+    ) {
       throw new PackError(label, `${where} "${ref.location}" offset/length lie outside the ${size}-byte file`);
     }
   }
@@ -187,7 +207,12 @@ export function externalDataFiles(manifest: PackManifest, role: string, bytes: U
 /**
  * Full validation of the pack at `dir`, without ONNX Runtime. Throws PackError naming the pack and the problem.
  */
-export async function validatePack(dir: string, source: PackSource, limits: PackLimits = DEFAULT_PACK_LIMITS, layout: HfLayoutOptions = {}): Promise<ValidatedPack> {
+export async function validatePack(
+  dir: string,
+  source: PackSource,
+  limits: PackLimits = DEFAULT_PACK_LIMITS,
+  layout: HfLayoutOptions = {},
+): Promise<ValidatedPack> {
   const root = await fs.realpath(dir).catch(() => undefined);
   const cached = root === undefined ? undefined : verdicts.get(root);
   const key = JSON.stringify([limits, layout]);
@@ -237,7 +262,13 @@ export function forgetPackVerdicts(): void {
   verdicts.clear();
 }
 
-async function validatePackUncached(dir: string, source: PackSource, limits: PackLimits, onFiles: (files: string[]) => void, layout: HfLayoutOptions): Promise<ValidatedPack> {
+async function validatePackUncached(
+  dir: string,
+  source: PackSource,
+  limits: PackLimits,
+  onFiles: (files: string[]) => void,
+  layout: HfLayoutOptions,
+): Promise<ValidatedPack> {
   const folderLabel = path.basename(dir);
   let root: string;
   try {
@@ -281,7 +312,8 @@ async function validatePackUncached(dir: string, source: PackSource, limits: Pac
     total += entry.bytes;
     fileSizes[name] = entry.bytes;
     if (name.endsWith('.onnx') && entry.bytes > limits.maxOnnxBytes) throw new PackError(label, `"${name}" is larger than ${limits.maxOnnxBytes} bytes`);
-    if (name === manifest.tokenizer && entry.bytes > limits.maxTokenizerBytes) throw new PackError(label, `tokenizer "${name}" is larger than ${limits.maxTokenizerBytes} bytes`);
+    if (name === manifest.tokenizer && entry.bytes > limits.maxTokenizerBytes)
+      throw new PackError(label, `tokenizer "${name}" is larger than ${limits.maxTokenizerBytes} bytes`);
   }
   if (total > limits.maxPackBytes) throw new PackError(label, `the pack is ${total} bytes (limit ${limits.maxPackBytes})`);
 
@@ -312,7 +344,11 @@ export interface DiscoveredPack {
  * Finds packs in each root: the root itself if it holds a manifest or is a published Hugging Face folder
  * (hfLayout.ts), else its immediate sub-folders that are either.
  */
-export async function discoverPacks(roots: { dir: string; source: PackSource }[], limits: PackLimits = DEFAULT_PACK_LIMITS, layout: HfLayoutOptions = {}): Promise<DiscoveredPack[]> {
+export async function discoverPacks(
+  roots: { dir: string; source: PackSource }[],
+  limits: PackLimits = DEFAULT_PACK_LIMITS,
+  layout: HfLayoutOptions = {},
+): Promise<DiscoveredPack[]> {
   const isPack = async (d: string) => (await exists(path.join(d, MANIFEST_FILE))) || (await isHfLayout(d));
   const found: DiscoveredPack[] = [];
   for (const root of roots) {
@@ -323,11 +359,19 @@ export async function discoverPacks(roots: { dir: string; source: PackSource }[]
       if (await isPack(root.dir)) candidates = [root.dir];
       else {
         const entries = await fs.readdir(root.dir, { withFileTypes: true });
-        candidates = entries.filter((e) => e.isDirectory() || e.isSymbolicLink()).map((e) => path.join(root.dir, e.name)).sort();
+        candidates = entries
+          .filter((e) => e.isDirectory() || e.isSymbolicLink())
+          .map((e) => path.join(root.dir, e.name))
+          .sort();
         candidates = (await Promise.all(candidates.map(async (c) => ((await isPack(c)) ? c : undefined)))).filter((c): c is string => !!c);
       }
     } catch {
-      if (root.source === 'user') found.push({ dir: root.dir, source: root.source, error: new PackError(path.basename(root.dir), `model folder ${root.dir} does not exist or is not a folder (check the concert.modelFolders setting)`) });
+      if (root.source === 'user')
+        found.push({
+          dir: root.dir,
+          source: root.source,
+          error: new PackError(path.basename(root.dir), `model folder ${root.dir} does not exist or is not a folder (check the concert.modelFolders setting)`),
+        });
       continue;
     }
     for (const dir of candidates) {

@@ -45,7 +45,13 @@ export function describeDevice(provider: ProviderName, threads: number): string 
  * Picks the provider. An explicitly requested provider that is missing or fails its canary also falls back to
  * CPU (with the reason), so inference keeps working; the reason is shown to the user.
  */
-export async function chooseProvider(requested: DeviceChoice, available: { name: ProviderName; bundled: boolean }[], canary: Canary, threads: number, canaryTimeoutMs = 20_000): Promise<ProviderReport> {
+export async function chooseProvider(
+  requested: DeviceChoice,
+  available: { name: ProviderName; bundled: boolean }[],
+  canary: Canary,
+  threads: number,
+  canaryTimeoutMs = 20_000,
+): Promise<ProviderReport> {
   const reasons: string[] = [];
   const names = new Set(available.map((a) => a.name));
   const candidates: ProviderName[] = requested === 'auto' ? AUTO_ORDER.filter((p) => names.has(p)) : [requested, 'cpu'];

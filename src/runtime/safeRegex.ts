@@ -12,8 +12,29 @@ type CharSet = Set<number>; // indexes into SAMPLE
 /** Representative characters: all of ASCII plus a few from the Unicode categories tokenizer regexes use. */
 const SAMPLE: readonly string[] = [
   ...Array.from({ length: 128 }, (_, i) => String.fromCharCode(i)),
-  '\u00a0', '\u00e9', '\u00df', '\u00c9', '\u03a9', '\u03c9', '\u0430', '\u4e2d', '\u3042', '\u0661', '\u00bd', '\u2160',
-  '\u0301', '\u2028', '\u3000', '\u2014', '\u00ab', '\u20ac', '\ud83d\ude00', '\u2581', '\u0120', '\u05d0', '\u0e01',
+  '\u00a0',
+  '\u00e9',
+  '\u00df',
+  '\u00c9',
+  '\u03a9',
+  '\u03c9',
+  '\u0430',
+  '\u4e2d',
+  '\u3042',
+  '\u0661',
+  '\u00bd',
+  '\u2160',
+  '\u0301',
+  '\u2028',
+  '\u3000',
+  '\u2014',
+  '\u00ab',
+  '\u20ac',
+  '\ud83d\ude00',
+  '\u2581',
+  '\u0120',
+  '\u05d0',
+  '\u0e01',
 ];
 const ALL: CharSet = new Set(SAMPLE.map((_, i) => i));
 
@@ -122,7 +143,9 @@ class Parser {
     }
     if (c === '[') return { t: 'char', set: setOf(this.charClass()) };
     if (c === '\\') {
-      const m = /^\\(?:[pP]\{[^}]*\}|[pP][A-Za-z]|x\{[0-9A-Fa-f]+\}|x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|c[A-Za-z]|0[0-7]{0,2}|[1-9]\d*|k<[^>]*>|.)/su.exec(s.slice(this.i));
+      const m = /^\\(?:[pP]\{[^}]*\}|[pP][A-Za-z]|x\{[0-9A-Fa-f]+\}|x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|c[A-Za-z]|0[0-7]{0,2}|[1-9]\d*|k<[^>]*>|.)/su.exec(
+        s.slice(this.i),
+      );
       if (!m) throw new RegexSyntaxError('trailing "\\"');
       this.i += m[0].length;
       const e = m[0];
@@ -260,7 +283,8 @@ function findProblem(n: Node): string | undefined {
         const alt = alternationOf(n.body);
         if (alt) {
           for (let i = 0; i < alt.branches.length; i++) {
-            for (let j = i + 1; j < alt.branches.length; j++) if (overlap(alt.branches[i]!, alt.branches[j]!)) return 'repeats an alternation whose branches overlap';
+            for (let j = i + 1; j < alt.branches.length; j++)
+              if (overlap(alt.branches[i]!, alt.branches[j]!)) return 'repeats an alternation whose branches overlap';
           }
         }
       }

@@ -49,7 +49,10 @@ export function plainTaskPrompt(name: PromptTask, tok: PackTokenizer, bos: numbe
 
 /** The user turn of an instruct model: the same instruction, with the document before it in the with-document row. */
 export function chatUserTurn(name: PromptTask, slot: (field: string) => string, withDocument: boolean): string {
-  const instruction = name === 'summary' ? 'Summarize the document in a few sentences.' : `Answer the question${withDocument ? ' using the document' : ''}.\n\nQuestion: ${slot('question')}`;
+  const instruction =
+    name === 'summary'
+      ? 'Summarize the document in a few sentences.'
+      : `Answer the question${withDocument ? ' using the document' : ''}.\n\nQuestion: ${slot('question')}`;
   return withDocument ? `Document:\n${slot('document')}\n\n${instruction}` : instruction;
 }
 
@@ -59,7 +62,13 @@ const MARK = /\uE000(\d+)\uE001/;
  * Renders a chat template with placeholders (private-use characters around a slot number) in place of user text,
  * then encodes the template's text with control tokens and each slot's value as plain text.
  */
-export function renderChat(template: Template, messages: (slot: (field: string) => string) => { role: string; content: string }[], fields: Record<string, string>, tok: PackTokenizer, specials: Record<string, string | undefined>): { ids: Int32Array; text: string } {
+export function renderChat(
+  template: Template,
+  messages: (slot: (field: string) => string) => { role: string; content: string }[],
+  fields: Record<string, string>,
+  tok: PackTokenizer,
+  specials: Record<string, string | undefined>,
+): { ids: Int32Array; text: string } {
   const values: string[] = [];
   const slot = (field: string) => {
     const v = fields[field];
@@ -70,7 +79,11 @@ export function renderChat(template: Template, messages: (slot: (field: string) 
   const msgs = messages(slot);
   let rendered: string;
   try {
-    rendered = template.render({ messages: msgs, add_generation_prompt: true, ...Object.fromEntries(Object.entries(specials).filter(([, v]) => v !== undefined)) });
+    rendered = template.render({
+      messages: msgs,
+      add_generation_prompt: true,
+      ...Object.fromEntries(Object.entries(specials).filter(([, v]) => v !== undefined)),
+    });
   } catch (e) {
     throw new TemplateError(`the chat template failed: ${(e as Error).message}`);
   }
@@ -104,6 +117,7 @@ export function chatTaskPrompt(name: PromptTask, source: string, tok: PackTokeni
   }
   return {
     template: 'chat-template',
-    render: (fields, withDocument) => renderChat(template, (slot) => [{ role: 'user', content: chatUserTurn(name, slot, withDocument) }], fields, tok, specials).ids,
+    render: (fields, withDocument) =>
+      renderChat(template, (slot) => [{ role: 'user', content: chatUserTurn(name, slot, withDocument) }], fields, tok, specials).ids,
   };
 }

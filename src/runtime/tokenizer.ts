@@ -23,7 +23,8 @@ export function jsonDepth(text: string): number {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
@@ -80,7 +81,8 @@ export function checkTokenizerJson(text: string, specialTokens: Record<string, s
   }
   const added = Array.isArray(json.added_tokens) ? (json.added_tokens as Json[]) : [];
   for (const t of added) ids.push(t.id as number);
-  for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= MAX_VOCAB) throw new Error(`token id ${String(id)} is not an integer in [0, ${MAX_VOCAB})`);
+  for (const id of ids)
+    if (!Number.isInteger(id) || id < 0 || id >= MAX_VOCAB) throw new Error(`token id ${String(id)} is not an integer in [0, ${MAX_VOCAB})`);
   const vocabSize = ids.reduce((m, id) => Math.max(m, id + 1), 0);
   const distinct = new Set(ids).size;
   // Allow a few unused ids (added tokens reuse vocab ids), but not a sparse table that would blow up allocations.
@@ -127,7 +129,10 @@ export class PackTokenizer {
     this.specialIdSet = new Set([...special.map((t) => t.id as number), ...Object.values(facts.specialIds)]);
     const nonEmpty = this.specialStrings.filter((x) => x.length > 0);
     this.specialPattern = nonEmpty.length ? new RegExp(nonEmpty.map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g') : undefined;
-    this.sliceable = sliceSafe(json, added.filter((t) => t.special !== true));
+    this.sliceable = sliceSafe(
+      json,
+      added.filter((t) => t.special !== true),
+    );
     this.control = new Tokenizer(json, {});
     // The plain tokenizer does not split out special tokens: they stay only in the id table.
     this.plain = new Tokenizer({ ...json, added_tokens: added.filter((t) => t.special !== true) }, {});
@@ -187,7 +192,10 @@ export class PackTokenizer {
   private plainIds(text: string): number[] {
     const ids = this.plain.encode(text, { add_special_tokens: false }).ids;
     for (const id of ids) {
-      if (this.specialIdSet.has(id)) throw new Error(`the tokenizer maps plain text ${JSON.stringify(text.slice(0, 40))} to special token id ${id}; the pack's vocabulary must not reach special tokens through ordinary text`);
+      if (this.specialIdSet.has(id))
+        throw new Error(
+          `the tokenizer maps plain text ${JSON.stringify(text.slice(0, 40))} to special token id ${id}; the pack's vocabulary must not reach special tokens through ordinary text`,
+        );
     }
     return ids;
   }
@@ -232,7 +240,13 @@ function sliceSafe(json: Json, plainAdded: Json[]): boolean {
     if (!isObj(n)) return false;
     if (n.type === 'Sequence') return Array.isArray(n.normalizers) && n.normalizers.every(okNormalizer);
     if (['NFC', 'NFD', 'NFKC', 'NFKD', 'Lowercase'].includes(String(n.type))) return true;
-    if (n.type === 'Replace' && isObj(n.pattern) && typeof n.pattern.String === 'string' && [...n.pattern.String].length === 1 && typeof n.content === 'string') {
+    if (
+      n.type === 'Replace' &&
+      isObj(n.pattern) &&
+      typeof n.pattern.String === 'string' &&
+      [...n.pattern.String].length === 1 &&
+      typeof n.content === 'string'
+    ) {
       replaces.push([n.pattern.String, n.content]);
       return true;
     }

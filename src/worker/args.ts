@@ -1,5 +1,7 @@
 /** Command-line arguments of the worker process. */
-export interface WorkerArgs { clientPid?: number }
+export interface WorkerArgs {
+  clientPid?: number;
+}
 
 export function parseWorkerArgs(argv: readonly string[]): WorkerArgs {
   const out: WorkerArgs = {};

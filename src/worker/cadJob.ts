@@ -40,7 +40,8 @@ function checkParams(p: CadRunParams): { alpha: number; decoding: DecodingParams
   if (p.task === 'ask' && (typeof p.question !== 'string' || !p.question.trim())) throw bad('the question is empty');
   const d = CAD_DEFAULTS[p.task];
   const alpha = p.alpha ?? d.alpha;
-  if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha < 0 || alpha > 10) throw bad(`alpha must be a number from 0 to 10 (got ${String(p.alpha)})`);
+  if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha < 0 || alpha > 10)
+    throw bad(`alpha must be a number from 0 to 10 (got ${String(p.alpha)})`);
   const decoding = p.decoding ?? d.decoding;
   const why = validateDecoding(decoding);
   if (why) throw bad(why);
@@ -77,7 +78,11 @@ export async function runCad(service: WorkerService, p: CadRunParams, job: CadJo
   const model = await service.languageModel(p.packId);
   // The pack's prompt template, or a published model's chat template / plain prompts (runtime/taskPrompts.ts).
   const template = model.taskPrompt(p.task === 'summarize' ? 'summary' : 'qa');
-  if (!template) throw new WorkerFailure(WorkerErrorCode.PackInvalid, `model pack "${model.pack.manifest.id}" has no "${p.task === 'summarize' ? 'summary' : 'qa'}" prompt with a no-context form`);
+  if (!template)
+    throw new WorkerFailure(
+      WorkerErrorCode.PackInvalid,
+      `model pack "${model.pack.manifest.id}" has no "${p.task === 'summarize' ? 'summary' : 'qa'}" prompt with a no-context form`,
+    );
   const fields = (document: string) => ({ document: document.trim(), question: (p.question ?? '').trim() });
   const withoutContext = template.render(fields(''), false);
   const stopTokens = [...new Set([...Object.values(model.tok.specialIds), ...model.lm.eosIds])];
@@ -96,10 +101,28 @@ export async function runCad(service: WorkerService, p: CadRunParams, job: CadJo
           job.onToken!({ variant, part, index, token: described[described.length - 1]! });
         }
       : undefined;
-    const r = await decodeCad(model.lm, { withContext, withoutContext, alpha, decoding: knobs.decoding, maxTokens: knobs.maxTokens, seed: knobs.seed, stopTokens, signal: job.signal, ...(onToken && { onToken }) });
+    const r = await decodeCad(model.lm, {
+      withContext,
+      withoutContext,
+      alpha,
+      decoding: knobs.decoding,
+      maxTokens: knobs.maxTokens,
+      seed: knobs.seed,
+      stopTokens,
+      signal: job.signal,
+      ...(onToken && { onToken }),
+    });
     if (variant === 'cad') lastRun = { withContext, generated: r.tokens.map((t) => t.id) };
     const tokens = describeTokens(model, r.tokens);
-    return { text: tokens.map((t) => t.text).join('').trim(), tokens, alpha, stoppedBy: r.stoppedBy };
+    return {
+      text: tokens
+        .map((t) => t.text)
+        .join('')
+        .trim(),
+      tokens,
+      alpha,
+      stoppedBy: r.stoppedBy,
+    };
   };
 
   const fitsWhole = (document: string) => template.render(fields(document), true).length + knobs.maxTokens <= model.lm.maxContext;
@@ -107,7 +130,13 @@ export async function runCad(service: WorkerService, p: CadRunParams, job: CadJo
   // document that may fit is rendered into the prompt whole (the template adds tokens, boundaries lose a few at most).
   let docTokens: number;
   try {
-    docTokens = (await model.tok.encodePlainAsync(` ${p.document.trim()}`, () => job.signal.aborted, () => new CancelledError())).length;
+    docTokens = (
+      await model.tok.encodePlainAsync(
+        ` ${p.document.trim()}`,
+        () => job.signal.aborted,
+        () => new CancelledError(),
+      )
+    ).length;
   } catch (e) {
     if (e instanceof CancelledError) throw new WorkerFailure(WorkerErrorCode.Cancelled, `${p.task === 'ask' ? 'answer' : 'summary'} cancelled`);
     throw e;
@@ -121,17 +150,25 @@ export async function runCad(service: WorkerService, p: CadRunParams, job: CadJo
     const budget = model.lm.maxContext - knobs.maxTokens - overhead - 2;
     if (p.task === 'ask' && overhead + 16 + 2 + 1 > model.lm.maxContext) {
       const questionTokens = model.tok.encodePlain(` ${(p.question ?? '').trim()}`).length;
-      throw bad(`the question is too long for model "${model.pack.manifest.id}": it has about ${questionTokens} tokens and the model reads at most ${model.lm.maxContext}, prompt and document included; shorten the question`);
+      throw bad(
+        `the question is too long for model "${model.pack.manifest.id}": it has about ${questionTokens} tokens and the model reads at most ${model.lm.maxContext}, prompt and document included; shorten the question`,
+      );
     }
-    if (budget < 16) throw bad(`model "${model.pack.manifest.id}" reads ${model.lm.maxContext} tokens; with ${knobs.maxTokens} new tokens and the prompt, no room is left for the document (lower the max tokens)`);
+    if (budget < 16)
+      throw bad(
+        `model "${model.pack.manifest.id}" reads ${model.lm.maxContext} tokens; with ${knobs.maxTokens} new tokens and the prompt, no room is left for the document (lower the max tokens)`,
+      );
     if (p.task === 'ask') {
-      throw bad(`the document has about ${docTokens} tokens but model "${model.pack.manifest.id}" reads at most ${budget} with this question; select the passage that matters (Ask About This Document works on the selection) or use a pack with a longer context`);
+      throw bad(
+        `the document has about ${docTokens} tokens but model "${model.pack.manifest.id}" reads at most ${budget} with this question; select the passage that matters (Ask About This Document works on the selection) or use a pack with a longer context`,
+      );
     }
     const count = (s: string) => model.tok.encodePlain(` ${s.trim()}`).length;
     let part = 0;
     const summariseChunks = async (text: string) => {
       const out: NonNullable<CadRunResult['chunks']> = [];
-      for (const r of chunkText(text, budget, count)) out.push({ start: r.start, end: r.end, summary: (await decodeOne(text.slice(r.start, r.end), alpha, variant, part++)).text });
+      for (const r of chunkText(text, budget, count))
+        out.push({ start: r.start, end: r.end, summary: (await decodeOne(text.slice(r.start, r.end), alpha, variant, part++)).text });
       return out;
     };
     const chunks = await summariseChunks(p.document);

@@ -22,7 +22,18 @@ import {
   type RequestType,
   type RequestType0,
 } from 'vscode-jsonrpc/node';
-import { Notifications, Requests, WorkerErrorCode, type ProviderReport, type DiffusionStepProgress, type DownloadProgress, type StepProgress, type TokenProgress, type WorkerSettings, type WorkerStatus } from '../protocol/worker';
+import {
+  Notifications,
+  Requests,
+  WorkerErrorCode,
+  type ProviderReport,
+  type DiffusionStepProgress,
+  type DownloadProgress,
+  type StepProgress,
+  type TokenProgress,
+  type WorkerSettings,
+  type WorkerStatus,
+} from '../protocol/worker';
 import { RestartPolicy } from './restartPolicy';
 
 export type WorkerState = 'stopped' | 'starting' | 'running' | 'restarting' | 'failed';
@@ -52,12 +63,19 @@ export const HEARTBEAT_DEFAULTS = { intervalMs: 5000, hungAfterMs: 20_000 } as c
 
 /** A typed error with a one-line, user-facing message. */
 export class WorkerError extends Error {
-  constructor(readonly code: number, message: string, readonly data?: unknown) {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly data?: unknown,
+  ) {
     super(message);
   }
 }
 
-interface Pending { method: string; reject: (e: Error) => void }
+interface Pending {
+  method: string;
+  reject: (e: Error) => void;
+}
 type Listener<T> = (v: T) => void;
 
 class Emitter<T> {
@@ -118,7 +136,8 @@ export class WorkerClient {
   /** Starts the worker if it is not running. Rejects if it gave up after repeated crashes. */
   start(): Promise<MessageConnection> {
     if (this.connection && this._state === 'running') return Promise.resolve(this.connection);
-    if (this._state === 'failed') return Promise.reject(new WorkerError(WorkerErrorCode.WorkerUnavailable, this.failure ?? 'the Concert worker is not running'));
+    if (this._state === 'failed')
+      return Promise.reject(new WorkerError(WorkerErrorCode.WorkerUnavailable, this.failure ?? 'the Concert worker is not running'));
     this.starting ??= this.spawn().finally(() => (this.starting = undefined));
     return this.starting;
   }
@@ -159,7 +178,9 @@ export class WorkerClient {
         this.onExit(child, connection, code, signal);
         if (!settled) {
           settled = true;
-          reject(new WorkerError(WorkerErrorCode.WorkerCrashed, `the Concert worker exited during start-up (${describeExit(code, signal)}); see the Concert log`));
+          reject(
+            new WorkerError(WorkerErrorCode.WorkerCrashed, `the Concert worker exited during start-up (${describeExit(code, signal)}); see the Concert log`),
+          );
         }
       });
       this.track(connection.sendRequest(Requests.configure, { settings: this.options.settings() }), 'worker/configure').then(
@@ -168,7 +189,9 @@ export class WorkerClient {
           settled = true;
           this._provider = r.provider;
           const found = r.provider.available.map((p) => p.name).join(', ') || 'none';
-          this.options.log.info(`worker ${child.pid} running on ${r.provider.chosen} (${r.provider.device}); execution providers found: ${found}${r.provider.fallbackReasons.length ? `; fell back: ${r.provider.fallbackReasons.join('; ')}` : ''}`);
+          this.options.log.info(
+            `worker ${child.pid} running on ${r.provider.chosen} (${r.provider.device}); execution providers found: ${found}${r.provider.fallbackReasons.length ? `; fell back: ${r.provider.fallbackReasons.join('; ')}` : ''}`,
+          );
           this.setState('running');
           this.onDidStart.fire(child.pid ?? 0);
           resolve(connection);
@@ -198,7 +221,11 @@ export class WorkerClient {
       p.reject(
         new WorkerError(
           WorkerErrorCode.WorkerCrashed,
-          expected ? `the Concert worker was stopped while handling "${p.method}"` : hung ? `the Concert worker stopped responding while handling "${p.method}" (no answer for ${(hung.silentMs / 1000).toFixed(1)} s), so it was killed; it is being restarted, try again` : `the Concert worker stopped unexpectedly (${reason}) while handling "${p.method}"; it is being restarted, try again`,
+          expected
+            ? `the Concert worker was stopped while handling "${p.method}"`
+            : hung
+              ? `the Concert worker stopped responding while handling "${p.method}" (no answer for ${(hung.silentMs / 1000).toFixed(1)} s), so it was killed; it is being restarted, try again`
+              : `the Concert worker stopped unexpectedly (${reason}) while handling "${p.method}"; it is being restarted, try again`,
         ),
       );
     }
@@ -209,7 +236,9 @@ export class WorkerClient {
       return;
     }
     const decision = this.policy.recordCrash();
-    this.options.log.error(`worker ${child.pid} exited unexpectedly (${reason}); crash ${decision.crashesInWindow} in the last ${Math.round(this.policy.windowMs / 60000)} minutes`);
+    this.options.log.error(
+      `worker ${child.pid} exited unexpectedly (${reason}); crash ${decision.crashesInWindow} in the last ${Math.round(this.policy.windowMs / 60000)} minutes`,
+    );
     if (!decision.restart) {
       this.failure = `The Concert worker crashed ${decision.crashesInWindow} times in the last ${Math.round(this.policy.windowMs / 60000)} minutes and will not be restarted. Check the Concert log, then run "Concert: Restart Worker".`;
       this.setState('failed');

@@ -2,7 +2,17 @@
  * `diffusion/run`: continue or rewrite text with the simplex diffusion LM, steered at every step by classifier
  * guidance (thesis ch. 3). Streams each step's argmax tokens and classifier scores for the timeline view.
  */
-import { DIFFUSION_DEFAULT_MIN_TOKENS, DIFFUSION_DEFAULT_TOP_P, PROJECTIONS, WorkerErrorCode, type AttributeScore, type AttributeTarget, type DiffusionRunParams, type DiffusionRunResult, type DiffusionStepProgress } from '../protocol/worker';
+import {
+  DIFFUSION_DEFAULT_MIN_TOKENS,
+  DIFFUSION_DEFAULT_TOP_P,
+  PROJECTIONS,
+  WorkerErrorCode,
+  type AttributeScore,
+  type AttributeTarget,
+  type DiffusionRunParams,
+  type DiffusionRunResult,
+  type DiffusionStepProgress,
+} from '../protocol/worker';
 import { decodeDiffusion, type DiffusionOptions, type GuidanceTerm } from '../engine/diffusion/decode';
 import type { Projection } from '../engine/diffusion/projection';
 import { CancelledError, ContextTooLongError, EngineInputError } from '../engine/errors';
@@ -12,7 +22,15 @@ import type { OnnxClassifier } from '../runtime/classifier';
 import { modelText, splitParagraphs, tailChars, withoutBrokenBytes } from './diffusionText';
 import { WorkerFailure, type WorkerService } from './service';
 
-export const DIFFUSION_DEFAULTS = { maxTokens: 24, minTokens: DIFFUSION_DEFAULT_MIN_TOKENS, steps: 50, topP: DIFFUSION_DEFAULT_TOP_P, projection: 'sampling' as const, strength: 0.5, earlyStop: 0 };
+export const DIFFUSION_DEFAULTS = {
+  maxTokens: 24,
+  minTokens: DIFFUSION_DEFAULT_MIN_TOKENS,
+  steps: 50,
+  topP: DIFFUSION_DEFAULT_TOP_P,
+  projection: 'sampling' as const,
+  strength: 0.5,
+  earlyStop: 0,
+};
 /** Longest text to rewrite in one request (about 5000 tokens, minutes of work on a CPU). */
 const MAX_TEXT_CHARS = 20_000;
 /** Only the end of a longer prompt is read: the model's window holds far less (its head and the latest tokens). */
@@ -30,7 +48,8 @@ export async function runDiffusion(service: WorkerService, p: DiffusionRunParams
   if (p.mode !== 'generate' && p.mode !== 'rewrite') throw bad('mode must be "generate" or "rewrite"');
   if (typeof p.prompt !== 'string') throw bad('prompt must be a string');
   if (p.mode === 'rewrite' && (typeof p.text !== 'string' || !p.text.trim())) throw bad('there is no text to rewrite: select some text first');
-  if (p.mode === 'rewrite' && p.text!.length > MAX_TEXT_CHARS) throw bad(`the text to rewrite has ${p.text!.length} characters; at most ${MAX_TEXT_CHARS} are rewritten at a time: rewrite it in parts`);
+  if (p.mode === 'rewrite' && p.text!.length > MAX_TEXT_CHARS)
+    throw bad(`the text to rewrite has ${p.text!.length} characters; at most ${MAX_TEXT_CHARS} are rewritten at a time: rewrite it in parts`);
   if (p.mode === 'generate' && !p.prompt.trim()) throw bad('the prompt is empty: give some text to continue');
   const projection = p.projection ?? DIFFUSION_DEFAULTS.projection;
   if (!PROJECTIONS.includes(projection)) throw bad(`projection must be one of ${PROJECTIONS.join(', ')}`);
@@ -72,7 +91,10 @@ export async function runDiffusion(service: WorkerService, p: DiffusionRunParams
     const label = hit.clf.labels.indexOf(a.label);
     if (label < 0) throw bad(`"${a.label}" is not a label of ${a.attribute} (labels: ${hit.clf.labels.join(', ')})`);
     if (typeof a.lambda !== 'number' || !Number.isFinite(a.lambda) || a.lambda < 0) throw bad(`the strength λ for ${a.attribute} must be a number ≥ 0`);
-    if (hit.clf.vocabSize !== model.lm.vocabSize) throw bad(`the ${a.attribute} classifier (${hit.pack.manifest.id}) was made for another model than ${model.pack.manifest.id}, so it cannot steer it: steer without ${a.attribute}, or install a ${a.attribute} classifier made for this model`);
+    if (hit.clf.vocabSize !== model.lm.vocabSize)
+      throw bad(
+        `the ${a.attribute} classifier (${hit.pack.manifest.id}) was made for another model than ${model.pack.manifest.id}, so it cannot steer it: steer without ${a.attribute}, or install a ${a.attribute} classifier made for this model`,
+      );
     guidance.push({ classifier: hit.clf, label, lambda: a.lambda });
   }
   if (new Set(targets.map((a) => a.attribute)).size !== targets.length) throw bad('each attribute may be given once');
@@ -80,7 +102,9 @@ export async function runDiffusion(service: WorkerService, p: DiffusionRunParams
   // Context: the pack's "lm" template head (<s>), then the text before, as the model reads text (one line). With no
   // text before (a rewrite of a document's first words), the head alone starts the run, as it starts every training text.
   const prompts = model.pack.manifest.prompts ? parsePrompts((await readPackFile(model.pack, model.pack.manifest.prompts)).toString('utf8')) : undefined;
-  const head = prompts?.prompts['lm'] ? renderPieces(prompts.prompts['lm'].prompt, {}, model.tok) : Int32Array.of(model.tok.specialIds['bos'] ?? model.tok.specialIds['eos']!);
+  const head = prompts?.prompts['lm']
+    ? renderPieces(prompts.prompts['lm'].prompt, {}, model.tok)
+    : Int32Array.of(model.tok.specialIds['bos'] ?? model.tok.specialIds['eos']!);
   const encode = (text: string): number[] => (text ? [...model.tok.encodePlain(` ${text}`)] : []);
   const contextOf = (before: string) => Int32Array.from([...head, ...encode(modelText(tailChars(before, MAX_PROMPT_CHARS)))]);
   // A rewrite runs paragraph by paragraph (the model never saw line breaks); each reads the text before it, with the
@@ -119,7 +143,12 @@ export async function runDiffusion(service: WorkerService, p: DiffusionRunParams
     let text: string;
     if (!parts) {
       // End-of-text may end a continuation, but only after minTokens new tokens.
-      r = await decodeDiffusion(model.lm, { ...base, terms: [{ context: contextOf(p.prompt), weight: 1, label: 'prompt' }], seed, ...(eos !== undefined && { eos, minTokens }) });
+      r = await decodeDiffusion(model.lm, {
+        ...base,
+        terms: [{ context: contextOf(p.prompt), weight: 1, label: 'prompt' }],
+        seed,
+        ...(eos !== undefined && { eos, minTokens }),
+      });
       text = withoutBrokenBytes(model.tok.decode(r.tokens)).trim();
     } else {
       r = { tokens: [], stoppedBy: 'max-tokens' };
@@ -173,9 +202,19 @@ export async function runDiffusion(service: WorkerService, p: DiffusionRunParams
         packId: model.pack.manifest.id,
         manifestSha256: model.pack.manifestSha256,
         modelSha256: model.modelSha256,
-        classifiers: classifiers.filter((c) => targets.some((a) => a.attribute === c.clf.attribute)).map((c) => ({ id: c.pack.manifest.id, manifestSha256: c.pack.manifestSha256 })),
+        classifiers: classifiers
+          .filter((c) => targets.some((a) => a.attribute === c.clf.attribute))
+          .map((c) => ({ id: c.pack.manifest.id, manifestSha256: c.pack.manifestSha256 })),
         seed,
-        knobs: { steps, topP, projection, earlyStop, ...(p.mode === 'rewrite' ? { strength } : { minTokens }), maxTokens: parts ? r.tokens.length : maxTokens, attributes: targets },
+        knobs: {
+          steps,
+          topP,
+          projection,
+          earlyStop,
+          ...(p.mode === 'rewrite' ? { strength } : { minTokens }),
+          maxTokens: parts ? r.tokens.length : maxTokens,
+          attributes: targets,
+        },
         provider: provider.chosen,
         device: provider.device,
         durationMs: Math.round(performance.now() - started),
@@ -184,7 +223,10 @@ export async function runDiffusion(service: WorkerService, p: DiffusionRunParams
   } catch (e) {
     if (e instanceof CancelledError) throw new WorkerFailure(WorkerErrorCode.Cancelled, `${p.mode === 'rewrite' ? 'rewrite' : 'generation'} cancelled`);
     // With a sliding window only a pack whose template fills its whole window is too long: say so in the user's words.
-    if (e instanceof ContextTooLongError) throw bad(`the model pack ${model.pack.manifest.id} cannot write text: its prompt template leaves no room in its ${e.limit}-token window; choose another diffusion model pack`);
+    if (e instanceof ContextTooLongError)
+      throw bad(
+        `the model pack ${model.pack.manifest.id} cannot write text: its prompt template leaves no room in its ${e.limit}-token window; choose another diffusion model pack`,
+      );
     if (e instanceof EngineInputError) throw bad(e.message);
     throw e;
   }

@@ -47,20 +47,34 @@ function toResponseError(e: unknown): ResponseError<void> {
   return new ResponseError(WorkerErrorCode.Internal, err?.message ?? String(e));
 }
 
-const handle = <P, R>(fn: (p: P, token: CancellationToken) => Promise<R>) => async (p: P, token: CancellationToken): Promise<R | ResponseError<void>> => {
-  try {
-    return await fn(p, token);
-  } catch (e) {
-    return toResponseError(e);
-  }
-};
+const handle =
+  <P, R>(fn: (p: P, token: CancellationToken) => Promise<R>) =>
+  async (p: P, token: CancellationToken): Promise<R | ResponseError<void>> => {
+    try {
+      return await fn(p, token);
+    } catch (e) {
+      return toResponseError(e);
+    }
+  };
 
-connection.onRequest(Requests.configure, handle((p) => service.configure(p.settings)));
+connection.onRequest(
+  Requests.configure,
+  handle((p) => service.configure(p.settings)),
+);
 connection.onRequest(Requests.doctor, (token) => handle(() => service.doctor())(undefined, token));
 connection.onRequest(Requests.listPacks, (token) => handle(() => service.listPacks())(undefined, token));
-connection.onRequest(Requests.validatePacks, handle((p) => service.validatePacks(p.dirs)));
-connection.onRequest(Requests.tokenize, handle((p) => service.tokenize(p)));
-connection.onRequest(Requests.selfTest, handle((p, token) => service.selfTest(p, jobControl(token, p.progressToken))));
+connection.onRequest(
+  Requests.validatePacks,
+  handle((p) => service.validatePacks(p.dirs)),
+);
+connection.onRequest(
+  Requests.tokenize,
+  handle((p) => service.tokenize(p)),
+);
+connection.onRequest(
+  Requests.selfTest,
+  handle((p, token) => service.selfTest(p, jobControl(token, p.progressToken))),
+);
 connection.onRequest(
   Requests.cadRun,
   handle((p, token) => {

@@ -17,7 +17,8 @@ export interface PullJob {
 }
 
 export async function runPull(service: WorkerService, p: ModelPullParams, job: PullJob): Promise<ModelPullResult> {
-  if (!p || typeof p.repo !== 'string') throw new WorkerFailure(WorkerErrorCode.BadInput, 'models/pull needs a repo, e.g. onnx-community/SmolLM2-135M-Instruct');
+  if (!p || typeof p.repo !== 'string')
+    throw new WorkerFailure(WorkerErrorCode.BadInput, 'models/pull needs a repo, e.g. onnx-community/SmolLM2-135M-Instruct');
   const dest = service.downloadsDir();
   let last = 0;
   const interval = job.progressIntervalMs ?? 50;

@@ -33,7 +33,11 @@ export type { LanguageModel };
 
 /** An error the transport turns into a typed JSON-RPC error. */
 export class WorkerFailure extends Error {
-  constructor(readonly code: WorkerErrorCode, message: string, readonly data?: unknown) {
+  constructor(
+    readonly code: WorkerErrorCode,
+    message: string,
+    readonly data?: unknown,
+  ) {
     super(message);
   }
 }
@@ -64,7 +68,12 @@ export class WorkerService {
       this.provider = await chooseProvider(settings.device, availableProviders(), runCanary, settings.threads);
     }
     await this.sessions.configure(this.provider.chosen, settings.threads, settings.idleUnloadSeconds * 1000);
-    if (JSON.stringify(previous?.modelFolders) !== JSON.stringify(settings.modelFolders) || previous?.bundledModelsDir !== settings.bundledModelsDir || previous?.downloadsDir !== settings.downloadsDir || previous?.modelDtype !== settings.modelDtype) {
+    if (
+      JSON.stringify(previous?.modelFolders) !== JSON.stringify(settings.modelFolders) ||
+      previous?.bundledModelsDir !== settings.bundledModelsDir ||
+      previous?.downloadsDir !== settings.downloadsDir ||
+      previous?.modelDtype !== settings.modelDtype
+    ) {
       this.packs = undefined;
       this.packsByPath.clear();
       this.tokenizers.clear();
@@ -86,7 +95,11 @@ export class WorkerService {
     if (!this.packs || refresh) {
       // Complete downloads only (folders with the marker models/pull writes last): a cancelled pull is no model.
       const downloads = settings.downloadsDir ? await completedDownloads(path.resolve(settings.downloadsDir)) : [];
-      const roots = [{ dir: settings.bundledModelsDir, source: 'bundled' as const }, ...settings.modelFolders.map((d) => ({ dir: path.resolve(d), source: 'user' as const })), ...downloads.map((dir) => ({ dir, source: 'user' as const }))];
+      const roots = [
+        { dir: settings.bundledModelsDir, source: 'bundled' as const },
+        ...settings.modelFolders.map((d) => ({ dir: path.resolve(d), source: 'user' as const })),
+        ...downloads.map((dir) => ({ dir, source: 'user' as const })),
+      ];
       this.packs = await discoverPacks(roots, undefined, this.layout());
     }
     return this.packs;
@@ -126,8 +139,13 @@ export class WorkerService {
    * static validation, then every graph loaded into a session (its I/O compared with the manifest) and released.
    */
   async validatePacks(dirs: string[]): Promise<PackSummary[]> {
-    if (!Array.isArray(dirs) || !dirs.length || dirs.some((d) => typeof d !== 'string' || !d)) throw new WorkerFailure(WorkerErrorCode.BadInput, 'give at least one folder to validate');
-    const found = await discoverPacks(dirs.map((d) => ({ dir: path.resolve(d), source: 'user' as const })), undefined, this.layout());
+    if (!Array.isArray(dirs) || !dirs.length || dirs.some((d) => typeof d !== 'string' || !d))
+      throw new WorkerFailure(WorkerErrorCode.BadInput, 'give at least one folder to validate');
+    const found = await discoverPacks(
+      dirs.map((d) => ({ dir: path.resolve(d), source: 'user' as const })),
+      undefined,
+      this.layout(),
+    );
     const scratch = new SessionCache(this.requireConfigured().provider.chosen, this.settings?.threads ?? 0, 0);
     try {
       for (const f of found) {
@@ -163,7 +181,8 @@ export class WorkerService {
   private layout(): HfLayoutOptions {
     const { settings, provider } = this.requireConfigured();
     const dtype = settings.modelDtype ?? 'auto';
-    if (dtype !== 'auto' && !(HF_DTYPES as readonly string[]).includes(dtype)) throw new WorkerFailure(WorkerErrorCode.BadInput, `the model dtype must be auto or one of ${HF_DTYPES.join(', ')} (got "${dtype}")`);
+    if (dtype !== 'auto' && !(HF_DTYPES as readonly string[]).includes(dtype))
+      throw new WorkerFailure(WorkerErrorCode.BadInput, `the model dtype must be auto or one of ${HF_DTYPES.join(', ')} (got "${dtype}")`);
     return { dtype: dtype as HfLayoutOptions['dtype'] & string, provider: provider.chosen };
   }
 
@@ -175,7 +194,11 @@ export class WorkerService {
     if (path.isAbsolute(id)) {
       const [found] = await discoverPacks([{ dir: id, source: 'user' }], undefined, this.layout());
       if (!found || (!found.pack && !found.error)) throw new WorkerFailure(WorkerErrorCode.PackNotFound, `no model pack or Hugging Face ONNX folder in ${id}`);
-      if (!found.pack) throw new WorkerFailure(found.error!.problem.includes('does not exist') ? WorkerErrorCode.PackNotFound : WorkerErrorCode.PackInvalid, found.error!.message);
+      if (!found.pack)
+        throw new WorkerFailure(
+          found.error!.problem.includes('does not exist') ? WorkerErrorCode.PackNotFound : WorkerErrorCode.PackInvalid,
+          found.error!.message,
+        );
       this.packsByPath.set(found.pack.manifest.id, found.pack);
       return found.pack;
     }
@@ -231,7 +254,10 @@ export class WorkerService {
     const shape = diffusionShape(pack);
     const pad = tok.specialIds['pad'] ?? tok.specialIds['eos'];
     if (pad === undefined) throw new WorkerFailure(WorkerErrorCode.PackInvalid, `model pack "${pack.manifest.id}" must declare specialTokens.pad or eos`);
-    const [context, denoiser] = await this.recordLoad(pack, async () => [await this.sessions.get(pack, 'context'), await this.sessions.get(pack, 'denoiser')] as const);
+    const [context, denoiser] = await this.recordLoad(
+      pack,
+      async () => [await this.sessions.get(pack, 'context'), await this.sessions.get(pack, 'denoiser')] as const,
+    );
     const lm = new OnnxDiffusionLM(context, denoiser, shape, pad);
     return { pack, lm, tok, modelSha256: pack.manifest.files[pack.manifest.graphs['denoiser']!]!.sha256 };
   }
@@ -275,7 +301,8 @@ export class WorkerService {
   /** Runs every graph of a pack `steps` times on synthetic inputs; each run is a cancellation point. */
   async selfTest(p: SelfTestParams, job: JobControl): Promise<SelfTestResult> {
     const { provider } = this.requireConfigured();
-    if (!Number.isInteger(p.steps) || p.steps < 1 || p.steps > 1_000_000) throw new WorkerFailure(WorkerErrorCode.BadInput, 'steps must be an integer from 1 to 1000000');
+    if (!Number.isInteger(p.steps) || p.steps < 1 || p.steps > 1_000_000)
+      throw new WorkerFailure(WorkerErrorCode.BadInput, 'steps must be an integer from 1 to 1000000');
     const pack = await this.pack(p.packId);
     const roles = Object.keys(pack.manifest.graphs);
     const graphs = await this.recordLoad(pack, async () => {
@@ -290,7 +317,8 @@ export class WorkerService {
     let ran = 0;
     const t0 = performance.now();
     for (let step = 1; step <= p.steps; step++) {
-      if (job.isCancelled()) throw new WorkerFailure(WorkerErrorCode.Cancelled, `self-test of "${p.packId}" cancelled after ${ran} of ${p.steps} steps`, { stepsRun: ran });
+      if (job.isCancelled())
+        throw new WorkerFailure(WorkerErrorCode.Cancelled, `self-test of "${p.packId}" cancelled after ${ran} of ${p.steps} steps`, { stepsRun: ran });
       for (let g = 0; g < graphs.length; g++) {
         graphs[g]!.lastUsed = Date.now();
         await graphs[g]!.session.run(feeds[g]!);
@@ -318,7 +346,17 @@ function summarise(d: DiscoveredPack): PackSummary {
   if (d.pack) {
     const m = d.pack.manifest;
     const classifier = m.kind === 'classifier' ? classifierKnobs(m.id, m.knobs) : undefined;
-    return { id: m.id, kind: m.kind, dir: d.pack.dir, source: d.source, valid: true, ...(m.displayName && { displayName: m.displayName }), sizeBytes: d.pack.sizeBytes, manifestSha256: d.pack.manifestSha256, ...(classifier && { classifier }) };
+    return {
+      id: m.id,
+      kind: m.kind,
+      dir: d.pack.dir,
+      source: d.source,
+      valid: true,
+      ...(m.displayName && { displayName: m.displayName }),
+      sizeBytes: d.pack.sizeBytes,
+      manifestSha256: d.pack.manifestSha256,
+      ...(classifier && { classifier }),
+    };
   }
   return { id: d.error?.pack ?? path.basename(d.dir), kind: 'unknown', dir: d.dir, source: d.source, valid: false, error: d.error?.message ?? 'invalid' };
 }

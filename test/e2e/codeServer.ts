@@ -47,7 +47,8 @@ export function requireCodeServer(root: string): string {
   const how = 'Run `node test/setup.mjs` (npm test does): it installs the Debian packages code-server builds with and the test harness of test/package.json.';
   if (!existsSync(pkg) || !existsSync(entry)) throw new Error(`code-server ${CODE_SERVER_VERSION} is not installed in test/node_modules. ${how}`);
   const version = (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
-  if (version !== CODE_SERVER_VERSION) throw new Error(`test/node_modules has code-server ${version}; this tier is pinned to ${CODE_SERVER_VERSION} (VS Code 1.99.3). ${how}`);
+  if (version !== CODE_SERVER_VERSION)
+    throw new Error(`test/node_modules has code-server ${version}; this tier is pinned to ${CODE_SERVER_VERSION} (VS Code 1.99.3). ${how}`);
   // Its native modules are built by the install scripts; a skipped postinstall shows up here.
   const rg = join(harness, 'lib', 'vscode', 'node_modules', '@vscode', 'ripgrep', 'bin', 'rg');
   if (!existsSync(rg)) throw new Error(`code-server's install scripts did not finish (no ${rg}). ${how}`);
@@ -64,7 +65,9 @@ export async function snapshotExtension(root: string, dest: string): Promise<str
   const required = ['package.json', 'dist/extension.js', 'dist/worker.js', 'dist/webview/status.js'];
   const missing = required.filter((f) => !existsSync(join(root, f)));
   if (missing.length) throw new Error(`the built extension is incomplete (missing ${missing.join(', ')}): run \`npm run build\` first (npm test does)`);
-  const { stageTarget } = (await import(pathToFileURL(join(root, 'build', 'packageVsix.mjs')).href)) as { stageTarget: (target: string, stage: string) => string[] };
+  const { stageTarget } = (await import(pathToFileURL(join(root, 'build', 'packageVsix.mjs')).href)) as {
+    stageTarget: (target: string, stage: string) => string[];
+  };
   stageTarget(hostTarget(), dest);
   return dest;
 }
@@ -76,7 +79,11 @@ export function hostTarget(): string {
 
 /** `code-server --install-extension`, as a user installs a downloaded VSIX (offline: no gallery). */
 function installVsix(entry: string, vsix: string, userDataDir: string, extensionsDir: string, env: NodeJS.ProcessEnv): void {
-  const r = spawnSync(process.execPath, [entry, '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--install-extension', vsix], { env, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [entry, '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--install-extension', vsix], {
+    env,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
   if (r.status !== 0 || !/successfully installed/i.test(out)) throw new Error(`installing ${vsix} failed (exit ${r.status}):\n${out.slice(-3000)}`);
 }
@@ -218,7 +225,22 @@ export class CodeServer {
     const fd = openSync(logFile, 'a');
     const child = spawn(
       process.execPath,
-      [entry, '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--ignore-last-opened', workspace],
+      [
+        entry,
+        '--user-data-dir',
+        userDataDir,
+        '--extensions-dir',
+        extensionsDir,
+        '--bind-addr',
+        `127.0.0.1:${port}`,
+        '--auth',
+        'none',
+        '--disable-telemetry',
+        '--disable-update-check',
+        '--disable-workspace-trust',
+        '--ignore-last-opened',
+        workspace,
+      ],
       // detached: its own process group, so stop() ends exactly what this session started.
       { cwd: workspace, env, detached: true, stdio: ['ignore', fd, fd] },
     );

@@ -18,7 +18,11 @@ const listed = coverage();
 describe('command coverage of the VS Code tier (test/e2e/commands.json)', () => {
   it('lists every command package.json contributes', () => {
     const missing = declared.filter((id) => !(id in listed));
-    assert.deepEqual(missing, [], `package.json contributes commands that test/e2e/commands.json does not mention: ${missing.join(', ')}. Add a scenario to test/e2e/workbench.test.ts (or the reason it cannot be exercised) and list it there.`);
+    assert.deepEqual(
+      missing,
+      [],
+      `package.json contributes commands that test/e2e/commands.json does not mention: ${missing.join(', ')}. Add a scenario to test/e2e/workbench.test.ts (or the reason it cannot be exercised) and list it there.`,
+    );
   });
 
   it('lists no command that package.json does not contribute', () => {
@@ -31,7 +35,10 @@ describe('command coverage of the VS Code tier (test/e2e/commands.json)', () => 
       if (c.kind !== 'scenario') continue;
       const quoted = [`'${c.scenario}'`, `"${c.scenario}"`, `\`${c.scenario}\``];
       const text = suite(c.file);
-      assert.ok(quoted.some((q) => text.includes(`it(${q}`) || text.includes(`it(\n    ${q}`)), `${id}: no test titled "${c.scenario}" in test/e2e/${c.file}`);
+      assert.ok(
+        quoted.some((q) => text.includes(`it(${q}`) || text.includes(`it(\n    ${q}`)),
+        `${id}: no test titled "${c.scenario}" in test/e2e/${c.file}`,
+      );
     }
   });
 
@@ -42,6 +49,7 @@ describe('command coverage of the VS Code tier (test/e2e/commands.json)', () => 
   });
 
   it('gives a reason for every command it does not exercise', () => {
-    for (const [id, c] of Object.entries(listed)) if (c.kind === 'notExercised') assert.ok(c.reason.trim().length > 20, `${id}: say why it cannot be exercised`);
+    for (const [id, c] of Object.entries(listed))
+      if (c.kind === 'notExercised') assert.ok(c.reason.trim().length > 20, `${id}: say why it cannot be exercised`);
   });
 });

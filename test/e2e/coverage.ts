@@ -29,7 +29,8 @@ export function coverage(): Record<string, CommandCoverage> {
   for (const [id, e] of Object.entries(raw.commands)) {
     const kinds = [e.scenario, e.notExercised].filter((v) => v !== undefined);
     const extra = Object.keys(e).filter((k) => !['scenario', 'file', 'notExercised'].includes(k));
-    if (kinds.length !== 1 || extra.length || (e.file !== undefined && e.scenario === undefined)) throw new Error(`commands.json: ${id} needs exactly one of "scenario" (optionally with "file") or "notExercised"`);
+    if (kinds.length !== 1 || extra.length || (e.file !== undefined && e.scenario === undefined))
+      throw new Error(`commands.json: ${id} needs exactly one of "scenario" (optionally with "file") or "notExercised"`);
     if (e.scenario !== undefined) out[id] = { kind: 'scenario', scenario: e.scenario, file: e.file ?? DEFAULT_SUITE };
     else out[id] = { kind: 'notExercised', reason: e.notExercised ?? '' };
   }

@@ -52,7 +52,11 @@ async function openFile(name: string): Promise<void> {
   await wb.until(`${name} in Quick Open`, async () => (await wb.quickRows())[0]?.startsWith(name));
   await wb.page.keyboard.press('Enter');
   await wb.page.locator(`.tabs-container .tab[aria-label^="${name}"]`).first().waitFor({ state: 'visible', timeout: 20_000 });
-  await wb.until(`keyboard focus in ${name}`, () => wb.page.evaluate(() => document.activeElement?.closest('.monaco-editor') !== null && document.activeElement?.tagName === 'TEXTAREA'), 10_000);
+  await wb.until(
+    `keyboard focus in ${name}`,
+    () => wb.page.evaluate(() => document.activeElement?.closest('.monaco-editor') !== null && document.activeElement?.tagName === 'TEXTAREA'),
+    10_000,
+  );
 }
 
 describe(`Concert installed from its ${target} VSIX (code-server 4.99.4)`, () => {
@@ -64,7 +68,12 @@ describe(`Concert installed from its ${target} VSIX (code-server 4.99.4)`, () =>
     }, WATCHDOG_MS);
     watchdog.unref();
     vsixDir = mkdtempSync(join(tmpdir(), 'concert-installed-'));
-    const r = spawnSync(process.execPath, ['build/packageVsix.mjs', '--no-build', '--target', target], { cwd: ROOT, env: { ...process.env, VSIX_OUT: vsixDir }, encoding: 'utf8', timeout: 5 * 60_000 });
+    const r = spawnSync(process.execPath, ['build/packageVsix.mjs', '--no-build', '--target', target], {
+      cwd: ROOT,
+      env: { ...process.env, VSIX_OUT: vsixDir },
+      encoding: 'utf8',
+      timeout: 5 * 60_000,
+    });
     assert.equal(r.status, 0, `packaging failed:\n${r.stdout}${r.stderr}`.slice(-4000));
     const vsix = join(vsixDir, `concert-${target}-${pkg.version}.vsix`);
     server = await CodeServer.start({ root: ROOT, vsix, workspaceFixture: FIXTURE, logCopy: join(RESULTS, 'code-server.log') });
@@ -74,7 +83,7 @@ describe(`Concert installed from its ${target} VSIX (code-server 4.99.4)`, () =>
       ignoreConsole: [/vsda/, /Failed to load resource: the server responded with a status of 404 \(Not Found\) \(.*\/vsda/],
       serviceWorkerHosts: /\.vscode-resource\.vscode-cdn\.net$/,
     });
-    wb = new Workbench((context.pages()[0] ?? (await context.newPage())), RESULTS);
+    wb = new Workbench(context.pages()[0] ?? (await context.newPage()), RESULTS);
     await wb.page.goto(server.workbenchUrl);
   });
 
@@ -97,10 +106,18 @@ describe(`Concert installed from its ${target} VSIX (code-server 4.99.4)`, () =>
   it('the feature commands are in the palette from the first moment', STEP, async () => {
     // Opened as soon as the workbench shows, before Concert has activated (onStartupFinished).
     await wb.page.locator('.part.statusbar').waitFor({ state: 'visible', timeout: 90_000 });
-    const rows = await wb.until('the Concert commands in the palette', async () => {
-      const r = await wb.paletteRows('Concert: ');
-      return ['Concert: Summarize Document', 'Concert: Ask About This Document…', 'Concert: Continue with Diffusion', 'Concert: Get Started'].every((t) => r.some((x) => x.startsWith(t))) ? r : undefined;
-    }, 20_000);
+    const rows = await wb.until(
+      'the Concert commands in the palette',
+      async () => {
+        const r = await wb.paletteRows('Concert: ');
+        return ['Concert: Summarize Document', 'Concert: Ask About This Document…', 'Concert: Continue with Diffusion', 'Concert: Get Started'].every((t) =>
+          r.some((x) => x.startsWith(t)),
+        )
+          ? r
+          : undefined;
+      },
+      20_000,
+    );
     assert.ok(rows.length >= 4);
   });
 
@@ -144,7 +161,14 @@ describe(`Concert installed from its ${target} VSIX (code-server 4.99.4)`, () =>
     await wb.screenshot('installed-walkthrough');
     // The walkthrough's own button, as a person would press it.
     await walkthrough.getByText('Open Sample Document', { exact: true }).first().click();
-    const editorText = async () => (await wb.page.locator('.editor-group-container.active .view-lines').first().innerText().catch(() => '')).replace(/\u00a0/g, ' ');
+    const editorText = async () =>
+      (
+        await wb.page
+          .locator('.editor-group-container.active .view-lines')
+          .first()
+          .innerText()
+          .catch(() => '')
+      ).replace(/\u00a0/g, ' ');
     await wb.until('the sample document in an editor', async () => /night ferry to Tobermory/.test(await editorText()), 15_000);
     await wb.screenshot('installed-sample');
   });

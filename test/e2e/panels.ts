@@ -20,8 +20,19 @@ export function rewriteFrame(wb: Workbench): Promise<Frame> {
 /** Waits for a panel's run to end (done, cancelled or failed); fails if it failed. `result` marks a finished run. */
 async function runDone(wb: Workbench, panel: (wb: Workbench) => Promise<Frame>, result: string, what: string, timeout: number): Promise<Frame> {
   const frame = await panel(wb);
-  await wb.until(what, async () => (await frame.locator('.status.running').count()) === 0 && (await frame.locator(`${result}, .status.error, .status.cancelled`).count()) > 0, timeout);
-  assert.equal(await frame.locator('.status.error').count(), 0, `the run failed: ${await frame.locator('.status.error').innerText().catch(() => '')}`);
+  await wb.until(
+    what,
+    async () => (await frame.locator('.status.running').count()) === 0 && (await frame.locator(`${result}, .status.error, .status.cancelled`).count()) > 0,
+    timeout,
+  );
+  assert.equal(
+    await frame.locator('.status.error').count(),
+    0,
+    `the run failed: ${await frame
+      .locator('.status.error')
+      .innerText()
+      .catch(() => '')}`,
+  );
   return frame;
 }
 
@@ -50,7 +61,11 @@ export async function pickAttributes(wb: Workbench, pickTitle: string, picks: st
     await row.waitFor({ state: 'visible', timeout: 10_000 });
     const box = row.locator('.quick-input-list-checkbox, input[type="checkbox"]').first();
     await box.click();
-    await wb.until(`"${label}" to be checked`, async () => (await row.getAttribute('aria-checked')) === 'true' || (await box.isChecked().catch(() => false)), 5_000);
+    await wb.until(
+      `"${label}" to be checked`,
+      async () => (await row.getAttribute('aria-checked')) === 'true' || (await box.isChecked().catch(() => false)),
+      5_000,
+    );
   }
   await wb.quickInput.fill('');
   await wb.page.keyboard.press('Enter');

@@ -27,7 +27,11 @@ const FIXTURE = join(ROOT, 'test', 'e2e', 'fixtures', 'workspace');
 const WATCHDOG_MS = 12 * 60_000;
 const STEP = { timeout: 120_000 };
 
-const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { publisher: string; name: string; contributes: { commands: { command: string; title: string; category?: string }[] } };
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  publisher: string;
+  name: string;
+  contributes: { commands: { command: string; title: string; category?: string }[] };
+};
 const EXTENSION_ID = `${pkg.publisher}.${pkg.name}`;
 const STATUS_ITEM = `${EXTENSION_ID}.concert.worker`;
 const STATUS_VIEW_TITLE = 'Concert: Worker & Models';
@@ -99,7 +103,13 @@ async function focusEditor(name: string): Promise<void> {
   const focused = () => wb.page.evaluate(() => document.activeElement?.closest('.monaco-editor') !== null && document.activeElement?.tagName === 'TEXTAREA');
   // Clicking the tab of an editor usually focuses its text; otherwise click into the visible part of the text area
   // (not `.view-lines`, whose box moves left when a long selected line scrolls the editor sideways).
-  if (await wb.until(`keyboard focus in the ${name} editor`, focused, 1_500).then(() => true, () => false)) return;
+  if (
+    await wb.until(`keyboard focus in the ${name} editor`, focused, 1_500).then(
+      () => true,
+      () => false,
+    )
+  )
+    return;
   const box = await wb.page.locator('.editor-group-container.active .monaco-editor .overflow-guard').first().boundingBox();
   assert.ok(box, `the ${name} editor is not visible`);
   await wb.page.mouse.click(box.x + Math.min(120, box.width / 2), box.y + 8);
@@ -207,10 +217,16 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
     assert.match(message, /^Concert doctor: CPU \(.+\); [1-9]\d* valid model packs?\b/);
     await wb.screenshot('02-doctor');
     // The notification's button opens the full report in the log.
-    await wb.notification(/Concert doctor:/).getByRole('button', { name: 'Show Log' }).click();
+    await wb
+      .notification(/Concert doctor:/)
+      .getByRole('button', { name: 'Show Log' })
+      .click();
     // The Output view follows the end of the log: the provider lines and the pack list of the report.
     await wb.waitOutput(/Model packs: [1-9]\d* valid[\s\S]*✓ concert-/);
-    await wb.until('the status bar item to show the running worker', async () => (await wb.statusBarItem(STATUS_ITEM).getAttribute('aria-label')) === 'Concert: CPU');
+    await wb.until(
+      'the status bar item to show the running worker',
+      async () => (await wb.statusBarItem(STATUS_ITEM).getAttribute('aria-label')) === 'Concert: CPU',
+    );
     await wb.screenshot('03-doctor-log');
     await wb.clearNotifications();
     ran.add('concert.doctor');
@@ -232,7 +248,10 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
     assert.match(text, /Provider\s+cpu \(requested: auto\)/);
     assert.match(text, /Model packs\s+[1-9]\d* of \d+ valid/i);
     const rows = await frame.locator('li.pack').allInnerTexts();
-    assert.ok(rows.some((r) => /valid[\s\S]*bundled/.test(r)), `a valid bundled pack is listed:\n${rows.join('\n---\n')}`);
+    assert.ok(
+      rows.some((r) => /valid[\s\S]*bundled/.test(r)),
+      `a valid bundled pack is listed:\n${rows.join('\n---\n')}`,
+    );
     for (const r of rows) assert.match(r, /bundled/, 'only the bundled packs so far');
     await wb.screenshot('04-status-view');
   });
@@ -308,7 +327,10 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
     });
     assert.notEqual(after, before);
     assert.match(await statusText(), /Running/);
-    await wb.until('the status bar item to show the running worker', async () => (await wb.statusBarItem(STATUS_ITEM).getAttribute('aria-label')) === 'Concert: CPU');
+    await wb.until(
+      'the status bar item to show the running worker',
+      async () => (await wb.statusBarItem(STATUS_ITEM).getAttribute('aria-label')) === 'Concert: CPU',
+    );
     ran.add('concert.restartWorker');
   });
 
@@ -323,7 +345,10 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
     await wb.screenshot('06-add-model-folder');
     await wb.page.locator('.quick-input-widget').getByRole('button', { name: 'Add Model Folder' }).click();
     await wb.waitNotification(/Concert: added 1 model folder to your user settings\./);
-    await wb.until('concert.modelFolders in the settings', async () => JSON.stringify(server?.writtenSettings()['concert.modelFolders']) === JSON.stringify([folder]));
+    await wb.until(
+      'concert.modelFolders in the settings',
+      async () => JSON.stringify(server?.writtenSettings()['concert.modelFolders']) === JSON.stringify([folder]),
+    );
     const frame = await statusFrame();
     const invalid = frame.locator('li.pack.invalid');
     await invalid.first().waitFor({ timeout: 60_000 });
@@ -336,23 +361,19 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
     ran.add('concert.addModelFolder');
   });
 
-  it(
-    'Reveal Model Folder… shows the bundled models folder (Copy Path in a browser window, which has no file manager)',
-    STEP,
-    async () => {
-      await wb.runCommand(title('concert.openModelFolder'));
-      await wb.until('the folder quick pick', async () => (await wb.quickTitle()) === 'Concert: Reveal Model Folder');
-      await wb.page.keyboard.press('Enter');
-      const shown = wb.notification(/Concert model folder: .*models/).first();
-      await shown.waitFor({ state: 'visible', timeout: 10_000 });
-      assert.match(await shown.innerText(), /Copy Path/);
-      const failed = await wb.notification(/Concert: /).count();
-      await wb.clearNotifications();
-      // code-server logs the missing OS command before the fallback runs.
-      problems.consoleErrors = problems.consoleErrors.filter((e) => !e.includes("command 'revealFileInOS' not found"));
-      assert.equal(failed, 0, 'the command reported a failure');
-    },
-  );
+  it('Reveal Model Folder… shows the bundled models folder (Copy Path in a browser window, which has no file manager)', STEP, async () => {
+    await wb.runCommand(title('concert.openModelFolder'));
+    await wb.until('the folder quick pick', async () => (await wb.quickTitle()) === 'Concert: Reveal Model Folder');
+    await wb.page.keyboard.press('Enter');
+    const shown = wb.notification(/Concert model folder: .*models/).first();
+    await shown.waitFor({ state: 'visible', timeout: 10_000 });
+    assert.match(await shown.innerText(), /Copy Path/);
+    const failed = await wb.notification(/Concert: /).count();
+    await wb.clearNotifications();
+    // code-server logs the missing OS command before the fallback runs.
+    problems.consoleErrors = problems.consoleErrors.filter((e) => !e.includes("command 'revealFileInOS' not found"));
+    assert.equal(failed, 0, 'the command reported a failure');
+  });
 
   it('the view title menu offers the Concert actions and runs them', STEP, async () => {
     await openConcertView();
@@ -360,7 +381,14 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
     const menu = wb.page.locator('.monaco-menu-container .monaco-menu').last();
     await menu.waitFor({ state: 'visible' });
     const items = (await menu.locator('.action-label').allInnerTexts()).map((s) => s.trim()).filter(Boolean);
-    for (const id of ['concert.doctor', 'concert.selectDevice', 'concert.showLog', 'concert.addModelFolder', 'concert.openModelFolder', 'concert.selfTestPack']) {
+    for (const id of [
+      'concert.doctor',
+      'concert.selectDevice',
+      'concert.showLog',
+      'concert.addModelFolder',
+      'concert.openModelFolder',
+      'concert.selfTestPack',
+    ]) {
       const t = pkg.contributes.commands.find((c) => c.command === id)?.title ?? id;
       assert.ok(items.includes(t), `"${t}" is in the view's ⋯ menu: ${JSON.stringify(items)}`);
     }
@@ -422,7 +450,12 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
       await (await summaryFrame(wb)).locator(`.output.cad [data-action="insert"][data-mode="${mode}"]`).click();
       // The panel asks first when the document changed since the run (it did: the previous insert and its undo).
       const dialog = wb.dialog();
-      if (await dialog.waitFor({ state: 'visible', timeout: 2_000 }).then(() => true, () => false)) {
+      if (
+        await dialog.waitFor({ state: 'visible', timeout: 2_000 }).then(
+          () => true,
+          () => false,
+        )
+      ) {
         assert.match(await dialog.innerText(), /notes\.md/);
         await dialog.getByRole('button', { name: 'Insert' }).click();
       }
@@ -446,7 +479,10 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
     await wb.page.keyboard.press('ArrowDown');
     await wb.page.keyboard.press('ArrowDown');
     for (let i = 0; i < 3; i++) await wb.page.keyboard.press('Shift+ArrowDown');
-    await wb.page.locator('.editor-group-container.active .monaco-editor .view-lines').first().click({ button: 'right', position: { x: 40, y: 50 } });
+    await wb.page
+      .locator('.editor-group-container.active .monaco-editor .view-lines')
+      .first()
+      .click({ button: 'right', position: { x: 40, y: 50 } });
     await wb.pickMenuItem('Concert', { submenu: true });
     await wb.pickMenuItem(pkg.contributes.commands.find((c) => c.command === 'concert.summarizeSelection')?.title ?? 'Summarize Selection');
     const frame = await summaryFrame(wb);
@@ -535,7 +571,11 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
     await pickAttributes(wb, 'Concert: Rewrite Selection', []); // the last run's pick comes pre-checked
     const frame = await rewriteDone(wb);
     await frame.locator('[data-action="reject"]').click();
-    await wb.until('the Rewrite panel to close', async () => (await wb.page.locator('.tabs-container .tab', { hasText: 'Concert: Rewrite' }).count()) === 0, 15_000);
+    await wb.until(
+      'the Rewrite panel to close',
+      async () => (await wb.page.locator('.tabs-container .tab', { hasText: 'Concert: Rewrite' }).count()) === 0,
+      15_000,
+    );
     assert.equal(await saveAndRead('notes.md'), NOTES, 'Reject changed nothing');
   });
 
@@ -599,12 +639,16 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
     await wb.runCommand(title('concert.continueAtCursor'));
     await pickAttributes(wb, 'Concert: Continue with Diffusion', []);
     const frame = await rewriteDone(wb);
-    assert.ok((await frame.locator('.text.continuation ins').innerText()).trim().length > 0, 'the continuation has text (not ended at once after the full stop)');
+    assert.ok(
+      (await frame.locator('.text.continuation ins').innerText()).trim().length > 0,
+      'the continuation has text (not ended at once after the full stop)',
+    );
     return frame;
   }
 
   const ONE_LINE = 'The food at the harbour cafe was cold and the waiter ignored us for twenty minutes.';
-  const STORY = 'The train was late again this morning. I waited on the platform with a cold coffee.\n\nAt the office nobody had noticed, and the meeting started without me.\n';
+  const STORY =
+    'The train was late again this morning. I waited on the platform with a cold coffee.\n\nAt the office nobody had noticed, and the meeting started without me.\n';
 
   it('Rewrite Selection… of a whole one-line file (nothing before it) works and Accept is one undo step', STEP, async () => {
     requireDiffusionPack();
@@ -679,5 +723,4 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
       .sort();
     assert.deepEqual([...ran].sort(), listed);
   });
-
 });

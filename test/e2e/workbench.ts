@@ -102,7 +102,11 @@ export class Workbench {
 
   async clearNotifications(): Promise<void> {
     await this.runCommand('Notifications: Clear All Notifications');
-    await this.until('the notification toasts to close', async () => (await this.page.locator('.notifications-toasts .notification-toast').count()) === 0, 10_000);
+    await this.until(
+      'the notification toasts to close',
+      async () => (await this.page.locator('.notifications-toasts .notification-toast').count()) === 0,
+      10_000,
+    );
   }
 
   statusBarItem(id: string): Locator {
@@ -120,7 +124,11 @@ export class Workbench {
     const count = await menus.count();
     const labels = (await menu.locator('.action-item .action-label').allInnerTexts()).map((s) => s.trim());
     assert.ok(labels.includes(label), `"${label}" is not in the menu: ${JSON.stringify(labels)}`);
-    await menu.locator('.action-item').filter({ has: this.page.locator('.action-label', { hasText: label }) }).first().hover();
+    await menu
+      .locator('.action-item')
+      .filter({ has: this.page.locator('.action-label', { hasText: label }) })
+      .first()
+      .hover();
     if (o.submenu) {
       await this.page.keyboard.press('ArrowRight');
       await this.until(`the submenu ${label}`, async () => (await menus.count()) > count, 5_000);

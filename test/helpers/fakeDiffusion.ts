@@ -31,7 +31,12 @@ export class FakeDiffusionLM implements DiffusionLM {
   async denoise(ctx: ContextState, noisy: Float32Array, selfCond: Float32Array | undefined, tFrac: number): Promise<Float32Array> {
     const c = ctx as Ctx;
     const n = this.blockSize * this.vocabSize;
-    this.calls.push({ tFrac, rows: c.rows, contextLengths: c.contexts.map((x) => x.length), selfCondSum: selfCond ? selfCond.reduce((s, v) => s + Math.abs(v), 0) : -1 });
+    this.calls.push({
+      tFrac,
+      rows: c.rows,
+      contextLengths: c.contexts.map((x) => x.length),
+      selfCondSum: selfCond ? selfCond.reduce((s, v) => s + Math.abs(v), 0) : -1,
+    });
     const out = new Float32Array(c.rows * n);
     for (let r = 0; r < c.rows; r++) out.set(this.fn(c.contexts[r]!, noisy.subarray(r * n, (r + 1) * n), tFrac), r * n);
     return out;
@@ -39,11 +44,13 @@ export class FakeDiffusionLM implements DiffusionLM {
 }
 
 /** A model that always prefers `token` at every position (plus the noisy input, scaled down). */
-export const prefers = (token: number, V: number, B: number) => (_c: Int32Array, noisy: Float32Array): Float32Array => {
-  const out = Float32Array.from(noisy, (x) => x * 0.01);
-  for (let i = 0; i < B; i++) out[i * V + token]! += 10;
-  return out;
-};
+export const prefers =
+  (token: number, V: number, B: number) =>
+  (_c: Int32Array, noisy: Float32Array): Float32Array => {
+    const out = Float32Array.from(noisy, (x) => x * 0.01);
+    for (let i = 0; i < B; i++) out[i * V + token]! += 10;
+    return out;
+  };
 
 /** A classifier whose gradient pushes every position towards `towards` with unit strength. */
 export class FakeClassifier implements Classifier {

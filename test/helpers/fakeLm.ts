@@ -16,7 +16,8 @@ export class FakeLM implements CausalLM {
     readonly maxContext = 64,
     eos = 1,
     /** logits for a sequence; default: a hash-like function with clear preferences. */
-    private readonly fn: (seq: readonly number[], v: number) => number = (seq, v) => Math.sin(seq.reduce((h, t, i) => h * 31 + t * (i + 7), 17) * 0.001 + v * 1.3) * 3,
+    private readonly fn: (seq: readonly number[], v: number) => number = (seq, v) =>
+      Math.sin(seq.reduce((h, t, i) => h * 31 + t * (i + 7), 17) * 0.001 + v * 1.3) * 3,
   ) {
     this.eos = eos;
   }

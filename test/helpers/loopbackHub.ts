@@ -109,7 +109,8 @@ const defaultLfs = (p: string) => /\.onnx(_data(_\d+)?)?$/.test(p);
 
 export async function startLoopbackHub(repos: Record<string, FixtureRepo>): Promise<LoopbackHub> {
   const blobs = new Map<string, { repo: string; path: string; data: Buffer }>();
-  for (const [id, r] of Object.entries(repos)) for (const [p, data] of Object.entries(r.files)) if ((r.lfs ?? defaultLfs)(p)) blobs.set(sha256(data), { repo: id, path: p, data });
+  for (const [id, r] of Object.entries(repos))
+    for (const [p, data] of Object.entries(r.files)) if ((r.lfs ?? defaultLfs)(p)) blobs.set(sha256(data), { repo: id, path: p, data });
 
   const state: Omit<LoopbackHub, 'endpoint' | 'cdn' | 'close'> = { requests: [], cut: undefined, corrupt: new Set(), slow: undefined, ignoreRange: false };
 
@@ -136,7 +137,13 @@ export async function startLoopbackHub(repos: Record<string, FixtureRepo>): Prom
       status = 206;
     }
     const body = data.subarray(start, end + 1);
-    res.writeHead(status, { ...headers, 'Content-Length': String(body.length), 'Accept-Ranges': 'bytes', 'Content-Type': 'application/octet-stream', ...(status === 206 && { 'Content-Range': `bytes ${start}-${end}/${data.length}` }) });
+    res.writeHead(status, {
+      ...headers,
+      'Content-Length': String(body.length),
+      'Accept-Ranges': 'bytes',
+      'Content-Type': 'application/octet-stream',
+      ...(status === 206 && { 'Content-Range': `bytes ${start}-${end}/${data.length}` }),
+    });
     if (state.cut && state.cut.path === filePath && state.cut.times > 0) {
       state.cut.times--;
       const n = Math.max(0, state.cut.afterBytes - start);
@@ -165,7 +172,13 @@ export async function startLoopbackHub(repos: Record<string, FixtureRepo>): Prom
   };
 
   const cdnServer = http.createServer((req, res) => {
-    state.requests.push({ server: 'cdn', method: req.method ?? 'GET', url: req.url ?? '', ...(req.headers.range && { range: req.headers.range }), ...(req.headers.authorization && { authorization: req.headers.authorization }) });
+    state.requests.push({
+      server: 'cdn',
+      method: req.method ?? 'GET',
+      url: req.url ?? '',
+      ...(req.headers.range && { range: req.headers.range }),
+      ...(req.headers.authorization && { authorization: req.headers.authorization }),
+    });
     const m = /^\/blobs\/([0-9a-f]{64})\?/.exec(req.url ?? '');
     const blob = m && blobs.get(m[1]!);
     if (!blob) return error(res, 403, undefined, 'bad signature');
@@ -175,17 +188,30 @@ export async function startLoopbackHub(repos: Record<string, FixtureRepo>): Prom
   let cdnBase = '';
   const hubServer = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://hub.invalid');
-    state.requests.push({ server: 'hub', method: req.method ?? 'GET', url: req.url ?? '', ...(req.headers.range && { range: req.headers.range }), ...(req.headers.authorization && { authorization: req.headers.authorization }) });
+    state.requests.push({
+      server: 'hub',
+      method: req.method ?? 'GET',
+      url: req.url ?? '',
+      ...(req.headers.range && { range: req.headers.range }),
+      ...(req.headers.authorization && { authorization: req.headers.authorization }),
+    });
     const tree = /^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)$/.exec(url.pathname);
     const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
     const repoId = tree?.[1] ?? resolve?.[1];
     const repo = repoId ? repos[repoId] : undefined;
     if (!repoId || (!tree && !resolve)) return error(res, 404, undefined, 'Not Found');
     if (!repo) return error(res, 401, 'RepoNotFound', 'Repository Not Found');
-    if (repo.gatedToken && req.headers.authorization !== `Bearer ${repo.gatedToken}`) return error(res, 401, 'GatedRepo', `Access to model ${repoId} is restricted. You must have access to it and be authenticated to access it. Please log in.`);
+    if (repo.gatedToken && req.headers.authorization !== `Bearer ${repo.gatedToken}`)
+      return error(
+        res,
+        401,
+        'GatedRepo',
+        `Access to model ${repoId} is restricted. You must have access to it and be authenticated to access it. Please log in.`,
+      );
     const revision = decodeURIComponent((tree ?? resolve)![2]!);
     const commit = repo.commit ?? '0'.repeat(40);
-    if (revision !== 'main' && revision !== commit && !repo.revisions?.includes(revision)) return error(res, 404, 'RevisionNotFound', `Invalid rev id: ${revision}`);
+    if (revision !== 'main' && revision !== commit && !repo.revisions?.includes(revision))
+      return error(res, 404, 'RevisionNotFound', `Invalid rev id: ${revision}`);
     const lfs = repo.lfs ?? defaultLfs;
     if (tree) {
       const dirs = new Set<string>();
@@ -201,7 +227,13 @@ export async function startLoopbackHub(repos: Record<string, FixtureRepo>): Prom
         }
         if (lfs(p)) {
           const pointer = Buffer.from(`version https://git-lfs.github.com/spec/v1\noid sha256:${sha256(data)}\nsize ${data.length}\n`);
-          entries.push({ type: 'file', oid: gitOid(pointer), size: data.length, lfs: { oid: sha256(data), size: data.length, pointerSize: pointer.length }, path: p });
+          entries.push({
+            type: 'file',
+            oid: gitOid(pointer),
+            size: data.length,
+            lfs: { oid: sha256(data), size: data.length, pointerSize: pointer.length },
+            path: p,
+          });
         } else entries.push({ type: 'file', oid: gitOid(data), size: data.length, path: p });
       }
       res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -213,7 +245,13 @@ export async function startLoopbackHub(repos: Record<string, FixtureRepo>): Prom
     if (!data) return error(res, 404, 'EntryNotFound', `${filePath} does not exist on "${revision}"`);
     if (lfs(filePath)) {
       const sha = sha256(data);
-      res.writeHead(302, { Location: `${cdnBase}/blobs/${sha}?sig=loopback`, 'X-Linked-Etag': `"${sha}"`, 'X-Linked-Size': String(data.length), 'X-Repo-Commit': commit, 'Content-Length': '0' });
+      res.writeHead(302, {
+        Location: `${cdnBase}/blobs/${sha}?sig=loopback`,
+        'X-Linked-Etag': `"${sha}"`,
+        'X-Linked-Size': String(data.length),
+        'X-Repo-Commit': commit,
+        'Content-Length': '0',
+      });
       res.end();
       return;
     }
@@ -225,10 +263,11 @@ export async function startLoopbackHub(repos: Record<string, FixtureRepo>): Prom
   const hubPort = await listen(hubServer);
   // Another origin for the CDN, as on the Hub: the token must not travel there.
   cdnBase = `http://localhost:${cdnPort}`;
-  const closeServer = (s: http.Server) => new Promise<void>((r) => {
-    s.closeAllConnections();
-    s.close(() => r());
-  });
+  const closeServer = (s: http.Server) =>
+    new Promise<void>((r) => {
+      s.closeAllConnections();
+      s.close(() => r());
+    });
   const hub = Object.assign(state, {
     endpoint: `http://127.0.0.1:${hubPort}`,
     cdn: cdnBase,

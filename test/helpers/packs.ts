@@ -37,19 +37,41 @@ export function tinyTokenizerJson(): string {
   const vocab: Record<string, number> = { '<pad>': 0, '<s>': 1, '</s>': 2 };
   const chars = bytesToUnicode();
   chars.forEach((c, i) => (vocab[c] = 3 + i));
-  const merges = [['Ġ', 't'], ['h', 'e'], ['Ġt', 'he']] as const;
+  const merges = [
+    ['Ġ', 't'],
+    ['h', 'e'],
+    ['Ġt', 'he'],
+  ] as const;
   let next = 259;
   for (const [a, b] of merges) vocab[a + b] = next++;
   return JSON.stringify({
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: Object.entries(SPECIALS).map(([, content], id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    added_tokens: Object.entries(SPECIALS).map(([, content], id) => ({
+      id,
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    })),
     normalizer: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
     post_processor: null,
     decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, vocab, merges: merges.map(([a, b]) => `${a} ${b}`) },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      vocab,
+      merges: merges.map(([a, b]) => `${a} ${b}`),
+    },
   });
 }
 export const TINY_VOCAB = 262;
@@ -77,7 +99,11 @@ export function bigramModel(vocab = TINY_VOCAB, seed = 7): { bytes: Uint8Array; 
 /** A graph that takes a few milliseconds per run (a chain of matmuls), for cancellation tests. */
 export function slowModel(width = 768, depth = 16, batch = 64): { bytes: Uint8Array; io: { inputs: ValueSpec[]; outputs: ValueSpec[] } } {
   const w = Float32Array.from({ length: width * width }, (_, i) => ((i % 13) - 6) / (width * 6));
-  const nodes = Array.from({ length: depth }, (_, i) => ({ opType: 'MatMul', inputs: [i === 0 ? 'x' : `h${i}`, 'w'], outputs: [i === depth - 1 ? 'y' : `h${i + 1}`] }));
+  const nodes = Array.from({ length: depth }, (_, i) => ({
+    opType: 'MatMul',
+    inputs: [i === 0 ? 'x' : `h${i}`, 'w'],
+    outputs: [i === depth - 1 ? 'y' : `h${i + 1}`],
+  }));
   const io = { inputs: [{ name: 'x', dtype: 'float32', shape: [batch, width] }], outputs: [{ name: 'y', dtype: 'float32', shape: [batch, width] }] };
   return { bytes: buildOnnxModel({ ...io, nodes, initializers: [{ name: 'w', dtype: 'float32', dims: [width, width], data: w }] }), io };
 }

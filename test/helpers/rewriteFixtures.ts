@@ -5,10 +5,25 @@
 import type { RewriteControls, RewriteRecordView, RewriteRunView, RewriteStepView, RewriteViewState } from '../../src/protocol/webview';
 
 /** Steering towards positive sentiment (λ 20), strength 0.5, seed 1234; `over` changes the rest. */
-export const rewriteControls = (over: Partial<RewriteControls> = {}): RewriteControls => ({ targets: [{ attribute: 'sentiment', label: 'positive', lambda: 20 }], strength: 0.5, steps: 4, topP: 0.95, projection: 'sampling', tokens: 24, seed: 1234, ...over });
+export const rewriteControls = (over: Partial<RewriteControls> = {}): RewriteControls => ({
+  targets: [{ attribute: 'sentiment', label: 'positive', lambda: 20 }],
+  strength: 0.5,
+  steps: 4,
+  topP: 0.95,
+  projection: 'sampling',
+  tokens: 24,
+  seed: 1234,
+  ...over,
+});
 
 /** One denoising step of `block`, with p(positive sentiment) `p` (null: not scored). */
-export const rewriteStep = (block: number, t: number, text: string, p: number | null = null, T = 4): RewriteStepView => ({ block, t, T, text, scores: { sentiment: p } });
+export const rewriteStep = (block: number, t: number, text: string, p: number | null = null, T = 4): RewriteStepView => ({
+  block,
+  t,
+  T,
+  text,
+  scores: { sentiment: p },
+});
 
 /** The record of a finished run of the bundled diffusion model (four steps, steered by `controls`) on the CPU. */
 export const rewriteRecord = (controls: RewriteControls, over: Partial<RewriteRecordView> = {}): RewriteRecordView => ({

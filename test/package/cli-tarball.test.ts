@@ -37,7 +37,10 @@ describe('the concert CLI from its npm tarball, installed globally', () => {
     bin = join(prefix, 'bin', 'concert');
     elsewhere = join(dir, 'elsewhere');
     mkdirSync(elsewhere);
-    writeFileSync(join(elsewhere, 'notes.md'), 'The ferry leaves Oban at half past nine. The crossing takes forty-five minutes when the sea is calm, and the captain waits for the last bus if it is late.\n');
+    writeFileSync(
+      join(elsewhere, 'notes.md'),
+      'The ferry leaves Oban at half past nine. The crossing takes forty-five minutes when the sea is calm, and the captain waits for the last bus if it is late.\n',
+    );
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -62,6 +65,9 @@ describe('the concert CLI from its npm tarball, installed globally', () => {
     const report = JSON.parse(r.stdout) as { packs: { id: string; valid: boolean; source: string }[] };
     const bundled = report.packs.filter((p) => p.source === 'bundled');
     assert.ok(bundled.length >= 5, JSON.stringify(report.packs));
-    assert.deepEqual(bundled.filter((p) => !p.valid), []);
+    assert.deepEqual(
+      bundled.filter((p) => !p.valid),
+      [],
+    );
   });
 });

@@ -7,18 +7,25 @@ const parse = (...argv: string[]) => parseCli(argv, {}, '/tmp/dist');
 
 describe('concert argument parsing (#17)', () => {
   it('--tokens -1 gets the range, not "argument is ambiguous"', () => {
-    assert.throws(() => parse('generate', '--prompt', 'x', '--tokens', '-1'), (e: Error) => e instanceof UsageError && e.message === '--tokens must be an integer from 1 to 512 (got "-1")');
+    assert.throws(
+      () => parse('generate', '--prompt', 'x', '--tokens', '-1'),
+      (e: Error) => e instanceof UsageError && e.message === '--tokens must be an integer from 1 to 512 (got "-1")',
+    );
     assert.throws(() => parse('ask', '--alpha', '-0.5'), /--alpha must be a number from 0 to 10 \(got "-0.5"\)/);
     assert.deepEqual(joinNegativeValues(['--seed', '-3', '--json', '-h']), ['--seed=-3', '--json', '-h']);
   });
 
   it('--top-p out of range says "greater than 0 and at most 1"', () => {
-    for (const v of ['2', '0', '-1']) assert.throws(() => parse('ask', '--top-p', v), new RegExp(`--top-p must be a number greater than 0 and at most 1 \\(got "${v}"\\)$`));
+    for (const v of ['2', '0', '-1'])
+      assert.throws(() => parse('ask', '--top-p', v), new RegExp(`--top-p must be a number greater than 0 and at most 1 \\(got "${v}"\\)$`));
     assert.equal(parse('ask', '--top-p', '0.5').cad.decoding?.mode, 'sample');
   });
 
   it('a text value that starts with "-" says how to pass it', () => {
-    assert.throws(() => parse('rewrite', '--text', 'x', '--prefix', '-hello'), /argument is ambiguous: to give a value that starts with "-", write --prefix=-text$/);
+    assert.throws(
+      () => parse('rewrite', '--text', 'x', '--prefix', '-hello'),
+      /argument is ambiguous: to give a value that starts with "-", write --prefix=-text$/,
+    );
     assert.equal(parse('rewrite', '--text', 'x', '--prefix=-hello').diffusion.prefix, '-hello');
   });
 });

@@ -22,14 +22,21 @@ const featureCommands = COMMAND_LIST.filter((c) => c.feature);
 /** True when `when` can only be true with `key` set (a top-level conjunct, not inside an `||`). */
 function requiresKey(when: string | undefined, key: string): boolean {
   if (!when || when.includes('||')) return false;
-  return when.split('&&').map((s) => s.trim()).includes(key);
+  return when
+    .split('&&')
+    .map((s) => s.trim())
+    .includes(key);
 }
 
 describe('command contributions', () => {
   it('package.json declares exactly the commands of the table, with the table titles', () => {
     assert.deepEqual([...declaredIds].sort(), COMMAND_LIST.map((c) => c.id).sort());
     for (const def of COMMAND_LIST) {
-      assert.deepEqual(declared.find((c) => c.command === def.id), toContribution(def), `package.json should declare ${JSON.stringify(toContribution(def))}`);
+      assert.deepEqual(
+        declared.find((c) => c.command === def.id),
+        toContribution(def),
+        `package.json should declare ${JSON.stringify(toContribution(def))}`,
+      );
     }
   });
 
@@ -68,7 +75,10 @@ describe('menu contributions', () => {
 
   it('every declared submenu is used, and every submenu has a menu of its own', () => {
     for (const id of submenuIds) {
-      assert.ok(Object.values(menus).some((entries) => entries.some((e) => e.submenu === id)), `submenu ${id} is never shown`);
+      assert.ok(
+        Object.values(menus).some((entries) => entries.some((e) => e.submenu === id)),
+        `submenu ${id} is never shown`,
+      );
       assert.ok((menus[id] ?? []).length > 0, `submenu ${id} is empty`);
     }
   });
@@ -94,7 +104,8 @@ describe('menu contributions', () => {
   it('nothing is contributed for a feature that is not built: no placeholder commands, context keys or claims', () => {
     const text = readFileSync(new URL('package.json', root), 'utf8');
     assert.doesNotMatch(text, /\bconcert\.feature\./, 'no feature context keys: built features show from the first moment');
-    for (const gone of ['concert.collaborate', 'concert.previewImageCompletion', 'concert.previewVideoContinuation', 'explorer/context']) assert.ok(!text.includes(gone), `package.json still has ${gone}`);
+    for (const gone of ['concert.collaborate', 'concert.previewImageCompletion', 'concert.previewVideoContinuation', 'explorer/context'])
+      assert.ok(!text.includes(gone), `package.json still has ${gone}`);
     assert.doesNotMatch(pkg.description, /JPEG|H\.264|collaborat/i, 'the description claims an unbuilt feature');
     const commands = readFileSync(new URL('src/extension/commands.ts', root), 'utf8');
     assert.doesNotMatch(commands, /not available in this version/, 'a command handler is a placeholder');
@@ -114,7 +125,7 @@ describe('menu contributions', () => {
     assert.ok((pkg.activationEvents as string[]).includes(`onWebviewPanel:${REWRITE_VIEW_TYPE}`));
   });
 
-  it('the rewrite panel\'s bundle is built: esbuild.mjs lists its webview entry point', () => {
+  it("the rewrite panel's bundle is built: esbuild.mjs lists its webview entry point", () => {
     const build = readFileSync(new URL('esbuild.mjs', root), 'utf8');
     assert.match(build, /'rewrite': 'webview\/rewrite\/main\.ts'/);
     assert.ok(existsSync(new URL('webview/rewrite/main.ts', root)));
@@ -143,9 +154,11 @@ describe('views', () => {
     const [id, walkthroughId] = WALKTHROUGH_ID.split('#');
     assert.equal(id, `${pkg.publisher}.${pkg.name}`);
     assert.ok(walkthroughId);
-    const w = (contributes.walkthroughs as { id: string; steps: { id: string; description: string; media: { markdown?: string }; completionEvents?: string[] }[] }[]).find((x) => x.id === walkthroughId);
+    const w = (
+      contributes.walkthroughs as { id: string; steps: { id: string; description: string; media: { markdown?: string }; completionEvents?: string[] }[] }[]
+    ).find((x) => x.id === walkthroughId);
     assert.ok(w, `no walkthrough ${walkthroughId}`);
-    const linked = (d: string) => [...d.matchAll(/\(command:([\w.]+)\)/g)].map((m) => m[1] ?? "");
+    const linked = (d: string) => [...d.matchAll(/\(command:([\w.]+)\)/g)].map((m) => m[1] ?? '');
     for (const want of [COMMANDS.openSample.id, COMMANDS.summarizeDocument.id, COMMANDS.askAboutDocument.id, COMMANDS.rewriteSelection.id]) {
       const step = w.steps.find((st) => linked(st.description).includes(want));
       assert.ok(step, `no walkthrough step runs ${want}`);

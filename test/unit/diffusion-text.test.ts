@@ -12,7 +12,10 @@ describe('diffusion text', () => {
   it('splits at blank lines and keeps the separators, so joining the parts gives back the trimmed text', () => {
     const text = '\n  First paragraph\nstill first.\n\nSecond.\n \n\n  Third one.  \n';
     const parts = splitParagraphs(text);
-    assert.deepEqual(parts.map((p) => p.text), ['First paragraph\nstill first.', 'Second.', 'Third one.']);
+    assert.deepEqual(
+      parts.map((p) => p.text),
+      ['First paragraph\nstill first.', 'Second.', 'Third one.'],
+    );
     assert.equal(parts.map((p) => p.text + p.after).join(''), text.trim());
     assert.equal(parts[parts.length - 1]!.after, '');
     assert.deepEqual(splitParagraphs('One line.'), [{ text: 'One line.', after: '' }]);

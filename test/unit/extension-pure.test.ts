@@ -36,9 +36,20 @@ describe('settings values', () => {
   });
 
   it('builds WorkerSettings with the bundled folder, minutes → seconds, deduplicated folders and warnings', () => {
-    const values: Partial<Record<SettingKey, unknown>> = { 'concert.device': 'gpu', 'concert.modelFolders': ['~/a', path.join(home, 'a'), 'rel'], 'concert.idleUnloadMinutes': 2, 'concert.threads': 4 };
+    const values: Partial<Record<SettingKey, unknown>> = {
+      'concert.device': 'gpu',
+      'concert.modelFolders': ['~/a', path.join(home, 'a'), 'rel'],
+      'concert.idleUnloadMinutes': 2,
+      'concert.threads': 4,
+    };
     const { settings, warnings } = toWorkerSettings((k) => values[k], root, { home });
-    assert.deepEqual(settings, { device: 'auto', modelFolders: [path.join(home, 'a')], bundledModelsDir: path.join(root, 'models'), idleUnloadSeconds: 120, threads: 4 });
+    assert.deepEqual(settings, {
+      device: 'auto',
+      modelFolders: [path.join(home, 'a')],
+      bundledModelsDir: path.join(root, 'models'),
+      idleUnloadSeconds: 120,
+      threads: 4,
+    });
     assert.equal(warnings.length, 2);
     assert.match(warnings.join('\n'), /concert\.device/);
     assert.match(warnings.join('\n'), /"rel"/);
@@ -51,7 +62,16 @@ describe('settings values', () => {
   });
 });
 
-const provider: ProviderReport = { available: [{ name: 'cpu', bundled: true }, { name: 'webgpu', bundled: true }], requested: 'auto', chosen: 'cpu', device: 'CPU, 2 threads', fallbackReasons: ['webgpu: canary run failed: no adapter'] };
+const provider: ProviderReport = {
+  available: [
+    { name: 'cpu', bundled: true },
+    { name: 'webgpu', bundled: true },
+  ],
+  requested: 'auto',
+  chosen: 'cpu',
+  device: 'CPU, 2 threads',
+  fallbackReasons: ['webgpu: canary run failed: no adapter'],
+};
 
 describe('status bar', () => {
   it('says idle before the first request and names the provider once running', () => {
@@ -118,7 +138,14 @@ describe('status webview', () => {
     assert.match(csp, /^default-src 'none'/);
     assert.match(csp, /script-src 'nonce-abc'/);
     assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|\*/);
-    const html = webviewHtml({ title: 'T', cspSource: 'https://x.vscode-cdn.net', nonce: 'abc', scriptUri: 'https://x/status.js', styleUris: ['https://x/s.css'], codiconsUri: 'https://x/codicon.css' });
+    const html = webviewHtml({
+      title: 'T',
+      cspSource: 'https://x.vscode-cdn.net',
+      nonce: 'abc',
+      scriptUri: 'https://x/status.js',
+      styleUris: ['https://x/s.css'],
+      codiconsUri: 'https://x/codicon.css',
+    });
     assert.match(html, /<script type="module" nonce="abc" src="https:\/\/x\/status.js">/);
     assert.match(html, /id="vscode-codicon-stylesheet"/);
     assert.equal((html.match(/<script/g) ?? []).length, 1);

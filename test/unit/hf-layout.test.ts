@@ -30,7 +30,15 @@ describe('hfLayout', () => {
     assert.equal(tokenString({ content: '</s>', lstrip: false }), '</s>');
     assert.equal(tokenString(null), undefined);
     assert.equal(chatTemplateOf({ chat_template: '{{ x }}' }), '{{ x }}');
-    assert.equal(chatTemplateOf({ chat_template: [{ name: 'tool_use', template: 'a' }, { name: 'default', template: 'b' }] }), 'b');
+    assert.equal(
+      chatTemplateOf({
+        chat_template: [
+          { name: 'tool_use', template: 'a' },
+          { name: 'default', template: 'b' },
+        ],
+      }),
+      'b',
+    );
     assert.equal(chatTemplateOf({}), undefined);
   });
 });
@@ -47,7 +55,7 @@ describe('float16', () => {
 });
 
 describe('CLI model registry', () => {
-  it('lives in Concert\'s config folder', () => {
+  it("lives in Concert's config folder", () => {
     assert.equal(registryPath({ XDG_CONFIG_HOME: '/x/cfg' }, 'linux'), '/x/cfg/concert/models.json');
     assert.equal(registryPath({ HOME: '/home/u' }, 'linux'), '/home/u/.config/concert/models.json');
   });

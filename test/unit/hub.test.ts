@@ -32,7 +32,8 @@ afterEach(() => {
 });
 const freshDest = () => (dest = mkdtempSync(path.join(tmpdir(), 'concert-hub-')));
 const modelDir = (repo = REPO) => path.join(dest, repoFolderName(repo));
-const partials = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((n) => n.endsWith('.partial')) : []);
+const partials = (dir: string): string[] =>
+  existsSync(dir) ? readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((n) => n.endsWith('.partial')) : [];
 const rejectsWith = async (p: Promise<unknown>, kind: HubError['kind'], message: RegExp) => {
   await assert.rejects(p, (e: unknown) => {
     assert.ok(e instanceof HubError, String(e));
@@ -44,10 +45,18 @@ const rejectsWith = async (p: Promise<unknown>, kind: HubError['kind'], message:
 };
 
 describe('Hub URL scheme and variant choice', () => {
-  const listing: RepoFile[] = Object.entries(fixture.files).map(([p, d]) => ({ path: p, size: d.length, oid: gitOid(d), ...(/\.onnx/.test(p) && { lfs: { oid: sha256(d), size: d.length } }) }));
+  const listing: RepoFile[] = Object.entries(fixture.files).map(([p, d]) => ({
+    path: p,
+    size: d.length,
+    oid: gitOid(d),
+    ...(/\.onnx/.test(p) && { lfs: { oid: sha256(d), size: d.length } }),
+  }));
 
   it('builds /{repo}/resolve/{revision}/{path} and the tree listing under HF_ENDPOINT', () => {
-    assert.equal(resolveUrl('https://hf-mirror.example/', 'a/b', 'refs/pr/1', 'onnx/model q4.onnx'), 'https://hf-mirror.example/a/b/resolve/refs%2Fpr%2F1/onnx/model%20q4.onnx');
+    assert.equal(
+      resolveUrl('https://hf-mirror.example/', 'a/b', 'refs/pr/1', 'onnx/model q4.onnx'),
+      'https://hf-mirror.example/a/b/resolve/refs%2Fpr%2F1/onnx/model%20q4.onnx',
+    );
     assert.equal(treeUrl('https://huggingface.co', 'a/b', 'main'), 'https://huggingface.co/api/models/a/b/tree/main?recursive=true&expand=false');
     assert.equal(hubEndpoint({}), 'https://huggingface.co');
     assert.equal(hubEndpoint({ HF_ENDPOINT: '' }), 'https://huggingface.co');
@@ -60,17 +69,41 @@ describe('Hub URL scheme and variant choice', () => {
   it('picks only what a dtype needs: config and tokenizer files, one graph, its external data', () => {
     const q4 = selectFiles(REPO, listing);
     assert.equal(q4.dtype, 'q4', 'q4 is the default when present');
-    assert.deepEqual(q4.files.map((f) => f.path), ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json', 'onnx/model_q4.onnx']);
+    assert.deepEqual(
+      q4.files.map((f) => f.path),
+      ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json', 'onnx/model_q4.onnx'],
+    );
     const fp32 = selectFiles(REPO, listing, 'fp32').files.map((f) => f.path);
     assert.deepEqual(fp32.slice(-2), ['onnx/model.onnx', 'onnx/model.onnx_data']);
     assert.ok(!fp32.includes('README.md') && !fp32.includes('.gitattributes'));
     const fp16 = selectFiles(REPO, listing, 'fp16').files.map((f) => f.path);
-    assert.deepEqual(fp16.slice(-1), ['onnx/model_fp16.onnx'], 'fp32 external data is not fp16\'s');
-    const chunked = selectFiles(REPO, [...listing, { path: 'onnx/model.onnx_data_10', size: 1 }, { path: 'onnx/model.onnx_data_2', size: 1 }], 'fp32').files.map((f) => f.path);
+    assert.deepEqual(fp16.slice(-1), ['onnx/model_fp16.onnx'], "fp32 external data is not fp16's");
+    const chunked = selectFiles(
+      REPO,
+      [...listing, { path: 'onnx/model.onnx_data_10', size: 1 }, { path: 'onnx/model.onnx_data_2', size: 1 }],
+      'fp32',
+    ).files.map((f) => f.path);
     assert.deepEqual(chunked.slice(-3), ['onnx/model.onnx_data', 'onnx/model.onnx_data_2', 'onnx/model.onnx_data_10']);
-    assert.throws(() => selectFiles(REPO, listing, 'int8'), (e: Error) => e instanceof HubError && e.kind === 'no-variant' && /available: q4, fp16, fp32/.test(e.message) && /model_q4f16\.onnx/.test(e.message));
-    assert.throws(() => selectFiles(REPO, listing.filter((f) => f.path !== 'tokenizer.json')), /no tokenizer\.json/);
-    assert.throws(() => selectFiles(REPO, listing.filter((f) => !f.path.startsWith('onnx/'))), /no ONNX export/);
+    assert.throws(
+      () => selectFiles(REPO, listing, 'int8'),
+      (e: Error) => e instanceof HubError && e.kind === 'no-variant' && /available: q4, fp16, fp32/.test(e.message) && /model_q4f16\.onnx/.test(e.message),
+    );
+    assert.throws(
+      () =>
+        selectFiles(
+          REPO,
+          listing.filter((f) => f.path !== 'tokenizer.json'),
+        ),
+      /no tokenizer\.json/,
+    );
+    assert.throws(
+      () =>
+        selectFiles(
+          REPO,
+          listing.filter((f) => !f.path.startsWith('onnx/')),
+        ),
+      /no ONNX export/,
+    );
     const int8 = selectFiles(REPO, [...listing, { path: 'onnx/model_int8.onnx', size: 1 }], 'int8').files.map((f) => f.path);
     assert.equal(int8.at(-1), 'onnx/model_int8.onnx');
   });
@@ -96,13 +129,25 @@ describe(`pullModel ${LOOPBACK}`, () => {
     // Progress: per file, ending at the totals.
     const last = progress.at(-1)!;
     assert.equal(last.totalDone, last.totalBytes);
-    assert.equal(last.totalBytes, r.files.reduce((a, f) => a + f.bytes, 0));
-    assert.ok(progress.every((p, i) => i === 0 || p.totalDone >= progress[i - 1]!.totalDone), 'monotone');
+    assert.equal(
+      last.totalBytes,
+      r.files.reduce((a, f) => a + f.bytes, 0),
+    );
+    assert.ok(
+      progress.every((p, i) => i === 0 || p.totalDone >= progress[i - 1]!.totalDone),
+      'monotone',
+    );
     // LFS files went through the redirect to the CDN origin; files after the first came from the resolved commit.
     assert.ok(hub.requests.some((q) => q.server === 'cdn' && q.url.startsWith(`/blobs/${sha256(fixture.files['onnx/model.onnx']!)}`)));
-    assert.ok(hub.requests.filter((q) => q.method === 'GET' && q.server === 'hub').every((q) => q.url.includes(fixture.commit!)), 'everything from the resolved commit');
+    assert.ok(
+      hub.requests.filter((q) => q.method === 'GET' && q.server === 'hub').every((q) => q.url.includes(fixture.commit!)),
+      'everything from the resolved commit',
+    );
     // The listing is what @huggingface/hub's listFiles asks for, and matches treeUrl.
-    assert.ok(hub.requests.some((q) => hub.endpoint + q.url === treeUrl(hub.endpoint, REPO, fixture.commit!)), 'listed at the resolved commit');
+    assert.ok(
+      hub.requests.some((q) => hub.endpoint + q.url === treeUrl(hub.endpoint, REPO, fixture.commit!)),
+      'listed at the resolved commit',
+    );
   });
 
   it(`a second pull reuses complete files and fetches nothing ${LOOPBACK}`, async () => {
@@ -131,7 +176,11 @@ describe(`pullModel ${LOOPBACK}`, () => {
   it(`an interrupted pull keeps the partial file, registers nothing, and the next pull resumes it ${LOOPBACK}`, async () => {
     freshDest();
     hub.cut = { path: 'onnx/model_q4.onnx', afterBytes: 64 * 1024, times: 5 };
-    await rejectsWith(pullModel({ repo: REPO, dtype: 'q4', dest, endpoint: hub.endpoint, retries: 0 }), 'network', /connection .* was lost while downloading onnx\/model_q4\.onnx .*run the same pull again to resume/);
+    await rejectsWith(
+      pullModel({ repo: REPO, dtype: 'q4', dest, endpoint: hub.endpoint, retries: 0 }),
+      'network',
+      /connection .* was lost while downloading onnx\/model_q4\.onnx .*run the same pull again to resume/,
+    );
     assert.ok(!existsSync(path.join(modelDir(), DOWNLOAD_MARKER)));
     assert.deepEqual(await completedDownloads(dest), []);
     const [partial] = partials(modelDir());
@@ -157,7 +206,11 @@ describe(`pullModel ${LOOPBACK}`, () => {
   it(`rejects a file whose sha256 differs from the Hub's ETag and removes the partial ${LOOPBACK}`, async () => {
     freshDest();
     hub.corrupt.add('onnx/model_q4.onnx');
-    await rejectsWith(pullModel({ repo: REPO, dtype: 'q4', dest, endpoint: hub.endpoint }), 'checksum', /onnx\/model_q4\.onnx .*failed its integrity check \(sha256 .* instead of .*\); the partial download was removed/);
+    await rejectsWith(
+      pullModel({ repo: REPO, dtype: 'q4', dest, endpoint: hub.endpoint }),
+      'checksum',
+      /onnx\/model_q4\.onnx .*failed its integrity check \(sha256 .* instead of .*\); the partial download was removed/,
+    );
     assert.deepEqual(partials(modelDir()), []);
     assert.ok(!existsSync(path.join(modelDir(), 'onnx/model_q4.onnx')));
     assert.ok(!existsSync(path.join(modelDir(), DOWNLOAD_MARKER)));
@@ -172,7 +225,11 @@ describe(`pullModel ${LOOPBACK}`, () => {
 
   it(`401 on a gated repository says to set HF_TOKEN; the token is sent to the Hub but not to the CDN ${LOOPBACK}`, async () => {
     freshDest();
-    await rejectsWith(pullModel({ repo: GATED, dest, endpoint: hub.endpoint }), 'unauthorized', /"concert-test\/gated-lm" is gated or private \(HTTP 401\): set HF_TOKEN .*sign in/);
+    await rejectsWith(
+      pullModel({ repo: GATED, dest, endpoint: hub.endpoint }),
+      'unauthorized',
+      /"concert-test\/gated-lm" is gated or private \(HTTP 401\): set HF_TOKEN .*sign in/,
+    );
     await rejectsWith(pullModel({ repo: GATED, dest, endpoint: hub.endpoint, token: 'hf_wrong' }), 'unauthorized', /refused the token/);
     await rejectsWith(pullModel({ repo: GATED, dest, endpoint: hub.endpoint, token: 'not-a-token' }), 'bad-input', /start with "hf_"/);
     hub.requests.length = 0;
@@ -185,7 +242,11 @@ describe(`pullModel ${LOOPBACK}`, () => {
 
   it(`404s name the repository or the revision ${LOOPBACK}`, async () => {
     freshDest();
-    await rejectsWith(pullModel({ repo: 'concert-test/nope', dest, endpoint: hub.endpoint }), 'not-found', /no model repository "concert-test\/nope" .*HF_TOKEN/);
+    await rejectsWith(
+      pullModel({ repo: 'concert-test/nope', dest, endpoint: hub.endpoint }),
+      'not-found',
+      /no model repository "concert-test\/nope" .*HF_TOKEN/,
+    );
     await rejectsWith(pullModel({ repo: REPO, revision: 'v9', dest, endpoint: hub.endpoint }), 'not-found', /has no revision "v9"/);
     await rejectsWith(pullModel({ repo: REPO, dtype: 'int8', dest, endpoint: hub.endpoint }), 'no-variant', /no int8 variant \(available: q4, fp16, fp32/);
     const r = await pullModel({ repo: REPO, revision: 'v1', dest, endpoint: hub.endpoint });
@@ -197,7 +258,11 @@ describe(`pullModel ${LOOPBACK}`, () => {
     const s = http.createServer();
     const port = await new Promise<number>((r) => s.listen(0, '127.0.0.1', () => r((s.address() as AddressInfo).port)));
     await new Promise<void>((r) => s.close(() => r()));
-    await rejectsWith(pullModel({ repo: REPO, dest, endpoint: `http://127.0.0.1:${port}` }), 'network', /could not reach the Hugging Face Hub at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\).*HF_ENDPOINT/);
+    await rejectsWith(
+      pullModel({ repo: REPO, dest, endpoint: `http://127.0.0.1:${port}` }),
+      'network',
+      /could not reach the Hugging Face Hub at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\).*HF_ENDPOINT/,
+    );
   });
 
   it(`cancel stops the transfer and leaves no registered model ${LOOPBACK}`, async () => {

@@ -45,7 +45,11 @@ describe('long plain text (#17)', () => {
     const t0 = Date.now();
     setTimeout(() => (cancel = true), 50);
     await assert.rejects(
-      tiny.encodePlainAsync(text, () => (asked++, cancel), () => new Error('stopped')),
+      tiny.encodePlainAsync(
+        text,
+        () => (asked++, cancel),
+        () => new Error('stopped'),
+      ),
       /stopped/,
     );
     assert.ok(asked > 1, 'the cancellation check ran between slices');
@@ -63,7 +67,10 @@ describe('regexes with catastrophic backtracking (#17)', () => {
 
   it('pack validation refuses a Split pre-tokenizer (a|a)*b', () => {
     const j = JSON.parse(tinyTokenizerJson());
-    j.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: '(a|a)*b' }, behavior: 'Isolated', invert: false }, j.pre_tokenizer] };
+    j.pre_tokenizer = {
+      type: 'Sequence',
+      pretokenizers: [{ type: 'Split', pattern: { Regex: '(a|a)*b' }, behavior: 'Isolated', invert: false }, j.pre_tokenizer],
+    };
     assert.throws(() => checkTokenizerJson(JSON.stringify(j), {}), /\(a\|a\)\*b.*overlap.*catastrophic backtracking/);
   });
 });
@@ -72,7 +79,10 @@ describe('deeply nested tokenizer.json (#17)', () => {
   it('says the file is nested too deeply instead of overflowing the stack', () => {
     const deep = `{"model":${'['.repeat(200_000)}${']'.repeat(200_000)}}`;
     assert.equal(jsonDepth(deep), 200_001);
-    assert.throws(() => checkTokenizerJson(deep, {}), (e: Error) => !(e instanceof RangeError) && /nested too deeply \(200001 levels.*at most 64\)/.test(e.message));
+    assert.throws(
+      () => checkTokenizerJson(deep, {}),
+      (e: Error) => !(e instanceof RangeError) && /nested too deeply \(200001 levels.*at most 64\)/.test(e.message),
+    );
     assert.ok(jsonDepth(tinyTokenizerJson()) <= MAX_JSON_DEPTH);
     assert.equal(jsonDepth('{"a":"[[[[\\"{{{"}'), 1, 'brackets inside strings do not count');
   });

@@ -90,7 +90,10 @@ describe('concert/layers: forbidden arrows', () => {
 
   it('names the importing zone and its whole allow-list', async () => {
     const [m] = await violations('src/extension/probe.ts', importOf('../worker/service'));
-    assert.equal(m, "'../worker/service' is src/worker/service: src/extension may import only: src/extension, src/worker/client, src/protocol, vscode, node built-ins (layers table in eslint/layers.mjs)");
+    assert.equal(
+      m,
+      "'../worker/service' is src/worker/service: src/extension may import only: src/extension, src/worker/client, src/protocol, vscode, node built-ins (layers table in eslint/layers.mjs)",
+    );
   });
 
   it('catches every import form: type-only, re-export, dynamic import, require, import = require, import()', async () => {
@@ -107,7 +110,16 @@ describe('concert/layers: forbidden arrows', () => {
   });
 
   it('every other zone, package and built-in is forbidden unless the table allows it', async () => {
-    const packages = ['vscode', 'vscode-jsonrpc', 'vscode-jsonrpc/node', 'onnxruntime-node', 'onnxruntime-node/dist/index.js', 'onnxruntime-common', '@huggingface/tokenizers', '@vscode-elements/elements/dist/vscode-button/index.js'];
+    const packages = [
+      'vscode',
+      'vscode-jsonrpc',
+      'vscode-jsonrpc/node',
+      'onnxruntime-node',
+      'onnxruntime-node/dist/index.js',
+      'onnxruntime-common',
+      '@huggingface/tokenizers',
+      '@vscode-elements/elements/dist/vscode-button/index.js',
+    ];
     for (const key of zones) {
       const z = table[key]!;
       const file = probeFile(key);
@@ -125,7 +137,9 @@ describe('concert/layers: forbidden arrows', () => {
   });
 
   it('every source file belongs to a zone', async () => {
-    assert.deepEqual(await violations('src/probe.ts', 'export const x = 1;\n'), ['src/probe.ts belongs to no layer: add its folder to the layers table in eslint/layers.mjs and ARCHITECTURE.md.']);
+    assert.deepEqual(await violations('src/probe.ts', 'export const x = 1;\n'), [
+      'src/probe.ts belongs to no layer: add its folder to the layers table in eslint/layers.mjs and ARCHITECTURE.md.',
+    ]);
   });
 });
 
@@ -179,11 +193,18 @@ describe('ARCHITECTURE.md', () => {
     const md = readFileSync('ARCHITECTURE.md', 'utf8');
     const start = md.indexOf('| zone | may import (besides itself) | packages | Node built-ins |');
     assert.ok(start >= 0, 'ARCHITECTURE.md has the allow-list table');
-    const rows = md.slice(start).split('\n').slice(2).filter((l) => l.startsWith('|'));
+    const rows = md
+      .slice(start)
+      .split('\n')
+      .slice(2)
+      .filter((l) => l.startsWith('|'));
     const ticks = (cell: string) => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
     const shown: Record<string, Zone> = {};
     for (const row of rows) {
-      const cells = row.split('|').slice(1, -1).map((c) => c.trim());
+      const cells = row
+        .split('|')
+        .slice(1, -1)
+        .map((c) => c.trim());
       assert.equal(cells.length, 4, row);
       const [zone, layers, packages, node] = cells as [string, string, string, string];
       assert.ok(/^(yes|no)$/.test(node), row);

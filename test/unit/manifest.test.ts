@@ -10,7 +10,12 @@ const good = () => ({
   files: { 'model.onnx': { sha256: 'a'.repeat(64), bytes: 10 }, 'tokenizer.json': { sha256: 'b'.repeat(64), bytes: 5 } },
   graphs: { decoder: 'model.onnx' },
   tokenizer: 'tokenizer.json',
-  io: { decoder: { inputs: [{ name: 'input_ids', dtype: 'int64', shape: ['batch', 'seq'] }], outputs: [{ name: 'logits', dtype: 'float32', shape: ['batch', 'seq', 262] }] } },
+  io: {
+    decoder: {
+      inputs: [{ name: 'input_ids', dtype: 'int64', shape: ['batch', 'seq'] }],
+      outputs: [{ name: 'logits', dtype: 'float32', shape: ['batch', 'seq', 262] }],
+    },
+  },
   specialTokens: { eos: '</s>' },
   knobs: { maxContext: 64, labels: ['negative', 'positive'] },
 });
@@ -18,7 +23,10 @@ const good = () => ({
 const bad = (edit: (m: ReturnType<typeof good> & Record<string, unknown>) => void, expected: RegExp) => {
   const m = good() as ReturnType<typeof good> & Record<string, unknown>;
   edit(m);
-  assert.throws(() => parseManifest(JSON.stringify(m)), (e: Error) => e instanceof ManifestError && expected.test(e.message));
+  assert.throws(
+    () => parseManifest(JSON.stringify(m)),
+    (e: Error) => e instanceof ManifestError && expected.test(e.message),
+  );
 };
 
 describe('manifest schema', () => {
@@ -37,8 +45,10 @@ describe('manifest schema', () => {
   it('rejects bad ids', () => bad((m) => (m.id = '../x'), /^id:/));
   it('rejects a malformed hash', () => bad((m) => (m.files['model.onnx'].sha256 = 'xyz'), /sha256/));
   it('rejects graphs that are not listed files', () => bad((m) => (m.graphs.decoder = 'other.onnx'), /not listed in files/));
-  it('rejects path traversal in file names', () => bad((m) => ((m.files as Record<string, unknown>)['../secret.onnx'] = { sha256: 'c'.repeat(64), bytes: 1 }), /outside the pack/));
-  it('rejects absolute file names', () => bad((m) => ((m.files as Record<string, unknown>)['/etc/passwd'] = { sha256: 'c'.repeat(64), bytes: 1 }), /absolute path/));
+  it('rejects path traversal in file names', () =>
+    bad((m) => ((m.files as Record<string, unknown>)['../secret.onnx'] = { sha256: 'c'.repeat(64), bytes: 1 }), /outside the pack/));
+  it('rejects absolute file names', () =>
+    bad((m) => ((m.files as Record<string, unknown>)['/etc/passwd'] = { sha256: 'c'.repeat(64), bytes: 1 }), /absolute path/));
   it('requires io for every graph', () => bad((m) => (m.io = {} as never), /io\.decoder: is missing/));
   it('rejects io for an unknown graph', () => bad((m) => ((m.io as Record<string, unknown>).extra = m.io.decoder), /io\.extra/));
   it('rejects unknown dtypes', () => bad((m) => (m.io.decoder.inputs[0]!.dtype = 'complex64'), /dtype/));

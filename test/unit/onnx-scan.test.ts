@@ -28,21 +28,35 @@ describe('ONNX pre-parse', () => {
   it('sees nodes and external data inside nested subgraphs', () => {
     const inner = new ProtoWriter()
       .message(1, new ProtoWriter().string(1, 'a').string(2, 'b').string(4, 'Relu').string(7, 'ai.onnx.ml'))
-      .message(5, new ProtoWriter().packedInts(1, [1]).int(2, 1).string(8, 'deep').message(13, new ProtoWriter().string(1, 'location').string(2, '/abs/path')).int(14, 1));
-    const ifNode = new ProtoWriter().string(1, 'c').string(2, 'o').string(4, 'If').message(5, new ProtoWriter().string(1, 'then_branch').message(6, inner).int(20, 5));
+      .message(
+        5,
+        new ProtoWriter().packedInts(1, [1]).int(2, 1).string(8, 'deep').message(13, new ProtoWriter().string(1, 'location').string(2, '/abs/path')).int(14, 1),
+      );
+    const ifNode = new ProtoWriter()
+      .string(1, 'c')
+      .string(2, 'o')
+      .string(4, 'If')
+      .message(5, new ProtoWriter().string(1, 'then_branch').message(6, inner).int(20, 5));
     const graph = new ProtoWriter().message(1, ifNode);
     const model = new ProtoWriter().int(1, 8).message(7, graph).finish();
     const s = scanOnnxModel(model);
     assert.equal(s.maxGraphDepth, 2);
     assert.ok(s.nodeDomains.includes('ai.onnx.ml'));
-    assert.deepEqual(s.externalRefs.map((r) => r.location), ['/abs/path']);
+    assert.deepEqual(
+      s.externalRefs.map((r) => r.location),
+      ['/abs/path'],
+    );
   });
 
   it('bounds subgraph nesting', () => {
     let g = new ProtoWriter().message(1, new ProtoWriter().string(4, 'Relu'));
-    for (let i = 0; i < 40; i++) g = new ProtoWriter().message(1, new ProtoWriter().string(4, 'Loop').message(5, new ProtoWriter().string(1, 'body').message(6, g)));
+    for (let i = 0; i < 40; i++)
+      g = new ProtoWriter().message(1, new ProtoWriter().string(4, 'Loop').message(5, new ProtoWriter().string(1, 'body').message(6, g)));
     const model = new ProtoWriter().int(1, 8).message(7, g).finish();
-    assert.throws(() => scanOnnxModel(model), (e: Error) => e instanceof OnnxScanError && /nested deeper than 32/.test(e.message));
+    assert.throws(
+      () => scanOnnxModel(model),
+      (e: Error) => e instanceof OnnxScanError && /nested deeper than 32/.test(e.message),
+    );
   });
 
   it('rejects truncated and non-ONNX bytes with a clear error', () => {

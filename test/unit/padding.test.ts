@@ -14,7 +14,13 @@ describe('left padding of token rows', () => {
   });
 
   it('leaves rows of equal length unpadded and uses the given pad id', () => {
-    const p = leftPad([[1, 2], [3, 4]], 42);
+    const p = leftPad(
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      42,
+    );
     assert.equal(p.length, 2);
     assert.deepEqual(p.ids, big([1, 2, 3, 4]));
     assert.deepEqual(p.mask, big([1, 1, 1, 1]));
@@ -33,7 +39,13 @@ describe('mask extension', () => {
 
   it('extends a padded batch like padding the longer rows would', () => {
     const before = leftPad([[1, 2, 3], [4]], 0);
-    const after = leftPad([[1, 2, 3, 5], [4, 6]], 0);
+    const after = leftPad(
+      [
+        [1, 2, 3, 5],
+        [4, 6],
+      ],
+      0,
+    );
     assert.deepEqual(extendMask(before.mask, 2, before.length, 1), after.mask);
   });
 });

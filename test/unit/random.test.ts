@@ -9,7 +9,10 @@ describe('seeded randomness', () => {
     assert.notEqual(uniformAt(1, 2, 3), uniformAt(1, 3, 3));
     const a = new Rng(42);
     const b = new Rng(42);
-    assert.deepEqual(Array.from({ length: 5 }, () => a.next()), Array.from({ length: 5 }, () => b.next()));
+    assert.deepEqual(
+      Array.from({ length: 5 }, () => a.next()),
+      Array.from({ length: 5 }, () => b.next()),
+    );
   });
   it('uniforms are in [0, 1) with a plausible mean and variance', () => {
     const r = new Rng(7);

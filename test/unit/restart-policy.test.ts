@@ -7,8 +7,14 @@ describe('worker restart policy', () => {
     const p = new RestartPolicy();
     const t0 = 1_000_000;
     const d = [0, 1, 2, 3, 4].map((i) => p.recordCrash(t0 + i * 1000));
-    assert.deepEqual(d.map((x) => x.restart), [true, true, true, true, false]);
-    assert.deepEqual(d.slice(0, 4).map((x) => x.delayMs), [500, 1000, 2000, 4000]);
+    assert.deepEqual(
+      d.map((x) => x.restart),
+      [true, true, true, true, false],
+    );
+    assert.deepEqual(
+      d.slice(0, 4).map((x) => x.delayMs),
+      [500, 1000, 2000, 4000],
+    );
     assert.equal(d[4]!.crashesInWindow, 5);
   });
   it('forgets crashes older than the window', () => {

@@ -6,7 +6,14 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { REWRITE_LIMITS, REWRITE_PROJECTIONS, type RewriteControls, type RewriteRunView } from '../../src/protocol/webview';
-import { DEFAULT_GUIDANCE_LAMBDA, DIFFUSION_DEFAULT_MIN_TOKENS, DIFFUSION_DEFAULT_TOP_P, PROJECTIONS, type DiffusionRunResult, type PackSummary } from '../../src/protocol/worker';
+import {
+  DEFAULT_GUIDANCE_LAMBDA,
+  DIFFUSION_DEFAULT_MIN_TOKENS,
+  DIFFUSION_DEFAULT_TOP_P,
+  PROJECTIONS,
+  type DiffusionRunResult,
+  type PackSummary,
+} from '../../src/protocol/worker';
 import { MAX_TARGETS, isRewriteViewToHost, sanitizeControls } from '../../src/extension/rewriteMessages';
 import {
   MAX_REWRITE_CHARS,
@@ -36,19 +43,43 @@ import {
   withTargetChoices,
   type RewriteRequest,
 } from '../../src/extension/rewriteState';
-import { SETTINGS, coerceSetting, settingDef, toDiffusionSettings, RESTRICTED_SETTINGS, WORKER_SETTING_KEYS, type SettingKey } from '../../src/extension/settingsTable';
+import {
+  SETTINGS,
+  coerceSetting,
+  settingDef,
+  toDiffusionSettings,
+  RESTRICTED_SETTINGS,
+  WORKER_SETTING_KEYS,
+  type SettingKey,
+} from '../../src/extension/settingsTable';
 import { withOverrides, type Override } from '../helpers/override';
 
 const sha = (t: string) => createHash('sha256').update(t).digest('hex');
 
-const controls: RewriteControls = { targets: [{ attribute: 'sentiment', label: 'positive', lambda: 20 }], strength: 0.5, steps: 50, topP: 0.95, projection: 'sampling', tokens: 24 };
+const controls: RewriteControls = {
+  targets: [{ attribute: 'sentiment', label: 'positive', lambda: 20 }],
+  strength: 0.5,
+  steps: 50,
+  topP: 0.95,
+  projection: 'sampling',
+  tokens: 24,
+};
 
 const request = (over: Partial<RewriteRequest> = {}): RewriteRequest => ({
   mode: 'rewrite',
   prompt: 'Yesterday I went to the cinema.',
   original: ' The film was dull and far too long. ',
   controls,
-  source: { uri: 'file:///w/notes.md', fileName: 'notes.md', languageId: 'markdown', range: { start: { line: 2, character: 0 }, end: { line: 3, character: 5 } }, rangeText: ' The film was dull and far too long. ', version: 7, documentSha256: sha('doc'), session: 's1' },
+  source: {
+    uri: 'file:///w/notes.md',
+    fileName: 'notes.md',
+    languageId: 'markdown',
+    range: { start: { line: 2, character: 0 }, end: { line: 3, character: 5 } },
+    rangeText: ' The film was dull and far too long. ',
+    version: 7,
+    documentSha256: sha('doc'),
+    session: 's1',
+  },
   ...over,
 });
 
@@ -68,7 +99,15 @@ const result = (over: Partial<DiffusionRunResult> = {}): DiffusionRunResult => (
     modelSha256: 'b'.repeat(64),
     classifiers: [{ id: 'concert-clf-sentiment', manifestSha256: 'c'.repeat(64) }],
     seed: 1234,
-    knobs: { steps: 50, topP: 0.95, projection: 'sampling', earlyStop: 0, strength: 0.5, maxTokens: 9, attributes: [{ attribute: 'sentiment', label: 'positive', lambda: 20 }] },
+    knobs: {
+      steps: 50,
+      topP: 0.95,
+      projection: 'sampling',
+      earlyStop: 0,
+      strength: 0.5,
+      maxTokens: 9,
+      attributes: [{ attribute: 'sentiment', label: 'positive', lambda: 20 }],
+    },
     provider: 'cpu',
     device: 'CPU, 2 threads',
     durationMs: 1800,
@@ -76,7 +115,14 @@ const result = (over: Partial<DiffusionRunResult> = {}): DiffusionRunResult => (
   ...over,
 });
 
-const step = (block: number, t: number, p: number | null = 0.5, T = 50) => ({ block, blocks: 2, t, T, text: `b${block} t${t}`, scores: { sentiment: p as number } });
+const step = (block: number, t: number, p: number | null = 0.5, T = 50) => ({
+  block,
+  blocks: 2,
+  t,
+  T,
+  text: `b${block} t${t}`,
+  scores: { sentiment: p as number },
+});
 
 describe('rewrite panel messages', () => {
   it('accepts the protocol messages and a complete, in-range rerun', () => {
@@ -128,7 +174,14 @@ describe('rewrite panel messages', () => {
 describe('attribute quick pick', () => {
   const packs: PackSummary[] = [
     { id: 'lm', kind: 'causal-lm', dir: '/m/lm', source: 'bundled', valid: true },
-    { id: 'clf-sent', kind: 'classifier', dir: '/m/a', source: 'bundled', valid: true, classifier: { attribute: 'sentiment', labels: ['negative', 'positive'] } },
+    {
+      id: 'clf-sent',
+      kind: 'classifier',
+      dir: '/m/a',
+      source: 'bundled',
+      valid: true,
+      classifier: { attribute: 'sentiment', labels: ['negative', 'positive'] },
+    },
     { id: 'clf-sent-2', kind: 'classifier', dir: '/m/b', source: 'user', valid: true, classifier: { attribute: 'sentiment', labels: ['neg', 'pos'] } },
     { id: 'clf-style', kind: 'classifier', dir: '/m/c', source: 'bundled', valid: true, classifier: { attribute: 'style', labels: ['casual', 'technical'] } },
     { id: 'broken', kind: 'classifier', dir: '/m/d', source: 'user', valid: false, error: 'bad' },
@@ -144,8 +197,14 @@ describe('attribute quick pick', () => {
 
   it('offers "attribute → label" items, pre-picking the last targets', () => {
     const items = attributePickItems(classifierChoices(packs), [{ attribute: 'style', label: 'technical', lambda: 35 }]);
-    assert.deepEqual(items.map((i) => i.label), ['sentiment → negative', 'sentiment → positive', 'style → casual', 'style → technical']);
-    assert.deepEqual(items.filter((i) => i.picked).map((i) => i.label), ['style → technical']);
+    assert.deepEqual(
+      items.map((i) => i.label),
+      ['sentiment → negative', 'sentiment → positive', 'style → casual', 'style → technical'],
+    );
+    assert.deepEqual(
+      items.filter((i) => i.picked).map((i) => i.label),
+      ['style → technical'],
+    );
     assert.match(items[3]!.description!, /λ 35/);
   });
 
@@ -160,7 +219,14 @@ describe('attribute quick pick', () => {
   });
 
   it('targets take λ from the last run for the same attribute, else the default', () => {
-    const t = targetsFromPicks([{ attribute: 'sentiment', target: 'negative' }, { attribute: 'style', target: 'casual' }], DEFAULT_GUIDANCE_LAMBDA, [{ attribute: 'style', label: 'technical', lambda: 5 }]);
+    const t = targetsFromPicks(
+      [
+        { attribute: 'sentiment', target: 'negative' },
+        { attribute: 'style', target: 'casual' },
+      ],
+      DEFAULT_GUIDANCE_LAMBDA,
+      [{ attribute: 'style', label: 'technical', lambda: 5 }],
+    );
     assert.deepEqual(t, [
       { attribute: 'sentiment', label: 'negative', lambda: DEFAULT_GUIDANCE_LAMBDA },
       { attribute: 'style', label: 'casual', lambda: 5 },
@@ -169,7 +235,13 @@ describe('attribute quick pick', () => {
   });
 
   it('the panel still lists an attribute a run names after its pack went away', () => {
-    const ch = withTargetChoices([{ attribute: 'style', labels: ['casual'] }], [{ attribute: 'sentiment', label: 'positive', lambda: 1 }, { attribute: 'style', label: 'formal', lambda: 1 }]);
+    const ch = withTargetChoices(
+      [{ attribute: 'style', labels: ['casual'] }],
+      [
+        { attribute: 'sentiment', label: 'positive', lambda: 1 },
+        { attribute: 'style', label: 'formal', lambda: 1 },
+      ],
+    );
     assert.deepEqual(ch, [
       { attribute: 'style', labels: ['casual', 'formal'] },
       { attribute: 'sentiment', labels: ['positive'] },
@@ -233,7 +305,15 @@ describe('rewrite and continue requests', () => {
   it('initial controls come from the settings', () => {
     const s = toDiffusionSettings(() => undefined).settings;
     const c = initialControls(s, [{ attribute: 'a', label: 'b', lambda: 3 }]);
-    assert.deepEqual(c, { targets: [{ attribute: 'a', label: 'b', lambda: 3 }], strength: 0.5, steps: 50, topP: DIFFUSION_DEFAULT_TOP_P, projection: 'sampling', tokens: 24, minTokens: DIFFUSION_DEFAULT_MIN_TOKENS });
+    assert.deepEqual(c, {
+      targets: [{ attribute: 'a', label: 'b', lambda: 3 }],
+      strength: 0.5,
+      steps: 50,
+      topP: DIFFUSION_DEFAULT_TOP_P,
+      projection: 'sampling',
+      tokens: 24,
+      minTokens: DIFFUSION_DEFAULT_MIN_TOKENS,
+    });
     assert.ok(sanitizeControls(c), 'the defaults are valid panel controls');
   });
 
@@ -250,7 +330,14 @@ describe('streamed steps and results', () => {
     applyStep(run, { ...step(0, 49), scores: { sentiment: Number.NaN } });
     applyStep(run, { ...step(0, 48), scores: { sentiment: null as unknown as number } });
     assert.equal(run.blocks, 2);
-    assert.deepEqual(run.steps.map((s) => [s.t, s.scores.sentiment]), [[50, 0.2], [49, null], [48, null]]);
+    assert.deepEqual(
+      run.steps.map((s) => [s.t, s.scores.sentiment]),
+      [
+        [50, 0.2],
+        [49, null],
+        [48, null],
+      ],
+    );
   });
 
   it(`keeps at most ${MAX_STEPS_KEPT} steps: older blocks shrink to their final step, the current block stays whole`, () => {
@@ -258,10 +345,17 @@ describe('streamed steps and results', () => {
     const per = 900;
     for (let b = 0; b < 3; b++) for (let t = per; t >= 1; t--) applyStep(run, { ...step(b, t), blocks: 3, T: per });
     assert.ok(run.steps.length <= MAX_STEPS_KEPT);
-    assert.deepEqual(run.steps.filter((s) => s.block === 0).map((s) => s.t), [1], 'block 0 keeps its final step');
+    assert.deepEqual(
+      run.steps.filter((s) => s.block === 0).map((s) => s.t),
+      [1],
+      'block 0 keeps its final step',
+    );
     assert.equal(run.steps.filter((s) => s.block === 2).length, per, 'the current block is whole');
     assert.equal(run.droppedSteps, 3 * per - run.steps.length);
-    assert.ok(run.steps.every((s, i) => i === 0 || s.block > run.steps[i - 1]!.block || s.t < run.steps[i - 1]!.t), 'still in order');
+    assert.ok(
+      run.steps.every((s, i) => i === 0 || s.block > run.steps[i - 1]!.block || s.t < run.steps[i - 1]!.t),
+      'still in order',
+    );
   });
 
   it('progress: fraction over blocks and steps, and a one-line message with the scores', () => {
@@ -282,8 +376,15 @@ describe('streamed steps and results', () => {
     assert.equal(run.controls.seed, undefined, 'the started run is not mutated');
     assert.deepEqual(done.scores![0], { attribute: 'sentiment', target: 'positive', probabilities: { negative: 0.1, positive: 0.9 } });
     assert.equal(done.scores![1]!.target, undefined);
-    const twice = finishedRun(run, result({ attributes: [...result().attributes, { attribute: 'sentiment', probabilities: { negative: 0.5, positive: 0.5 } }] }));
-    assert.deepEqual(twice.scores!.map((x) => x.attribute), ['sentiment', 'style'], 'one row per attribute (the steering classifier’s)');
+    const twice = finishedRun(
+      run,
+      result({ attributes: [...result().attributes, { attribute: 'sentiment', probabilities: { negative: 0.5, positive: 0.5 } }] }),
+    );
+    assert.deepEqual(
+      twice.scores!.map((x) => x.attribute),
+      ['sentiment', 'style'],
+      'one row per attribute (the steering classifier’s)',
+    );
     assert.equal(done.record!.modelName, 'Concert SSD core');
     assert.equal(done.record!.strength, 0.5);
     assert.deepEqual(done.record!.targets, [{ attribute: 'sentiment', label: 'positive', lambda: 20 }]);
@@ -338,7 +439,11 @@ describe('accepting', () => {
     const accepted = request({ source: { ...req.source, rangeText: 'The film was bright.' } });
     assert.match(changedWarning(accepted, 'The film was bright.').detail, /unchanged/);
     assert.match(changedWarning(accepted, 'edited').detail, /no longer what Accept wrote/);
-    const cont = request({ mode: 'continue', original: '', source: { ...req.source, range: { start: { line: 1, character: 2 }, end: { line: 1, character: 2 } }, rangeText: '' } });
+    const cont = request({
+      mode: 'continue',
+      original: '',
+      source: { ...req.source, range: { start: { line: 1, character: 2 }, end: { line: 1, character: 2 } }, rangeText: '' },
+    });
     assert.match(changedWarning(cont, '').message, /continuation/);
     assert.match(changedWarning(cont, '').detail, /inserts the text at line 2, column 3, which may no longer be where the cursor was/);
   });
@@ -354,7 +459,9 @@ describe('rewrite panel persistence', () => {
   it('round-trips through JSON; a running run comes back as interrupted', () => {
     const run = startedRun(4, request());
     applyStep(run, step(0, 50));
-    const back = restorePersisted(JSON.parse(JSON.stringify({ version: 1, request: request(), run, classifiers: [{ attribute: 'sentiment', labels: ['negative', 'positive'] }] })));
+    const back = restorePersisted(
+      JSON.parse(JSON.stringify({ version: 1, request: request(), run, classifiers: [{ attribute: 'sentiment', labels: ['negative', 'positive'] }] })),
+    );
     assert.ok(back);
     assert.deepEqual(back.request, request());
     assert.equal(back.run!.status, 'cancelled');
@@ -370,13 +477,20 @@ describe('rewrite panel persistence', () => {
     assert.equal(restorePersisted({ version: 1, request: { ...request(), controls: { ...controls, steps: -1 } } }), undefined);
     assert.equal(restorePersisted({ version: 1, request: { ...request(), original: '  ' } }), undefined, 'a rewrite needs its original');
     const { rangeText: _omit, ...olderSource } = request().source;
-    assert.equal(restorePersisted({ version: 1, request: { ...request(), source: olderSource } })!.request.source.rangeText, request().original, 'older state: the range held the original');
+    assert.equal(
+      restorePersisted({ version: 1, request: { ...request(), source: olderSource } })!.request.source.rangeText,
+      request().original,
+      'older state: the range held the original',
+    );
     const bad = restorePersisted({ version: 1, request: request(), run: { id: 1, status: 'done', steps: 'x' }, classifiers: 'x' });
     assert.ok(bad);
     assert.equal(bad.run, undefined);
     assert.deepEqual(bad.classifiers, []);
     const done = finishedRun(startedRun(2, request()), result());
-    assert.equal(restorePersisted({ version: 1, request: request(), run: { ...done, scores: [{ attribute: 'a', probabilities: { x: 'high' } }] }, classifiers: [] })!.run, undefined);
+    assert.equal(
+      restorePersisted({ version: 1, request: request(), run: { ...done, scores: [{ attribute: 'a', probabilities: { x: 'high' } }] }, classifiers: [] })!.run,
+      undefined,
+    );
     assert.deepEqual(restorePersisted(JSON.parse(JSON.stringify({ version: 1, request: request(), run: done, classifiers: [] })))!.run, done);
   });
 });
@@ -415,7 +529,12 @@ describe('diffusion settings', () => {
   });
 
   it('invalid values fall back with a warning; an empty pack id means the worker’s default', () => {
-    const values: Partial<Record<SettingKey, unknown>> = { 'concert.diffusion.steps': 0, 'concert.diffusion.projection': 'beam', 'concert.diffusion.topP': 0.5, 'concert.diffusion.modelPack': 'My Pack' };
+    const values: Partial<Record<SettingKey, unknown>> = {
+      'concert.diffusion.steps': 0,
+      'concert.diffusion.projection': 'beam',
+      'concert.diffusion.topP': 0.5,
+      'concert.diffusion.modelPack': 'My Pack',
+    };
     const { settings, warnings } = toDiffusionSettings((k) => values[k]);
     assert.equal(settings.steps, 50);
     assert.equal(settings.projection, 'sampling');

@@ -16,27 +16,47 @@ import { rewriteControls, rewriteRecord, rewriteState, rewriteStep } from '../he
 
 const controls = rewriteControls({ steps: 50 });
 
-const run = (over: Override<RewriteRunView> = {}): RewriteRunView => withOverrides({
-  id: 3,
-  status: 'done',
-  mode: 'rewrite',
-  source: { fileName: 'notes.md', scope: 'lines 3–4', languageId: 'markdown' },
-  original: 'The film was dull.',
-  promptTail: 'Yesterday I went to the cinema.',
-  controls,
-  blocks: 2,
-  steps: [rewriteStep(0, 4, ' a b', 0.1), rewriteStep(0, 3, ' The b', 0.3), rewriteStep(0, 2, ' The film', 0.6), rewriteStep(0, 1, ' The film', 0.8), rewriteStep(1, 4, ' x', 0.5), rewriteStep(1, 3, ' was lovely.', 0.9)],
-  output: { text: 'The film was lovely.', stoppedBy: 'max-tokens' },
-  scores: [{ attribute: 'sentiment', target: 'positive', probabilities: { negative: 0.1, positive: 0.9 } }],
-  record: rewriteRecord(controls),
-}, over);
+const run = (over: Override<RewriteRunView> = {}): RewriteRunView =>
+  withOverrides(
+    {
+      id: 3,
+      status: 'done',
+      mode: 'rewrite',
+      source: { fileName: 'notes.md', scope: 'lines 3–4', languageId: 'markdown' },
+      original: 'The film was dull.',
+      promptTail: 'Yesterday I went to the cinema.',
+      controls,
+      blocks: 2,
+      steps: [
+        rewriteStep(0, 4, ' a b', 0.1),
+        rewriteStep(0, 3, ' The b', 0.3),
+        rewriteStep(0, 2, ' The film', 0.6),
+        rewriteStep(0, 1, ' The film', 0.8),
+        rewriteStep(1, 4, ' x', 0.5),
+        rewriteStep(1, 3, ' was lovely.', 0.9),
+      ],
+      output: { text: 'The film was lovely.', stoppedBy: 'max-tokens' },
+      scores: [{ attribute: 'sentiment', target: 'positive', probabilities: { negative: 0.1, positive: 0.9 } }],
+      record: rewriteRecord(controls),
+    },
+    over,
+  );
 const state = (r?: RewriteRunView): RewriteViewState => rewriteState(r, 20);
 const ui = { recordOpen: false };
 const section = (sections: Section[], key: string) => sections.find((x) => x.key === key)?.node;
 const by = (n: VNode, pred: (v: VNode) => boolean) => findAll(n, pred);
 const byAction = (n: VNode, action: string) => by(n, (v) => v.attrs['data-action'] === action);
 const byControl = (n: VNode, c: string) => by(n, (v) => v.attrs['data-control'] === c);
-const apply = (ops: DiffOp[]) => ({ a: ops.filter((o) => o.op !== 'ins').map((o) => o.text).join(''), b: ops.filter((o) => o.op !== 'del').map((o) => o.text).join('') });
+const apply = (ops: DiffOp[]) => ({
+  a: ops
+    .filter((o) => o.op !== 'ins')
+    .map((o) => o.text)
+    .join(''),
+  b: ops
+    .filter((o) => o.op !== 'del')
+    .map((o) => o.text)
+    .join(''),
+});
 
 describe('word diff', () => {
   it('splits into words (with inner apostrophes), white space and punctuation; joined they give the text back', () => {
@@ -57,7 +77,10 @@ describe('word diff', () => {
     for (const [a, b] of cases) {
       const ops = wordDiff(a!, b!);
       assert.deepEqual(apply(ops), { a: a!, b: b! }, `${a} → ${b}`);
-      assert.ok(ops.every((o, i) => i === 0 || o.op !== ops[i - 1]!.op), 'adjacent runs differ');
+      assert.ok(
+        ops.every((o, i) => i === 0 || o.op !== ops[i - 1]!.op),
+        'adjacent runs differ',
+      );
     }
   });
 
@@ -84,14 +107,20 @@ describe('word diff', () => {
     const a = Array.from({ length: n }, (_, i) => `a${i}`).join(' ');
     const b = Array.from({ length: n }, (_, i) => `b${i}`).join(' ');
     const ops = wordDiff(`start ${a} end`, `start ${b} end`);
-    assert.deepEqual(ops.map((o) => o.op), ['eq', 'del', 'ins', 'eq']);
+    assert.deepEqual(
+      ops.map((o) => o.op),
+      ['eq', 'del', 'ins', 'eq'],
+    );
     assert.deepEqual(apply(ops), { a: `start ${a} end`, b: `start ${b} end` });
   });
 
   it('renders deletions and insertions as del / ins with words for screen readers', () => {
     const d = diffNodes('The film was dull.', 'The film was lovely.');
     const html = d.nodes.map(toHtml).join('');
-    assert.equal(html, 'The film was <del><span class="sr-only">[removed: </span>dull<span class="sr-only">] </span></del><ins><span class="sr-only">[added: </span>lovely<span class="sr-only">] </span></ins>.');
+    assert.equal(
+      html,
+      'The film was <del><span class="sr-only">[removed: </span>dull<span class="sr-only">] </span></del><ins><span class="sr-only">[added: </span>lovely<span class="sr-only">] </span></ins>.',
+    );
     assert.deepEqual([d.deleted, d.inserted], [1, 1]);
   });
 });
@@ -112,7 +141,10 @@ describe('timeline view model', () => {
     const q = timelinePosition(run(), { block: 9, step: -4 })!;
     assert.deepEqual([q.block, q.index], [1, 0]);
     assert.equal(timelinePosition(run({ status: 'running' }), { step: 0 })!.live, false, 'scrubbing stops following');
-    assert.deepEqual(framesOf(run().steps, 0).map((f) => f.t), [4, 3, 2, 1]);
+    assert.deepEqual(
+      framesOf(run().steps, 0).map((f) => f.t),
+      [4, 3, 2, 1],
+    );
   });
 
   it('marks the words that changed since the previous step', () => {
@@ -159,15 +191,43 @@ describe('score chart', () => {
 });
 
 describe('controls form', () => {
-  const fields = { direction: { sentiment: 'negative', style: '' }, lambda: { sentiment: '35', style: '20' }, strength: '0.7', steps: '30', topP: '0.9', projection: 'greedy', tokens: '40', seed: '77' };
+  const fields = {
+    direction: { sentiment: 'negative', style: '' },
+    lambda: { sentiment: '35', style: '20' },
+    strength: '0.7',
+    steps: '30',
+    topP: '0.9',
+    projection: 'greedy',
+    tokens: '40',
+    seed: '77',
+  };
 
   it('reads every knob; attributes without a direction are not steered', () => {
-    assert.deepEqual(controlsFromForm(fields, controls, 20), { targets: [{ attribute: 'sentiment', label: 'negative', lambda: 35 }], strength: 0.7, steps: 30, topP: 0.9, projection: 'greedy', tokens: 40, seed: 77 });
+    assert.deepEqual(controlsFromForm(fields, controls, 20), {
+      targets: [{ attribute: 'sentiment', label: 'negative', lambda: 35 }],
+      strength: 0.7,
+      steps: 30,
+      topP: 0.9,
+      projection: 'greedy',
+      tokens: 40,
+      seed: 77,
+    });
   });
 
   it('clamps and rounds numbers; unreadable ones keep the previous value; an empty seed means random', () => {
-    const c = controlsFromForm({ ...fields, lambda: { sentiment: '5000' }, strength: '0', steps: '12.6', topP: 'abc', projection: 'beam', tokens: '', seed: '' }, controls, 20);
-    assert.deepEqual(c, { targets: [{ attribute: 'sentiment', label: 'negative', lambda: 1000 }], strength: 0.05, steps: 13, topP: 0.95, projection: 'sampling', tokens: 24 });
+    const c = controlsFromForm(
+      { ...fields, lambda: { sentiment: '5000' }, strength: '0', steps: '12.6', topP: 'abc', projection: 'beam', tokens: '', seed: '' },
+      controls,
+      20,
+    );
+    assert.deepEqual(c, {
+      targets: [{ attribute: 'sentiment', label: 'negative', lambda: 1000 }],
+      strength: 0.05,
+      steps: 13,
+      topP: 0.95,
+      projection: 'sampling',
+      tokens: 24,
+    });
     assert.equal('seed' in c, false);
     const fresh = controlsFromForm({ direction: { style: 'technical' }, lambda: {} }, controls, 15);
     assert.deepEqual(fresh.targets, [{ attribute: 'style', label: 'technical', lambda: 15 }], 'a newly steered attribute starts at the default λ');
@@ -182,8 +242,14 @@ describe('controls form', () => {
   });
 
   it('random seeds are non-negative 31-bit integers', () => {
-    assert.equal(randomSeed(() => 0), 0);
-    assert.equal(randomSeed(() => 1 - 2 ** -40), 2 ** 31 - 1);
+    assert.equal(
+      randomSeed(() => 0),
+      0,
+    );
+    assert.equal(
+      randomSeed(() => 1 - 2 ** -40),
+      2 ** 31 - 1,
+    );
   });
 });
 
@@ -191,7 +257,15 @@ describe('what reaches the page', () => {
   it('accepts state and notices only', () => {
     assert.ok(isHostToRewriteView({ type: 'state', state: state() }));
     assert.ok(isHostToRewriteView({ type: 'notice', notice: { level: 'info', text: 'ok' } }));
-    for (const m of [null, {}, { type: 'state' }, { type: 'state', state: { classifiers: [] } }, { type: 'notice', notice: { level: 'loud', text: 'x' } }, { type: 'eval' }]) assert.equal(isHostToRewriteView(m), false, JSON.stringify(m));
+    for (const m of [
+      null,
+      {},
+      { type: 'state' },
+      { type: 'state', state: { classifiers: [] } },
+      { type: 'notice', notice: { level: 'loud', text: 'x' } },
+      { type: 'eval' },
+    ])
+      assert.equal(isHostToRewriteView(m), false, JSON.stringify(m));
   });
 
   it('keeps only well-formed UI state', () => {
@@ -205,14 +279,20 @@ describe('what reaches the page', () => {
 describe('rewrite view', () => {
   it('without a run, says how to start one', () => {
     const sections = renderRewrite(state(), ui);
-    assert.deepEqual(sections.map((x) => x.key), ['empty']);
+    assert.deepEqual(
+      sections.map((x) => x.key),
+      ['empty'],
+    );
     assert.match(textOf(sections[0]!.node), /Rewrite Selection…/);
     assert.match(textOf(sections[0]!.node), /Continue with Diffusion/);
   });
 
   it('a finished rewrite: header, controls, diff with Accept/Reject, timeline, chart, scores, record', () => {
     const sections = renderRewrite(state(run()), ui);
-    assert.deepEqual(sections.map((x) => x.key), ['header', 'controls', 'result', 'timeline', 'charts', 'scores', 'record']);
+    assert.deepEqual(
+      sections.map((x) => x.key),
+      ['header', 'controls', 'result', 'timeline', 'charts', 'scores', 'record'],
+    );
     assert.match(textOf(section(sections, 'header')!), /Rewrite · notes\.md · lines 3–4/);
     const result = section(sections, 'result')!;
     assert.equal(by(result, (n) => n.tag === 'del').length >= 1 && by(result, (n) => n.tag === 'ins').length >= 1, true);
@@ -236,11 +316,20 @@ describe('rewrite view', () => {
     const labelFor = new Set(by(c, (n) => n.tag === 'label').map((l) => l.attrs.for));
     for (const f of fields) assert.ok(labelFor.has(f.attrs.id) || f.attrs['aria-label'] || f.attrs['aria-labelledby'], `unlabelled ${toHtml(f).slice(0, 80)}`);
     const dirs = byControl(c, 'direction');
-    assert.deepEqual(dirs.map((d) => d.attrs['data-attribute']), ['sentiment', 'style']);
+    assert.deepEqual(
+      dirs.map((d) => d.attrs['data-attribute']),
+      ['sentiment', 'style'],
+    );
     const selected = (d: VNode) => by(d, (o) => o.tag === 'option' && o.attrs.selected !== undefined)[0]!.attrs.value;
     assert.deepEqual(dirs.map(selected), ['positive', '']);
     const lambdas = byControl(c, 'lambda');
-    assert.deepEqual(lambdas.map((l) => [l.attrs.value, l.attrs.disabled]), [['20', undefined], ['20', '']]);
+    assert.deepEqual(
+      lambdas.map((l) => [l.attrs.value, l.attrs.disabled]),
+      [
+        ['20', undefined],
+        ['20', ''],
+      ],
+    );
     const ranges = byControl(c, 'lambda-range');
     assert.deepEqual([ranges[0]!.attrs.min, ranges[0]!.attrs.max, ranges[0]!.attrs['aria-valuetext']], ['0', '1000', 'λ 20']);
     assert.equal(byControl(c, 'strength').length, 1, 'rewrite has an edit strength');
@@ -254,7 +343,10 @@ describe('rewrite view', () => {
     const draft = { ...controls, targets: [{ attribute: 'style', label: 'technical', lambda: 55 }], steps: 10 };
     delete (draft as Partial<RewriteControls>).seed;
     const c = section(renderRewrite(state(run()), { recordOpen: false, draft }), 'controls')!;
-    assert.deepEqual(byControl(c, 'lambda').map((l) => l.attrs.value), ['20', '55']);
+    assert.deepEqual(
+      byControl(c, 'lambda').map((l) => l.attrs.value),
+      ['20', '55'],
+    );
     assert.equal(byControl(c, 'steps')[0]!.attrs.value, '10');
     assert.equal(byControl(c, 'seed')[0]!.attrs.value, '');
     assert.equal(byControl(c, 'seed')[0]!.attrs.placeholder, 'random');
@@ -279,13 +371,20 @@ describe('rewrite view', () => {
     assert.equal(svgs[0]!.attrs.role, 'img');
     assert.match(svgs[0]!.attrs['aria-label']!, /sentiment → positive: p 50% at t 4, 90% at t 3/);
     assert.equal(by(charts, (n) => n.tag === 'path').length, 1);
-    assert.equal(renderRewrite(state(run({ controls: { ...controls, targets: [] } })), ui).some((x) => x.key === 'charts'), false, 'no steering: no chart');
+    assert.equal(
+      renderRewrite(state(run({ controls: { ...controls, targets: [] } })), ui).some((x) => x.key === 'charts'),
+      false,
+      'no steering: no chart',
+    );
   });
 
   it('while running: Cancel, a live timeline and preview; Accept disabled (the document is not changed meanwhile)', () => {
     const r = run({ status: 'running', output: undefined, scores: undefined, record: undefined });
     const sections = renderRewrite(state(r), ui);
-    assert.deepEqual(sections.map((x) => x.key), ['header', 'controls', 'result', 'timeline', 'charts']);
+    assert.deepEqual(
+      sections.map((x) => x.key),
+      ['header', 'controls', 'result', 'timeline', 'charts'],
+    );
     assert.equal(byAction(section(sections, 'header')!, 'cancel').length, 1);
     assert.match(textOf(section(sections, 'header')!), /block 2 of 2, t 3\/4/);
     assert.match(textOf(section(sections, 'timeline')!), /live/);
@@ -297,7 +396,12 @@ describe('rewrite view', () => {
   });
 
   it('a continuation shows the prompt and the new text; an applied run cannot be accepted again', () => {
-    const r = run({ mode: 'continue', original: '', source: { fileName: 'story.txt', scope: 'line 7, column 12', languageId: 'plaintext' }, output: { text: 'and it was lovely.', stoppedBy: 'eos' } });
+    const r = run({
+      mode: 'continue',
+      original: '',
+      source: { fileName: 'story.txt', scope: 'line 7, column 12', languageId: 'plaintext' },
+      output: { text: 'and it was lovely.', stoppedBy: 'eos' },
+    });
     const sections = renderRewrite(state(r), ui);
     const result = section(sections, 'result')!;
     assert.match(textOf(result), /Yesterday I went to the cinema\. \[continuation: and it was lovely\.\]/);
@@ -320,7 +424,9 @@ describe('rewrite view', () => {
 
   it('model text is data, never markup', () => {
     const evil = '<img src=x onerror=alert(1)>';
-    const html = renderRewrite(state(run({ original: evil, output: { text: `${evil}!`, stoppedBy: 'eos' }, steps: [rewriteStep(0, 1, evil, 0.5)] })), ui).map((x) => toHtml(x.node)).join('');
+    const html = renderRewrite(state(run({ original: evil, output: { text: `${evil}!`, stoppedBy: 'eos' }, steps: [rewriteStep(0, 1, evil, 0.5)] })), ui)
+      .map((x) => toHtml(x.node))
+      .join('');
     assert.ok(!html.includes('<img'), 'escaped');
   });
 

@@ -82,7 +82,10 @@ describe('support span finder', () => {
 
   it('numbers count as meaningful on their own, and words keep inner apostrophes', () => {
     assert.ok(findSupportSpan('in 1889, they built it', { tokens: toks('x', ' 1889'), index: 1 }).found);
-    assert.deepEqual(splitWords("don’t stop").map((w) => w.norm), ["don't", 'stop']);
+    assert.deepEqual(
+      splitWords('don’t stop').map((w) => w.norm),
+      ["don't", 'stop'],
+    );
   });
 
   it('stays fast on a large source with common words', () => {
@@ -159,7 +162,8 @@ describe('summary panel messages', () => {
       { type: 'copy', variant: 'regular' },
       { type: 'insert', variant: 'cad', mode: 'comment' },
       { type: 'insert', variant: 'regular', mode: 'cursor' },
-    ]) assert.ok(isSummaryViewToHost(m), JSON.stringify(m));
+    ])
+      assert.ok(isSummaryViewToHost(m), JSON.stringify(m));
   });
 
   it('refuses unknown types, wrong shapes and out-of-range values', () => {
@@ -180,7 +184,8 @@ describe('summary panel messages', () => {
       { type: 'reveal', variant: 'other', index: 0 },
       { type: 'copy' },
       { type: 'insert', variant: 'cad', mode: 'replace' },
-    ]) assert.ok(!isSummaryViewToHost(m), JSON.stringify(m));
+    ])
+      assert.ok(!isSummaryViewToHost(m), JSON.stringify(m));
   });
 });
 
@@ -188,7 +193,13 @@ const request: SummaryRequest = {
   task: 'summarize',
   alpha: 0.5,
   compareRegular: true,
-  source: { uri: 'file:///w/a.md', fileName: 'a.md', languageId: 'markdown', range: { start: { line: 2, character: 0 }, end: { line: 9, character: 0 } }, documentSha256: 'ab' },
+  source: {
+    uri: 'file:///w/a.md',
+    fileName: 'a.md',
+    languageId: 'markdown',
+    range: { start: { line: 2, character: 0 }, end: { line: 9, character: 0 } },
+    documentSha256: 'ab',
+  },
 };
 
 const result: CadRunResult = {
@@ -251,7 +262,10 @@ describe('summary state', () => {
     applyTokenProgress(run, { variant: 'cad', part: 0, index: 5, token: { id: 3, text: 'gap', reliance: 0 } });
     assert.equal(run.cad.tokens.length, 2, 'a gap is ignored');
     applyTokenProgress(run, { variant: 'cad', part: 1, index: 0, token: { id: 4, text: ' Next', reliance: 0 } });
-    assert.deepEqual(run.cad.tokens.map((t) => t.text), [' Next']);
+    assert.deepEqual(
+      run.cad.tokens.map((t) => t.text),
+      [' Next'],
+    );
     assert.equal(run.cad.part, 1);
     applyTokenProgress(run, { variant: 'regular', part: 0, index: 0, token: { id: 5, text: ' R', reliance: -1 } });
     assert.equal(tokenCount(run), 2);
@@ -279,12 +293,24 @@ describe('summary state', () => {
     assert.equal(p.tokens, 3);
     assert.ok(Math.abs(p.positiveShare - 2 / 3) < 1e-9);
     assert.ok(Math.abs(p.meanReliance - 1.3 / 3) < 1e-9);
-    assert.deepEqual(sweepPoint(0, { text: '', tokens: [], alpha: 0, stoppedBy: 'stop-token' }), { alpha: 0, tokens: 0, positiveShare: 0, meanReliance: 0, text: '' });
+    assert.deepEqual(sweepPoint(0, { text: '', tokens: [], alpha: 0, stoppedBy: 'stop-token' }), {
+      alpha: 0,
+      tokens: 0,
+      positiveShare: 0,
+      meanReliance: 0,
+      text: '',
+    });
   });
 
   it('persists and restores; a run cut off by a reload is marked, junk is dropped', () => {
     const running = startedRun(3, request);
-    const saved = JSON.parse(JSON.stringify({ version: 1, request: { ...request, seed: 9 }, state: { run: running, sweep: { status: 'running', alphas: [0, 0.5, 1, 2], points: [] } } }));
+    const saved = JSON.parse(
+      JSON.stringify({
+        version: 1,
+        request: { ...request, seed: 9 },
+        state: { run: running, sweep: { status: 'running', alphas: [0, 0.5, 1, 2], points: [] } },
+      }),
+    );
     const back = restorePersisted(saved);
     assert.ok(back);
     assert.deepEqual(back.request, { ...request, seed: 9 });
@@ -310,7 +336,12 @@ describe('summary settings', () => {
   });
 
   it('keeps valid values, drops invalid ones with a warning', () => {
-    const values: Partial<Record<SettingKey, unknown>> = { 'concert.cad.summaryAlpha': 2, 'concert.cad.questionAlpha': 7, 'concert.cad.maxSummaryTokens': 12.5, 'concert.cad.modelPack': 'my-lm.v2' };
+    const values: Partial<Record<SettingKey, unknown>> = {
+      'concert.cad.summaryAlpha': 2,
+      'concert.cad.questionAlpha': 7,
+      'concert.cad.maxSummaryTokens': 12.5,
+      'concert.cad.modelPack': 'my-lm.v2',
+    };
     const { settings, warnings } = toCadSettings((k) => values[k]);
     assert.equal(settings.summaryAlpha, 2);
     assert.equal(settings.questionAlpha, 1);

@@ -84,23 +84,43 @@ describe('virtual DOM', () => {
 describe('summary view', () => {
   it('without a run, says how to start one', () => {
     const sections = renderSummary(undefined, ui);
-    assert.deepEqual(sections.map((x) => x.key), ['empty']);
+    assert.deepEqual(
+      sections.map((x) => x.key),
+      ['empty'],
+    );
     assert.match(textOf(sections[0]!.node), /Summarize Document/);
   });
 
   it('shows task, source, the α slider and the CAD output shaded by reliance', () => {
     const sections = renderSummary({ run }, ui);
-    assert.deepEqual(sections.map((x) => x.key), ['header', 'controls', 'outputs']);
+    assert.deepEqual(
+      sections.map((x) => x.key),
+      ['header', 'controls', 'outputs'],
+    );
     assert.match(textOf(section(sections, 'header')!), /Summary · notes\.md · whole document/);
     const slider = findAll(section(sections, 'controls')!, (n) => n.tag === 'input')[0]!;
     assert.deepEqual([slider.attrs.type, slider.attrs.min, slider.attrs.max, slider.attrs.step, slider.attrs.value], ['range', '0', '3', '0.25', '0.5']);
     assert.equal(slider.attrs['aria-valuetext'], 'α 0.5');
     const toks = byAction(section(sections, 'outputs')!, 'reveal');
-    assert.deepEqual(toks.map((t) => textOf(t)), ['Paris', 'is', 'big', '.'], 'spaces stay outside the shaded spans; a white-space token is plain text');
+    assert.deepEqual(
+      toks.map((t) => textOf(t)),
+      ['Paris', 'is', 'big', '.'],
+      'spaces stay outside the shaded spans; a white-space token is plain text',
+    );
     assert.match(toHtml(section(sections, 'outputs')!), /Paris<\/span> <span[^>]*>is<\/span> <span[^>]*>big/);
-    assert.deepEqual(toks.map((t) => t.attrs['data-index']), ['0', '1', '3', '4']);
-    assert.deepEqual(toks.map((t) => t.attrs.class), ['tok rel-p3', 'tok rel-0', 'tok rel-n2', 'tok rel-p4']);
-    assert.deepEqual(toks.map((t) => t.attrs.tabindex), ['0', '-1', '-1', '-1'], 'one tab stop per output (roving tabindex)');
+    assert.deepEqual(
+      toks.map((t) => t.attrs['data-index']),
+      ['0', '1', '3', '4'],
+    );
+    assert.deepEqual(
+      toks.map((t) => t.attrs.class),
+      ['tok rel-p3', 'tok rel-0', 'tok rel-n2', 'tok rel-p4'],
+    );
+    assert.deepEqual(
+      toks.map((t) => t.attrs.tabindex),
+      ['0', '-1', '-1', '-1'],
+      'one tab stop per output (roving tabindex)',
+    );
     assert.ok(toks.every((t) => t.attrs.role === 'button' && /nats/.test(t.attrs.title ?? '')));
     assert.match(textOf(section(sections, 'outputs')!), /5 tokens · 40% document-supported · finished/);
   });
@@ -110,7 +130,10 @@ describe('summary view', () => {
     const buttons = [...byAction(section(done, 'outputs')!, 'copy'), ...byAction(section(done, 'outputs')!, 'insert')];
     assert.equal(buttons.length, 3);
     assert.ok(buttons.every((b) => b.attrs.disabled === undefined && b.attrs['data-variant'] === 'cad'));
-    assert.deepEqual(byAction(section(done, 'outputs')!, 'insert').map((b) => b.attrs['data-mode']), ['comment', 'cursor']);
+    assert.deepEqual(
+      byAction(section(done, 'outputs')!, 'insert').map((b) => b.attrs['data-mode']),
+      ['comment', 'cursor'],
+    );
     const running = renderSummary({ run: { ...run, status: 'running', cad: { text: '', tokens: [], alpha: 0.5 } } }, ui);
     assert.ok([...byAction(section(running, 'outputs')!, 'copy'), ...byAction(section(running, 'outputs')!, 'insert')].every((b) => b.attrs.disabled === ''));
     assert.equal(byAction(section(running, 'header')!, 'cancel').length, 1);
@@ -120,7 +143,11 @@ describe('summary view', () => {
   });
 
   it('side by side: a regular column with its own actions; the toggle reflects it', () => {
-    const both: SummaryRunView = { ...run, compareRegular: true, regular: { text: 'Berlin', tokens: [{ text: ' Berlin', reliance: -3 }], alpha: 0, stoppedBy: 'max-tokens' } };
+    const both: SummaryRunView = {
+      ...run,
+      compareRegular: true,
+      regular: { text: 'Berlin', tokens: [{ text: ' Berlin', reliance: -3 }], alpha: 0, stoppedBy: 'max-tokens' },
+    };
     const sections = renderSummary({ run: both }, ui);
     const out = section(sections, 'outputs')!;
     assert.match(out.attrs.class!, /two/);
@@ -135,7 +162,20 @@ describe('summary view', () => {
     const full: SummaryRunView = {
       ...run,
       chunks: [{ start: 0, end: 10, summary: 'first' }],
-      record: { modelId: 'concert-lm-small', manifestSha256: 'a'.repeat(64), modelSha256: 'b'.repeat(64), seed: 42, alpha: 0.5, decoding: 'top-p 0.9, temperature 1', maxTokens: 64, provider: 'cpu', device: 'CPU', promptTokens: { withContext: 30, withoutContext: 5 }, chunks: 2, durationMs: 2500 },
+      record: {
+        modelId: 'concert-lm-small',
+        manifestSha256: 'a'.repeat(64),
+        modelSha256: 'b'.repeat(64),
+        seed: 42,
+        alpha: 0.5,
+        decoding: 'top-p 0.9, temperature 1',
+        maxTokens: 64,
+        provider: 'cpu',
+        device: 'CPU',
+        promptTokens: { withContext: 30, withoutContext: 5 },
+        chunks: 2,
+        durationMs: 2500,
+      },
     };
     const sections = renderSummary({ run: full }, { recordOpen: true, chunksOpen: false });
     assert.match(textOf(section(sections, 'chunks')!), /summarised in 2 chunks/);
@@ -161,7 +201,14 @@ describe('summary view', () => {
   it('plots the α sweep as bars with an accessible description and a table', () => {
     const state: SummaryViewState = {
       run,
-      sweep: { status: 'running', alphas: [0, 0.5, 1, 2], points: [{ alpha: 0, tokens: 10, positiveShare: 0.3, meanReliance: 0.1, text: 'x' }, { alpha: 0.5, tokens: 10, positiveShare: 0.6, meanReliance: 0.4, text: 'y' }] },
+      sweep: {
+        status: 'running',
+        alphas: [0, 0.5, 1, 2],
+        points: [
+          { alpha: 0, tokens: 10, positiveShare: 0.3, meanReliance: 0.1, text: 'x' },
+          { alpha: 0.5, tokens: 10, positiveShare: 0.6, meanReliance: 0.4, text: 'y' },
+        ],
+      },
     };
     const sw = section(renderSummary(state, ui), 'sweep')!;
     const svg = findAll(sw, (n) => n.tag === 'svg')[0]!;

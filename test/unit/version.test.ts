@@ -17,7 +17,7 @@ function files(dir: string): string[] {
 }
 
 describe('version in one place', () => {
-  it('no source repeats package.json\'s version', () => {
+  it("no source repeats package.json's version", () => {
     const literal = new RegExp(`['"\`]v?${version.replace(/\./g, '\\.')}['"\`]`);
     const repeats = ['src', 'webview', 'bin'].flatMap(files).filter((f) => literal.test(readFileSync(f, 'utf8')));
     assert.deepEqual(repeats, [], `these files spell out ${version}: import CONCERT_VERSION from src/protocol/version.ts`);

@@ -21,12 +21,17 @@ function findVsCode(): { executable: string } | { reason: string } {
   const which = spawnSync('sh', ['-c', 'command -v code'], { encoding: 'utf8' });
   const cli = which.status === 0 ? which.stdout.trim() : '';
   if (!cli) {
-    return { reason: 'no desktop VS Code on this machine (set CONCERT_VSCODE_EXECUTABLE to its Electron binary, or install `code`); @vscode/test-electron would download VS Code, which this offline machine cannot. test/e2e covers the same scenarios in code-server.' };
+    return {
+      reason:
+        'no desktop VS Code on this machine (set CONCERT_VSCODE_EXECUTABLE to its Electron binary, or install `code`); @vscode/test-electron would download VS Code, which this offline machine cannot. test/e2e covers the same scenarios in code-server.',
+    };
   }
   // Linux packages put a launcher script at <install>/bin/code; the Electron binary is <install>/code.
   const real = realpathSync(cli);
   const electron = join(dirname(dirname(real)), 'code');
-  return existsSync(electron) ? { executable: electron } : { reason: `found ${cli}, but not the VS Code binary next to it (${electron}); set CONCERT_VSCODE_EXECUTABLE` };
+  return existsSync(electron)
+    ? { executable: electron }
+    : { reason: `found ${cli}, but not the VS Code binary next to it (${electron}); set CONCERT_VSCODE_EXECUTABLE` };
 }
 
 it('the VS Code smoke suite passes on desktop VS Code (@vscode/test-electron)', { timeout: 10 * 60_000 }, async (t) => {
@@ -43,7 +48,16 @@ it('the VS Code smoke suite passes on desktop VS Code (@vscode/test-electron)', 
   const tmp = mkdtempSync(join(tmpdir(), 'concert-vscode-'));
   try {
     const suite = join(tmp, 'suite', 'index.js');
-    await esbuild.build({ entryPoints: [join(ROOT, 'test', 'vscode', 'suite', 'index.ts')], outfile: suite, bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'], logLevel: 'warning' });
+    await esbuild.build({
+      entryPoints: [join(ROOT, 'test', 'vscode', 'suite', 'index.ts')],
+      outfile: suite,
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      external: ['vscode'],
+      logLevel: 'warning',
+    });
     const workspace = join(tmp, 'workspace');
     cpSync(join(ROOT, 'test', 'e2e', 'fixtures', 'workspace'), workspace, { recursive: true });
     await runTests({
@@ -51,7 +65,17 @@ it('the VS Code smoke suite passes on desktop VS Code (@vscode/test-electron)', 
       extensionDevelopmentPath: ROOT,
       extensionTestsPath: suite,
       extensionTestsEnv: { CONCERT_EXTENSION_ROOT: ROOT },
-      launchArgs: [workspace, '--disable-extensions', `--user-data-dir=${join(tmp, 'user-data')}`, `--extensions-dir=${join(tmp, 'extensions')}`, '--disable-workspace-trust', '--skip-welcome', '--skip-release-notes', '--disable-telemetry', '--disable-updates'],
+      launchArgs: [
+        workspace,
+        '--disable-extensions',
+        `--user-data-dir=${join(tmp, 'user-data')}`,
+        `--extensions-dir=${join(tmp, 'extensions')}`,
+        '--disable-workspace-trust',
+        '--skip-welcome',
+        '--skip-release-notes',
+        '--disable-telemetry',
+        '--disable-updates',
+      ],
     });
   } finally {
     rmSync(tmp, { recursive: true, force: true });

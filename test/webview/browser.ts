@@ -26,7 +26,9 @@ export const CHROMIUM_ARGS = [
 /** Fails (never skips) with the install line: CI installs Chromium, so its absence is a broken setup. */
 export function requireChromium(): string {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}. Install it with: sudo apt-get install -y --no-install-recommends chromium (.ci/run does this), or set CONCERT_CHROMIUM to a Chromium binary.`);
+    throw new Error(
+      `Chromium not found at ${CHROMIUM}. Install it with: sudo apt-get install -y --no-install-recommends chromium (.ci/run does this), or set CONCERT_CHROMIUM to a Chromium binary.`,
+    );
   }
   return CHROMIUM;
 }
@@ -81,10 +83,16 @@ export async function guardContext(context: BrowserContext, o: GuardOptions): Pr
   await context.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (e) => {
       // Looked up at event time: the binding is installed in each new document alongside this script.
-      (window as unknown as { __concertCspViolation?: (v: string) => void }).__concertCspViolation?.(`${e.violatedDirective} blocked ${e.blockedURI || '(inline)'} at ${e.sourceFile}:${e.lineNumber} in ${location.href}`);
+      (window as unknown as { __concertCspViolation?: (v: string) => void }).__concertCspViolation?.(
+        `${e.violatedDirective} blocked ${e.blockedURI || '(inline)'} at ${e.sourceFile}:${e.lineNumber} in ${location.href}`,
+      );
     });
   });
-  const local = (url: string) => url.startsWith('blob:') || url.startsWith('data:') || url === 'about:blank' || o.allowedOrigins.some((origin) => url === origin || url.startsWith(`${origin}/`));
+  const local = (url: string) =>
+    url.startsWith('blob:') ||
+    url.startsWith('data:') ||
+    url === 'about:blank' ||
+    o.allowedOrigins.some((origin) => url === origin || url.startsWith(`${origin}/`));
   const watchPage = (page: Page) => {
     page.on('console', (m) => {
       if (m.type() !== 'error') return;
@@ -109,9 +117,12 @@ export async function guardContext(context: BrowserContext, o: GuardOptions): Pr
     if (o.serviceWorkerHosts?.test(host)) {
       // Allowed only if a service worker answered it (VS Code maps webview resources that way); checked when the
       // request ends, so a real network fetch of such a URL still counts.
-      void r.response().then((resp) => {
-        if (!resp?.fromServiceWorker()) p.foreignRequests.push(`${url} (not answered by the webview service worker)`);
-      }, () => p.foreignRequests.push(`${url} (failed)`));
+      void r.response().then(
+        (resp) => {
+          if (!resp?.fromServiceWorker()) p.foreignRequests.push(`${url} (not answered by the webview service worker)`);
+        },
+        () => p.foreignRequests.push(`${url} (failed)`),
+      );
       return;
     }
     p.foreignRequests.push(url);

@@ -38,7 +38,11 @@ describe('every webview bundle (webview tier)', () => {
 
   it('each bundle in dist/webview is known to the harness', () => {
     const unknown = bundles.filter((b) => !(b in views));
-    assert.deepEqual(unknown, [], `dist/webview has bundles the harness does not know: ${unknown.join(', ')}. Add them to VIEWS in test/webview/harness.ts (and give each its own test file).`);
+    assert.deepEqual(
+      unknown,
+      [],
+      `dist/webview has bundles the harness does not know: ${unknown.join(', ')}. Add them to VIEWS in test/webview/harness.ts (and give each its own test file).`,
+    );
   });
 
   it("the harness serves each view the way its host does (script, styles, title from the host's code)", () => {
@@ -52,7 +56,10 @@ describe('every webview bundle (webview tier)', () => {
       assert.ok(host.text.includes(`'${v.title}'`), `${host.file} titles the page '${v.title}'`);
       // The panels give their script, style and title to PanelHost (src/extension/panelHost.ts), which builds the page.
       const builder = host.text.includes('new PanelHost(') ? hostSources.find((s) => s.file === 'src/extension/panelHost.ts') : host;
-      assert.ok(builder?.text.includes('webviewHtml('), `${host.file} builds its page with webviewHtml() (the CSP this tier checks), itself or through PanelHost`);
+      assert.ok(
+        builder?.text.includes('webviewHtml('),
+        `${host.file} builds its page with webviewHtml() (the CSP this tier checks), itself or through PanelHost`,
+      );
     }
   });
 
@@ -70,7 +77,11 @@ describe('every webview bundle (webview tier)', () => {
         await page.screenshot({ path: join(RESULTS, `${name}-initial.png`), fullPage: true });
       });
     });
-    it(`${name}: has its own test file`, { todo: existsSync(join(ROOT, 'test', 'webview', `${name}.test.ts`)) ? false : `no test/webview/${name}.test.ts yet: rendering, controls and intents of this panel are untested in the browser` }, () => {
+    it(`${name}: has its own test file`, {
+      todo: existsSync(join(ROOT, 'test', 'webview', `${name}.test.ts`))
+        ? false
+        : `no test/webview/${name}.test.ts yet: rendering, controls and intents of this panel are untested in the browser`,
+    }, () => {
       assert.ok(existsSync(join(ROOT, 'test', 'webview', `${name}.test.ts`)));
     });
   }

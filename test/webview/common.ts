@@ -120,7 +120,24 @@ export interface AxControl {
   focusable: boolean;
 }
 
-const CONTROL_ROLES = new Set(['button', 'checkbox', 'combobox', 'link', 'listbox', 'menuitem', 'option', 'radio', 'searchbox', 'slider', 'spinbutton', 'switch', 'tab', 'textbox', 'toggleButton', 'PopUpButton']);
+const CONTROL_ROLES = new Set([
+  'button',
+  'checkbox',
+  'combobox',
+  'link',
+  'listbox',
+  'menuitem',
+  'option',
+  'radio',
+  'searchbox',
+  'slider',
+  'spinbutton',
+  'switch',
+  'tab',
+  'textbox',
+  'toggleButton',
+  'PopUpButton',
+]);
 
 /** Chromium's own accessibility tree (through CDP): every control with the name assistive technology reads. */
 export async function axControls(page: Page): Promise<AxControl[]> {
@@ -134,7 +151,7 @@ export async function axControls(page: Page): Promise<AxControl[]> {
       const role = String(n.role?.value ?? '');
       const focusable = (n.properties ?? []).some((p) => p.name === 'focusable' && p.value.value === true);
       if (!CONTROL_ROLES.has(role) && !focusable) continue;
-      if (role === 'RootWebArea' || role === 'WebArea' || role === 'generic' && !focusable) continue;
+      if (role === 'RootWebArea' || role === 'WebArea' || (role === 'generic' && !focusable)) continue;
       out.push({ role, name: String(n.name?.value ?? '').trim(), focusable });
     }
     return out;

@@ -47,7 +47,14 @@ export const VIEWS = {
 
 /** Only these folders are served; everything else is a 404 that the tests report. */
 const SERVED = ['dist/webview/', 'media/'];
-const TYPES: Record<string, string> = { '.js': 'text/javascript', '.css': 'text/css', '.ttf': 'font/ttf', '.svg': 'image/svg+xml', '.map': 'application/json', '.woff2': 'font/woff2' };
+const TYPES: Record<string, string> = {
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.ttf': 'font/ttf',
+  '.svg': 'image/svg+xml',
+  '.map': 'application/json',
+  '.woff2': 'font/woff2',
+};
 
 interface Session {
   state: unknown;
@@ -208,7 +215,13 @@ export class FakeHost<ToHost extends { type: string }, FromHost> {
   ) {}
 
   /** Opens `view` in `page` with this fake host. `accept` is the extension's own message guard. */
-  static async open<ToHost extends { type: string }, FromHost>(page: Page, harness: Harness, view: ViewShell, accept: (m: unknown) => m is ToHost, state?: unknown): Promise<FakeHost<ToHost, FromHost>> {
+  static async open<ToHost extends { type: string }, FromHost>(
+    page: Page,
+    harness: Harness,
+    view: ViewShell,
+    accept: (m: unknown) => m is ToHost,
+    state?: unknown,
+  ): Promise<FakeHost<ToHost, FromHost>> {
     const { id, url } = harness.newSession(view, state);
     const host = new FakeHost<ToHost, FromHost>(page, harness, id, accept);
     await page.exposeBinding('__concertHarness', (_source, e: { kind: 'post' | 'setState'; value: unknown }) => host.onEvent(e));
@@ -276,4 +289,3 @@ export class FakeHost<ToHost extends { type: string }, FromHost> {
     return this.received.slice(from);
   }
 }
-

@@ -113,7 +113,12 @@ const atT = async (page: Page, t: number) => {
   try {
     await page.locator('.timeline output.t', { hasText: `t = ${t} / 4` }).waitFor({ timeout: 5_000 });
   } catch {
-    assert.fail(`the timeline does not show t ${t}: ${await page.locator('.timeline').innerText().catch(() => '(no timeline)')}`);
+    assert.fail(
+      `the timeline does not show t ${t}: ${await page
+        .locator('.timeline')
+        .innerText()
+        .catch(() => '(no timeline)')}`,
+    );
   }
 };
 
@@ -140,7 +145,9 @@ describe('rewrite panel (webview tier)', () => {
       const csp = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
       assert.equal(csp, contentSecurityPolicy(suite.harness.origin, nonce), 'the page carries the policy webviewHtml() builds');
       assert.doesNotMatch(csp ?? '', /unsafe-(inline|eval)/);
-      const scripts = await page.locator('script').evaluateAll((els) => els.map((e) => ({ nonce: (e as HTMLScriptElement).nonce, src: (e as HTMLScriptElement).src })));
+      const scripts = await page
+        .locator('script')
+        .evaluateAll((els) => els.map((e) => ({ nonce: (e as HTMLScriptElement).nonce, src: (e as HTMLScriptElement).src })));
       for (const s of scripts) {
         assert.equal(s.nonce, nonce, `script ${s.src || '(inline)'} has the page nonce`);
         assert.ok(s.src, 'no inline script');
@@ -161,18 +168,77 @@ describe('rewrite panel (webview tier)', () => {
       assert.equal(await page.locator('.charts').count(), 0, 'no chart before the first step');
 
       // Streamed updates must not replace the controls (one may be under the pointer, or being typed in).
-      const keep = ['#dir-0', '#lambda-0', '#lambda-num-0', '#strength', '#steps', '#projection', '[data-key="btn:rerun"]', '[data-key="btn:cancel"]', '[data-key="btn:accept"]'];
+      const keep = [
+        '#dir-0',
+        '#lambda-0',
+        '#lambda-num-0',
+        '#strength',
+        '#steps',
+        '#projection',
+        '[data-key="btn:rerun"]',
+        '[data-key="btn:cancel"]',
+        '[data-key="btn:accept"]',
+      ];
       for (const k of keep) await mark(page, k);
       await page.locator('#lambda-0').hover();
 
       const expected = [
-        { status: /Denoising… block 1 of 2, t 4\/4/, frame: 'The cat was dull and', changed: [], hint: /The first step of this block\. Following the newest step/, caption: '12% at t 4', preview: 'The cat was dull and' },
-        { status: /block 1 of 2, t 3\/4/, frame: 'The film was dull and', changed: ['film'], hint: /1 change since the previous step \(marked\)\./, caption: '25% at t 3', preview: 'The film was dull and' },
-        { status: /block 1 of 2, t 2\/4/, frame: 'The film was bright and', changed: ['bright'], hint: /1 change since the previous step/, caption: '55% at t 2', preview: 'The film was bright and' },
-        { status: /block 1 of 2, t 1\/4/, frame: 'The film was bright and', changed: [], hint: /Nothing changed since the previous step\./, caption: '71% at t 1', preview: 'The film was bright and' },
-        { status: /block 2 of 2, t 4\/4/, frame: 'far too long.', changed: [], hint: /The first step of this block\./, caption: '60% at t 4', preview: 'The film was bright and far too long.' },
-        { status: /block 2 of 2, t 3\/4/, frame: 'truly lovely.', changed: ['truly lovely'], hint: /1 change since/, caption: '80% at t 3', preview: 'The film was bright and truly lovely.' },
-        { status: /block 2 of 2, t 2\/4/, frame: 'truly lovely.', changed: [], hint: /Nothing changed/, caption: 'not scored at t 2', preview: 'The film was bright and truly lovely.' },
+        {
+          status: /Denoising… block 1 of 2, t 4\/4/,
+          frame: 'The cat was dull and',
+          changed: [],
+          hint: /The first step of this block\. Following the newest step/,
+          caption: '12% at t 4',
+          preview: 'The cat was dull and',
+        },
+        {
+          status: /block 1 of 2, t 3\/4/,
+          frame: 'The film was dull and',
+          changed: ['film'],
+          hint: /1 change since the previous step \(marked\)\./,
+          caption: '25% at t 3',
+          preview: 'The film was dull and',
+        },
+        {
+          status: /block 1 of 2, t 2\/4/,
+          frame: 'The film was bright and',
+          changed: ['bright'],
+          hint: /1 change since the previous step/,
+          caption: '55% at t 2',
+          preview: 'The film was bright and',
+        },
+        {
+          status: /block 1 of 2, t 1\/4/,
+          frame: 'The film was bright and',
+          changed: [],
+          hint: /Nothing changed since the previous step\./,
+          caption: '71% at t 1',
+          preview: 'The film was bright and',
+        },
+        {
+          status: /block 2 of 2, t 4\/4/,
+          frame: 'far too long.',
+          changed: [],
+          hint: /The first step of this block\./,
+          caption: '60% at t 4',
+          preview: 'The film was bright and far too long.',
+        },
+        {
+          status: /block 2 of 2, t 3\/4/,
+          frame: 'truly lovely.',
+          changed: ['truly lovely'],
+          hint: /1 change since/,
+          caption: '80% at t 3',
+          preview: 'The film was bright and truly lovely.',
+        },
+        {
+          status: /block 2 of 2, t 2\/4/,
+          frame: 'truly lovely.',
+          changed: [],
+          hint: /Nothing changed/,
+          caption: 'not scored at t 2',
+          preview: 'The film was bright and truly lovely.',
+        },
       ];
       for (let n = 1; n <= expected.length; n++) {
         const e = expected[n - 1]!;
@@ -203,7 +269,10 @@ describe('rewrite panel (webview tier)', () => {
       await show(host, RUNNING(8));
       await atT(page, 1);
       assert.equal((await page.locator('.charts path.line').getAttribute('d'))?.match(/M/g)?.length, 2, 'the line breaks at the unscored step');
-      assert.equal(await page.locator('.charts svg').getAttribute('aria-label'), 'sentiment → positive: p 60% at t 4, 90% at t 1; 90% at the shown step (t 1/4).');
+      assert.equal(
+        await page.locator('.charts svg').getAttribute('aria-label'),
+        'sentiment → positive: p 60% at t 4, 90% at t 1; 90% at the shown step (t 1/4).',
+      );
       assert.match(await text(page, '#h-charts'), /Classifier scores over steps · block 2/);
       await page.screenshot({ path: join(RESULTS, 'rewrite-running.png'), fullPage: true });
 
@@ -396,26 +465,40 @@ describe('rewrite panel (webview tier)', () => {
 
       // Enter in a field runs again with what the fields say (the typed value, before the field is left).
       await page.locator('#lambda-num-0').fill('-5');
-      assert.deepEqual(await posts(host, () => page.keyboard.press('Enter'), 'Enter in λ'), { type: 'rerun', controls: { ...edited, targets: [{ ...edited.targets[0]!, lambda: 0 }, edited.targets[1]!] } });
+      assert.deepEqual(await posts(host, () => page.keyboard.press('Enter'), 'Enter in λ'), {
+        type: 'rerun',
+        controls: { ...edited, targets: [{ ...edited.targets[0]!, lambda: 0 }, edited.targets[1]!] },
+      });
       assert.equal(await value(page, '#lambda-num-0'), '0', 'the field shows the λ the run used: clamped to its range');
       assert.equal(await value(page, '#lambda-0'), '0');
       // An empty seed asks for a fresh random one: no seed in the message.
       await page.locator('#seed').fill('');
       const { seed: _s, ...noSeed } = edited;
-      assert.deepEqual(await posts(host, () => page.keyboard.press('Enter'), 'Enter in Seed'), { type: 'rerun', controls: { ...noSeed, targets: [{ ...edited.targets[0]!, lambda: 0 }, edited.targets[1]!] } });
+      assert.deepEqual(await posts(host, () => page.keyboard.press('Enter'), 'Enter in Seed'), {
+        type: 'rerun',
+        controls: { ...noSeed, targets: [{ ...edited.targets[0]!, lambda: 0 }, edited.targets[1]!] },
+      });
       // No steering for sentiment: its λ is disabled and it leaves the targets.
       await page.locator('#dir-0').selectOption('');
       assert.equal(await disabled(page, '#lambda-num-0'), true);
       assert.deepEqual(await clickPosts(host, '[data-action="rerun"]'), { type: 'rerun', controls: { ...noSeed, targets: [edited.targets[1]!] } });
       // Re-run by keyboard.
       await page.locator('[data-key="btn:rerun"]').focus();
-      assert.deepEqual(await posts(host, () => page.keyboard.press('Enter'), 'Enter on Re-run'), { type: 'rerun', controls: { ...noSeed, targets: [edited.targets[1]!] } });
+      assert.deepEqual(await posts(host, () => page.keyboard.press('Enter'), 'Enter on Re-run'), {
+        type: 'rerun',
+        controls: { ...noSeed, targets: [edited.targets[1]!] },
+      });
     });
   });
 
   it('a continuation shows the prompt and new text, and asks for the number of new tokens instead of an edit strength', async () => {
     await withView(async (host, page) => {
-      const cont = DONE({ mode: 'continue', original: '', source: { fileName: 'story.md', scope: 'line 7, column 12', languageId: 'markdown' }, output: { text: 'and the rain stopped.', stoppedBy: 'eos' } });
+      const cont = DONE({
+        mode: 'continue',
+        original: '',
+        source: { fileName: 'story.md', scope: 'line 7, column 12', languageId: 'markdown' },
+        output: { text: 'and the rain stopped.', stoppedBy: 'eos' },
+      });
       await show(host, cont);
       await page.locator('.result .meta').waitFor();
       assert.match(await text(page, 'h1'), /^Continuation · story\.md · line 7, column 12$/);
@@ -429,7 +512,10 @@ describe('rewrite panel (webview tier)', () => {
       await page.locator('#tokens').fill('600');
       assert.deepEqual(await posts(host, () => page.keyboard.press('Enter'), 'Enter in New tokens'), { type: 'rerun', controls: { ...CONTROLS, tokens: 512 } });
       await page.locator('#minTokens').fill('3');
-      assert.deepEqual(await posts(host, () => page.keyboard.press('Enter'), 'Enter in At least'), { type: 'rerun', controls: { ...CONTROLS, tokens: 512, minTokens: 3 } });
+      assert.deepEqual(await posts(host, () => page.keyboard.press('Enter'), 'Enter in At least'), {
+        type: 'rerun',
+        controls: { ...CONTROLS, tokens: 512, minTokens: 3 },
+      });
       assert.deepEqual(await clickPosts(host, '[data-action="accept"]'), { type: 'accept' });
     });
   });
@@ -487,7 +573,15 @@ describe('rewrite panel (webview tier)', () => {
       await page.locator('.result .meta').waitFor();
       assert.equal(await text(page, '#h-result'), 'Original → rewrite');
       const diff = page.locator('.result .text.diff');
-      const visible = (sel: string) => diff.locator(sel).evaluateAll((els) => els.map((e) => Array.from(e.childNodes).filter((c) => !(c instanceof HTMLElement && c.classList.contains('sr-only'))).map((c) => c.textContent).join('')));
+      const visible = (sel: string) =>
+        diff.locator(sel).evaluateAll((els) =>
+          els.map((e) =>
+            Array.from(e.childNodes)
+              .filter((c) => !(c instanceof HTMLElement && c.classList.contains('sr-only')))
+              .map((c) => c.textContent)
+              .join(''),
+          ),
+        );
       assert.deepEqual(await visible('del'), ['dull', 'far too long']);
       assert.deepEqual(await visible('ins'), ['bright', 'truly lovely']);
       // What a screen reader reads: the changes named, not only struck through or underlined.
@@ -536,7 +630,10 @@ describe('rewrite panel (webview tier)', () => {
       assert.equal(await text(page, 'output[for="tl-block"]'), '1 / 2');
       assert.equal(await value(page, '#steps'), '99');
       await page.locator('details.record[open]').waitFor();
-      assert.match(await text(page, 'details.record'), /Model\s+Concert SSD core \(concert-ssd-core\)[\s\S]*Steering\s+sentiment → positive \(λ 20\)\s+Seed\s+1234/);
+      assert.match(
+        await text(page, 'details.record'),
+        /Model\s+Concert SSD core \(concert-ssd-core\)[\s\S]*Steering\s+sentiment → positive \(λ 20\)\s+Seed\s+1234/,
+      );
       assert.deepEqual(await clickPosts(host, '[data-action="rerun"]'), { type: 'rerun', controls: draft });
 
       // A new run starts over: the timeline follows it, the controls show what it used; the record stays open.
@@ -558,7 +655,14 @@ describe('rewrite panel (webview tier)', () => {
         steps: [rewriteStep(0, 2, `<u>a</u>`, 0.5), rewriteStep(0, 1, `<u>b</u> ${evil}`, 0.6)],
         blocks: 1,
       });
-      await host.send({ type: 'state', state: { classifiers: [{ attribute: '<em>tone</em>', labels: ['<s>x</s>'] }], defaultLambda: 15, run: { ...hostileRun, controls: { ...CONTROLS, targets: [{ attribute: '<em>tone</em>', label: '<s>x</s>', lambda: 3 }] } } } });
+      await host.send({
+        type: 'state',
+        state: {
+          classifiers: [{ attribute: '<em>tone</em>', labels: ['<s>x</s>'] }],
+          defaultLambda: 15,
+          run: { ...hostileRun, controls: { ...CONTROLS, targets: [{ attribute: '<em>tone</em>', label: '<s>x</s>', lambda: 3 }] } },
+        },
+      });
       await page.locator('.result .meta').waitFor();
       assert.equal(await text(page, 'h1 .source'), '· <b>f</b>.md · <i>lines</i>');
       assert.equal(await text(page, '.timeline .frame'), `<u>b</u> ${evil}`);
@@ -627,7 +731,11 @@ describe('rewrite panel (webview tier)', () => {
       await page.locator('.result .meta').waitFor();
       const controls = await axControls(page);
       const names = controls.map((c) => `${c.role} "${c.name}"`);
-      assert.deepEqual(controls.filter((c) => !c.name), [], `controls without an accessible name:\n${names.join('\n')}`);
+      assert.deepEqual(
+        controls.filter((c) => !c.name),
+        [],
+        `controls without an accessible name:\n${names.join('\n')}`,
+      );
       for (const expected of [
         'combobox "sentiment Direction"',
         'slider "sentiment λ"',
@@ -654,7 +762,10 @@ describe('rewrite panel (webview tier)', () => {
         const dup = ids.filter((id, i) => ids.indexOf(id) !== i);
         const missing: string[] = [];
         for (const el of Array.from(document.querySelectorAll('[aria-labelledby], [aria-describedby], label[for], output[for]'))) {
-          const wanted = [el.getAttribute('aria-labelledby'), el.getAttribute('aria-describedby'), el.getAttribute('for')].join(' ').split(/\s+/).filter(Boolean);
+          const wanted = [el.getAttribute('aria-labelledby'), el.getAttribute('aria-describedby'), el.getAttribute('for')]
+            .join(' ')
+            .split(/\s+/)
+            .filter(Boolean);
           for (const id of wanted) if (!document.getElementById(id)) missing.push(`${el.tagName.toLowerCase()} → #${id}`);
         }
         return { dup, missing };
@@ -665,7 +776,25 @@ describe('rewrite panel (webview tier)', () => {
       assert.equal(await page.getByRole('group', { name: 'sentiment' }).count(), 1);
 
       const order = await tabOrder(page);
-      assert.deepEqual(order, ['dir:sentiment', 'lambda-range:sentiment', 'lambda:sentiment', 'dir:style', 'strength-range', 'strength', 'steps', 'topP', 'projection', 'seed', 'btn:new-seed', 'btn:rerun', 'btn:accept', 'btn:reject', 'tl-block', 'tl-step', 'summary:record']);
+      assert.deepEqual(order, [
+        'dir:sentiment',
+        'lambda-range:sentiment',
+        'lambda:sentiment',
+        'dir:style',
+        'strength-range',
+        'strength',
+        'steps',
+        'topP',
+        'projection',
+        'seed',
+        'btn:new-seed',
+        'btn:rerun',
+        'btn:accept',
+        'btn:reject',
+        'tl-block',
+        'tl-step',
+        'summary:record',
+      ]);
       await toTop(page);
       for (const key of order) {
         await page.keyboard.press('Tab');

@@ -17,10 +17,25 @@ import { FakeHost, VIEWS } from './harness';
 
 type StatusHost = FakeHost<StatusViewToHost, HostToStatusView>;
 
-const VALID: StatusPackView = { id: 'concert-lm-small', kind: 'causal-lm', source: 'bundled', valid: true, sizeBytes: 2_700_000, displayName: 'Concert small LM', dir: '/ext/models/concert-lm-small' };
+const VALID: StatusPackView = {
+  id: 'concert-lm-small',
+  kind: 'causal-lm',
+  source: 'bundled',
+  valid: true,
+  sizeBytes: 2_700_000,
+  displayName: 'Concert small LM',
+  dir: '/ext/models/concert-lm-small',
+};
 /** Untrusted text from a manifest: must reach the screen as text. */
 const HOSTILE = `<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> & "quoted" 'single'`;
-const INVALID: StatusPackView = { id: 'broken-pack', kind: 'classifier', source: 'user', valid: false, error: `concert.json: unknown key "extra" ${HOSTILE}`, dir: '/home/user/packs/broken-pack' };
+const INVALID: StatusPackView = {
+  id: 'broken-pack',
+  kind: 'classifier',
+  source: 'user',
+  valid: false,
+  error: `concert.json: unknown key "extra" ${HOSTILE}`,
+  dir: '/home/user/packs/broken-pack',
+};
 const RUNNING: StatusViewState = {
   workerState: 'running',
   provider: { chosen: 'cpu', device: 'CPU (test machine), 2 threads', requested: 'auto', fallbackReasons: ['cuda: no CUDA runtime <libcudart.so>'] },
@@ -76,7 +91,11 @@ describe('status view (webview tier)', () => {
       assert.equal(csp, contentSecurityPolicy(suite.harness.origin, nonce), 'the page carries the policy webviewHtml() builds');
       assert.match(csp ?? '', /default-src 'none'/);
       assert.doesNotMatch(csp ?? '', /unsafe-(inline|eval)/);
-      const scripts = await page.locator('script').evaluateAll((els) => els.map((e) => ({ nonce: (e as HTMLScriptElement).nonce, src: (e as HTMLScriptElement).src, inline: !(e as HTMLScriptElement).src })));
+      const scripts = await page
+        .locator('script')
+        .evaluateAll((els) =>
+          els.map((e) => ({ nonce: (e as HTMLScriptElement).nonce, src: (e as HTMLScriptElement).src, inline: !(e as HTMLScriptElement).src })),
+        );
       for (const s of scripts) {
         assert.equal(s.nonce, nonce, `script ${s.src || '(inline)'} has the page nonce`);
         assert.equal(s.inline, false, 'no inline script');
@@ -91,25 +110,28 @@ describe('status view (webview tier)', () => {
         const host = await open(page);
         await show(host, RUNNING);
         const nonce = suite.harness.nonce(host.sessionId) ?? '';
-        const outcome = await page.evaluate(async ([probe, n]) => {
-          const inline = document.createElement('script');
-          inline.textContent = 'window.__inlineRan = true;';
-          document.body.append(inline);
-          // eval from a script the page itself runs (a nonce'd one, so the script is allowed and only eval is at stake).
-          const p = document.createElement('script');
-          p.nonce = n;
-          p.src = probe;
-          await new Promise((resolve) => {
-            p.onload = resolve;
-            p.onerror = resolve;
-            document.body.append(p);
-          });
-          const img = document.createElement('img');
-          img.src = 'https://example.com/pixel.png';
-          document.body.append(img);
-          const w = window as unknown as { __inlineRan?: boolean; __evalProbe?: { eval: string; fn: string } };
-          return { inlineRan: w.__inlineRan === true, evalProbe: w.__evalProbe };
-        }, [`${suite.harness.origin}/harness/eval-probe.js`, nonce] as const);
+        const outcome = await page.evaluate(
+          async ([probe, n]) => {
+            const inline = document.createElement('script');
+            inline.textContent = 'window.__inlineRan = true;';
+            document.body.append(inline);
+            // eval from a script the page itself runs (a nonce'd one, so the script is allowed and only eval is at stake).
+            const p = document.createElement('script');
+            p.nonce = n;
+            p.src = probe;
+            await new Promise((resolve) => {
+              p.onload = resolve;
+              p.onerror = resolve;
+              document.body.append(p);
+            });
+            const img = document.createElement('img');
+            img.src = 'https://example.com/pixel.png';
+            document.body.append(img);
+            const w = window as unknown as { __inlineRan?: boolean; __evalProbe?: { eval: string; fn: string } };
+            return { inlineRan: w.__inlineRan === true, evalProbe: w.__evalProbe };
+          },
+          [`${suite.harness.origin}/harness/eval-probe.js`, nonce] as const,
+        );
         assert.deepEqual(outcome, { inlineRan: false, evalProbe: { eval: 'blocked', fn: 'blocked' } });
         await page.waitForTimeout(200);
         const v = suite.problems.cspViolations.join('\n');
@@ -117,7 +139,10 @@ describe('status view (webview tier)', () => {
         assert.match(v, /script-src blocked eval/, 'eval was reported');
         assert.match(v, /img-src|example\.com/, 'the foreign image was reported');
         // The guard saw the attempt (CSP refusals still surface as requests that fail at once).
-        assert.ok(suite.problems.foreignRequests.some((u) => u.includes('example.com')), 'the guard records requests to other origins');
+        assert.ok(
+          suite.problems.foreignRequests.some((u) => u.includes('example.com')),
+          'the guard records requests to other origins',
+        );
         // Chromium logs each refusal as a console error too; all of this was provoked on purpose.
         suite.problems.consoleErrors.length = 0;
         suite.problems.foreignRequests.length = 0;
@@ -258,20 +283,17 @@ describe('status view (webview tier)', () => {
     });
   });
 
-  it(
-    'keeps keyboard focus on a button when a state update re-renders the view',
-    async () => {
-      await withPage(suite, async (page) => {
-        const host = await open(page);
-        await show(host, RUNNING);
-        await page.locator('.pack').first().waitFor();
-        await tabOrder(page, 1);
-        assert.equal(await focusedKey(page), 'restart');
-        await show(host, { ...RUNNING, pid: 4343 });
-        assert.equal(await focusedKey(page), 'restart', 'focus stayed on Restart Worker');
-      });
-    },
-  );
+  it('keeps keyboard focus on a button when a state update re-renders the view', async () => {
+    await withPage(suite, async (page) => {
+      const host = await open(page);
+      await show(host, RUNNING);
+      await page.locator('.pack').first().waitFor();
+      await tabOrder(page, 1);
+      assert.equal(await focusedKey(page), 'restart');
+      await show(host, { ...RUNNING, pid: 4343 });
+      assert.equal(await focusedKey(page), 'restart', 'focus stayed on Restart Worker');
+    });
+  });
 
   it('restores UI state (expanded rows) through getState/setState across a reload', async () => {
     await withPage(suite, async (page) => {
@@ -306,7 +328,17 @@ describe('status view (webview tier)', () => {
       const names = controls.map((c) => `${c.role} "${c.name}"`);
       const unnamed = controls.filter((c) => !c.name);
       assert.deepEqual(unnamed, [], `controls without an accessible name:\n${names.join('\n')}`);
-      for (const expected of ['button "Restart Worker"', 'button "Device…"', 'button "Log"', 'button "Settings"', 'button "Refresh"', 'button "Add Folder…"', 'button "Self-Test"', 'button "Concert small LM"', 'button "broken-pack"']) {
+      for (const expected of [
+        'button "Restart Worker"',
+        'button "Device…"',
+        'button "Log"',
+        'button "Settings"',
+        'button "Refresh"',
+        'button "Add Folder…"',
+        'button "Self-Test"',
+        'button "Concert small LM"',
+        'button "broken-pack"',
+      ]) {
         assert.ok(names.includes(expected), `${expected} is in the accessibility tree:\n${names.join('\n')}`);
       }
       // Landmarks and headings that name the regions.

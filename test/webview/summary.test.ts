@@ -91,7 +91,10 @@ describe('summary panel (webview tier)', () => {
       assert.deepEqual(host.received, [{ type: 'ready' }]);
       assert.match(await page.locator('#app').innerText(), /Run Concert: Summarize Document/);
       const nonce = suite.harness.nonce(host.sessionId) ?? '';
-      assert.equal(await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content'), contentSecurityPolicy(suite.harness.origin, nonce));
+      assert.equal(
+        await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content'),
+        contentSecurityPolicy(suite.harness.origin, nonce),
+      );
     });
   });
 
@@ -104,11 +107,18 @@ describe('summary panel (webview tier)', () => {
       await page.locator('#alpha').evaluate((el) => ((el as HTMLElement & { __mark?: boolean }).__mark = true));
       for (const n of [1, 4, 9]) {
         await show(host, { run: RUN({ cad: output(n, 0.5) }) });
-        await page.locator('.output.cad .tok').nth(n - 1).waitFor();
+        await page
+          .locator('.output.cad .tok')
+          .nth(n - 1)
+          .waitFor();
         assert.match(await page.locator('.status.running').innerText(), new RegExp(`Generating… ${n} tokens?`));
         assert.equal(await page.locator('.output.cad .tokens').getAttribute('aria-busy'), 'true');
       }
-      assert.equal(await page.locator('#alpha').evaluate((el) => (el as HTMLElement & { __mark?: boolean }).__mark === true), true, 'the α slider survived the stream');
+      assert.equal(
+        await page.locator('#alpha').evaluate((el) => (el as HTMLElement & { __mark?: boolean }).__mark === true),
+        true,
+        'the α slider survived the stream',
+      );
       assert.equal(await page.locator('[data-action="copy"]').first().getAttribute('disabled'), '', 'Copy waits for the end of the run');
       await show(host, { run: DONE() });
       await page.locator('.output.cad .meta').waitFor();
@@ -141,7 +151,9 @@ describe('summary panel (webview tier)', () => {
       const host = await open(page);
       const evil = ['<script>window.__pwned=1</script>', ' <b>bold</b>', ' &amp;'];
       const t = evil.map((text) => ({ text, reliance: 0.7 }));
-      await show(host, { run: DONE({ task: 'ask', question: 'What is <i>this</i>?', cad: { text: evil.join(''), tokens: t, alpha: 1, stoppedBy: 'max-tokens' } }) });
+      await show(host, {
+        run: DONE({ task: 'ask', question: 'What is <i>this</i>?', cad: { text: evil.join(''), tokens: t, alpha: 1, stoppedBy: 'max-tokens' } }),
+      });
       await page.locator('.output.cad .meta').waitFor();
       assert.equal((await page.locator('.output.cad .tokens').innerText()).trim(), evil.join(''));
       assert.match(await page.locator('.question').innerText(), /What is <i>this<\/i>\?/);
@@ -192,7 +204,11 @@ describe('summary panel (webview tier)', () => {
       await page.locator('.output.regular .meta').waitFor();
       for (const variant of ['cad', 'regular'] as const) {
         assert.deepEqual(await clickPosts(host, `.output.${variant} [data-action="copy"]`), { type: 'copy', variant });
-        assert.deepEqual(await clickPosts(host, `.output.${variant} [data-action="insert"][data-mode="comment"]`), { type: 'insert', variant, mode: 'comment' });
+        assert.deepEqual(await clickPosts(host, `.output.${variant} [data-action="insert"][data-mode="comment"]`), {
+          type: 'insert',
+          variant,
+          mode: 'comment',
+        });
         assert.deepEqual(await clickPosts(host, `.output.${variant} [data-action="insert"][data-mode="cursor"]`), { type: 'insert', variant, mode: 'cursor' });
       }
       assert.deepEqual(await clickPosts(host, '[data-action="rerun"]'), { type: 'rerun', alpha: 0.5, compareRegular: true });
@@ -229,18 +245,15 @@ describe('summary panel (webview tier)', () => {
     });
   });
 
-  it(
-    'keeps keyboard focus on a button when a state update rebuilds its section',
-    async () => {
-      await withPage(suite, async (page) => {
-        const host = await open(page);
-        await show(host, { run: DONE() });
-        await page.locator('[data-action="copy"][data-variant="cad"]').focus();
-        await show(host, { run: DONE({ cad: output(11, 0.5, { stoppedBy: 'stop-token' }) }) });
-        assert.equal(await focusedKey(page), 'btn:copy:cad:', 'focus stayed on Copy');
-      });
-    },
-  );
+  it('keeps keyboard focus on a button when a state update rebuilds its section', async () => {
+    await withPage(suite, async (page) => {
+      const host = await open(page);
+      await show(host, { run: DONE() });
+      await page.locator('[data-action="copy"][data-variant="cad"]').focus();
+      await show(host, { run: DONE({ cad: output(11, 0.5, { stoppedBy: 'stop-token' }) }) });
+      assert.equal(await focusedKey(page), 'btn:copy:cad:', 'focus stayed on Copy');
+    });
+  });
 
   it("announces the host's notices in a live region", async () => {
     await withPage(suite, async (page) => {
@@ -275,8 +288,20 @@ describe('summary panel (webview tier)', () => {
       await page.locator('.output.regular .meta').waitFor();
       const controls = await axControls(page);
       const names = controls.map((c) => `${c.role} "${c.name}"`);
-      assert.deepEqual(controls.filter((c) => !c.name), [], `controls without an accessible name:\n${names.join('\n')}`);
-      for (const expected of ['slider "Context weight α"', 'checkbox "Show regular decoding (α 0) side by side"', 'button "Run Again"', 'button "α Sweep"', 'button "Copy"', 'button "Insert as Comment"', 'button "Insert at Cursor"']) {
+      assert.deepEqual(
+        controls.filter((c) => !c.name),
+        [],
+        `controls without an accessible name:\n${names.join('\n')}`,
+      );
+      for (const expected of [
+        'slider "Context weight α"',
+        'checkbox "Show regular decoding (α 0) side by side"',
+        'button "Run Again"',
+        'button "α Sweep"',
+        'button "Copy"',
+        'button "Insert as Comment"',
+        'button "Insert at Cursor"',
+      ]) {
         assert.ok(names.includes(expected), `${expected} is in the accessibility tree:\n${names.join('\n')}`);
       }
       // Walk the page by keyboard: each stop has visible focus.
@@ -289,8 +314,12 @@ describe('summary panel (webview tier)', () => {
         seen.push(key);
         assert.ok(await focusIsVisible(page), `keyboard focus on ${key} is not visible`);
       }
-      for (const k of ['alpha', 'compare', 'btn:rerun::', 'btn:sweep::', 'tok:cad:0', 'btn:copy:cad:', 'tok:regular:0', 'summary:record']) assert.ok(seen.includes(k), `${k} is reachable by Tab: ${JSON.stringify(seen)}`);
-      assert.ok(seen.indexOf('alpha') < seen.indexOf('tok:cad:0') && seen.indexOf('tok:cad:0') < seen.indexOf('btn:copy:cad:'), `Tab order follows the layout: ${JSON.stringify(seen)}`);
+      for (const k of ['alpha', 'compare', 'btn:rerun::', 'btn:sweep::', 'tok:cad:0', 'btn:copy:cad:', 'tok:regular:0', 'summary:record'])
+        assert.ok(seen.includes(k), `${k} is reachable by Tab: ${JSON.stringify(seen)}`);
+      assert.ok(
+        seen.indexOf('alpha') < seen.indexOf('tok:cad:0') && seen.indexOf('tok:cad:0') < seen.indexOf('btn:copy:cad:'),
+        `Tab order follows the layout: ${JSON.stringify(seen)}`,
+      );
       await page.screenshot({ path: join(RESULTS, 'summary-a11y.png'), fullPage: true });
     });
   });

@@ -38,7 +38,13 @@ describe('concert summarize / ask', () => {
     assert.equal(j.alpha, 0.5);
     assert.ok(j.tokens.length >= 1 && j.tokens.length <= 16);
     for (const t of j.tokens) assert.ok(Number.isFinite(t.reliance) && typeof t.text === 'string' && Number.isInteger(t.id));
-    assert.equal(j.text, j.tokens.map((t: { text: string }) => t.text).join('').trim());
+    assert.equal(
+      j.text,
+      j.tokens
+        .map((t: { text: string }) => t.text)
+        .join('')
+        .trim(),
+    );
     assert.equal(j.run.seed, 7);
     assert.deepEqual(j.run.knobs.decoding, { mode: 'sample', temperature: 1, topP: 0.9 });
     assert.equal(j.run.provider, 'cpu');
@@ -94,8 +100,22 @@ describe('concert summarize / ask', () => {
     });
     try {
       const err = await client
-        .request(Requests.cadRun, { task: 'summarize', document: 'A long enough document about rivers and harbours. '.repeat(3), maxTokens: 40, seed: 1, progressToken: 'x', ...(packId && { packId }) }, ac.signal)
-        .then(() => assert.fail('expected a cancel'), (e: WorkerError) => e);
+        .request(
+          Requests.cadRun,
+          {
+            task: 'summarize',
+            document: 'A long enough document about rivers and harbours. '.repeat(3),
+            maxTokens: 40,
+            seed: 1,
+            progressToken: 'x',
+            ...(packId && { packId }),
+          },
+          ac.signal,
+        )
+        .then(
+          () => assert.fail('expected a cancel'),
+          (e: WorkerError) => e,
+        );
       assert.equal(err.code, WorkerErrorCode.Cancelled, err.message);
       assert.ok(seen.length <= 3, `${seen.length} tokens streamed after a cancel at the 2nd`);
     } finally {

@@ -63,9 +63,18 @@ describe(`causal LM runtime (${path.basename(PACK_DIR)})`, () => {
     const withContext = renderPieces(qa.prompt, fields, tok);
     const withoutContext = renderPieces(qa.no_context!, { ...fields, document: '' }, tok);
     const stopTokens = Object.values(tok.specialIds);
-    const plain = await decodeRecipe(lm, { terms: [{ prompt: withContext, weight: 1, label: 'plain' }], decoding: { mode: 'greedy' }, maxTokens: 8, seed: 0, stopTokens });
+    const plain = await decodeRecipe(lm, {
+      terms: [{ prompt: withContext, weight: 1, label: 'plain' }],
+      decoding: { mode: 'greedy' },
+      maxTokens: 8,
+      seed: 0,
+      stopTokens,
+    });
     const cad0 = await decodeCad(lm, { withContext, withoutContext, alpha: 0, decoding: { mode: 'greedy' }, maxTokens: 8, seed: 0, stopTokens });
-    assert.deepEqual(cad0.tokens.map((t) => t.id), plain.tokens.map((t) => t.id));
+    assert.deepEqual(
+      cad0.tokens.map((t) => t.id),
+      plain.tokens.map((t) => t.id),
+    );
   });
 
   it('refuses a prompt longer than the model context', async () => {
@@ -77,8 +86,14 @@ describe('token texts', () => {
   it('characters split over byte-fallback tokens are attributed whole to the token that completes them', async () => {
     const { describeTokens } = await import('../../src/worker/cadJob');
     const ids = tok.encodePlain(' Nouméa 日本 ok');
-    const texts = describeTokens({ tok }, ids.map((id) => ({ id, reliance: 0, logProbWithContext: 0, logProbWithoutContext: 0 }))).map((t) => t.text);
+    const texts = describeTokens(
+      { tok },
+      ids.map((id) => ({ id, reliance: 0, logProbWithContext: 0, logProbWithoutContext: 0 })),
+    ).map((t) => t.text);
     assert.equal(texts.join(''), tok.decode(ids));
-    assert.ok(texts.every((t) => !t.includes('\uFFFD')), JSON.stringify(texts));
+    assert.ok(
+      texts.every((t) => !t.includes('\uFFFD')),
+      JSON.stringify(texts),
+    );
   });
 });

@@ -38,7 +38,10 @@ describe(`causal LM parity (${PACK_ID})`, () => {
     const layers = Number(pack.manifest.knobs?.['numLayers']);
     assert.ok(layers > 0);
     for (let i = 0; i < layers; i++) assert.ok(names.includes(`past_key_values.${i}.key`) && names.includes(`past_key_values.${i}.value`));
-    assert.deepEqual(io.outputs.map((v) => v.name), ['logits', ...Array.from({ length: layers }, (_, i) => [`present.${i}.key`, `present.${i}.value`]).flat()]);
+    assert.deepEqual(
+      io.outputs.map((v) => v.name),
+      ['logits', ...Array.from({ length: layers }, (_, i) => [`present.${i}.key`, `present.${i}.value`]).flat()],
+    );
     assert.deepEqual(io.inputs.find((v) => v.name === 'attention_mask')!.shape, ['batch_size', 'past_sequence_length + sequence_length']);
   });
 

@@ -28,8 +28,14 @@ for (const id of PACKS) {
       assert.equal(pack.manifest.kind, 'classifier');
       assert.equal(golden.pack, id);
       const io = pack.manifest.io['classifier']!;
-      assert.deepEqual(io.inputs.map((v) => v.name), ['logits', 'label']);
-      assert.deepEqual(io.outputs.map((v) => v.name), ['log_probs', 'grad']);
+      assert.deepEqual(
+        io.inputs.map((v) => v.name),
+        ['logits', 'label'],
+      );
+      assert.deepEqual(
+        io.outputs.map((v) => v.name),
+        ['log_probs', 'grad'],
+      );
       const labels = pack.manifest.knobs?.['labels'] as string[];
       assert.equal(labels.length, io.outputs[0]!.shape[1]);
     });
@@ -61,7 +67,7 @@ for (const id of PACKS) {
       });
     }
 
-    it('grad is the derivative of the graph\'s own log p(label) (finite differences)', async () => {
+    it("grad is the derivative of the graph's own log p(label) (finite differences)", async () => {
       const s = await session();
       const c = golden.cases.find((x) => x.name === 'random')!;
       const logits = tensor(c.inputs['logits']!);
@@ -72,7 +78,9 @@ for (const id of PACKS) {
       const target = Number((label.data as BigInt64Array)[0]!);
       const data = logits.data as Float32Array;
       // The largest-magnitude gradient entries of row 0 (small ones drown in float32 rounding).
-      const idx = Array.from({ length: L * V }, (_, i) => i).sort((a, b) => Math.abs(g[b]!) - Math.abs(g[a]!)).slice(0, 4);
+      const idx = Array.from({ length: L * V }, (_, i) => i)
+        .sort((a, b) => Math.abs(g[b]!) - Math.abs(g[a]!))
+        .slice(0, 4);
       const eps = 1e-2;
       for (const i of idx) {
         const lpAt = async (delta: number) => {

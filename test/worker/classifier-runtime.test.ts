@@ -42,7 +42,9 @@ describe('guidance classifier runtime', () => {
     const x = Float32Array.from({ length: B * V }, () => rand() * 3);
     const { logProb, grad } = await sentiment.score(x, [1, B, V], 1);
     // Probe the coordinates with the largest gradient (where a finite difference is informative in fp32).
-    const top = Array.from(grad.keys()).sort((a, b) => Math.abs(grad[b]!) - Math.abs(grad[a]!)).slice(0, 5);
+    const top = Array.from(grad.keys())
+      .sort((a, b) => Math.abs(grad[b]!) - Math.abs(grad[a]!))
+      .slice(0, 5);
     for (const i of top) {
       const h = 1e-2;
       const plus = Float32Array.from(x);

@@ -16,7 +16,11 @@ before(() => {
 after(() => tmp.cleanup());
 
 function concert(...args: string[]) {
-  const r = spawnSync(process.execPath, [path.resolve('bin/concert.js'), ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, CONCERT_MODEL_FOLDERS: '', CONCERT_DEVICE: '' } });
+  const r = spawnSync(process.execPath, [path.resolve('bin/concert.js'), ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, CONCERT_MODEL_FOLDERS: '', CONCERT_DEVICE: '' },
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -35,7 +39,7 @@ describe('concert CLI', () => {
     assert.match(report.versions.onnxruntime, /^\d+\.\d+\.\d+/);
   });
 
-  it('--version and doctor report package.json\'s version (injected by the build)', () => {
+  it("--version and doctor report package.json's version (injected by the build)", () => {
     const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
     const v = concert('--version');
     assert.equal(v.code, 0, v.err);
@@ -82,7 +86,10 @@ describe('concert CLI', () => {
   it('validate loads every graph of the packs it is given and exits 1 on a broken one', () => {
     const ok = concert('validate', path.join(tmp.dir, 'cli-pack'), '--json');
     assert.equal(ok.code, 0, ok.err);
-    assert.deepEqual(JSON.parse(ok.out).packs.map((p: { id: string; valid: boolean }) => [p.id, p.valid]), [['cli-pack', true]]);
+    assert.deepEqual(
+      JSON.parse(ok.out).packs.map((p: { id: string; valid: boolean }) => [p.id, p.valid]),
+      [['cli-pack', true]],
+    );
     const broken = bigramPack(path.join(tmp.dir, 'broken'), 'broken-pack', (m) => {
       (m.io as Record<string, { outputs: { name: string }[] }>).decoder!.outputs[0]!.name = 'scores';
     });

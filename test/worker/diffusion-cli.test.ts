@@ -19,7 +19,11 @@ before(() => {
 });
 
 function concert(...args: string[]) {
-  const r = spawnSync(process.execPath, [path.resolve('bin/concert.js'), ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, CONCERT_MODEL_FOLDERS: '', CONCERT_DEVICE: '' } });
+  const r = spawnSync(process.execPath, [path.resolve('bin/concert.js'), ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, CONCERT_MODEL_FOLDERS: '', CONCERT_DEVICE: '' },
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 

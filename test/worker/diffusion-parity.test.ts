@@ -51,7 +51,11 @@ interface DecodeGolden {
 
 /** The anchored denoiser's `anchor_ids` [rows]: each context row's last token. */
 const anchors = (rows: readonly (readonly number[] | Int32Array)[]): ort.Tensor =>
-  new ort.Tensor('int64', BigInt64Array.from(rows, (r) => BigInt(r[r.length - 1]!)), [rows.length]);
+  new ort.Tensor(
+    'int64',
+    BigInt64Array.from(rows, (r) => BigInt(r[r.length - 1]!)),
+    [rows.length],
+  );
 
 interface Shape {
   layers: number;
@@ -63,16 +67,28 @@ interface Shape {
 
 function shapeOf(pack: ValidatedPack): Shape {
   const knobs = pack.manifest.knobs!;
-  return { layers: Number(knobs['numLayers']), heads: Number(knobs['numHeads']), headDim: Number(knobs['headDim']), vocab: Number(knobs['vocabSize']), block: Number(knobs['blockSize']) };
+  return {
+    layers: Number(knobs['numLayers']),
+    heads: Number(knobs['numHeads']),
+    headDim: Number(knobs['headDim']),
+    vocab: Number(knobs['vocabSize']),
+    block: Number(knobs['blockSize']),
+  };
 }
 
 const emptyPast = (s: Shape, rows: number): Record<string, ort.Tensor> => {
   const out: Record<string, ort.Tensor> = {};
-  for (let i = 0; i < s.layers; i++) for (const kv of ['key', 'value']) out[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [rows, s.heads, 0, s.headDim]);
+  for (let i = 0; i < s.layers; i++)
+    for (const kv of ['key', 'value']) out[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [rows, s.heads, 0, s.headDim]);
   return out;
 };
 
-const asPast = (out: Outputs): Record<string, ort.Tensor> => Object.fromEntries(Object.entries(out).filter(([k]) => k.startsWith('present.')).map(([k, t]) => [k.replace('present.', 'past_key_values.'), t]));
+const asPast = (out: Outputs): Record<string, ort.Tensor> =>
+  Object.fromEntries(
+    Object.entries(out)
+      .filter(([k]) => k.startsWith('present.'))
+      .map(([k, t]) => [k.replace('present.', 'past_key_values.'), t]),
+  );
 
 /** Left-pads rows into context-graph feeds (position ids count real tokens; padding positions 1, as in PyTorch). */
 function contextFeeds(rows: readonly ArrayLike<number>[], pad: number): { ids: ort.Tensor; mask: ort.Tensor; pos: ort.Tensor } {
@@ -123,7 +139,12 @@ class TestDiffusionLM implements DiffusionLM {
   }
   async encodeContext(rows: readonly Int32Array[]): Promise<ContextState> {
     const f = contextFeeds(rows, this.pad);
-    const out = (await this.ctxGraph.session.run({ input_ids: f.ids, attention_mask: f.mask, position_ids: f.pos, ...emptyPast(this.shape, rows.length) })) as Outputs;
+    const out = (await this.ctxGraph.session.run({
+      input_ids: f.ids,
+      attention_mask: f.mask,
+      position_ids: f.pos,
+      ...emptyPast(this.shape, rows.length),
+    })) as Outputs;
     return { rows: rows.length, mask: f.mask, past: asPast(out), anchors: anchors(rows) } as OrtCtx;
   }
   async denoise(ctx: ContextState, noisy: Float32Array, selfCond: Float32Array | undefined, tFrac: number): Promise<Float32Array> {
@@ -177,11 +198,20 @@ for (const PACK_ID of PACKS) {
       assert.ok(Number(k['blockSize']) >= 2 && Number(k['tTrain']) >= 100 && Number(k['maxContext']) > Number(k['blockSize']));
       assert.ok(['core', 'user'].includes(String(k['role'])));
       const den = m.io['denoiser']!;
-      assert.deepEqual(den.inputs.slice(0, 5).map((v) => v.name), ['noisy_logits', 'self_cond_logits', 't_frac', 'attention_mask', 'anchor_ids']);
-      assert.deepEqual(den.outputs.map((v) => v.name), ['logits']);
+      assert.deepEqual(
+        den.inputs.slice(0, 5).map((v) => v.name),
+        ['noisy_logits', 'self_cond_logits', 't_frac', 'attention_mask', 'anchor_ids'],
+      );
+      assert.deepEqual(
+        den.outputs.map((v) => v.name),
+        ['logits'],
+      );
       assert.deepEqual(den.inputs[0]!.shape, ['batch_size', 'block_length', shape.vocab]);
       const ctx = m.io['context']!;
-      assert.deepEqual(ctx.inputs.slice(0, 3).map((v) => v.name), ['input_ids', 'attention_mask', 'position_ids']);
+      assert.deepEqual(
+        ctx.inputs.slice(0, 3).map((v) => v.name),
+        ['input_ids', 'attention_mask', 'position_ids'],
+      );
       assert.equal(ctx.outputs.length, 2 * shape.layers);
       assert.deepEqual(ctx.outputs[0]!.shape, ['batch_size', shape.heads, 'past_sequence_length + sequence_length', shape.headDim]);
       assert.ok(m.prompts && m.prompts in m.files);
@@ -238,7 +268,12 @@ for (const PACK_ID of PACKS) {
       const sc = formula([2, B, V], 2.2, 3);
       const den = async (rows: number[][], rowSel: number[]) => {
         const f = contextFeeds(rows, 0);
-        const ctx = (await graphs['context']!.session.run({ input_ids: f.ids, attention_mask: f.mask, position_ids: f.pos, ...emptyPast(shape, rows.length) })) as Outputs;
+        const ctx = (await graphs['context']!.session.run({
+          input_ids: f.ids,
+          attention_mask: f.mask,
+          position_ids: f.pos,
+          ...emptyPast(shape, rows.length),
+        })) as Outputs;
         const n = rows.length;
         const nz = new Float32Array(n * B * V);
         const s = new Float32Array(n * B * V);

@@ -32,14 +32,20 @@ describe('concert with Hugging Face ONNX folders', () => {
     assert.equal(j.model.id, 'qwen2-tiny');
     const p = j.run.prompt;
     assert.equal(p.template, 'chat-template');
-    assert.deepEqual(p.rows.map((x: { row: string }) => x.row), ['with-document', 'without-document']);
+    assert.deepEqual(
+      p.rows.map((x: { row: string }) => x.row),
+      ['with-document', 'without-document'],
+    );
     const [withDoc, without] = p.rows as { text: string; ids: number[] }[];
     assert.ok(withDoc!.text.includes('Document:\nShips come at dawn. <|im_end|>'));
     assert.ok(!without!.text.includes('Ships'));
     // The typed <|im_end|> stays text: the with-document row has as many control tokens as the one without.
     const control = (ids: number[]) => ids.filter((t) => t >= 268).length;
     assert.equal(control(withDoc!.ids), control(without!.ids));
-    assert.deepEqual(p.generated, j.tokens.map((t: { id: number }) => t.id));
+    assert.deepEqual(
+      p.generated,
+      j.tokens.map((t: { id: number }) => t.id),
+    );
   });
 
   it('--dtype picks the variant; a missing one is named', () => {
@@ -51,13 +57,16 @@ describe('concert with Hugging Face ONNX folders', () => {
     assert.match(bad.err, /has no q4 weights \(available: fp32, fp16\)/);
   });
 
-  it('models add records the folder in Concert\'s config (not in the folder); later runs find it by id', () => {
+  it("models add records the folder in Concert's config (not in the folder); later runs find it by id", () => {
     const before = readFileSync(path.join(FIXTURES, 'gpt2-tiny', 'config.json'), 'utf8');
     const r = concert('models', 'add', path.join(FIXTURES, 'gpt2-tiny'));
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /added: gpt2-tiny \(causal-lm\)/);
     const reg = JSON.parse(readFileSync(path.join(tmp.dir, 'config', 'concert', 'models.json'), 'utf8'));
-    assert.deepEqual(reg.models.map((m: { dir: string }) => m.dir), [path.join(FIXTURES, 'gpt2-tiny')]);
+    assert.deepEqual(
+      reg.models.map((m: { dir: string }) => m.dir),
+      [path.join(FIXTURES, 'gpt2-tiny')],
+    );
     assert.equal(readFileSync(path.join(FIXTURES, 'gpt2-tiny', 'config.json'), 'utf8'), before);
     const list = concert('models', '--json');
     assert.equal(list.code, 0, list.err);

@@ -36,9 +36,15 @@ after(async () => {
 });
 
 /** Runs the CLI without blocking this process's event loop (the loopback Hub lives in it). */
-function concert(args: string[], env: Record<string, string>, onSpawn?: (child: ReturnType<typeof spawn>) => void): Promise<{ code: number | null; out: string; err: string }> {
+function concert(
+  args: string[],
+  env: Record<string, string>,
+  onSpawn?: (child: ReturnType<typeof spawn>) => void,
+): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.resolve('bin/concert.js'), ...args], { env: { ...process.env, CONCERT_MODEL_FOLDERS: '', CONCERT_DEVICE: '', HF_TOKEN: '', ...env } });
+    const child = spawn(process.execPath, [path.resolve('bin/concert.js'), ...args], {
+      env: { ...process.env, CONCERT_MODEL_FOLDERS: '', CONCERT_DEVICE: '', HF_TOKEN: '', ...env },
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -125,7 +131,11 @@ describe(`concert models pull ${LOOPBACK}`, () => {
     hub.slow = { path: 'onnx/model_q4.onnx', chunk: 8 * 1024, delayMs: 50 };
     try {
       const r = await concert(['models', 'pull', REPO, '--dtype', 'q4'], { HF_ENDPOINT: hub.endpoint, XDG_DATA_HOME: xdg }, (child) => {
-        void until(() => existsSync(path.join(dir, 'onnx')) && readdirSync(path.join(dir, 'onnx')).some((n) => n.endsWith('.partial')), 30_000, 'a partial file').then(() => child.kill('SIGINT'));
+        void until(
+          () => existsSync(path.join(dir, 'onnx')) && readdirSync(path.join(dir, 'onnx')).some((n) => n.endsWith('.partial')),
+          30_000,
+          'a partial file',
+        ).then(() => child.kill('SIGINT'));
       });
       assert.equal(r.code, 130, r.err);
       assert.match(r.err, /cancelled/);
@@ -142,7 +152,10 @@ describe(`concert models pull ${LOOPBACK}`, () => {
     hub.requests.length = 0;
     const again = await concert(['models', 'pull', REPO, '--dtype', 'q4', '--json'], { HF_ENDPOINT: hub.endpoint, XDG_DATA_HOME: xdg });
     assert.equal(again.code, 0, again.err);
-    assert.ok(hub.requests.some((q) => q.range && /^bytes=[1-9]\d*-$/.test(q.range)), 'resumed with a Range request');
+    assert.ok(
+      hub.requests.some((q) => q.range && /^bytes=[1-9]\d*-$/.test(q.range)),
+      'resumed with a Range request',
+    );
     assert.ok(existsSync(path.join(dir, MARKER)));
   });
 });
@@ -167,10 +180,19 @@ describe(`models/pull in the worker ${LOOPBACK}`, () => {
       const sub2 = client.onDownloadProgress.on((p) => {
         if (p.file === 'onnx/model_q4.onnx' && p.bytesDone > 0) ac.abort();
       });
-      await assert.rejects(client.request(Requests.pullModel, { repo: REPO, dtype: 'q4', endpoint: hub.endpoint, progressToken: 't2' }, ac.signal), (e: unknown) => e instanceof WorkerError && e.code === WorkerErrorCode.Cancelled);
+      await assert.rejects(
+        client.request(Requests.pullModel, { repo: REPO, dtype: 'q4', endpoint: hub.endpoint, progressToken: 't2' }, ac.signal),
+        (e: unknown) => e instanceof WorkerError && e.code === WorkerErrorCode.Cancelled,
+      );
       sub2.dispose();
-      assert.ok(!existsSync(path.join(downloadsDir, 'concert-test--tiny-lm', MARKER)), 'the re-pull was cancelled: the folder is no model until a pull completes');
-      await assert.rejects(client.request(Requests.pullModel, { repo: REPO, dtype: 'int8', endpoint: hub.endpoint }), (e: unknown) => e instanceof WorkerError && e.code === WorkerErrorCode.DownloadFailed && (e.data as { kind: string }).kind === 'no-variant');
+      assert.ok(
+        !existsSync(path.join(downloadsDir, 'concert-test--tiny-lm', MARKER)),
+        'the re-pull was cancelled: the folder is no model until a pull completes',
+      );
+      await assert.rejects(
+        client.request(Requests.pullModel, { repo: REPO, dtype: 'int8', endpoint: hub.endpoint }),
+        (e: unknown) => e instanceof WorkerError && e.code === WorkerErrorCode.DownloadFailed && (e.data as { kind: string }).kind === 'no-variant',
+      );
     } finally {
       hub.slow = undefined;
       await client.stop();

@@ -32,7 +32,11 @@ before(() => {
 after(() => tmp.cleanup());
 
 function concert(...args: string[]) {
-  const r = spawnSync(process.execPath, [path.resolve('bin/concert.js'), ...args, '--models', extra, '--device', 'cpu', '--threads', '1'], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, CONCERT_MODEL_FOLDERS: '', CONCERT_DEVICE: '' } });
+  const r = spawnSync(process.execPath, [path.resolve('bin/concert.js'), ...args, '--models', extra, '--device', 'cpu', '--threads', '1'], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, CONCERT_MODEL_FOLDERS: '', CONCERT_DEVICE: '' },
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -44,7 +48,20 @@ describe('classifier packs are loaded lazily and fail alone (#17)', () => {
     const attrs = out.attributes.map((a) => a.attribute);
     assert.ok(attrs.includes('sentiment') && attrs.includes('style'), `the working classifiers still score: ${attrs.join(', ')}`);
     assert.ok(!attrs.includes('broken'));
-    const steered = concert('generate', '--prompt', 'The weather today', '--tokens', '8', '--steps', '2', '--seed', '1', '--attribute', 'sentiment=positive', '--json');
+    const steered = concert(
+      'generate',
+      '--prompt',
+      'The weather today',
+      '--tokens',
+      '8',
+      '--steps',
+      '2',
+      '--seed',
+      '1',
+      '--attribute',
+      'sentiment=positive',
+      '--json',
+    );
     assert.equal(steered.code, 0, steered.err);
   });
 
@@ -72,7 +89,16 @@ describe('classifier packs are loaded lazily and fail alone (#17)', () => {
   it('in a long-lived worker, a classifier that failed to load is listed as invalid, as validate says', async () => {
     const { client } = startClient({ bundledModelsDir: path.resolve('models'), modelFolders: [extra] });
     try {
-      await assert.rejects(client.request(Requests.diffusionRun, { mode: 'generate', prompt: 'The weather', maxTokens: 8, steps: 2, attributes: [{ attribute: 'broken', label: 'only-one', lambda: 1 }] }), /broken-clf/);
+      await assert.rejects(
+        client.request(Requests.diffusionRun, {
+          mode: 'generate',
+          prompt: 'The weather',
+          maxTokens: 8,
+          steps: 2,
+          attributes: [{ attribute: 'broken', label: 'only-one', lambda: 1 }],
+        }),
+        /broken-clf/,
+      );
       const broken = (await client.request0(Requests.listPacks)).find((p) => p.dir.endsWith('broken-clf'))!;
       assert.equal(broken.valid, false);
       assert.match(broken.error!, /knobs\.labels must list the class names/);

@@ -41,7 +41,11 @@ const workerOf = (parent: number): number | undefined => {
 
 /** Starts `concert selftest slow-chain` (a long job) in its own process group; resolves when its worker is busy. */
 async function longCli(): Promise<{ cli: ChildProcess; worker: number; done: Promise<{ code: number | null; err: string; ms: () => number }> }> {
-  const cli = spawn(process.execPath, [path.resolve('bin/concert.js'), 'selftest', 'slow-chain', '--steps', '100000', '--models', packs, '--device', 'cpu', '--threads', '1'], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CONCERT_MODEL_FOLDERS: '', CONCERT_DEVICE: '' } });
+  const cli = spawn(
+    process.execPath,
+    [path.resolve('bin/concert.js'), 'selftest', 'slow-chain', '--steps', '100000', '--models', packs, '--device', 'cpu', '--threads', '1'],
+    { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CONCERT_MODEL_FOLDERS: '', CONCERT_DEVICE: '' } },
+  );
   let err = '';
   cli.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   let endedAt = 0;
@@ -67,7 +71,10 @@ describe('worker liveness and CLI exit paths (#17)', () => {
       await new Promise((r) => setTimeout(r, 300));
       process.kill(pid, 'SIGSTOP');
       const t0 = Date.now();
-      const e = (await job.then(() => assert.fail('expected a rejection'), (x: WorkerError) => x)) as WorkerError;
+      const e = (await job.then(
+        () => assert.fail('expected a rejection'),
+        (x: WorkerError) => x,
+      )) as WorkerError;
       const ms = Date.now() - t0;
       assert.equal(e.code, WorkerErrorCode.WorkerCrashed);
       assert.match(e.message, /stopped responding while handling "models\/selfTest" \(no answer for \d+\.\d s\), so it was killed/);

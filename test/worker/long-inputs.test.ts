@@ -18,7 +18,11 @@ before(() => {
 after(() => tmp.cleanup());
 
 function concert(...args: string[]) {
-  const r = spawnSync(process.execPath, [path.resolve('bin/concert.js'), ...args, '--device', 'cpu', '--threads', '1'], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, CONCERT_MODEL_FOLDERS: '', CONCERT_DEVICE: '' } });
+  const r = spawnSync(process.execPath, [path.resolve('bin/concert.js'), ...args, '--device', 'cpu', '--threads', '1'], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, CONCERT_MODEL_FOLDERS: '', CONCERT_DEVICE: '' },
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -38,6 +42,9 @@ describe('long inputs to concert ask (#17)', () => {
     const r = concert('ask', '--context', doc, '--question', 'why '.repeat(25_000));
     assert.equal(r.code, 2, r.err);
     assert.doesNotMatch(r.err, /lower the max tokens/);
-    assert.match(r.err, /the question is too long for model "concert-lm-small": it has about \d+ tokens and the model reads at most \d+, prompt and document included; shorten the question/);
+    assert.match(
+      r.err,
+      /the question is too long for model "concert-lm-small": it has about \d+ tokens and the model reads at most \d+, prompt and document included; shorten the question/,
+    );
   });
 });

@@ -18,15 +18,12 @@ after(() => tmp.cleanup());
 
 async function expectPackError(dir: string, pattern: RegExp): Promise<void> {
   const sessions = new SessionCache('cpu', 1, 0);
-  await assert.rejects(
-    (async () => sessions.get(await validatePack(dir, 'user'), 'decoder'))(),
-    (e: Error) => {
-      assert.ok(e instanceof PackError, `expected PackError, got ${e.constructor.name}: ${e.message}`);
-      assert.match(e.message, /^Model pack "[^"]+": /);
-      assert.match(e.message, pattern);
-      return true;
-    },
-  );
+  await assert.rejects((async () => sessions.get(await validatePack(dir, 'user'), 'decoder'))(), (e: Error) => {
+    assert.ok(e instanceof PackError, `expected PackError, got ${e.constructor.name}: ${e.message}`);
+    assert.match(e.message, /^Model pack "[^"]+": /);
+    assert.match(e.message, pattern);
+    return true;
+  });
   assert.deepEqual(sessions.keys(), [], 'nothing may be loaded');
 }
 
@@ -91,19 +88,30 @@ describe('model pack validation', () => {
   });
 
   it('external data that is not a listed file', async () => {
-    const dir = writePack(tmp.dir, { id: 'ext-unlisted', graphs: { decoder: { file: 'model.onnx', bytes: externalModel('weights.onnx_data'), io: externalIo } } });
+    const dir = writePack(tmp.dir, {
+      id: 'ext-unlisted',
+      graphs: { decoder: { file: 'model.onnx', bytes: externalModel('weights.onnx_data'), io: externalIo } },
+    });
     writeFileSync(path.join(dir, 'weights.onnx_data'), Buffer.alloc(8));
     await expectPackError(dir, /"weights\.onnx_data" is not a file listed in the manifest/);
   });
 
   it('external data read past the end of its file', async () => {
-    const dir = writePack(tmp.dir, { id: 'ext-short', graphs: { decoder: { file: 'model.onnx', bytes: externalModel('weights.onnx_data', 64), io: externalIo } }, extraFiles: { 'weights.onnx_data': new Uint8Array(8) } });
+    const dir = writePack(tmp.dir, {
+      id: 'ext-short',
+      graphs: { decoder: { file: 'model.onnx', bytes: externalModel('weights.onnx_data', 64), io: externalIo } },
+      extraFiles: { 'weights.onnx_data': new Uint8Array(8) },
+    });
     await expectPackError(dir, /offset\/length lie outside the 8-byte file/);
   });
 
   it('valid external data inside the pack loads from the verified bytes', async () => {
     const w = new Float32Array([10, 20]);
-    const dir = writePack(tmp.dir, { id: 'ext-ok', graphs: { decoder: { file: 'model.onnx', bytes: externalModel('weights.onnx_data'), io: externalIo } }, extraFiles: { 'weights.onnx_data': new Uint8Array(w.buffer) } });
+    const dir = writePack(tmp.dir, {
+      id: 'ext-ok',
+      graphs: { decoder: { file: 'model.onnx', bytes: externalModel('weights.onnx_data'), io: externalIo } },
+      extraFiles: { 'weights.onnx_data': new Uint8Array(w.buffer) },
+    });
     const sessions = new SessionCache('cpu', 1, 0);
     const g = await sessions.get(await validatePack(dir, 'user'), 'decoder');
     const y = (await g.session.run({ x: new ort.Tensor('float32', new Float32Array([1, 2]), [2]) })).y!.data as Float32Array;
@@ -145,13 +153,20 @@ describe('model pack validation', () => {
   it('the loaded session is checked against the manifest too', async () => {
     const pack = await validatePack(bigramPack(tmp.dir, 'session-check'), 'user');
     const session = await ort.InferenceSession.create(bigramModel().bytes);
-    const wrong = { inputs: [{ name: 'input_ids', dtype: 'int32', shape: ['b', 's'] }], outputs: [{ name: 'logits', dtype: 'float32', shape: ['b', 's', 262] }] };
+    const wrong = {
+      inputs: [{ name: 'input_ids', dtype: 'int32', shape: ['b', 's'] }],
+      outputs: [{ name: 'logits', dtype: 'float32', shape: ['b', 's', 262] }],
+    };
     assert.throws(() => checkSessionSignature(pack, 'decoder', wrong), /loaded session\): input_ids is int32, manifest says int64/);
     await session.release();
   });
 
   it('operator domains outside the allowlist', async () => {
-    const bytes = buildOnnxModel({ ...externalIo, nodes: [{ opType: 'Normalizer', domain: 'ai.onnx.ml', inputs: ['x'], outputs: ['y'] }], extraOpsets: [{ domain: 'ai.onnx.ml', version: 3 }] });
+    const bytes = buildOnnxModel({
+      ...externalIo,
+      nodes: [{ opType: 'Normalizer', domain: 'ai.onnx.ml', inputs: ['x'], outputs: ['y'] }],
+      extraOpsets: [{ domain: 'ai.onnx.ml', version: 3 }],
+    });
     const dir = writePack(tmp.dir, { id: 'ml-domain', graphs: { decoder: { file: 'model.onnx', bytes, io: externalIo } } });
     await expectPackError(dir, /operator domain\(s\) "ai\.onnx\.ml"/);
   });
@@ -171,13 +186,20 @@ describe('model pack validation', () => {
       unlinkSync(path.join(broken, 'MODEL_CARD.md'));
       const other = tempDir();
       bigramPack(other.dir, 'alpha');
-      const found = await discoverPacks([{ dir: root, source: 'bundled' }, { dir: other.dir, source: 'user' }, { dir: path.join(root, 'nope'), source: 'user' }]);
-      assert.deepEqual(found.map((f) => [f.pack?.manifest.id ?? null, f.error?.message.replace(/ \(.*$/, '') ?? null]), [
-        ['alpha', null],
-        [null, 'Model pack "beta": file "MODEL_CARD.md" is missing from ' + path.join(root, 'beta')],
-        [null, 'Model pack "alpha": duplicate pack id'],
-        [null, `Model pack "nope": model folder ${path.join(root, 'nope')} does not exist or is not a folder`],
+      const found = await discoverPacks([
+        { dir: root, source: 'bundled' },
+        { dir: other.dir, source: 'user' },
+        { dir: path.join(root, 'nope'), source: 'user' },
       ]);
+      assert.deepEqual(
+        found.map((f) => [f.pack?.manifest.id ?? null, f.error?.message.replace(/ \(.*$/, '') ?? null]),
+        [
+          ['alpha', null],
+          [null, 'Model pack "beta": file "MODEL_CARD.md" is missing from ' + path.join(root, 'beta')],
+          [null, 'Model pack "alpha": duplicate pack id'],
+          [null, `Model pack "nope": model folder ${path.join(root, 'nope')} does not exist or is not a folder`],
+        ],
+      );
       other.cleanup();
     } finally {
       cleanup();

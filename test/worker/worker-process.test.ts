@@ -33,7 +33,14 @@ describe('inference worker process', () => {
       assert.equal(client.state, 'running');
       assert.equal(r.provider.chosen, 'cpu');
       assert.ok(r.provider.available.some((p) => p.name === 'cpu'));
-      assert.deepEqual(r.packs.map((p) => [p.id, p.source, p.valid]), [['bundled-bigram', 'bundled', true], ['slow-chain', 'user', true], ['tiny-bigram', 'user', true]]);
+      assert.deepEqual(
+        r.packs.map((p) => [p.id, p.source, p.valid]),
+        [
+          ['bundled-bigram', 'bundled', true],
+          ['slow-chain', 'user', true],
+          ['tiny-bigram', 'user', true],
+        ],
+      );
       assert.deepEqual(r.loadedSessions, []);
       assert.equal(r.workerPid, client.pid);
       assert.notEqual(r.workerPid, process.pid);
@@ -50,7 +57,10 @@ describe('inference worker process', () => {
       const r = await client.request(Requests.selfTest, { packId: 'tiny-bigram', steps: 5, progressToken: 'job-1' });
       assert.equal(r.stepsRun, 5);
       assert.deepEqual(r.graphs, ['decoder']);
-      assert.deepEqual(seen.map((s) => [s.progressToken, s.step, s.total]), [1, 2, 3, 4, 5].map((i) => ['job-1', i, 5]));
+      assert.deepEqual(
+        seen.map((s) => [s.progressToken, s.step, s.total]),
+        [1, 2, 3, 4, 5].map((i) => ['job-1', i, 5]),
+      );
       const d = await client.request0(Requests.doctor);
       assert.equal(d.loadedSessions.length, 1);
       assert.match(d.loadedSessions[0]!, /^tiny-bigram\/decoder@/);
@@ -64,8 +74,15 @@ describe('inference worker process', () => {
   it('bad input and unknown packs give typed, one-line errors', async () => {
     const { client } = startClient({ bundledModelsDir: bundled, modelFolders: [packs] });
     try {
-      await assert.rejects(client.request(Requests.selfTest, { packId: 'nope', steps: 1 }), (e: WorkerError) => e.code === WorkerErrorCode.PackNotFound && /no model pack "nope" \(available: bundled-bigram, slow-chain, tiny-bigram\)/.test(e.message));
-      await assert.rejects(client.request(Requests.selfTest, { packId: 'tiny-bigram', steps: 0 }), (e: WorkerError) => e.code === WorkerErrorCode.BadInput && !e.message.includes('\n'));
+      await assert.rejects(
+        client.request(Requests.selfTest, { packId: 'nope', steps: 1 }),
+        (e: WorkerError) =>
+          e.code === WorkerErrorCode.PackNotFound && /no model pack "nope" \(available: bundled-bigram, slow-chain, tiny-bigram\)/.test(e.message),
+      );
+      await assert.rejects(
+        client.request(Requests.selfTest, { packId: 'tiny-bigram', steps: 0 }),
+        (e: WorkerError) => e.code === WorkerErrorCode.BadInput && !e.message.includes('\n'),
+      );
     } finally {
       await client.stop();
     }
@@ -146,7 +163,10 @@ describe('inference worker process', () => {
       assert.equal(logs.filter((l) => l.includes('exited unexpectedly')).length, 5);
       await new Promise((r) => setTimeout(r, 600));
       assert.equal(client.state, 'failed', 'no restart after giving up');
-      await assert.rejects(client.request0(Requests.ping), (e: WorkerError) => e.code === WorkerErrorCode.WorkerUnavailable && /Restart Worker/.test(e.message));
+      await assert.rejects(
+        client.request0(Requests.ping),
+        (e: WorkerError) => e.code === WorkerErrorCode.WorkerUnavailable && /Restart Worker/.test(e.message),
+      );
     } finally {
       await client.stop();
     }

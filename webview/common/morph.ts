@@ -20,7 +20,8 @@ export function build(n: VChild, inSvg = false): Node {
   return el;
 }
 
-const sameKind = (node: Node, n: VNode) => node instanceof Element && node.localName === n.tag && (node.getAttribute('data-key') ?? undefined) === n.attrs['data-key'];
+const sameKind = (node: Node, n: VNode) =>
+  node instanceof Element && node.localName === n.tag && (node.getAttribute('data-key') ?? undefined) === n.attrs['data-key'];
 
 /** Brings `node` in line with `n`; returns the node now in its place (a new one when the kind differs). */
 export function morph(node: Node, n: VChild, inSvg = false): Node {
@@ -47,7 +48,8 @@ export function morph(node: Node, n: VChild, inSvg = false): Node {
   for (const [k, v] of Object.entries(n.attrs)) if (el.getAttribute(k) !== v) el.setAttribute(k, v);
   OURS.set(el, new Set(Object.keys(n.attrs)));
   // A field's live value: follow the model unless the user is editing it (focused, and changed since we set it).
-  if (el instanceof HTMLInputElement && n.attrs.value !== undefined && el.value !== n.attrs.value && (!focused || el.value === oldValue)) el.value = n.attrs.value;
+  if (el instanceof HTMLInputElement && n.attrs.value !== undefined && el.value !== n.attrs.value && (!focused || el.value === oldValue))
+    el.value = n.attrs.value;
   morphChildren(el, n.children, svg);
   if (el instanceof HTMLSelectElement && !focused) {
     const want = n.children.find((c): c is VNode => typeof c !== 'string' && c.attrs.selected !== undefined)?.attrs.value;

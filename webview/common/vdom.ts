@@ -48,7 +48,9 @@ const VOID = new Set(['input', 'br', 'hr', 'img', 'meta', 'link']);
 
 export function toHtml(n: VChild): string {
   if (typeof n === 'string') return escapeText(n);
-  const attrs = Object.entries(n.attrs).map(([k, v]) => (v === '' ? ` ${k}` : ` ${k}="${escapeAttr(v)}"`)).join('');
+  const attrs = Object.entries(n.attrs)
+    .map(([k, v]) => (v === '' ? ` ${k}` : ` ${k}="${escapeAttr(v)}"`))
+    .join('');
   if (VOID.has(n.tag)) return `<${n.tag}${attrs}>`;
   return `<${n.tag}${attrs}>${n.children.map(toHtml).join('')}</${n.tag}>`;
 }

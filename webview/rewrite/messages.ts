@@ -9,7 +9,10 @@ const isNat = (v: unknown): v is number => Number.isInteger(v) && (v as number) 
 
 export function isHostToRewriteView(m: unknown): m is HostToRewriteView {
   if (!isObj(m)) return false;
-  if (m.type === 'state') return isObj(m.state) && Array.isArray(m.state.classifiers) && typeof m.state.defaultLambda === 'number' && (m.state.run === undefined || isObj(m.state.run));
+  if (m.type === 'state')
+    return (
+      isObj(m.state) && Array.isArray(m.state.classifiers) && typeof m.state.defaultLambda === 'number' && (m.state.run === undefined || isObj(m.state.run))
+    );
   if (m.type === 'notice') {
     const n = m.notice;
     return isObj(n) && typeof n.text === 'string' && (n.level === 'info' || n.level === 'warning' || n.level === 'error');
@@ -22,9 +25,18 @@ const inRange = (v: unknown, r: { min: number; max: number }): v is number => ty
 /** A kept draft of the controls, if it still has the shape this version expects. */
 function sanitizeDraft(v: unknown): RewriteControls | undefined {
   if (!isObj(v) || !Array.isArray(v.targets)) return undefined;
-  const targets = v.targets.filter((t): t is { attribute: string; label: string; lambda: number } => isObj(t) && typeof t.attribute === 'string' && typeof t.label === 'string' && inRange(t.lambda, REWRITE_LIMITS.lambda));
+  const targets = v.targets.filter(
+    (t): t is { attribute: string; label: string; lambda: number } =>
+      isObj(t) && typeof t.attribute === 'string' && typeof t.label === 'string' && inRange(t.lambda, REWRITE_LIMITS.lambda),
+  );
   if (targets.length !== v.targets.length) return undefined;
-  if (!inRange(v.strength, REWRITE_LIMITS.strength) || !inRange(v.steps, REWRITE_LIMITS.steps) || !inRange(v.topP, REWRITE_LIMITS.topP) || !inRange(v.tokens, REWRITE_LIMITS.tokens)) return undefined;
+  if (
+    !inRange(v.strength, REWRITE_LIMITS.strength) ||
+    !inRange(v.steps, REWRITE_LIMITS.steps) ||
+    !inRange(v.topP, REWRITE_LIMITS.topP) ||
+    !inRange(v.tokens, REWRITE_LIMITS.tokens)
+  )
+    return undefined;
   if (!REWRITE_PROJECTIONS.includes(v.projection as never) || (v.seed !== undefined && !inRange(v.seed, REWRITE_LIMITS.seed))) return undefined;
   return {
     targets: targets.map((t) => ({ attribute: t.attribute, label: t.label, lambda: t.lambda })),

@@ -33,7 +33,13 @@ export function timelinePosition(run: RewriteRunView, ui: { block?: number | und
   // A block with no kept steps (cannot happen with the host's cap, but a hand-edited state might): show the newest.
   if (!frames.length) frames = framesOf(run.steps, last.block);
   const index = ui.step === undefined ? frames.length - 1 : clamp(Math.round(ui.step), 0, frames.length - 1);
-  return { block, blocks: Math.max(run.blocks, last.block + 1), frames, index, live: run.status === 'running' && ui.block === undefined && ui.step === undefined };
+  return {
+    block,
+    blocks: Math.max(run.blocks, last.block + 1),
+    frames,
+    index,
+    live: run.status === 'running' && ui.block === undefined && ui.step === undefined,
+  };
 }
 
 /** The step's text split into runs, `changed` where the words differ from the previous step. */
@@ -100,8 +106,9 @@ export function chartModel(frames: readonly RewriteStepView[], target: Pick<Rewr
   const name = `${target.attribute} → ${target.label}`;
   const first = points[0];
   const last = points[points.length - 1];
-  const summary = !first || !last
-    ? `${name}: not scored yet.`
-    : `${name}: p ${percent(first.p)} at t ${first.t}${points.length > 1 ? `, ${percent(last.p)} at t ${last.t}` : ''}${at ? `; ${current === null ? 'not scored' : percent(current)} at the shown step (t ${at.t}/${at.T})` : ''}.`;
+  const summary =
+    !first || !last
+      ? `${name}: not scored yet.`
+      : `${name}: p ${percent(first.p)} at t ${first.t}${points.length > 1 ? `, ${percent(last.p)} at t ${last.t}` : ''}${at ? `; ${current === null ? 'not scored' : percent(current)} at the shown step (t ${at.t}/${at.T})` : ''}.`;
   return { attribute: target.attribute, label: target.label, path, points, markerX: x(clamp(index, 0, Math.max(0, frames.length - 1))), current, summary };
 }

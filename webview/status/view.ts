@@ -11,7 +11,11 @@ export interface ViewActions {
 
 type Child = Node | string | false | undefined;
 
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string | boolean | undefined> = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | boolean | undefined> = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (v === undefined || v === false) continue;
@@ -68,7 +72,13 @@ function workerSection(s: StatusViewState, a: ViewActions): HTMLElement {
     'section',
     { 'aria-labelledby': 'worker-heading' },
     h('h2', { id: 'worker-heading' }, 'Worker'),
-    h('p', { class: `worker-state state-${s.workerState}` }, icon(w.icon + (s.workerState === 'starting' || s.workerState === 'restarting' ? ' codicon-modifier-spin' : '')), ' ', w.label),
+    h(
+      'p',
+      { class: `worker-state state-${s.workerState}` },
+      icon(w.icon + (s.workerState === 'starting' || s.workerState === 'restarting' ? ' codicon-modifier-spin' : '')),
+      ' ',
+      w.label,
+    ),
     facts.childElementCount > 0 && facts,
     reasons.length > 0 && h('div', { class: 'fallbacks' }, h('h3', {}, 'Fallback reasons'), h('ul', {}, ...reasons.map((r) => h('li', {}, r)))),
     h(
@@ -92,7 +102,9 @@ function packItem(p: StatusPackView, i: number, expanded: boolean, a: ViewAction
     h('span', { class: 'pack-name' }, p.displayName ?? p.id),
   );
   toggle.addEventListener('click', () => a.toggle(key));
-  const status = p.valid ? h('span', { class: 'pack-status valid' }, icon('pass'), ' valid') : h('span', { class: 'pack-status invalid' }, icon('error'), ' invalid');
+  const status = p.valid
+    ? h('span', { class: 'pack-status valid' }, icon('pass'), ' valid')
+    : h('span', { class: 'pack-status invalid' }, icon('error'), ' invalid');
   const meta = [p.kind, p.source, p.sizeBytes !== undefined ? formatBytes(p.sizeBytes) : undefined].filter(Boolean).join(' · ');
   return h(
     'li',
@@ -116,9 +128,12 @@ function packsSection(s: StatusViewState, expanded: ReadonlySet<string>, a: View
   if (s.busy) body.push(h('p', { class: 'busy', role: 'status' }, icon('loading codicon-modifier-spin'), ' Listing model packs…'));
   if (!packs && !s.busy) body.push(h('p', { class: 'hint' }, 'Model packs have not been listed yet.'));
   if (packs && packs.length === 0) {
-    body.push(h('p', { class: 'hint' }, 'No model packs were found. Add a folder that holds Concert model packs (each a folder with a concert.json manifest).'));
+    body.push(
+      h('p', { class: 'hint' }, 'No model packs were found. Add a folder that holds Concert model packs (each a folder with a concert.json manifest).'),
+    );
   }
-  if (packs && packs.length > 0) body.push(h('ul', { class: 'packs', 'aria-label': 'Model packs' }, ...packs.map((p, i) => packItem(p, i, expanded.has(packKey(p)), a))));
+  if (packs && packs.length > 0)
+    body.push(h('ul', { class: 'packs', 'aria-label': 'Model packs' }, ...packs.map((p, i) => packItem(p, i, expanded.has(packKey(p)), a))));
   const valid = packs?.filter((p) => p.valid).length ?? 0;
   return h(
     'section',
@@ -137,7 +152,11 @@ function packsSection(s: StatusViewState, expanded: ReadonlySet<string>, a: View
 export function render(root: HTMLElement, s: StatusViewState | undefined, expanded: ReadonlySet<string>, a: ViewActions): void {
   const focusKey = (document.activeElement as HTMLElement | null)?.closest<HTMLElement>('[data-key]')?.dataset.key;
   const content: Child[] = s
-    ? [s.error !== undefined && h('div', { class: 'error-banner', role: 'alert' }, icon('error'), ' ', s.error), workerSection(s, a), packsSection(s, expanded, a)]
+    ? [
+        s.error !== undefined && h('div', { class: 'error-banner', role: 'alert' }, icon('error'), ' ', s.error),
+        workerSection(s, a),
+        packsSection(s, expanded, a),
+      ]
     : [h('p', { class: 'hint', role: 'status' }, 'Connecting to Concert…')];
   root.replaceChildren(...content.filter((c): c is Node | string => c !== false && c !== undefined));
   // Lit-based buttons set their tabindex after the first render: focus once they have rendered.

@@ -4,7 +4,15 @@
  * the user's pointer. No DOM here: tests render it to HTML strings. User intents are `data-action` attributes that
  * main.ts turns into messages for the host.
  */
-import { SUMMARY_ALPHA, type SummaryOutputView, type SummaryRecordView, type SummaryRunView, type SummarySweepView, type SummaryVariant, type SummaryViewState } from '../../src/protocol/webview';
+import {
+  SUMMARY_ALPHA,
+  type SummaryOutputView,
+  type SummaryRecordView,
+  type SummaryRunView,
+  type SummarySweepView,
+  type SummaryVariant,
+  type SummaryViewState,
+} from '../../src/protocol/webview';
 import { RELIANCE_LEGEND, formatReliance, relianceClass, relianceTitle } from './reliance';
 import { h, s, type Section, type VChild, type VNode } from '../common/vdom';
 
@@ -17,7 +25,11 @@ export type { Section } from '../common/vdom';
 
 const icon = (name: string, spin = false) => h('span', { class: `codicon codicon-${name}${spin ? ' codicon-modifier-spin' : ''}`, 'aria-hidden': 'true' });
 
-function button(label: string, action: string, opts: { icon?: string; secondary?: boolean; disabled?: boolean; variant?: SummaryVariant; mode?: string; title?: string } = {}): VNode {
+function button(
+  label: string,
+  action: string,
+  opts: { icon?: string; secondary?: boolean; disabled?: boolean; variant?: SummaryVariant; mode?: string; title?: string } = {},
+): VNode {
   return h(
     'vscode-button',
     {
@@ -52,7 +64,17 @@ function emptySection(): Section {
       'section',
       { class: 'empty' },
       h('h1', {}, 'Concert: Summary'),
-      h('p', { class: 'hint' }, 'Run ', h('strong', {}, 'Concert: Summarize Document'), ', ', h('strong', {}, 'Summarize Selection'), ' or ', h('strong', {}, 'Ask About This Document…'), ' from the command palette or the editor’s context menu (Concert submenu).'),
+      h(
+        'p',
+        { class: 'hint' },
+        'Run ',
+        h('strong', {}, 'Concert: Summarize Document'),
+        ', ',
+        h('strong', {}, 'Summarize Selection'),
+        ' or ',
+        h('strong', {}, 'Ask About This Document…'),
+        ' from the command palette or the editor’s context menu (Concert submenu).',
+      ),
     ),
   };
 }
@@ -62,8 +84,17 @@ function statusLine(run: SummaryRunView): VChild | undefined {
   switch (run.status) {
     case 'running': {
       const part = run.cad.part ?? run.regular?.part;
-      const what = n === 0 ? 'Loading the model and reading the document…' : `Generating… ${plural(n, 'token')}${part ? ` (part ${part + 1} of a long document)` : ''}`;
-      return h('div', { class: 'status running', role: 'status' }, icon('loading', true), ' ', what, ' ', button('Cancel', 'cancel', { icon: 'close', secondary: true }));
+      const what =
+        n === 0 ? 'Loading the model and reading the document…' : `Generating… ${plural(n, 'token')}${part ? ` (part ${part + 1} of a long document)` : ''}`;
+      return h(
+        'div',
+        { class: 'status running', role: 'status' },
+        icon('loading', true),
+        ' ',
+        what,
+        ' ',
+        button('Cancel', 'cancel', { icon: 'close', secondary: true }),
+      );
     }
     case 'cancelled':
       return h('div', { class: 'status cancelled', role: 'status' }, icon('circle-slash'), ' ', run.message ?? `Cancelled after ${plural(n, 'token')}.`);
@@ -83,7 +114,8 @@ function headerSection(run: SummaryRunView): Section {
       h('h1', {}, run.task === 'ask' ? 'Answer' : 'Summary', h('span', { class: 'source' }, ` · ${run.source.fileName} · ${run.source.scope}`)),
       run.question !== undefined && h('p', { class: 'question' }, h('span', { class: 'label' }, 'Question: '), run.question),
       statusLine(run),
-      run.source.changed && h('p', { class: 'status changed', role: 'note' }, icon('warning'), ` ${run.source.fileName} has changed since this run; Insert asks before it edits.`),
+      run.source.changed &&
+        h('p', { class: 'status changed', role: 'note' }, icon('warning'), ` ${run.source.fileName} has changed since this run; Insert asks before it edits.`),
     ),
   };
 }
@@ -113,14 +145,23 @@ function controlsSection(run: SummaryRunView): Section {
           'aria-describedby': 'alpha-help',
         }),
         h('output', { id: 'alpha-value', for: 'alpha' }, a),
-        h('span', { id: 'alpha-help', class: 'hint' }, '0 is regular decoding; higher values follow the document more closely. Changing α runs again with the same seed.'),
+        h(
+          'span',
+          { id: 'alpha-help', class: 'hint' },
+          '0 is regular decoding; higher values follow the document more closely. Changing α runs again with the same seed.',
+        ),
       ),
       h('vscode-checkbox', { 'data-action': 'compare', 'data-key': 'compare', checked: run.compareRegular }, 'Show regular decoding (α 0) side by side'),
       h(
         'div',
         { class: 'actions', role: 'group', 'aria-label': 'Run actions' },
         button('Run Again', 'rerun', { icon: 'refresh', secondary: true, disabled: running, title: 'Run again with this α (and the same seed)' }),
-        button('α Sweep', 'sweep', { icon: 'graph', secondary: true, disabled: running, title: 'Greedy runs at α 0, 0.5, 1 and 2: how much of each output the document supports' }),
+        button('α Sweep', 'sweep', {
+          icon: 'graph',
+          secondary: true,
+          disabled: running,
+          title: 'Greedy runs at α 0, 0.5, 1 and 2: how much of each output the document supports',
+        }),
       ),
     ),
   };
@@ -187,14 +228,37 @@ function outputColumn(run: SummaryRunView, o: SummaryOutputView, variant: Summar
     'article',
     { class: `output ${variant}`, 'aria-labelledby': `h-${variant}` },
     h('h2', { id: `h-${variant}` }, label, running && o.part ? h('span', { class: 'hint' }, ` · part ${o.part + 1}`) : undefined),
-    h('p', { class: 'tokens', role: 'group', 'aria-label': `${label}. Arrow keys move between tokens; Enter finds a token in the source.`, 'aria-busy': running ? 'true' : undefined }, ...body),
+    h(
+      'p',
+      {
+        class: 'tokens',
+        role: 'group',
+        'aria-label': `${label}. Arrow keys move between tokens; Enter finds a token in the source.`,
+        'aria-busy': running ? 'true' : undefined,
+      },
+      ...body,
+    ),
     meta.length > 0 && h('p', { class: 'meta' }, meta.join(' · ')),
     h(
       'div',
       { class: 'actions', role: 'group', 'aria-label': `${variant === 'cad' ? 'Context-aware' : 'Regular'} output actions` },
       button('Copy', 'copy', { icon: 'copy', secondary: true, disabled: !hasText, variant }),
-      button('Insert as Comment', 'insert', { icon: 'comment', secondary: true, disabled: !hasText, variant, mode: 'comment', title: 'Insert above the cursor line of the source document, as a comment in its language (one undo step)' }),
-      button('Insert at Cursor', 'insert', { icon: 'insert', secondary: true, disabled: !hasText, variant, mode: 'cursor', title: 'Insert the text at the cursor of the source document (one undo step)' }),
+      button('Insert as Comment', 'insert', {
+        icon: 'comment',
+        secondary: true,
+        disabled: !hasText,
+        variant,
+        mode: 'comment',
+        title: 'Insert above the cursor line of the source document, as a comment in its language (one undo step)',
+      }),
+      button('Insert at Cursor', 'insert', {
+        icon: 'insert',
+        secondary: true,
+        disabled: !hasText,
+        variant,
+        mode: 'cursor',
+        title: 'Insert the text at the cursor of the source document (one undo step)',
+      }),
     ),
   );
 }
@@ -230,7 +294,12 @@ function chunksSection(run: SummaryRunView, ui: ViewUi): Section | undefined {
     node: h(
       'section',
       { class: 'chunks' },
-      h('p', { class: 'status info', role: 'note' }, icon('info'), ` Chunked: the ${run.source.scope === 'whole document' ? 'document' : 'selection'} is longer than the model reads at once, so it was summarised in ${plural(count, 'chunk')} and the chunk summaries were merged.`),
+      h(
+        'p',
+        { class: 'status info', role: 'note' },
+        icon('info'),
+        ` Chunked: the ${run.source.scope === 'whole document' ? 'document' : 'selection'} is longer than the model reads at once, so it was summarised in ${plural(count, 'chunk')} and the chunk summaries were merged.`,
+      ),
       run.chunks?.length
         ? h(
             'details',
@@ -288,7 +357,14 @@ export function sweepPlot(sw: SummarySweepView): VNode {
   });
   return s(
     'svg',
-    { class: 'plot', viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img', 'aria-label': `Share of tokens the document supports, by α. ${described.join('; ')}.` },
+    {
+      class: 'plot',
+      viewBox: `0 0 ${W} ${H}`,
+      width: W,
+      height: H,
+      role: 'img',
+      'aria-label': `Share of tokens the document supports, by α. ${described.join('; ')}.`,
+    },
     s('title', {}, 'Share of tokens the document supports, by α'),
     ...[0, 0.5, 1].map((t) => [
       s('line', { class: 'grid', x1: left, x2: W - 4, y1: y(t), y2: y(t) }),
@@ -299,7 +375,13 @@ export function sweepPlot(sw: SummarySweepView): VNode {
       const p = sw.points.find((q) => q.alpha === a);
       return [
         p
-          ? s('rect', { class: 'bar', x: (cx - barW / 2).toFixed(1), y: y(p.positiveShare).toFixed(1), width: barW.toFixed(1), height: (plotH * p.positiveShare).toFixed(1) })
+          ? s('rect', {
+              class: 'bar',
+              x: (cx - barW / 2).toFixed(1),
+              y: y(p.positiveShare).toFixed(1),
+              width: barW.toFixed(1),
+              height: (plotH * p.positiveShare).toFixed(1),
+            })
           : s('rect', { class: 'bar pending', x: (cx - barW / 2).toFixed(1), y: y(1).toFixed(1), width: barW.toFixed(1), height: plotH.toFixed(1) }),
         p && s('text', { class: 'value', x: cx.toFixed(1), y: (y(p.positiveShare) - 3).toFixed(1), 'text-anchor': 'middle' }, percent(p.positiveShare)),
         s('text', { class: 'axis', x: cx.toFixed(1), y: H - 6, 'text-anchor': 'middle' }, `α ${formatAlpha(a)}`),
@@ -312,7 +394,13 @@ function sweepSection(sw: SummarySweepView): Section {
   const done = sw.points.length;
   const status =
     sw.status === 'running'
-      ? h('div', { class: 'status running', role: 'status' }, icon('loading', true), ` Running α ${formatAlpha(sw.alphas[done] ?? 0)} (${done + 1} of ${sw.alphas.length})… `, button('Cancel', 'cancel', { icon: 'close', secondary: true }))
+      ? h(
+          'div',
+          { class: 'status running', role: 'status' },
+          icon('loading', true),
+          ` Running α ${formatAlpha(sw.alphas[done] ?? 0)} (${done + 1} of ${sw.alphas.length})… `,
+          button('Cancel', 'cancel', { icon: 'close', secondary: true }),
+        )
       : sw.status === 'cancelled'
         ? h('div', { class: 'status cancelled', role: 'status' }, icon('circle-slash'), ' ', sw.message ?? 'Sweep cancelled.')
         : sw.status === 'error'
@@ -330,12 +418,32 @@ function sweepSection(sw: SummarySweepView): Section {
         h(
           'table',
           { class: 'sweep-table' },
-          h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'α'), h('th', { scope: 'col' }, 'Tokens'), h('th', { scope: 'col' }, 'Supported'), h('th', { scope: 'col' }, 'Mean reliance'), h('th', { scope: 'col' }, 'Output'))),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              h('th', { scope: 'col' }, 'α'),
+              h('th', { scope: 'col' }, 'Tokens'),
+              h('th', { scope: 'col' }, 'Supported'),
+              h('th', { scope: 'col' }, 'Mean reliance'),
+              h('th', { scope: 'col' }, 'Output'),
+            ),
+          ),
           h(
             'tbody',
             {},
             ...sw.points.map((p) =>
-              h('tr', {}, h('td', {}, formatAlpha(p.alpha)), h('td', {}, String(p.tokens)), h('td', {}, percent(p.positiveShare)), h('td', {}, formatReliance(p.meanReliance)), h('td', { class: 'sweep-text', title: p.text }, p.text.length > 80 ? `${p.text.slice(0, 79)}…` : p.text)),
+              h(
+                'tr',
+                {},
+                h('td', {}, formatAlpha(p.alpha)),
+                h('td', {}, String(p.tokens)),
+                h('td', {}, percent(p.positiveShare)),
+                h('td', {}, formatReliance(p.meanReliance)),
+                h('td', { class: 'sweep-text', title: p.text }, p.text.length > 80 ? `${p.text.slice(0, 79)}…` : p.text),
+              ),
             ),
           ),
         ),

@@ -79,7 +79,13 @@ export interface DiffusionResult {
  * unguided logits, so the order of the attributes does not matter. Returns the guided logits and, per term,
  * p(label) at the unguided logits (NaN for terms that were not run).
  */
-export async function applyGuidance(logits: Float32Array, B: number, V: number, guidance: readonly GuidanceTerm[], scoreAll = false): Promise<{ logits: Float32Array; scores: number[] }> {
+export async function applyGuidance(
+  logits: Float32Array,
+  B: number,
+  V: number,
+  guidance: readonly GuidanceTerm[],
+  scoreAll = false,
+): Promise<{ logits: Float32Array; scores: number[] }> {
   const scores = guidance.map(() => Number.NaN);
   if (!guidance.some((g) => g.lambda !== 0 || scoreAll)) return { logits, scores };
   const out = Float32Array.from(logits);
@@ -102,10 +108,12 @@ function validate(lm: DiffusionLM, o: DiffusionOptions): void {
     if (!o.rewrite.tokens.length) throw new EngineInputError('there is no text to rewrite');
   } else if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1) throw new EngineInputError('maxTokens must be a positive integer');
   if (o.minTokens !== undefined && !(Number.isInteger(o.minTokens) && o.minTokens >= 0)) throw new EngineInputError('minTokens must be a non-negative integer');
-  for (const tok of o.suppress ?? []) if (!Number.isInteger(tok) || tok < 0 || tok >= lm.vocabSize) throw new EngineInputError(`suppressed token ${tok} is not in the vocabulary`);
+  for (const tok of o.suppress ?? [])
+    if (!Number.isInteger(tok) || tok < 0 || tok >= lm.vocabSize) throw new EngineInputError(`suppressed token ${tok} is not in the vocabulary`);
   for (const g of o.guidance ?? []) {
     if (!Number.isFinite(g.lambda) || g.lambda < 0) throw new EngineInputError(`guidance strength for ${g.classifier.attribute} must be ≥ 0`);
-    if (!Number.isInteger(g.label) || g.label < 0 || g.label >= g.classifier.labels.length) throw new EngineInputError(`label ${g.label} is not a label of ${g.classifier.attribute}`);
+    if (!Number.isInteger(g.label) || g.label < 0 || g.label >= g.classifier.labels.length)
+      throw new EngineInputError(`label ${g.label} is not a label of ${g.classifier.attribute}`);
   }
   // Every row needs one token to start from: with no text before, the caller passes the template head (e.g. `<s>`).
   for (const t of o.terms) if (!t.context.length) throw new EngineInputError(`the ${t.label} context is empty: pass at least the start-of-text token`);
@@ -114,11 +122,17 @@ function validate(lm: DiffusionLM, o: DiffusionOptions): void {
     const head = o.slide.keepHead;
     if (!Number.isInteger(head) || head < 0) throw new EngineInputError('slide.keepHead must be a non-negative integer');
     // Room for the head, at least one recent token and a block. A context may be the head alone (no text before).
-    if (head + 1 + lm.blockSize > lm.maxContext) throw new ContextTooLongError(head + 1 + lm.blockSize, lm.maxContext, `the prompt head (${head} tokens) plus one token and a block`);
+    if (head + 1 + lm.blockSize > lm.maxContext)
+      throw new ContextTooLongError(head + 1 + lm.blockSize, lm.maxContext, `the prompt head (${head} tokens) plus one token and a block`);
     return;
   }
   for (const t of o.terms) {
-    if (t.context.length + newTokens > lm.maxContext) throw new ContextTooLongError(t.context.length + newTokens, lm.maxContext, `the ${t.label} context (${t.context.length} tokens) plus ${newTokens} new tokens`);
+    if (t.context.length + newTokens > lm.maxContext)
+      throw new ContextTooLongError(
+        t.context.length + newTokens,
+        lm.maxContext,
+        `the ${t.label} context (${t.context.length} tokens) plus ${newTokens} new tokens`,
+      );
   }
 }
 
@@ -151,7 +165,10 @@ export async function decodeDiffusion(lm: DiffusionLM, o: DiffusionOptions): Pro
   for (let block = 0; block < blocks; block++) {
     check();
     if (o.slide) for (const c of contexts) slideWindow(c, o.slide.keepHead, lm.maxContext - B);
-    const ctx = await lm.encodeContext(contexts.map((c) => Int32Array.from(c)), o.signal);
+    const ctx = await lm.encodeContext(
+      contexts.map((c) => Int32Array.from(c)),
+      o.signal,
+    );
     // x_{t0}: pure noise K·N(0, I), or the noised original for a rewrite.
     const x = new Float32Array(B * V);
     noise.gaussian(x, K, { block, step: t0 + 1 });

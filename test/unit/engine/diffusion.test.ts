@@ -49,7 +49,10 @@ describe('simplex projection', () => {
     assert.ok(kept.reduce((s, i) => s + exps[i]! / z, 0) >= 0.9);
     const greedy = new Float32Array(12);
     project(logits, 2, V, 5, { kind: 'multi-hot', topP: 0 }, new Rng(1), greedy);
-    assert.deepEqual([...greedy.subarray(0, V)].map((x) => x > 0), [false, true, false, false, false, false]);
+    assert.deepEqual(
+      [...greedy.subarray(0, V)].map((x) => x > 0),
+      [false, true, false, false, false, false],
+    );
   });
   it('almost-one-hot puts +K at the token', () => {
     assert.deepEqual([...almostOneHot([2], 4, 5)], [-5, -5, 5, -5]);
@@ -61,7 +64,13 @@ describe('semi-autoregressive diffusion decoding', () => {
   const B = 4;
   it('runs t = T…1 with timestep input t/T starting at 1.0, grows the context by B per block', async () => {
     const lm = new FakeDiffusionLM(V, B, 5, 100, false, 256, prefers(7, V, B));
-    const r = await decodeDiffusion(lm, { terms: [{ context: Int32Array.of(1, 2, 3), weight: 1, label: 'ctx' }], maxTokens: 8, steps: 10, projection: { kind: 'sample', topP: 0.9 }, seed: 3 });
+    const r = await decodeDiffusion(lm, {
+      terms: [{ context: Int32Array.of(1, 2, 3), weight: 1, label: 'ctx' }],
+      maxTokens: 8,
+      steps: 10,
+      projection: { kind: 'sample', topP: 0.9 },
+      seed: 3,
+    });
     assert.deepEqual(r.tokens, [7, 7, 7, 7, 7, 7, 7, 7]);
     assert.equal(lm.calls.length, 20);
     assert.equal(lm.calls[0]!.tFrac, 1);
@@ -78,7 +87,14 @@ describe('semi-autoregressive diffusion decoding', () => {
       [4, 5, 1, 6].forEach((tok, i) => (out[i * V + tok] = 10));
       return out;
     });
-    const r = await decodeDiffusion(lm, { terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }], maxTokens: 12, steps: 5, projection: { kind: 'sample', topP: 0 }, seed: 0, eos: 1 });
+    const r = await decodeDiffusion(lm, {
+      terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }],
+      maxTokens: 12,
+      steps: 5,
+      projection: { kind: 'sample', topP: 0 },
+      seed: 0,
+      eos: 1,
+    });
     assert.deepEqual(r.tokens, [4, 5]);
     assert.equal(r.stoppedBy, 'eos');
     assert.equal(calls, 5, 'one block only');
@@ -86,51 +102,123 @@ describe('semi-autoregressive diffusion decoding', () => {
 
   it('seeded runs are reproducible', async () => {
     const lm = new FakeDiffusionLM(V, B, 5, 100);
-    const a = await decodeDiffusion(lm, { terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }], maxTokens: 4, steps: 50, projection: { kind: 'sample', topP: 0 }, seed: 9 });
-    const b = await decodeDiffusion(new FakeDiffusionLM(V, B, 5, 100), { terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }], maxTokens: 4, steps: 50, projection: { kind: 'sample', topP: 0 }, seed: 9 });
+    const a = await decodeDiffusion(lm, {
+      terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }],
+      maxTokens: 4,
+      steps: 50,
+      projection: { kind: 'sample', topP: 0 },
+      seed: 9,
+    });
+    const b = await decodeDiffusion(new FakeDiffusionLM(V, B, 5, 100), {
+      terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }],
+      maxTokens: 4,
+      steps: 50,
+      projection: { kind: 'sample', topP: 0 },
+      seed: 9,
+    });
     assert.deepEqual(a.tokens, b.tokens, 'seeded runs are reproducible');
   });
 
   it('guidance with λ = 0 is the identity; λ > 0 steers tokens', async () => {
-    const base = { terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }], maxTokens: 8, steps: 10, projection: { kind: 'sample' as const, topP: 0.9 }, seed: 4 };
+    const base = {
+      terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }],
+      maxTokens: 8,
+      steps: 10,
+      projection: { kind: 'sample' as const, topP: 0.9 },
+      seed: 4,
+    };
     const plain = await decodeDiffusion(new FakeDiffusionLM(V, B, 5, 100, false, 256, prefers(7, V, B)), base);
     const clf = new FakeClassifier(3);
-    const zero = await decodeDiffusion(new FakeDiffusionLM(V, B, 5, 100, false, 256, prefers(7, V, B)), { ...base, guidance: [{ classifier: clf, label: 1, lambda: 0 }] });
+    const zero = await decodeDiffusion(new FakeDiffusionLM(V, B, 5, 100, false, 256, prefers(7, V, B)), {
+      ...base,
+      guidance: [{ classifier: clf, label: 1, lambda: 0 }],
+    });
     assert.deepEqual(zero.tokens, plain.tokens);
     assert.equal(clf.calls, 0);
-    const steered = await decodeDiffusion(new FakeDiffusionLM(V, B, 5, 100, false, 256, prefers(7, V, B)), { ...base, guidance: [{ classifier: clf, label: 1, lambda: 20 }] });
+    const steered = await decodeDiffusion(new FakeDiffusionLM(V, B, 5, 100, false, 256, prefers(7, V, B)), {
+      ...base,
+      guidance: [{ classifier: clf, label: 1, lambda: 20 }],
+    });
     assert.deepEqual(steered.tokens, Array(8).fill(3));
     assert.equal(clf.calls, 20, 'guidance runs at every step of every block');
   });
 
   it('rewrite with a low edit strength keeps the original; strength 1 regenerates it', async () => {
     const original = Int32Array.of(2, 9, 4, 4, 8, 1, 0, 6);
-    const low = await decodeDiffusion(new FakeDiffusionLM(V, B, 5, 100), { terms: [{ context: Int32Array.of(5), weight: 1, label: 'c' }], maxTokens: 0, steps: 100, projection: { kind: 'sample', topP: 0 }, seed: 2, rewrite: { tokens: original, strength: 0.05 } });
+    const low = await decodeDiffusion(new FakeDiffusionLM(V, B, 5, 100), {
+      terms: [{ context: Int32Array.of(5), weight: 1, label: 'c' }],
+      maxTokens: 0,
+      steps: 100,
+      projection: { kind: 'sample', topP: 0 },
+      seed: 2,
+      rewrite: { tokens: original, strength: 0.05 },
+    });
     assert.deepEqual(low.tokens, [...original]);
     const lm = new FakeDiffusionLM(V, B, 5, 100, false, 256, prefers(7, V, B));
-    const full = await decodeDiffusion(lm, { terms: [{ context: Int32Array.of(5), weight: 1, label: 'c' }], maxTokens: 0, steps: 20, projection: { kind: 'sample', topP: 0 }, seed: 2, rewrite: { tokens: original, strength: 1 } });
+    const full = await decodeDiffusion(lm, {
+      terms: [{ context: Int32Array.of(5), weight: 1, label: 'c' }],
+      maxTokens: 0,
+      steps: 20,
+      projection: { kind: 'sample', topP: 0 },
+      seed: 2,
+      rewrite: { tokens: original, strength: 1 },
+    });
     assert.deepEqual(full.tokens, Array(8).fill(7));
     assert.equal(lm.calls[0]!.tFrac, 1);
     const mid = new FakeDiffusionLM(V, B, 5, 100);
-    await decodeDiffusion(mid, { terms: [{ context: Int32Array.of(5), weight: 1, label: 'c' }], maxTokens: 0, steps: 20, projection: { kind: 'sample', topP: 0 }, seed: 2, rewrite: { tokens: original, strength: 0.5 } });
+    await decodeDiffusion(mid, {
+      terms: [{ context: Int32Array.of(5), weight: 1, label: 'c' }],
+      maxTokens: 0,
+      steps: 20,
+      projection: { kind: 'sample', topP: 0 },
+      seed: 2,
+      rewrite: { tokens: original, strength: 0.5 },
+    });
     assert.equal(mid.calls[0]!.tFrac, 0.5, 'starts at t0 = s·T');
     assert.equal(mid.calls.length, 2 * 10);
     // A rewrite of 6 tokens runs two blocks of 4 but keeps the original's length.
-    const six = await decodeDiffusion(new FakeDiffusionLM(V, B, 5, 100, false, 256, prefers(7, V, B)), { terms: [{ context: Int32Array.of(5), weight: 1, label: 'c' }], maxTokens: 0, steps: 10, projection: { kind: 'sample', topP: 0 }, seed: 2, rewrite: { tokens: original.subarray(0, 6), strength: 1 } });
+    const six = await decodeDiffusion(new FakeDiffusionLM(V, B, 5, 100, false, 256, prefers(7, V, B)), {
+      terms: [{ context: Int32Array.of(5), weight: 1, label: 'c' }],
+      maxTokens: 0,
+      steps: 10,
+      projection: { kind: 'sample', topP: 0 },
+      seed: 2,
+      rewrite: { tokens: original.subarray(0, 6), strength: 1 },
+    });
     assert.deepEqual(six.tokens, Array(6).fill(7));
     assert.equal(six.blocks, 2);
   });
 
   it('early stop ends each block at ⌈fraction·T⌉', async () => {
     const lm = new FakeDiffusionLM(V, B, 5, 100, false, 256, prefers(7, V, B));
-    await decodeDiffusion(lm, { terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }], maxTokens: 4, steps: 10, projection: { kind: 'sample', topP: 0 }, seed: 0, earlyStop: 0.4 });
-    assert.deepEqual(lm.calls.map((c) => c.tFrac), [1, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4]);
+    await decodeDiffusion(lm, {
+      terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }],
+      maxTokens: 4,
+      steps: 10,
+      projection: { kind: 'sample', topP: 0 },
+      seed: 0,
+      earlyStop: 0.4,
+    });
+    assert.deepEqual(
+      lm.calls.map((c) => c.tFrac),
+      [1, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4],
+    );
   });
 
   it('weighted terms run as one batch and combine their logits', async () => {
     // Row "a" prefers 7, row "b" prefers 3: (1, 1) ties them (argmax picks the lower id), (2, −1) picks 7, (−1, 2) picks 3.
     const lm = new FakeDiffusionLM(V, B, 5, 100, false, 256, (c, noisy) => prefers(c[0] === 1 ? 7 : 3, V, B)(c, noisy));
-    const run = (wa: number, wb: number) => decodeDiffusion(lm, { terms: [{ context: Int32Array.of(1), weight: wa, label: 'a' }, { context: Int32Array.of(2), weight: wb, label: 'b' }], maxTokens: 4, steps: 5, projection: { kind: 'sample', topP: 0 }, seed: 0 });
+    const run = (wa: number, wb: number) =>
+      decodeDiffusion(lm, {
+        terms: [
+          { context: Int32Array.of(1), weight: wa, label: 'a' },
+          { context: Int32Array.of(2), weight: wb, label: 'b' },
+        ],
+        maxTokens: 4,
+        steps: 5,
+        projection: { kind: 'sample', topP: 0 },
+        seed: 0,
+      });
     assert.deepEqual((await run(2, -1)).tokens, [7, 7, 7, 7]);
     assert.deepEqual((await run(-1, 2)).tokens, [3, 3, 3, 3]);
     assert.equal(lm.calls[0]!.rows, 2, 'both terms in one batch');
@@ -138,7 +226,13 @@ describe('semi-autoregressive diffusion decoding', () => {
 
   it('self-conditioning feeds the previous step’s logits (zeros at the first step)', async () => {
     const lm = new FakeDiffusionLM(V, B, 5, 100, true, 256, prefers(7, V, B));
-    await decodeDiffusion(lm, { terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }], maxTokens: 4, steps: 3, projection: { kind: 'sample', topP: 0 }, seed: 0 });
+    await decodeDiffusion(lm, {
+      terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }],
+      maxTokens: 4,
+      steps: 3,
+      projection: { kind: 'sample', topP: 0 },
+      seed: 0,
+    });
     assert.equal(lm.calls[0]!.selfCondSum, 0);
     assert.ok(lm.calls[1]!.selfCondSum > 0);
   });
@@ -147,9 +241,20 @@ describe('semi-autoregressive diffusion decoding', () => {
     const ac = new AbortController();
     const steps: number[] = [];
     const err = await decodeDiffusion(new FakeDiffusionLM(V, B, 5, 100), {
-      terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }], maxTokens: 8, steps: 20, projection: { kind: 'sample', topP: 0.9 }, seed: 0, signal: ac.signal,
-      onStep: (s) => { steps.push(s.t); if (steps.length === 3) ac.abort(); },
-    }).then(() => assert.fail('expected a cancel'), (e: unknown) => e);
+      terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }],
+      maxTokens: 8,
+      steps: 20,
+      projection: { kind: 'sample', topP: 0.9 },
+      seed: 0,
+      signal: ac.signal,
+      onStep: (s) => {
+        steps.push(s.t);
+        if (steps.length === 3) ac.abort();
+      },
+    }).then(
+      () => assert.fail('expected a cancel'),
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof CancelledError);
     assert.deepEqual(steps, [20, 19, 18]);
   });
@@ -157,7 +262,10 @@ describe('semi-autoregressive diffusion decoding', () => {
   it('slides the context window: the head and the latest tokens, never more than maxContext − B', async () => {
     const lm = new FakeDiffusionLM(V, B, 5, 100, false, 12, prefers(7, V, B));
     const context = Int32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]); // 10 + a block of 4 > 12
-    await assert.rejects(decodeDiffusion(lm, { terms: [{ context, weight: 1, label: 'c' }], maxTokens: 8, steps: 3, projection: { kind: 'sample', topP: 0 }, seed: 1 }), ContextTooLongError);
+    await assert.rejects(
+      decodeDiffusion(lm, { terms: [{ context, weight: 1, label: 'c' }], maxTokens: 8, steps: 3, projection: { kind: 'sample', topP: 0 }, seed: 1 }),
+      ContextTooLongError,
+    );
     const seen: number[][] = [];
     const spy = new FakeDiffusionLM(V, B, 5, 100, false, 12, prefers(7, V, B));
     const encode = spy.encodeContext.bind(spy);
@@ -165,24 +273,64 @@ describe('semi-autoregressive diffusion decoding', () => {
       seen.push([...rows[0]!]);
       return encode(rows);
     };
-    const r = await decodeDiffusion(spy, { terms: [{ context, weight: 1, label: 'c' }], maxTokens: 8, steps: 3, projection: { kind: 'sample', topP: 0 }, seed: 1, slide: { keepHead: 1 } });
+    const r = await decodeDiffusion(spy, {
+      terms: [{ context, weight: 1, label: 'c' }],
+      maxTokens: 8,
+      steps: 3,
+      projection: { kind: 'sample', topP: 0 },
+      seed: 1,
+      slide: { keepHead: 1 },
+    });
     assert.deepEqual(r.tokens, [7, 7, 7, 7, 7, 7, 7, 7]);
     assert.deepEqual(seen, [
       [1, 4, 5, 6, 7, 8, 9, 10],
       [1, 8, 9, 10, 7, 7, 7, 7],
     ]);
     for (const c of seen) assert.ok(c.length <= 12 - B);
-    await assert.rejects(decodeDiffusion(spy, { terms: [{ context, weight: 1, label: 'c' }], maxTokens: 4, steps: 3, projection: { kind: 'sample', topP: 0 }, seed: 1, slide: { keepHead: 8 } }), ContextTooLongError);
+    await assert.rejects(
+      decodeDiffusion(spy, {
+        terms: [{ context, weight: 1, label: 'c' }],
+        maxTokens: 4,
+        steps: 3,
+        projection: { kind: 'sample', topP: 0 },
+        seed: 1,
+        slide: { keepHead: 8 },
+      }),
+      ContextTooLongError,
+    );
   });
 
   it('suppressed tokens are never produced, even when the model prefers them', async () => {
     const lm = new FakeDiffusionLM(V, B, 5, 100, false, 256, prefers(3, V, B));
-    const plain = await decodeDiffusion(lm, { terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }], maxTokens: 4, steps: 5, projection: { kind: 'sample', topP: 0.9 }, seed: 2 });
+    const plain = await decodeDiffusion(lm, {
+      terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }],
+      maxTokens: 4,
+      steps: 5,
+      projection: { kind: 'sample', topP: 0.9 },
+      seed: 2,
+    });
     assert.deepEqual(plain.tokens, [3, 3, 3, 3]);
-    const r = await decodeDiffusion(lm, { terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }], maxTokens: 4, steps: 5, projection: { kind: 'sample', topP: 0.9 }, seed: 2, suppress: [3] });
+    const r = await decodeDiffusion(lm, {
+      terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }],
+      maxTokens: 4,
+      steps: 5,
+      projection: { kind: 'sample', topP: 0.9 },
+      seed: 2,
+      suppress: [3],
+    });
     assert.equal(r.tokens.length, 4);
     assert.ok(!r.tokens.includes(3));
-    await assert.rejects(decodeDiffusion(lm, { terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }], maxTokens: 4, steps: 5, projection: { kind: 'sample', topP: 0.9 }, seed: 2, suppress: [V] }), /not in the vocabulary/);
+    await assert.rejects(
+      decodeDiffusion(lm, {
+        terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }],
+        maxTokens: 4,
+        steps: 5,
+        projection: { kind: 'sample', topP: 0.9 },
+        seed: 2,
+        suppress: [V],
+      }),
+      /not in the vocabulary/,
+    );
   });
 
   it('runs from the head alone (no text before), for a continuation and a rewrite; refuses only an empty context', async () => {
@@ -194,30 +342,78 @@ describe('semi-autoregressive diffusion decoding', () => {
       return encode(rows);
     };
     const head = Int32Array.of(1);
-    const gen = await decodeDiffusion(lm, { terms: [{ context: head, weight: 1, label: 'c' }], maxTokens: 4, steps: 3, projection: { kind: 'sample', topP: 0 }, seed: 1, slide: { keepHead: 1 } });
+    const gen = await decodeDiffusion(lm, {
+      terms: [{ context: head, weight: 1, label: 'c' }],
+      maxTokens: 4,
+      steps: 3,
+      projection: { kind: 'sample', topP: 0 },
+      seed: 1,
+      slide: { keepHead: 1 },
+    });
     assert.deepEqual(gen.tokens, [7, 7, 7, 7]);
     assert.deepEqual(seen[0], [1], 'the first block reads the head alone');
     // A rewrite longer than the window (12 tokens, room for 8 of context) slides: head plus the latest rewritten tokens.
     const original = Int32Array.from({ length: 16 }, (_, i) => 2 + (i % 5));
     seen.length = 0;
-    const rw = await decodeDiffusion(lm, { terms: [{ context: head, weight: 1, label: 'c' }], maxTokens: 0, steps: 3, projection: { kind: 'sample', topP: 0 }, seed: 1, slide: { keepHead: 1 }, rewrite: { tokens: original, strength: 1 } });
+    const rw = await decodeDiffusion(lm, {
+      terms: [{ context: head, weight: 1, label: 'c' }],
+      maxTokens: 0,
+      steps: 3,
+      projection: { kind: 'sample', topP: 0 },
+      seed: 1,
+      slide: { keepHead: 1 },
+      rewrite: { tokens: original, strength: 1 },
+    });
     assert.equal(rw.tokens.length, 16);
-    assert.deepEqual(seen.map((c) => c.length), [1, 5, 8, 8]);
+    assert.deepEqual(
+      seen.map((c) => c.length),
+      [1, 5, 8, 8],
+    );
     for (const c of seen) assert.equal(c[0], 1, 'the head is kept');
     // A head longer than the context (a one-token context with keepHead 2) is fine too.
-    assert.equal((await decodeDiffusion(lm, { terms: [{ context: head, weight: 1, label: 'c' }], maxTokens: 4, steps: 2, projection: { kind: 'sample', topP: 0 }, seed: 1, slide: { keepHead: 2 } })).tokens.length, 4);
-    await assert.rejects(decodeDiffusion(lm, { terms: [{ context: new Int32Array(0), weight: 1, label: 'c' }], maxTokens: 4, steps: 2, projection: { kind: 'sample', topP: 0 }, seed: 1, slide: { keepHead: 1 } }), /empty/);
+    assert.equal(
+      (
+        await decodeDiffusion(lm, {
+          terms: [{ context: head, weight: 1, label: 'c' }],
+          maxTokens: 4,
+          steps: 2,
+          projection: { kind: 'sample', topP: 0 },
+          seed: 1,
+          slide: { keepHead: 2 },
+        })
+      ).tokens.length,
+      4,
+    );
+    await assert.rejects(
+      decodeDiffusion(lm, {
+        terms: [{ context: new Int32Array(0), weight: 1, label: 'c' }],
+        maxTokens: 4,
+        steps: 2,
+        projection: { kind: 'sample', topP: 0 },
+        seed: 1,
+        slide: { keepHead: 1 },
+      }),
+      /empty/,
+    );
   });
 
   it('minTokens keeps EOS from ending a run before that many new tokens; EOS still ends it afterwards', async () => {
     const EOS = 1;
     // The model prefers EOS everywhere, then 7.
-    const lm = () => new FakeDiffusionLM(V, B, 5, 100, false, 256, (c, noisy) => {
-      const out = prefers(7, V, B)(c, noisy);
-      for (let i = 0; i < B; i++) out[i * V + EOS]! += 20;
-      return out;
-    });
-    const base = { terms: [{ context: Int32Array.of(3), weight: 1, label: 'c' }], maxTokens: 16, steps: 3, projection: { kind: 'sample' as const, topP: 0 }, seed: 0, eos: EOS };
+    const lm = () =>
+      new FakeDiffusionLM(V, B, 5, 100, false, 256, (c, noisy) => {
+        const out = prefers(7, V, B)(c, noisy);
+        for (let i = 0; i < B; i++) out[i * V + EOS]! += 20;
+        return out;
+      });
+    const base = {
+      terms: [{ context: Int32Array.of(3), weight: 1, label: 'c' }],
+      maxTokens: 16,
+      steps: 3,
+      projection: { kind: 'sample' as const, topP: 0 },
+      seed: 0,
+      eos: EOS,
+    };
     const none = await decodeDiffusion(lm(), base);
     assert.deepEqual(none.tokens, []);
     assert.equal(none.stoppedBy, 'eos');
@@ -235,7 +431,13 @@ describe('semi-autoregressive diffusion decoding', () => {
 
   it('rejects bad settings and contexts that do not fit', async () => {
     const lm = new FakeDiffusionLM(V, B, 5, 100, false, 10);
-    const base = { terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }], maxTokens: 4, steps: 10, projection: { kind: 'sample' as const, topP: 0.9 }, seed: 0 };
+    const base = {
+      terms: [{ context: Int32Array.of(1), weight: 1, label: 'c' }],
+      maxTokens: 4,
+      steps: 10,
+      projection: { kind: 'sample' as const, topP: 0.9 },
+      seed: 0,
+    };
     await assert.rejects(decodeDiffusion(lm, { ...base, steps: 101 }), EngineInputError);
     await assert.rejects(decodeDiffusion(lm, { ...base, rewrite: { tokens: Int32Array.of(1), strength: 0 } }), /edit strength/);
     await assert.rejects(decodeDiffusion(lm, { ...base, terms: [{ context: new Int32Array(8), weight: 1, label: 'c' }] }), ContextTooLongError);
