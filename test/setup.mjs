@@ -81,16 +81,23 @@ function ensureHarness() {
   const lock = readFileSync(join(testDir, 'package-lock.json'));
   const stamp = join(testDir, 'node_modules', '.concert-harness-lock');
   const want = createHash('sha256').update(lock).digest('hex');
-  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return;
+  // code-server's install scripts build its native modules and put ripgrep in place: their absence means a broken
+  // install (for example one that ran with ignore-scripts), whatever the stamp says.
+  const rg = join(testDir, 'node_modules', 'code-server', 'lib', 'vscode', 'node_modules', '@vscode', 'ripgrep', 'bin', 'rg');
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want && existsSync(rg)) return;
   if (checkOnly) fail('the test harness is not installed (test/node_modules): run node test/setup.mjs');
   seedRipgrepCache();
   console.log('test setup: installing the test harness (test/package.json: code-server 4.99.4, playwright-core)');
   // As root, code-server's postinstall insists on unsafe-perm; node-pty's postinstall runs `npx node-gyp`, which
   // needs `yes` when nobody can answer. Both are read by the scripts themselves from the environment.
-  const env = { ...process.env, npm_config_unsafe_perm: 'true', npm_config_yes: 'true' };
+  // Under `npm test`, npm exports the root project's config (.npmrc: ignore-scripts=true) as npm_config_* variables;
+  // the harness is its own project and needs its install scripts, so none of those may leak into its install.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_(config|package|lifecycle)_/i.test(k)));
+  Object.assign(env, { npm_config_unsafe_perm: 'true', npm_config_yes: 'true', npm_config_ignore_scripts: 'false' });
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   const r = spawnSync(npm, ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: testDir, stdio: 'inherit', env });
   if (r.status !== 0) fail('installing the test harness failed (see above); on Debian it needs: apt-get install ' + BROWSER_TIER_APT.join(' '));
+  if (!existsSync(rg)) fail(`the test harness installed, but code-server's install scripts did not run (no ${rg})`);
   writeFileSync(stamp, want);
 }
 
