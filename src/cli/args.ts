@@ -10,10 +10,13 @@ import {
   PROJECTIONS,
   type AttributeTarget,
   type CadRunParams,
+  type CollabRunParams,
+  type KnowledgeItem,
   type DecodingParams,
   type DeviceChoice,
   type DiffusionRunParams,
   type ProjectionName,
+  type ServerStartParams,
   type WorkerSettings,
 } from '../protocol/worker';
 import { defaultDownloadsDir } from './downloads';
@@ -49,12 +52,26 @@ const options = {
   version: { type: 'boolean', default: false },
   revision: { type: 'string' },
   dtype: { type: 'string' },
+  instruction: { type: 'string' },
+  knowledge: { type: 'string', multiple: true },
+  'lambda-user': { type: 'string' },
+  core: { type: 'string' },
+  compare: { type: 'boolean', default: false },
+  method: { type: 'string' },
+  'user-model': { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  token: { type: 'string' },
 } satisfies ParseArgsConfig['options'];
 
 export interface Parsed {
   command: string | undefined;
   diffusion: Omit<DiffusionRunParams, 'mode' | 'prompt'> & { prompt?: string; prefix?: string };
   cad: Omit<CadRunParams, 'task' | 'document'> & { contextFile?: string };
+  /** `collab`: the files of --knowledge are read by the command's check into `knowledge`. */
+  collab: Omit<CollabRunParams, 'instruction' | 'knowledge'> & { instruction?: string; knowledgeFiles: string[]; knowledge?: KnowledgeItem[] };
+  /** `serve`: where to listen and the bearer token (--token, else $CONCERT_SERVE_TOKEN). */
+  serve: ServerStartParams;
   positionals: string[];
   json: boolean;
   settings: WorkerSettings;
@@ -168,9 +185,40 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, distDir: string
     ...(seed !== undefined && { seed }),
     ...(v.model !== undefined && { packId: modelRef(v.model) }),
   };
+  const lambdaUser = num('lambda-user', v['lambda-user'], 0, 1);
+  if (v.method !== undefined && v.method !== 'diffusion' && v.method !== 'autoregressive')
+    throw new UsageError(`--method must be diffusion or autoregressive (got "${v.method}")`);
+  if (v.core !== undefined && !/^https?:\/\/\S+$/.test(v.core)) throw new UsageError(`--core must be the remote core's http(s) URL (got "${v.core}")`);
+  // The collaboration's projection: greedy (top-p 0) by default and with --greedy, else the nucleus of --top-p.
+  const collabTopP = v.greedy ? 0 : topP;
+  const collab: Parsed['collab'] = {
+    knowledgeFiles: v.knowledge ?? [],
+    ...(v.instruction !== undefined && { instruction: v.instruction }),
+    ...(lambdaUser !== undefined && { lambdaUser }),
+    ...(alpha !== undefined && { alpha }),
+    ...(v.tokens !== undefined && { maxTokens: int('tokens', v.tokens, 0, 1, 256) }),
+    ...(diffusionSteps !== undefined && { steps: diffusionSteps }),
+    ...(seed !== undefined && { seed }),
+    ...(collabTopP !== undefined && { topP: collabTopP }),
+    ...(v.compare && { compare: true }),
+    ...(v.method !== undefined && { method: v.method as 'diffusion' | 'autoregressive' }),
+    ...(v.model !== undefined && { corePackId: modelRef(v.model) }),
+    ...(v['user-model'] !== undefined && { userPackId: modelRef(v['user-model']) }),
+    // The remote core's token comes from the environment, never the command line (other users see argv).
+    ...(v.core !== undefined && { core: { url: v.core, ...(env.CONCERT_CORE_TOKEN && { token: env.CONCERT_CORE_TOKEN }) } }),
+  };
+  const serveToken = v.token ?? (env.CONCERT_SERVE_TOKEN || undefined);
+  const serve: ServerStartParams = {
+    ...(v.host !== undefined && { host: v.host }),
+    ...(v.port !== undefined && { port: int('port', v.port, 8000, 0, 65535) }),
+    ...(serveToken !== undefined && { token: serveToken }),
+    ...(v.model !== undefined && { packId: modelRef(v.model) }),
+  };
   return {
     diffusion,
     cad,
+    collab,
+    serve,
     command: parsed.positionals[0],
     positionals: parsed.positionals.slice(1),
     json: v.json,

@@ -3,10 +3,10 @@
  * files), and what it asks the worker and prints (`run`). main.ts owns the worker's lifetime and the exit codes.
  */
 import * as path from 'node:path';
-import { Requests, type CadRunParams, type DiffusionRunParams } from '../protocol/worker';
+import { Requests, type CadRunParams, type CollabRunParams, type DiffusionRunParams, type KnowledgeItem } from '../protocol/worker';
 import type { WorkerClient } from '../worker/client';
 import { UsageError, type Parsed } from './args';
-import { cadJson, printCad, printDiffusion, printDoctor, printPacks } from './format';
+import { cadJson, collabJson, printCad, printCollab, printDiffusion, printDoctor, printPacks } from './format';
 import { readTextFile } from './inputFile';
 import { checkPull, runPull } from './pull';
 import { checkAdd, runAdd } from './modelsAdd';
@@ -58,6 +58,13 @@ async function runDiffusion(ctx: RunContext, mode: 'generate' | 'rewrite'): Prom
   emit(ctx, () => printDiffusion(r, ctx.out), r);
 }
 
+async function runCollab(ctx: RunContext): Promise<void> {
+  const { knowledgeFiles: _files, knowledge, instruction, ...rest } = ctx.args.collab;
+  const params: CollabRunParams = { ...rest, instruction: instruction ?? '', knowledge: knowledge ?? [], progressToken: 'cli' };
+  const r = await ctx.client.request(Requests.collabRun, params, ctx.signal);
+  emit(ctx, () => printCollab(r, ctx.out), collabJson(r));
+}
+
 export const COMMAND_HANDLERS: Record<string, CommandHandler> = {
   summarize: {
     async check(args) {
@@ -86,6 +93,46 @@ export const COMMAND_HANDLERS: Record<string, CommandHandler> = {
       requireNonEmpty(args.diffusion.text, 'rewrite needs a non-empty --text "<text>" (and optionally --prefix "<text before it>")');
     },
     run: (ctx) => runDiffusion(ctx, 'rewrite'),
+  },
+  collab: {
+    async check(args) {
+      requireNonEmpty(args.collab.instruction, 'collab needs a non-empty --instruction "<text>" (and --knowledge <file> for what the user model may read)');
+      if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}" (knowledge files go after --knowledge, one per file)`);
+      const knowledge: KnowledgeItem[] = [];
+      for (const file of args.collab.knowledgeFiles) knowledge.push({ id: file, title: path.basename(file), text: await readTextFile(file) });
+      args.collab.knowledge = knowledge;
+    },
+    run: (ctx) => runCollab(ctx),
+  },
+  serve: {
+    async check(args) {
+      if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}" (serve takes --host, --port, --token)`);
+    },
+    // Runs until Ctrl-C (or SIGTERM); a worker that dies takes the server with it, and that ends the command.
+    async run(ctx) {
+      const r = await ctx.client.request(Requests.serverStart, ctx.args.serve, ctx.signal);
+      emit(
+        ctx,
+        () => {
+          ctx.out(`Concert core server (Open Inference Protocol v2) at ${r.url}`);
+          ctx.out(`models ${r.models.join(', ')} of pack ${r.packId}; ${r.auth ? 'bearer token required' : 'no token (loopback only)'}. Ctrl-C stops it.`);
+        },
+        r,
+      );
+      const ended = await new Promise<'stopped' | 'worker'>((resolve) => {
+        if (ctx.signal.aborted) return resolve('stopped');
+        ctx.signal.addEventListener('abort', () => resolve('stopped'), { once: true });
+        ctx.client.onDidChangeState.on((s) => {
+          if (s !== 'running' && s !== 'starting') resolve('worker');
+        });
+      });
+      if (ended === 'worker') {
+        process.stderr.write('concert: the worker serving the core stopped; the server is down\n');
+        return 1;
+      }
+      await Promise.race([ctx.client.request0(Requests.serverStop).catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+      return 0;
+    },
   },
   doctor: {
     async run(ctx) {

@@ -1,5 +1,5 @@
 /** Human-readable output of the CLI (--json prints the result objects as they are). */
-import type { CadRunResult, DiffusionRunResult, DoctorReport, PackSummary } from '../protocol/worker';
+import type { CadRunResult, CollabRunResult, DiffusionRunResult, DoctorReport, PackSummary } from '../protocol/worker';
 
 const fmtBytes = (n?: number) => (n === undefined ? '' : n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(1)} MB` : `${(n / 1024).toFixed(1)} KB`);
 
@@ -47,4 +47,23 @@ export function printDiffusion(r: DiffusionRunResult, out: (s: string) => void):
       .join(', ');
     out(`  ${a.attribute}${a.target ? ` (target ${a.target})` : ''}: ${probs}`);
   }
+}
+
+/** The --json shape of `collab`: the result plus `core_only` / `user_only` (the same objects as coreOnly / userOnly). */
+export function collabJson(r: CollabRunResult): unknown {
+  return { ...r, ...(r.coreOnly && { core_only: r.coreOnly }), ...(r.userOnly && { user_only: r.userOnly }) };
+}
+
+export function printCollab(r: CollabRunResult, out: (s: string) => void): void {
+  out(r.text || '(the models produced no text)');
+  if (r.coreOnly) out(`\n[core only, λ_user = 0]\n${r.coreOnly.text || '(no text)'}`);
+  if (r.userOnly) out(`\n[user only, λ_user = 1, α = 0]\n${r.userOnly.text || '(no text)'}`);
+  const k = r.record.knobs;
+  out(
+    `\n(λ_user ${k.lambdaUser}, α ${k.alpha}, seed ${r.record.seed}; ${r.passages.length} passage${r.passages.length === 1 ? '' : 's'} read by the user model)`,
+  );
+  for (const p of r.passages) out(`  [${p.title}${p.score ? `, BM25 ${p.score.toFixed(2)}` : ''}] ${p.text.length > 100 ? `${p.text.slice(0, 99)}…` : p.text}`);
+  out(
+    r.ledger.summary ?? `core at ${r.ledger.coreLocation}: ${r.ledger.requests} requests, ${r.ledger.bytesSent} bytes sent, ${r.ledger.bytesReceived} received`,
+  );
 }

@@ -1,5 +1,13 @@
 /** The text of `concert --help`. */
-import { DEFAULT_GUIDANCE_LAMBDA, DEVICE_CHOICES, HUB_DTYPES, DIFFUSION_DEFAULT_MIN_TOKENS, PROJECTIONS } from '../protocol/worker';
+import {
+  COLLAB_DEFAULT_ALPHA,
+  COLLAB_DEFAULT_LAMBDA_USER,
+  DEFAULT_GUIDANCE_LAMBDA,
+  DEVICE_CHOICES,
+  HUB_DTYPES,
+  DIFFUSION_DEFAULT_MIN_TOKENS,
+  PROJECTIONS,
+} from '../protocol/worker';
 
 export const USAGE = `Usage: concert <command> [options]
 
@@ -11,6 +19,9 @@ Commands:
                          continue text with the simplex diffusion LM (SSD-LM), steered by classifiers
   rewrite --prefix <text> --text <text>
                          rewrite text with the diffusion LM at an edit strength, steered by classifiers
+  collab --instruction <text> [--knowledge <file>]...
+                         SSD-2 collaboration: a small user model that reads the knowledge files helps the core
+                         diffusion model (which never sees them) at every step
   doctor                 versions, execution providers and model packs with their validation status
   models                 the discovered model packs
   models pull <repo-id> [--revision <r>] [--dtype ${HUB_DTYPES.join('|')}]
@@ -26,6 +37,9 @@ Commands:
   selftest <pack-id>     load a pack and time its graphs on synthetic inputs
   tokenize <pack-id> <text>
                          the token ids a pack's tokenizer gives for text (special-token strings stay text)
+  serve [--host <h>] [--port <p>] [--token <t>]
+                         serve the core diffusion model over the Open Inference Protocol v2 (KServe v2, what
+                         "collab --core <url>" speaks; docs/remote-core.md) until Ctrl-C
 
 Options (all commands):
   --json                 machine-readable output (one JSON object on stdout)
@@ -61,5 +75,25 @@ Options (generate, rewrite):
   --early-stop <f>       stop each block at this fraction of T (default 0)
   --seed <s>             seed of the noise and sampling
   --model <pack-id>      a simplex-diffusion-lm pack (default: the bundled core model)
+
+Options (collab):
+  --instruction <text>   the instruction or question
+  --knowledge <file>     a document or notes the user model may read (repeatable); passages are chosen by BM25
+  --lambda-user <l>      the user model's weight λ_user in [0, 1] (default ${COLLAB_DEFAULT_LAMBDA_USER}; 0 = core only)
+  --alpha <a>            contrast of the user model with and without knowledge (default ${COLLAB_DEFAULT_ALPHA})
+  --core <url>           a remote core (Open Inference Protocol v2; token in $CONCERT_CORE_TOKEN); default: this machine
+  --tokens <n>           new tokens (default 16)   --steps <T>  diffusion steps per block (default 50)
+  --seed <s>             seed of the noise and sampling
+  --top-p <p> | --greedy projection (default greedy)
+  --compare              also run the core alone and the user alone, side by side
+  --method <m>           diffusion (default) | autoregressive (the baseline: token-level mixing with the causal LM)
+  --model <pack-id>      the core pack (default concert-ssd-core; with --method autoregressive a causal-lm pack)
+  --user-model <pack-id> the user pack (default concert-ssd-user)
+
+Options (serve):
+  --host <h>             address to listen on (default 127.0.0.1); any other address needs a token
+  --port <p>             port (default 8000; 0 picks a free one; the URL is printed)
+  --token <t>            bearer token every request must carry (≥ 16 characters off loopback; or $CONCERT_SERVE_TOKEN)
+  --model <pack-id>      the simplex-diffusion-lm pack to serve (default: the bundled core model)
   -h, --help             this help
 `;

@@ -39,6 +39,28 @@ export interface ArResult {
   stoppedBy: 'stop-token' | 'max-tokens';
 }
 
+/**
+ * The SSD-2 all-reduce as a token-level recipe for a causal LM (the autoregressive baseline of the collaboration):
+ * (1−λ_user)·core(instruction) + λ_user·(1+α)·user(knowledge, instruction) − λ_user·α·user(instruction). The three
+ * rows run as one batch of one causal LM (the bundled packs hold one), so "core" and "user" differ by what they read.
+ * Terms of weight 0 are skipped by `combine`, so λ_user = 0 is the core prompt alone, exactly.
+ */
+export function collaborationRecipe(
+  core: Int32Array,
+  userWithKnowledge: Int32Array,
+  userWithoutKnowledge: Int32Array,
+  knobs: { lambdaUser: number; alpha: number },
+): RecipeTerm[] {
+  const { lambdaUser: l, alpha: a } = knobs;
+  if (!(Number.isFinite(l) && l >= 0 && l <= 1)) throw new EngineInputError('λ_user must be between 0 and 1');
+  if (!(Number.isFinite(a) && a >= 0)) throw new EngineInputError('α must be a number ≥ 0');
+  return [
+    { prompt: core, weight: 1 - l, label: 'core' },
+    { prompt: userWithKnowledge, weight: l * (1 + a), label: 'user with knowledge' },
+    { prompt: userWithoutKnowledge, weight: -l * a, label: 'user without knowledge' },
+  ];
+}
+
 export async function decodeRecipe(lm: CausalLM, o: ArOptions): Promise<ArResult> {
   if (!o.terms.length) throw new EngineInputError('a recipe needs at least one term');
   if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1) throw new EngineInputError('maxTokens must be a positive integer');

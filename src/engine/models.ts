@@ -43,8 +43,32 @@ export interface DiffusionLM {
   /** Longest context (tokens) plus one block the model accepts. */
   readonly maxContext: number;
   encodeContext(rows: readonly Int32Array[], signal?: AbortSignal): Promise<ContextState>;
-  /** `noisy` and `selfCond` are `[rows, B, V]`; returns `[rows, B, V]` logits. */
-  denoise(context: ContextState, noisy: Float32Array, selfCond: Float32Array | undefined, tFrac: number, signal?: AbortSignal): Promise<Float32Array>;
+  /**
+   * `noisy` and `selfCond` are `[rows, B, V]`; returns `[rows, B, V]` logits. `recipe`, when the decoder knows it,
+   * says how `noisy` was made (every row is the same block), so that a remote core can rebuild it from a few numbers
+   * instead of receiving it (src/runtime/oip, bandwidth-light mode); local models ignore it.
+   */
+  denoise(
+    context: ContextState,
+    noisy: Float32Array,
+    selfCond: Float32Array | undefined,
+    tFrac: number,
+    signal?: AbortSignal,
+    recipe?: NoisyRecipe,
+  ): Promise<Float32Array>;
+}
+
+/**
+ * How a block's noisy input was made from seeded noise (engine/diffusion/recipe.ts rebuilds it bit for bit):
+ * z = SeededNoise(seed).gaussian(K, at); x = z when `tokens` is absent (pure noise), else
+ * x = √ᾱ·almostOneHot(tokens, V, K) + √(1−ᾱ)·z (the projected, or rewritten, tokens re-noised).
+ */
+export interface NoisyRecipe {
+  seed: number;
+  at: { block: number; step: number };
+  alphaBar: number;
+  /** One token per block position. */
+  tokens?: Int32Array;
 }
 
 /** Guidance contract: log p(label | softmax(logits)) and its gradient with respect to the logits. */

@@ -26,6 +26,8 @@ export const WorkerErrorCode = {
   WorkerUnavailable: -33007,
   /** models/pull: the Hub refused, could not be reached, or a file failed its check; `data.kind` says which. */
   DownloadFailed: -33008,
+  /** A remote core (OIP v2 server) failed after its retries; `data` is RemoteCoreFailure (the local core can take over). */
+  RemoteCoreFailed: -33009,
   Internal: -33099,
 } as const;
 export type WorkerErrorCode = (typeof WorkerErrorCode)[keyof typeof WorkerErrorCode];
@@ -288,6 +290,8 @@ export interface DiffusionRunResult {
 
 export interface DiffusionStepProgress {
   progressToken: string;
+  /** collab/run: which decode this step belongs to (absent for diffusion/run). */
+  variant?: 'collab' | 'core-only' | 'user-only';
   block: number;
   blocks: number;
   t: number;
@@ -296,6 +300,155 @@ export interface DiffusionStepProgress {
   text: string;
   /** p(target label) per requested attribute at this step. */
   scores: Record<string, number>;
+}
+
+/** SSD-2 collaboration defaults (thesis: α = 1 throughout, λ_user 0.2–0.3 best). */
+export const COLLAB_DEFAULT_LAMBDA_USER = 0.3;
+export const COLLAB_DEFAULT_ALPHA = 1;
+
+/** A whole document or note the user model may read (the core model never sees it). */
+export interface KnowledgeItem {
+  id: string;
+  title: string;
+  text: string;
+}
+
+/** Where the core model runs when it is not in the worker (engineer R's Open Inference Protocol v2 client). */
+export interface RemoteCoreParams {
+  url: string;
+  token?: string;
+  /** sparse: only the top-k logits of each row come back (bandwidth-light); dense: whole rows. */
+  mode?: 'sparse' | 'dense';
+  topK?: number;
+}
+
+/**
+ * `collab/run`: SSD-2 collaboration. A small user model that reads the knowledge and a core model that reads only the
+ * instruction are combined at every diffusion step:
+ * logits = (1−λ_user)·core(instruction) + λ_user·(1+α)·user(knowledge, instruction) − λ_user·α·user(instruction).
+ */
+export interface CollabRunParams extends WithProgressToken {
+  instruction: string;
+  /** Whole documents/notes; the worker chunks them and retrieves passages (BM25) that fit the user model's context. */
+  knowledge: KnowledgeItem[];
+  /** Default COLLAB_DEFAULT_LAMBDA_USER (0.3). 0 = core only; 1 with α = 0 = user only. */
+  lambdaUser?: number;
+  /** Default COLLAB_DEFAULT_ALPHA (1). */
+  alpha?: number;
+  /** Number of new tokens (rounded up to whole blocks). */
+  maxTokens?: number;
+  /** Diffusion steps per block. */
+  steps?: number;
+  seed?: number;
+  topP?: number;
+  /** A simplex-diffusion-lm pack for the core term; default: the bundled `concert-ssd-core`. */
+  corePackId?: string;
+  /** A simplex-diffusion-lm pack for the user terms; default: the bundled `concert-ssd-user`. */
+  userPackId?: string;
+  /** Remote core (engineer R wires it); absent: the core runs in this worker. */
+  core?: RemoteCoreParams;
+  /** Also run core-only and user-only (same seed) for side-by-side output and `changedByUser`. */
+  compare?: boolean;
+  /** autoregressive: the baseline, token-level logit mixing with causal LMs (corePackId/userPackId then name causal-lm packs). */
+  method?: 'diffusion' | 'autoregressive';
+}
+
+export interface CollabPassage {
+  itemId: string;
+  title: string;
+  text: string;
+  /** BM25 score of the passage for the instruction. */
+  score: number;
+}
+
+export interface CollabLedgerEntry {
+  step: number;
+  block: number;
+  tokenIds?: number[];
+  note: string;
+}
+
+/** What left the machine for the core model (privacy ledger). */
+export interface CollabLedger {
+  /** `local`, or the remote core's URL. */
+  coreLocation: 'local' | string;
+  requests: number;
+  bytesSent: number;
+  bytesReceived: number;
+  sent: CollabLedgerEntry[];
+  /** One line for people: e.g. "core ran in this process; nothing left the machine". */
+  summary?: string;
+}
+
+/** What is needed to reproduce a collaboration run (the diffusion run record, one pack per term). */
+export interface CollabRunRecord {
+  method: 'diffusion' | 'autoregressive';
+  /** A remote core reports its pack id only (the hashes are those of the local pack when the core ran here). */
+  core: { packId: string; manifestSha256?: string; modelSha256?: string; location: 'local' | string };
+  user: { packId: string; manifestSha256: string; modelSha256: string };
+  seed: number;
+  knobs: { lambdaUser: number; alpha: number; steps: number; topP: number; maxTokens: number; minTokens: number };
+  /** Token counts of the contexts as the models read them. */
+  promptTokens: { core: number; userWithKnowledge: number; userWithoutKnowledge: number };
+  /** The passages' share of the user model's context budget, in tokens. */
+  knowledgeTokens: number;
+  provider: ProviderName;
+  device: string;
+  durationMs: number;
+}
+
+export interface CollabRunResult {
+  text: string;
+  tokens: number[];
+  stoppedBy: 'eos' | 'max-tokens';
+  /** compare: the core alone (λ_user = 0) and the user alone (λ_user = 1, α = 0), same seed. */
+  coreOnly?: { text: string };
+  userOnly?: { text: string };
+  /** The passages the user model read, best first. */
+  passages: CollabPassage[];
+  /** compare: character spans of `text` whose token differs from core-only at the same position. */
+  changedByUser: { start: number; end: number }[];
+  ledger: CollabLedger;
+  record: CollabRunRecord;
+}
+
+/** Error data of RemoteCoreFailed (src/runtime/oip/client.ts RemoteCoreError). */
+export interface RemoteCoreFailure {
+  kind: 'refused' | 'unauthorized' | 'server' | 'timeout' | 'restarted' | 'protocol' | 'cancelled';
+  url: string;
+  attempts: number;
+  status?: number;
+  /** Offer to continue with the local core. */
+  canUseLocalCore: boolean;
+}
+
+/** `server/start` (`concert serve`): the core diffusion LM as an Open Inference Protocol v2 server (docs/remote-core.md). */
+export interface ServerStartParams {
+  /** Default 127.0.0.1; any non-loopback address needs `token` (≥ 16 characters). */
+  host?: string;
+  /** Default 8000; 0 picks a free port. */
+  port?: number;
+  /** Bearer token every request must carry. */
+  token?: string;
+  /** A simplex-diffusion-lm pack; default: the bundled core model. */
+  packId?: string;
+  /** Request body cap (default 64 MiB). */
+  maxBodyBytes?: number;
+  /** Requests admitted at once; more get HTTP 503 (default 8). */
+  maxConcurrent?: number;
+  /** Deadline of a whole request (default 60 s). */
+  requestTimeoutMs?: number;
+}
+
+export interface ServerStartResult {
+  url: string;
+  host: string;
+  port: number;
+  packId: string;
+  /** OIP model names: dense and sparse (bandwidth-light). */
+  models: string[];
+  auth: boolean;
+  limits: { maxBodyBytes: number; maxConcurrent: number; requestTimeoutMs: number };
 }
 
 export interface StepProgress {
@@ -369,7 +522,10 @@ export const Requests = {
   tokenize: new RequestType<TokenizeParams, TokenizeResult, void>('models/tokenize'),
   cadRun: new RequestType<CadRunParams, CadRunResult, void>('cad/run'),
   diffusionRun: new RequestType<DiffusionRunParams, DiffusionRunResult, void>('diffusion/run'),
+  collabRun: new RequestType<CollabRunParams, CollabRunResult, void>('collab/run'),
   pullModel: new RequestType<ModelPullParams, ModelPullResult, void>('models/pull'),
+  serverStart: new RequestType<ServerStartParams, ServerStartResult, void>('server/start'),
+  serverStop: new RequestType0<{ stopped: boolean }, void>('server/stop'),
   ping: new RequestType0<{ pid: number; uptimeMs: number }, void>('worker/ping'),
   shutdown: new RequestType0<void, void>('worker/shutdown'),
 } as const;

@@ -9,7 +9,10 @@ import { WorkerFailure, WorkerService, type JobControl } from './service';
 import { parseWorkerArgs } from './args';
 import { runCad } from './cadJob';
 import { runDiffusion } from './diffusionJob';
+import { runCollab, type CollabDeps } from './collabJob';
+import { connectCollabCore } from './collabRemote';
 import { runPull } from './pullJob';
+import { CoreServer } from './serve';
 
 const args = parseWorkerArgs(process.argv.slice(2));
 if (!process.send) {
@@ -18,6 +21,8 @@ if (!process.send) {
 }
 
 const connection = createMessageConnection(new IPCMessageReader(process), new IPCMessageWriter(process));
+/** collab/run reaches a remote core through the Open Inference Protocol client (src/runtime/oip). */
+const collabDeps: CollabDeps = { connectRemoteCore: connectCollabCore };
 const service = new WorkerService((s) => void connection.sendNotification(Notifications.status, s));
 
 /** Minimum gap between progress notifications; CONCERT_PROGRESS_INTERVAL_MS=0 reports every step (tests, benches). */
@@ -100,6 +105,23 @@ connection.onRequest(
   }),
 );
 connection.onRequest(
+  Requests.collabRun,
+  handle((p, token) => {
+    const ac = new AbortController();
+    token.onCancellationRequested(() => ac.abort());
+    const progressToken = p?.progressToken;
+    return runCollab(
+      service,
+      p,
+      {
+        signal: ac.signal,
+        ...(progressToken && { onStep: (s) => void connection.sendNotification(Notifications.diffusionProgress, { progressToken, ...s }) }),
+      },
+      collabDeps,
+    );
+  }),
+);
+connection.onRequest(
   Requests.pullModel,
   handle((p, token) => {
     const ac = new AbortController();
@@ -112,6 +134,22 @@ connection.onRequest(
     });
   }),
 );
+// `concert serve`: one OIP v2 server per worker.
+let coreServer: CoreServer | undefined;
+connection.onRequest(
+  Requests.serverStart,
+  handle(async (p) => {
+    if (coreServer) throw new WorkerFailure(WorkerErrorCode.BadInput, `a core server is already running at ${coreServer.url}`);
+    coreServer = await CoreServer.start(service, p ?? {});
+    return coreServer.describe();
+  }),
+);
+connection.onRequest(Requests.serverStop, async () => {
+  const s = coreServer;
+  coreServer = undefined;
+  if (s) await s.close();
+  return { stopped: !!s };
+});
 connection.onRequest(Requests.ping, () => ({ pid: process.pid, uptimeMs: Math.round(process.uptime() * 1000) }));
 connection.onRequest(Requests.shutdown, async () => {
   await service.dispose();

@@ -5,10 +5,12 @@
  * step); release the argmax of the last step's logits, append it to every context, repeat.
  *
  * Several terms (context rows with weights) run as one batch and their logits are combined each step: one model with
- * one term is plain SSD-LM; weighted terms express CAD-style contrasts and the SSD-2 collaboration.
+ * one term is plain SSD-LM; weighted terms express CAD-style contrasts and the SSD-2 collaboration. A term may carry
+ * its own model (`DiffusionTerm.lm`): the rows of each model run as one batch of that model, so the core and user
+ * terms of a collaboration can come from different packs (and a remote core is just another `DiffusionLM`).
  */
 import { CancelledError, ContextTooLongError, EngineInputError } from '../errors';
-import type { Classifier, DiffusionLM, NoiseSource } from '../models';
+import type { Classifier, DiffusionLM, NoiseSource, NoisyRecipe } from '../models';
 import { Rng, SeededNoise } from '../random';
 import { alphaBar } from './schedule';
 import { almostOneHot, argmaxRows, project, type Projection } from './projection';
@@ -17,6 +19,33 @@ export interface DiffusionTerm {
   context: Int32Array;
   weight: number;
   label: string;
+  /**
+   * The model that evaluates this term; default: the model passed to decodeDiffusion. Every model must share its
+   * vocabulary, block size and K. With terms on more than one model, terms of weight 0 are not run at all.
+   */
+  lm?: DiffusionLM;
+}
+
+/**
+ * SSD-2 all-reduce (thesis §5.2.2, Alg. 4 line 8), one decode step:
+ * logits = (1−λ_user)·core(instruction) + λ_user·(1+α)·user(knowledge, instruction) − λ_user·α·user(instruction).
+ * Decode with `selfCondition: 'combined'` so every model reads the all-reduced logits as its self-conditioning
+ * input. λ_user = 0 gives the core alone, λ_user = 1 with α = 0 the user (with knowledge) alone: terms of weight 0
+ * are not run.
+ */
+export function collaborationTerms(
+  core: { lm: DiffusionLM; context: Int32Array },
+  user: { lm: DiffusionLM; withKnowledge: Int32Array; withoutKnowledge: Int32Array },
+  knobs: { lambdaUser: number; alpha: number },
+): DiffusionTerm[] {
+  const { lambdaUser: l, alpha: a } = knobs;
+  if (!(Number.isFinite(l) && l >= 0 && l <= 1)) throw new EngineInputError('λ_user must be between 0 and 1');
+  if (!(Number.isFinite(a) && a >= 0)) throw new EngineInputError('α must be a number ≥ 0');
+  return [
+    { lm: core.lm, context: core.context, weight: 1 - l, label: 'core' },
+    { lm: user.lm, context: user.withKnowledge, weight: l * (1 + a), label: 'user with knowledge' },
+    { lm: user.lm, context: user.withoutKnowledge, weight: -l * a, label: 'user without knowledge' },
+  ];
 }
 
 export interface GuidanceTerm {
@@ -60,6 +89,12 @@ export interface DiffusionOptions {
    * Without it, a context plus the new tokens must fit in maxContext.
    */
   slide?: { keepHead: number };
+  /**
+   * What each model reads as its self-conditioning input at the next step: `rows` (default) its own row's logits;
+   * `combined` the combined logits of the step (before suppression and guidance), as SSD-2's all-reduce does. With
+   * one term both are the same.
+   */
+  selfCondition?: 'rows' | 'combined';
   /** Also score terms with λ = 0 at every step (for a timeline of classifier scores); costs one classifier run each. */
   scoreEveryStep?: boolean;
   signal?: AbortSignal;
@@ -100,6 +135,13 @@ export async function applyGuidance(
 
 function validate(lm: DiffusionLM, o: DiffusionOptions): void {
   if (!o.terms.length) throw new EngineInputError('at least one term is required');
+  for (const t of o.terms) {
+    if (!Number.isFinite(t.weight)) throw new EngineInputError(`weight of term "${t.label}" must be finite`);
+    const m = t.lm ?? lm;
+    if (m.vocabSize !== lm.vocabSize || m.blockSize !== lm.blockSize || m.k !== lm.k)
+      throw new EngineInputError(`the model of term "${t.label}" does not share the vocabulary, block size and K of the others`);
+    if (!Number.isInteger(o.steps) || o.steps < 1 || o.steps > m.tTrain) throw new EngineInputError(`steps must be an integer from 1 to ${m.tTrain}`);
+  }
   if (!Number.isInteger(o.steps) || o.steps < 1 || o.steps > lm.tTrain) throw new EngineInputError(`steps must be an integer from 1 to ${lm.tTrain}`);
   if (!(o.projection.topP >= 0 && o.projection.topP <= 1)) throw new EngineInputError('top-p must be in [0, 1]');
   if (o.earlyStop !== undefined && !(o.earlyStop >= 0 && o.earlyStop < 1)) throw new EngineInputError('early stop must be in [0, 1)');
@@ -122,15 +164,17 @@ function validate(lm: DiffusionLM, o: DiffusionOptions): void {
     const head = o.slide.keepHead;
     if (!Number.isInteger(head) || head < 0) throw new EngineInputError('slide.keepHead must be a non-negative integer');
     // Room for the head, at least one recent token and a block. A context may be the head alone (no text before).
-    if (head + 1 + lm.blockSize > lm.maxContext)
-      throw new ContextTooLongError(head + 1 + lm.blockSize, lm.maxContext, `the prompt head (${head} tokens) plus one token and a block`);
+    for (const m of new Set(o.terms.map((t) => t.lm ?? lm)))
+      if (head + 1 + lm.blockSize > m.maxContext)
+        throw new ContextTooLongError(head + 1 + lm.blockSize, m.maxContext, `the prompt head (${head} tokens) plus one token and a block`);
     return;
   }
   for (const t of o.terms) {
-    if (t.context.length + newTokens > lm.maxContext)
+    const maxContext = (t.lm ?? lm).maxContext;
+    if (t.context.length + newTokens > maxContext)
       throw new ContextTooLongError(
         t.context.length + newTokens,
-        lm.maxContext,
+        maxContext,
         `the ${t.label} context (${t.context.length} tokens) plus ${newTokens} new tokens`,
       );
   }
@@ -143,14 +187,36 @@ export function slideWindow(context: number[], head: number, limit: number): voi
   if (context.length > limit) context.splice(head, context.length - limit);
 }
 
+/**
+ * The rows of each model, in term order. One model (every term without its own `lm`, or all naming the same one) is
+ * one group of every row, weight-0 rows included, as plain decoding always ran. With several models, rows of weight 0
+ * are left out (a model none of whose rows counts is not run); at least one row always runs.
+ */
+function modelGroups(lm: DiffusionLM, terms: readonly DiffusionTerm[]): { lm: DiffusionLM; rows: number[] }[] {
+  const models = new Set(terms.map((t) => t.lm ?? lm));
+  if (models.size === 1) return [{ lm: terms[0]!.lm ?? lm, rows: terms.map((_, i) => i) }];
+  const groups = new Map<DiffusionLM, number[]>();
+  for (const [i, t] of terms.entries()) {
+    if (t.weight === 0) continue;
+    const m = t.lm ?? lm;
+    groups.set(m, [...(groups.get(m) ?? []), i]);
+  }
+  if (!groups.size) groups.set(terms[0]!.lm ?? lm, [0]);
+  return [...groups].map(([m, rows]) => ({ lm: m, rows }));
+}
+
 export async function decodeDiffusion(lm: DiffusionLM, o: DiffusionOptions): Promise<DiffusionResult> {
   validate(lm, o);
   const { blockSize: B, vocabSize: V, k: K } = lm;
   const rows = o.terms.length;
   const T = o.steps;
   const noise = o.noise ?? new SeededNoise(o.seed);
+  // The seed of the noise, when it is the engine's seeded noise: then each step's input has a recipe (models.ts).
+  const noiseSeed = o.noise === undefined ? o.seed : o.noise instanceof SeededNoise ? o.noise.seed : undefined;
   const rng = new Rng(o.seed, 1);
   const weights = o.terms.map((t) => t.weight);
+  const groups = modelGroups(lm, o.terms);
+  const combinedSelfCond = o.selfCondition === 'combined';
   const tEnd = o.earlyStop ? Math.max(1, Math.ceil(o.earlyStop * T)) : 1;
   const t0 = o.rewrite ? Math.max(1, Math.ceil(o.rewrite.strength * T)) : T;
   const blocks = o.rewrite ? Math.ceil(o.rewrite.tokens.length / B) : Math.ceil(o.maxTokens / B);
@@ -164,43 +230,59 @@ export async function decodeDiffusion(lm: DiffusionLM, o: DiffusionOptions): Pro
   const projected = new Float32Array(B * V);
   for (let block = 0; block < blocks; block++) {
     check();
-    if (o.slide) for (const c of contexts) slideWindow(c, o.slide.keepHead, lm.maxContext - B);
-    const ctx = await lm.encodeContext(
-      contexts.map((c) => Int32Array.from(c)),
-      o.signal,
-    );
+    if (o.slide) for (const [i, c] of contexts.entries()) slideWindow(c, o.slide.keepHead, (o.terms[i]!.lm ?? lm).maxContext - B);
+    const ctxs = [];
+    for (const g of groups)
+      ctxs.push(
+        await g.lm.encodeContext(
+          g.rows.map((r) => Int32Array.from(contexts[r]!)),
+          o.signal,
+        ),
+      );
     // x_{t0}: pure noise K·N(0, I), or the noised original for a rewrite.
     const x = new Float32Array(B * V);
     noise.gaussian(x, K, { block, step: t0 + 1 });
+    let recipe: NoisyRecipe | undefined = noiseSeed === undefined ? undefined : { seed: noiseSeed, at: { block, step: t0 + 1 }, alphaBar: 0 };
     if (o.rewrite) {
       const orig = Array.from({ length: B }, (_, i) => o.rewrite!.tokens[block * B + i] ?? o.eos ?? o.rewrite!.tokens[o.rewrite!.tokens.length - 1]!);
       const w = almostOneHot(orig, V, K);
       const a = alphaBar(t0, T);
       for (let i = 0; i < x.length; i++) x[i] = Math.sqrt(a) * w[i]! + Math.sqrt(1 - a) * x[i]!;
+      if (recipe) recipe = { ...recipe, alphaBar: a, tokens: Int32Array.from(orig) };
     }
-    let selfCond: Float32Array | undefined = lm.selfConditioning ? new Float32Array(rows * B * V) : undefined;
+    const selfConds: (Float32Array | undefined)[] = groups.map((g) => (g.lm.selfConditioning ? new Float32Array(g.rows.length * B * V) : undefined));
     let combined: Float32Array = new Float32Array(B * V);
     for (let t = t0; t >= tEnd; t--) {
       check();
-      const noisy = new Float32Array(rows * B * V);
-      for (let r = 0; r < rows; r++) noisy.set(x, r * B * V);
-      const out = await lm.denoise(ctx, noisy, selfCond, t / T, o.signal);
-      if (selfCond) selfCond = out;
+      // One denoise per model; `outs[r]` is row r's logits (a view into its model's output).
+      const outs = new Array<Float32Array | undefined>(rows);
+      for (const [gi, g] of groups.entries()) {
+        const n = g.rows.length;
+        const noisy = new Float32Array(n * B * V);
+        for (let r = 0; r < n; r++) noisy.set(x, r * B * V);
+        const out = await g.lm.denoise(ctxs[gi]!, noisy, selfConds[gi], t / T, o.signal, recipe);
+        if (selfConds[gi] && !combinedSelfCond) selfConds[gi] = out;
+        for (const [j, r] of g.rows.entries()) outs[r] = out.subarray(j * B * V, (j + 1) * B * V);
+      }
       combined = new Float32Array(B * V);
       for (let r = 0; r < rows; r++) {
         const w = weights[r]!;
-        if (w === 0) continue;
-        for (let i = 0; i < B * V; i++) combined[i]! += w * out[r * B * V + i]!;
+        const out = outs[r];
+        if (w === 0 || !out) continue;
+        for (let i = 0; i < B * V; i++) combined[i]! += w * out[i]!;
       }
+      if (combinedSelfCond) for (const sc of selfConds) if (sc) for (let off = 0; off < sc.length; off += B * V) sc.set(combined, off);
       if (o.suppress) for (let b = 0; b < B; b++) for (const tok of o.suppress) combined[b * V + tok] = SUPPRESSED;
       if (o.eos !== undefined && o.minTokens) for (let b = 0; b < B && output.length + b < o.minTokens; b++) combined[b * V + o.eos] = SUPPRESSED;
       const guided = await applyGuidance(combined, B, V, o.guidance ?? [], o.scoreEveryStep);
       combined = guided.logits;
       o.onStep?.({ block, t, T, tokens: argmaxRows(combined, B, V), scores: guided.scores });
       if (t === tEnd) break;
-      project(combined, B, V, K, o.projection, rng, projected);
+      const chosen = project(combined, B, V, K, o.projection, rng, projected);
       noise.gaussian(z, K, { block, step: t });
       const a = alphaBar(t - 1, T);
+      // A multi-hot projection is not one token per position: those steps have no recipe.
+      recipe = noiseSeed !== undefined && o.projection.kind === 'sample' ? { seed: noiseSeed, at: { block, step: t }, alphaBar: a, tokens: chosen } : undefined;
       for (let i = 0; i < x.length; i++) x[i] = Math.sqrt(a) * projected[i]! + Math.sqrt(1 - a) * z[i]!;
     }
     // The released block is the argmax of the last step's (guided) logits, as in the official code.
