@@ -15,6 +15,10 @@ interface OrtContext extends ContextState {
   mask: BigInt64Array;
   length: number;
   past: Record<string, ort.Tensor>;
+  /** Each row's last context token (the anchored denoiser's `anchor_ids`), built once per context, not per step. */
+  anchors: ort.Tensor;
+  /** All-zero self-conditioning input [rows, B, V] for steps without one, allocated once per context. */
+  zeros?: Float32Array;
 }
 
 export interface DiffusionShape {
@@ -167,11 +171,11 @@ export class OnnxDiffusionLM implements DiffusionLM {
       }
       const mask = extendMask(prev.mask, R, prev.length, n);
       const past = await this.runContext(ids, mask, pos, R, n, L, prev.past);
-      state = { rows: R, sequences: rows.map((r) => Int32Array.from(r)), mask, length: L, past };
+      state = { rows: R, sequences: rows.map((r) => Int32Array.from(r)), mask, length: L, past, anchors: anchorsOf(rows) };
     } else {
       const { ids, mask, pos, length: L } = leftPad(rows, this.padId);
       const past = await this.runContext(ids, mask, pos, R, L, L, this.emptyPast(R));
-      state = { rows: R, sequences: rows.map((r) => Int32Array.from(r)), mask, length: L, past };
+      state = { rows: R, sequences: rows.map((r) => Int32Array.from(r)), mask, length: L, past, anchors: anchorsOf(rows) };
     }
     this.last = state;
     return state;
@@ -184,20 +188,21 @@ export class OnnxDiffusionLM implements DiffusionLM {
     this.denoiser.lastUsed = Date.now();
     const out = await this.denoiser.session.run({
       noisy_logits: new ort.Tensor('float32', noisy, dims),
-      self_cond_logits: new ort.Tensor('float32', selfCond ?? new Float32Array(c.rows * B * V), dims),
+      self_cond_logits: new ort.Tensor('float32', selfCond ?? (c.zeros ??= new Float32Array(c.rows * B * V)), dims),
       t_frac: new ort.Tensor('float32', new Float32Array(c.rows).fill(tFrac), [c.rows]),
       attention_mask: new ort.Tensor('int64', c.mask, [c.rows, c.length]),
-      ...(this.shape.anchored
-        ? {
-            anchor_ids: new ort.Tensor(
-              'int64',
-              BigInt64Array.from(c.sequences, (row) => BigInt(row[row.length - 1]!)),
-              [c.rows],
-            ),
-          }
-        : {}),
+      ...(this.shape.anchored && { anchor_ids: c.anchors }),
       ...c.past,
     });
     return out['logits']!.data as Float32Array;
   }
+}
+
+/** `anchor_ids` [rows]: each context row's last token. */
+function anchorsOf(rows: readonly Int32Array[]): ort.Tensor {
+  return new ort.Tensor(
+    'int64',
+    BigInt64Array.from(rows, (row) => BigInt(row[row.length - 1] ?? 0)),
+    [rows.length],
+  );
 }

@@ -19,6 +19,7 @@ import { CancelledError, ContextTooLongError, EngineInputError } from '../engine
 import { parsePrompts, renderPieces } from '../runtime/prompts';
 import { readPackFile, type ValidatedPack } from '../runtime/packs';
 import type { OnnxClassifier } from '../runtime/classifier';
+import type { PackTokenizer } from '../runtime/tokenizer';
 import { modelText, splitParagraphs, tailChars, withoutBrokenBytes } from './diffusionText';
 import { WorkerFailure, type WorkerService } from './service';
 
@@ -101,10 +102,7 @@ export async function runDiffusion(service: WorkerService, p: DiffusionRunParams
 
   // Context: the pack's "lm" template head (<s>), then the text before, as the model reads text (one line). With no
   // text before (a rewrite of a document's first words), the head alone starts the run, as it starts every training text.
-  const prompts = model.pack.manifest.prompts ? parsePrompts((await readPackFile(model.pack, model.pack.manifest.prompts)).toString('utf8')) : undefined;
-  const head = prompts?.prompts['lm']
-    ? renderPieces(prompts.prompts['lm'].prompt, {}, model.tok)
-    : Int32Array.of(model.tok.specialIds['bos'] ?? model.tok.specialIds['eos']!);
+  const head = await contextHead(model);
   const encode = (text: string): number[] => (text ? [...model.tok.encodePlain(` ${text}`)] : []);
   const contextOf = (before: string) => Int32Array.from([...head, ...encode(modelText(tailChars(before, MAX_PROMPT_CHARS)))]);
   // A rewrite runs paragraph by paragraph (the model never saw line breaks); each reads the text before it, with the
@@ -230,4 +228,24 @@ export async function runDiffusion(service: WorkerService, p: DiffusionRunParams
     if (e instanceof EngineInputError) throw bad(e.message);
     throw e;
   }
+}
+
+/**
+ * The head of every context of a pack: its "lm" template prompt (`<s>`), or its bos (else eos) token. Read and parsed
+ * once per loaded pack, not on every run.
+ */
+const heads = new WeakMap<ValidatedPack, Promise<Int32Array>>();
+function contextHead(model: { pack: ValidatedPack; tok: PackTokenizer }): Promise<Int32Array> {
+  let head = heads.get(model.pack);
+  if (!head) {
+    head = (async () => {
+      const file = model.pack.manifest.prompts;
+      const prompts = file ? parsePrompts((await readPackFile(model.pack, file)).toString('utf8')) : undefined;
+      const lm = prompts?.prompts['lm'];
+      return lm ? renderPieces(lm.prompt, {}, model.tok) : Int32Array.of(model.tok.specialIds['bos'] ?? model.tok.specialIds['eos'] ?? 0);
+    })();
+    heads.set(model.pack, head);
+    head.catch(() => heads.delete(model.pack));
+  }
+  return head;
 }
