@@ -61,7 +61,12 @@ const builds = [
   // Webviews: one browser bundle per panel.
   {
     ...common,
-    entryPoints: { status: 'webview/status/main.ts', summary: 'webview/summary/main.ts', rewrite: 'webview/rewrite/main.ts' },
+    entryPoints: {
+      status: 'webview/status/main.ts',
+      summary: 'webview/summary/main.ts',
+      rewrite: 'webview/rewrite/main.ts',
+      collab: 'webview/collab/main.ts',
+    },
     platform: 'browser',
     format: 'esm',
     target: 'es2022',

@@ -17,7 +17,7 @@ export interface CommandDef {
    * The feature a command belongs to. Feature commands are in the palette and the editor menu from the first
    * moment, before activation (no context key hides them): a command that cannot run says why when it is run.
    */
-  feature?: 'cad' | 'diffusion';
+  feature?: 'cad' | 'diffusion' | 'collab';
 }
 
 export const COMMANDS = {
@@ -27,6 +27,7 @@ export const COMMANDS = {
   selectDevice: { id: 'concert.selectDevice', title: 'Select Device…', icon: '$(chip)' },
   openModelFolder: { id: 'concert.openModelFolder', title: 'Reveal Model Folder…', icon: '$(folder-opened)' },
   addModelFolder: { id: 'concert.addModelFolder', title: 'Add Model Folder…', icon: '$(new-folder)' },
+  addModel: { id: 'concert.addModel', title: 'Add Model…', icon: '$(add)' },
   downloadModel: { id: 'concert.downloadModel', title: 'Download Model…', icon: '$(cloud-download)' },
   selfTestPack: { id: 'concert.selfTestPack', title: 'Self-Test Model Pack…', icon: '$(beaker)' },
   refreshModels: { id: 'concert.refreshModels', title: 'Refresh Model Packs', icon: '$(refresh)' },
@@ -37,6 +38,16 @@ export const COMMANDS = {
   askAboutDocument: { id: 'concert.askAboutDocument', title: 'Ask About This Document…', feature: 'cad' },
   rewriteSelection: { id: 'concert.rewriteSelection', title: 'Rewrite Selection…', feature: 'diffusion' },
   continueAtCursor: { id: 'concert.continueAtCursor', title: 'Continue with Diffusion', feature: 'diffusion' },
+  collaborate: { id: 'concert.collaborate', title: 'Collaborate…', icon: '$(comment-discussion)', feature: 'collab' },
+  setCoreToken: { id: 'concert.setCoreToken', title: 'Set Core Token…', icon: '$(key)' },
+  knowledgeAddFile: { id: 'concert.knowledgeAddFile', title: 'Add Active File to Knowledge', icon: '$(file-add)' },
+  knowledgeAddSelection: { id: 'concert.knowledgeAddSelection', title: 'Add Selection to Knowledge', icon: '$(selection)' },
+  knowledgeAddFolder: { id: 'concert.knowledgeAddFolder', title: 'Add Folder to Knowledge…', icon: '$(new-folder)' },
+  knowledgeAddNote: { id: 'concert.knowledgeAddNote', title: 'Add Note to Knowledge…', icon: '$(note)' },
+  knowledgeRename: { id: 'concert.knowledgeRename', title: 'Rename Knowledge Item…', icon: '$(edit)' },
+  knowledgeEnable: { id: 'concert.knowledgeEnable', title: 'Enable Knowledge Item', icon: '$(check)' },
+  knowledgeDisable: { id: 'concert.knowledgeDisable', title: 'Disable Knowledge Item', icon: '$(circle-slash)' },
+  knowledgeRemove: { id: 'concert.knowledgeRemove', title: 'Remove from Knowledge', icon: '$(trash)' },
 } as const satisfies Record<string, CommandDef>;
 
 export type CommandName = keyof typeof COMMANDS;

@@ -10,9 +10,12 @@ import { errorMessage, isCancelled } from './errors';
 import { doctorLines, doctorNeedsAttention, doctorSummary, packsSummary, providerLabel } from './present';
 import { addUserModelFolders, readSetting, readWorkerSettings, writeSetting } from './settings';
 import { settingDef } from './settingsTable';
+import type { CollabController } from './collabController';
+import type { KnowledgeView } from './knowledgeView';
 import type { RewriteController } from './rewriteController';
 import type { SummaryController } from './summaryController';
 import { downloadModel } from './downloadModel';
+import { addModel } from './addModel';
 import type { WorkerStore } from './workerStore';
 
 /** Timed forward passes per self-test: enough for a stable mean, short on a CPU. */
@@ -26,6 +29,10 @@ export interface CommandDeps {
   summary: SummaryController;
   /** Diffusion rewriting and continuation with classifier guidance, and their panel. */
   rewrite: RewriteController;
+  /** Collaboration of a core and a user model over the knowledge store, and its panel. */
+  collab: CollabController;
+  /** The knowledge store's tree view and its commands. */
+  knowledge: KnowledgeView;
   /** Where the Hugging Face token is kept (Download Model…). */
   secrets: vscode.SecretStorage;
 }
@@ -147,6 +154,10 @@ function makeHandlers(deps: CommandDeps): Record<CommandName, Handler> {
       void vscode.window.showInformationMessage(msg);
     },
 
+    async addModel() {
+      await addModel(store, log);
+    },
+
     async downloadModel() {
       await downloadModel(store, deps.secrets, log);
     },
@@ -213,5 +224,15 @@ function makeHandlers(deps: CommandDeps): Record<CommandName, Handler> {
     askAboutDocument: () => deps.summary.askAboutDocument(),
     rewriteSelection: () => deps.rewrite.rewriteSelection(),
     continueAtCursor: () => deps.rewrite.continueAtCursor(),
+    collaborate: () => deps.collab.collaborate(),
+    setCoreToken: () => deps.collab.setCoreToken(),
+    knowledgeAddFile: () => deps.knowledge.addActiveFile(),
+    knowledgeAddSelection: () => deps.knowledge.addSelection(),
+    knowledgeAddFolder: () => deps.knowledge.addFolder(),
+    knowledgeAddNote: () => deps.knowledge.addNote(),
+    knowledgeRename: (item?: unknown) => deps.knowledge.rename(item),
+    knowledgeEnable: (item?: unknown) => deps.knowledge.setEnabled(item, true),
+    knowledgeDisable: (item?: unknown) => deps.knowledge.setEnabled(item, false),
+    knowledgeRemove: (item?: unknown) => deps.knowledge.remove(item),
   };
 }

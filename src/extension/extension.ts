@@ -8,7 +8,10 @@ import { CONCERT_VERSION } from '../protocol/version';
 import { WorkerClient } from '../worker/client';
 import { COMMANDS } from './commandTable';
 import { describeBuild, readBuildInfo } from './buildInfo';
+import { CollabController } from './collabController';
 import { registerCommands } from './commands';
+import { KnowledgeStore } from './knowledgeStore';
+import { KnowledgeView } from './knowledgeView';
 import { LineBuffer } from './present';
 import { RewriteController } from './rewriteController';
 import { affectsWorker, readWorkerSettings } from './settings';
@@ -57,6 +60,9 @@ export function activate(context: vscode.ExtensionContext): void {
   const statusView = new StatusViewProvider(context.extension, store, log);
   const summary = new SummaryController(context, store, log);
   const rewrite = new RewriteController(context, store, log);
+  const knowledgeStore = new KnowledgeStore(context, log);
+  const knowledge = new KnowledgeView(knowledgeStore);
+  const collab = new CollabController(context, store, knowledgeStore, log, context.secrets);
 
   context.subscriptions.push(
     log,
@@ -65,11 +71,14 @@ export function activate(context: vscode.ExtensionContext): void {
     new StatusBar(store),
     vscode.window.registerWebviewViewProvider(STATUS_VIEW_ID, statusView),
     // Each panel's host registers its WebviewPanelSerializer, which restores the panel after a window reload
-    // (activation events onWebviewPanel:concert.summary and onWebviewPanel:concert.rewrite).
+    // (activation events onWebviewPanel:concert.summary, concert.rewrite and concert.collab).
     summary,
     rewrite,
+    collab,
+    knowledge,
+    knowledgeStore,
     vscode.window.registerTreeDataProvider(WELCOME_VIEW_ID, { getChildren: () => [], getTreeItem: (e: vscode.TreeItem) => e }),
-    ...registerCommands({ store, log, extensionRoot, summary, rewrite, secrets: context.secrets }),
+    ...registerCommands({ store, log, extensionRoot, summary, rewrite, collab, knowledge, secrets: context.secrets }),
     worker.onDidFail.on(async (msg) => {
       const a = await vscode.window.showErrorMessage(msg, 'Restart Worker', 'Show Log');
       if (a === 'Restart Worker') await vscode.commands.executeCommand(COMMANDS.restartWorker.id);

@@ -90,16 +90,16 @@ export class PanelHost<ToHost extends PanelToHost, ToView extends PanelToView> i
     return this.panel?.viewColumn;
   }
 
-  /** Opens the panel beside the editor without taking focus, or reveals it where it is. */
-  show(): void {
+  /** Opens the panel beside the editor without taking focus (unless `focus`), or reveals it where it is. */
+  show(focus = false): void {
     if (this.panel) {
-      if (!this.panel.visible) this.panel.reveal(this.panel.viewColumn, true);
+      if (!this.panel.visible || focus) this.panel.reveal(this.panel.viewColumn, !focus);
       return;
     }
     const panel = vscode.window.createWebviewPanel(
       this.spec.viewType,
       this.spec.title,
-      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: !focus },
       { ...this.webviewOptions(), retainContextWhenHidden: false },
     );
     this.attach(panel);

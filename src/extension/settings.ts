@@ -8,9 +8,11 @@ import {
   SETTINGS,
   WORKER_SETTING_KEYS,
   toCadSettings,
+  toCollabSettings,
   toDiffusionSettings,
   toWorkerSettings,
   type CadSettings,
+  type CollabSettings,
   type DiffusionSettings,
   type ResolvedSettings,
   type SettingKey,
@@ -46,6 +48,13 @@ export function readCadSettings(warn: (msg: string) => void): CadSettings {
 /** The rewrite/continue settings; invalid values fall back to their defaults (reported through `warn`). */
 export function readDiffusionSettings(warn: (msg: string) => void): DiffusionSettings {
   const { settings, warnings } = toDiffusionSettings(readSetting);
+  for (const w of warnings) warn(w);
+  return settings;
+}
+
+/** The collaboration settings; invalid values fall back to their defaults (reported through `warn`). */
+export function readCollabSettings(warn: (msg: string) => void): CollabSettings {
+  const { settings, warnings } = toCollabSettings(readSetting);
   for (const w of warnings) warn(w);
   return settings;
 }

@@ -5,8 +5,10 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { REWRITE_LIMITS, SUMMARY_ALPHA, type RewriteProjection } from '../protocol/webview';
+import { COLLAB_LIMITS, REWRITE_LIMITS, SUMMARY_ALPHA, type RewriteProjection } from '../protocol/webview';
 import {
+  COLLAB_DEFAULT_ALPHA,
+  COLLAB_DEFAULT_LAMBDA_USER,
   DEFAULT_GUIDANCE_LAMBDA,
   DEVICE_CHOICES,
   DIFFUSION_DEFAULT_MIN_TOKENS,
@@ -45,6 +47,18 @@ const DEVICE_DESCRIPTIONS: Record<DeviceChoice, string> = {
   dml: 'DirectML: any DirectX 12 GPU on Windows.',
   coreml: 'Core ML on macOS (Apple silicon GPU / Neural Engine).',
   cpu: 'The CPU only; always available.',
+};
+
+/** Weight variants of published Hugging Face folders the setting offers (the worker knows a few more: WorkerSettings.modelDtype). */
+export const MODEL_DTYPES = ['auto', 'q4', 'int8', 'fp16', 'fp32'] as const;
+export type ModelDtypeChoice = (typeof MODEL_DTYPES)[number];
+
+const MODEL_DTYPE_DESCRIPTIONS: Record<ModelDtypeChoice, string> = {
+  auto: 'By device: q4, else int8, else fp32 on the CPU; fp16 (else q4f16, fp32) on GPU execution providers.',
+  q4: '4-bit weights (model_q4.onnx, MatMulNBits): smallest and fast on a CPU.',
+  int8: '8-bit weights (model_quantized.onnx or model_int8.onnx): small, for the CPU.',
+  fp16: 'Half precision (model_fp16.onnx): for GPU execution providers.',
+  fp32: 'Full precision (model.onnx): the largest, the reference.',
 };
 
 const PROJECTION_DESCRIPTIONS: Record<ProjectionName, string> = {
@@ -94,6 +108,17 @@ export const SETTINGS = [
     markdownDescription: 'Intra-op threads per ONNX Runtime session. `0` lets ONNX Runtime decide.',
     scope: 'machine-overridable',
     order: 4,
+  },
+  {
+    key: 'concert.modelDtype',
+    type: 'string',
+    default: 'auto',
+    enum: MODEL_DTYPES,
+    enumDescriptions: MODEL_DTYPES.map((d) => MODEL_DTYPE_DESCRIPTIONS[d]),
+    markdownDescription:
+      'Which weight variant of a published Hugging Face ONNX folder (`onnx/model_<dtype>.onnx`, added with `Concert: Add Model…` or downloaded) the worker loads. Concert packs (`concert.json`) are not affected. A named variant the folder lacks makes that model unusable, with the variants it has in the reason. Changing it reconfigures the worker.',
+    scope: 'machine-overridable',
+    order: 5,
   },
   {
     key: 'concert.cad.summaryAlpha',
@@ -256,6 +281,73 @@ export const SETTINGS = [
     restricted: true,
     order: 28,
   },
+  {
+    key: 'concert.collab.lambdaUser',
+    type: 'number',
+    default: COLLAB_DEFAULT_LAMBDA_USER,
+    minimum: COLLAB_LIMITS.lambdaUser.min,
+    maximum: COLLAB_LIMITS.lambdaUser.max,
+    markdownDescription:
+      "Weight λ_user of the user model in `Concert: Collaborate…`: each diffusion step combines (1 − λ_user)·core(instruction) + λ_user·(1 + α)·user(knowledge, instruction) − λ_user·α·user(instruction). `0` is the core model alone; higher values let the knowledge speak louder. The panel's slider changes it for one run.",
+    scope: 'window',
+    order: 30,
+  },
+  {
+    key: 'concert.collab.alpha',
+    type: 'number',
+    default: COLLAB_DEFAULT_ALPHA,
+    minimum: COLLAB_LIMITS.alpha.min,
+    maximum: COLLAB_LIMITS.alpha.max,
+    markdownDescription:
+      'Contrast α of the user model in `Concert: Collaborate…`: how much the user model with the knowledge is preferred over the same model without it. `0` uses the user model with the knowledge as it is.',
+    scope: 'window',
+    order: 31,
+  },
+  {
+    key: 'concert.collab.maxTokens',
+    type: 'integer',
+    default: 24,
+    minimum: COLLAB_LIMITS.tokens.min,
+    maximum: COLLAB_LIMITS.tokens.max,
+    markdownDescription: 'New tokens `Concert: Collaborate…` writes at most (rounded up to whole blocks of the models).',
+    scope: 'window',
+    order: 32,
+  },
+  {
+    key: 'concert.collab.compareByDefault',
+    type: 'boolean',
+    default: true,
+    markdownDescription:
+      'Also decode with the core model alone (same seed) and show it beside the collaboration, with the tokens the user model changed highlighted. Adds a decode to every run; the panel has a toggle for it, and one for the user model alone.',
+    scope: 'window',
+    order: 33,
+  },
+  {
+    key: 'concert.collab.coreUrl',
+    type: 'string',
+    default: '',
+    pattern: '^(https?://[^\\s]+)?$',
+    patternErrorMessage: 'An http:// or https:// URL of an Open Inference Protocol v2 server (for example one started with `concert serve`), or empty.',
+    markdownDescription:
+      "URL of a remote core model (an Open Inference Protocol v2 server such as `concert serve`) for `Concert: Collaborate…` with *Core: remote*. Only the instruction and the block token ids go there, never the knowledge; the panel's privacy ledger lists what was sent. The token is kept in VS Code's secret storage (`Concert: Set Core Token…`). User or machine setting only; ignored in untrusted workspaces. Empty: the core runs in the local worker.",
+    scope: 'machine',
+    restricted: true,
+    order: 34,
+  },
+  {
+    key: 'concert.knowledge.scope',
+    type: 'string',
+    default: 'workspace',
+    enum: ['workspace', 'global'],
+    enumDescriptions: [
+      "Items added to the knowledge are kept with this workspace (the extension's workspace storage).",
+      "Items added to the knowledge are kept in the extension's global storage and show in every window.",
+    ],
+    markdownDescription:
+      'Where items added to the *Knowledge* view are kept. Items already added stay where they are. Files and folders are kept as references and read when `Concert: Collaborate…` runs; selections and notes are kept as text.',
+    scope: 'window',
+    order: 40,
+  },
 ] as const satisfies readonly SettingDef[];
 
 export type SettingKey = (typeof SETTINGS)[number]['key'];
@@ -263,7 +355,13 @@ export type SettingKey = (typeof SETTINGS)[number]['key'];
 export const RESTRICTED_SETTINGS: readonly SettingKey[] = SETTINGS.flatMap((s) => ('restricted' in s && s.restricted ? [s.key] : []));
 
 /** The settings the worker reads (a change to one of these reconfigures it). */
-export const WORKER_SETTING_KEYS: readonly SettingKey[] = ['concert.device', 'concert.modelFolders', 'concert.idleUnloadMinutes', 'concert.threads'];
+export const WORKER_SETTING_KEYS: readonly SettingKey[] = [
+  'concert.device',
+  'concert.modelFolders',
+  'concert.idleUnloadMinutes',
+  'concert.threads',
+  'concert.modelDtype',
+];
 
 export function settingDef(key: SettingKey): SettingDef {
   return SETTINGS.find((s) => s.key === key)!;
@@ -359,6 +457,7 @@ export function toWorkerSettings(read: (key: SettingKey) => unknown, extensionRo
     if (!abs) warnings.push(`concert.modelFolders: cannot resolve "${raw}" without an open workspace folder; skipped`);
     else if (!folders.includes(abs)) folders.push(abs);
   }
+  const dtype = get('concert.modelDtype') as ModelDtypeChoice;
   return {
     settings: {
       device: get('concert.device') as DeviceChoice,
@@ -366,6 +465,8 @@ export function toWorkerSettings(read: (key: SettingKey) => unknown, extensionRo
       bundledModelsDir: path.join(extensionRoot, 'models'),
       idleUnloadSeconds: Math.round((get('concert.idleUnloadMinutes') as number) * 60),
       threads: get('concert.threads') as number,
+      // `auto` is the worker's default: sent only when a variant is named.
+      ...(dtype !== 'auto' && { modelDtype: dtype }),
     },
     warnings,
   };
@@ -428,6 +529,32 @@ export function toDiffusionSettings(read: (key: SettingKey) => unknown): { setti
       minTokens: get('concert.diffusion.minTokens') as number,
       promptChars: get('concert.diffusion.promptChars') as number,
       ...(pack ? { packId: pack } : {}),
+    },
+    warnings,
+  };
+}
+
+export interface CollabSettings {
+  lambdaUser: number;
+  alpha: number;
+  maxTokens: number;
+  compare: boolean;
+  /** Undefined: no remote core is configured. */
+  coreUrl?: string;
+}
+
+/** The collaboration knobs, each value checked against its definition (invalid ones fall back, with a warning). */
+export function toCollabSettings(read: (key: SettingKey) => unknown): { settings: CollabSettings; warnings: string[] } {
+  const warnings: string[] = [];
+  const get = checkedReader(read, warnings);
+  const url = (get('concert.collab.coreUrl') as string).trim();
+  return {
+    settings: {
+      lambdaUser: get('concert.collab.lambdaUser') as number,
+      alpha: get('concert.collab.alpha') as number,
+      maxTokens: get('concert.collab.maxTokens') as number,
+      compare: get('concert.collab.compareByDefault') as boolean,
+      ...(url ? { coreUrl: url } : {}),
     },
     warnings,
   };

@@ -31,6 +31,7 @@ import {
   SUMMARY_VIEW_TYPE,
   applyTokenProgress,
   finishedRun,
+  modelChoices,
   refuseText,
   restorePersisted,
   scopeLabel,
@@ -67,6 +68,7 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
   private seq = 0;
   private lastQuestion = '';
   private readonly sourceWatch: SourceWatcher;
+  private readonly storeSub: vscode.Disposable;
 
   constructor(
     context: vscode.ExtensionContext,
@@ -99,6 +101,8 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
       differs: (doc) => sha256(doc.getText()) !== this.request?.source.documentSha256,
       onDidChange: () => this.host.postNow(),
     });
+    // The model picker follows the pack list (Add Model…, Refresh Model Packs, changed settings).
+    this.storeSub = store.onDidChange(() => this.host.schedulePost());
   }
 
   // ── commands ────────────────────────────────────────────────────────────────────────────────────────────────
@@ -155,11 +159,14 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
     const why = refuseText(text, { fileName, selection });
     if (why) return this.refuse(why);
     const cad = this.settings();
+    // A model picked in the panel stays picked for the panel's next runs.
+    const packId = this.request?.packId;
     const request: SummaryRequest = {
       task,
       ...(question !== undefined && { question }),
       alpha: task === 'ask' ? cad.questionAlpha : cad.summaryAlpha,
       compareRegular: cad.showRegularByDefault,
+      ...(packId !== undefined && { packId }),
       source: {
         uri: doc.uri.toString(),
         fileName,
@@ -212,7 +219,7 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
       compareRegular: request.compareRegular,
       progressToken,
       ...(request.seed !== undefined && { seed: request.seed }),
-      ...(cad.packId !== undefined && { packId: cad.packId }),
+      ...packOf(request, cad),
     };
     try {
       const result = await vscode.window.withProgress(
@@ -242,7 +249,7 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
       this.request = { ...request, seed: result.run.seed };
       this.state = { ...this.state, run: finishedRun(run, result) };
       this.log.info(
-        `${request.task} of ${name}${scope}: ${result.tokens.length} tokens with ${result.model.id}, α ${result.alpha}, seed ${result.run.seed}, ${result.run.durationMs} ms${result.run.chunks ? `, ${result.run.chunks} chunks` : ''}`,
+        `${request.task} of ${name}${scope}: ${result.tokens.length} tokens with ${result.model.id}${result.run.prompt ? ` (${result.run.prompt.template})` : ''}, α ${result.alpha}, seed ${result.run.seed}, ${result.run.durationMs} ms${result.run.chunks ? `, ${result.run.chunks} chunks` : ''}`,
       );
     } catch (e) {
       if (this.state.run !== run) return;
@@ -285,8 +292,10 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
     return { text, sha: sha256(doc.getText()), doc };
   }
 
-  private async rerun(alpha: number, compareRegular: boolean): Promise<void> {
-    const req = this.request;
+  private async rerun(alpha: number, compareRegular: boolean, packId?: string): Promise<void> {
+    const req0 = this.request;
+    // A model change keeps the seed (and everything else): only the model differs from the run before.
+    const req = req0 && packId !== undefined ? withPack(req0, packId) : req0;
     if (!req)
       return this.host.notice({
         level: 'warning',
@@ -333,7 +342,7 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
                   alpha,
                   decoding: { mode: 'greedy' },
                   maxTokens: req.task === 'ask' ? cad.maxAnswerTokens : cad.maxSummaryTokens,
-                  ...(cad.packId !== undefined && { packId: cad.packId }),
+                  ...packOf(req, cad),
                 },
                 ac.signal,
               );
@@ -472,6 +481,20 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
   /** PanelOwner: the page asked for the data; the host posts the state next. */
   panelReady(): void {
     this.sourceWatch.check();
+    // The picker needs the pack list: ask the worker once (a run would start it anyway).
+    if (!this.store.packs && this.request)
+      void this.store.refreshPacks().catch((e: unknown) => this.log.warn(`listing model packs failed: ${errorMessage(e)}`));
+  }
+
+  /** The panel's model picker: remember the model for the panel's runs and run the shown input again with it. */
+  private async pickModel(packId: string): Promise<void> {
+    const req = this.request;
+    if (packId && !this.store.packs?.some((p) => p.id === packId && p.valid && p.kind === 'causal-lm'))
+      return this.host.notice({ level: 'warning', text: `There is no usable causal-LM model "${packId}" (Refresh Model Packs, or Add Model…).` });
+    if (!req) return;
+    if ((req.packId ?? '') === packId) return;
+    if (this.state.run?.status === 'running') this.cancelActive();
+    await this.rerun(req.alpha, req.compareRegular, packId);
   }
 
   /** PanelOwner: a checked message from the page; the host logs a failure and shows it in the panel. */
@@ -489,6 +512,8 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
         return await this.copy(m.variant);
       case 'insert':
         return await this.insert(m.variant, m.mode);
+      case 'model':
+        return await this.pickModel(m.packId);
     }
   }
 
@@ -503,8 +528,13 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
   panelState(): SummaryViewState {
     const run = this.state.run;
     const changed = this.sourceWatch.changed;
-    if (!run || changed === undefined || run.status === 'running') return this.state;
-    return { ...this.state, run: { ...run, source: { ...run.source, changed } } };
+    const packs = this.store.packs;
+    const picker: Pick<SummaryViewState, 'models' | 'modelId'> = {
+      ...(packs && { models: modelChoices(packs) }),
+      ...(this.request?.packId !== undefined && { modelId: this.request.packId }),
+    };
+    if (!run || changed === undefined || run.status === 'running') return { ...this.state, ...picker };
+    return { ...this.state, ...picker, run: { ...run, source: { ...run.source, changed } } };
   }
 
   private persist(): void {
@@ -516,14 +546,29 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
     this.host.dispose(); // first: a panel closed from now on is the window closing, which keeps the data
     this.cancelActive();
     this.sourceWatch.dispose();
+    this.storeSub.dispose();
   }
 }
 
-/** Same document, range, task and question (α and the side-by-side toggle may differ). */
+/** The model of a run: the one picked in the panel, else the `concert.cad.modelPack` setting, else the worker's default. */
+function packOf(req: SummaryRequest, cad: CadSettings): { packId?: string } {
+  const id = req.packId ?? cad.packId;
+  return id !== undefined ? { packId: id } : {};
+}
+
+/** `req` with the model picked in the panel (empty: back to the default model). */
+function withPack(req: SummaryRequest, packId: string): SummaryRequest {
+  const next: SummaryRequest = { ...req };
+  delete next.packId;
+  return packId ? { ...next, packId } : next;
+}
+
+/** Same document, range, task, question and model (α and the side-by-side toggle may differ). */
 function sameInput(a: SummaryRequest, b: SummaryRequest): boolean {
   return (
     a.task === b.task &&
     a.question === b.question &&
+    a.packId === b.packId &&
     a.source.uri === b.source.uri &&
     a.source.documentSha256 === b.source.documentSha256 &&
     JSON.stringify(a.source.range) === JSON.stringify(b.source.range)

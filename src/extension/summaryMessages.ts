@@ -8,6 +8,8 @@ type Check = (m: Record<string, unknown>) => boolean;
 
 const isVariant = (v: unknown) => v === 'cad' || v === 'regular';
 const isIndex = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 100_000;
+/** A pack id as manifests and published folders have them (runtime/manifest.ts), or empty for the default model. */
+export const isPackChoice = (v: unknown): v is string => typeof v === 'string' && (v === '' || /^[a-z0-9][a-z0-9._-]{0,63}$/.test(v));
 export const isAlpha = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= SUMMARY_ALPHA.min && v <= SUMMARY_ALPHA.max;
 
 /** A Record, so a message type added to the protocol without a check here is a compile error. */
@@ -19,6 +21,7 @@ const CHECKS: Record<SummaryViewToHost['type'], Check> = {
   reveal: (m) => isVariant(m.variant) && isIndex(m.index),
   copy: (m) => isVariant(m.variant),
   insert: (m) => isVariant(m.variant) && (m.mode === 'comment' || m.mode === 'cursor'),
+  model: (m) => isPackChoice(m.packId),
 };
 
 export function isSummaryViewToHost(m: unknown): m is SummaryViewToHost {

@@ -3,8 +3,9 @@
  * that refuse a document before it reaches the worker, worker results → the webview's view state, streamed tokens,
  * sweep statistics, and the persisted form (validated on the way back in). No `vscode` import: tests load this.
  */
-import type { CadOutput, CadRunResult, CadTask, DecodingParams, TokenProgress } from '../protocol/worker';
+import type { CadOutput, CadRunResult, CadTask, DecodingParams, PackSummary, TokenProgress } from '../protocol/worker';
 import type {
+  SummaryModelChoice,
   SummaryOutputView,
   SummaryRecordView,
   SummaryRunView,
@@ -46,7 +47,16 @@ export interface SummaryRequest {
   compareRegular: boolean;
   /** Set after the first run, so that moving the α slider changes α and nothing else. */
   seed?: number;
+  /** The model picked in the panel (a causal-lm pack id); absent: `concert.cad.modelPack`, else the worker's default. */
+  packId?: string;
   source: SourceRef;
+}
+
+/** The picker's models: the valid causal-LM packs (Concert packs and published Hugging Face folders). */
+export function modelChoices(packs: readonly PackSummary[]): SummaryModelChoice[] {
+  return packs
+    .filter((p) => p.valid && p.kind === 'causal-lm')
+    .map((p) => ({ id: p.id, label: p.displayName && p.displayName !== p.id ? p.displayName : p.id, source: p.source }));
 }
 
 // ── refusing input ────────────────────────────────────────────────────────────────────────────────────────────
@@ -109,6 +119,7 @@ export function recordView(r: CadRunResult): SummaryRecordView {
     provider: run.provider,
     device: run.device,
     promptTokens: { ...run.promptTokens },
+    ...(run.prompt?.template && { template: run.prompt.template }),
     ...(run.chunks !== undefined && { chunks: run.chunks }),
     durationMs: run.durationMs,
   };
@@ -211,6 +222,7 @@ function sanitizeRequest(v: unknown): SummaryRequest | undefined {
     alpha: v.alpha,
     compareRegular: v.compareRegular,
     ...(Number.isInteger(v.seed) && (v.seed as number) >= 0 && { seed: v.seed as number }),
+    ...(isStr(v.packId) && /^[a-z0-9][a-z0-9._-]{0,63}$/.test(v.packId) && { packId: v.packId }),
     source: {
       uri: s.uri,
       fileName: s.fileName,

@@ -90,8 +90,21 @@ export interface SummaryRecordView {
   provider: string;
   device: string;
   promptTokens: { withContext: number; withoutContext: number };
+  /**
+   * Which prompt template made what the model read (the worker's `run.prompt.template`): `chat-template` (a
+   * published model's own chat template), `plain:summary` / `plain:qa` (base models), `pack:summary` / `pack:qa`.
+   */
+  template?: string;
   chunks?: number;
   durationMs: number;
+}
+
+/** A model the panel's picker offers: a valid causal-LM pack (Concert pack or published Hugging Face folder). */
+export interface SummaryModelChoice {
+  id: string;
+  /** e.g. `qwen2-tiny (fp32)` for a published folder (the variant that loads). */
+  label: string;
+  source: 'bundled' | 'user';
 }
 
 export interface SummaryChunkView {
@@ -142,6 +155,10 @@ export interface SummarySweepView {
 export interface SummaryViewState {
   run?: SummaryRunView;
   sweep?: SummarySweepView;
+  /** The models the picker offers (absent until the worker has listed its packs). */
+  models?: SummaryModelChoice[];
+  /** The model picked in the panel for its runs; absent: the `concert.cad.modelPack` setting, else the worker's default. */
+  modelId?: string;
 }
 
 export interface SummaryNotice {
@@ -164,7 +181,9 @@ export type SummaryViewToHost =
   | { type: 'copy'; variant: SummaryVariant }
   | { type: 'insert'; variant: SummaryVariant; mode: 'comment' | 'cursor' }
   /** Greedy runs at α ∈ {0, 0.5, 1, 2} on the same input, summarised as a small plot. */
-  | { type: 'sweep' };
+  | { type: 'sweep' }
+  /** Run again with this model (a pack id from `models`; empty: the default model) and keep it for the panel's runs. */
+  | { type: 'model'; packId: string };
 
 /** UI-only state the summary panel persists with `setState` (data is refetched from the host). */
 export interface SummaryViewUiState {
@@ -340,4 +359,126 @@ export interface RewriteViewUiState {
   step?: number;
   /** Controls edited but not yet run. */
   draft?: RewriteControls;
+}
+
+// ── Concert: Collaborate panel (core + user model collaboration over the knowledge store, issue 13) ──────────────
+
+/** Ranges of the panel's controls (the settings share them). λ_user weighs the user model against the core. */
+export const COLLAB_LIMITS = {
+  lambdaUser: { min: 0, max: 1, step: 0.05 },
+  alpha: { min: 0, max: 3, step: 0.25 },
+  tokens: { min: 1, max: 256 },
+  instructionChars: { max: 2000 },
+} as const;
+
+/** Where the core model runs: the bundled one in the local worker, or a remote core (`concert.collab.coreUrl`). */
+export type CollabCore = 'local' | 'remote';
+/** The three outputs: the collaboration, the core model alone, the user model alone. */
+export type CollabVariant = 'collab' | 'core' | 'user';
+
+/** Everything the user can change before a run. */
+export interface CollabControls {
+  instruction: string;
+  lambdaUser: number;
+  alpha: number;
+  core: CollabCore;
+  /** Also decode with the core model alone, shown beside the collaboration. */
+  compare: boolean;
+  /** Also decode with the user model alone (on request). */
+  userOnly: boolean;
+}
+
+/** A knowledge passage the run retrieved and gave the user model. */
+export interface CollabPassageView {
+  itemId: string;
+  title: string;
+  text: string;
+  score: number;
+}
+
+/** One request to the core: which step and block, the token ids sent (never knowledge text), and a note. */
+export interface CollabLedgerEntryView {
+  step: number;
+  block: number;
+  tokenIds?: number[];
+  note: string;
+}
+
+/** What left this machine for the core during one run (all zero for a local core). */
+export interface CollabLedgerView {
+  /** `local worker`, or the remote core's URL. */
+  coreLocation: string;
+  requests: number;
+  bytesSent: number;
+  bytesReceived: number;
+  sent: CollabLedgerEntryView[];
+  /** Entries left out of `sent` (the panel keeps the first ones). */
+  droppedEntries?: number;
+}
+
+export type CollabRunStatus = 'running' | 'done' | 'cancelled' | 'error';
+
+export interface CollabRunView {
+  /** Increases with every run in this window; the view uses it to reset per-run UI. */
+  id: number;
+  status: CollabRunStatus;
+  /** For `cancelled` and `error`: one line saying what happened. */
+  message?: string;
+  /** While running: steps done of all steps, when the worker reports them. */
+  progress?: { step: number; total: number; message?: string };
+  controls: CollabControls;
+  /** Where the core ran (local worker or the remote URL). */
+  coreLocation: string;
+  /** Knowledge items (and files of folder items) the run read. */
+  knowledgeItems: number;
+  text?: string;
+  coreOnly?: string;
+  userOnly?: string;
+  /** Character ranges of `text` where the user model changed the core's choice. */
+  changedByUser?: { start: number; end: number }[];
+  passages?: CollabPassageView[];
+  ledger?: CollabLedgerView;
+  /** The run record as name/value lines (model ids, seed, knobs, time). */
+  record?: { name: string; value: string }[];
+}
+
+export interface CollabViewState {
+  run?: CollabRunView;
+  /** The controls the panel shows when it has no run yet (from the settings), or the last run's. */
+  controls: CollabControls;
+  /** The remote core: whether it can be used now, and why not. */
+  remote: { url?: string; hasToken: boolean; available: boolean; reason?: string };
+  /** Enabled knowledge items, of all. */
+  knowledge: { enabled: number; total: number };
+  /** Whether Insert at Cursor has an editor to insert into. */
+  canInsert: boolean;
+}
+
+export interface CollabNotice {
+  level: 'info' | 'warning' | 'error';
+  text: string;
+}
+
+export type HostToCollabView = { type: 'state'; state: CollabViewState } | { type: 'notice'; notice: CollabNotice };
+
+export type CollabViewToHost =
+  | { type: 'ready' }
+  /** Run with these controls (cancels a run in progress). */
+  | { type: 'run'; controls: CollabControls }
+  | { type: 'cancel' }
+  | { type: 'copy'; variant: CollabVariant }
+  /** Insert the output at the cursor of the last active editor, as one edit (one undo step). */
+  | { type: 'insert'; variant: CollabVariant }
+  /** Run the commands behind the panel's links. */
+  | { type: 'setToken' }
+  | { type: 'openSettings' }
+  | { type: 'showKnowledge' };
+
+/** UI-only state the collaborate panel persists with `setState` (data is refetched from the host). */
+export interface CollabViewUiState {
+  ledgerOpen: boolean;
+  recordOpen: boolean;
+  /** Controls edited but not yet run, and the run they were edited after. */
+  draft?: CollabControls;
+  runId?: number;
 }

@@ -1,5 +1,5 @@
 /**
- * Scenario steps shared by the VS Code tier's suites: the Summary and Rewrite panels' frames, waiting for their runs,
+ * Scenario steps shared by the VS Code tier's suites: the Summary, Rewrite and Collaborate panels' frames, waiting for their runs,
  * selecting text by keyboard, answering the attribute quick pick.
  */
 import assert from 'node:assert/strict';
@@ -8,6 +8,7 @@ import type { Workbench } from './workbench';
 
 export const SUMMARY_TITLE = 'Concert: Summary';
 export const REWRITE_TITLE = 'Concert: Rewrite';
+export const COLLAB_TITLE = 'Concert: Collaborate';
 
 export function summaryFrame(wb: Workbench): Promise<Frame> {
   return wb.webview(SUMMARY_TITLE, 60_000);
@@ -15,6 +16,10 @@ export function summaryFrame(wb: Workbench): Promise<Frame> {
 
 export function rewriteFrame(wb: Workbench): Promise<Frame> {
   return wb.webview(REWRITE_TITLE, 60_000);
+}
+
+export function collabFrame(wb: Workbench): Promise<Frame> {
+  return wb.webview(COLLAB_TITLE, 60_000);
 }
 
 /** Waits for a panel's run to end (done, cancelled or failed); fails if it failed. `result` marks a finished run. */
@@ -42,6 +47,10 @@ export function summaryDone(wb: Workbench, timeout = 120_000): Promise<Frame> {
 
 export function rewriteDone(wb: Workbench, timeout = 120_000): Promise<Frame> {
   return runDone(wb, rewriteFrame, '.result .meta', 'the diffusion run to finish', timeout);
+}
+
+export function collabDone(wb: Workbench, timeout = 200_000): Promise<Frame> {
+  return runDone(wb, collabFrame, '.ledger-summary', 'the collaboration to finish', timeout);
 }
 
 /** Selects line `line` (1-based, without its line break) in the focused editor, with the keyboard. */

@@ -5,9 +5,10 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import type { DoctorReport, ProviderReport } from '../../src/protocol/worker';
+import type { DoctorReport, PackSummary, ProviderReport } from '../../src/protocol/worker';
 import { LineBuffer, doctorLines, doctorNeedsAttention, doctorSummary, statusBarLook } from '../../src/extension/present';
-import { coerceSetting, resolveFolder, settingDef, toWorkerSettings, type SettingKey } from '../../src/extension/settingsTable';
+import { addVerdict, describePack, variantOf } from '../../src/extension/addModelVerdict';
+import { WORKER_SETTING_KEYS, coerceSetting, resolveFolder, settingDef, toWorkerSettings, type SettingKey } from '../../src/extension/settingsTable';
 import { isStatusViewToHost } from '../../src/extension/statusMessages';
 import { contentSecurityPolicy, webviewHtml } from '../../src/extension/webviewHtml';
 
@@ -53,6 +54,16 @@ describe('settings values', () => {
     assert.equal(warnings.length, 2);
     assert.match(warnings.join('\n'), /concert\.device/);
     assert.match(warnings.join('\n'), /"rel"/);
+  });
+
+  it('passes a named model dtype to the worker (auto is its default, so it is left out); refuses others', () => {
+    assert.equal(toWorkerSettings((k) => (k === 'concert.modelDtype' ? 'q4' : undefined), root, {}).settings.modelDtype, 'q4');
+    assert.equal(toWorkerSettings((k) => (k === 'concert.modelDtype' ? 'fp16' : undefined), root, {}).settings.modelDtype, 'fp16');
+    assert.equal('modelDtype' in toWorkerSettings((k) => (k === 'concert.modelDtype' ? 'auto' : undefined), root, {}).settings, false);
+    const bad = toWorkerSettings((k) => (k === 'concert.modelDtype' ? 'int4' : undefined), root, {});
+    assert.equal('modelDtype' in bad.settings, false);
+    assert.match(bad.warnings.join('\n'), /concert\.modelDtype/);
+    assert.ok(WORKER_SETTING_KEYS.includes('concert.modelDtype'), 'a changed dtype reconfigures the worker');
   });
 
   it('uses the defaults when nothing is set, without warnings', () => {
@@ -158,5 +169,33 @@ describe('status webview', () => {
     assert.ok(!isStatusViewToHost({ type: 'toString' }));
     assert.ok(!isStatusViewToHost(null));
     assert.ok(!isStatusViewToHost('ready'));
+  });
+});
+
+describe('Add Model… verdicts', () => {
+  const dir = path.resolve('/m/qwen2-tiny');
+  const pack: PackSummary = { id: 'qwen2-tiny', kind: 'causal-lm', dir, source: 'user', valid: true, displayName: 'qwen2-tiny (fp16)' };
+
+  it('names the model with its kind and weight variant', () => {
+    assert.equal(variantOf(pack), 'fp16');
+    assert.equal(describePack(pack), 'qwen2-tiny (causal-lm, fp16 weights)');
+    assert.equal(describePack({ id: 'concert-lm-small', kind: 'causal-lm', displayName: 'Concert LM (small)' }), 'concert-lm-small (causal-lm)');
+  });
+
+  it('accepts exactly one valid model that is the folder itself (or its real path)', () => {
+    assert.deepEqual(addVerdict(dir, dir, [pack]), { ok: true, pack });
+    const linked = path.resolve('/home/u/link');
+    assert.equal(addVerdict(linked, dir, [pack]).ok, true);
+  });
+
+  it('refuses with the reason: nothing found, several models, a sub-folder, an invalid model', () => {
+    const why = (v: ReturnType<typeof addVerdict>) => (v.ok ? '' : v.reason);
+    assert.match(why(addVerdict(dir, dir, [])), /no model found in qwen2-tiny: .*concert\.json.*config\.json/);
+    assert.match(why(addVerdict(dir, dir, [pack, { ...pack, id: 'b' }])), /holds 2 models.*Add Model Folder/);
+    assert.match(why(addVerdict(path.resolve('/m'), path.resolve('/m'), [pack])), /its sub-folder qwen2-tiny is: add that folder instead/);
+    assert.match(
+      why(addVerdict(dir, dir, [{ ...pack, valid: false, error: 'qwen2-tiny: has no onnx/model_q4.onnx (it has fp32, fp16)' }])),
+      /qwen2-tiny is not usable: .*has fp32, fp16/,
+    );
   });
 });

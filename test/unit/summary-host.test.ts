@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { CadRunResult } from '../../src/protocol/worker';
+import type { CadRunResult, PackSummary } from '../../src/protocol/worker';
 import { COMMENT_SYNTAX, commentLine, commentSyntaxFor, describeSyntax, formatComment, wrapText } from '../../src/extension/commentStyle';
 import { coerceSetting, settingDef, toCadSettings, WORKER_SETTING_KEYS, SETTINGS, type SettingKey } from '../../src/extension/settingsTable';
 import { isSummaryViewToHost } from '../../src/extension/summaryMessages';
@@ -13,6 +13,7 @@ import {
   decodingLabel,
   finishedRun,
   looksBinary,
+  modelChoices,
   refuseText,
   restorePersisted,
   scopeLabel,
@@ -162,6 +163,9 @@ describe('summary panel messages', () => {
       { type: 'copy', variant: 'regular' },
       { type: 'insert', variant: 'cad', mode: 'comment' },
       { type: 'insert', variant: 'regular', mode: 'cursor' },
+      { type: 'model', packId: 'qwen2-tiny' },
+      { type: 'model', packId: 'onnx-community--smollm2-135m-instruct' },
+      { type: 'model', packId: '' },
     ])
       assert.ok(isSummaryViewToHost(m), JSON.stringify(m));
   });
@@ -184,6 +188,12 @@ describe('summary panel messages', () => {
       { type: 'reveal', variant: 'other', index: 0 },
       { type: 'copy' },
       { type: 'insert', variant: 'cad', mode: 'replace' },
+      { type: 'model' },
+      { type: 'model', packId: 7 },
+      { type: 'model', packId: '/abs/path/to/model' },
+      { type: 'model', packId: '../models' },
+      { type: 'model', packId: 'Upper' },
+      { type: 'model', packId: 'x'.repeat(65) },
     ])
       assert.ok(!isSummaryViewToHost(m), JSON.stringify(m));
   });
@@ -354,7 +364,43 @@ describe('summary settings', () => {
 
   it('the model pack setting is restricted; summary settings do not reconfigure the worker', () => {
     assert.equal(settingDef('concert.cad.modelPack').restricted, true);
-    // Feature settings (summaries, diffusion) are read per run; only the others reach the worker.
-    for (const s of SETTINGS) assert.equal(WORKER_SETTING_KEYS.includes(s.key), !/^concert\.(cad|diffusion)\./.test(s.key), s.key);
+    // Feature settings (summaries, diffusion, collaboration, knowledge) are read per run; only the others reach the worker.
+    for (const s of SETTINGS) assert.equal(WORKER_SETTING_KEYS.includes(s.key), !/^concert\.(cad|diffusion|collab|knowledge)\./.test(s.key), s.key);
+  });
+});
+
+describe('summary panel: model picker and template', () => {
+  it('offers the valid causal-LM packs, published folders labelled with their variant', () => {
+    const packs: PackSummary[] = [
+      { id: 'concert-lm-small', kind: 'causal-lm', dir: '/b/lm', source: 'bundled', valid: true, displayName: 'Concert LM (small)' },
+      { id: 'qwen2-tiny', kind: 'causal-lm', dir: '/u/qwen2-tiny', source: 'user', valid: true, displayName: 'qwen2-tiny (fp32)' },
+      { id: 'plain', kind: 'causal-lm', dir: '/u/plain', source: 'user', valid: true },
+      { id: 'broken', kind: 'causal-lm', dir: '/u/broken', source: 'user', valid: false, error: 'bad' },
+      { id: 'concert-ssd-core', kind: 'simplex-diffusion-lm', dir: '/b/ssd', source: 'bundled', valid: true },
+    ];
+    assert.deepEqual(modelChoices(packs), [
+      { id: 'concert-lm-small', label: 'Concert LM (small)', source: 'bundled' },
+      { id: 'qwen2-tiny', label: 'qwen2-tiny (fp32)', source: 'user' },
+      { id: 'plain', label: 'plain', source: 'user' },
+    ]);
+  });
+
+  it('the record names the template that made the prompts; a run without one (older worker) has none', () => {
+    const withPrompt: CadRunResult = {
+      ...result,
+      model: { id: 'qwen2-tiny', displayName: 'qwen2-tiny (fp32)' },
+      run: { ...result.run, packId: 'qwen2-tiny', prompt: { template: 'chat-template', rows: [], generated: [] } },
+    };
+    const rec = finishedRun(startedRun(1, request), withPrompt).record;
+    assert.equal(rec?.modelId, 'qwen2-tiny');
+    assert.equal(rec?.template, 'chat-template');
+    assert.equal(finishedRun(startedRun(1, request), result).record?.template, undefined);
+  });
+
+  it('the picked model is part of the persisted request; a malformed one is dropped', () => {
+    const back = restorePersisted(JSON.parse(JSON.stringify({ version: 1, request: { ...request, packId: 'qwen2-tiny' }, state: {} })));
+    assert.equal(back?.request.packId, 'qwen2-tiny');
+    const bad = restorePersisted({ version: 1, request: { ...request, packId: '../etc' }, state: {} });
+    assert.ok(bad && bad.request.packId === undefined);
   });
 });

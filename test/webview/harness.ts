@@ -17,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
+import { isCollabViewToHost } from '../../src/extension/collabMessages';
 import { isRewriteViewToHost } from '../../src/extension/rewriteMessages';
 import { isStatusViewToHost } from '../../src/extension/statusMessages';
 import { isSummaryViewToHost } from '../../src/extension/summaryMessages';
@@ -43,6 +44,7 @@ export const VIEWS = {
   status: { name: 'status', title: 'Concert: Worker & Models', styles: ['media/status.css'], accept: isStatusViewToHost },
   summary: { name: 'summary', title: 'Concert: Summary', styles: ['media/summary.css'], accept: isSummaryViewToHost },
   rewrite: { name: 'rewrite', title: 'Concert: Rewrite', styles: ['media/rewrite.css'], accept: isRewriteViewToHost },
+  collab: { name: 'collab', title: 'Concert: Collaborate', styles: ['media/collab.css'], accept: isCollabViewToHost },
 } satisfies Record<string, ViewShell>;
 
 /** Only these folders are served; everything else is a 404 that the tests report. */

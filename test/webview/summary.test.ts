@@ -281,6 +281,55 @@ describe('summary panel (webview tier)', () => {
     });
   });
 
+  it('the model picker lists the causal-LM models, reruns with the picked one, and the header names model and template', async () => {
+    await withPage(suite, async (page) => {
+      const host = await open(page);
+      const models = [
+        { id: 'concert-lm-small', label: 'Concert LM (small)', source: 'bundled' as const },
+        { id: 'qwen2-tiny', label: 'qwen2-tiny (fp32)', source: 'user' as const },
+      ];
+      await show(host, { run: DONE(), models });
+      const picker = page.getByRole('combobox', { name: 'Model' });
+      assert.deepEqual(
+        (await picker.locator('option').allInnerTexts()).map((t) => t.trim()),
+        ['Default model', 'Concert LM (small)', 'qwen2-tiny (fp32) · user'],
+      );
+      assert.equal(await picker.inputValue(), '');
+      assert.match(await page.locator('.model-line').innerText(), /^Model: concert-lm-small$/, 'no template line from a worker that sent none');
+      const from = host.received.length;
+      await picker.selectOption('qwen2-tiny');
+      await host.waitFor('model', from);
+      assert.deepEqual(host.since(from), [{ type: 'model', packId: 'qwen2-tiny' }]);
+      // The host runs again with it: the picker shows the choice, disabled while the run streams.
+      await show(host, { run: RUN({ id: 2 }), models, modelId: 'qwen2-tiny' });
+      assert.equal(await picker.inputValue(), 'qwen2-tiny');
+      assert.equal(await picker.isDisabled(), true);
+      const rec = DONE().record!;
+      await show(host, {
+        run: DONE({ id: 2, record: { ...rec, modelId: 'qwen2-tiny', modelName: 'qwen2-tiny (fp32)', template: 'chat-template' } }),
+        models,
+        modelId: 'qwen2-tiny',
+      });
+      assert.equal(await picker.isDisabled(), false);
+      assert.match(await page.locator('.model-line').innerText(), /Model: qwen2-tiny \(fp32\)\s*·\s*template: chat-template/);
+      await page.locator('details.record summary').click();
+      assert.match(await page.locator('details.record').innerText(), /Prompt template\s+chat-template/);
+      // Back to the default model; a picked model the list no longer has stays visible as such.
+      const again = host.received.length;
+      await picker.selectOption('');
+      await host.waitFor('model', again);
+      assert.deepEqual(host.since(again), [{ type: 'model', packId: '' }]);
+      await show(host, { run: DONE({ id: 3 }), models });
+      assert.equal(await picker.inputValue(), '');
+      await picker.evaluate((el) => (el as HTMLElement).blur());
+      await show(host, { run: DONE({ id: 3 }), models: models.slice(0, 1), modelId: 'qwen2-tiny' });
+      assert.match((await picker.locator('option:checked').innerText()).trim(), /qwen2-tiny \(not listed\)/);
+      await show(host, { run: DONE({ id: 4 }) });
+      assert.match(await page.locator('.model .hint').innerText(), /Listing models…/);
+      await page.screenshot({ path: join(RESULTS, 'summary-model-picker.png'), fullPage: true });
+    });
+  });
+
   it('accessibility smoke: every control has an accessible name, and keyboard focus is visible', async () => {
     await withPage(suite, async (page) => {
       const host = await open(page);

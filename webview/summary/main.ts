@@ -84,6 +84,9 @@ root.addEventListener('change', (e) => {
       const alpha = Number((el as HTMLInputElement).value);
       if (Number.isFinite(alpha) && alpha !== currentAlpha()) host.post({ type: 'rerun', alpha, compareRegular: compareRegular() });
     }, 350);
+  } else if (el.dataset.action === 'model') {
+    const packId = (el as HTMLSelectElement).value;
+    if (packId !== (state?.modelId ?? '')) host.post({ type: 'model', packId });
   } else if (el.dataset.action === 'compare') {
     const checked = (el as HTMLElement & { checked?: boolean }).checked === true;
     if (checked !== compareRegular()) host.post({ type: 'rerun', alpha: currentAlpha(), compareRegular: checked });

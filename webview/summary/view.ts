@@ -6,6 +6,7 @@
  */
 import {
   SUMMARY_ALPHA,
+  type SummaryModelChoice,
   type SummaryOutputView,
   type SummaryRecordView,
   type SummaryRunView,
@@ -105,6 +106,18 @@ function statusLine(run: SummaryRunView): VChild | undefined {
   }
 }
 
+/** Which model and prompt template produced the text shown (from the run record). */
+export function modelLine(rec: SummaryRecordView): VNode {
+  return h(
+    'p',
+    { class: 'model-line' },
+    h('span', { class: 'label' }, 'Model: '),
+    h('strong', {}, rec.modelName ?? rec.modelId),
+    rec.modelName && !rec.modelName.includes(rec.modelId) ? h('span', { class: 'hint' }, ` (${rec.modelId})`) : undefined,
+    rec.template !== undefined && [h('span', { class: 'label' }, ' · template: '), h('code', { class: 'template' }, rec.template)],
+  );
+}
+
 function headerSection(run: SummaryRunView): Section {
   return {
     key: 'header',
@@ -113,6 +126,7 @@ function headerSection(run: SummaryRunView): Section {
       { class: 'head' },
       h('h1', {}, run.task === 'ask' ? 'Answer' : 'Summary', h('span', { class: 'source' }, ` · ${run.source.fileName} · ${run.source.scope}`)),
       run.question !== undefined && h('p', { class: 'question' }, h('span', { class: 'label' }, 'Question: '), run.question),
+      run.record && modelLine(run.record),
       statusLine(run),
       run.source.changed &&
         h('p', { class: 'status changed', role: 'note' }, icon('warning'), ` ${run.source.fileName} has changed since this run; Insert asks before it edits.`),
@@ -120,7 +134,28 @@ function headerSection(run: SummaryRunView): Section {
   };
 }
 
-function controlsSection(run: SummaryRunView): Section {
+/**
+ * The model picker: the valid causal-LM packs (Concert packs and published folders). Choosing one runs the input
+ * again with it; "Default model" is the `concert.cad.modelPack` setting, else the worker's default.
+ */
+export function modelPicker(models: readonly SummaryModelChoice[] | undefined, picked: string | undefined, running: boolean): VNode {
+  const choices = [...(models ?? [])];
+  if (picked && !choices.some((m) => m.id === picked)) choices.push({ id: picked, label: `${picked} (not listed)`, source: 'user' });
+  return h(
+    'div',
+    { class: 'model' },
+    h('label', { for: 'model' }, 'Model'),
+    h(
+      'select',
+      { id: 'model', 'data-action': 'model', 'data-key': 'model', disabled: running, title: 'Run again with this model (kept for this panel)' },
+      h('option', { value: '', selected: !picked }, 'Default model'),
+      ...choices.map((m) => h('option', { value: m.id, selected: m.id === picked }, m.source === 'user' ? `${m.label} · user` : m.label)),
+    ),
+    models === undefined && h('span', { class: 'hint' }, 'Listing models…'),
+  );
+}
+
+function controlsSection(run: SummaryRunView, state: SummaryViewState): Section {
   const running = run.status === 'running';
   const a = formatAlpha(run.alpha);
   return {
@@ -128,6 +163,7 @@ function controlsSection(run: SummaryRunView): Section {
     node: h(
       'section',
       { class: 'controls', 'aria-label': 'Decoding controls' },
+      modelPicker(state.models, state.modelId, running),
       h(
         'div',
         { class: 'alpha' },
@@ -325,6 +361,7 @@ function recordSection(rec: SummaryRecordView, ui: ViewUi): Section {
         'dl',
         { class: 'facts' },
         row('Model', rec.modelName ? `${rec.modelName} (${rec.modelId})` : rec.modelId),
+        rec.template !== undefined && row('Prompt template', h('code', {}, rec.template)),
         row('Manifest sha256', h('code', {}, rec.manifestSha256)),
         row('Model sha256', h('code', {}, rec.modelSha256)),
         row('Seed', String(rec.seed)),
@@ -457,7 +494,7 @@ export function renderSummary(state: SummaryViewState | undefined, ui: ViewUi): 
   if (!run) return [emptySection()];
   const sections: (Section | undefined)[] = [
     headerSection(run),
-    controlsSection(run),
+    controlsSection(run, state),
     outputsSection(run),
     chunksSection(run, ui),
     state.sweep && sweepSection(state.sweep),
