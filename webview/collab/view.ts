@@ -14,7 +14,7 @@ import {
   type CollabViewState,
   type CollabViewUiState,
 } from '../../src/protocol/webview';
-import { h, type Section, type VChild, type VNode } from '../common/vdom';
+import { dataTable, h, type Section, type VChild, type VNode } from '../common/vdom';
 
 export type { Section } from '../common/vdom';
 
@@ -315,35 +315,15 @@ function ledgerSection(ledger: CollabLedgerView, ui: CollabViewUiState): Section
             { 'data-key': 'summary:ledger' },
             `What was sent, per step (${plural(ledger.sent.length + (ledger.droppedEntries ?? 0), 'entry', 'entries')})`,
           ),
-          h(
-            'table',
-            { class: 'ledger-table' },
-            h(
-              'thead',
-              {},
-              h(
-                'tr',
-                {},
-                h('th', { scope: 'col' }, 'Step'),
-                h('th', { scope: 'col' }, 'Block'),
-                h('th', { scope: 'col' }, 'Sent'),
-                h('th', { scope: 'col' }, 'Token ids'),
-              ),
-            ),
-            h(
-              'tbody',
-              {},
-              ...ledger.sent.map((e) =>
-                h(
-                  'tr',
-                  {},
-                  h('td', {}, String(e.step)),
-                  h('td', {}, String(e.block)),
-                  h('td', {}, e.note),
-                  h('td', {}, e.tokenIds?.length ? h('code', {}, e.tokenIds.join(' ')) : h('span', { class: 'hint' }, '—')),
-                ),
-              ),
-            ),
+          dataTable(
+            'ledger-table',
+            ['Step', 'Block', 'Sent', 'Token ids'],
+            ledger.sent.map((e) => [
+              h('td', {}, String(e.step)),
+              h('td', {}, String(e.block)),
+              h('td', {}, e.note),
+              h('td', {}, e.tokenIds?.length ? h('code', {}, e.tokenIds.join(' ')) : h('span', { class: 'hint' }, '—')),
+            ]),
           ),
           ledger.droppedEntries ? h('p', { class: 'hint' }, `(and ${plural(ledger.droppedEntries, 'more entry', 'more entries')} not shown)`) : undefined,
         ),

@@ -67,3 +67,16 @@ export function findAll(n: VChild, pred: (v: VNode) => boolean, out: VNode[] = [
   for (const c of n.children) findAll(c, pred, out);
   return out;
 }
+
+/**
+ * A data table: one header row of column titles (`scope="col"`), then one row per item from its cells. The summary
+ * panel's α sweep and the collaborate panel's privacy ledger are this shape.
+ */
+export function dataTable(cls: string, columns: readonly string[], rows: readonly (readonly ChildArg[])[]): VNode {
+  return h(
+    'table',
+    { class: cls },
+    h('thead', {}, h('tr', {}, ...columns.map((c) => h('th', { scope: 'col' }, c)))),
+    h('tbody', {}, ...rows.map((cells) => h('tr', {}, ...cells))),
+  );
+}

@@ -15,7 +15,7 @@ import {
   type SummaryViewState,
 } from '../../src/protocol/webview';
 import { RELIANCE_LEGEND, formatReliance, relianceClass, relianceTitle } from './reliance';
-import { h, s, type Section, type VChild, type VNode } from '../common/vdom';
+import { dataTable, h, s, type Section, type VChild, type VNode } from '../common/vdom';
 
 export interface ViewUi {
   recordOpen: boolean;
@@ -452,37 +452,16 @@ function sweepSection(sw: SummarySweepView): Section {
       status,
       sweepPlot(sw),
       done > 0 &&
-        h(
-          'table',
-          { class: 'sweep-table' },
-          h(
-            'thead',
-            {},
-            h(
-              'tr',
-              {},
-              h('th', { scope: 'col' }, 'α'),
-              h('th', { scope: 'col' }, 'Tokens'),
-              h('th', { scope: 'col' }, 'Supported'),
-              h('th', { scope: 'col' }, 'Mean reliance'),
-              h('th', { scope: 'col' }, 'Output'),
-            ),
-          ),
-          h(
-            'tbody',
-            {},
-            ...sw.points.map((p) =>
-              h(
-                'tr',
-                {},
-                h('td', {}, formatAlpha(p.alpha)),
-                h('td', {}, String(p.tokens)),
-                h('td', {}, percent(p.positiveShare)),
-                h('td', {}, formatReliance(p.meanReliance)),
-                h('td', { class: 'sweep-text', title: p.text }, p.text.length > 80 ? `${p.text.slice(0, 79)}…` : p.text),
-              ),
-            ),
-          ),
+        dataTable(
+          'sweep-table',
+          ['α', 'Tokens', 'Supported', 'Mean reliance', 'Output'],
+          sw.points.map((p) => [
+            h('td', {}, formatAlpha(p.alpha)),
+            h('td', {}, String(p.tokens)),
+            h('td', {}, percent(p.positiveShare)),
+            h('td', {}, formatReliance(p.meanReliance)),
+            h('td', { class: 'sweep-text', title: p.text }, p.text.length > 80 ? `${p.text.slice(0, 79)}…` : p.text),
+          ]),
         ),
     ),
   };
