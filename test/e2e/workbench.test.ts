@@ -198,6 +198,11 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
       serviceWorkerHosts: /\.vscode-resource\.vscode-cdn\.net$/,
     });
     writeFileSync(join(server.workspace, 'long.md'), LONG);
+    // The Knowledge scenarios' files exist from the start: a file written mid-run can take longer than Quick Open's
+    // wait to be indexed on a loaded machine (seen in CI).
+    writeFileSync(join(server.workspace, 'facts.md'), FACTS);
+    mkdirSync(join(server.workspace, 'kb'), { recursive: true });
+    writeFileSync(join(server.workspace, 'kb', 'market.md'), 'The market of Nordby sells smoked fish.\n');
     const page = context.pages()[0] ?? (await context.newPage());
     wb = new Workbench(page, RESULTS);
     await page.goto(server.workbenchUrl);
@@ -810,9 +815,6 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
 
   it('the Knowledge view: add a note, the active file, a selection and a folder; rename, disable, enable and remove items', STEP, async () => {
     assert.ok(server);
-    writeFileSync(join(server.workspace, 'facts.md'), FACTS);
-    mkdirSync(join(server.workspace, 'kb'), { recursive: true });
-    writeFileSync(join(server.workspace, 'kb', 'market.md'), 'The market of Nordby sells smoked fish.\n');
     await wb.runCommand('View: Close All Editors');
     await openConcertView();
     await wb.page.locator('.part.sidebar .pane-header').filter({ hasText: 'Knowledge' }).first().waitFor({ timeout: 20_000 });
