@@ -20,6 +20,19 @@ describe('hfLayout', () => {
     assert.equal(chooseVariant(all, { dtype: 'fp32', provider: 'cuda' }).dtype, 'fp32');
     assert.throws(() => chooseVariant([all[0]], { dtype: 'q4f16' }), /has no q4f16 weights \(available: fp32\)/);
   });
+  it('the quantised set of test/fixtures/hf/llama-tiny: q4 on CPU, q4f16 (no fp16 file) on GPU providers', () => {
+    const quantised = [
+      { dtype: 'fp32', file: 'onnx/model.onnx' },
+      { dtype: 'int8', file: 'onnx/model_quantized.onnx' },
+      { dtype: 'uint8', file: 'onnx/model_uint8.onnx' },
+      { dtype: 'q4', file: 'onnx/model_q4.onnx' },
+      { dtype: 'q4f16', file: 'onnx/model_q4f16.onnx' },
+    ] as const;
+    assert.equal(chooseVariant(quantised).file, 'onnx/model_q4.onnx');
+    assert.equal(chooseVariant(quantised, { provider: 'cuda' }).file, 'onnx/model_q4f16.onnx');
+    assert.equal(chooseVariant(quantised.filter((v) => !v.dtype.startsWith('q4'))).dtype, 'int8');
+    assert.equal(chooseVariant(quantised, { dtype: 'uint8' }).file, 'onnx/model_uint8.onnx');
+  });
   it('pack ids from folder names and Hub cache snapshots', () => {
     assert.equal(hfPackId('/m/Qwen2.5-0.5B-Instruct'), 'qwen2.5-0.5b-instruct');
     assert.equal(hfPackId('/c/hub/models--onnx-community--Qwen2.5-0.5B-Instruct/snapshots/abc123'), 'onnx-community--qwen2.5-0.5b-instruct');

@@ -76,4 +76,18 @@ describe('concert with Hugging Face ONNX folders', () => {
     assert.equal(JSON.parse(ask.out).run.prompt.template, 'plain:qa');
     assert.equal(concert('models', 'add', tmp.dir).code, 1, 'a folder without a model is refused');
   });
+
+  it('models add, then summarize README.md with each quantised variant (q4 by default on CPU)', () => {
+    const add = concert('models', 'add', path.join(FIXTURES, 'llama-tiny'));
+    assert.equal(add.code, 0, add.err);
+    assert.match(add.out, /added: llama-tiny \(causal-lm\)/);
+    for (const dtype of [undefined, 'q4', 'q4f16', 'int8', 'uint8']) {
+      const r = concert('summarize', 'README.md', '--model', 'llama-tiny', ...(dtype ? ['--dtype', dtype] : []), '--greedy', '--max-tokens', '3', '--json');
+      assert.equal(r.code, 0, `${dtype ?? 'default'}: ${r.err}`);
+      const j = JSON.parse(r.out);
+      assert.equal(j.model.displayName, `llama-tiny (${dtype ?? 'q4'})`);
+      assert.equal(j.run.prompt.template, 'plain:summary');
+      assert.ok(j.tokens.length > 0);
+    }
+  });
 });

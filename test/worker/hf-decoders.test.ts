@@ -1,7 +1,10 @@
 /**
  * Published Hugging Face ONNX decoder folders (test/fixtures/hf, written by tools/hf/make_fixtures.py: tiny random
  * Qwen2 / Llama / GPT-2 decoders with the published I/O names, dtypes and dynamic axes): recognised without a
- * concert.json, checked like packs, and decoded greedily token for token as the PyTorch reference decodes them.
+ * concert.json, checked like packs, and decoded greedily token for token as the PyTorch reference decodes them. The
+ * quantised variants of llama-tiny (int8 and uint8 dynamic quantisation: DynamicQuantizeLinear + MatMulInteger; q4 and
+ * q4f16: com.microsoft MatMulNBits, q4f16 a float16 graph) are rewritten from its fp32 graph by the same script, and
+ * their references compute with the same dequantised weights (or integer codes).
  */
 import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -9,6 +12,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { isHfLayout } from '../../src/runtime/hfLayout';
+import { scanOnnxModel } from '../../src/runtime/onnxModel';
 import { loadLanguageModel, type LanguageModel } from '../../src/runtime/languageModel';
 import { SessionCache } from '../../src/runtime/ort';
 import { discoverPacks, forgetPackVerdicts, validatePack } from '../../src/runtime/packs';
@@ -22,6 +26,8 @@ const golden = JSON.parse(readFileSync(path.join(FIXTURES, 'golden.json'), 'utf8
   steps: number;
   prompts: number[][];
   models: Record<string, Record<string, number[][]>>;
+  /** int8/uint8: the prompts decoded as one left-padded batch (the activations of all rows share one scale). */
+  batched: Record<string, Record<string, number[][]>>;
 };
 
 const argmax = (a: Float32Array): number => {
@@ -75,19 +81,49 @@ describe('published Hugging Face ONNX decoders (fixtures)', () => {
     assert.deepEqual(qwen.manifest.knobs?.['eosTokenIds'], [270, 268], 'EOS list of generation_config.json');
     assert.equal(qwen.manifest.knobs?.['numHeads'], 2, 'num_key_value_heads (GQA)');
     assert.equal(qwen.manifest.knobs?.['maxContext'], 256);
+    const llama = found.find((f) => f.pack?.manifest.id === 'llama-tiny')!.pack!;
+    assert.equal(llama.manifest.graphs['decoder'], 'onnx/model_q4.onnx', 'q4 is the CPU default when present');
+    assert.equal(llama.manifest.displayName, 'llama-tiny (q4)');
   });
 
-  it('variant choice: --dtype, and fp16 by default on GPU providers', async () => {
+  it('variant choice: --dtype; q4 by default on CPU; fp16, else q4f16, on GPU providers', async () => {
     const dir = path.join(FIXTURES, 'qwen2-tiny');
     assert.equal((await validatePack(dir, 'user', undefined, { dtype: 'fp16' })).manifest.graphs['decoder'], 'onnx/model_fp16.onnx');
     assert.equal((await validatePack(dir, 'user', undefined, { provider: 'cuda' })).manifest.graphs['decoder'], 'onnx/model_fp16.onnx');
     await assert.rejects(validatePack(dir, 'user', undefined, { dtype: 'q4' }), /has no q4 weights \(available: fp32, fp16\)/);
+    const llama = path.join(FIXTURES, 'llama-tiny');
+    const graphOf = async (o: Parameters<typeof validatePack>[3]) => (await validatePack(llama, 'user', undefined, o)).manifest.graphs['decoder'];
+    assert.equal(await graphOf({ dtype: 'int8' }), 'onnx/model_quantized.onnx');
+    assert.equal(await graphOf({ dtype: 'uint8' }), 'onnx/model_uint8.onnx');
+    assert.equal(await graphOf({ provider: 'cpu' }), 'onnx/model_q4.onnx');
+    assert.equal(await graphOf({ provider: 'cuda' }), 'onnx/model_q4f16.onnx', 'no fp16 file: q4f16 is the GPU choice');
+    await assert.rejects(validatePack(llama, 'user', undefined, { dtype: 'fp16' }), /has no fp16 weights \(available: fp32, int8, uint8, q4, q4f16\)/);
+  });
+
+  it('the quantised graphs hold the operators published exports use', () => {
+    const ops = (file: string) => scanOnnxModel(readFileSync(path.join(FIXTURES, 'llama-tiny', 'onnx', file))).opTypes;
+    for (const file of ['model_quantized.onnx', 'model_uint8.onnx'])
+      assert.ok(ops(file).includes('DynamicQuantizeLinear') && ops(file).includes('MatMulInteger'), file);
+    for (const file of ['model_q4.onnx', 'model_q4f16.onnx']) {
+      const scan = scanOnnxModel(readFileSync(path.join(FIXTURES, 'llama-tiny', 'onnx', file)));
+      assert.ok(scan.opTypes.includes('com.microsoft.MatMulNBits'), file);
+      assert.deepEqual(scan.nodeDomains, ['', 'com.microsoft']);
+    }
+    const f16 = scanOnnxModel(readFileSync(path.join(FIXTURES, 'llama-tiny', 'onnx', 'model_q4f16.onnx')));
+    assert.deepEqual(
+      [...f16.inputs, ...f16.outputs].filter((v) => /^(past_key_values|present|logits)/.test(v.name)).map((v) => v.dtype),
+      Array(9).fill('float16'),
+    );
   });
 
   const cases: [string, HfDtype][] = [
     ['qwen2-tiny', 'fp32'],
     ['qwen2-tiny', 'fp16'],
     ['llama-tiny', 'fp32'],
+    ['llama-tiny', 'int8'],
+    ['llama-tiny', 'uint8'],
+    ['llama-tiny', 'q4'],
+    ['llama-tiny', 'q4f16'],
     ['gpt2-tiny', 'fp32'],
   ];
   for (const [name, dtype] of cases) {
@@ -99,9 +135,11 @@ describe('published Hugging Face ONNX decoders (fixtures)', () => {
       const want = golden.models[name]![dtype]!;
       for (let i = 0; i < golden.prompts.length; i++)
         assert.deepEqual((await greedyRows(model, [golden.prompts[i]!], golden.steps))[0], want[i], `prompt ${i}`);
-      // Together (left-padded, or row by row for a graph without position_ids), each row decodes as it does alone.
-      assert.deepEqual(await greedyRows(model, golden.prompts, golden.steps), want);
-      if (name === 'qwen2-tiny') assert.equal(model.lm.feeds.kvType, dtype === 'fp16' ? 'float16' : 'float32');
+      // Together (left-padded, or row by row for a graph without position_ids), each row decodes as it does alone;
+      // with dynamic int8 quantisation the rows share the activations' scale, and decode as the batched reference.
+      assert.deepEqual(await greedyRows(model, golden.prompts, golden.steps), golden.batched[name]?.[dtype] ?? want);
+      assert.equal(pack.manifest.displayName, `${name} (${dtype})`);
+      assert.equal(model.lm.feeds.kvType, dtype === 'fp16' || dtype === 'q4f16' ? 'float16' : 'float32');
       if (name === 'llama-tiny') assert.deepEqual(model.lm.feeds.numLogitsToKeep, []);
       if (name === 'gpt2-tiny') assert.deepEqual([model.lm.feeds.useCacheBranch, model.lm.feeds.positionIds], [true, false]);
     });
@@ -167,8 +205,9 @@ describe('published Hugging Face ONNX decoders (fixtures)', () => {
       assert.ok(await isHfLayout(snap));
       const pack = await validatePack(snap, 'user');
       assert.equal(pack.manifest.id, 'tiny-org--llama-tiny');
+      assert.equal(pack.manifest.graphs['decoder'], 'onnx/model_q4.onnx');
       const model = await loadLanguageModel(pack, sessions);
-      assert.deepEqual((await greedyRows(model, [golden.prompts[0]!], golden.steps))[0], golden.models['llama-tiny']!['fp32']![0]);
+      assert.deepEqual((await greedyRows(model, [golden.prompts[0]!], golden.steps))[0], golden.models['llama-tiny']!['q4']![0]);
       // A link to another repository's blobs is refused.
       const other = path.join(tmp.dir, 'hub', 'models--x--y', 'blobs');
       mkdirSync(other, { recursive: true });

@@ -10,11 +10,18 @@ Writes three folders (seeded, deterministic up to the torch version):
                 onnx/model.onnx + onnx/model.onnx_data (fp32, external data), onnx/model_fp16.onnx (float16 KV cache
                 and logits, as fp16 exports declare them)
   llama-tiny/   Llama (GQA 4/1, RoPE, no bias, untied head), base model (no chat template, add_bos_token),
-                onnx/model.onnx with a num_logits_to_keep input; the head has 32 rows more than the tokenizer has ids
+                onnx/model.onnx with a num_logits_to_keep input; the head has 32 rows more than the tokenizer has ids;
+                and the quantised variants, rewritten from model.onnx by this script (see "quantised variants"):
+                onnx/model_quantized.onnx (int8), onnx/model_uint8.onnx (uint8), onnx/model_q4.onnx (MatMulNBits with
+                zero points) and onnx/model_q4f16.onnx (symmetric MatMulNBits, float16 graph, KV cache and logits)
   gpt2-tiny/    GPT-2 (learned positions, LayerNorm, GELU), an older optimum export: onnx/decoder_model_merged.onnx
                 with a use_cache_branch input (an If node: no-past branch / with-past branch) and no position_ids
 and golden.json: for every folder/variant, prompts (token ids) and the PyTorch greedy continuation (argmax over the
-tokenizer's ids), computed with a KV cache exactly as the graphs are fed.
+tokenizer's ids), computed with a KV cache exactly as the graphs are fed; a quantised variant's reference computes with
+the very dequantised weights (q4) or integer codes (int8/uint8) the graph holds. "batched" holds, for int8/uint8, the
+two prompts decoded as one left-padded batch (DynamicQuantizeLinear gives the whole batch one scale, so there a row
+does not decode as it does alone). The q4f16 graph computes in float16 and its reference in float32 with the same
+float16 weights: they agree token for token where the reference's margins exceed float16 rounding (printed below).
 """
 from __future__ import annotations
 
@@ -399,12 +406,295 @@ def merge_use_cache_branch(no_past, with_past, path):
     onnx.save(m, path)
 
 
+# ---------------------------------------------------------------------------------------------- quantised variants
+# Written by this script from the operators' specifications (ONNX operators.md; ONNX Runtime docs/ContribOperators.md),
+# not with onnxruntime.quantization: every MatMul whose B is a weight (an initializer, or torch's Transpose of one) is
+# rewritten in place of the fp32 graph.
+#   int8 / uint8  onnx/model_quantized.onnx / onnx/model_uint8.onnx, the node pattern of optimum's dynamic
+#                 quantisation (onnxruntime.quantization.quantize_dynamic): A → DynamicQuantizeLinear (uint8, per
+#                 tensor, range widened to include 0) → MatMulInteger(A_q, W_q, A_zp, W_zp) → Cast(float) →
+#                 Mul(·, A_scale · W_scale). Weights per tensor and within 7 bits, as quantize_dynamic(reduce_range=
+#                 True) writes them: int8 symmetric (codes −63..63, zero point 0) or uint8 asymmetric (codes 0..127).
+#                 With full 8-bit weights ONNX Runtime's fused kernels (DynamicQuantizeMatMul, graph optimisation level
+#                 "extended" and up) are not exact on x64: uint8 weights 0..255 gave logits off by up to 0.08 in batched
+#                 decode steps (ONNX Runtime 1.30, AVX-512 VNNI CPU) while the unfused graph matched the reference.
+#   q4            onnx/model_q4.onnx: com.microsoft MatMulNBits, bits 4. Y = A · Wᵀ with W [N, K] dequantised per block
+#                 of block_size along K as (q − zero_point) · scale. B is uint8 [N, n_blocks, block_size / 2]: element k
+#                 of a block sits in byte k // 2, low nibble for even k, high nibble for odd k; scales [N, n_blocks];
+#                 zero_points (optional; default 8) uint8 [N, ceil(n_blocks / 2)], packed the same way along the
+#                 blocks. Here asymmetric, with zero points.
+#   q4f16         onnx/model_q4f16.onnx: symmetric q4 (no zero points) with float16 scales, and the whole graph in float16
+#                 (activations, KV cache, logits), as published q4f16 exports are.
+Q4_BITS = 4
+FP16_MAX = 65504.0
+
+
+def q4_block_size(k):
+    """32 as published exports use; 16 (the operator's smallest) where K is not a multiple of 32 (tiny dims)."""
+    return 32 if k % 32 == 0 else 16
+
+
+def q4_pack(w, block_size, symmetric, scale_dtype=None):
+    """Blockwise 4-bit quantisation of w [N, K] (rows: output features) for MatMulNBits.
+
+    Returns (B uint8 [N, n_blocks, block_size // 2], scales [N, n_blocks] in scale_dtype (float32 by default),
+    zero_points uint8 [N, ceil(n_blocks / 2)] or None when symmetric, the dequantised weights [N, K] float32: exactly
+    (q − zero_point) · scale with the stored scale). K is zero-padded to whole blocks. Symmetric: codes 0..15 around
+    the default zero point 8, scale = max|w| / 7. Asymmetric: the block's range widened to include 0, scale = range
+    / 15, zero point = round(−min / scale)."""
+    import numpy as np
+
+    scale_dtype = scale_dtype or np.float32
+    w = np.asarray(w, dtype=np.float32)
+    n, k = w.shape
+    if block_size < 16 or block_size & (block_size - 1):
+        raise ValueError(f"block_size must be a power of two >= 16 (got {block_size})")
+    nb = -(-k // block_size)
+    blocks = np.zeros((n, nb * block_size), np.float32)
+    blocks[:, :k] = w
+    blocks = blocks.reshape(n, nb, block_size)
+    if symmetric:
+        scale = (np.abs(blocks).max(-1) / 7.0).astype(scale_dtype)
+        zp = np.full((n, nb), 8, np.int32)
+    else:
+        lo = np.minimum(blocks.min(-1), 0.0)
+        hi = np.maximum(blocks.max(-1), 0.0)
+        scale = ((hi - lo) / 15.0).astype(scale_dtype)
+    s = scale.astype(np.float32)
+    safe = np.where(s == 0, np.float32(1), s)
+    if not symmetric:
+        zp = np.clip(np.round(-lo / safe), 0, 15).astype(np.int32)
+    q = np.clip(np.round(blocks / safe[..., None]) + zp[..., None], 0, 15).astype(np.uint8)
+    packed = (q[..., 0::2] | (q[..., 1::2] << 4)).astype(np.uint8)
+    deq = ((q.astype(np.float32) - zp[..., None].astype(np.float32)) * s[..., None]).reshape(n, nb * block_size)[:, :k]
+    zpp = None
+    if not symmetric:
+        z = zp.astype(np.uint8)
+        if nb % 2:
+            z = np.concatenate([z, np.zeros((n, 1), np.uint8)], axis=1)
+        zpp = (z[:, 0::2] | (z[:, 1::2] << 4)).astype(np.uint8)
+    return packed, scale, zpp, np.ascontiguousarray(deq, dtype=np.float32)
+
+
+def int8_pack(w, signed):
+    """Per-tensor quantisation of w (any shape) for MatMulInteger, within 7 bits (see above): (q int8/uint8, scale
+    float32, zero point of q's dtype, dequantised (q − zp) · scale float32). int8: symmetric, codes −63..63; uint8:
+    asymmetric, codes 0..127 over the range widened to include 0."""
+    import numpy as np
+
+    w = np.asarray(w, dtype=np.float32)
+    if signed:
+        scale = np.float32(np.abs(w).max() / 63.0)
+        zp = 0
+        q = np.clip(np.round(w / scale), -63, 63).astype(np.int8)
+    else:
+        lo, hi = min(float(w.min()), 0.0), max(float(w.max()), 0.0)
+        scale = np.float32((hi - lo) / 127.0)
+        zp = int(np.clip(np.round(-lo / scale), 0, 127))
+        q = np.clip(np.round(w / scale) + zp, 0, 127).astype(np.uint8)
+    deq = ((q.astype(np.float32) - np.float32(zp)) * scale).astype(np.float32)
+    return q, scale, (np.int8 if signed else np.uint8)(zp), deq
+
+
+def _weight_matmuls(graph):
+    """{MatMul node name: (param, W [N, K] float32)} for MatMuls whose B is a weight: an initializer [K, N], or, as
+    torch exports nn.Linear without constant folding, Transpose(perm [1, 0]) of an initializer [N, K]."""
+    from onnx import numpy_helper
+
+    inits = {t.name: t for t in graph.initializer}
+    transposed = {}
+    for n in graph.node:
+        perm = [list(a.ints) for a in n.attribute if a.name == "perm"]
+        if n.op_type == "Transpose" and n.input[0] in inits and perm == [[1, 0]]:
+            transposed[n.output[0]] = n.input[0]
+    out = {}
+    for n in graph.node:
+        if n.op_type != "MatMul":
+            continue
+        b = n.input[1]
+        if b in transposed:
+            out[n.name] = (transposed[b], numpy_helper.to_array(inits[transposed[b]]).astype("float32"))
+        elif b in inits and len(inits[b].dims) == 2:
+            out[n.name] = (b, numpy_helper.to_array(inits[b]).astype("float32").T.copy())
+    return out
+
+
+def _prune(graph):
+    """Drops nodes whose outputs nothing reads (the orphaned weight Transposes) and initializers nothing reads."""
+    outputs = {o.name for o in graph.output}
+    while True:
+        used = {i for n in graph.node for i in n.input} | outputs
+        keep = [n for n in graph.node if any(o in used for o in n.output)]
+        if len(keep) == len(graph.node):
+            break
+        del graph.node[:]
+        graph.node.extend(keep)
+    used = {i for n in graph.node for i in n.input}
+    inits = [t for t in graph.initializer if t.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(inits)
+
+
+def quantize_graph(model, mode, fp16=False):
+    """A quantised copy of the fp32 decoder `model` (onnx.ModelProto, external data loaded) and, for the PyTorch
+    reference, {param: {"deq": W [N, K]} (q4) or {"int8": (q [N, K], zero point, scale)}} of every weight rewritten.
+    mode: "q4" (asymmetric, zero points), "q4-sym" (symmetric), "int8" or "uint8"; fp16: float16 scales."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    g = m.graph
+    weights = _weight_matmuls(g)
+    refs = {}
+    nodes = []
+    quantized_inputs = {}
+    for n in g.node:
+        if n.name not in weights:
+            nodes.append(n)
+            continue
+        param, w = weights[n.name]
+        nn_, kk = w.shape
+        a, y = n.input[0], n.output[0]
+        if mode in ("q4", "q4-sym"):
+            bs = q4_block_size(kk)
+            packed, scales, zps, deq = q4_pack(w, bs, symmetric=(mode == "q4-sym"), scale_dtype=np.float16 if fp16 else np.float32)
+            ins = [a, f"{param}_Q4", f"{param}_scales"]
+            if param not in refs:
+                g.initializer.append(numpy_helper.from_array(packed, ins[1]))
+                g.initializer.append(numpy_helper.from_array(scales, ins[2]))
+                if zps is not None:
+                    g.initializer.append(numpy_helper.from_array(zps, f"{param}_zero_points"))
+            if zps is not None:
+                ins.append(f"{param}_zero_points")
+            nodes.append(helper.make_node("MatMulNBits", ins, [y], name=f"{n.name}_Q4", domain="com.microsoft", K=kk, N=nn_, bits=Q4_BITS, block_size=bs))
+            refs[param] = {"deq": deq}
+        elif mode in ("int8", "uint8"):
+            q, scale, zp, _ = int8_pack(w.T, signed=(mode == "int8"))  # B is [K, N]
+            if param not in refs:
+                g.initializer.append(numpy_helper.from_array(np.ascontiguousarray(q), f"{param}_quantized"))
+                g.initializer.append(numpy_helper.from_array(np.array(scale, np.float32), f"{param}_scale"))
+                g.initializer.append(numpy_helper.from_array(np.array(zp), f"{param}_zero_point"))
+            if a not in quantized_inputs:
+                quantized_inputs[a] = (f"{a}_quantized", f"{a}_scale", f"{a}_zero_point")
+                nodes.append(helper.make_node("DynamicQuantizeLinear", [a], list(quantized_inputs[a]), name=f"{a}_QuantizeLinear"))
+            aq, ascale, azp = quantized_inputs[a]
+            nodes.append(helper.make_node("MatMulInteger", [aq, f"{param}_quantized", azp, f"{param}_zero_point"], [f"{y}_int32"], name=f"{n.name}_quant"))
+            nodes.append(helper.make_node("Cast", [f"{y}_int32"], [f"{y}_float"], name=f"{n.name}_cast", to=TensorProto.FLOAT))
+            nodes.append(helper.make_node("Mul", [ascale, f"{param}_scale"], [f"{y}_scale"], name=f"{n.name}_scales_mul"))
+            nodes.append(helper.make_node("Mul", [f"{y}_float", f"{y}_scale"], [y], name=f"{n.name}_output_scale_mul"))
+            refs[param] = {"int8": (q.T.astype("float64"), float(zp), scale)}
+        else:
+            raise ValueError(mode)
+    del g.node[:]
+    g.node.extend(nodes)
+    _prune(g)
+    if mode.startswith("q4") and not any(o.domain == "com.microsoft" for o in m.opset_import):
+        m.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    if fp16:
+        to_float16(m)
+    del g.value_info[:]
+    onnx.checker.check_model(m)
+    return m, refs
+
+
+def to_float16(m):
+    """Every float32 tensor of the graph as float16 (weights, constants, casts, inputs and outputs), values clipped to
+    ±65504 (the attention masks' −1e9 becomes the float16 minimum). ONNX Runtime's CPU provider runs the float16 nodes
+    that have no float16 kernel in float32 between Casts it inserts itself."""
+    import numpy as np
+    from onnx import TensorProto, numpy_helper
+
+    def half(t):
+        a = numpy_helper.to_array(t)
+        h = numpy_helper.from_array(np.clip(a, -FP16_MAX, FP16_MAX).astype(np.float16), t.name)
+        t.CopyFrom(h)
+
+    g = m.graph
+    for t in g.initializer:
+        if t.data_type == TensorProto.FLOAT:
+            half(t)
+    for n in g.node:
+        for a in n.attribute:
+            if a.name == "to" and n.op_type == "Cast" and a.i == TensorProto.FLOAT:
+                a.i = TensorProto.FLOAT16
+            if a.type == a.TENSOR and a.t.data_type == TensorProto.FLOAT:
+                half(a.t)
+            if a.type == a.GRAPH:
+                raise ValueError("to_float16 handles graphs without subgraphs")
+    for v in list(g.input) + list(g.output):
+        if v.type.tensor_type.elem_type == TensorProto.FLOAT:
+            v.type.tensor_type.elem_type = TensorProto.FLOAT16
+
+
+class QuantLinear(nn.Module):
+    """The PyTorch reference of a rewritten MatMul (+ bias Add): q4, the dequantised weights exactly as stored;
+    int8/uint8, the integer product of DynamicQuantizeLinear's activation codes and the weight codes (exact in
+    float64), times A_scale · W_scale in float32."""
+
+    def __init__(self, bias, deq=None, int8=None):
+        super().__init__()
+        self.bias = bias
+        self.deq = None if deq is None else torch.from_numpy(deq)
+        self.int8 = int8
+
+    def forward(self, x):
+        if self.int8 is None:
+            y = x @ self.deq.t()
+        else:
+            q, zp, scale = self.int8
+            xq, xzp, xscale = dynamic_quantize_linear(x)
+            acc = (xq.double() - xzp) @ (torch.from_numpy(q) - zp).t()
+            y = acc.float() * (xscale * torch.tensor(scale, dtype=torch.float32))
+        return y if self.bias is None else y + self.bias
+
+
+def dynamic_quantize_linear(x):
+    """ONNX DynamicQuantizeLinear in float32: uint8 codes of the whole tensor (every row of a batch together), scale =
+    (max(x, 0) − min(x, 0)) / 255, zero point = round(−min / scale); returns (codes, zero point, scale)."""
+    lo = torch.clamp(x.min(), max=0.0)
+    hi = torch.clamp(x.max(), min=0.0)
+    scale = (hi - lo) / 255.0
+    zp = torch.clamp(torch.round(-lo / scale), 0, 255)
+    q = torch.clamp(torch.round(x / scale) + zp, 0, 255)
+    return q, zp.double(), scale
+
+
+def reference_model(model, refs, fp16=False):
+    """A copy of `model` whose nn.Linear layers compute as the quantised graph's nodes do (refs of quantize_graph);
+    with fp16, its other weights rounded to float16 as the q4f16 graph stores them."""
+    import copy
+
+    ref = copy.deepcopy(model)
+    names = {id(p): n for n, p in ref.named_parameters()}
+    for path, mod in list(ref.named_modules()):
+        if not isinstance(mod, nn.Linear):
+            continue
+        info = refs.pop("model." + names[id(mod.weight)])
+        bias = mod.bias
+        if fp16 and bias is not None:
+            bias = nn.Parameter(bias.detach().half().float())
+        parent = ref.get_submodule(path.rsplit(".", 1)[0]) if "." in path else ref
+        setattr(parent, path.rsplit(".", 1)[-1], QuantLinear(bias, **info))
+    if refs:
+        raise ValueError(f"weights without a module: {sorted(refs)}")
+    if fp16:
+        with torch.no_grad():
+            for p in ref.parameters():
+                p.copy_(p.half().float())
+            for name, b in ref.named_buffers():
+                b.copy_(b.half().float())
+    return ref.eval()
+
+
 # ---------------------------------------------------------------------------------------------- reference decode
 
 
 @torch.no_grad()
-def greedy(model, kind, prompt, steps, fp16=False):
-    """Single-row greedy decode with a KV cache, fed exactly as the ONNX graphs are; argmax over the tokenizer's ids."""
+def greedy(model, kind, prompt, steps, fp16=False, keep=None):
+    """Single-row greedy decode with a KV cache, fed exactly as the ONNX graphs are; argmax over the tokenizer's ids.
+    keep: num_logits_to_keep as Concert feeds it (1) where the graph has that input."""
     c = model.c
     past = [torch.zeros(1, c.kv_heads, 0, c.head_dim) for _ in range(2 * c.layers)]
     ids = torch.tensor([prompt])
@@ -415,7 +705,7 @@ def greedy(model, kind, prompt, steps, fp16=False):
         t = ids.shape[1]
         mask = torch.ones(1, n + t, dtype=torch.long)
         if kind == "llama":
-            logits, pres = model(ids, mask, torch.arange(n, n + t).unsqueeze(0), past)
+            logits, pres = model(ids, mask, torch.arange(n, n + t).unsqueeze(0), past, keep)
         else:
             logits, pres = model(ids, mask, past)
         if fp16:
@@ -429,6 +719,43 @@ def greedy(model, kind, prompt, steps, fp16=False):
         past = pres
         n += t
         ids = torch.tensor([[nxt]])
+    return out, min(margins)
+
+
+@torch.no_grad()
+def greedy_left_padded(model, prompts, steps, pad, fp16=False, keep=None):
+    """Greedy decode of several rows as one batch, fed as Concert feeds a graph with position_ids (src/runtime/
+    padding.ts): left-padded with `pad`, mask 0 and position 0 under the padding, then one token per row per step.
+    Needed where rows interact: DynamicQuantizeLinear quantises the whole batch tensor with one scale."""
+    c = model.c
+    rows, length = len(prompts), max(len(p) for p in prompts)
+    ids = torch.full((rows, length), pad, dtype=torch.long)
+    mask = torch.zeros(rows, length, dtype=torch.long)
+    pos = torch.zeros(rows, length, dtype=torch.long)
+    for r, p in enumerate(prompts):
+        ids[r, length - len(p):] = torch.tensor(p)
+        mask[r, length - len(p):] = 1
+        pos[r, length - len(p):] = torch.arange(len(p))
+    nxt_pos = torch.tensor([[len(p)] for p in prompts])
+    past = [torch.zeros(rows, c.kv_heads, 0, c.head_dim) for _ in range(2 * c.layers)]
+    out = [[] for _ in prompts]
+    margins = []
+    for _ in range(steps):
+        logits, pres = model(ids, mask, pos, past, keep)
+        if fp16:
+            logits = logits.half().float()
+            pres = [p.half().float() for p in pres]
+        last = logits[:, -1, :TOKENIZER_VOCAB]
+        top = torch.topk(last, 2, dim=-1).values
+        margins.append(float((top[:, 0] - top[:, 1]).min()))
+        nxt = last.argmax(-1)
+        for r in range(rows):
+            out[r].append(int(nxt[r]))
+        past = pres
+        ids = nxt.unsqueeze(1)
+        mask = torch.cat([mask, torch.ones(rows, 1, dtype=torch.long)], dim=1)
+        pos = nxt_pos
+        nxt_pos = nxt_pos + 1
     return out, min(margins)
 
 
@@ -459,6 +786,29 @@ def tokenizer_files(d, chat, bos, eos, add_bos):
     write_json(os.path.join(d, "special_tokens_map.json"), stm)
 
 
+# Quantised variants of a folder: dtype → (file, quantize_graph mode, float16 graph).
+QUANTIZED = {
+    "int8": ("model_quantized.onnx", "int8", False),
+    "uint8": ("model_uint8.onnx", "uint8", False),
+    "q4": ("model_q4.onnx", "q4", False),
+    "q4f16": ("model_q4f16.onnx", "q4-sym", True),
+}
+
+
+def write_quantized(d, model, graph, golden, name, keep=None):
+    """Writes every QUANTIZED variant of the fp32 `graph` into d/onnx and its PyTorch reference decodes into golden
+    (for int8/uint8 also the two prompts decoded as one left-padded batch: their activations share one scale)."""
+    import onnx
+
+    for dtype, (file, mode, fp16) in QUANTIZED.items():
+        q, refs = quantize_graph(graph, mode, fp16=fp16)
+        onnx.save(q, os.path.join(d, "onnx", file))
+        ref = reference_model(model, refs, fp16=fp16)
+        golden["models"][name][dtype] = [greedy(ref, "llama", p, STEPS, fp16=fp16, keep=keep) for p in PROMPTS]
+        if mode in ("int8", "uint8"):
+            golden["batched"].setdefault(name, {})[dtype] = greedy_left_padded(ref, PROMPTS, STEPS, IDS["<|endoftext|>"], keep=keep)
+
+
 PROMPTS = [[IDS["<|im_start|>"], 117, 115, 101, 114, 198, 84, 104, 101], [72, 101, 108, 108, 111, 44, 256, 119, 111, 114, 108, 100, 33, 32, 73, 116]]
 STEPS = 12
 
@@ -470,7 +820,7 @@ def main():
     torch.manual_seed(0)
     if os.path.isdir(a.out):
         shutil.rmtree(a.out)
-    golden = {"tokenizerVocab": TOKENIZER_VOCAB, "modelVocab": MODEL_VOCAB, "steps": STEPS, "prompts": PROMPTS, "models": {}}
+    golden = {"tokenizerVocab": TOKENIZER_VOCAB, "modelVocab": MODEL_VOCAB, "steps": STEPS, "prompts": PROMPTS, "models": {}, "batched": {}}
 
     # --- qwen2-tiny: fp32 (external data) + fp16 KV/logits
     d = os.path.join(a.out, "qwen2-tiny")
@@ -504,8 +854,9 @@ def main():
     write_json(os.path.join(d, "config.json"), lc)
     write_json(os.path.join(d, "generation_config.json"), {"bos_token_id": IDS["<|endoftext|>"], "eos_token_id": IDS["<|endoftext|>"], "transformers_version": "4.45.0"})
     tokenizer_files(d, None, "<|endoftext|>", "<|endoftext|>", True)
-    export(m, "llama", os.path.join(d, "onnx", "model.onnx"), keep=True)
+    graph = export(m, "llama", os.path.join(d, "onnx", "model.onnx"), keep=True)
     golden["models"]["llama-tiny"] = {"fp32": [greedy(m, "llama", p, STEPS) for p in PROMPTS]}
+    write_quantized(d, m, graph, golden, "llama-tiny", keep=1)
 
     # --- gpt2-tiny: merged decoder with use_cache_branch, no position_ids
     d = os.path.join(a.out, "gpt2-tiny")
@@ -531,6 +882,10 @@ def main():
         for v, runs in variants.items():
             print(f"{name}/{v}: min greedy margin {min(r[1] for r in runs):.3f}")
             variants[v] = [r[0] for r in runs]
+    for name, variants in golden["batched"].items():
+        for v, (rows, margin) in variants.items():
+            print(f"{name}/{v} (rows batched): min greedy margin {margin:.3f}")
+            variants[v] = rows
     write_json(os.path.join(a.out, "golden.json"), golden)
     total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(a.out) for f in fs)
     print(f"wrote {a.out} ({total} bytes)")
