@@ -225,6 +225,7 @@ export class RewriteController implements vscode.Disposable, PanelOwner<RewriteV
   }
 
   private refuse(why: string): void {
+    this.log.info(`Rewrite refused: ${why}`);
     void vscode.window.showWarningMessage(`Concert: ${why}`);
   }
 
@@ -295,7 +296,10 @@ export class RewriteController implements vscode.Disposable, PanelOwner<RewriteV
         qp.onDidHide(() => {
           for (const s of subs) s.dispose();
           qp.dispose();
-          if (!done) resolve(undefined);
+          if (!done) {
+            this.log.info(`${title}: the attribute pick was dismissed; nothing runs.`);
+            resolve(undefined);
+          }
         }),
       ];
       qp.show();

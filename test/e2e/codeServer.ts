@@ -318,3 +318,24 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.exit(130);
   });
 }
+
+/** The last `lines` lines of the Concert log that code-server keeps under `userDataDir` (for failure messages). */
+export function concertLogTail(userDataDir: string, lines = 30): string {
+  const logs = join(userDataDir, 'logs');
+  const found: string[] = [];
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name === 'Concert.log') found.push(p);
+    }
+  };
+  try {
+    walk(logs);
+  } catch {
+    return `(no logs under ${logs})`;
+  }
+  if (!found.length) return `(no Concert.log under ${logs})`;
+  const text = readFileSync(found.sort().at(-1)!, 'utf8').trimEnd().split('\n');
+  return `Concert.log, last ${lines} lines:\n${text.slice(-lines).join('\n')}`;
+}

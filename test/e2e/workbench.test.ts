@@ -15,7 +15,7 @@ import type { BrowserContext, Frame } from 'playwright-core';
 import { BUNDLED_MODELS, bundledManifests } from '../helpers/packs';
 import { guardContext, launchChromium, problemLines, type PageProblems } from '../webview/browser';
 import { ROOT } from '../webview/harness';
-import { CodeServer } from './codeServer';
+import { CodeServer, concertLogTail } from './codeServer';
 import { coverage } from './coverage';
 import { collabDone, collabFrame, pickAttributes, rewriteDone, rewriteFrame, selectLine, summaryDone, summaryFrame } from './panels';
 import { Workbench } from './workbench';
@@ -84,6 +84,11 @@ async function openConcertView(): Promise<Frame> {
 const NOTES = readFileSync(join(FIXTURE, 'notes.md'), 'utf8');
 /** A long document (written into the workspace at start): chunked, so a run lasts long enough to cancel. */
 const LONG = Array.from({ length: 120 }, (_, i) => `## Day ${i + 1}\n\n${NOTES.split('\n\n').slice(1).join('\n\n')}`).join('\n\n');
+
+/** Documents of the start-of-document rewrite scenarios (written into the workspace at start). */
+const ONE_LINE = 'The food at the harbour cafe was cold and the waiter ignored us for twenty minutes.';
+const STORY =
+  'The train was late again this morning. I waited on the platform with a cold coffee.\n\nAt the office nobody had noticed, and the meeting started without me.\n';
 
 /** Opens a workspace file with Quick Open (Ctrl+P), as a person would, and waits for its editor. */
 async function openFile(name: string): Promise<void> {
@@ -198,13 +203,17 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
       serviceWorkerHosts: /\.vscode-resource\.vscode-cdn\.net$/,
     });
     writeFileSync(join(server.workspace, 'long.md'), LONG);
-    // The Knowledge scenarios' files exist from the start: a file written mid-run can take longer than Quick Open's
+    // The files of the Knowledge and start-of-document scenarios exist from the start: a file written mid-run can take longer than Quick Open's
     // wait to be indexed on a loaded machine (seen in CI).
     writeFileSync(join(server.workspace, 'facts.md'), FACTS);
     mkdirSync(join(server.workspace, 'kb'), { recursive: true });
     writeFileSync(join(server.workspace, 'kb', 'market.md'), 'The market of Nordby sells smoked fish.\n');
+    writeFileSync(join(server.workspace, 'one-line.md'), ONE_LINE);
+    writeFileSync(join(server.workspace, 'story.md'), STORY);
     const page = context.pages()[0] ?? (await context.newPage());
     wb = new Workbench(page, RESULTS);
+    const userData = server.userDataDir;
+    wb.diagnose = () => concertLogTail(userData);
     await page.goto(server.workbenchUrl);
   });
 
@@ -728,15 +737,9 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
     return frame;
   }
 
-  const ONE_LINE = 'The food at the harbour cafe was cold and the waiter ignored us for twenty minutes.';
-  const STORY =
-    'The train was late again this morning. I waited on the platform with a cold coffee.\n\nAt the office nobody had noticed, and the meeting started without me.\n';
-
   it('Rewrite Selection… of a whole one-line file (nothing before it) works and Accept is one undo step', STEP, async () => {
     requireDiffusionPack();
     assert.ok(server);
-    writeFileSync(join(server.workspace, 'one-line.md'), ONE_LINE);
-    writeFileSync(join(server.workspace, 'story.md'), STORY);
     await wb.runCommand('View: Close All Editors');
     await openFile('one-line.md');
     await wb.page.keyboard.press('Control+A');
@@ -784,7 +787,8 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
 
   it('Continue with Diffusion at the end of the file writes text; Accept appends it', STEP, async () => {
     requireDiffusionPack();
-    await focusEditor('one-line.md');
+    // Quick Open, not the tab: three scenarios ran since one-line.md was opened, and its tab may have been replaced.
+    await openFile('one-line.md');
     await wb.page.keyboard.press('Control+End');
     await continueHere();
     const edited = await acceptOnceUndoable('one-line.md', ONE_LINE);

@@ -187,19 +187,44 @@ export class Workbench {
     if (await this.page.locator('.part.panel').isVisible()) await this.runCommand('View: Hide Panel');
   }
 
+  /** More context for a failure message (the suite sets it, e.g. to the tail of the extension's log). */
+  diagnose: (() => string) | undefined;
+
   /** The frame of the webview whose document title is `title` (a view or a panel), once it is rendered. */
   async webview(title: string, timeout = 30_000): Promise<Frame> {
     const deadline = Date.now() + timeout;
+    let seen: string[] = [];
     while (Date.now() < deadline) {
+      seen = [];
       for (const outer of await this.page.locator('iframe.webview.ready').elementHandles()) {
-        const outerFrame = await outer.contentFrame();
-        const innerEl = await outerFrame?.$('iframe#active-frame').catch(() => null);
-        const inner = await innerEl?.contentFrame();
-        if (inner && (await inner.title().catch(() => '')) === title) return inner;
+        // Each probe is bounded: a frame that is going away (a panel just closed) must not use up the wait.
+        const inner = await withinMs(2_000, async () => {
+          const outerFrame = await outer.contentFrame();
+          const innerEl = await outerFrame?.$('iframe#active-frame').catch(() => null);
+          return (await innerEl?.contentFrame()) ?? undefined;
+        });
+        const t = inner ? ((await withinMs(2_000, () => inner.title().catch(() => ''))) ?? '(no answer)') : '';
+        if (inner && t === title) return inner;
+        seen.push(t);
       }
       await this.page.waitForTimeout(200);
     }
-    assert.fail(`no webview titled "${title}" appeared within ${timeout} ms`);
+    // What the workbench showed instead: a failure seen only in CI must explain itself from the log.
+    const tabs = await this.page
+      .locator('.tabs-container .tab')
+      .allInnerTexts()
+      .catch(() => []);
+    const toasts = await this.page
+      .locator('.notifications-toasts .notification-list-item-message')
+      .allInnerTexts()
+      .catch(() => []);
+    const center = await this.notificationCenterMessages().catch(() => []);
+    const quick = await this.quickTitle().catch(() => '');
+    assert.fail(
+      `no webview titled "${title}" appeared within ${timeout} ms; webviews: ${JSON.stringify(seen)}, tabs: ${JSON.stringify(tabs)}, ` +
+        `toasts: ${JSON.stringify(toasts)}, notification center: ${JSON.stringify(center)}, quick input: ${JSON.stringify(quick)}` +
+        (this.diagnose ? `\n${this.diagnose()}` : ''),
+    );
   }
 
   /** Waits until `fn` (polled) returns a truthy value; returns it. */
@@ -221,5 +246,18 @@ export class Workbench {
 
   async screenshot(name: string): Promise<void> {
     await this.page.screenshot({ path: join(this.screenshots, `${name}.png`) });
+  }
+}
+
+/** `fn()`, or undefined when it has not settled within `ms` (or failed). */
+async function withinMs<T>(ms: number, fn: () => Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([fn().catch(() => undefined), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
