@@ -11,8 +11,7 @@
  */
 import * as vscode from 'vscode';
 import { errorMessage } from './errors';
-import { CODICONS_DIR } from './statusView';
-import { makeNonce, webviewHtml } from './webviewHtml';
+import { CODICONS_DIR, WEBVIEW_RESOURCE_DIRS, makeNonce, webviewHtml } from './webviewHtml';
 
 /** One line of feedback for the last action, as both panels show it. */
 export interface PanelNotice {
@@ -120,7 +119,7 @@ export class PanelHost<ToHost extends PanelToHost, ToView extends PanelToView> i
     const root = this.context.extensionUri;
     return {
       enableScripts: true,
-      localResourceRoots: [vscode.Uri.joinPath(root, 'dist', 'webview'), vscode.Uri.joinPath(root, 'media'), vscode.Uri.joinPath(root, ...CODICONS_DIR)],
+      localResourceRoots: WEBVIEW_RESOURCE_DIRS.map((d) => vscode.Uri.joinPath(root, ...d)),
     };
   }
 

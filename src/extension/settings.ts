@@ -10,10 +10,13 @@ import {
   toCadSettings,
   toCollabSettings,
   toDiffusionSettings,
+  settingValue,
   toWorkerSettings,
+  trustedPackId,
   type CadSettings,
   type CollabSettings,
   type DiffusionSettings,
+  type PathContext,
   type ResolvedSettings,
   type SettingKey,
 } from './settingsTable';
@@ -22,15 +25,20 @@ export { SETTINGS, RESTRICTED_SETTINGS };
 
 /** The value VS Code would use, minus workspace-level values of restricted settings in untrusted workspaces. */
 export function readSetting(key: SettingKey): unknown {
-  const config = vscode.workspace.getConfiguration();
-  if (vscode.workspace.isTrusted || !RESTRICTED_SETTINGS.includes(key)) return config.get(key);
-  const i = config.inspect(key);
-  return i?.globalValue ?? i?.defaultValue;
+  return settingValue(vscode.workspace.getConfiguration(), key, vscode.workspace.isTrusted);
+}
+
+/** `${workspaceFolder}` and relative paths; while the workspace is untrusted, its folders are off limits for packs. */
+function pathContext(): PathContext {
+  const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
+  return {
+    ...(folders[0] !== undefined && { workspaceFolder: folders[0] }),
+    ...(!vscode.workspace.isTrusted && { untrustedFolders: folders }),
+  };
 }
 
 export function readWorkerSettings(extensionRoot: string): ResolvedSettings {
-  const folder = vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file');
-  return toWorkerSettings(readSetting, extensionRoot, folder ? { workspaceFolder: folder.uri.fsPath } : {});
+  return toWorkerSettings(readSetting, extensionRoot, pathContext());
 }
 
 /** Whether a configuration change touches anything the worker sees. */
@@ -41,14 +49,18 @@ export function affectsWorker(e: vscode.ConfigurationChangeEvent): boolean {
 /** The summary/question settings; invalid values fall back to their defaults (reported through `warn`). */
 export function readCadSettings(warn: (msg: string) => void): CadSettings {
   const { settings, warnings } = toCadSettings(readSetting);
+  const packId = trustedPackId('concert.cad.modelPack', settings.packId, pathContext(), warnings);
   for (const w of warnings) warn(w);
+  if (packId === undefined) delete settings.packId;
   return settings;
 }
 
 /** The rewrite/continue settings; invalid values fall back to their defaults (reported through `warn`). */
 export function readDiffusionSettings(warn: (msg: string) => void): DiffusionSettings {
   const { settings, warnings } = toDiffusionSettings(readSetting);
+  const packId = trustedPackId('concert.diffusion.modelPack', settings.packId, pathContext(), warnings);
   for (const w of warnings) warn(w);
+  if (packId === undefined) delete settings.packId;
   return settings;
 }
 

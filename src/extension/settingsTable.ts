@@ -424,6 +424,46 @@ export interface PathContext {
   /** First workspace folder, used for `${workspaceFolder}` and relative paths. */
   workspaceFolder?: string;
   home?: string;
+  /**
+   * The workspace's folders while the workspace is not trusted (empty or absent once it is): no model folder or pack
+   * path may lead into them, whatever setting (user-level included) names it and however (`${workspaceFolder}`, a
+   * relative path, an absolute one).
+   */
+  untrustedFolders?: readonly string[];
+}
+
+/** Whether `p` (absolute) is one of `folders` or inside one. */
+export function isInsideAny(p: string, folders: readonly string[]): boolean {
+  return folders.some((f) => {
+    const rel = path.relative(path.resolve(f), path.resolve(p));
+    return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+  });
+}
+
+/** The configuration calls readSetting needs (vscode.WorkspaceConfiguration has both). */
+export interface ConfigLike {
+  get(key: string): unknown;
+  inspect(key: string): { defaultValue?: unknown; globalValue?: unknown } | undefined;
+}
+
+/**
+ * The value of a setting as Concert uses it: while the workspace is untrusted a restricted setting (paths, URLs) keeps
+ * only its user-level or default value; workspace and folder values are ignored.
+ */
+export function settingValue(config: ConfigLike, key: SettingKey, workspaceTrusted: boolean): unknown {
+  if (workspaceTrusted || !RESTRICTED_SETTINGS.includes(key)) return config.get(key);
+  const i = config.inspect(key);
+  return i?.globalValue ?? i?.defaultValue;
+}
+
+/**
+ * A pack named by folder (an absolute path in concert.cad.modelPack or concert.diffusion.modelPack) inside an untrusted
+ * workspace is dropped (the default pack is used instead), with a warning; pack ids and other paths pass.
+ */
+export function trustedPackId(key: SettingKey, packId: string | undefined, ctx: PathContext, warnings: string[]): string | undefined {
+  if (packId === undefined || !path.isAbsolute(packId) || !ctx.untrustedFolders?.length || !isInsideAny(packId, ctx.untrustedFolders)) return packId;
+  warnings.push(`${key}: "${packId}" is inside this workspace, which is not trusted; the default model is used until you trust it`);
+  return undefined;
 }
 
 /** Expands `~`, `${userHome}` and `${workspaceFolder}`; undefined when the path cannot be made absolute. */
@@ -455,6 +495,8 @@ export function toWorkerSettings(read: (key: SettingKey) => unknown, extensionRo
   for (const raw of get('concert.modelFolders') as string[]) {
     const abs = resolveFolder(raw, ctx);
     if (!abs) warnings.push(`concert.modelFolders: cannot resolve "${raw}" without an open workspace folder; skipped`);
+    else if (ctx.untrustedFolders?.length && isInsideAny(abs, ctx.untrustedFolders))
+      warnings.push(`concert.modelFolders: "${raw}" leads into this workspace, which is not trusted; skipped until you trust it`);
     else if (!folders.includes(abs)) folders.push(abs);
   }
   const dtype = get('concert.modelDtype') as ModelDtypeChoice;

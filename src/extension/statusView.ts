@@ -8,13 +8,10 @@ import type { HostToStatusView } from '../protocol/webview';
 import { COMMANDS } from './commandTable';
 import { errorMessage } from './errors';
 import { isStatusViewToHost } from './statusMessages';
-import { makeNonce, webviewHtml } from './webviewHtml';
+import { CODICONS_DIR, WEBVIEW_RESOURCE_DIRS, makeNonce, webviewHtml } from './webviewHtml';
 import type { WorkerStore } from './workerStore';
 
 export const STATUS_VIEW_ID = 'concert.status';
-
-/** Where the codicon font lives; .vscodeignore keeps this folder in the VSIX. */
-export const CODICONS_DIR = ['dist', 'webview', 'codicons'] as const;
 
 export class StatusViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
   private view: vscode.WebviewView | undefined;
@@ -33,7 +30,10 @@ export class StatusViewProvider implements vscode.WebviewViewProvider, vscode.Di
     const dist = vscode.Uri.joinPath(this.extension.extensionUri, 'dist', 'webview');
     const media = vscode.Uri.joinPath(this.extension.extensionUri, 'media');
     const codicons = vscode.Uri.joinPath(this.extension.extensionUri, ...CODICONS_DIR);
-    view.webview.options = { enableScripts: true, localResourceRoots: [dist, media, codicons] };
+    view.webview.options = {
+      enableScripts: true,
+      localResourceRoots: WEBVIEW_RESOURCE_DIRS.map((d) => vscode.Uri.joinPath(this.extension.extensionUri, ...d)),
+    };
     const uri = (u: vscode.Uri) => view.webview.asWebviewUri(u).toString();
     view.webview.html = webviewHtml({
       title: 'Concert: Worker & Models',

@@ -15,6 +15,15 @@ export interface WebviewShell {
   codiconsUri?: string;
 }
 
+/** Where the codicon font lives; .vscodeignore keeps this folder in the VSIX. */
+export const CODICONS_DIR = ['dist', 'webview', 'codicons'] as const;
+
+/**
+ * Every webview's `localResourceRoots`, relative to the extension's own folder: its bundles, its styles and the codicon
+ * font. Nothing of the workspace or the user's files (VS Code's default would allow the whole workspace).
+ */
+export const WEBVIEW_RESOURCE_DIRS: readonly (readonly string[])[] = [['dist', 'webview'], ['media'], CODICONS_DIR];
+
 export function makeNonce(): string {
   return randomBytes(18).toString('base64url');
 }

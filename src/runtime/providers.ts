@@ -93,3 +93,29 @@ function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> 
     );
   });
 }
+
+/** Test only (see withSimulatedProviderFailure). */
+export const TEST_FAIL_PROVIDER_ENV = 'CONCERT_TEST_FAIL_PROVIDER';
+
+/**
+ * Test-only fault injection, for the fault tests (test/worker/faults.test.ts, bench/reliability/faults.ts) on machines
+ * without a GPU: with CONCERT_TEST_FAIL_PROVIDER=<provider> (cuda, dml, coreml or webgpu) in the worker's environment
+ * that provider is listed as available and creating a session on it fails, as it does on a machine whose GPU driver
+ * or libraries are broken. Concert never sets it; without it `available` and `canary` are returned unchanged.
+ */
+export function withSimulatedProviderFailure(
+  available: { name: ProviderName; bundled: boolean }[],
+  canary: Canary,
+  env: NodeJS.ProcessEnv = process.env,
+): { available: { name: ProviderName; bundled: boolean }[]; canary: Canary } {
+  const failing = env[TEST_FAIL_PROVIDER_ENV];
+  if (!failing || failing === 'cpu' || !AUTO_ORDER.includes(failing as ProviderName)) return { available, canary };
+  const name = failing as ProviderName;
+  return {
+    available: available.some((a) => a.name === name) ? available : [{ name, bundled: true }, ...available],
+    canary: async (p) => {
+      if (p === name) throw new Error(`could not create a session on ${p} (simulated by ${TEST_FAIL_PROVIDER_ENV}, a test-only setting)`);
+      return canary(p);
+    },
+  };
+}

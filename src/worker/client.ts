@@ -7,6 +7,9 @@
  * - a heartbeat: `worker/ping` (answered from the worker's event loop) every few seconds; a worker that answers none
  *   for `hungAfterMs` (stopped, or stuck in a synchronous loop) is killed with SIGKILL, its pending requests are
  *   rejected with WorkerCrashed saying it stopped responding, and it is restarted like a crashed one;
+ * - bytes on the IPC channel that are not a message (Node parses the channel itself and would throw them at this
+ *   process as an uncaught exception) are a protocol violation: the worker is killed, its pending requests are
+ *   rejected with WorkerCrashed saying so, and it is restarted like a crashed one;
  * - `stop()` asks for shutdown, waits, then kills; `kill()` kills at once (exit paths of the CLI).
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -28,6 +31,7 @@ import {
   WorkerErrorCode,
   type ProviderReport,
   type DiffusionStepProgress,
+  type ImageProgress,
   type DownloadProgress,
   type StepProgress,
   type TokenProgress,
@@ -101,14 +105,15 @@ export class WorkerClient {
   private _provider: ProviderReport | undefined;
   private failure: string | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
-  /** The child the heartbeat found hung (and killed), with how long it had been silent. */
-  private hung: { child: ChildProcess; silentMs: number } | undefined;
+  /** The child this client killed for a fault: found hung by the heartbeat (silent that long), or sending garbage. */
+  private fault: { child: ChildProcess; kind: 'hung'; silentMs: number } | { child: ChildProcess; kind: 'garbage'; detail: string } | undefined;
 
   readonly onDidChangeState = new Emitter<WorkerState>();
   readonly onDidFail = new Emitter<string>();
   readonly onProgress = new Emitter<StepProgress>();
   readonly onTokens = new Emitter<TokenProgress>();
   readonly onDiffusionStep = new Emitter<DiffusionStepProgress>();
+  readonly onImageProgress = new Emitter<ImageProgress>();
   readonly onDownloadProgress = new Emitter<DownloadProgress>();
   readonly onStatus = new Emitter<WorkerStatus>();
   readonly onDidStart = new Emitter<number>();
@@ -155,10 +160,17 @@ export class WorkerClient {
     const forward = (d: Buffer) => this.options.onStderr?.(d.toString('utf8'));
     child.stderr?.on('data', forward);
     child.stdout?.on('data', forward);
+    guardChannel(child, (e) => {
+      if (this.child !== child || this.fault?.child === child) return;
+      this.options.log.error(`worker ${child.pid} wrote bytes that are not a message on its IPC channel (${firstLine(e.message)}); killing it`);
+      this.fault = { child, kind: 'garbage', detail: firstLine(e.message) };
+      child.kill('SIGKILL');
+    });
     const connection = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
     connection.onNotification(Notifications.stepProgress, (p) => this.onProgress.fire(p));
     connection.onNotification(Notifications.tokenProgress, (p) => this.onTokens.fire(p));
     connection.onNotification(Notifications.diffusionProgress, (p) => this.onDiffusionStep.fire(p));
+    connection.onNotification(Notifications.imageProgress, (p) => this.onImageProgress.fire(p));
     connection.onNotification(Notifications.downloadProgress, (p) => this.onDownloadProgress.fire(p));
     connection.onNotification(Notifications.status, (s) => this.onStatus.fire(s));
     connection.onError(([e]) => this.options.log.warn(`worker connection error: ${e.message}`));
@@ -213,10 +225,16 @@ export class WorkerClient {
     this.child = undefined;
     this.connection = undefined;
     this.stopHeartbeat();
-    const hung = this.hung?.child === child ? this.hung : undefined;
-    this.hung = undefined;
-    const expected = this.stopping && !hung;
-    const reason = hung ? `it stopped responding for ${(hung.silentMs / 1000).toFixed(1)} s and was killed` : describeExit(code, signal);
+    const fault = this.fault?.child === child ? this.fault : undefined;
+    this.fault = undefined;
+    const hung = fault?.kind === 'hung' ? fault : undefined;
+    const garbage = fault?.kind === 'garbage' ? fault : undefined;
+    const expected = this.stopping && !fault;
+    const reason = hung
+      ? `it stopped responding for ${(hung.silentMs / 1000).toFixed(1)} s and was killed`
+      : garbage
+        ? `it wrote bytes that are not a message on its IPC channel and was killed`
+        : describeExit(code, signal);
     for (const p of [...this.pending]) {
       p.reject(
         new WorkerError(
@@ -225,7 +243,9 @@ export class WorkerClient {
             ? `the Concert worker was stopped while handling "${p.method}"`
             : hung
               ? `the Concert worker stopped responding while handling "${p.method}" (no answer for ${(hung.silentMs / 1000).toFixed(1)} s), so it was killed; it is being restarted, try again`
-              : `the Concert worker stopped unexpectedly (${reason}) while handling "${p.method}"; it is being restarted, try again`,
+              : garbage
+                ? `the Concert worker broke the protocol while handling "${p.method}" (it wrote bytes that are not a message), so it was killed; it is being restarted, try again`
+                : `the Concert worker stopped unexpectedly (${reason}) while handling "${p.method}"; it is being restarted, try again`,
         ),
       );
     }
@@ -273,7 +293,7 @@ export class WorkerClient {
       if (silentMs >= hungAfterMs) {
         clearInterval(timer);
         this.options.log.error(`worker ${child.pid} answered no heartbeat for ${silentMs} ms; killing it`);
-        this.hung = { child, silentMs };
+        this.fault = { child, kind: 'hung', silentMs };
         child.kill('SIGKILL');
         return;
       }
@@ -401,6 +421,32 @@ export class WorkerClient {
       await exited;
     }
   }
+}
+
+/**
+ * Node reads the IPC channel itself: a line that is not JSON makes its read callback throw, an uncaught exception in
+ * this process (and the rest of that read is lost). This wraps the callback so that such bytes reach `onGarbage`
+ * instead. The callback is the `onread` of the channel's pipe handle, which Node keeps on the ChildProcess under the
+ * symbol `kChannelHandle` (Node 12 to 24, Electron alike); where it is not found nothing is wrapped.
+ */
+function guardChannel(child: ChildProcess, onGarbage: (e: Error) => void): void {
+  const key = Object.getOwnPropertySymbols(child).find((k) => k.description === 'kChannelHandle');
+  const channel = key ? ((child as unknown as Record<symbol, unknown>)[key] as { onread?: (...args: unknown[]) => unknown } | null | undefined) : undefined;
+  const read = channel?.onread;
+  if (!channel || typeof read !== 'function') return;
+  channel.onread = function (this: unknown, ...args: unknown[]) {
+    try {
+      return read.apply(this, args);
+    } catch (e) {
+      onGarbage(e instanceof Error ? e : new Error(String(e)));
+      return undefined;
+    }
+  };
+}
+
+function firstLine(s: string): string {
+  const line = s.split('\n')[0] ?? '';
+  return line.length > 160 ? `${line.slice(0, 157)}…` : line;
 }
 
 function describeExit(code: number | null, signal: NodeJS.Signals | null): string {

@@ -1,12 +1,40 @@
 /**
  * The seam between `collab/run` and the remote core client (src/runtime/oip/client.ts): connects, checks that the
  * remote model can collaborate with the local user model, and turns the client's wire records into the privacy
- * ledger of the result. Failures become one-line bad-input errors that say the local core can run instead.
+ * ledger of the result. Failures — at connection and at any later step (the server refused, reset, timed out or
+ * restarted after the client's bounded retries) — become one-line bad-input errors that say the local core can run
+ * instead; a cancel stays a cancel. None reaches the worker as an internal error.
  */
+import type { DiffusionLM } from '../engine/models';
 import { WorkerErrorCode, type CollabLedger } from '../protocol/worker';
-import { RemoteCoreError, connectRemoteCore } from '../runtime/oip/client';
+import { RemoteCoreError, connectRemoteCore, type RemoteCore as OipRemoteCore } from '../runtime/oip/client';
 import type { ConnectRemoteCore } from './collabJob';
 import { WorkerFailure } from './service';
+
+/** A RemoteCoreError as the worker answers it (a cancel stays a cancel); anything else unchanged. */
+export function remoteFailure(e: unknown): unknown {
+  if (!(e instanceof RemoteCoreError)) return e;
+  return e.kind === 'cancelled'
+    ? new WorkerFailure(WorkerErrorCode.Cancelled, 'collaboration cancelled')
+    : new WorkerFailure(WorkerErrorCode.BadInput, `remote core: ${e.message}`);
+}
+
+/** The core as the engine sees it, with every step's RemoteCoreError turned into the worker's typed error. */
+export function typedErrors(core: OipRemoteCore): DiffusionLM {
+  const rethrow = (e: unknown): never => {
+    throw remoteFailure(e);
+  };
+  return {
+    vocabSize: core.vocabSize,
+    blockSize: core.blockSize,
+    k: core.k,
+    tTrain: core.tTrain,
+    selfConditioning: core.selfConditioning,
+    maxContext: core.maxContext,
+    encodeContext: (rows, signal) => core.encodeContext(rows, signal).catch(rethrow),
+    denoise: (context, noisy, selfCond, tFrac, signal, recipe) => core.denoise(context, noisy, selfCond, tFrac, signal, recipe).catch(rethrow),
+  };
+}
 
 export const connectCollabCore: ConnectRemoteCore = async (params, expect, signal) => {
   let core;
@@ -19,9 +47,7 @@ export const connectCollabCore: ConnectRemoteCore = async (params, expect, signa
       ...(params.topK !== undefined && { topK: params.topK }),
     });
   } catch (e) {
-    if (e instanceof RemoteCoreError)
-      throw new WorkerFailure(e.kind === 'cancelled' ? WorkerErrorCode.Cancelled : WorkerErrorCode.BadInput, `remote core: ${e.message}`);
-    throw e;
+    throw remoteFailure(e);
   }
   const info = core.info;
   if (info.vocabSize !== expect.vocabSize || info.blockSize !== expect.blockSize || info.k !== expect.k) {
@@ -32,7 +58,7 @@ export const connectCollabCore: ConnectRemoteCore = async (params, expect, signa
     );
   }
   return {
-    lm: core,
+    lm: typedErrors(core),
     model: { packId: info.pack },
     ledger(): CollabLedger {
       const t = core.totals();

@@ -7,7 +7,13 @@
  * constant time; a token set on loopback is required too. Requests from browsers (an `Origin` header) and, on
  * loopback, Host headers other than the loopback names (DNS rebinding) are refused. Bodies are capped
  * (`maxBodyBytes`), at most `maxConcurrent` requests are admitted at once (more get 503 + Retry-After), headers and
- * whole requests have deadlines. Readiness (`/v2/health/ready`, `/v2/models/{m}/ready`) is a canary inference.
+ * whole requests have deadlines; a request whose client went away while it waited for its turn is dropped unrun (its
+ * slot is free at once). Readiness (`/v2/health/ready`, `/v2/models/{m}/ready`) is a canary inference (concurrent
+ * readiness checks share one).
+ *
+ * Test only: CONCERT_TEST_LEAK_BYTES_PER_REQUEST=<n> makes every infer request keep n bytes for the server's lifetime,
+ * a deliberate leak that the soak's memory check (bench/reliability/soak.ts --leak-control) must catch. Concert never
+ * sets it; nothing else reads it.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
@@ -44,6 +50,12 @@ const MIN_TOKEN_CHARS = 16;
 const STATE_BYTES = 256 * 1024 * 1024;
 const CANARY_TTL_MS = 2000;
 const CANARY_TIMEOUT_MS = 20_000;
+/** Test only (see the file comment): bytes each infer request leaks on purpose; 0 unless a test sets it. */
+const TEST_LEAK_ENV = 'CONCERT_TEST_LEAK_BYTES_PER_REQUEST';
+function testLeakBytes(): number {
+  const n = Number(process.env[TEST_LEAK_ENV] ?? 0);
+  return Number.isInteger(n) && n > 0 ? Math.min(n, 256 * 1024 * 1024) : 0;
+}
 
 export function isLoopback(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
@@ -104,6 +116,9 @@ export class CoreServer {
   private admitted = 0;
   private chain: Promise<unknown> = Promise.resolve();
   private canaryOk = 0;
+  private canaryRun: Promise<true | string> | undefined;
+  private readonly leakBytes = testLeakBytes();
+  private readonly leaked: Buffer[] = [];
   private readonly contexts = new Map<string, ContextState>();
   private readonly states = new Map<string, { rows: number; logits: Float32Array }>();
   private stateBytes = 0;
@@ -252,12 +267,28 @@ export class CoreServer {
         req.resume();
         throw new HttpError(503, 'the server is busy: try again shortly', { 'retry-after': '1' });
       }
+      // A slot is held until the answer is sent or the client goes away (a cancelled request frees it at once; its
+      // inference, if already running, finishes unheard, and one still queued is dropped unrun).
       this.admitted++;
+      let held = true;
+      const release = () => {
+        if (held) {
+          held = false;
+          this.admitted--;
+        }
+      };
+      res.once('close', release);
       try {
         const body = await this.readBody(req);
+        // Test only: the deliberate leak of the soak's control run (touched, so it shows in the RSS).
+        if (this.leakBytes) this.leaked.push(Buffer.alloc(this.leakBytes, 0xa5));
         const hl = req.headers[HEADER_LENGTH];
         const parsed = decodeInferRequest(new Uint8Array(body.buffer, body.byteOffset, body.length), hl === undefined ? undefined : Number(hl));
-        const out = await this.serial(() => (model === DENSE_MODEL ? this.inferDense(parsed.inputs) : this.inferSparse(parsed.inputs, parsed.parameters)));
+        const out = await this.serial(() => {
+          // The client gave up (cancelled, timed out) while this request waited: no one would read the answer.
+          if (res.destroyed || req.socket.destroyed) throw new HttpError(499, 'the client closed the connection before its turn');
+          return model === DENSE_MODEL ? this.inferDense(parsed.inputs) : this.inferSparse(parsed.inputs, parsed.parameters);
+        });
         const binary = parsed.binaryAll ? true : parsed.binaryOutputs;
         const enc = encodeInferResponse(
           {
@@ -277,12 +308,12 @@ export class CoreServer {
         res.setHeader('content-length', String(enc.body.length));
         res.end(Buffer.from(enc.body.buffer, enc.body.byteOffset, enc.body.length));
       } finally {
-        this.admitted--;
+        release();
       }
     } catch (e) {
       const err =
         e instanceof HttpError ? e : e instanceof OipCodecError ? new HttpError(400, e.message) : new HttpError(500, (e as Error)?.message ?? String(e));
-      if (res.headersSent) return void res.destroy();
+      if (res.headersSent || res.destroyed) return void res.destroy();
       for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
       this.json(res, err.status, { error: err.message });
     }
@@ -334,9 +365,14 @@ export class CoreServer {
     };
   }
 
-  /** true, or why not: one tiny inference (a 1-token context, one step) on its own model instance. */
-  private async canary(): Promise<true | string> {
-    if (Date.now() - this.canaryOk < CANARY_TTL_MS) return true;
+  /** true, or why not: one tiny inference (a 1-token context, one step) on its own model instance; shared by callers. */
+  private canary(): Promise<true | string> {
+    if (Date.now() - this.canaryOk < CANARY_TTL_MS) return Promise.resolve(true);
+    this.canaryRun ??= this.runCanary().finally(() => (this.canaryRun = undefined));
+    return this.canaryRun;
+  }
+
+  private async runCanary(): Promise<true | string> {
     const { blockSize: B, vocabSize: V } = this.info;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -415,7 +451,10 @@ export class CoreServer {
     const { blockSize: B, vocabSize: V } = this.info;
     const t = tensorNamed(inputs, name, 'FP32');
     if (t.shape.length !== 3 || t.shape[0] !== R || t.shape[1] !== B || t.shape[2] !== V) throw new HttpError(400, `${name} must be [${R}, ${B}, ${V}]`);
-    return t.data as Float32Array;
+    const data = t.data as Float32Array;
+    // NaN or ±Infinity would run through the model into logits that the JSON form cannot even carry (null).
+    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) throw new HttpError(400, `${name} must hold finite numbers (no NaN or Infinity)`);
+    return data;
   }
 
   private async inferDense(inputs: Tensor[]): Promise<{ outputs: Tensor[]; parameters: Record<string, unknown> }> {

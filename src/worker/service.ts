@@ -20,7 +20,7 @@ import {
 import { SessionCache, availableProviders, ort, ortVersion, runCanary } from '../runtime/ort';
 import { PackError, discoverPacks, type DiscoveredPack, type ValidatedPack } from '../runtime/packs';
 import { HF_DTYPES, type HfLayoutOptions } from '../runtime/hfLayout';
-import { chooseProvider } from '../runtime/providers';
+import { chooseProvider, withSimulatedProviderFailure } from '../runtime/providers';
 import { completedDownloads } from '../runtime/hub';
 import { syntheticFeeds } from '../runtime/feeds';
 import type { PackTokenizer } from '../runtime/tokenizer';
@@ -28,6 +28,7 @@ import { CONCERT_VERSION } from '../protocol/version';
 import { loadLanguageModel, loadTokenizer, type LanguageModel } from '../runtime/languageModel';
 import { OnnxClassifier } from '../runtime/classifier';
 import { OnnxDiffusionLM, diffusionShape } from '../runtime/diffusionLm';
+import { loadCodecModel, type CodecModel } from '../runtime/codecLm';
 
 export type { LanguageModel };
 
@@ -65,7 +66,9 @@ export class WorkerService {
     const previous = this.settings;
     this.settings = settings;
     if (!this.provider || previous?.device !== settings.device || previous?.threads !== settings.threads) {
-      this.provider = await chooseProvider(settings.device, availableProviders(), runCanary, settings.threads);
+      // withSimulatedProviderFailure changes nothing unless a test sets CONCERT_TEST_FAIL_PROVIDER.
+      const { available, canary } = withSimulatedProviderFailure(availableProviders(), runCanary);
+      this.provider = await chooseProvider(settings.device, available, canary, settings.threads);
     }
     await this.sessions.configure(this.provider.chosen, settings.threads, settings.idleUnloadSeconds * 1000);
     if (
@@ -262,6 +265,14 @@ export class WorkerService {
     return { pack, lm, tok, modelSha256: pack.manifest.files[pack.manifest.graphs['denoiser']!]!.sha256 };
   }
 
+  /** Loads a codec-lm (JPEG-LM image completion): the decoder, and the bytes each token stands for. */
+  async codecModel(packId?: string): Promise<CodecModel> {
+    const pack = await this.packOfKind('codec-lm', packId);
+    const tok = pack.manifest.tokenizer ? await this.tokenizer(pack.manifest.id) : undefined;
+    await this.recordLoad(pack, () => this.sessions.get(pack, 'decoder'));
+    return loadCodecModel(pack, this.sessions, tok);
+  }
+
   /** Every valid classifier pack with the attribute it measures, from its manifest: nothing is loaded. */
   async classifierPacks(): Promise<{ pack: ValidatedPack; attribute: string }[]> {
     return (await this.discovered())
@@ -356,6 +367,7 @@ function summarise(d: DiscoveredPack): PackSummary {
       sizeBytes: d.pack.sizeBytes,
       manifestSha256: d.pack.manifestSha256,
       ...(classifier && { classifier }),
+      ...(m.codec && { codec: { format: m.codec.format, width: m.codec.width, height: m.codec.height, tokens: m.codec.tokens.mapping } }),
     };
   }
   return { id: d.error?.pack ?? path.basename(d.dir), kind: 'unknown', dir: d.dir, source: d.source, valid: false, error: d.error?.message ?? 'invalid' };

@@ -531,7 +531,7 @@ class OipCore implements RemoteCore {
           });
           res.on('error', (e) => {
             done();
-            reject(this.networkFailure(e));
+            reject(this.networkFailure(e, true));
           });
         },
       );
@@ -550,10 +550,12 @@ class OipCore implements RemoteCore {
     });
   }
 
-  private networkFailure(e: unknown): Failure {
+  /** A transport error as a Failure; `midAnswer`: the answer had begun (its connection broke while it came). */
+  private networkFailure(e: unknown, midAnswer = false): Failure {
     if (e instanceof Failure) return e;
     const err = e as NodeJS.ErrnoException;
     const code = err.code ?? '';
+    if (midAnswer) return new Failure('server', `the connection was lost mid-answer (${code || err.message})`, true);
     if (code === 'ECONNREFUSED') return new Failure('refused', 'connection refused', true);
     if (RETRYABLE_CODES.has(code) || /socket hang up/i.test(err.message)) return new Failure('refused', `${code || 'connection lost'}: ${err.message}`, true);
     if (code === 'ENOTFOUND') return new Failure('refused', `host not found (${this.u.hostname})`, false);
@@ -578,7 +580,9 @@ export async function connectRemoteCore(o: RemoteCoreOptions): Promise<RemoteCor
   if (mode !== 'sparse' && mode !== 'dense') throw new RemoteCoreError('protocol', `mode must be "sparse" or "dense" (got "${String(mode)}")`, url, 0);
   const topK = o.topK ?? DEFAULT_TOP_K;
   if (!Number.isInteger(topK) || topK < 1 || topK > MAX_TOP_K) throw new RemoteCoreError('protocol', `top-k must be an integer from 1 to ${MAX_TOP_K}`, url, 0);
-  const agent = new (u.protocol === 'https:' ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: 4 });
+  // `timeout` makes the agent honour the server's Keep-Alive hint: an idle socket is dropped a second before the server
+  // would close it, instead of being reused as it closes (a needless reset and retry). Deadlines of requests are ours.
+  const agent = new (u.protocol === 'https:' ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: 4, timeout: 60_000 });
   const model = mode === 'dense' ? DENSE_MODEL : SPARSE_MODEL;
   // A provisional core to run the handshake with the same retry/ledger machinery.
   const probe = new OipCore(u, url, mode, topK, o, { pack: '', vocabSize: 1, blockSize: 1, k: 1, tTrain: 1, selfConditioning: false, maxContext: 2 }, agent);
