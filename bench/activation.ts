@@ -1,83 +1,25 @@
 /**
- * Activation time of the built extension (dist/extension.js), the extension's own share: loading the bundle and
- * running `activate()` against a stand-in `vscode` module whose every call returns at once. Each sample is a fresh
- * Node process, so module loading is counted as VS Code would pay it. Budget: 50 ms (issue #11).
+ * Activation time of the built extension (dist/extension.js), the extension's own share (bench/lib/activation.ts:
+ * a stand-in `vscode` module, a fresh Node process per sample). Budget: 50 ms (issue #11). `npm run bench` reports
+ * the same measure as row P7-activation.
  *
  *   npx tsx bench/activation.ts [--runs 9]    (after `npm run build`)
  *
  * Prints the median, the spread and the ratio median ÷ budget (≤ 1 meets it), and writes bench/results/activation.json.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { arg, median } from './common';
-
-const BUDGET_MS = 50;
-const ROOT = join(__dirname, '..');
-
-/** Runs in the child: a stand-in `vscode` where every property is a callable, constructible no-op. */
-const CHILD = String.raw`
-const Module = require('node:module');
-const path = require('node:path');
-const handler = {
-  get: (_t, p) => (p === Symbol.iterator ? function* () {} : p === Symbol.toPrimitive ? () => '' : p === 'then' ? undefined : stub()),
-  apply: () => stub(),
-  construct: () => stub(),
-  set: () => true,
-};
-function stub() { return new Proxy(function () {}, handler); }
-// esbuild's interop copies the module's own keys, so name every namespace the bundle uses (vscode.X or vscodeN.X).
-const bundle = require('node:fs').readFileSync(path.join(process.argv[1], 'dist', 'extension.js'), 'utf8');
-const vscode = {};
-for (const m of bundle.matchAll(/\bvscode\d*\.([A-Za-z_$][\w$]*)/g)) vscode[m[1]] = stub();
-const resolve = Module._resolveFilename;
-Module._resolveFilename = function (request, ...rest) { return request === 'vscode' ? 'vscode' : resolve.call(this, request, ...rest); };
-require.cache.vscode = { id: 'vscode', filename: 'vscode', loaded: true, exports: vscode };
-const root = process.argv[1];
-const context = {
-  subscriptions: [],
-  extensionUri: { fsPath: root, scheme: 'file', path: root },
-  extensionPath: root,
-  asAbsolutePath: (p) => path.join(root, p),
-  extension: stub(),
-  globalState: stub(), workspaceState: stub(), secrets: stub(), environmentVariableCollection: stub(),
-  storageUri: undefined, globalStorageUri: { fsPath: root }, logUri: { fsPath: root },
-};
-const t0 = process.hrtime.bigint();
-const ext = require(path.join(root, 'dist', 'extension.js'));
-const t1 = process.hrtime.bigint();
-ext.activate(context);
-const t2 = process.hrtime.bigint();
-process.stdout.write(JSON.stringify({ loadMs: Number(t1 - t0) / 1e6, activateMs: Number(t2 - t1) / 1e6, disposables: context.subscriptions.length }));
-`;
-
-function sample(): { loadMs: number; activateMs: number; disposables: number } {
-  const r = spawnSync(process.execPath, ['-e', CHILD, ROOT], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`activation failed:\n${r.stderr}`);
-  return JSON.parse(r.stdout) as { loadMs: number; activateMs: number; disposables: number };
-}
+import { arg } from './common';
+import { ACTIVATION_BUDGET_MS, measureActivation } from './lib/activation';
 
 const runs = Number(arg('runs', '9'));
-sample(); // warm the file cache
-const samples = Array.from({ length: runs }, sample);
-const totals = samples.map((s) => s.loadMs + s.activateMs);
-const result = {
-  runs,
-  budgetMs: BUDGET_MS,
-  medianMs: median(totals),
-  minMs: Math.min(...totals),
-  maxMs: Math.max(...totals),
-  medianLoadMs: median(samples.map((s) => s.loadMs)),
-  medianActivateMs: median(samples.map((s) => s.activateMs)),
-  disposables: samples[0]?.disposables ?? 0,
-  ratio: median(totals) / BUDGET_MS,
-};
+const result = measureActivation(runs);
 console.log('| measure | ms |\n|---|---|');
 console.log(`| load dist/extension.js (median) | ${result.medianLoadMs.toFixed(1)} |`);
 console.log(`| activate() (median) | ${result.medianActivateMs.toFixed(1)} |`);
 console.log(`| total (median of ${runs}; min ${result.minMs.toFixed(1)}, max ${result.maxMs.toFixed(1)}) | ${result.medianMs.toFixed(1)} |`);
 console.log(
-  `activation ÷ ${BUDGET_MS} ms budget: ${result.ratio.toFixed(2)} (${result.ratio <= 1 ? 'within' : 'OVER'} budget; ${result.disposables} disposables registered)`,
+  `activation ÷ ${ACTIVATION_BUDGET_MS} ms budget: ${result.ratio.toFixed(2)} (${result.ratio <= 1 ? 'within' : 'OVER'} budget; ${result.disposables} disposables registered)`,
 );
 mkdirSync(join(__dirname, 'results'), { recursive: true });
 writeFileSync(join(__dirname, 'results', 'activation.json'), JSON.stringify(result, null, 2) + '\n');

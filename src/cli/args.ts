@@ -7,6 +7,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
   DEFAULT_GUIDANCE_LAMBDA,
   DEVICE_CHOICES,
+  IMAGE_DEFAULTS,
+  IMAGE_MAX_SAMPLES,
   PROJECTIONS,
   type AttributeTarget,
   type CadRunParams,
@@ -15,6 +17,7 @@ import {
   type DecodingParams,
   type DeviceChoice,
   type DiffusionRunParams,
+  type ImageRunParams,
   type ProjectionName,
   type ServerStartParams,
   type WorkerSettings,
@@ -62,6 +65,12 @@ const options = {
   host: { type: 'string' },
   port: { type: 'string' },
   token: { type: 'string' },
+  ratio: { type: 'string' },
+  samples: { type: 'string' },
+  out: { type: 'string' },
+  temperature: { type: 'string' },
+  'top-k': { type: 'string' },
+  unconstrained: { type: 'boolean', default: false },
 } satisfies ParseArgsConfig['options'];
 
 export interface Parsed {
@@ -72,6 +81,8 @@ export interface Parsed {
   collab: Omit<CollabRunParams, 'instruction' | 'knowledge'> & { instruction?: string; knowledgeFiles: string[]; knowledge?: KnowledgeItem[] };
   /** `serve`: where to listen and the bearer token (--token, else $CONCERT_SERVE_TOKEN). */
   serve: ServerStartParams;
+  /** `image complete|generate`: the request's knobs, and the folder the JPEG files are written to (--out). */
+  image: Omit<ImageRunParams, 'mode' | 'file'> & { out?: string };
   positionals: string[];
   json: boolean;
   settings: WorkerSettings;
@@ -145,7 +156,9 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, distDir: string
   const topP = num('top-p', v['top-p'], 0, 1, true);
   const decoding: DecodingParams | undefined = v.greedy ? { mode: 'greedy' } : topP !== undefined ? { mode: 'sample', temperature: 1, topP } : undefined;
   const alpha = num('alpha', v.alpha, 0, 10);
-  const maxTokens = v['max-tokens'] === undefined ? undefined : int('max-tokens', v['max-tokens'], 0, 1, 1024);
+  const imageCommand = parsed.positionals[0] === 'image';
+  // Text budgets stop at 1024 tokens; an image's stream is longer (a 256×256 one is thousands of bytes).
+  const maxTokens = v['max-tokens'] === undefined ? undefined : int('max-tokens', v['max-tokens'], 0, 1, imageCommand ? 1_048_576 : 1024);
   const seed = v.seed === undefined ? undefined : int('seed', v.seed, 0, 0, 2 ** 32 - 1);
   const cad: Parsed['cad'] = {
     ...(alpha !== undefined && { alpha }),
@@ -207,6 +220,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, distDir: string
     // The remote core's token comes from the environment, never the command line (other users see argv).
     ...(v.core !== undefined && { core: { url: v.core, ...(env.CONCERT_CORE_TOKEN && { token: env.CONCERT_CORE_TOKEN }) } }),
   };
+  const image = imageCommand ? imageOptions(v, decoding, seed, maxTokens, num, int) : {};
   const serveToken = v.token ?? (env.CONCERT_SERVE_TOKEN || undefined);
   const serve: ServerStartParams = {
     ...(v.host !== undefined && { host: v.host }),
@@ -219,6 +233,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, distDir: string
     cad,
     collab,
     serve,
+    image,
     command: parsed.positionals[0],
     positionals: parsed.positionals.slice(1),
     json: v.json,
@@ -241,5 +256,50 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, distDir: string
       // --dtype picks the weight variant of published folders (models pull reads it as what to download).
       ...(v.dtype !== undefined && !(parsed.positionals[0] === 'models' && parsed.positionals[1] === 'pull') && { modelDtype: v.dtype }),
     },
+  };
+}
+
+/**
+ * The options of `image complete|generate`: --ratio, --samples, --temperature, --top-p, --top-k (or --greedy),
+ * --seed, --max-tokens, --model, --unconstrained, --out. Sampling knobs left out take the request's defaults
+ * (IMAGE_DEFAULTS: temperature 1, top-p 1, top-k 50).
+ */
+function imageOptions(
+  v: Record<string, string | boolean | string[] | undefined>,
+  textDecoding: DecodingParams | undefined,
+  seed: number | undefined,
+  maxTokens: number | undefined,
+  num: (name: string, raw: string | undefined, min: number, max: number, aboveMin?: boolean) => number | undefined,
+  int: (name: string, raw: string | undefined, dflt: number, min: number, max: number) => number,
+): Parsed['image'] {
+  const str = (k: string) => v[k] as string | undefined;
+  const ratio = num('ratio', str('ratio'), 0, 1);
+  const samples = str('samples') === undefined ? undefined : int('samples', str('samples'), 0, 1, IMAGE_MAX_SAMPLES);
+  const temperature = num('temperature', str('temperature'), 0, 100, true);
+  const topK = str('top-k') === undefined ? undefined : int('top-k', str('top-k'), 0, 1, 1_000_000);
+  if (v.greedy && (temperature !== undefined || topK !== undefined)) throw new UsageError('use either --greedy or --temperature/--top-p/--top-k, not both');
+  const d = IMAGE_DEFAULTS.decoding as Extract<DecodingParams, { mode: 'sample' }>;
+  const sampled = temperature !== undefined || topK !== undefined || textDecoding?.mode === 'sample';
+  const decoding: DecodingParams | undefined = v.greedy
+    ? { mode: 'greedy' }
+    : sampled
+      ? {
+          mode: 'sample',
+          temperature: temperature ?? d.temperature,
+          topP: textDecoding?.mode === 'sample' ? textDecoding.topP : d.topP,
+          ...((topK ?? d.topK) !== undefined && { topK: (topK ?? d.topK)! }),
+        }
+      : undefined;
+  const out = str('out');
+  if (out !== undefined && !out.trim()) throw new UsageError('--out needs a folder');
+  return {
+    ...(ratio !== undefined && { ratio }),
+    ...(samples !== undefined && { samples }),
+    ...(decoding && { decoding }),
+    ...(seed !== undefined && { seed }),
+    ...(maxTokens !== undefined && { maxTokens }),
+    ...(v.model !== undefined && { packId: modelRef(v.model as string) }),
+    ...(v.unconstrained === true && { constrained: false }),
+    ...(out !== undefined && { out: path.resolve(out) }),
   };
 }

@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 import { Requests, type CadRunParams, type CollabRunParams, type DiffusionRunParams, type KnowledgeItem } from '../protocol/worker';
+import { checkImage, runImage } from './image';
 import type { WorkerClient } from '../worker/client';
 import { UsageError, type Parsed } from './args';
 import { cadJson, collabJson, printCad, printCollab, printDiffusion, printDoctor, printPacks } from './format';
@@ -133,6 +134,10 @@ export const COMMAND_HANDLERS: Record<string, CommandHandler> = {
       await Promise.race([ctx.client.request0(Requests.serverStop).catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
       return 0;
     },
+  },
+  image: {
+    check: checkImage,
+    run: runImage,
   },
   doctor: {
     async run(ctx) {

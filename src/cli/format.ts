@@ -11,7 +11,7 @@ export function printPacks(packs: PackSummary[], out: (s: string) => void): void
   for (const p of packs) {
     out(
       p.valid
-        ? `  ✓ ${p.id}  [${p.kind}, ${p.source}, ${fmtBytes(p.sizeBytes)}${p.graphsLoaded === false ? ', graphs not loaded yet' : ''}]  ${p.dir}`
+        ? `  ✓ ${p.id}  [${p.kind}${p.codec ? ` ${p.codec.format} ${p.codec.width}×${p.codec.height}` : ''}, ${p.source}, ${fmtBytes(p.sizeBytes)}${p.graphsLoaded === false ? ', graphs not loaded yet' : ''}]  ${p.dir}`
         : `  ✗ ${p.id}  [${p.source}]  ${p.error}`,
     );
   }

@@ -6,8 +6,13 @@ import {
   DEVICE_CHOICES,
   HUB_DTYPES,
   DIFFUSION_DEFAULT_MIN_TOKENS,
+  IMAGE_DEFAULTS,
+  IMAGE_MAX_SAMPLES,
   PROJECTIONS,
+  type DecodingParams,
 } from '../protocol/worker';
+
+const IMAGE_SAMPLE = IMAGE_DEFAULTS.decoding as Extract<DecodingParams, { mode: 'sample' }>;
 
 export const USAGE = `Usage: concert <command> [options]
 
@@ -22,6 +27,12 @@ Commands:
   collab --instruction <text> [--knowledge <file>]...
                          SSD-2 collaboration: a small user model that reads the knowledge files helps the core
                          diffusion model (which never sees them) at every step
+  image complete <file> --out <dir> [--ratio <r>] [--samples <n>]
+                         JPEG-LM image completion: keep the top share r of the image (PNG or JPEG, centre-cropped
+                         and resized to the model's size) and let a codec-lm sample the rest; writes
+                         <stem>-complete-<i>.jpg files
+  image generate --out <dir> [--samples <n>]
+                         JPEG-LM unconditional generation; writes generate-<i>.jpg files
   doctor                 versions, execution providers and model packs with their validation status
   models                 the discovered model packs
   models pull <repo-id> [--revision <r>] [--dtype ${HUB_DTYPES.join('|')}]
@@ -89,6 +100,20 @@ Options (collab):
   --method <m>           diffusion (default) | autoregressive (the baseline: token-level mixing with the causal LM)
   --model <pack-id>      the core pack (default concert-ssd-core; with --method autoregressive a causal-lm pack)
   --user-model <pack-id> the user pack (default concert-ssd-user)
+
+Options (image complete, image generate):
+  --out <dir>            folder for the JPEG files (created; written only when the run succeeds)
+  --ratio <r>            complete: share of the image kept, 0…1, cut after whole patches of MCUs (default ${IMAGE_DEFAULTS.ratio})
+  --samples <n>          samples, decoded as one batch (1…${IMAGE_MAX_SAMPLES}, default ${IMAGE_DEFAULTS.samples})
+  --temperature <t>      sampling temperature (default ${IMAGE_SAMPLE.temperature})
+  --top-p <p>            nucleus (default ${IMAGE_SAMPLE.topP})    --top-k <k>  top-k (default ${IMAGE_SAMPLE.topK})
+  --greedy               greedy decoding instead of sampling
+  --seed <s>             seed of the sampling (sample i of a seed is the same whatever --samples is)
+  --max-tokens <n>       most tokens per sample (default: the model's context); a stream still open is closed grey
+  --unconstrained        sample the raw model, without the stream grammar (to measure how often it decodes);
+                         by default every sample is constrained to a decodable stream
+  --model <pack-id|folder>
+                         a codec-lm pack (default: the first valid one; the bundled concert-jpeg-32)
 
 Options (serve):
   --host <h>             address to listen on (default 127.0.0.1); any other address needs a token

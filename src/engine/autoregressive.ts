@@ -4,7 +4,7 @@
  * Plain decoding is a one-term recipe; CAD is (context, 1+α) and (no context, −α).
  */
 import { CancelledError, ContextTooLongError, EngineInputError } from './errors';
-import { combine, logSoftmax, pickToken, validateDecoding, type Decoding } from './logits';
+import { combine, logSoftmaxAt, pickToken, validateDecoding, type Decoding } from './logits';
 import type { CausalLM } from './models';
 import { Rng } from './random';
 
@@ -86,16 +86,16 @@ export async function decodeRecipe(lm: CausalLM, o: ArOptions): Promise<ArResult
     o.terms.map((t) => t.prompt),
     o.signal,
   );
+  // One term of weight 1 is its own combination (0 + 1·x = x exactly): no copy, and its log-normaliser serves both.
+  const single = weights.length === 1 && weights[0] === 1;
   for (let i = 0; i < o.maxTokens; i++) {
     check();
-    const combined = combine(logits, weights);
+    const combined = single ? logits[0]! : combine(logits, weights);
     const id = pickToken(combined, o.decoding, rng);
     if (stops.has(id)) return { tokens, stoppedBy: 'stop-token' };
-    const token: GeneratedToken = {
-      id,
-      termLogProbs: logits.map((l) => logSoftmax(l)[id]!),
-      combinedLogProb: logSoftmax(combined)[id]!,
-    };
+    // What is reported about the token needs one log-normaliser per row, not a log-softmax array each.
+    const termLogProbs = logits.map((l) => logSoftmaxAt(l, id));
+    const token: GeneratedToken = { id, termLogProbs, combinedLogProb: single ? termLogProbs[0]! : logSoftmaxAt(combined, id) };
     tokens.push(token);
     o.onToken?.(token, i);
     if (i === o.maxTokens - 1) break;

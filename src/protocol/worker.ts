@@ -81,6 +81,8 @@ export interface PackSummary {
   manifestSha256?: string;
   /** Classifier packs: the attribute they measure and its labels (manifest knobs `attribute`, `labels`). */
   classifier?: { attribute: string; labels: string[] };
+  /** codec-lm packs: the images they complete (manifest `codec`). */
+  codec?: { format: string; width: number; height: number; tokens: string };
   /**
    * Valid packs: whether ONNX Runtime has loaded its graphs (always true from models/validate). False means only the
    * static checks ran: the graphs are loaded on first use, and a graph that fails then makes the pack invalid.
@@ -451,6 +453,101 @@ export interface ServerStartResult {
   limits: { maxBodyBytes: number; maxConcurrent: number; requestTimeoutMs: number };
 }
 
+/** Defaults of `image/run` (the JPEG-LM reference `run.py`: temperature 1, top-k 50, top-p 1; seed reference §4.6). */
+export const IMAGE_DEFAULTS = {
+  ratio: 0.5,
+  samples: 4,
+  decoding: { mode: 'sample', temperature: 1, topP: 1, topK: 50 } as DecodingParams,
+} as const;
+/** At most this many samples in one run (one batch). */
+export const IMAGE_MAX_SAMPLES = 16;
+
+/**
+ * `image/run`: JPEG-LM image completion (thesis ch. 6) with a codec-lm pack. `complete` keeps the first ⌊P·ratio⌋
+ * patches of the image's canonical stream (P patches of MCUs, e.g. 32 at 256×256) and samples the rest; `generate`
+ * samples whole images. Decoding is grammar-constrained unless `constrained` is false: every sample decodes.
+ */
+export interface ImageRunParams extends WithProgressToken {
+  mode: 'complete' | 'generate';
+  /** complete: an image file the worker reads (PNG or JPEG of any size, or an image-only canonical stream). */
+  file?: string;
+  /** complete, instead of `file`: the image-only canonical stream at the pack's size, base64. */
+  stream?: string;
+  /** complete: the share of the image kept, 0…1 (default 0.5). */
+  ratio?: number;
+  /** 1…IMAGE_MAX_SAMPLES (default 4), decoded as one batch. */
+  samples?: number;
+  /** Default IMAGE_DEFAULTS.decoding. */
+  decoding?: DecodingParams;
+  seed?: number;
+  /** Most tokens a sample may take (default: up to the model's context); a sample still open then is closed grey. */
+  maxTokens?: number;
+  /** A codec-lm pack id or folder; default: the first valid one (the bundled pack comes first). */
+  packId?: string;
+  /** Default true. False samples the raw model (to measure how often its streams decode). */
+  constrained?: boolean;
+}
+
+export interface ImageSampleResult {
+  index: number;
+  /** The sample as a JPEG file (tables restored), base64. */
+  jpeg: string;
+  /** Length of its image-only stream (prompt included). */
+  streamBytes: number;
+  /** Tokens the model sampled (the prompt excluded). */
+  tokens: number;
+  /** Bytes appended at the budget to close the stream with grey MCUs (0 when the model finished it). */
+  closingBytes: number;
+  stoppedBy: 'complete' | 'stop-token' | 'max-tokens';
+  /** Whether the stream decodes: the entropy-stream validator accepts every byte and the structure is canonical. */
+  decodable: boolean;
+  /** Why it does not, when it does not. */
+  problem?: string;
+}
+
+/** What is needed to reproduce an image run, and how it went. */
+export interface ImageRunRecord {
+  packId: string;
+  manifestSha256: string;
+  modelSha256: string;
+  seed: number;
+  knobs: { mode: 'complete' | 'generate'; ratio: number; samples: number; decoding: DecodingParams; maxTokens: number; constrained: boolean };
+  image: { width: number; height: number; mcuCount: number; patches: number; keptPatches: number; keptMcus: number };
+  /** complete: the input (sha256 of its canonical stream). */
+  source?: { file?: string; streamSha256: string; streamBytes: number };
+  promptBytes: number;
+  /** [bos] + prompt bytes as tokens. */
+  promptTokens: number;
+  perSample: { tokens: number; decodable: boolean; stoppedBy: ImageSampleResult['stoppedBy'] }[];
+  provider: ProviderName;
+  device: string;
+  timings: { totalMs: number; prepareMs: number; prefillMs: number; decodeMs: number; steps: number; msPerStep: number };
+}
+
+export interface ImageRunResult {
+  mode: 'complete' | 'generate';
+  model: { id: string; displayName?: string };
+  width: number;
+  height: number;
+  /** complete: the canonicalised input as a JPEG file, base64 (the "original" the model sees). */
+  source?: string;
+  /** The kept region as a JPEG file (the prompt closed with grey MCUs), base64. */
+  prompt: string;
+  samples: ImageSampleResult[];
+  decodable: number;
+  run: ImageRunRecord;
+}
+
+/** `progress/image`: samples so far; `jpeg` (the sample's decodable prefix, the rest grey) only when its MCUs changed. */
+export interface ImageProgress {
+  progressToken: string;
+  step: number;
+  /** The budget of tokens per sample. */
+  maxSteps: number;
+  mcuCount: number;
+  samples: { index: number; tokens: number; mcusDone: number; done: boolean; jpeg?: string }[];
+}
+
 export interface StepProgress {
   progressToken: string;
   step: number;
@@ -523,6 +620,7 @@ export const Requests = {
   cadRun: new RequestType<CadRunParams, CadRunResult, void>('cad/run'),
   diffusionRun: new RequestType<DiffusionRunParams, DiffusionRunResult, void>('diffusion/run'),
   collabRun: new RequestType<CollabRunParams, CollabRunResult, void>('collab/run'),
+  imageRun: new RequestType<ImageRunParams, ImageRunResult, void>('image/run'),
   pullModel: new RequestType<ModelPullParams, ModelPullResult, void>('models/pull'),
   serverStart: new RequestType<ServerStartParams, ServerStartResult, void>('server/start'),
   serverStop: new RequestType0<{ stopped: boolean }, void>('server/stop'),
@@ -534,6 +632,7 @@ export const Notifications = {
   stepProgress: new NotificationType<StepProgress>('progress/steps'),
   tokenProgress: new NotificationType<TokenProgress>('progress/tokens'),
   diffusionProgress: new NotificationType<DiffusionStepProgress>('progress/diffusion'),
+  imageProgress: new NotificationType<ImageProgress>('progress/image'),
   status: new NotificationType<WorkerStatus>('worker/status'),
   downloadProgress: new NotificationType<DownloadProgress>('progress/download'),
   exit: new NotificationType<void>('worker/exit'),

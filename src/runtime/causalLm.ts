@@ -86,6 +86,27 @@ export interface CausalLmOptions {
   tokenizerVocab?: number;
 }
 
+/** Padding positions (summed over the rows) from which a batch's prompts are prefilled row by row. */
+const PREFILL_SPLIT_PADDING = 16;
+
+/** One batch of caches [rows, heads, L, headDim] from per-row caches [1, heads, length_r, headDim], left-padded with zeros. */
+function leftPadPasts(pasts: readonly Record<string, ort.Tensor>[], lengths: readonly number[], L: number): Record<string, ort.Tensor> {
+  const out: Record<string, ort.Tensor> = {};
+  for (const name of Object.keys(pasts[0]!)) {
+    const first = pasts[0]![name]!;
+    const [, heads, , headDim] = first.dims as [number, number, number, number];
+    const data = first.data as Float32Array | Uint16Array;
+    const merged = new (data.constructor as Float32ArrayConstructor | Uint16ArrayConstructor)(pasts.length * heads * L * headDim);
+    pasts.forEach((p, r) => {
+      const src = p[name]!.data as Float32Array | Uint16Array;
+      const n = lengths[r]! * headDim;
+      for (let h = 0; h < heads; h++) merged.set(src.subarray(h * n, (h + 1) * n), ((r * heads + h) * L + L - lengths[r]!) * headDim);
+    });
+    out[name] = new ort.Tensor(first.type as 'float32' | 'float16', merged, [pasts.length, heads, L, headDim]);
+  }
+  return out;
+}
+
 export class OnnxCausalLM implements CausalLM {
   /** Ids a decode can choose: min(the logits' width, the tokenizer's ids). */
   readonly vocabSize: number;
@@ -169,6 +190,24 @@ export class OnnxCausalLM implements CausalLM {
     }
     if (L > this.maxContext) throw new PackError(this.graph.pack.manifest.id, `prompt of ${L} tokens exceeds the model's context of ${this.maxContext}`);
     const { ids, mask, pos } = leftPad(prompts, this.padId);
+    // Rows of very different lengths (CAD's document prompt and its short no-document prompt): a padded batch would
+    // run the model over every padding position. Each row is prefilled alone instead, and the caches are then
+    // left-padded into one batch (masked, so the padding's keys/values are never read).
+    if (rows > 1 && this.feeds.positionIds && rows * L - prompts.reduce((n, p) => n + p.length, 0) >= PREFILL_SPLIT_PADDING) {
+      const logits: Float32Array[] = [];
+      const pasts: Record<string, ort.Tensor>[] = [];
+      for (const p of prompts) {
+        const r = await this.prefill([p]);
+        logits.push(r.logits[0]!);
+        pasts.push((r.state as OrtState).past);
+      }
+      const past = leftPadPasts(
+        pasts,
+        prompts.map((p) => p.length),
+        L,
+      );
+      return { logits, state: { rows, mask, length: L, nextPos: prompts.map((p) => p.length), past } as OrtState };
+    }
     const { logits, past } = await this.run(
       {
         input_ids: new ort.Tensor('int64', ids, [rows, L]),

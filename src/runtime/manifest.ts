@@ -40,7 +40,39 @@ export interface PackManifest {
   /** Prompt templates (a JSON file listed in `files`) that the model was trained with; see prompts.ts. */
   prompts?: string;
   provenance?: Record<string, string | number>;
+  /** codec-lm packs (and only they): the byte stream the model reads and writes, and its token ids. */
+  codec?: CodecSpec;
 }
+
+/** How a codec-lm's tokens stand for stream bytes (src/codec/jpeg/tokens.ts). */
+export type CodecTokenMapping =
+  /** token id = byte + offset (the special tokens sit below the offset); no tokenizer. */
+  | { mapping: 'bytes'; offset: number }
+  /** the official JPEG-LM checkpoint's text form: byte b is U+2800 + b, tokenised by the pack's tokenizer (pieces). */
+  | { mapping: 'braille' };
+
+/**
+ * The `codec` block of a codec-lm manifest: the canonical JPEG stream of the thesis (src/codec/README.md) at the
+ * model's image size, and the sequence the model was trained on: [bos] + image-only stream + [eos].
+ */
+export interface CodecSpec {
+  format: 'jpeg';
+  stream: 'image-only';
+  width: number;
+  height: number;
+  quality: number;
+  subsampling: '4:2:0';
+  restartInterval: number;
+  tokens: CodecTokenMapping;
+  bos: number;
+  eos: number;
+  pad: number;
+  /** Longest sequence the model handles, [bos] + stream + [eos]. */
+  maxTokens: number;
+}
+
+/** Largest side of a codec-lm's images (a 256×256 stream is already ~4–12 k tokens). */
+export const CODEC_MAX_SIDE = 1024;
 
 export class ManifestError extends Error {}
 
@@ -63,6 +95,7 @@ const TOP_KEYS = new Set([
   'modelCard',
   'prompts',
   'provenance',
+  'codec',
 ]);
 
 type Json = unknown;
@@ -71,6 +104,9 @@ const isObj = (v: Json): v is Record<string, Json> => typeof v === 'object' && v
 function fail(where: string, what: string): never {
   throw new ManifestError(`${where}: ${what}`);
 }
+
+/** A found value for a message: primitives as JSON, containers by kind (serialising a deeply nested one overflows the stack). */
+const shown = (v: Json): string => (Array.isArray(v) ? 'an array' : isObj(v) ? 'an object' : (JSON.stringify(v) ?? String(v)));
 
 /**
  * A relative path inside the pack: forward slashes, no `..`, no absolute or drive paths, no NUL.
@@ -111,7 +147,7 @@ export function parseManifest(text: string): PackManifest {
   }
   if (!isObj(raw)) fail(MANIFEST_FILE, 'must be a JSON object');
   for (const k of Object.keys(raw)) if (!TOP_KEYS.has(k)) fail(MANIFEST_FILE, `unknown key "${k}"`);
-  if (raw.schemaVersion !== SCHEMA_VERSION) fail('schemaVersion', `must be ${SCHEMA_VERSION} (found ${JSON.stringify(raw.schemaVersion)})`);
+  if (raw.schemaVersion !== SCHEMA_VERSION) fail('schemaVersion', `must be ${SCHEMA_VERSION} (found ${shown(raw.schemaVersion)})`);
   if (typeof raw.id !== 'string' || !ID_RE.test(raw.id)) fail('id', 'must be 1–64 characters of a-z, 0-9, ".", "_" or "-", starting with a letter or digit');
   if (typeof raw.kind !== 'string' || !(PACK_KINDS as readonly string[]).includes(raw.kind)) fail('kind', `must be one of ${PACK_KINDS.join(', ')}`);
   if (typeof raw.licence !== 'string' || !raw.licence.trim()) fail('licence', 'is required (an SPDX id or a short licence name)');
@@ -137,7 +173,7 @@ export function parseManifest(text: string): PackManifest {
   const graphs: Record<string, string> = {};
   for (const [role, file] of Object.entries(raw.graphs)) {
     if (!/^[a-z][a-zA-Z0-9_-]{0,31}$/.test(role)) fail(`graphs.${role}`, 'role names are short identifiers');
-    if (typeof file !== 'string' || !(file in files)) fail(`graphs.${role}`, `"${String(file)}" is not listed in files`);
+    if (typeof file !== 'string' || !(file in files)) fail(`graphs.${role}`, `${typeof file === 'string' ? `"${file}"` : shown(file)} is not listed in files`);
     if (!file.endsWith('.onnx')) fail(`graphs.${role}`, `"${file}" must be an .onnx file`);
     graphs[role] = file;
   }
@@ -185,6 +221,10 @@ export function parseManifest(text: string): PackManifest {
     for (const [k, v] of Object.entries(provenance)) if (typeof v !== 'string' && typeof v !== 'number') fail(`provenance.${k}`, 'must be a string or number');
   }
 
+  if (raw.codec !== undefined && raw.kind !== 'codec-lm') fail('codec', `only codec-lm packs have a codec block (this pack is a ${raw.kind})`);
+  if (raw.codec === undefined && raw.kind === 'codec-lm') fail('codec', 'is required for kind codec-lm (the stream format and token ids)');
+  const codec = raw.codec === undefined ? undefined : checkCodec(raw.codec, graphs, io, tokenizer);
+
   return {
     schemaVersion: SCHEMA_VERSION,
     id: raw.id,
@@ -201,5 +241,77 @@ export function parseManifest(text: string): PackManifest {
     ...(modelCard !== undefined && { modelCard }),
     ...(prompts !== undefined && { prompts }),
     ...(provenance !== undefined && { provenance: provenance as Record<string, string | number> }),
+    ...(codec && { codec }),
+  };
+}
+
+const CODEC_KEYS = ['format', 'stream', 'width', 'height', 'quality', 'subsampling', 'restartInterval', 'tokens', 'bos', 'eos', 'pad', 'maxTokens'];
+
+/**
+ * The codec block: only what the runtime can restore and validate (the thesis' canonical stream: JPEG, image-only,
+ * quality 25, 4:2:0, a restart marker after every MCU), sizes in whole MCUs, and token ids inside the decoder's
+ * vocabulary (the width of its logits) that do not overlap the byte tokens.
+ */
+function checkCodec(v: Json, graphs: Record<string, string>, io: Record<string, GraphIO>, tokenizer: string | undefined): CodecSpec {
+  if (!isObj(v)) fail('codec', 'must be an object');
+  for (const k of Object.keys(v)) if (!CODEC_KEYS.includes(k)) fail('codec', `unknown key "${k}"`);
+  for (const k of CODEC_KEYS) if (v[k] === undefined) fail(`codec.${k}`, 'is required');
+  if (v.format !== 'jpeg') fail('codec.format', `must be "jpeg" (found ${JSON.stringify(v.format)})`);
+  if (v.stream !== 'image-only') fail('codec.stream', `must be "image-only": the quantisation and Huffman tables stripped (found ${JSON.stringify(v.stream)})`);
+  const int = (k: string, min: number, max: number): number => {
+    const n = v[k];
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max)
+      fail(`codec.${k}`, `must be an integer from ${min} to ${max} (found ${JSON.stringify(n)})`);
+    return n;
+  };
+  const width = int('width', 16, CODEC_MAX_SIDE);
+  const height = int('height', 16, CODEC_MAX_SIDE);
+  if (width % 16) fail('codec.width', `must be a multiple of 16 (whole 4:2:0 MCUs; found ${width})`);
+  if (height % 16) fail('codec.height', `must be a multiple of 16 (whole 4:2:0 MCUs; found ${height})`);
+  if (v.quality !== 25)
+    fail('codec.quality', `must be 25: the runtime restores the quality-25 tables of the canonical stream (found ${JSON.stringify(v.quality)})`);
+  if (v.subsampling !== '4:2:0') fail('codec.subsampling', `must be "4:2:0" (found ${JSON.stringify(v.subsampling)})`);
+  if (v.restartInterval !== 1) fail('codec.restartInterval', `must be 1 (a restart marker after every MCU; found ${JSON.stringify(v.restartInterval)})`);
+  const t = v.tokens;
+  if (!isObj(t)) fail('codec.tokens', 'must be {"mapping": "bytes", "offset": n} or {"mapping": "braille"}');
+  let tokens: CodecTokenMapping;
+  if (t.mapping === 'bytes') {
+    for (const k of Object.keys(t)) if (k !== 'mapping' && k !== 'offset') fail('codec.tokens', `unknown key "${k}"`);
+    if (typeof t.offset !== 'number' || !Number.isInteger(t.offset) || t.offset < 0 || t.offset > 1 << 20)
+      fail('codec.tokens.offset', 'must be a non-negative integer (the id of byte 0)');
+    tokens = { mapping: 'bytes', offset: t.offset };
+  } else if (t.mapping === 'braille') {
+    for (const k of Object.keys(t)) if (k !== 'mapping') fail('codec.tokens', `unknown key "${k}" (braille tokens come from the tokenizer)`);
+    if (tokenizer === undefined) fail('codec.tokens', 'the braille mapping needs the pack\'s tokenizer (manifest key "tokenizer")');
+    tokens = { mapping: 'braille' };
+  } else {
+    fail('codec.tokens.mapping', `must be "bytes" or "braille" (found ${JSON.stringify(t.mapping)})`);
+  }
+  const ids = { bos: int('bos', 0, 1 << 24), eos: int('eos', 0, 1 << 24), pad: int('pad', 0, 1 << 24) };
+  if (ids.bos === ids.eos) fail('codec.eos', 'must differ from codec.bos');
+  const maxTokens = int('maxTokens', 64, 1 << 20);
+  if (!graphs['decoder']) fail('graphs', 'a codec-lm needs a "decoder" graph (optimum decoder layout)');
+  const vocab = io['decoder']?.outputs.find((o) => o.name === 'logits')?.shape[2];
+  if (typeof vocab === 'number') {
+    for (const [k, id] of Object.entries(ids)) if (id >= vocab) fail(`codec.${k}`, `id ${id} is outside the decoder's vocabulary of ${vocab}`);
+    if (tokens.mapping === 'bytes' && tokens.offset + 256 > vocab)
+      fail('codec.tokens.offset', `byte tokens ${tokens.offset}…${tokens.offset + 255} do not fit the decoder's vocabulary of ${vocab}`);
+  }
+  if (tokens.mapping === 'bytes') {
+    const { offset } = tokens;
+    for (const [k, id] of Object.entries(ids))
+      if (id >= offset && id < offset + 256) fail(`codec.${k}`, `id ${id} is a byte token (bytes are ${offset}…${offset + 255})`);
+  }
+  return {
+    format: 'jpeg',
+    stream: 'image-only',
+    width,
+    height,
+    quality: 25,
+    subsampling: '4:2:0',
+    restartInterval: 1,
+    tokens,
+    ...ids,
+    maxTokens,
   };
 }

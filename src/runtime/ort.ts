@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-node';
 import type { ProviderName } from '../protocol/worker';
 import { buildOnnxModel, type ValueSpec } from './onnxModel';
 import { PackError, checkGraphBytes, checkSessionSignature, externalDataFiles, readPackFile, type ValidatedPack } from './packs';
-import { mapBackends } from './providers';
+import { firstLine, mapBackends, simulatedSessionFailure } from './providers';
 
 export { ort };
 
@@ -26,13 +26,29 @@ export const ortVersion = (): string => {
 
 export const availableProviders = () => mapBackends(ort.listSupportedBackends());
 
-function sessionOptions(provider: ProviderName, threads: number): ort.InferenceSession.SessionOptions {
+/**
+ * Session settings that are measured rather than assumed (`npm run bench`, docs/performance.md). The product runs with
+ * the defaults; the benchmark flips them to show what each is worth.
+ */
+export interface SessionTuning {
+  /**
+   * Let idle intra-op threads spin after a run (ONNX Runtime's default). Off by default: spinning threads burn a core
+   * after every run, which an editor on a small machine pays for while the user types, and the measured latency gain
+   * does not cover it (docs/performance.md).
+   */
+  spinning?: boolean;
+  /** ONNX Runtime's CPU memory arena (default on; off lowers peak memory at some speed, see docs/performance.md). */
+  cpuMemArena?: boolean;
+}
+
+function sessionOptions(provider: ProviderName, threads: number, tuning: SessionTuning = {}): ort.InferenceSession.SessionOptions {
+  const spin = tuning.spinning ? '1' : '0';
   return {
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
     ...(threads > 0 && { intraOpNumThreads: threads, interOpNumThreads: 1 }),
-    // Spinning threads burn a core after every run; in an editor on small machines that costs more than it saves.
-    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+    ...(tuning.cpuMemArena === false && { enableCpuMemArena: false }),
+    extra: { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } },
   };
 }
 
@@ -68,6 +84,8 @@ export interface LoadedGraph {
   pack: ValidatedPack;
   role: string;
   session: ort.InferenceSession;
+  /** Where the session runs: the configured provider, or cpu when that provider could not take this model. */
+  provider: ProviderName;
   lastUsed: number;
 }
 
@@ -75,12 +93,20 @@ export class SessionCache {
   private readonly loaded = new Map<string, LoadedGraph>();
   private readonly loading = new Map<string, Promise<LoadedGraph>>();
   private timer: NodeJS.Timeout | undefined;
+  /** Packs (by manifest sha256) whose graphs run on CPU because the configured provider failed one of them. */
+  private readonly onCpu = new Set<string>();
 
+  /**
+   * `onFallback` hears, once per pack, that a graph could not be created on the configured (GPU) provider and that
+   * the pack runs on CPU: one line, `<provider>: <why>; …`, for the log and the provider report.
+   */
   constructor(
     private provider: ProviderName,
     private threads: number,
     private idleUnloadMs: number,
     private readonly onChange: () => void = () => {},
+    private readonly tuning: SessionTuning = {},
+    private readonly onFallback: (reason: string) => void = () => {},
   ) {}
 
   configure(provider: ProviderName, threads: number, idleUnloadMs: number): Promise<void> {
@@ -119,11 +145,31 @@ export class SessionCache {
     checkGraphBytes(pack, role, bytes, sizes);
     const externalData: { path: string; data: Uint8Array }[] = [];
     for (const ext of externalDataFiles(pack.manifest, role, bytes)) externalData.push({ path: ext.location, data: await readPackFile(pack, ext.file) });
+    const create = (provider: ProviderName): Promise<ort.InferenceSession> => {
+      const simulated = simulatedSessionFailure(provider);
+      if (simulated) return Promise.reject(new Error(simulated));
+      return ort.InferenceSession.create(bytes, { ...sessionOptions(provider, this.threads, this.tuning), ...(externalData.length && { externalData }) });
+    };
+    // A GPU provider that passed its canary may still fail on a model (an operator it lacks, too little memory): that
+    // pack then runs on CPU, visibly, rather than not at all. Only when CPU fails too is the graph refused.
+    let provider: ProviderName = this.onCpu.has(pack.manifestSha256) ? 'cpu' : this.provider;
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(bytes, { ...sessionOptions(this.provider, this.threads), ...(externalData.length && { externalData }) });
+      session = await create(provider);
     } catch (e) {
-      throw new PackError(pack.manifest.id, `ONNX Runtime could not load graph "${role}": ${(e as Error).message.split('\n')[0]}`);
+      if (provider === 'cpu') throw new PackError(pack.manifest.id, `ONNX Runtime could not load graph "${role}": ${(e as Error).message.split('\n')[0]}`);
+      const why = firstLine((e as Error).message);
+      try {
+        session = await create('cpu');
+      } catch (cpuError) {
+        throw new PackError(
+          pack.manifest.id,
+          `ONNX Runtime could not load graph "${role}": ${(cpuError as Error).message.split('\n')[0]} (on ${provider} first: ${why})`,
+        );
+      }
+      this.onCpu.add(pack.manifestSha256);
+      this.onFallback(`${provider}: could not create a session for graph "${role}" of model pack "${pack.manifest.id}" (${why}); that model runs on cpu`);
+      provider = 'cpu';
     }
     try {
       checkSessionSignature(pack, role, { inputs: metadataToSpecs(session.inputMetadata), outputs: metadataToSpecs(session.outputMetadata) });
@@ -131,7 +177,7 @@ export class SessionCache {
       await session.release();
       throw e;
     }
-    const g: LoadedGraph = { key, pack, role, session, lastUsed: Date.now() };
+    const g: LoadedGraph = { key, pack, role, session, provider, lastUsed: Date.now() };
     this.loaded.set(key, g);
     this.schedule();
     this.onChange();
@@ -161,6 +207,8 @@ export class SessionCache {
   async clear(): Promise<void> {
     const all = [...this.loaded.values()];
     this.loaded.clear();
+    // A new provider, or new packs: the next load tries the configured provider again.
+    this.onCpu.clear();
     for (const g of all) await g.session.release().catch(() => {});
     if (all.length) this.onChange();
   }

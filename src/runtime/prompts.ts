@@ -3,6 +3,7 @@
  * the model was trained with. A template is a list of pieces: `{special}` is one control token, `{text}` is text
  * with `{field}` slots, encoded as plain text so that document content can never produce control tokens.
  */
+import { readPackFile, type ValidatedPack } from './packs';
 import type { PackTokenizer } from './tokenizer';
 
 export type Piece = { special: string } | { text: string };
@@ -66,4 +67,36 @@ export function renderPieces(pieces: readonly Piece[], fields: Record<string, st
     }
   }
   return Int32Array.from(ids);
+}
+
+/** Parsed prompt files by pack folder and manifest hash (a changed manifest is another key). Failures are not kept. */
+const packPromptCache = new Map<string, Promise<PromptFile | undefined>>();
+/** More packs than anyone installs; the oldest entry goes first. */
+const PACK_PROMPT_CACHE_MAX = 64;
+
+/**
+ * The pack's prompt templates (`manifest.prompts`), or undefined when it has none: read, checked against the manifest's
+ * sha256 and parsed once per (pack folder, manifest hash), then shared by every job (diffusion runs, collaborations)
+ * instead of being re-read on every request. A pack object discovered again (packs named by folder are) hits the same
+ * entry.
+ */
+export function loadPackPrompts(pack: Pick<ValidatedPack, 'dir' | 'manifest' | 'manifestSha256' | 'linkRoot'>): Promise<PromptFile | undefined> {
+  const file = pack.manifest.prompts;
+  if (!file) return Promise.resolve(undefined);
+  const key = `${pack.dir}\0${pack.manifestSha256}`;
+  let hit = packPromptCache.get(key);
+  if (!hit) {
+    hit = readPackFile(pack, file).then((bytes) => parsePrompts(bytes.toString('utf8')));
+    if (packPromptCache.size >= PACK_PROMPT_CACHE_MAX) packPromptCache.delete(packPromptCache.keys().next().value!);
+    packPromptCache.set(key, hit);
+    hit.catch(() => {
+      if (packPromptCache.get(key) === hit) packPromptCache.delete(key);
+    });
+  }
+  return hit;
+}
+
+/** Forgets every cached prompt file (tests). */
+export function clearPackPromptCache(): void {
+  packPromptCache.clear();
 }

@@ -96,26 +96,51 @@ function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> 
 
 /** Test only (see withSimulatedProviderFailure). */
 export const TEST_FAIL_PROVIDER_ENV = 'CONCERT_TEST_FAIL_PROVIDER';
+/** Test only (see withSimulatedProviderFailure and simulatedSessionFailure). */
+export const TEST_FAIL_PROVIDER_SESSIONS_ENV = 'CONCERT_TEST_FAIL_PROVIDER_SESSIONS';
+
+/** The GPU provider a test-only variable names, if it names one (never cpu). */
+function simulatedProvider(env: NodeJS.ProcessEnv, name: string): ProviderName | undefined {
+  const v = env[name];
+  return v && v !== 'cpu' && AUTO_ORDER.includes(v as ProviderName) ? (v as ProviderName) : undefined;
+}
 
 /**
  * Test-only fault injection, for the fault tests (test/worker/faults.test.ts, bench/reliability/faults.ts) on machines
- * without a GPU: with CONCERT_TEST_FAIL_PROVIDER=<provider> (cuda, dml, coreml or webgpu) in the worker's environment
- * that provider is listed as available and creating a session on it fails, as it does on a machine whose GPU driver
- * or libraries are broken. Concert never sets it; without it `available` and `canary` are returned unchanged.
+ * without a GPU. Concert never sets these variables; without them `available` and `canary` are returned unchanged.
+ * - CONCERT_TEST_FAIL_PROVIDER=<provider> (cuda, dml, coreml or webgpu): that provider is listed as available and
+ *   creating a session on it fails, its start-up canary included, as on a machine whose GPU driver or libraries are
+ *   broken;
+ * - CONCERT_TEST_FAIL_PROVIDER_SESSIONS=<provider>: that provider is listed as available and passes its canary (the
+ *   canary is run on CPU instead), but every session for a model graph fails on it (simulatedSessionFailure, read by
+ *   SessionCache), as with a GPU that lacks an operator or the memory a model needs.
  */
 export function withSimulatedProviderFailure(
   available: { name: ProviderName; bundled: boolean }[],
   canary: Canary,
   env: NodeJS.ProcessEnv = process.env,
 ): { available: { name: ProviderName; bundled: boolean }[]; canary: Canary } {
-  const failing = env[TEST_FAIL_PROVIDER_ENV];
-  if (!failing || failing === 'cpu' || !AUTO_ORDER.includes(failing as ProviderName)) return { available, canary };
-  const name = failing as ProviderName;
+  const failing = simulatedProvider(env, TEST_FAIL_PROVIDER_ENV);
+  const sessionsOnly = simulatedProvider(env, TEST_FAIL_PROVIDER_SESSIONS_ENV);
+  if (!failing && !sessionsOnly) return { available, canary };
+  let listed = available;
+  for (const name of [sessionsOnly, failing]) if (name && !listed.some((a) => a.name === name)) listed = [{ name, bundled: true }, ...listed];
   return {
-    available: available.some((a) => a.name === name) ? available : [{ name, bundled: true }, ...available],
+    available: listed,
     canary: async (p) => {
-      if (p === name) throw new Error(`could not create a session on ${p} (simulated by ${TEST_FAIL_PROVIDER_ENV}, a test-only setting)`);
+      if (p === failing) throw new Error(`could not create a session on ${p} (simulated by ${TEST_FAIL_PROVIDER_ENV}, a test-only setting)`);
+      if (p === sessionsOnly) return canary('cpu');
       return canary(p);
     },
   };
+}
+
+/**
+ * Test only: why creating a session for a model graph on `provider` fails, when CONCERT_TEST_FAIL_PROVIDER_SESSIONS
+ * names it (see withSimulatedProviderFailure); undefined otherwise, and always for cpu.
+ */
+export function simulatedSessionFailure(provider: ProviderName, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return provider !== 'cpu' && simulatedProvider(env, TEST_FAIL_PROVIDER_SESSIONS_ENV) === provider
+    ? `could not create a session on ${provider} (simulated by ${TEST_FAIL_PROVIDER_SESSIONS_ENV}, a test-only setting)`
+    : undefined;
 }

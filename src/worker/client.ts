@@ -38,6 +38,7 @@ import {
   type WorkerSettings,
   type WorkerStatus,
 } from '../protocol/worker';
+import { guardIpcChannel } from '../protocol/ipcChannel';
 import { RestartPolicy } from './restartPolicy';
 
 export type WorkerState = 'stopped' | 'starting' | 'running' | 'restarting' | 'failed';
@@ -160,7 +161,7 @@ export class WorkerClient {
     const forward = (d: Buffer) => this.options.onStderr?.(d.toString('utf8'));
     child.stderr?.on('data', forward);
     child.stdout?.on('data', forward);
-    guardChannel(child, (e) => {
+    guardIpcChannel(child, (e) => {
       if (this.child !== child || this.fault?.child === child) return;
       this.options.log.error(`worker ${child.pid} wrote bytes that are not a message on its IPC channel (${firstLine(e.message)}); killing it`);
       this.fault = { child, kind: 'garbage', detail: firstLine(e.message) };
@@ -421,27 +422,6 @@ export class WorkerClient {
       await exited;
     }
   }
-}
-
-/**
- * Node reads the IPC channel itself: a line that is not JSON makes its read callback throw, an uncaught exception in
- * this process (and the rest of that read is lost). This wraps the callback so that such bytes reach `onGarbage`
- * instead. The callback is the `onread` of the channel's pipe handle, which Node keeps on the ChildProcess under the
- * symbol `kChannelHandle` (Node 12 to 24, Electron alike); where it is not found nothing is wrapped.
- */
-function guardChannel(child: ChildProcess, onGarbage: (e: Error) => void): void {
-  const key = Object.getOwnPropertySymbols(child).find((k) => k.description === 'kChannelHandle');
-  const channel = key ? ((child as unknown as Record<symbol, unknown>)[key] as { onread?: (...args: unknown[]) => unknown } | null | undefined) : undefined;
-  const read = channel?.onread;
-  if (!channel || typeof read !== 'function') return;
-  channel.onread = function (this: unknown, ...args: unknown[]) {
-    try {
-      return read.apply(this, args);
-    } catch (e) {
-      onGarbage(e instanceof Error ? e : new Error(String(e)));
-      return undefined;
-    }
-  };
 }
 
 function firstLine(s: string): string {

@@ -26,8 +26,8 @@ import { CancelledError, ContextTooLongError, EngineInputError } from '../engine
 import type { Decoding } from '../engine/logits';
 import type { DiffusionLM } from '../engine/models';
 import { chunkKnowledge, retrievePassages, type Passage } from '../runtime/knowledge';
-import { parsePrompts, renderPieces, type PromptFile } from '../runtime/prompts';
-import { readPackFile, type ValidatedPack } from '../runtime/packs';
+import { loadPackPrompts, renderPieces } from '../runtime/prompts';
+import type { ValidatedPack } from '../runtime/packs';
 import type { PackTokenizer } from '../runtime/tokenizer';
 import { modelText } from './diffusionText';
 import { WorkerFailure, type WorkerService } from './service';
@@ -166,10 +166,6 @@ export function changedSpans(
   return out;
 }
 
-async function packPrompts(pack: ValidatedPack): Promise<PromptFile | undefined> {
-  return pack.manifest.prompts ? parsePrompts((await readPackFile(pack, pack.manifest.prompts)).toString('utf8')) : undefined;
-}
-
 /** The user model's rows and the passages in them, built so that each context plus `newTokens` fits `maxContext`. */
 function userContexts(
   render: (document: string, withDocument: boolean) => Int32Array,
@@ -252,7 +248,7 @@ async function runDiffusionCollab(
   try {
     if (steps > core.lm.tTrain) throw bad(`steps must be an integer from 1 to ${core.lm.tTrain} (the core model's T)`);
     // Contexts: the packs' qa templates; the user reads passages + instruction, the core the instruction alone.
-    const userPrompts = await packPrompts(user.pack);
+    const userPrompts = await loadPackPrompts(user.pack);
     const qa = userPrompts?.prompts['qa'];
     if (!qa?.no_context)
       throw new WorkerFailure(
@@ -263,7 +259,7 @@ async function runDiffusionCollab(
       renderPieces(withDocument ? qa.prompt : qa.no_context!, { document, question: instruction }, user.tok);
     const count = (text: string) => user.tok.encodePlain(` ${text}`).length;
     const u = userContexts(renderUser, count, knowledge, instruction, user.lm.maxContext, newTokens);
-    const coreQa = core.pack ? (await packPrompts(core.pack))?.prompts['qa'] : qa;
+    const coreQa = core.pack ? (await loadPackPrompts(core.pack))?.prompts['qa'] : qa;
     const coreContext = coreQa?.no_context
       ? renderPieces(coreQa.no_context, { question: instruction }, core.tok)
       : Int32Array.from([core.tok.specialIds['bos'] ?? core.tok.specialIds['eos']!, ...core.tok.encodePlain(` ${instruction}`)]);

@@ -16,8 +16,8 @@ import {
 import { decodeDiffusion, type DiffusionOptions, type GuidanceTerm } from '../engine/diffusion/decode';
 import type { Projection } from '../engine/diffusion/projection';
 import { CancelledError, ContextTooLongError, EngineInputError } from '../engine/errors';
-import { parsePrompts, renderPieces } from '../runtime/prompts';
-import { readPackFile, type ValidatedPack } from '../runtime/packs';
+import { loadPackPrompts, renderPieces } from '../runtime/prompts';
+import type { ValidatedPack } from '../runtime/packs';
 import type { OnnxClassifier } from '../runtime/classifier';
 import type { PackTokenizer } from '../runtime/tokenizer';
 import { modelText, splitParagraphs, tailChars, withoutBrokenBytes } from './diffusionText';
@@ -231,21 +231,10 @@ export async function runDiffusion(service: WorkerService, p: DiffusionRunParams
 }
 
 /**
- * The head of every context of a pack: its "lm" template prompt (`<s>`), or its bos (else eos) token. Read and parsed
- * once per loaded pack, not on every run.
+ * The head of every context of a pack: its "lm" template prompt (`<s>`), or its bos (else eos) token. The prompt file
+ * is read and parsed once per pack (runtime/prompts.ts loadPackPrompts), not on every run.
  */
-const heads = new WeakMap<ValidatedPack, Promise<Int32Array>>();
-function contextHead(model: { pack: ValidatedPack; tok: PackTokenizer }): Promise<Int32Array> {
-  let head = heads.get(model.pack);
-  if (!head) {
-    head = (async () => {
-      const file = model.pack.manifest.prompts;
-      const prompts = file ? parsePrompts((await readPackFile(model.pack, file)).toString('utf8')) : undefined;
-      const lm = prompts?.prompts['lm'];
-      return lm ? renderPieces(lm.prompt, {}, model.tok) : Int32Array.of(model.tok.specialIds['bos'] ?? model.tok.specialIds['eos'] ?? 0);
-    })();
-    heads.set(model.pack, head);
-    head.catch(() => heads.delete(model.pack));
-  }
-  return head;
+async function contextHead(model: { pack: ValidatedPack; tok: PackTokenizer }): Promise<Int32Array> {
+  const lm = (await loadPackPrompts(model.pack))?.prompts['lm'];
+  return lm ? renderPieces(lm.prompt, {}, model.tok) : Int32Array.of(model.tok.specialIds['bos'] ?? model.tok.specialIds['eos'] ?? 0);
 }

@@ -12,7 +12,10 @@ import { runDiffusion } from './diffusionJob';
 import { runCollab, type CollabDeps } from './collabJob';
 import { connectCollabCore } from './collabRemote';
 import { runPull } from './pullJob';
+import { runImage } from './imageJob';
 import { CoreServer } from './serve';
+import { guardedReader } from '../protocol/rpcGuard';
+import { guardIpcChannel } from '../protocol/ipcChannel';
 
 const args = parseWorkerArgs(process.argv.slice(2));
 if (!process.send) {
@@ -20,7 +23,18 @@ if (!process.send) {
   process.exit(2);
 }
 
-const connection = createMessageConnection(new IPCMessageReader(process), new IPCMessageWriter(process));
+// Bytes on the IPC channel that are not a message would be an uncaught SyntaxError here (Node parses the channel
+// itself): they are logged and dropped, nothing is answered for them, and the worker stays up. Messages that arrived
+// in the same read after them are lost with them (Node's parser stops there); the client's own requests never do this.
+guardIpcChannel(process, (e) => {
+  const line = e.message.split('\n')[0] ?? '';
+  console.error(`concert worker: dropped bytes on the IPC channel that are not a message (${line.length > 160 ? `${line.slice(0, 157)}…` : line})`);
+});
+// Messages that would crash vscode-jsonrpc outside any handler (a $/cancelRequest without an id) are dropped.
+const connection = createMessageConnection(
+  guardedReader(new IPCMessageReader(process), (why) => console.error(`concert worker: dropped a malformed message (${why})`)),
+  new IPCMessageWriter(process),
+);
 /** collab/run reaches a remote core through the Open Inference Protocol client (src/runtime/oip). */
 const collabDeps: CollabDeps = { connectRemoteCore: connectCollabCore };
 const service = new WorkerService((s) => void connection.sendNotification(Notifications.status, s));
@@ -62,27 +76,35 @@ const handle =
     }
   };
 
+/** handle() for requests that carry params: anything but an object is refused before a handler reads a field of it. */
+const handleParams = <P, R>(fn: (p: P, token: CancellationToken) => Promise<R>) =>
+  handle<P, R>((p, token) => {
+    if (typeof p !== 'object' || p === null || Array.isArray(p))
+      throw new WorkerFailure(WorkerErrorCode.BadInput, 'the request needs its parameters as an object');
+    return fn(p, token);
+  });
+
 connection.onRequest(
   Requests.configure,
-  handle((p) => service.configure(p.settings)),
+  handleParams((p) => service.configure(p.settings)),
 );
 connection.onRequest(Requests.doctor, (token) => handle(() => service.doctor())(undefined, token));
 connection.onRequest(Requests.listPacks, (token) => handle(() => service.listPacks())(undefined, token));
 connection.onRequest(
   Requests.validatePacks,
-  handle((p) => service.validatePacks(p.dirs)),
+  handleParams((p) => service.validatePacks(p.dirs)),
 );
 connection.onRequest(
   Requests.tokenize,
-  handle((p) => service.tokenize(p)),
+  handleParams((p) => service.tokenize(p)),
 );
 connection.onRequest(
   Requests.selfTest,
-  handle((p, token) => service.selfTest(p, jobControl(token, p.progressToken))),
+  handleParams((p, token) => service.selfTest(p, jobControl(token, p.progressToken))),
 );
 connection.onRequest(
   Requests.cadRun,
-  handle((p, token) => {
+  handleParams((p, token) => {
     const ac = new AbortController();
     token.onCancellationRequested(() => ac.abort());
     const progressToken = p.progressToken;
@@ -94,7 +116,7 @@ connection.onRequest(
 );
 connection.onRequest(
   Requests.diffusionRun,
-  handle((p, token) => {
+  handleParams((p, token) => {
     const ac = new AbortController();
     token.onCancellationRequested(() => ac.abort());
     const progressToken = p.progressToken;
@@ -106,7 +128,7 @@ connection.onRequest(
 );
 connection.onRequest(
   Requests.collabRun,
-  handle((p, token) => {
+  handleParams((p, token) => {
     const ac = new AbortController();
     token.onCancellationRequested(() => ac.abort());
     const progressToken = p?.progressToken;
@@ -122,8 +144,21 @@ connection.onRequest(
   }),
 );
 connection.onRequest(
-  Requests.pullModel,
+  Requests.imageRun,
   handle((p, token) => {
+    const ac = new AbortController();
+    token.onCancellationRequested(() => ac.abort());
+    const progressToken = p?.progressToken;
+    return runImage(service, p, {
+      signal: ac.signal,
+      progressIntervalMs,
+      ...(progressToken && { onProgress: (s) => void connection.sendNotification(Notifications.imageProgress, { progressToken, ...s }) }),
+    });
+  }),
+);
+connection.onRequest(
+  Requests.pullModel,
+  handleParams((p, token) => {
     const ac = new AbortController();
     token.onCancellationRequested(() => ac.abort());
     const progressToken = p?.progressToken;

@@ -59,7 +59,14 @@ export class WorkerService {
   private readonly loadFailures = new Map<string, PackError>();
 
   constructor(private readonly onStatus: (s: WorkerStatus) => void = () => {}) {
-    this.sessions = new SessionCache('cpu', 0, 0, () => this.emitStatus());
+    this.sessions = new SessionCache(
+      'cpu',
+      0,
+      0,
+      () => this.emitStatus(),
+      undefined,
+      (reason) => this.modelFallback(reason),
+    );
   }
 
   async configure(settings: WorkerSettings): Promise<ConfigureResult> {
@@ -86,6 +93,13 @@ export class WorkerService {
     }
     this.emitStatus();
     return { provider: this.provider };
+  }
+
+  /** A model that the chosen provider could not take runs on CPU: said in the log and in the provider report. */
+  private modelFallback(reason: string): void {
+    console.error(`concert worker: ${reason}`);
+    if (this.provider && !this.provider.fallbackReasons.includes(reason)) this.provider.fallbackReasons.push(reason);
+    this.emitStatus();
   }
 
   private requireConfigured(): { settings: WorkerSettings; provider: ProviderReport } {
@@ -337,7 +351,9 @@ export class WorkerService {
       ran = step;
       job.progress(step, p.steps);
     }
-    return { packId: p.packId, graphs: roles, stepsRun: ran, meanMsPerStep: (performance.now() - t0) / Math.max(1, ran), provider: provider.chosen };
+    // Where the graphs ran: the chosen provider, or cpu for a pack that provider could not take.
+    const ranOn = graphs.every((g) => g.provider === provider.chosen) ? provider.chosen : 'cpu';
+    return { packId: p.packId, graphs: roles, stepsRun: ran, meanMsPerStep: (performance.now() - t0) / Math.max(1, ran), provider: ranOn };
   }
 
   status(): WorkerStatus {

@@ -24,7 +24,7 @@ export const BASE_SETTINGS: Record<string, unknown> = {
   'workbench.enableExperiments': false,
   'workbench.tips.enabled': false,
   'workbench.colorTheme': 'Default Dark Modern',
-  // The fixture workspace is ours: trust it without a prompt.
+  // The fixture workspace is ours: trust it without a prompt (CodeServerOptions.trusted: false turns trust on).
   'security.workspace.trust.enabled': false,
   'git.enabled': false,
   'git.openRepositoryInParentFolders': 'never',
@@ -36,6 +36,16 @@ export const BASE_SETTINGS: Record<string, unknown> = {
   '[markdown]': { 'editor.wordWrap': 'off' },
   'typescript.disableAutomaticTypeAcquisition': true,
   'npm.autoDetect': 'off',
+};
+
+/**
+ * The settings of a session whose workspace is not trusted: Workspace Trust on, and the workspace opened in Restricted
+ * Mode without the start-up dialog (a fresh profile trusts no folder).
+ */
+export const UNTRUSTED_SETTINGS: Record<string, unknown> = {
+  'security.workspace.trust.enabled': true,
+  'security.workspace.trust.startupPrompt': 'never',
+  'security.workspace.trust.emptyWindow': false,
 };
 
 /** Fails (never skips) with the install line: CI installs code-server, so its absence is a broken setup. */
@@ -127,6 +137,8 @@ export interface CodeServerOptions {
   /** A folder copied as the workspace. */
   workspaceFixture: string;
   settings?: Record<string, unknown>;
+  /** false: Workspace Trust is on and the workspace is not trusted (UNTRUSTED_SETTINGS); default: trusted. */
+  trusted?: boolean;
   /** Where the server log is copied when the session ends (kept as a test artifact). */
   logCopy?: string;
 }
@@ -212,7 +224,10 @@ export class CodeServer {
     let extensionPath: string | undefined;
     let port: number;
     try {
-      writeFileSync(join(d('user-data', 'User'), 'settings.json'), JSON.stringify({ ...BASE_SETTINGS, ...o.settings }, null, 2));
+      writeFileSync(
+        join(d('user-data', 'User'), 'settings.json'),
+        JSON.stringify({ ...BASE_SETTINGS, ...(o.trusted === false && UNTRUSTED_SETTINGS), ...o.settings }, null, 2),
+      );
       if (o.vsix) installVsix(entry, o.vsix, userDataDir, extensionsDir, env);
       else extensionPath = o.extensionPath ?? (await snapshotExtension(o.root, join(dir, 'extension')));
       cpSync(o.workspaceFixture, workspace, { recursive: true });
@@ -237,7 +252,7 @@ export class CodeServer {
         'none',
         '--disable-telemetry',
         '--disable-update-check',
-        '--disable-workspace-trust',
+        ...(o.trusted === false ? [] : ['--disable-workspace-trust']),
         '--ignore-last-opened',
         workspace,
       ],

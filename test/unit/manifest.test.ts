@@ -58,9 +58,82 @@ describe('manifest schema', () => {
     delete m.tokenizer;
     delete m.specialTokens;
     m.kind = 'codec-lm';
+    m.codec = codecBlock();
     assert.equal(parseManifest(JSON.stringify(m)).kind, 'codec-lm');
   });
   it('rejects nested knob objects', () => bad((m) => ((m.knobs as Record<string, unknown>).nested = { a: 1 }), /knobs\.nested/));
+});
+
+/** The codec block of a 32×32 byte-token pack (vocabulary 262 in `good()`: specials 0–2, bytes 3–258). */
+const codecBlock = (): Record<string, unknown> => ({
+  format: 'jpeg',
+  stream: 'image-only',
+  width: 32,
+  height: 32,
+  quality: 25,
+  subsampling: '4:2:0',
+  restartInterval: 1,
+  tokens: { mapping: 'bytes', offset: 3 },
+  bos: 0,
+  eos: 1,
+  pad: 2,
+  maxTokens: 512,
+});
+
+describe('codec-lm manifests', () => {
+  const codecPack = (edit: (c: Record<string, unknown>) => void = () => {}) => {
+    const m = good() as Record<string, unknown>;
+    delete m.tokenizer;
+    delete m.specialTokens;
+    m.files = { 'model.onnx': { sha256: 'a'.repeat(64), bytes: 10 } };
+    m.kind = 'codec-lm';
+    const c = codecBlock();
+    edit(c);
+    m.codec = c;
+    return JSON.stringify(m);
+  };
+  const refused = (edit: (c: Record<string, unknown>) => void, expected: RegExp) =>
+    assert.throws(
+      () => parseManifest(codecPack(edit)),
+      (e: Error) => e instanceof ManifestError && expected.test(e.message),
+    );
+
+  it('keeps the codec block', () => {
+    const m = parseManifest(codecPack());
+    assert.deepEqual(m.codec, codecBlock());
+    assert.equal(m.tokenizer, undefined);
+  });
+  it('requires the block for codec-lm and refuses it elsewhere', () => {
+    const m = JSON.parse(codecPack()) as Record<string, unknown>;
+    delete m.codec;
+    assert.throws(() => parseManifest(JSON.stringify(m)), /codec: is required for kind codec-lm/);
+    bad((x) => (x.codec = codecBlock()), /codec: only codec-lm packs/);
+  });
+  it('refuses sizes that are not whole MCUs, or too large', () => {
+    refused((c) => (c.width = 40), /codec\.width: must be a multiple of 16/);
+    refused((c) => (c.height = 0), /codec\.height: must be an integer from 16/);
+    refused((c) => (c.width = 4096), /codec\.width: must be an integer from 16 to 1024/);
+  });
+  it('refuses formats and settings the runtime cannot restore', () => {
+    refused((c) => (c.format = 'png'), /codec\.format/);
+    refused((c) => (c.stream = 'full'), /codec\.stream/);
+    refused((c) => (c.quality = 50), /codec\.quality: must be 25/);
+    refused((c) => (c.subsampling = '4:4:4'), /codec\.subsampling/);
+    refused((c) => (c.restartInterval = 2), /codec\.restartInterval/);
+    refused((c) => (c.extra = 1), /codec: unknown key "extra"/);
+    refused((c) => delete c.maxTokens, /codec\.maxTokens: is required/);
+  });
+  it('knows the token mappings', () => {
+    refused((c) => (c.tokens = { mapping: 'bpe' }), /codec\.tokens\.mapping: must be "bytes" or "braille"/);
+    refused((c) => (c.tokens = { mapping: 'bytes' }), /codec\.tokens\.offset/);
+    refused((c) => (c.tokens = { mapping: 'braille' }), /braille mapping needs the pack's tokenizer/);
+  });
+  it('keeps ids inside the vocabulary and off the byte tokens', () => {
+    refused((c) => (c.eos = 262), /codec\.eos: id 262 is outside the decoder's vocabulary of 262/);
+    refused((c) => (c.tokens = { mapping: 'bytes', offset: 7 }), /byte tokens 7…262 do not fit the decoder's vocabulary of 262/);
+    refused((c) => (c.pad = 3), /codec\.pad: id 3 is a byte token/);
+    refused((c) => (c.eos = 0), /codec\.eos: must differ from codec\.bos/);
+  });
 });
 
 describe('relative pack paths', () => {

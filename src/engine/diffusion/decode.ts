@@ -247,7 +247,9 @@ export async function decodeDiffusion(lm: DiffusionLM, o: DiffusionOptions): Pro
       const orig = Array.from({ length: B }, (_, i) => o.rewrite!.tokens[block * B + i] ?? o.eos ?? o.rewrite!.tokens[o.rewrite!.tokens.length - 1]!);
       const w = almostOneHot(orig, V, K);
       const a = alphaBar(t0, T);
-      for (let i = 0; i < x.length; i++) x[i] = Math.sqrt(a) * w[i]! + Math.sqrt(1 - a) * x[i]!;
+      const signal = Math.sqrt(a);
+      const spread = Math.sqrt(1 - a);
+      for (let i = 0; i < x.length; i++) x[i] = signal * w[i]! + spread * x[i]!;
       if (recipe) recipe = { ...recipe, alphaBar: a, tokens: Int32Array.from(orig) };
     }
     const selfConds: (Float32Array | undefined)[] = groups.map((g) => (g.lm.selfConditioning ? new Float32Array(g.rows.length * B * V) : undefined));
@@ -283,7 +285,9 @@ export async function decodeDiffusion(lm: DiffusionLM, o: DiffusionOptions): Pro
       const a = alphaBar(t - 1, T);
       // A multi-hot projection is not one token per position: those steps have no recipe.
       recipe = noiseSeed !== undefined && o.projection.kind === 'sample' ? { seed: noiseSeed, at: { block, step: t }, alphaBar: a, tokens: chosen } : undefined;
-      for (let i = 0; i < x.length; i++) x[i] = Math.sqrt(a) * projected[i]! + Math.sqrt(1 - a) * z[i]!;
+      const signal = Math.sqrt(a);
+      const spread = Math.sqrt(1 - a);
+      for (let i = 0; i < x.length; i++) x[i] = signal * projected[i]! + spread * z[i]!;
     }
     // The released block is the argmax of the last step's (guided) logits, as in the official code.
     const released = argmaxRows(combined, B, V);

@@ -3,13 +3,24 @@
  * them is < p (the first token always; p = 0 keeps only the argmax). `sample` draws one token from the nucleus and
  * writes +K there, −K elsewhere; `multi-hot` writes +K on the whole nucleus.
  */
+import { sortByValueDesc } from '../logits';
 import type { Rng } from '../random';
 
 export type Projection = { kind: 'sample'; topP: number } | { kind: 'multi-hot'; topP: number };
 
 let scratch = new Float64Array(0);
+let candidates = new Int32Array(0);
+/** Histogram of the distance below the maximum logit: bins of 1/BIN_SCALE nat, the last bin holds everything further. */
+const BINS = 1024;
+const BIN_SCALE = 16;
+const binMass = new Float64Array(BINS);
+const binMin = new Float64Array(BINS);
 
-function nucleus(logits: Float32Array, offset: number, V: number, topP: number): { ids: number[]; probs: number[] } {
+let nucleusIds = new Int32Array(0);
+let nucleusProbs = new Float64Array(0);
+
+/** The nucleus of one position, most probable first: views into scratch buffers, valid until the next call. */
+function nucleus(logits: Float32Array, offset: number, V: number, topP: number): { ids: Int32Array; probs: Float64Array } {
   let max = -Infinity;
   let best = 0;
   for (let v = 0; v < V; v++) {
@@ -18,34 +29,58 @@ function nucleus(logits: Float32Array, offset: number, V: number, topP: number):
       best = v;
     }
   }
-  if (topP <= 0) return { ids: [best], probs: [1] }; // greedy: only the argmax is kept
+  if (topP <= 0) return { ids: Int32Array.of(best), probs: Float64Array.of(1) }; // greedy: only the argmax is kept
   if (scratch.length < V) scratch = new Float64Array(V);
+  if (nucleusIds.length < V) {
+    nucleusIds = new Int32Array(V);
+    nucleusProbs = new Float64Array(V);
+  }
   const exps = scratch;
   let sum = 0;
   for (let v = 0; v < V; v++) sum += exps[v] = Math.exp(logits[offset + v]! - max);
   if (topP >= 1) {
     // The whole vocabulary is the nucleus: no order needed.
-    const ids = [best];
-    for (let v = 0; v < V; v++) if (v !== best) ids.push(v);
-    return { ids, probs: ids.map((v) => exps[v]! / sum) };
+    nucleusIds[0] = best;
+    for (let v = 0, j = 1; v < V; v++) if (v !== best) nucleusIds[j++] = v;
+    for (let j = 0; j < V; j++) nucleusProbs[j] = exps[nucleusIds[j]!]! / sum;
+    return { ids: nucleusIds.subarray(0, V), probs: nucleusProbs.subarray(0, V) };
   }
-  // Only tokens that can be in the nucleus need sorting: everything below ε = (1 − p)/(2V) together holds less than
-  // (1 − p)/2 of the mass, so the sorted candidates always reach p. Exact, and ~100× fewer items to sort.
-  const eps = ((1 - topP) / (2 * V)) * sum;
-  const candidates: number[] = [];
-  for (let v = 0; v < V; v++) if (exps[v]! >= eps) candidates.push(v);
-  candidates.sort((a, b) => exps[b]! - exps[a]! || a - b);
-  const ids: number[] = [];
-  const probs: number[] = [];
+  // Only the most probable tokens can be in the nucleus. A histogram of the mass by distance below the maximum finds
+  // the bin where the mass reaches p (with a margin far above rounding); the candidates are every token at least as
+  // probable as the least probable token of the bins up to it — a prefix of the sorted order that holds more than p,
+  // so the walk below stops inside it exactly where it would over the whole sorted vocabulary. Only the candidates
+  // (typically the nucleus and one bin) are sorted, without a comparator (logits.ts sortByValueDesc).
+  binMass.fill(0);
+  binMin.fill(Infinity);
+  for (let v = 0; v < V; v++) {
+    const d = (max - logits[offset + v]!) * BIN_SCALE;
+    const b = d < BINS - 1 ? d | 0 : BINS - 1;
+    const e = exps[v]!;
+    binMass[b]! += e;
+    if (e < binMin[b]!) binMin[b] = e;
+  }
+  const target = topP * sum * (1 + 1e-9);
+  let acc = 0;
+  let lo = Infinity;
+  for (let b = 0; b < BINS; b++) {
+    acc += binMass[b]!;
+    if (binMin[b]! < lo) lo = binMin[b]!;
+    if (acc >= target) break;
+  }
+  if (candidates.length < V) candidates = new Int32Array(V);
+  let n = 0;
+  for (let v = 0; v < V; v++) if (exps[v]! >= lo) candidates[n++] = v;
+  const sorted = sortByValueDesc(candidates.subarray(0, n), exps, logits.subarray(offset, offset + V));
+  let kept = 0;
   let before = 0;
-  for (const v of candidates) {
-    if (ids.length > 0 && !(before < topP)) break;
+  for (const v of sorted) {
+    if (kept > 0 && !(before < topP)) break;
     const p = exps[v]! / sum;
-    ids.push(v);
-    probs.push(p);
+    nucleusIds[kept] = v;
+    nucleusProbs[kept++] = p;
     before += p;
   }
-  return { ids, probs };
+  return { ids: nucleusIds.subarray(0, kept), probs: nucleusProbs.subarray(0, kept) };
 }
 
 /** Projects `[rows·B, V]` logits into `out` (same shape) with values ±K; returns the chosen token per position. */
@@ -59,7 +94,8 @@ export function project(logits: Float32Array, positions: number, V: number, K: n
       for (const v of ids) out[o + v] = K;
       chosen[i] = ids[0]!;
     } else {
-      const total = probs.reduce((s, x) => s + x, 0);
+      let total = 0;
+      for (let j = 0; j < probs.length; j++) total += probs[j]!;
       let u = rng.next() * total;
       let pick = ids[ids.length - 1]!;
       for (let j = 0; j < ids.length; j++) {

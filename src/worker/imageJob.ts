@@ -1,0 +1,209 @@
+/**
+ * `image/run`: JPEG-LM image completion and generation (thesis ch. 6) with a codec-lm pack. The input image becomes
+ * the canonical image-only stream of the pack's size (runtime/imageInput.ts), the ratio cuts it after whole patches
+ * (the prompt), and N samples are decoded as one batch (engine/sampling.ts), each constrained by its own incremental
+ * stream validator so that every sample decodes (runtime/codecLm.ts). Progress carries, per sample, the bytes so far
+ * as a decodable JPEG (the rest grey) whenever its MCUs advance, so a panel can show the rows as they come.
+ */
+import {
+  IMAGE_DEFAULTS,
+  IMAGE_MAX_SAMPLES,
+  WorkerErrorCode,
+  type DecodingParams,
+  type ImageProgress,
+  type ImageRunParams,
+  type ImageRunResult,
+  type ImageSampleResult,
+} from '../protocol/worker';
+import { CancelledError, ContextTooLongError, EngineInputError } from '../engine/errors';
+import { validateDecoding } from '../engine/logits';
+import { sampleRows, type SampledRow } from '../engine/sampling';
+import { ImageSample, closedJpeg, completionPrompt, generationPrompt, jpegFile, type ImagePrompt } from '../runtime/imageSamples';
+import { ImageSourceError, imageStreamFromBytes, imageStreamFromFile } from '../runtime/imageInput';
+import { sha256 } from '../runtime/packs';
+import { WorkerFailure, type WorkerService } from './service';
+
+export interface ImageJobControl {
+  signal: AbortSignal;
+  onProgress?: (p: Omit<ImageProgress, 'progressToken'>) => void;
+  /** Minimum gap between progress notifications (the first and the last always go out). */
+  progressIntervalMs?: number;
+}
+
+/** Longest base64 stream accepted in a request (a canonical 1024×1024 stream is far smaller). */
+const MAX_STREAM_BASE64 = 16 * 1024 * 1024;
+
+const bad = (msg: string) => new WorkerFailure(WorkerErrorCode.BadInput, msg);
+const b64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+
+interface Knobs {
+  ratio: number;
+  samples: number;
+  decoding: DecodingParams;
+  seed: number;
+  constrained: boolean;
+}
+
+function checkParams(p: ImageRunParams): Knobs {
+  if (p?.mode !== 'complete' && p?.mode !== 'generate') throw bad('mode must be "complete" or "generate"');
+  if (p.mode === 'complete') {
+    if ((p.file === undefined) === (p.stream === undefined)) throw bad('complete needs the image: a file, or a canonical stream (one of them)');
+    if (p.file !== undefined && (typeof p.file !== 'string' || !p.file)) throw bad('file must be a path');
+    if (p.stream !== undefined && (typeof p.stream !== 'string' || p.stream.length > MAX_STREAM_BASE64))
+      throw bad('stream must be base64 text of at most 16 MB');
+  } else if (p.file !== undefined || p.stream !== undefined || p.ratio !== undefined) {
+    throw bad('generate takes no image and no ratio (it samples whole images)');
+  }
+  const ratio = p.ratio ?? (p.mode === 'complete' ? IMAGE_DEFAULTS.ratio : 0);
+  if (typeof ratio !== 'number' || !(ratio >= 0 && ratio <= 1)) throw bad(`ratio must be a number from 0 to 1 (got ${String(p.ratio)})`);
+  const samples = p.samples ?? IMAGE_DEFAULTS.samples;
+  if (!Number.isInteger(samples) || samples < 1 || samples > IMAGE_MAX_SAMPLES) throw bad(`samples must be an integer from 1 to ${IMAGE_MAX_SAMPLES}`);
+  const decoding = p.decoding ?? IMAGE_DEFAULTS.decoding;
+  const why = validateDecoding(decoding);
+  if (why) throw bad(why);
+  if (decoding.mode === 'sample' && decoding.topK !== undefined && (!Number.isInteger(decoding.topK) || decoding.topK < 1))
+    throw bad('top-k must be a positive integer');
+  const seed = p.seed ?? Math.floor(Math.random() * 2 ** 31);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) throw bad('seed must be a non-negative 32-bit integer');
+  if (p.maxTokens !== undefined && (!Number.isInteger(p.maxTokens) || p.maxTokens < 1)) throw bad('max tokens must be a positive integer');
+  if (p.constrained !== undefined && typeof p.constrained !== 'boolean') throw bad('constrained must be true or false');
+  return { ratio, samples, decoding, seed, constrained: p.constrained ?? true };
+}
+
+export async function runImage(service: WorkerService, p: ImageRunParams, job: ImageJobControl): Promise<ImageRunResult> {
+  const started = performance.now();
+  const knobs = checkParams(p);
+  const model = await service.codecModel(p.packId);
+  const { geometry } = model;
+  const cancelled = (what: string, data?: unknown) =>
+    new WorkerFailure(WorkerErrorCode.Cancelled, `image ${p.mode === 'complete' ? 'completion' : 'generation'} cancelled ${what}`, data);
+
+  let stream: Uint8Array | undefined;
+  try {
+    if (p.file !== undefined) stream = await imageStreamFromFile(p.file, geometry);
+    else if (p.stream !== undefined) stream = await imageStreamFromBytes(new Uint8Array(Buffer.from(p.stream, 'base64')), geometry);
+  } catch (e) {
+    if (e instanceof ImageSourceError) throw bad(e.message);
+    throw e;
+  }
+  if (job.signal.aborted) throw cancelled('before decoding');
+  const prompt: ImagePrompt = stream ? completionPrompt(stream, knobs.ratio, geometry) : generationPrompt(geometry);
+  const promptIds = Int32Array.from([model.codec.bos, ...model.encode(prompt.bytes)]);
+  // The model read [bos] + stream + [eos] in training: room is left for the eos it was taught to end with.
+  const limit = Math.min(model.codec.maxTokens - 1, model.lm.maxContext) - promptIds.length;
+  const maxTokens = Math.max(0, Math.min(p.maxTokens ?? limit, limit));
+  const samples = Array.from({ length: knobs.samples }, () => new ImageSample(model, prompt.bytes, knobs.constrained));
+
+  // Progress: per sample, a preview when its decodable MCUs advanced since the last one sent.
+  const sentMcus = samples.map(() => -1);
+  let lastSent = 0;
+  const interval = job.progressIntervalMs ?? 50;
+  const report = (step: number, rows: readonly SampledRow[], force: boolean) => {
+    if (!job.onProgress) return;
+    const now = performance.now();
+    if (!force && step !== 1 && now - lastSent < interval) return;
+    lastSent = now;
+    job.onProgress({
+      step,
+      maxSteps: maxTokens,
+      mcuCount: prompt.mcuCount,
+      samples: samples.map((s, i) => {
+        const mcusDone = s.mcusDone;
+        const changed = mcusDone !== sentMcus[i];
+        sentMcus[i] = mcusDone;
+        return { index: i, tokens: rows[i]?.tokens.length ?? 0, mcusDone, done: !!rows[i]?.stoppedBy, ...(changed && { jpeg: b64(s.preview()) }) };
+      }),
+    });
+  };
+
+  const prepared = performance.now();
+  let prefilled = prepared;
+  let steps = 0;
+  let rows: SampledRow[];
+  try {
+    const r = await sampleRows(model.lm, {
+      prompt: promptIds,
+      samples: knobs.samples,
+      decoding: knobs.decoding,
+      maxTokens,
+      seed: knobs.seed,
+      // Constrained rows end at EOI (eos is never allowed); raw rows at eos or at the first FF D9.
+      stopTokens: [model.codec.eos],
+      padToken: model.codec.pad,
+      constraint: (r) => samples[r]!,
+      signal: job.signal,
+      onPrefill: () => (prefilled = performance.now()),
+      onStep: (step, rs) => {
+        steps = step;
+        report(step, rs, false);
+      },
+    });
+    rows = r.rows;
+    steps = r.steps;
+  } catch (e) {
+    if (e instanceof CancelledError) {
+      const partial = e.partial as { rows: SampledRow[]; steps: number } | undefined;
+      throw cancelled(`after ${partial?.steps ?? 0} steps`, { steps: partial?.steps ?? 0, tokens: partial?.rows.map((r) => r.tokens.length) ?? [] });
+    }
+    if (e instanceof ContextTooLongError || e instanceof EngineInputError) throw bad(e.message);
+    throw e;
+  }
+  const decoded = performance.now();
+
+  const results: ImageSampleResult[] = rows.map((row, i) => {
+    const done = samples[i]!.finish(row.closing);
+    return {
+      index: i,
+      jpeg: b64(jpegFile(done.stream)),
+      streamBytes: done.stream.length,
+      tokens: row.tokens.length,
+      closingBytes: done.closingBytes,
+      stoppedBy: row.stoppedBy ?? 'max-tokens',
+      decodable: done.decodable,
+      ...(done.problem !== undefined && { problem: done.problem }),
+    };
+  });
+  report(steps, rows, true);
+  const provider = service.providerReport();
+  const m = model.pack.manifest;
+  const decodeMs = decoded - prefilled;
+  return {
+    mode: p.mode,
+    model: { id: m.id, ...(m.displayName && { displayName: m.displayName }) },
+    width: geometry.width,
+    height: geometry.height,
+    ...(stream && { source: b64(jpegFile(stream)) }),
+    prompt: b64(closedJpeg(prompt.bytes, geometry)),
+    samples: results,
+    decodable: results.filter((r) => r.decodable).length,
+    run: {
+      packId: m.id,
+      manifestSha256: model.pack.manifestSha256,
+      modelSha256: model.modelSha256,
+      seed: knobs.seed,
+      knobs: { mode: p.mode, ratio: knobs.ratio, samples: knobs.samples, decoding: knobs.decoding, maxTokens, constrained: knobs.constrained },
+      image: {
+        width: geometry.width,
+        height: geometry.height,
+        mcuCount: prompt.mcuCount,
+        patches: prompt.patches,
+        keptPatches: prompt.keptPatches,
+        keptMcus: prompt.keptMcus,
+      },
+      ...(stream && { source: { ...(p.file !== undefined && { file: p.file }), streamSha256: sha256(stream), streamBytes: stream.length } }),
+      promptBytes: prompt.bytes.length,
+      promptTokens: promptIds.length,
+      perSample: results.map((r) => ({ tokens: r.tokens, decodable: r.decodable, stoppedBy: r.stoppedBy })),
+      provider: provider.chosen,
+      device: provider.device,
+      timings: {
+        totalMs: Math.round(performance.now() - started),
+        prepareMs: Math.round(prepared - started),
+        prefillMs: Math.round(prefilled - prepared),
+        decodeMs: Math.round(decodeMs),
+        steps,
+        msPerStep: steps ? Math.round((decodeMs / steps) * 1000) / 1000 : 0,
+      },
+    },
+  };
+}
