@@ -114,6 +114,12 @@ export class OnnxCausalLM implements CausalLM {
   readonly eos: number;
   readonly eosIds: readonly number[];
   readonly feeds: DecoderFeeds;
+  /**
+   * Whether the rows of one batch change each other's logits: dynamically quantised graphs (int8/uint8 exports:
+   * DynamicQuantizeLinear) quantise the activations with one scale for the whole batch. CAD's two rows must be
+   * p(y|c,x) and p(y|x) exactly, so such a graph runs every row as its own batch of one.
+   */
+  readonly rowsCoupled: boolean;
 
   constructor(
     private readonly graph: LoadedGraph,
@@ -129,6 +135,7 @@ export class OnnxCausalLM implements CausalLM {
     this.vocabSize = Math.min(shape.vocabSize, options.tokenizerVocab ?? shape.vocabSize);
     this.maxContext = shape.maxContext;
     this.feeds = decoderFeeds(graph.session, graph.pack.manifest.id);
+    this.rowsCoupled = (graph.opTypes ?? []).includes('DynamicQuantizeLinear');
   }
 
   private emptyPast(rows: number): Record<string, ort.Tensor> {
@@ -177,8 +184,9 @@ export class OnnxCausalLM implements CausalLM {
   async prefill(prompts: readonly Int32Array[]): Promise<{ logits: Float32Array[]; state: DecodeState }> {
     const rows = prompts.length;
     const L = Math.max(...prompts.map((p) => p.length));
-    if (!this.feeds.positionIds && rows > 1 && prompts.some((p) => p.length !== L)) {
-      // Such a graph counts positions from the past length, so a left-padded row would read shifted positions.
+    if (rows > 1 && (this.rowsCoupled || (!this.feeds.positionIds && prompts.some((p) => p.length !== L)))) {
+      // Rows run one at a time: the graph couples them (see rowsCoupled), or it counts positions from the past length,
+      // so a left-padded row would read shifted positions.
       const parts = [];
       const logits: Float32Array[] = [];
       for (const p of prompts) {

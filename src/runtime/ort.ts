@@ -86,6 +86,8 @@ export interface LoadedGraph {
   session: ort.InferenceSession;
   /** Where the session runs: the configured provider, or cpu when that provider could not take this model. */
   provider: ProviderName;
+  /** The graph's operator types (`domain.Op` outside the default domain), from the static check at load. */
+  opTypes: readonly string[];
   lastUsed: number;
 }
 
@@ -142,7 +144,7 @@ export class SessionCache {
     // Re-read and re-hash: the bytes ONNX Runtime parses are exactly the bytes that were validated.
     const bytes = await readPackFile(pack, file);
     const sizes = Object.fromEntries(Object.entries(pack.manifest.files).map(([n, e]) => [n, e.bytes]));
-    checkGraphBytes(pack, role, bytes, sizes);
+    const opTypes = checkGraphBytes(pack, role, bytes, sizes);
     const externalData: { path: string; data: Uint8Array }[] = [];
     for (const ext of externalDataFiles(pack.manifest, role, bytes)) externalData.push({ path: ext.location, data: await readPackFile(pack, ext.file) });
     const create = (provider: ProviderName): Promise<ort.InferenceSession> => {
@@ -177,7 +179,7 @@ export class SessionCache {
       await session.release();
       throw e;
     }
-    const g: LoadedGraph = { key, pack, role, session, provider, lastUsed: Date.now() };
+    const g: LoadedGraph = { key, pack, role, session, provider, opTypes, lastUsed: Date.now() };
     this.loaded.set(key, g);
     this.schedule();
     this.onChange();

@@ -150,8 +150,9 @@ export function checkSessionSignature(pack: ValidatedPack, role: string, actual:
   compareSignature(pack.manifest.id, role, pack.manifest.io[role]!, actual, 'loaded session');
 }
 
-/** Validates the ONNX bytes of one graph statically: structure, domains, external data, declared I/O. */
-export function checkGraphBytes(pack: { manifest: PackManifest }, role: string, bytes: Uint8Array, fileSizes: Record<string, number>): void {
+/** Validates the ONNX bytes of one graph statically: structure, domains, external data, declared I/O. Returns the
+ *  graph's operator types (`domain.Op` outside the default domain). */
+export function checkGraphBytes(pack: { manifest: PackManifest }, role: string, bytes: Uint8Array, fileSizes: Record<string, number>): string[] {
   const label = pack.manifest.id;
   const file = pack.manifest.graphs[role]!;
   let scan;
@@ -191,6 +192,7 @@ export function checkGraphBytes(pack: { manifest: PackManifest }, role: string, 
     }
   }
   compareSignature(label, role, pack.manifest.io[role]!, scan, 'ONNX file');
+  return scan.opTypes;
 }
 
 /** Files ONNX Runtime must be given for a graph (its external data), relative to the pack. */
