@@ -131,6 +131,10 @@ export function scanOnnxModel(bytes: Uint8Array, limits: ScanLimits = DEFAULT_SC
   const graph = (b: Uint8Array, depth: number, isMain: boolean): void => {
     if (depth > limits.maxGraphDepth) throw new OnnxScanError(`subgraphs are nested deeper than ${limits.maxGraphDepth} levels`);
     scan.maxGraphDepth = Math.max(scan.maxGraphDepth, depth);
+    // Counted before any node is read, so a graph over the limit is refused without walking it.
+    let nodes = 0;
+    for (const f of readFields(b)) if (f.field === 1 && f.bytes) nodes++;
+    if (scan.nodeCount + nodes > limits.maxNodes) throw new OnnxScanError(`the model has more than ${limits.maxNodes} nodes`);
     for (const f of readFields(b)) {
       if (!f.bytes) continue;
       if (f.field === 1) node(f.bytes, depth);

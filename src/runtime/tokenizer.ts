@@ -12,6 +12,8 @@ const ALLOWED_MODELS = new Set(['BPE', 'Unigram', 'WordPiece']);
 const MAX_VOCAB = 1_000_000;
 /** Deepest nesting of arrays/objects accepted in tokenizer.json (real ones nest fewer than 10 levels). */
 export const MAX_JSON_DEPTH = 64;
+/** Encoded and decoded once when a tokenizer is loaded, so that a malformed configuration fails there (ASCII: every vocabulary covers it). */
+const LOAD_PROBE = 'Concert probe 123, ok.';
 /** Plain text longer than this is encoded in slices of about this many characters (see encodePlainAsync). */
 const SLICE_CHARS = 8192;
 
@@ -40,6 +42,15 @@ const append = (into: number[], ids: ArrayLike<number>): void => {
 
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A value of the file for a message or a comparison, never converted by its own `toString` (`{"toString": 1}` throws). */
+const valueText = (v: unknown): string =>
+  typeof v === 'string'
+    ? v
+    : typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined
+      ? String(v)
+      : Array.isArray(v)
+        ? '(a list)'
+        : '(an object)';
 
 function collectRegexes(node: unknown, out: string[]): void {
   if (Array.isArray(node)) node.forEach((n) => collectRegexes(n, out));
@@ -68,7 +79,7 @@ export function checkTokenizerJson(text: string, specialTokens: Record<string, s
     throw new Error(`is not valid JSON (${(e as Error).message})`);
   }
   if (!isObj(json) || !isObj(json.model)) throw new Error('has no "model" section');
-  const modelType = String(json.model.type ?? '');
+  const modelType = valueText(json.model.type ?? '');
   if (!ALLOWED_MODELS.has(modelType)) throw new Error(`model type "${modelType}" is not supported (use ${[...ALLOWED_MODELS].join(', ')})`);
   const ids: number[] = [];
   const vocab = json.model.vocab;
@@ -79,10 +90,19 @@ export function checkTokenizerJson(text: string, specialTokens: Record<string, s
     if (!isObj(vocab)) throw new Error(`${modelType} vocab must be an object of token → id`);
     for (const v of Object.values(vocab)) ids.push(v as number);
   }
+  const merges = json.model.merges;
+  if (modelType === 'BPE' && merges !== undefined) {
+    const pair = (m: unknown) =>
+      (typeof m === 'string' && m.includes(' ')) || (Array.isArray(m) && m.length === 2 && typeof m[0] === 'string' && typeof m[1] === 'string');
+    if (!Array.isArray(merges) || !merges.every(pair)) throw new Error('BPE merges must be a list of "a b" strings or [a, b] pairs');
+  }
   const added = Array.isArray(json.added_tokens) ? (json.added_tokens as Json[]) : [];
-  for (const t of added) ids.push(t.id as number);
+  for (const t of added) {
+    if (!isObj(t) || typeof t.content !== 'string') throw new Error('has an entry of "added_tokens" that is not an object {id, content, …}');
+    ids.push(t.id as number);
+  }
   for (const id of ids)
-    if (!Number.isInteger(id) || id < 0 || id >= MAX_VOCAB) throw new Error(`token id ${String(id)} is not an integer in [0, ${MAX_VOCAB})`);
+    if (!Number.isInteger(id) || id < 0 || id >= MAX_VOCAB) throw new Error(`token id ${valueText(id)} is not an integer in [0, ${MAX_VOCAB})`);
   const vocabSize = ids.reduce((m, id) => Math.max(m, id + 1), 0);
   const distinct = new Set(ids).size;
   // Allow a few unused ids (added tokens reuse vocab ids), but not a sparse table that would blow up allocations.
@@ -133,9 +153,16 @@ export class PackTokenizer {
       json,
       added.filter((t) => t.special !== true),
     );
-    this.control = new Tokenizer(json, {});
-    // The plain tokenizer does not split out special tokens: they stay only in the id table.
-    this.plain = new Tokenizer({ ...json, added_tokens: added.filter((t) => t.special !== true) }, {});
+    // The tokenizer library assumes a well-formed file: what it throws on a malformed one (a TypeError from deep
+    // inside) is turned into one clear reason, here rather than at the first encode of a user's text.
+    try {
+      this.control = new Tokenizer(json, {});
+      // The plain tokenizer does not split out special tokens: they stay only in the id table.
+      this.plain = new Tokenizer({ ...json, added_tokens: added.filter((t) => t.special !== true) }, {});
+      for (const t of [this.control, this.plain]) t.decode(t.encode(LOAD_PROBE, { add_special_tokens: false }).ids, { skip_special_tokens: false });
+    } catch (e) {
+      throw new Error(`cannot be loaded by the tokenizer library (${(e as Error)?.message ?? String(e)})`);
+    }
   }
 
   /** Encodes text that may contain the pack's special-token strings as control tokens (prompt templates only). */
@@ -161,11 +188,18 @@ export class PackTokenizer {
    */
   async encodePlainAsync(text: string, isCancelled: () => boolean = () => false, cancelled: () => Error = () => new Error('cancelled')): Promise<number[]> {
     const ids: number[] = [];
+    // Yield once per SLICE_CHARS characters encoded, not per piece: text full of special-token strings is cut into
+    // thousands of tiny pieces, and a turn of the event loop for each made it many times slower.
+    let sinceYield = text.length > SLICE_CHARS ? SLICE_CHARS : 0;
     for (const piece of this.plainPieces(text)) {
       for (const slice of this.sliceable ? sliceText(piece, SLICE_CHARS) : [piece]) {
-        if (text.length > SLICE_CHARS) await new Promise<void>((r) => setImmediate(r));
+        if (sinceYield >= SLICE_CHARS) {
+          await new Promise<void>((r) => setImmediate(r));
+          sinceYield = 0;
+        }
         if (isCancelled()) throw cancelled();
         append(ids, this.plainIds(slice));
+        sinceYield += slice.length;
       }
     }
     return ids;
@@ -239,7 +273,7 @@ function sliceSafe(json: Json, plainAdded: Json[]): boolean {
     if (n === null || n === undefined) return true;
     if (!isObj(n)) return false;
     if (n.type === 'Sequence') return Array.isArray(n.normalizers) && n.normalizers.every(okNormalizer);
-    if (['NFC', 'NFD', 'NFKC', 'NFKD', 'Lowercase'].includes(String(n.type))) return true;
+    if (['NFC', 'NFD', 'NFKC', 'NFKD', 'Lowercase'].includes(valueText(n.type))) return true;
     if (
       n.type === 'Replace' &&
       isObj(n.pattern) &&
@@ -282,7 +316,7 @@ function sliceSafe(json: Json, plainAdded: Json[]): boolean {
   const pieces: string[] = [];
   if (isObj(model.vocab)) pieces.push(...Object.keys(model.vocab));
   else if (Array.isArray(model.vocab)) for (const v of model.vocab) if (Array.isArray(v) && typeof v[0] === 'string') pieces.push(v[0]);
-  if (Array.isArray(model.merges)) for (const m of model.merges) pieces.push(Array.isArray(m) ? m.join('') : String(m).replace(' ', ''));
+  if (Array.isArray(model.merges)) for (const m of model.merges) pieces.push(Array.isArray(m) ? m.map(valueText).join('') : valueText(m).replace(' ', ''));
   const spans = (p: string): boolean => {
     for (let k = p.indexOf(marker, 1); k > 0; k = p.indexOf(marker, k + 1)) {
       const before = p.slice(0, k);

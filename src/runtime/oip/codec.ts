@@ -65,14 +65,40 @@ const ELEMENT: Record<Exclude<OipDatatype, 'BYTES'>, { bytes: number; make: (buf
 const DATATYPES = new Set<string>([...Object.keys(ELEMENT), 'BYTES']);
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+/** Deepest nesting of a tensor's JSON `data` lists (a tensor of rank r nests r levels). */
+export const MAX_DATA_DEPTH = 32;
+
+/** A shape for a message, without serialising whatever a request put in it (a deeply nested list overflows the stack). */
+const shapeText = (shape: readonly unknown[]): string =>
+  shape.length <= 64 && shape.every((d) => typeof d === 'number') ? JSON.stringify(shape) : `of ${shape.length} dimensions`;
+
 export function elementCount(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new OipCodecError(`shape ${JSON.stringify(shape)} has a dimension that is not a non-negative integer`);
+    if (!Number.isInteger(d) || d < 0) throw new OipCodecError(`shape ${shapeText(shape)} has a dimension that is not a non-negative integer`);
     n *= d;
   }
-  if (n > 2 ** 31) throw new OipCodecError(`shape ${JSON.stringify(shape)} is too large`);
+  if (n > 2 ** 31) throw new OipCodecError(`shape ${shapeText(shape)} is too large`);
   return n;
+}
+
+/** The values of nested lists in row-major order, without recursion (Array#flat(Infinity) overflows the stack). */
+function flatten(name: string, data: unknown): unknown[] {
+  if (!Array.isArray(data)) return [data];
+  const out: unknown[] = [];
+  const stack: { list: unknown[]; at: number }[] = [{ list: data, at: 0 }];
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    if (top.at >= top.list.length) {
+      stack.pop();
+      continue;
+    }
+    const v = top.list[top.at++];
+    if (!Array.isArray(v)) out.push(v);
+    else if (stack.length >= MAX_DATA_DEPTH) throw new OipCodecError(`tensor ${name}: data is nested deeper than ${MAX_DATA_DEPTH} levels`);
+    else stack.push({ list: v, at: 0 });
+  }
+  return out;
 }
 
 /** The raw bytes of a tensor (little-endian, row-major); BYTES elements each get a 4-byte length prefix. */
@@ -109,12 +135,12 @@ export function tensorFromBytes(name: string, datatype: OipDatatype, shape: numb
       items.push(bytes.slice(o + 4, o + 4 + len));
       o += 4 + len;
     }
-    if (items.length !== n) throw new OipCodecError(`tensor ${name}: ${items.length} BYTES elements for shape ${JSON.stringify(shape)}`);
+    if (items.length !== n) throw new OipCodecError(`tensor ${name}: ${items.length} BYTES elements for shape ${shapeText(shape)}`);
     return { name, datatype, shape, data: items };
   }
   const el = ELEMENT[datatype];
   if (bytes.length !== n * el.bytes)
-    throw new OipCodecError(`tensor ${name}: ${bytes.length} bytes for ${datatype}${JSON.stringify(shape)} (expected ${n * el.bytes})`);
+    throw new OipCodecError(`tensor ${name}: ${bytes.length} bytes for ${datatype}${shapeText(shape)} (expected ${n * el.bytes})`);
   if (!LITTLE_ENDIAN) throw new OipCodecError('the binary tensor form needs a little-endian host');
   const buf = new ArrayBuffer(bytes.length);
   new Uint8Array(buf).set(bytes);
@@ -139,8 +165,8 @@ function jsonData(t: Tensor): unknown[] {
 export function tensorFromJson(name: string, datatype: OipDatatype, shape: number[], data: unknown): Tensor {
   if (!DATATYPES.has(datatype)) throw new OipCodecError(`tensor ${name}: unknown datatype ${String(datatype)}`);
   const n = elementCount(shape);
-  const flat = Array.isArray(data) ? (data as unknown[]).flat(Infinity) : [data];
-  if (flat.length !== n) throw new OipCodecError(`tensor ${name}: ${flat.length} values for shape ${JSON.stringify(shape)}`);
+  const flat = flatten(name, data);
+  if (flat.length !== n) throw new OipCodecError(`tensor ${name}: ${flat.length} values for shape ${shapeText(shape)}`);
   if (datatype === 'BYTES') return { name, datatype, shape, data: flat.map((s) => new TextEncoder().encode(String(s))) };
   if (datatype === 'FP16') throw new OipCodecError(`tensor ${name}: FP16 has no JSON form`);
   const el = ELEMENT[datatype];
@@ -215,7 +241,7 @@ function decodeBody(body: Uint8Array, headerLength: number | undefined, key: 'in
     let t: Tensor;
     if (size !== undefined) {
       if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || o + size > body.length)
-        throw new OipCodecError(`tensor ${w.name}: binary_data_size ${String(size)} runs past the body`);
+        throw new OipCodecError(`tensor ${w.name}: binary_data_size ${typeof size === 'number' ? size : `(a ${typeof size})`} runs past the body`);
       t = tensorFromBytes(w.name, w.datatype, w.shape, body.subarray(o, o + size));
       o += size;
     } else t = tensorFromJson(w.name, w.datatype, w.shape, w.data);
@@ -238,6 +264,7 @@ export function decodeInferRequest(body: Uint8Array, headerLength?: number): Inf
   const { json, tensors } = decodeBody(body, headerLength, 'inputs');
   const params = json['parameters'] as Record<string, unknown> | undefined;
   const outputs = Array.isArray(json['outputs']) ? (json['outputs'] as { name: string; parameters?: Record<string, unknown> }[]) : undefined;
+  if (outputs?.some((o) => typeof o?.name !== 'string')) throw new OipCodecError('every entry of "outputs" needs a name');
   const binaryOutputs = new Set((outputs ?? []).filter((o) => o?.parameters?.['binary_data'] === true).map((o) => String(o.name)));
   return {
     ...(typeof json['id'] === 'string' && { id: json['id'] }),
@@ -280,7 +307,7 @@ export function decodeInferResponse(body: Uint8Array, headerLength?: number): In
   const { json, tensors } = decodeBody(body, headerLength, 'outputs');
   const params = json['parameters'];
   return {
-    model_name: String(json['model_name'] ?? ''),
+    model_name: typeof json['model_name'] === 'string' ? json['model_name'] : '',
     ...(typeof json['model_version'] === 'string' && { model_version: json['model_version'] }),
     ...(typeof json['id'] === 'string' && { id: json['id'] }),
     ...(params !== null && typeof params === 'object' && { parameters: params as Record<string, unknown> }),
