@@ -256,22 +256,20 @@ function checkCodec(v: Json, graphs: Record<string, string>, io: Record<string, 
   if (!isObj(v)) fail('codec', 'must be an object');
   for (const k of Object.keys(v)) if (!CODEC_KEYS.includes(k)) fail('codec', `unknown key "${k}"`);
   for (const k of CODEC_KEYS) if (v[k] === undefined) fail(`codec.${k}`, 'is required');
-  if (v.format !== 'jpeg') fail('codec.format', `must be "jpeg" (found ${JSON.stringify(v.format)})`);
-  if (v.stream !== 'image-only') fail('codec.stream', `must be "image-only": the quantisation and Huffman tables stripped (found ${JSON.stringify(v.stream)})`);
+  if (v.format !== 'jpeg') fail('codec.format', `must be "jpeg" (found ${shown(v.format)})`);
+  if (v.stream !== 'image-only') fail('codec.stream', `must be "image-only": the quantisation and Huffman tables stripped (found ${shown(v.stream)})`);
   const int = (k: string, min: number, max: number): number => {
     const n = v[k];
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max)
-      fail(`codec.${k}`, `must be an integer from ${min} to ${max} (found ${JSON.stringify(n)})`);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) fail(`codec.${k}`, `must be an integer from ${min} to ${max} (found ${shown(n)})`);
     return n;
   };
   const width = int('width', 16, CODEC_MAX_SIDE);
   const height = int('height', 16, CODEC_MAX_SIDE);
   if (width % 16) fail('codec.width', `must be a multiple of 16 (whole 4:2:0 MCUs; found ${width})`);
   if (height % 16) fail('codec.height', `must be a multiple of 16 (whole 4:2:0 MCUs; found ${height})`);
-  if (v.quality !== 25)
-    fail('codec.quality', `must be 25: the runtime restores the quality-25 tables of the canonical stream (found ${JSON.stringify(v.quality)})`);
-  if (v.subsampling !== '4:2:0') fail('codec.subsampling', `must be "4:2:0" (found ${JSON.stringify(v.subsampling)})`);
-  if (v.restartInterval !== 1) fail('codec.restartInterval', `must be 1 (a restart marker after every MCU; found ${JSON.stringify(v.restartInterval)})`);
+  if (v.quality !== 25) fail('codec.quality', `must be 25: the runtime restores the quality-25 tables of the canonical stream (found ${shown(v.quality)})`);
+  if (v.subsampling !== '4:2:0') fail('codec.subsampling', `must be "4:2:0" (found ${shown(v.subsampling)})`);
+  if (v.restartInterval !== 1) fail('codec.restartInterval', `must be 1 (a restart marker after every MCU; found ${shown(v.restartInterval)})`);
   const t = v.tokens;
   if (!isObj(t)) fail('codec.tokens', 'must be {"mapping": "bytes", "offset": n} or {"mapping": "braille"}');
   let tokens: CodecTokenMapping;
@@ -285,7 +283,7 @@ function checkCodec(v: Json, graphs: Record<string, string>, io: Record<string, 
     if (tokenizer === undefined) fail('codec.tokens', 'the braille mapping needs the pack\'s tokenizer (manifest key "tokenizer")');
     tokens = { mapping: 'braille' };
   } else {
-    fail('codec.tokens.mapping', `must be "bytes" or "braille" (found ${JSON.stringify(t.mapping)})`);
+    fail('codec.tokens.mapping', `must be "bytes" or "braille" (found ${shown(t.mapping)})`);
   }
   const ids = { bos: int('bos', 0, 1 << 24), eos: int('eos', 0, 1 << 24), pad: int('pad', 0, 1 << 24) };
   if (ids.bos === ids.eos) fail('codec.eos', 'must differ from codec.bos');

@@ -39,6 +39,7 @@ import {
   type WorkerStatus,
 } from '../protocol/worker';
 import { guardIpcChannel } from '../protocol/ipcChannel';
+import { guardedReader } from '../protocol/rpcGuard';
 import { RestartPolicy } from './restartPolicy';
 
 export type WorkerState = 'stopped' | 'starting' | 'running' | 'restarting' | 'failed';
@@ -167,7 +168,9 @@ export class WorkerClient {
       this.fault = { child, kind: 'garbage', detail: firstLine(e.message) };
       child.kill('SIGKILL');
     });
-    const connection = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
+    // Messages that would crash vscode-jsonrpc outside any handler (a $/cancelRequest without an id) are dropped.
+    const reader = guardedReader(new IPCMessageReader(child), (why) => this.options.log.error(`worker ${child.pid}: dropped a malformed message (${why})`));
+    const connection = createMessageConnection(reader, new IPCMessageWriter(child));
     connection.onNotification(Notifications.stepProgress, (p) => this.onProgress.fire(p));
     connection.onNotification(Notifications.tokenProgress, (p) => this.onTokens.fire(p));
     connection.onNotification(Notifications.diffusionProgress, (p) => this.onDiffusionStep.fire(p));

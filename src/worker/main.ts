@@ -145,7 +145,7 @@ connection.onRequest(
 );
 connection.onRequest(
   Requests.imageRun,
-  handle((p, token) => {
+  handleParams((p, token) => {
     const ac = new AbortController();
     token.onCancellationRequested(() => ac.abort());
     const progressToken = p?.progressToken;
