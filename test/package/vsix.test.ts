@@ -105,6 +105,8 @@ describe('npm run package: one VSIX per platform', () => {
           'extension/dist/webview/summary.js',
           'extension/dist/webview/rewrite.js',
           'extension/dist/webview/status.js',
+          'extension/dist/webview/collab.js',
+          'extension/dist/webview/images.js',
           'extension/media/icon.png',
           'extension/media/walkthrough/sample.md',
         ])
