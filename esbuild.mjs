@@ -66,6 +66,7 @@ const builds = [
       summary: 'webview/summary/main.ts',
       rewrite: 'webview/rewrite/main.ts',
       collab: 'webview/collab/main.ts',
+      images: 'webview/images/main.ts',
     },
     platform: 'browser',
     format: 'esm',

@@ -9,7 +9,10 @@
  *    instructed ending;
  *  - summary faithfulness: share of generated content words that occur in the document, regular vs CAD (α 0.5,
  *    top-p 0.9, fixed seeds).
- * Usage: node --import tsx bench/cad-eval.ts [--pack DIR] [--data data/build] [--limit N] [--out docs/cad-eval.json]
+ *  - with --grid (#16): the same three measures for regular decoding and CAD at one α (--grid-alpha, default 1) with
+ *    the plausibility constraint β ∈ {0, 0.1} × adaptive α {off, on}; keys `alpha=1,beta=0.1,adaptive`.
+ * Usage: node --import tsx bench/cad-eval.ts [--pack DIR] [--data data/build] [--limit N] [--grid [--grid-alpha A]]
+ *        [--out docs/cad-eval.json]
  * Needs the corpora: /usr/bin/python3 tools/data/build.py (see tools/data/README.md).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -36,6 +39,19 @@ interface SumRecord {
 }
 
 const ALPHAS = [0, 0.5, 1, 2];
+
+interface Variant {
+  alpha: number;
+  plausibility: number;
+  adaptive: boolean;
+}
+const key = (v: Variant) => `alpha=${v.alpha}${v.plausibility || v.adaptive ? `,beta=${v.plausibility}` : ''}${v.adaptive ? ',adaptive' : ''}`;
+const plainVariant = (alpha: number): Variant => ({ alpha, plausibility: 0, adaptive: false });
+function gridVariants(alpha: number): Variant[] {
+  const out = [plainVariant(0)];
+  for (const plausibility of [0, 0.1]) for (const adaptive of [false, true]) out.push({ alpha, plausibility, adaptive });
+  return out;
+}
 const STOP = new Set([
   'the',
   'and',
@@ -94,11 +110,13 @@ async function main(): Promise<void> {
   const stop = Object.values(tok.specialIds);
   const qa = prompts.prompts.qa!;
   const sum = prompts.prompts.summary!;
-  const answer = async (document: string, question: string, alpha: number) => {
+  const grid = process.argv.includes('--grid');
+  const variants = grid ? gridVariants(Number(arg('grid-alpha', '1'))) : ALPHAS.map(plainVariant);
+  const answer = async (document: string, question: string, v: Variant) => {
     const r = await decodeCad(lm, {
       withContext: renderPieces(qa.prompt, { document, question }, tok),
       withoutContext: renderPieces(qa.no_context!, { document: '', question }, tok),
-      alpha,
+      ...v,
       decoding: { mode: 'greedy' },
       maxTokens: 12,
       seed: 0,
@@ -113,20 +131,20 @@ async function main(): Promise<void> {
   const knowledgeConflict: Record<string, { em: number; memorised: number; n: number }> = {};
   const control: Record<string, { em: number; n: number }> = {};
   const examples: { question: string; document: string; expected: string; memorised: string; regular: string; cad: string }[] = [];
-  for (const alpha of ALPHAS) {
+  for (const v of variants) {
     let em = 0;
     let mem = 0;
     for (const r of conflict) {
-      const out = await answer(r.document, r.question, alpha);
+      const out = await answer(r.document, r.question, v);
       if (norm(out) === norm(r.answer)) em++;
       else if (norm(out) === norm(r.memorised_answer)) mem++;
     }
-    knowledgeConflict[`alpha=${alpha}`] = { em: em / conflict.length, memorised: mem / conflict.length, n: conflict.length };
+    knowledgeConflict[key(v)] = { em: em / conflict.length, memorised: mem / conflict.length, n: conflict.length };
     let ok = 0;
-    for (const r of consistent) if (norm(await answer(r.document, r.question, alpha)) === norm(r.answer)) ok++;
-    control[`alpha=${alpha}`] = { em: ok / consistent.length, n: consistent.length };
+    for (const r of consistent) if (norm(await answer(r.document, r.question, v)) === norm(r.answer)) ok++;
+    control[key(v)] = { em: ok / consistent.length, n: consistent.length };
     console.error(
-      `knowledge conflict α=${alpha}: EM ${(em / conflict.length).toFixed(3)}, memorised ${(mem / conflict.length).toFixed(3)}; consistent EM ${(ok / consistent.length).toFixed(3)}`,
+      `knowledge conflict ${key(v)}: EM ${(em / conflict.length).toFixed(3)}, memorised ${(mem / conflict.length).toFixed(3)}; consistent EM ${(ok / consistent.length).toFixed(3)}`,
     );
   }
   for (const r of conflict.slice(0, 5))
@@ -135,8 +153,8 @@ async function main(): Promise<void> {
       document: r.document,
       expected: r.answer,
       memorised: r.memorised_answer,
-      regular: await answer(r.document, r.question, 0),
-      cad: await answer(r.document, r.question, 1),
+      regular: await answer(r.document, r.question, plainVariant(0)),
+      cad: await answer(r.document, r.question, plainVariant(1)),
     });
 
   // MemoTrap style: c = instruction naming another ending, x = a memorised prefix, in the plain-text ("lm") template.
@@ -145,7 +163,7 @@ async function main(): Promise<void> {
   const memo: Record<string, { em: number; memorised: number; n: number }> = {};
   const traps = conflict.filter((r) => r.kind === 'capital');
   const firstWord = (ids: number[]) => norm(tok.decode(ids)).split(' ')[0] ?? '';
-  for (const alpha of ALPHAS) {
+  for (const v of variants) {
     let em = 0;
     let mem = 0;
     for (const r of traps) {
@@ -154,7 +172,7 @@ async function main(): Promise<void> {
       const out = await decodeCad(lm, {
         withContext: Int32Array.from([...head, ...tok.encodePlain(c + x)]),
         withoutContext: Int32Array.from([...head, ...tok.encodePlain(x)]),
-        alpha,
+        ...v,
         decoding: { mode: 'greedy' },
         maxTokens: 6,
         seed: 0,
@@ -164,8 +182,8 @@ async function main(): Promise<void> {
       if (w && w === norm(r.answer).split(' ')[0]) em++;
       else if (w && w === norm(r.memorised_answer).split(' ')[0]) mem++;
     }
-    memo[`alpha=${alpha}`] = { em: em / Math.max(1, traps.length), memorised: mem / Math.max(1, traps.length), n: traps.length };
-    console.error(`memotrap α=${alpha}: EM ${(em / Math.max(1, traps.length)).toFixed(3)}, memorised ${(mem / Math.max(1, traps.length)).toFixed(3)}`);
+    memo[key(v)] = { em: em / Math.max(1, traps.length), memorised: mem / Math.max(1, traps.length), n: traps.length };
+    console.error(`memotrap ${key(v)}: EM ${(em / Math.max(1, traps.length)).toFixed(3)}, memorised ${(mem / Math.max(1, traps.length)).toFixed(3)}`);
   }
 
   // Summary faithfulness on held-out Debian descriptions that fit the context.
@@ -174,7 +192,7 @@ async function main(): Promise<void> {
     .slice(0, Math.min(limit, 80));
   const faithfulness: Record<string, { supported: number; words: number; docs: number }> = {};
   const summaries: { document: string; reference: string; regular: string; cad: string }[] = [];
-  for (const alpha of [0, 0.5]) {
+  for (const v of grid ? variants : [0, 0.5].map(plainVariant)) {
     let supported = 0;
     let total = 0;
     for (const [i, r] of docs.entries()) {
@@ -182,7 +200,7 @@ async function main(): Promise<void> {
       const out = await decodeCad(lm, {
         withContext: renderPieces(sum.prompt, { document: r.document }, tok),
         withoutContext: renderPieces(sum.no_context!, { document: '' }, tok),
-        alpha,
+        ...v,
         decoding,
         maxTokens: 48,
         seed: 1000 + i,
@@ -194,12 +212,12 @@ async function main(): Promise<void> {
       supported += w.filter((x) => docWords.has(x)).length;
       total += w.length;
       if (i < 5) {
-        if (alpha === 0) summaries.push({ document: r.document.slice(0, 300), reference: r.summary, regular: text, cad: '' });
-        else summaries[i]!.cad = text;
+        if (v.alpha === 0) summaries.push({ document: r.document.slice(0, 300), reference: r.summary, regular: text, cad: '' });
+        else if (!grid || key(v) === 'alpha=1') summaries[i]!.cad = text;
       }
     }
-    faithfulness[`alpha=${alpha}`] = { supported: total ? supported / total : 0, words: total, docs: docs.length };
-    console.error(`faithfulness α=${alpha}: ${(supported / Math.max(1, total)).toFixed(3)} of ${total} content words supported`);
+    faithfulness[key(v)] = { supported: total ? supported / total : 0, words: total, docs: docs.length };
+    console.error(`faithfulness ${key(v)}: ${(supported / Math.max(1, total)).toFixed(3)} of ${total} content words supported`);
   }
 
   const regularEm = knowledgeConflict['alpha=0']!.em;
@@ -210,7 +228,7 @@ async function main(): Promise<void> {
     consistentControl: control,
     memoTrap: memo,
     cadOverRegularEm: Object.fromEntries(
-      ALPHAS.filter((a) => a > 0).map((a) => [`alpha=${a}`, regularEm > 0 ? +(knowledgeConflict[`alpha=${a}`]!.em / regularEm).toFixed(2) : null]),
+      variants.filter((v) => v.alpha > 0).map((v) => [key(v), regularEm > 0 ? +(knowledgeConflict[key(v)]!.em / regularEm).toFixed(2) : null]),
     ),
     faithfulness,
     examples,

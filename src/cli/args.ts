@@ -35,6 +35,8 @@ const options = {
   steps: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
   alpha: { type: 'string' },
+  plausibility: { type: 'string' },
+  adaptive: { type: 'boolean', default: false },
   'top-p': { type: 'string' },
   greedy: { type: 'boolean', default: false },
   'max-tokens': { type: 'string' },
@@ -156,12 +158,15 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, distDir: string
   const topP = num('top-p', v['top-p'], 0, 1, true);
   const decoding: DecodingParams | undefined = v.greedy ? { mode: 'greedy' } : topP !== undefined ? { mode: 'sample', temperature: 1, topP } : undefined;
   const alpha = num('alpha', v.alpha, 0, 10);
+  const plausibility = num('plausibility', v.plausibility, 0, 1);
   const imageCommand = parsed.positionals[0] === 'image';
   // Text budgets stop at 1024 tokens; an image's stream is longer (a 256×256 one is thousands of bytes).
   const maxTokens = v['max-tokens'] === undefined ? undefined : int('max-tokens', v['max-tokens'], 0, 1, imageCommand ? 1_048_576 : 1024);
   const seed = v.seed === undefined ? undefined : int('seed', v.seed, 0, 0, 2 ** 32 - 1);
   const cad: Parsed['cad'] = {
     ...(alpha !== undefined && { alpha }),
+    ...(plausibility !== undefined && { plausibility }),
+    ...(v.adaptive && { adaptive: true }),
     ...(decoding && { decoding }),
     ...(maxTokens !== undefined && { maxTokens }),
     ...(seed !== undefined && { seed }),

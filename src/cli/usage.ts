@@ -61,6 +61,10 @@ Options (all commands):
 
 Options (summarize, ask):
   --alpha <a>            CAD strength, 0 = regular decoding (default 0.5 for summarize, 1 for ask)
+  --plausibility <β>     only tokens with p(y | document) ≥ β × the most likely one may be chosen, 0…1
+                         (plausibility constraint; default 0.1, 0 = off)
+  --adaptive             adaptive α: scale α per token by how much the document changes the prediction
+                         (Jensen–Shannon divergence), so CAD acts on conflicts only
   --top-p <p>            nucleus sampling (default for summarize: 0.9)
   --greedy               greedy decoding (default for ask)
   --max-tokens <n>       length budget (default 64 for summarize, 24 for ask)

@@ -32,6 +32,12 @@ export interface ArOptions {
   stopTokens: readonly number[];
   signal?: AbortSignal;
   onToken?: (token: GeneratedToken, index: number) => void;
+  /**
+   * Replaces the weighted sum of the rows for step `index` (each term's own next-token logits, in term order): a
+   * recipe whose combination depends on the step's distributions (CAD with a plausibility constraint or an adaptive α,
+   * `cad.ts`). Without it the step is `combine(rows, weights)` exactly.
+   */
+  combine?: (rows: readonly Float32Array[], index: number) => Float32Array;
 }
 
 export interface ArResult {
@@ -87,10 +93,10 @@ export async function decodeRecipe(lm: CausalLM, o: ArOptions): Promise<ArResult
     o.signal,
   );
   // One term of weight 1 is its own combination (0 + 1·x = x exactly): no copy, and its log-normaliser serves both.
-  const single = weights.length === 1 && weights[0] === 1;
+  const single = !o.combine && weights.length === 1 && weights[0] === 1;
   for (let i = 0; i < o.maxTokens; i++) {
     check();
-    const combined = single ? logits[0]! : combine(logits, weights);
+    const combined = o.combine ? o.combine(logits, i) : single ? logits[0]! : combine(logits, weights);
     const id = pickToken(combined, o.decoding, rng);
     if (stops.has(id)) return { tokens, stoppedBy: 'stop-token' };
     // What is reported about the token needs one log-normaliser per row, not a log-softmax array each.

@@ -2,10 +2,50 @@
  * Context-aware decoding (thesis ch. 4): y_t ~ softmax[(1+α)·l(y | c, x, y<t) − α·l(y | x, y<t)].
  * The no-context input is the instruction/question alone (the document removed). Both inputs run as one batch and
  * advance by the same token. `negativeContextTerms` is the general form (any contexts with weight −α each).
+ *
+ * Two options make it degrade gracefully (`cadStep`), both off by default, where the defaults are today's CAD exactly:
+ *  - the adaptive plausibility constraint (Li et al. 2023, contrastive decoding): only tokens with
+ *    p(y | c, x) ≥ β · max p(· | c, x) may be chosen (the others get −∞ before greedy/sampling);
+ *  - adaptive α (AdaCAD, Wang et al. 2024): per token α_t = α · JSD(p(· | c, x) ‖ p(· | x)) in bits (∈ [0, 1]), so
+ *    the contrast acts where the document and the prior disagree and leaves agreement (α_t = 0) alone.
  */
 import { decodeRecipe, type ArOptions, type ArResult, type RecipeTerm } from './autoregressive';
 import { EngineInputError } from './errors';
+import { applyPlausibility, combine, jsdBitsOfLogits } from './logits';
 import type { CausalLM } from './models';
+
+export const PLAUSIBILITY_MIN = 0;
+export const PLAUSIBILITY_MAX = 1;
+
+export function checkPlausibility(beta: number): void {
+  if (!Number.isFinite(beta) || beta < PLAUSIBILITY_MIN || beta > PLAUSIBILITY_MAX)
+    throw new EngineInputError(`plausibility (β) must be a number from ${PLAUSIBILITY_MIN} to ${PLAUSIBILITY_MAX} (got ${beta})`);
+}
+
+export interface CadStepOptions {
+  /** β of the plausibility constraint, 0…1; 0 (default) constrains nothing. */
+  plausibility?: number;
+  /** Scale α per token by JSD(p(·|c,x) ‖ p(·|x)) in bits. */
+  adaptive?: boolean;
+}
+
+/**
+ * The CAD step as a `combine` hook for `decodeRecipe` over the rows (with context, without context): the α actually
+ * used at each step is written to `alphas[step]`. Returns undefined when neither option is on, so that the plain
+ * recipe (`cadTerms`) runs unchanged.
+ */
+export function cadStep(alpha: number, o: CadStepOptions, alphas: number[]): ArOptions['combine'] {
+  checkAlpha(alpha);
+  const beta = o.plausibility ?? 0;
+  checkPlausibility(beta);
+  if (beta === 0 && !o.adaptive) return undefined;
+  return (rows, step) => {
+    const [c, x] = rows as [Float32Array, Float32Array];
+    const a = o.adaptive ? alpha * jsdBitsOfLogits(c, x) : alpha;
+    alphas[step] = a;
+    return applyPlausibility(combine([c, x], [1 + a, -a]), c, beta);
+  };
+}
 
 export const ALPHA_MIN = 0;
 export const ALPHA_MAX = 10;
@@ -39,12 +79,22 @@ export interface CadToken {
   reliance: number;
   logProbWithContext: number;
   logProbWithoutContext: number;
+  /** The α used for this token (set with adaptive α). */
+  alpha?: number;
 }
 
 export interface CadResult {
   tokens: CadToken[];
   stoppedBy: ArResult['stoppedBy'];
 }
+
+const toCadToken = (t: ArResult['tokens'][number], alpha: number | undefined): CadToken => ({
+  id: t.id,
+  reliance: t.termLogProbs[0]! - t.termLogProbs[1]!,
+  logProbWithContext: t.termLogProbs[0]!,
+  logProbWithoutContext: t.termLogProbs[1]!,
+  ...(alpha !== undefined && { alpha }),
+});
 
 export const toCadTokens = (r: ArResult): CadToken[] =>
   r.tokens.map((t) => ({
@@ -61,20 +111,18 @@ export async function decodeCad(
     withoutContext: Int32Array;
     alpha: number;
     onToken?: (t: CadToken, index: number) => void;
-  },
+  } & CadStepOptions,
 ): Promise<CadResult> {
   const terms = cadTerms(o.withContext, o.withoutContext, o.alpha);
-  const { withContext: _w, withoutContext: _n, alpha: _a, onToken, ...rest } = o;
+  const { withContext: _w, withoutContext: _n, alpha: _a, plausibility, adaptive, onToken, ...rest } = o;
+  const alphas: number[] = [];
+  const step = cadStep(o.alpha, { ...(plausibility !== undefined && { plausibility }), ...(adaptive && { adaptive }) }, alphas);
+  const alphaAt = (i: number) => (adaptive ? alphas[i] : undefined);
   const r = await decodeRecipe(lm, {
     ...rest,
     terms,
-    ...(onToken && {
-      onToken: (t, i) =>
-        onToken(
-          { id: t.id, reliance: t.termLogProbs[0]! - t.termLogProbs[1]!, logProbWithContext: t.termLogProbs[0]!, logProbWithoutContext: t.termLogProbs[1]! },
-          i,
-        ),
-    }),
+    ...(step && { combine: step }),
+    ...(onToken && { onToken: (t, i) => onToken(toCadToken(t, alphaAt(i)), i) }),
   });
-  return { tokens: toCadTokens(r), stoppedBy: r.stoppedBy };
+  return { tokens: r.tokens.map((t, i) => toCadToken(t, alphaAt(i))), stoppedBy: r.stoppedBy };
 }

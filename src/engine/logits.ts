@@ -163,3 +163,54 @@ export function pickToken(logits: ArrayLike<number>, d: Decoding, rng: Rng): num
   }
   return ids[ids.length - 1]!;
 }
+
+/**
+ * Jensen–Shannon divergence of two distributions given as logits (any shift), in bits: ½·KL(p‖m) + ½·KL(q‖m) with
+ * m = (p + q)/2, computed in float64 and clamped to [0, 1]. Symmetric; exactly 0 for equal rows; 1 for disjoint supports
+ * (−∞ logits are zero probability).
+ */
+export function jsdBitsOfLogits(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length || a.length === 0) throw new Error('jsd: rows differ in vocabulary size');
+  const n = a.length;
+  let maxA = -Infinity;
+  let maxB = -Infinity;
+  for (let i = 0; i < n; i++) {
+    if (a[i]! > maxA) maxA = a[i]!;
+    if (b[i]! > maxB) maxB = b[i]!;
+  }
+  let sumA = 0;
+  let sumB = 0;
+  for (let i = 0; i < n; i++) {
+    sumA += Math.exp(a[i]! - maxA);
+    sumB += Math.exp(b[i]! - maxB);
+  }
+  let acc = 0;
+  for (let i = 0; i < n; i++) {
+    const p = Math.exp(a[i]! - maxA) / sumA;
+    const q = Math.exp(b[i]! - maxB) / sumB;
+    const m = (p + q) / 2;
+    if (p > 0) acc += p * Math.log(p / m);
+    if (q > 0) acc += q * Math.log(q / m);
+  }
+  const bits = acc / (2 * Math.LN2);
+  return Math.min(1, Math.max(0, bits));
+}
+
+/** Jensen–Shannon divergence (bits) of two probability vectors; the same definition as `jsdBitsOfLogits`. */
+export function jsdBits(p: ArrayLike<number>, q: ArrayLike<number>): number {
+  return jsdBitsOfLogits(Array.from(p, Math.log), Array.from(q, Math.log));
+}
+
+/**
+ * The adaptive plausibility constraint (Li et al. 2023): sets `out[y] = −∞` wherever p(y) < β · max p under the
+ * distribution of `reference` logits, i.e. where reference[y] − max reference < log β (the normaliser cancels). The
+ * reference's argmax always survives (its difference is 0 ≥ log β for β ≤ 1); β = 0 removes nothing. In place.
+ */
+export function applyPlausibility(out: Float32Array, reference: ArrayLike<number>, beta: number): Float32Array {
+  if (!(beta > 0)) return out;
+  const logBeta = Math.log(beta);
+  let max = -Infinity;
+  for (let i = 0; i < reference.length; i++) if (reference[i]! > max) max = reference[i]!;
+  for (let i = 0; i < out.length; i++) if (!(reference[i]! - max >= logBeta)) out[i] = -Infinity;
+  return out;
+}

@@ -14,10 +14,11 @@ export interface CommandDef {
   title: string;
   icon?: string;
   /**
-   * The feature a command belongs to. Feature commands are in the palette and the editor menu from the first
-   * moment, before activation (no context key hides them): a command that cannot run says why when it is run.
+   * The feature a command belongs to. Feature commands are in the palette and a menu (text features the editor's,
+   * Complete Image… the explorer's on image files) from the first moment, before activation (no context key hides
+   * them): a command that cannot run says why when it is run.
    */
-  feature?: 'cad' | 'diffusion' | 'collab';
+  feature?: 'cad' | 'diffusion' | 'collab' | 'codec';
 }
 
 export const COMMANDS = {
@@ -40,6 +41,9 @@ export const COMMANDS = {
   continueAtCursor: { id: 'concert.continueAtCursor', title: 'Continue with Diffusion', feature: 'diffusion' },
   collaborate: { id: 'concert.collaborate', title: 'Collaborate…', icon: '$(comment-discussion)', feature: 'collab' },
   setCoreToken: { id: 'concert.setCoreToken', title: 'Set Core Token…', icon: '$(key)' },
+  // JPEG-LM previews (issue 14). In the palette from the first moment; the explorer offers Complete Image… on PNG/JPEG files.
+  completeImage: { id: 'concert.completeImage', title: 'Complete Image…', icon: '$(file-media)', feature: 'codec' },
+  generateImage: { id: 'concert.generateImage', title: 'Generate Image', icon: '$(sparkle)', feature: 'codec' },
   knowledgeAddFile: { id: 'concert.knowledgeAddFile', title: 'Add Active File to Knowledge', icon: '$(file-add)' },
   knowledgeAddSelection: { id: 'concert.knowledgeAddSelection', title: 'Add Selection to Knowledge', icon: '$(selection)' },
   knowledgeAddFolder: { id: 'concert.knowledgeAddFolder', title: 'Add Folder to Knowledge…', icon: '$(new-folder)' },
@@ -51,6 +55,9 @@ export const COMMANDS = {
 } as const satisfies Record<string, CommandDef>;
 
 export type CommandName = keyof typeof COMMANDS;
+
+/** The explorer context menu's condition for Complete Image…: image files the worker reads (see imagesMessages.ts). */
+export const IMAGE_FILE_WHEN = '!explorerResourceIsFolder && resourceExtname =~ /^\\.(png|jpe?g)$/i';
 
 /** The walkthrough of package.json `contributes.walkthroughs`, as `workbench.action.openWalkthrough` names it. */
 export const WALKTHROUGH_ID = 'concert-dev.concert#gettingStarted';

@@ -11,6 +11,7 @@ import { doctorLines, doctorNeedsAttention, doctorSummary, packsSummary, provide
 import { addUserModelFolders, readSetting, readWorkerSettings, writeSetting } from './settings';
 import { settingDef } from './settingsTable';
 import type { CollabController } from './collabController';
+import type { ImagesController } from './imagesController';
 import type { KnowledgeView } from './knowledgeView';
 import type { RewriteController } from './rewriteController';
 import type { SummaryController } from './summaryController';
@@ -33,6 +34,8 @@ export interface CommandDeps {
   collab: CollabController;
   /** The knowledge store's tree view and its commands. */
   knowledge: KnowledgeView;
+  /** JPEG-LM image completion and generation, and the Images panel. */
+  images: ImagesController;
   /** Where the Hugging Face token is kept (Download Model…). */
   secrets: vscode.SecretStorage;
 }
@@ -226,6 +229,8 @@ function makeHandlers(deps: CommandDeps): Record<CommandName, Handler> {
     continueAtCursor: () => deps.rewrite.continueAtCursor(),
     collaborate: () => deps.collab.collaborate(),
     setCoreToken: () => deps.collab.setCoreToken(),
+    completeImage: (uri?: unknown) => deps.images.completeImage(uri),
+    generateImage: () => deps.images.generateImage(),
     knowledgeAddFile: () => deps.knowledge.addActiveFile(),
     knowledgeAddSelection: () => deps.knowledge.addSelection(),
     knowledgeAddFolder: () => deps.knowledge.addFolder(),

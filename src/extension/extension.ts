@@ -10,11 +10,12 @@ import { COMMANDS } from './commandTable';
 import { describeBuild, readBuildInfo } from './buildInfo';
 import { CollabController } from './collabController';
 import { registerCommands } from './commands';
+import { ImagesController } from './imagesController';
 import { KnowledgeStore } from './knowledgeStore';
 import { KnowledgeView } from './knowledgeView';
 import { LineBuffer } from './present';
 import { RewriteController } from './rewriteController';
-import { affectsWorker, readWorkerSettings } from './settings';
+import { RESTRICTED_SETTINGS, affectsWorker, readWorkerSettings } from './settings';
 import { StatusBar } from './statusBar';
 import { STATUS_VIEW_ID, StatusViewProvider } from './statusView';
 import { SummaryController } from './summaryController';
@@ -63,6 +64,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const knowledgeStore = new KnowledgeStore(context, log);
   const knowledge = new KnowledgeView(knowledgeStore);
   const collab = new CollabController(context, store, knowledgeStore, log, context.secrets);
+  const images = new ImagesController(context, store, log);
 
   context.subscriptions.push(
     log,
@@ -71,14 +73,15 @@ export function activate(context: vscode.ExtensionContext): void {
     new StatusBar(store),
     vscode.window.registerWebviewViewProvider(STATUS_VIEW_ID, statusView),
     // Each panel's host registers its WebviewPanelSerializer, which restores the panel after a window reload
-    // (activation events onWebviewPanel:concert.summary, concert.rewrite and concert.collab).
+    // (activation events onWebviewPanel:concert.summary, concert.rewrite, concert.collab and concert.images).
     summary,
     rewrite,
     collab,
+    images,
     knowledge,
     knowledgeStore,
     vscode.window.registerTreeDataProvider(WELCOME_VIEW_ID, { getChildren: () => [], getTreeItem: (e: vscode.TreeItem) => e }),
-    ...registerCommands({ store, log, extensionRoot, summary, rewrite, collab, knowledge, secrets: context.secrets }),
+    ...registerCommands({ store, log, extensionRoot, summary, rewrite, collab, knowledge, images, secrets: context.secrets }),
     worker.onDidFail.on(async (msg) => {
       const a = await vscode.window.showErrorMessage(msg, 'Restart Worker', 'Show Log');
       if (a === 'Restart Worker') await vscode.commands.executeCommand(COMMANDS.restartWorker.id);
@@ -91,6 +94,11 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.workspace.onDidGrantWorkspaceTrust(() => void store.applySettings()),
   );
   log.info(`Concert ${CONCERT_VERSION} activated; the worker starts on first use.`);
+  // Restricted Mode: say once why workspace settings that name folders, packs or servers have no effect.
+  if (!vscode.workspace.isTrusted)
+    log.warn(
+      `This workspace is not trusted (Restricted Mode): Concert ignores its settings ${RESTRICTED_SETTINGS.join(', ')}, loads no model from inside it and uses no remote core until you trust it.`,
+    );
 }
 
 export async function deactivate(): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * What the Concert: Summary and Concert: Rewrite panels share: one webview panel per controller, shown beside the
+ * What Concert's panels (Summary, Rewrite, Collaborate, Images) share: one webview panel per controller, shown beside the
  * editor (or revealed) on demand and restored by VS Code after a window reload (the host registers the
  * WebviewPanelSerializer; activation event onWebviewPanel:<view type>), with the strict-CSP shell of webviewHtml.ts.
  * Messages from the page are checked by a guard before the controller sees them; the `ready` handshake (the page
@@ -43,6 +43,8 @@ export interface PanelSpec<ToHost extends PanelToHost> {
   postIntervalMs: number;
   /** Checks a message from the page (the page is sandboxed, but what it sends is still input). */
   isMessage(m: unknown): m is ToHost;
+  /** The page shows images it makes from bytes the host sent (blob: URLs); see webviewHtml's contentSecurityPolicy. */
+  blobImages?: boolean;
 }
 
 /** The controller behind a panel; the host calls it. */
@@ -136,6 +138,7 @@ export class PanelHost<ToHost extends PanelToHost, ToView extends PanelToView> i
       scriptUri: uri('dist', 'webview', this.spec.script),
       styleUris: [uri('media', this.spec.style)],
       codiconsUri: uri(...CODICONS_DIR, 'codicon.css'),
+      ...(this.spec.blobImages && { blobImages: true }),
     });
     for (const d of this.panelSubs) d.dispose();
     this.panelSubs = [

@@ -10,12 +10,14 @@ import {
   toCadSettings,
   toCollabSettings,
   toDiffusionSettings,
+  toImageSettings,
   settingValue,
   toWorkerSettings,
   trustedPackId,
   type CadSettings,
   type CollabSettings,
   type DiffusionSettings,
+  type ImageSettings,
   type PathContext,
   type ResolvedSettings,
   type SettingKey,
@@ -68,6 +70,15 @@ export function readDiffusionSettings(warn: (msg: string) => void): DiffusionSet
 export function readCollabSettings(warn: (msg: string) => void): CollabSettings {
   const { settings, warnings } = toCollabSettings(readSetting);
   for (const w of warnings) warn(w);
+  return settings;
+}
+
+/** The image completion settings; invalid values fall back to their defaults (reported through `warn`). */
+export function readImageSettings(warn: (msg: string) => void): ImageSettings {
+  const { settings, warnings } = toImageSettings(readSetting);
+  const packId = trustedPackId('concert.image.modelPack', settings.packId, pathContext(), warnings);
+  for (const w of warnings) warn(w);
+  if (packId === undefined) delete settings.packId;
   return settings;
 }
 

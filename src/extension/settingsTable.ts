@@ -5,7 +5,7 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { COLLAB_LIMITS, REWRITE_LIMITS, SUMMARY_ALPHA, type RewriteProjection } from '../protocol/webview';
+import { COLLAB_LIMITS, IMAGE_LIMITS, REWRITE_LIMITS, SUMMARY_ALPHA, SUMMARY_PLAUSIBILITY, type RewriteProjection } from '../protocol/webview';
 import {
   COLLAB_DEFAULT_ALPHA,
   COLLAB_DEFAULT_LAMBDA_USER,
@@ -13,6 +13,7 @@ import {
   DEVICE_CHOICES,
   DIFFUSION_DEFAULT_MIN_TOKENS,
   DIFFUSION_DEFAULT_TOP_P,
+  IMAGE_DEFAULTS,
   PROJECTIONS,
   type DeviceChoice,
   type ProjectionName,
@@ -183,6 +184,26 @@ export const SETTINGS = [
     order: 15,
   },
   {
+    key: 'concert.cad.plausibility',
+    type: 'number',
+    default: 0.1,
+    minimum: SUMMARY_PLAUSIBILITY.min,
+    maximum: SUMMARY_PLAUSIBILITY.max,
+    markdownDescription:
+      'Plausibility constraint β of context-aware decoding (Li et al. 2023), for summaries and answers: only tokens whose probability *with the document* is at least β times that of the most likely token may be chosen, so the contrast cannot promote tokens the model finds implausible. `0` turns it off (context-aware decoding exactly as in the thesis); `1` is greedy decoding with the document. The summary panel changes it for one run. The default 0.1 comes from the measurements in docs/cad.md.',
+    scope: 'window',
+    order: 16,
+  },
+  {
+    key: 'concert.cad.adaptiveAlpha',
+    type: 'boolean',
+    default: false,
+    markdownDescription:
+      'Adaptive α (AdaCAD, Wang et al. 2024): scale α for each token by how much the document changes the prediction (the Jensen–Shannon divergence, in bits, of the distributions with and without the document), so that context-aware decoding acts on conflicts with what the model memorised and leaves agreement alone. The summary panel changes it for one run.',
+    scope: 'window',
+    order: 17,
+  },
+  {
     key: 'concert.diffusion.steps',
     type: 'integer',
     default: 50,
@@ -333,6 +354,40 @@ export const SETTINGS = [
     scope: 'machine',
     restricted: true,
     order: 34,
+  },
+  {
+    key: 'concert.image.ratio',
+    type: 'number',
+    default: IMAGE_DEFAULTS.ratio,
+    minimum: IMAGE_LIMITS.ratio.min,
+    maximum: IMAGE_LIMITS.ratio.max,
+    markdownDescription:
+      "Share of the image `Concert: Complete Image…` keeps: the model reads the image's canonical JPEG stream up to the end of the last whole patch inside this share (rows from the top) and writes the rest. `0` keeps nothing (a generation), `1` keeps everything. The Images panel's slider changes it for one run.",
+    scope: 'window',
+    order: 35,
+  },
+  {
+    key: 'concert.image.samples',
+    type: 'integer',
+    default: IMAGE_DEFAULTS.samples,
+    minimum: IMAGE_LIMITS.samples.min,
+    maximum: IMAGE_LIMITS.samples.max,
+    markdownDescription:
+      'How many images `Concert: Complete Image…` and `Concert: Generate Image` sample per run (decoded together as one batch, so more samples take longer per step). The Images panel changes it for one run.',
+    scope: 'window',
+    order: 36,
+  },
+  {
+    key: 'concert.image.modelPack',
+    type: 'string',
+    default: '',
+    pattern: '^([a-z0-9][a-z0-9._-]{0,63})?$',
+    patternErrorMessage: 'A model pack id: a-z, 0-9, ".", "_" or "-", starting with a letter or digit (empty for the bundled model).',
+    markdownDescription:
+      'Id of the image model pack (kind `codec-lm`, a JPEG-LM) used by `Concert: Complete Image…` and `Concert: Generate Image` (see the *Worker & Models* view). Empty uses the first valid one (the bundled model comes first). Ignored in workspace settings while the workspace is untrusted.',
+    scope: 'window',
+    restricted: true,
+    order: 37,
   },
   {
     key: 'concert.knowledge.scope',
@@ -520,6 +575,9 @@ export interface CadSettings {
   maxSummaryTokens: number;
   maxAnswerTokens: number;
   showRegularByDefault: boolean;
+  /** β of the plausibility constraint (0: off). */
+  plausibility: number;
+  adaptiveAlpha: boolean;
   /** Undefined: the worker's default (the first valid bundled causal-lm pack). */
   packId?: string;
 }
@@ -536,6 +594,8 @@ export function toCadSettings(read: (key: SettingKey) => unknown): { settings: C
       maxSummaryTokens: get('concert.cad.maxSummaryTokens') as number,
       maxAnswerTokens: get('concert.cad.maxAnswerTokens') as number,
       showRegularByDefault: get('concert.cad.showRegularByDefault') as boolean,
+      plausibility: get('concert.cad.plausibility') as number,
+      adaptiveAlpha: get('concert.cad.adaptiveAlpha') as boolean,
       ...(pack ? { packId: pack } : {}),
     },
     warnings,
@@ -597,6 +657,28 @@ export function toCollabSettings(read: (key: SettingKey) => unknown): { settings
       maxTokens: get('concert.collab.maxTokens') as number,
       compare: get('concert.collab.compareByDefault') as boolean,
       ...(url ? { coreUrl: url } : {}),
+    },
+    warnings,
+  };
+}
+
+export interface ImageSettings {
+  ratio: number;
+  samples: number;
+  /** Undefined: the worker's default (the first valid codec-lm pack, the bundled one first). */
+  packId?: string;
+}
+
+/** The image completion knobs, each value checked against its definition (invalid ones fall back, with a warning). */
+export function toImageSettings(read: (key: SettingKey) => unknown): { settings: ImageSettings; warnings: string[] } {
+  const warnings: string[] = [];
+  const get = checkedReader(read, warnings);
+  const pack = get('concert.image.modelPack') as string;
+  return {
+    settings: {
+      ratio: get('concert.image.ratio') as number,
+      samples: get('concert.image.samples') as number,
+      ...(pack ? { packId: pack } : {}),
     },
     warnings,
   };

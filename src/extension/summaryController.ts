@@ -165,6 +165,8 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
       task,
       ...(question !== undefined && { question }),
       alpha: task === 'ask' ? cad.questionAlpha : cad.summaryAlpha,
+      plausibility: cad.plausibility,
+      adaptive: cad.adaptiveAlpha,
       compareRegular: cad.showRegularByDefault,
       ...(packId !== undefined && { packId }),
       source: {
@@ -215,6 +217,8 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
       document: text,
       ...(request.question !== undefined && { question: request.question }),
       alpha: request.alpha,
+      ...(request.plausibility !== undefined && { plausibility: request.plausibility }),
+      ...(request.adaptive !== undefined && { adaptive: request.adaptive }),
       maxTokens: request.task === 'ask' ? cad.maxAnswerTokens : cad.maxSummaryTokens,
       compareRegular: request.compareRegular,
       progressToken,
@@ -292,7 +296,7 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
     return { text, sha: sha256(doc.getText()), doc };
   }
 
-  private async rerun(alpha: number, compareRegular: boolean, packId?: string): Promise<void> {
+  private async rerun(alpha: number, compareRegular: boolean, packId?: string, knobs: { plausibility?: number; adaptive?: boolean } = {}): Promise<void> {
     const req0 = this.request;
     // A model change keeps the seed (and everything else): only the model differs from the run before.
     const req = req0 && packId !== undefined ? withPack(req0, packId) : req0;
@@ -306,7 +310,7 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
     if (input.sha !== req.source.documentSha256 && req.source.range) {
       this.log.info(`${req.source.fileName} changed since the last run; reading ${scopeLabel(req.source.range)} as they are now`);
     }
-    await this.run({ ...req, alpha, compareRegular, source: { ...req.source, documentSha256: input.sha } }, input.text);
+    await this.run({ ...req, alpha, ...knobs, compareRegular, source: { ...req.source, documentSha256: input.sha } }, input.text);
   }
 
   /** Greedy runs at α ∈ SWEEP_ALPHAS on the same input; the panel plots the share of document-supported tokens. */
@@ -503,7 +507,10 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
       case 'cancel':
         return this.cancelActive();
       case 'rerun':
-        return await this.rerun(m.alpha, m.compareRegular);
+        return await this.rerun(m.alpha, m.compareRegular, undefined, {
+          ...(m.plausibility !== undefined && { plausibility: m.plausibility }),
+          ...(m.adaptive !== undefined && { adaptive: m.adaptive }),
+        });
       case 'sweep':
         return await this.sweep();
       case 'reveal':

@@ -44,6 +44,10 @@ export interface SummaryRequest {
   task: CadTask;
   question?: string;
   alpha: number;
+  /** β of the plausibility constraint; absent (requests saved by older versions): 0. */
+  plausibility?: number;
+  /** Adaptive α; absent: off. */
+  adaptive?: boolean;
   compareRegular: boolean;
   /** Set after the first run, so that moving the α slider changes α and nothing else. */
   seed?: number;
@@ -114,6 +118,9 @@ export function recordView(r: CadRunResult): SummaryRecordView {
     modelSha256: run.modelSha256,
     seed: run.seed,
     alpha: run.knobs.alpha,
+    ...(run.knobs.plausibility !== undefined && { plausibility: run.knobs.plausibility }),
+    ...(run.knobs.adaptive !== undefined && { adaptive: run.knobs.adaptive }),
+    ...(run.adaptiveAlpha && { adaptiveAlpha: { mean: run.adaptiveAlpha.mean, min: run.adaptiveAlpha.min, max: run.adaptiveAlpha.max } }),
     decoding: decodingLabel(run.knobs.decoding),
     maxTokens: run.knobs.maxTokens,
     provider: run.provider,
@@ -134,6 +141,8 @@ export function startedRun(id: number, req: SummaryRequest): SummaryRunView {
     ...(req.question !== undefined && { question: req.question }),
     source: { fileName: req.source.fileName, scope: scopeLabel(req.source.range), languageId: req.source.languageId },
     alpha: req.alpha,
+    plausibility: req.plausibility ?? 0,
+    adaptive: req.adaptive ?? false,
     compareRegular: req.compareRegular,
     cad: { text: '', tokens: [], alpha: req.alpha },
     ...(req.compareRegular && { regular: { text: '', tokens: [], alpha: 0 } }),

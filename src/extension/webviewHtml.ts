@@ -13,6 +13,8 @@ export interface WebviewShell {
   styleUris: string[];
   /** codicon.css; vscode-elements looks it up by the id `vscode-codicon-stylesheet`. */
   codiconsUri?: string;
+  /** Allow `blob:` images (see contentSecurityPolicy). */
+  blobImages?: boolean;
 }
 
 /** Where the codicon font lives; .vscodeignore keeps this folder in the VSIX. */
@@ -28,8 +30,20 @@ export function makeNonce(): string {
   return randomBytes(18).toString('base64url');
 }
 
-export function contentSecurityPolicy(cspSource: string, nonce: string): string {
-  return [`default-src 'none'`, `style-src ${cspSource}`, `font-src ${cspSource}`, `img-src ${cspSource}`, `script-src 'nonce-${nonce}'`].join('; ');
+/**
+ * The policy of every webview. `blobImages` (the Images panel only) adds `blob:` to img-src: the panel shows JPEG
+ * bytes the worker generated, which the page itself wraps in Blob objects and object URLs. A blob: URL can only be made
+ * by a script already running in the page, so this admits no outside content; `data:` (which any injected markup
+ * could carry) stays refused, as do remote images.
+ */
+export function contentSecurityPolicy(cspSource: string, nonce: string, o: { blobImages?: boolean } = {}): string {
+  return [
+    `default-src 'none'`,
+    `style-src ${cspSource}`,
+    `font-src ${cspSource}`,
+    `img-src ${cspSource}${o.blobImages ? ' blob:' : ''}`,
+    `script-src 'nonce-${nonce}'`,
+  ].join('; ');
 }
 
 const escapeAttr = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
@@ -43,7 +57,7 @@ export function webviewHtml(s: WebviewShell): string {
 <html lang="en">
 <head>
 <meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${escapeAttr(contentSecurityPolicy(s.cspSource, s.nonce))}">
+<meta http-equiv="Content-Security-Policy" content="${escapeAttr(contentSecurityPolicy(s.cspSource, s.nonce, { blobImages: s.blobImages === true }))}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 ${links.join('\n')}
 <title>${escapeAttr(s.title)}</title>

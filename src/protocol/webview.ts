@@ -84,6 +84,11 @@ export interface SummaryRecordView {
   modelSha256: string;
   seed: number;
   alpha: number;
+  /** β of the plausibility constraint (0: off). */
+  plausibility?: number;
+  adaptive?: boolean;
+  /** With adaptive α: the α_t used over the tokens. */
+  adaptiveAlpha?: { mean: number; min: number; max: number };
   /** e.g. `greedy`, `top-p 0.9, temperature 1`. */
   decoding: string;
   maxTokens: number;
@@ -126,6 +131,10 @@ export interface SummaryRunView {
   question?: string;
   source: SummarySourceView;
   alpha: number;
+  /** β of the plausibility constraint (absent in runs saved by older versions: 0). */
+  plausibility?: number;
+  /** Adaptive α (absent in runs saved by older versions: off). */
+  adaptive?: boolean;
   compareRegular: boolean;
   cad: SummaryOutputView;
   regular?: SummaryOutputView;
@@ -173,8 +182,8 @@ export type HostToSummaryView =
 
 export type SummaryViewToHost =
   | { type: 'ready' }
-  /** Re-run the same input (slider moved, side-by-side toggled). */
-  | { type: 'rerun'; alpha: number; compareRegular: boolean }
+  /** Re-run the same input (slider moved, side-by-side toggled, plausibility β or adaptive α changed). */
+  | { type: 'rerun'; alpha: number; compareRegular: boolean; plausibility?: number; adaptive?: boolean }
   | { type: 'cancel' }
   /** Reveal the span of the source document that supports output token `index`. */
   | { type: 'reveal'; variant: SummaryVariant; index: number }
@@ -195,6 +204,8 @@ export interface SummaryViewUiState {
 export const SUMMARY_ALPHA = { min: 0, max: 3, step: 0.25 } as const;
 /** The α values of the quick sweep. */
 export const SWEEP_ALPHAS = [0, 0.5, 1, 2] as const;
+/** The plausibility β control's range (the setting shares it). */
+export const SUMMARY_PLAUSIBILITY = { min: 0, max: 1, step: 0.05 } as const;
 
 // ── Concert: Rewrite panel (diffusion rewriting and continuation with classifier guidance) ──────────────────────
 
@@ -480,5 +491,135 @@ export interface CollabViewUiState {
   recordOpen: boolean;
   /** Controls edited but not yet run, and the run they were edited after. */
   draft?: CollabControls;
+  runId?: number;
+}
+
+// ── Concert: Images panel (JPEG-LM image completion and generation, issue 14) ─────────────────────────────────
+
+/** `complete` keeps the first part of an image and samples the rest; `generate` samples whole images. */
+export type ImagesMode = 'complete' | 'generate';
+
+/**
+ * Ranges of the panel's controls (the settings share them). `samples.max` is the worker's IMAGE_MAX_SAMPLES (a test
+ * checks). The ratio moves in 32nds: a 256×256 image has 32 patches, and the prompt ends after ⌊32·ratio⌋ of them.
+ * `topK` 0 turns top-k off.
+ */
+export const IMAGE_LIMITS = {
+  ratio: { min: 0, max: 1, step: 1 / 32 },
+  samples: { min: 1, max: 16 },
+  temperature: { min: 0.05, max: 10, step: 0.05 },
+  topP: { min: 0.01, max: 1, step: 0.01 },
+  topK: { min: 0, max: 1024 },
+  seed: { min: 0, max: 4_294_967_295 },
+} as const;
+
+/** Everything the user can change before a run. */
+export interface ImageControls {
+  /** complete: the share of the image kept, 0…1. */
+  ratio: number;
+  samples: number;
+  temperature: number;
+  topP: number;
+  /** 0: no top-k. */
+  topK: number;
+  /** Absent: a fresh random seed for every run (the run record says which). */
+  seed?: number;
+}
+
+/** One sample of the gallery: its latest preview (while streaming, the decodable prefix with the rest grey). */
+export interface ImageSampleView {
+  index: number;
+  /** The sample as a JPEG file, base64 (the page turns it into a blob: URL); absent until its first preview. */
+  jpeg?: string;
+  /** MCUs decoded so far, of the run's `mcuCount`. */
+  mcusDone: number;
+  tokens: number;
+  done: boolean;
+  /** Set when the run has finished: whether the stream decodes. */
+  decodable?: boolean;
+  /** Why it does not decode, when it does not. */
+  problem?: string;
+  /** The file it was last saved to (name only). */
+  savedAs?: string;
+}
+
+/** The geometry of a run: the image's MCUs cut into patches, and how many of them the prompt keeps. */
+export interface ImageGeometryView {
+  width: number;
+  height: number;
+  mcuCount: number;
+  patches: number;
+  keptPatches: number;
+  keptMcus: number;
+}
+
+export type ImagesRunStatus = 'running' | 'done' | 'cancelled' | 'error';
+
+export interface ImagesRunView {
+  /** Increases with every run in this window; the view uses it to reset per-run UI. */
+  id: number;
+  status: ImagesRunStatus;
+  /** For `cancelled` and `error`: one line saying what happened. */
+  message?: string;
+  mode: ImagesMode;
+  /** complete: the image's file name (the webview never reads files). */
+  sourceName?: string;
+  controls: ImageControls;
+  /** complete: the canonicalised input as the model sees it (JPEG, base64), from the first progress on. */
+  original?: string;
+  /** The kept region (the prompt closed with grey MCUs; JPEG, base64), from the first progress on. */
+  kept?: string;
+  /** MCUs per image (from the first progress on). */
+  mcuCount?: number;
+  geometry?: ImageGeometryView;
+  /** While running: tokens sampled per sample so far, of the budget. */
+  progress?: { step: number; maxSteps: number };
+  samples: ImageSampleView[];
+  /** Samples that decode, once done. */
+  decodable?: number;
+  /** The run record as name/value lines (model, seed, knobs, time). */
+  record?: { name: string; value: string }[];
+}
+
+export interface ImagesViewState {
+  mode: ImagesMode;
+  /** complete: the image to complete (file name only); absent: none chosen yet. */
+  sourceName?: string;
+  /** The controls the panel shows when it has no run yet (from the settings), or the last run's. */
+  controls: ImageControls;
+  run?: ImagesRunView;
+  /** The codec model the runs use, when the worker has listed it. */
+  model?: { id: string; label: string; width: number; height: number };
+  /** Why no codec model can run (none installed), when that is known. */
+  noModel?: string;
+}
+
+export interface ImagesNotice {
+  level: 'info' | 'warning' | 'error';
+  text: string;
+}
+
+export type HostToImagesView = { type: 'state'; state: ImagesViewState } | { type: 'notice'; notice: ImagesNotice };
+
+export type ImagesViewToHost =
+  | { type: 'ready' }
+  /** Run with these controls (cancels a run in progress); complete without an image asks for one first. */
+  | { type: 'run'; mode: ImagesMode; controls: ImageControls }
+  | { type: 'cancel' }
+  /**
+   * Write the samples (one, or all without `index`) as .jpg files: `source` next to the completed image (generate
+   * runs have none: the host asks for a folder), `folder` into a folder chosen in a dialog.
+   */
+  | { type: 'save'; where: 'source' | 'folder'; index?: number }
+  /** Choose another image to complete (an open dialog). */
+  | { type: 'pickImage' }
+  | { type: 'openSettings' };
+
+/** UI-only state the images panel persists with `setState` (data is refetched from the host). */
+export interface ImagesViewUiState {
+  recordOpen: boolean;
+  /** Controls edited but not yet run, the mode picked, and the run they were edited after. */
+  draft?: ImageControls;
+  mode?: ImagesMode;
   runId?: number;
 }

@@ -146,6 +146,13 @@ export interface CadRunParams extends WithProgressToken {
   question?: string;
   /** CAD strength: 0 is regular decoding. Defaults: 0.5 for summaries, 1 for questions (thesis settings). */
   alpha?: number;
+  /**
+   * β of the adaptive plausibility constraint (Li et al. 2023), 0…1: only tokens with p(y | document, x) ≥ β · max p
+   * may be chosen. 0 constrains nothing (today's CAD exactly); default 0.1 (docs/cad.md).
+   */
+  plausibility?: number;
+  /** Adaptive α (AdaCAD): per token α_t = α · JSD(p(·|document, x) ‖ p(·|x)) in bits. Default off. */
+  adaptive?: boolean;
   /** Defaults: top-p 0.9 sampling for summaries, greedy for questions. */
   decoding?: DecodingParams;
   maxTokens?: number;
@@ -162,6 +169,8 @@ export interface CadTokenInfo {
   text: string;
   /** log p(y | document, x) − log p(y | x) in nats: how much the document raised this token. */
   reliance: number;
+  /** The α used for this token (adaptive α only). */
+  alpha?: number;
 }
 
 export interface CadOutput {
@@ -179,7 +188,9 @@ export interface RunRecord {
   /** sha256 of the ONNX graph that ran. */
   modelSha256: string;
   seed: number;
-  knobs: { alpha: number; decoding: DecodingParams; maxTokens: number };
+  knobs: { alpha: number; plausibility: number; adaptive: boolean; decoding: DecodingParams; maxTokens: number };
+  /** With adaptive α: the α_t used over the tokens of the (last) CAD decode (each token's is in `tokens[].alpha`). */
+  adaptiveAlpha?: { mean: number; min: number; max: number; tokens: number };
   provider: ProviderName;
   device: string;
   promptTokens: { withContext: number; withoutContext: number };
@@ -541,6 +552,10 @@ export interface ImageRunResult {
 /** `progress/image`: samples so far; `jpeg` (the sample's decodable prefix, the rest grey) only when its MCUs changed. */
 export interface ImageProgress {
   progressToken: string;
+  /** First notification only (complete): the canonicalised input as a JPEG file, base64 (as in the result). */
+  source?: string;
+  /** First notification only: the kept region as a JPEG file, base64 (as in the result). */
+  prompt?: string;
   step: number;
   /** The budget of tokens per sample. */
   maxSteps: number;

@@ -19,9 +19,10 @@ import { CancelledError, ContextTooLongError, EngineInputError } from '../engine
 import { validateDecoding } from '../engine/logits';
 import { WorkerFailure, type LanguageModel, type WorkerService } from './service';
 
+/** β = 0.1 and adaptive α off: the measurements in docs/cad.md ("Plausibility constraint and adaptive α"). */
 export const CAD_DEFAULTS = {
-  summarize: { alpha: 0.5, decoding: { mode: 'sample', temperature: 1, topP: 0.9 } as DecodingParams, maxTokens: 64 },
-  ask: { alpha: 1, decoding: { mode: 'greedy' } as DecodingParams, maxTokens: 24 },
+  summarize: { alpha: 0.5, plausibility: 0.1, adaptive: false, decoding: { mode: 'sample', temperature: 1, topP: 0.9 } as DecodingParams, maxTokens: 64 },
+  ask: { alpha: 1, plausibility: 0.1, adaptive: false, decoding: { mode: 'greedy' } as DecodingParams, maxTokens: 24 },
 } as const;
 export const MAX_DOCUMENT_CHARS = 2_000_000;
 
@@ -32,7 +33,7 @@ export interface CadJobControl {
 
 const bad = (msg: string) => new WorkerFailure(WorkerErrorCode.BadInput, msg);
 
-function checkParams(p: CadRunParams): { alpha: number; decoding: DecodingParams; maxTokens: number; seed: number } {
+function checkParams(p: CadRunParams): { alpha: number; plausibility: number; adaptive: boolean; decoding: DecodingParams; maxTokens: number; seed: number } {
   if (!CAD_TASKS.includes(p.task)) throw bad(`task must be one of ${CAD_TASKS.join(', ')}`);
   if (typeof p.document !== 'string' || !p.document.trim()) throw bad('the document is empty: open or select some text first');
   if (p.document.length > MAX_DOCUMENT_CHARS) throw bad(`the document has ${p.document.length} characters; the limit is ${MAX_DOCUMENT_CHARS}`);
@@ -42,6 +43,11 @@ function checkParams(p: CadRunParams): { alpha: number; decoding: DecodingParams
   const alpha = p.alpha ?? d.alpha;
   if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha < 0 || alpha > 10)
     throw bad(`alpha must be a number from 0 to 10 (got ${String(p.alpha)})`);
+  const plausibility = p.plausibility ?? d.plausibility;
+  if (typeof plausibility !== 'number' || !Number.isFinite(plausibility) || plausibility < 0 || plausibility > 1)
+    throw bad(`plausibility (β) must be a number from 0 to 1 (got ${String(p.plausibility)})`);
+  const adaptive = p.adaptive ?? d.adaptive;
+  if (typeof adaptive !== 'boolean') throw bad('adaptive must be true or false');
   const decoding = p.decoding ?? d.decoding;
   const why = validateDecoding(decoding);
   if (why) throw bad(why);
@@ -49,7 +55,7 @@ function checkParams(p: CadRunParams): { alpha: number; decoding: DecodingParams
   if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 1024) throw bad('max tokens must be an integer from 1 to 1024');
   const seed = p.seed ?? Math.floor(Math.random() * 2 ** 31);
   if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) throw bad('seed must be a non-negative 32-bit integer');
-  return { alpha, decoding, maxTokens, seed };
+  return { alpha, plausibility, adaptive, decoding, maxTokens, seed };
 }
 
 /** Turns engine tokens into protocol tokens with the text each adds (incremental decoding handles multi-token characters). */
@@ -63,13 +69,19 @@ export function describeTokens(model: Pick<LanguageModel, 'tok'>, tokens: readon
     // A character split over byte-fallback tokens decodes as U+FFFD until its last byte arrives: attribute the whole
     // character to the token that completes it.
     if (text.endsWith('\uFFFD')) {
-      out.push({ id: t.id, text: '', reliance: t.reliance });
+      out.push({ id: t.id, text: '', reliance: t.reliance, ...(t.alpha !== undefined && { alpha: t.alpha }) });
       continue;
     }
-    out.push({ id: t.id, text: text.slice(prev.length), reliance: t.reliance });
+    out.push({ id: t.id, text: text.slice(prev.length), reliance: t.reliance, ...(t.alpha !== undefined && { alpha: t.alpha }) });
     prev = text;
   }
   return out;
+}
+
+/** Mean, min and max of the per-token α_t of an adaptive run (rounded to 4 decimals for the record). */
+export function alphaSummary(alphas: readonly number[]): { mean: number; min: number; max: number; tokens: number } {
+  const r = (x: number) => Math.round(x * 1e4) / 1e4;
+  return { mean: r(alphas.reduce((a, b) => a + b, 0) / alphas.length), min: r(Math.min(...alphas)), max: r(Math.max(...alphas)), tokens: alphas.length };
 }
 
 export async function runCad(service: WorkerService, p: CadRunParams, job: CadJobControl): Promise<CadRunResult> {
@@ -87,7 +99,7 @@ export async function runCad(service: WorkerService, p: CadRunParams, job: CadJo
   const withoutContext = template.render(fields(''), false);
   const stopTokens = [...new Set([...Object.values(model.tok.specialIds), ...model.lm.eosIds])];
   /** The rows of the last decode and what it generated, for the run record. */
-  let lastRun: { withContext: Int32Array; generated: number[] } | undefined;
+  let lastRun: { withContext: Int32Array; generated: number[]; alphas: number[] } | undefined;
   const provider = service.providerReport();
 
   const decodeOne = async (document: string, alpha: number, variant: 'cad' | 'regular', part: number): Promise<CadOutput> => {
@@ -105,6 +117,8 @@ export async function runCad(service: WorkerService, p: CadRunParams, job: CadJo
       withContext,
       withoutContext,
       alpha,
+      // Regular decoding (the side-by-side view) is plain: neither the constraint nor adaptive α.
+      ...(variant === 'cad' && { plausibility: knobs.plausibility, adaptive: knobs.adaptive }),
       decoding: knobs.decoding,
       maxTokens: knobs.maxTokens,
       seed: knobs.seed,
@@ -112,7 +126,8 @@ export async function runCad(service: WorkerService, p: CadRunParams, job: CadJo
       signal: job.signal,
       ...(onToken && { onToken }),
     });
-    if (variant === 'cad') lastRun = { withContext, generated: r.tokens.map((t) => t.id) };
+    if (variant === 'cad')
+      lastRun = { withContext, generated: r.tokens.map((t) => t.id), alphas: r.tokens.flatMap((t) => (t.alpha === undefined ? [] : [t.alpha])) };
     const tokens = describeTokens(model, r.tokens);
     return {
       text: tokens
@@ -193,7 +208,8 @@ export async function runCad(service: WorkerService, p: CadRunParams, job: CadJo
         manifestSha256: model.pack.manifestSha256,
         modelSha256: model.modelSha256,
         seed: knobs.seed,
-        knobs: { alpha: knobs.alpha, decoding: knobs.decoding, maxTokens: knobs.maxTokens },
+        knobs: { alpha: knobs.alpha, plausibility: knobs.plausibility, adaptive: knobs.adaptive, decoding: knobs.decoding, maxTokens: knobs.maxTokens },
+        ...(knobs.adaptive && lastRun?.alphas.length && { adaptiveAlpha: alphaSummary(lastRun.alphas) }),
         provider: provider.chosen,
         device: provider.device,
         promptTokens: { withContext: withContextLen, withoutContext: withoutContext.length },

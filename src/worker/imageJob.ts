@@ -98,12 +98,17 @@ export async function runImage(service: WorkerService, p: ImageRunParams, job: I
   const sentMcus = samples.map(() => -1);
   let lastSent = 0;
   const interval = job.progressIntervalMs ?? 50;
+  let sentImages = false;
   const report = (step: number, rows: readonly SampledRow[], force: boolean) => {
     if (!job.onProgress) return;
     const now = performance.now();
     if (!force && step !== 1 && now - lastSent < interval) return;
     lastSent = now;
+    // The first notification also carries the input and the kept region, so a panel shows them while samples stream.
+    const images = sentImages ? {} : { ...(stream && { source: b64(jpegFile(stream)) }), prompt: b64(closedJpeg(prompt.bytes, geometry)) };
+    sentImages = true;
     job.onProgress({
+      ...images,
       step,
       maxSteps: maxTokens,
       mcuCount: prompt.mcuCount,

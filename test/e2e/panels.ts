@@ -1,5 +1,6 @@
+/// <reference lib="dom" />
 /**
- * Scenario steps shared by the VS Code tier's suites: the Summary, Rewrite and Collaborate panels' frames, waiting for their runs,
+ * Scenario steps shared by the VS Code tier's suites: the Summary, Rewrite, Collaborate and Images panels' frames, waiting for their runs,
  * selecting text by keyboard, answering the attribute quick pick.
  */
 import assert from 'node:assert/strict';
@@ -9,6 +10,7 @@ import type { Workbench } from './workbench';
 export const SUMMARY_TITLE = 'Concert: Summary';
 export const REWRITE_TITLE = 'Concert: Rewrite';
 export const COLLAB_TITLE = 'Concert: Collaborate';
+export const IMAGES_TITLE = 'Concert: Images';
 
 export function summaryFrame(wb: Workbench): Promise<Frame> {
   return wb.webview(SUMMARY_TITLE, 60_000);
@@ -20,6 +22,10 @@ export function rewriteFrame(wb: Workbench): Promise<Frame> {
 
 export function collabFrame(wb: Workbench): Promise<Frame> {
   return wb.webview(COLLAB_TITLE, 60_000);
+}
+
+export function imagesFrame(wb: Workbench): Promise<Frame> {
+  return wb.webview(IMAGES_TITLE, 60_000);
 }
 
 /** Waits for a panel's run to end (done, cancelled or failed); fails if it failed. `result` marks a finished run. */
@@ -51,6 +57,17 @@ export function rewriteDone(wb: Workbench, timeout = 120_000): Promise<Frame> {
 
 export function collabDone(wb: Workbench, timeout = 200_000): Promise<Frame> {
   return runDone(wb, collabFrame, '.ledger-summary', 'the collaboration to finish', timeout);
+}
+
+/** The Images panel's run to finish: its Save buttons appear only then. */
+export function imagesDone(wb: Workbench, timeout = 120_000): Promise<Frame> {
+  return runDone(wb, imagesFrame, '.gallery [data-key="btn:save:all:folder"]', 'the image run to finish', timeout);
+}
+
+/** Per <img> matching `selector` in `frame`, once each has loaded: its natural width (0 when it did not decode). */
+export async function imageWidths(frame: Frame, selector: string): Promise<number[]> {
+  await frame.waitForFunction((sel) => Array.from(document.querySelectorAll<HTMLImageElement>(sel)).every((i) => i.complete), selector, { timeout: 10_000 });
+  return frame.locator(selector).evaluateAll((els) => (els as HTMLImageElement[]).map((i) => i.naturalWidth));
 }
 
 /** Selects line `line` (1-based, without its line break) in the focused editor, with the keyboard. */

@@ -21,6 +21,17 @@ describe('concert argument parsing (#17)', () => {
     assert.equal(parse('ask', '--top-p', '0.5').cad.decoding?.mode, 'sample');
   });
 
+  it('--plausibility β is a number from 0 to 1 and --adaptive a switch, for summarize and ask (#16)', () => {
+    for (const v of ['-0.1', '1.5', 'x', ''])
+      assert.throws(
+        () => parse('ask', '--plausibility', v),
+        (e: Error) => e instanceof UsageError && e.message === `--plausibility must be a number from 0 to 1 (got "${v}")`,
+      );
+    assert.deepEqual(parse('summarize', '--plausibility', '0.1', '--adaptive').cad, { plausibility: 0.1, adaptive: true });
+    assert.deepEqual(parse('ask', '--plausibility=0').cad, { plausibility: 0 });
+    assert.deepEqual(parse('ask').cad, {});
+  });
+
   it('a text value that starts with "-" says how to pass it', () => {
     assert.throws(
       () => parse('rewrite', '--text', 'x', '--prefix', '-hello'),

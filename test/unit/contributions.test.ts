@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { COLLAB_VIEW_TYPE } from '../../src/extension/collabState';
+import { IMAGES_VIEW_TYPE } from '../../src/extension/imagesState';
 import { KNOWLEDGE_VIEW_ID } from '../../src/extension/knowledgeItems';
 import { REWRITE_VIEW_TYPE } from '../../src/extension/rewriteState';
 import { SUMMARY_VIEW_TYPE } from '../../src/extension/summaryState';
-import { CATEGORY, COMMANDS, COMMAND_LIST, SAMPLE_DOCUMENT, WALKTHROUGH_ID, toContribution } from '../../src/extension/commandTable';
+import { CATEGORY, COMMANDS, COMMAND_LIST, IMAGE_FILE_WHEN, SAMPLE_DOCUMENT, WALKTHROUGH_ID, toContribution } from '../../src/extension/commandTable';
 
 const root = new URL('../../', import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
@@ -20,6 +21,8 @@ const declaredIds = new Set(declared.map((c) => c.command));
 const menus: Record<string, { command?: string; submenu?: string; when?: string }[]> = contributes.menus ?? {};
 const submenuIds = new Set<string>((contributes.submenus ?? []).map((s: { id: string }) => s.id));
 const featureCommands = COMMAND_LIST.filter((c) => c.feature);
+/** The features that work on the text of an editor (image completion works on image files instead). */
+const textFeatureCommands = featureCommands.filter((c) => c.feature !== 'codec');
 
 /** True when `when` can only be true with `key` set (a top-level conjunct, not inside an `||`). */
 function requiresKey(when: string | undefined, key: string): boolean {
@@ -102,15 +105,29 @@ describe('menu contributions', () => {
     const editorSub = contributes.menus['editor/context']?.find((e: { submenu?: string }) => e.submenu)?.submenu;
     assert.ok(editorSub, 'editor/context has a Concert submenu');
     const inSub = new Set((menus[editorSub] ?? []).map((e) => e.command));
-    for (const c of featureCommands) assert.ok(inSub.has(c.id), `${c.id} not in the editor submenu`);
+    for (const c of textFeatureCommands) assert.ok(inSub.has(c.id), `${c.id} not in the editor submenu`);
+    for (const c of featureCommands.filter((x) => x.feature === 'codec')) assert.ok(!inSub.has(c.id), `${c.id} works on images, not on text`);
+  });
+
+  it('Complete Image… is on image files in the explorer and in the palette; Generate Image in the palette; the Images panel is restored', () => {
+    const explorer = menus['explorer/context'] ?? [];
+    assert.deepEqual(explorer, [{ command: COMMANDS.completeImage.id, group: 'z_concert@1', when: IMAGE_FILE_WHEN }]);
+    assert.match(IMAGE_FILE_WHEN, /!explorerResourceIsFolder/);
+    for (const c of [COMMANDS.completeImage, COMMANDS.generateImage])
+      assert.ok(!(menus.commandPalette ?? []).some((e) => e.command === c.id), `no palette entry narrows ${c.id}`);
+    assert.ok((pkg.activationEvents as string[]).includes(`onWebviewPanel:${IMAGES_VIEW_TYPE}`));
+    const build = readFileSync(new URL('esbuild.mjs', root), 'utf8');
+    assert.match(build, /'?images'?: 'webview\/images\/main\.ts'/);
+    assert.ok(existsSync(new URL('media/images.css', root)));
   });
 
   it('nothing is contributed for a feature that is not built: no placeholder commands, context keys or claims', () => {
     const text = readFileSync(new URL('package.json', root), 'utf8');
     assert.doesNotMatch(text, /\bconcert\.feature\./, 'no feature context keys: built features show from the first moment');
-    for (const gone of ['concert.previewImageCompletion', 'concert.previewVideoContinuation', 'explorer/context'])
+    // The image previews are built (Complete Image…, Generate Image); the old placeholders are gone, video is not built.
+    for (const gone of ['concert.previewImageCompletion', 'concert.previewVideoContinuation'])
       assert.ok(!text.includes(gone), `package.json still has ${gone}`);
-    assert.doesNotMatch(pkg.description, /JPEG|H\.264/i, 'the description claims an unbuilt feature');
+    assert.doesNotMatch(pkg.description, /H\.264|video/i, 'the description claims an unbuilt feature');
     const commands = readFileSync(new URL('src/extension/commands.ts', root), 'utf8');
     assert.doesNotMatch(commands, /not available in this version/, 'a command handler is a placeholder');
   });

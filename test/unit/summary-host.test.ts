@@ -159,6 +159,9 @@ describe('summary panel messages', () => {
       { type: 'sweep' },
       { type: 'rerun', alpha: 1.25, compareRegular: true },
       { type: 'rerun', alpha: 0, compareRegular: false },
+      { type: 'rerun', alpha: 1, compareRegular: false, plausibility: 0.1, adaptive: true },
+      { type: 'rerun', alpha: 1, compareRegular: false, plausibility: 0, adaptive: false },
+      { type: 'rerun', alpha: 1, compareRegular: false, plausibility: 1 },
       { type: 'reveal', variant: 'cad', index: 0 },
       { type: 'copy', variant: 'regular' },
       { type: 'insert', variant: 'cad', mode: 'comment' },
@@ -183,6 +186,10 @@ describe('summary panel messages', () => {
       { type: 'rerun', alpha: Number.NaN, compareRegular: true },
       { type: 'rerun', alpha: '1', compareRegular: true },
       { type: 'rerun', alpha: 1 },
+      { type: 'rerun', alpha: 1, compareRegular: true, plausibility: 1.5 },
+      { type: 'rerun', alpha: 1, compareRegular: true, plausibility: -0.1 },
+      { type: 'rerun', alpha: 1, compareRegular: true, plausibility: '0.1' },
+      { type: 'rerun', alpha: 1, compareRegular: true, adaptive: 'yes' },
       { type: 'reveal', variant: 'cad', index: 1.5 },
       { type: 'reveal', variant: 'cad', index: -1 },
       { type: 'reveal', variant: 'other', index: 0 },
@@ -228,7 +235,7 @@ const result: CadRunResult = {
     manifestSha256: 'm'.repeat(64),
     modelSha256: 'g'.repeat(64),
     seed: 42,
-    knobs: { alpha: 0.5, decoding: { mode: 'sample', temperature: 1, topP: 0.9 }, maxTokens: 64 },
+    knobs: { alpha: 0.5, plausibility: 0, adaptive: false, decoding: { mode: 'sample', temperature: 1, topP: 0.9 }, maxTokens: 64 },
     provider: 'cpu',
     device: 'CPU, 2 threads',
     promptTokens: { withContext: 40, withoutContext: 8 },
@@ -339,9 +346,17 @@ describe('summary state', () => {
 });
 
 describe('summary settings', () => {
-  it('reads the defaults: α 0.5 / 1, 64 / 24 tokens, no side-by-side, the bundled pack', () => {
+  it('reads the defaults: α 0.5 / 1, 64 / 24 tokens, no side-by-side, plausibility β and adaptive α as measured, the bundled pack', () => {
     const { settings, warnings } = toCadSettings(() => undefined);
-    assert.deepEqual(settings, { summaryAlpha: 0.5, questionAlpha: 1, maxSummaryTokens: 64, maxAnswerTokens: 24, showRegularByDefault: false });
+    assert.deepEqual(settings, {
+      summaryAlpha: 0.5,
+      questionAlpha: 1,
+      maxSummaryTokens: 64,
+      maxAnswerTokens: 24,
+      showRegularByDefault: false,
+      plausibility: settingDef('concert.cad.plausibility').default,
+      adaptiveAlpha: false,
+    });
     assert.deepEqual(warnings, []);
   });
 
@@ -352,12 +367,16 @@ describe('summary settings', () => {
       'concert.cad.maxSummaryTokens': 12.5,
       'concert.cad.modelPack': 'my-lm.v2',
     };
+    values['concert.cad.plausibility'] = 1.5;
+    values['concert.cad.adaptiveAlpha'] = true;
     const { settings, warnings } = toCadSettings((k) => values[k]);
+    assert.equal(settings.plausibility, settingDef('concert.cad.plausibility').default);
+    assert.equal(settings.adaptiveAlpha, true);
     assert.equal(settings.summaryAlpha, 2);
     assert.equal(settings.questionAlpha, 1);
     assert.equal(settings.maxSummaryTokens, 64);
     assert.equal(settings.packId, 'my-lm.v2');
-    assert.equal(warnings.length, 2);
+    assert.equal(warnings.length, 3);
     assert.equal(coerceSetting(settingDef('concert.cad.modelPack'), '../../etc'), '');
     assert.equal(coerceSetting(settingDef('concert.cad.modelPack'), 'Upper'), '');
   });
@@ -365,7 +384,7 @@ describe('summary settings', () => {
   it('the model pack setting is restricted; summary settings do not reconfigure the worker', () => {
     assert.equal(settingDef('concert.cad.modelPack').restricted, true);
     // Feature settings (summaries, diffusion, collaboration, knowledge) are read per run; only the others reach the worker.
-    for (const s of SETTINGS) assert.equal(WORKER_SETTING_KEYS.includes(s.key), !/^concert\.(cad|diffusion|collab|knowledge)\./.test(s.key), s.key);
+    for (const s of SETTINGS) assert.equal(WORKER_SETTING_KEYS.includes(s.key), !/^concert\.(cad|diffusion|collab|knowledge|image)\./.test(s.key), s.key);
   });
 });
 

@@ -193,6 +193,40 @@ describe('summary view', () => {
     assert.match(textOf(section(changed, 'header')!), /changed since this run/);
   });
 
+  it('the plausibility β slider and the adaptive-α checkbox reflect the run; the record shows β and α_t (#16)', () => {
+    const controls = (r: SummaryRunView) => section(renderSummary({ run: r }, ui), 'controls')!;
+    const beta = (r: SummaryRunView) => byAction(controls(r), 'plausibility')[0]!;
+    assert.deepEqual([beta(run).attrs.min, beta(run).attrs.max, beta(run).attrs.step, beta(run).attrs.value], ['0', '1', '0.05', '0']);
+    assert.equal(byAction(controls(run), 'adaptive')[0]!.attrs.checked, undefined);
+    const on: SummaryRunView = { ...run, plausibility: 0.1, adaptive: true };
+    assert.equal(beta(on).attrs.value, '0.1');
+    assert.equal(beta(on).attrs['aria-valuetext'], 'β 0.1');
+    assert.equal(byAction(controls(on), 'adaptive')[0]!.attrs.checked, '');
+    const record = {
+      modelId: 'concert-lm-small',
+      manifestSha256: 'a'.repeat(64),
+      modelSha256: 'b'.repeat(64),
+      seed: 42,
+      alpha: 1,
+      plausibility: 0.1,
+      adaptive: true,
+      adaptiveAlpha: { mean: 0.123, min: 0, max: 0.5 },
+      decoding: 'greedy',
+      maxTokens: 24,
+      provider: 'cpu',
+      device: 'CPU',
+      promptTokens: { withContext: 30, withoutContext: 5 },
+      durationMs: 250,
+    };
+    const rec = textOf(section(renderSummary({ run: { ...on, record } }, { recordOpen: true, chunksOpen: false }), 'record')!);
+    assert.match(rec, /Plausibility β\s*0\.1/);
+    assert.match(rec, /Adaptive α\s*α_t mean 0\.12 \(min 0, max 0\.5\)/);
+    const { adaptiveAlpha: _unused, ...plain } = record;
+    const off = textOf(section(renderSummary({ run: { ...run, record: { ...plain, plausibility: 0, adaptive: false } } }, ui), 'record')!);
+    assert.match(off, /Plausibility β\s*0 \(off\)/);
+    assert.doesNotMatch(off, /Adaptive/);
+  });
+
   it('answers show the question', () => {
     const sections = renderSummary({ run: { ...run, task: 'ask', question: 'Where is it?' } }, ui);
     assert.match(textOf(section(sections, 'header')!), /^Answer.*Question: Where is it\?/);

@@ -18,6 +18,7 @@ import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { isCollabViewToHost } from '../../src/extension/collabMessages';
+import { isImagesViewToHost } from '../../src/extension/imagesMessages';
 import { isRewriteViewToHost } from '../../src/extension/rewriteMessages';
 import { isStatusViewToHost } from '../../src/extension/statusMessages';
 import { isSummaryViewToHost } from '../../src/extension/summaryMessages';
@@ -38,6 +39,8 @@ export interface ViewShell {
   styles: string[];
   /** The host's own check of the view's messages (src/extension/<view>Messages.ts). */
   accept: (m: unknown) => boolean;
+  /** The host allows blob: images in this view's CSP (PanelSpec.blobImages). */
+  blobImages?: boolean;
 }
 
 export const VIEWS = {
@@ -45,6 +48,7 @@ export const VIEWS = {
   summary: { name: 'summary', title: 'Concert: Summary', styles: ['media/summary.css'], accept: isSummaryViewToHost },
   rewrite: { name: 'rewrite', title: 'Concert: Rewrite', styles: ['media/rewrite.css'], accept: isRewriteViewToHost },
   collab: { name: 'collab', title: 'Concert: Collaborate', styles: ['media/collab.css'], accept: isCollabViewToHost },
+  images: { name: 'images', title: 'Concert: Images', styles: ['media/images.css'], accept: isImagesViewToHost, blobImages: true },
 } satisfies Record<string, ViewShell>;
 
 /** Only these folders are served; everything else is a 404 that the tests report. */
@@ -126,6 +130,7 @@ export function viewPage(origin: string, view: ViewShell, nonce: string, session
     scriptUri: `${origin}/dist/webview/${view.name}.js`,
     styleUris: [`${origin}/harness/theme.css`, ...view.styles.map((s) => `${origin}/${s}`)],
     codiconsUri: `${origin}/dist/webview/codicons/codicon.css`,
+    ...(view.blobImages && { blobImages: true }),
   });
   const marker = '<script type="module"';
   const at = html.indexOf(marker);

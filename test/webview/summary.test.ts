@@ -173,11 +173,35 @@ describe('summary panel (webview tier)', () => {
       await page.keyboard.press('ArrowRight');
       assert.equal(await page.locator('#alpha-value').innerText(), '1');
       assert.equal(await page.locator('#alpha').getAttribute('aria-valuetext'), 'α 1');
-      assert.deepEqual(await host.waitFor('rerun', from), { type: 'rerun', alpha: 1, compareRegular: false });
+      assert.deepEqual(await host.waitFor('rerun', from), { type: 'rerun', alpha: 1, compareRegular: false, plausibility: 0, adaptive: false });
       await page.waitForTimeout(500);
       assert.equal(host.since(from).length, 1, 'the two steps became one rerun');
       await page.keyboard.press('End');
-      assert.deepEqual(await host.waitFor('rerun', from + 1), { type: 'rerun', alpha: 3, compareRegular: false });
+      assert.deepEqual(await host.waitFor('rerun', from + 1), { type: 'rerun', alpha: 3, compareRegular: false, plausibility: 0, adaptive: false });
+    });
+  });
+
+  it('the plausibility β slider and the adaptive-α checkbox rerun with the other knobs unchanged (#16)', async () => {
+    await withPage(suite, async (page) => {
+      const host = await open(page);
+      await show(host, { run: DONE() });
+      assert.equal(await page.locator('#plausibility-value').innerText(), '0');
+      await page.locator('#plausibility').focus();
+      const from = host.received.length;
+      await page.keyboard.press('ArrowRight');
+      await page.keyboard.press('ArrowRight');
+      assert.equal(await page.locator('#plausibility-value').innerText(), '0.1');
+      assert.equal(await page.locator('#plausibility').getAttribute('aria-valuetext'), 'β 0.1');
+      assert.deepEqual(await host.waitFor('rerun', from), { type: 'rerun', alpha: 0.5, compareRegular: false, plausibility: 0.1, adaptive: false });
+      await page.waitForTimeout(500);
+      assert.equal(host.since(from).length, 1, 'the two steps became one rerun');
+      await show(host, { run: DONE({ plausibility: 0.1 }) });
+      await page.locator('vscode-checkbox[data-action="adaptive"]').focus();
+      await page.keyboard.press('Space');
+      assert.deepEqual(await host.waitFor('rerun', from + 1), { type: 'rerun', alpha: 0.5, compareRegular: false, plausibility: 0.1, adaptive: true });
+      await show(host, { run: DONE({ plausibility: 0.1, adaptive: true }) });
+      assert.equal(await page.locator('vscode-checkbox[data-action="adaptive"]').getAttribute('checked'), '');
+      assert.equal(await page.locator('#plausibility-value').innerText(), '0.1');
     });
   });
 
@@ -188,7 +212,7 @@ describe('summary panel (webview tier)', () => {
       const from = host.received.length;
       await page.locator('vscode-checkbox[data-action="compare"]').focus();
       await page.keyboard.press('Space');
-      assert.deepEqual(await host.waitFor('rerun', from), { type: 'rerun', alpha: 0.5, compareRegular: true });
+      assert.deepEqual(await host.waitFor('rerun', from), { type: 'rerun', alpha: 0.5, compareRegular: true, plausibility: 0, adaptive: false });
       await show(host, { run: DONE({ compareRegular: true, regular: output(5, 0, { stoppedBy: 'stop-token' }) }) });
       await page.locator('.output.regular .meta').waitFor();
       assert.match(await page.locator('.output.regular h2').innerText(), /Regular decoding \(α 0\)/);
@@ -211,7 +235,7 @@ describe('summary panel (webview tier)', () => {
         });
         assert.deepEqual(await clickPosts(host, `.output.${variant} [data-action="insert"][data-mode="cursor"]`), { type: 'insert', variant, mode: 'cursor' });
       }
-      assert.deepEqual(await clickPosts(host, '[data-action="rerun"]'), { type: 'rerun', alpha: 0.5, compareRegular: true });
+      assert.deepEqual(await clickPosts(host, '[data-action="rerun"]'), { type: 'rerun', alpha: 0.5, compareRegular: true, plausibility: 0, adaptive: false });
       assert.deepEqual(await clickPosts(host, '[data-action="sweep"]'), { type: 'sweep' });
       assert.deepEqual(await clickPosts(host, '.output.cad .tok >> nth=2'), { type: 'reveal', variant: 'cad', index: 2 });
 
@@ -345,6 +369,8 @@ describe('summary panel (webview tier)', () => {
       for (const expected of [
         'slider "Context weight α"',
         'checkbox "Show regular decoding (α 0) side by side"',
+        'slider "Plausibility β"',
+        'checkbox "Adaptive α (per token, by disagreement)"',
         'button "Run Again"',
         'button "α Sweep"',
         'button "Copy"',
@@ -363,7 +389,18 @@ describe('summary panel (webview tier)', () => {
         seen.push(key);
         assert.ok(await focusIsVisible(page), `keyboard focus on ${key} is not visible`);
       }
-      for (const k of ['alpha', 'compare', 'btn:rerun::', 'btn:sweep::', 'tok:cad:0', 'btn:copy:cad:', 'tok:regular:0', 'summary:record'])
+      for (const k of [
+        'alpha',
+        'plausibility',
+        'adaptive',
+        'compare',
+        'btn:rerun::',
+        'btn:sweep::',
+        'tok:cad:0',
+        'btn:copy:cad:',
+        'tok:regular:0',
+        'summary:record',
+      ])
         assert.ok(seen.includes(k), `${k} is reachable by Tab: ${JSON.stringify(seen)}`);
       assert.ok(
         seen.indexOf('alpha') < seen.indexOf('tok:cad:0') && seen.indexOf('tok:cad:0') < seen.indexOf('btn:copy:cad:'),

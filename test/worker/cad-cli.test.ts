@@ -66,6 +66,33 @@ describe('concert summarize / ask', () => {
     assert.equal(typeof j.regular.text, 'string');
   });
 
+  it('--plausibility and --adaptive reach the run record with the α_t of every token (#16)', () => {
+    const r = concert(
+      'ask',
+      '--context',
+      doc,
+      '--question',
+      'What is the capital of Freedonia?',
+      '--json',
+      '--max-tokens',
+      '6',
+      '--plausibility',
+      '0.1',
+      '--adaptive',
+    );
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out);
+    assert.equal(j.run.knobs.plausibility, 0.1);
+    assert.equal(j.run.knobs.adaptive, true);
+    assert.ok(j.tokens.every((t: { alpha?: number }) => typeof t.alpha === 'number' && t.alpha >= 0 && t.alpha <= 1));
+    const s = j.run.adaptiveAlpha;
+    assert.equal(s.tokens, j.tokens.length);
+    assert.ok(s.min <= s.mean && s.mean <= s.max && s.max <= 1);
+    const plain = JSON.parse(concert('ask', '--context', doc, '--question', 'What is the capital of Freedonia?', '--json', '--max-tokens', '6').out);
+    assert.deepEqual([plain.run.knobs.plausibility, plain.run.knobs.adaptive, plain.run.adaptiveAlpha], [0.1, false, undefined]);
+    assert.ok(plain.tokens.every((t: { alpha?: number }) => t.alpha === undefined));
+  });
+
   for (const [name, args, pattern] of [
     ['missing file', ['summarize', '/nonexistent/file.txt'], /cannot read "\/nonexistent\/file\.txt": no such file/],
     ['a folder', ['summarize', '/tmp'], /is a folder/],
@@ -73,6 +100,7 @@ describe('concert summarize / ask', () => {
     ['alpha out of range', ['summarize', '__DOC__', '--alpha', '42'], /--alpha must be a number from 0 to 10/],
     ['greedy and top-p', ['summarize', '__DOC__', '--greedy', '--top-p', '0.9'], /either --greedy or --top-p/],
     ['top-p out of range', ['summarize', '__DOC__', '--top-p', '1.5'], /--top-p must be a number/],
+    ['plausibility out of range', ['summarize', '__DOC__', '--plausibility', '2'], /--plausibility must be a number from 0 to 1/],
   ] as const) {
     it(`bad input (${name}) exits 2 with one line`, () => {
       const r = concert(...args.map((a) => (a === '__DOC__' ? doc : a)));

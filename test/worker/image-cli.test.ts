@@ -324,6 +324,9 @@ describe('image/run through the worker client', () => {
       assert.ok(seen.every((p) => p.progressToken === 'p' && p.mcuCount === 4 && p.samples.length === 3));
       const last = seen[seen.length - 1]!;
       assert.ok(last.samples.every((s) => s.done));
+      // The first notification carries the input and the kept region (as the result does); later ones do not.
+      assert.deepEqual([seen[0]!.source, seen[0]!.prompt], [r.source, r.prompt]);
+      assert.ok(seen.slice(1).every((p) => p.source === undefined && p.prompt === undefined));
       // Previews come when a sample's MCUs advance; each is a JPEG any decoder opens.
       const previews = seen.flatMap((p) => p.samples.filter((s) => s.jpeg !== undefined));
       assert.ok(previews.length >= 3 * 4, `${previews.length} previews`);

@@ -41,7 +41,19 @@ host.onMessage((msg) => {
 const variantOf = (el: HTMLElement): SummaryVariant => (el.dataset.variant === 'regular' ? 'regular' : 'cad');
 const currentAlpha = () => state?.run?.alpha ?? 0;
 const compareRegular = () => state?.run?.compareRegular ?? false;
+const currentPlausibility = () => state?.run?.plausibility ?? 0;
+const currentAdaptive = () => state?.run?.adaptive ?? false;
+/** A rerun message with the shown knobs, `change` applied. */
+const rerun = (change: { alpha?: number; compareRegular?: boolean; plausibility?: number; adaptive?: boolean } = {}) =>
+  host.post({
+    type: 'rerun',
+    alpha: change.alpha ?? currentAlpha(),
+    compareRegular: change.compareRegular ?? compareRegular(),
+    plausibility: change.plausibility ?? currentPlausibility(),
+    adaptive: change.adaptive ?? currentAdaptive(),
+  });
 let alphaTimer: ReturnType<typeof setTimeout> | undefined;
+let plausibilityTimer: ReturnType<typeof setTimeout> | undefined;
 
 function act(el: HTMLElement): void {
   if (el.hasAttribute('disabled')) return;
@@ -49,7 +61,7 @@ function act(el: HTMLElement): void {
     case 'cancel':
       return host.post({ type: 'cancel' });
     case 'rerun':
-      return host.post({ type: 'rerun', alpha: currentAlpha(), compareRegular: compareRegular() });
+      return rerun();
     case 'sweep':
       return host.post({ type: 'sweep' });
     case 'copy':
@@ -68,10 +80,11 @@ onAction(act);
 
 root.addEventListener('input', (e) => {
   const el = e.target as HTMLInputElement;
-  if (el.dataset.action !== 'alpha') return;
+  const which = el.dataset.action;
+  if (which !== 'alpha' && which !== 'plausibility') return;
   const a = formatAlpha(Number(el.value));
-  el.setAttribute('aria-valuetext', `α ${a}`);
-  const out = root.querySelector('#alpha-value');
+  el.setAttribute('aria-valuetext', `${which === 'alpha' ? 'α' : 'β'} ${a}`);
+  const out = root.querySelector(`#${which}-value`);
   if (out) out.textContent = a;
 });
 
@@ -82,14 +95,23 @@ root.addEventListener('change', (e) => {
     clearTimeout(alphaTimer);
     alphaTimer = setTimeout(() => {
       const alpha = Number((el as HTMLInputElement).value);
-      if (Number.isFinite(alpha) && alpha !== currentAlpha()) host.post({ type: 'rerun', alpha, compareRegular: compareRegular() });
+      if (Number.isFinite(alpha) && alpha !== currentAlpha()) rerun({ alpha });
     }, 350);
+  } else if (el.dataset.action === 'plausibility') {
+    clearTimeout(plausibilityTimer);
+    plausibilityTimer = setTimeout(() => {
+      const plausibility = Number((el as HTMLInputElement).value);
+      if (Number.isFinite(plausibility) && plausibility !== currentPlausibility()) rerun({ plausibility });
+    }, 350);
+  } else if (el.dataset.action === 'adaptive') {
+    const checked = (el as HTMLElement & { checked?: boolean }).checked === true;
+    if (checked !== currentAdaptive()) rerun({ adaptive: checked });
   } else if (el.dataset.action === 'model') {
     const packId = (el as HTMLSelectElement).value;
     if (packId !== (state?.modelId ?? '')) host.post({ type: 'model', packId });
   } else if (el.dataset.action === 'compare') {
     const checked = (el as HTMLElement & { checked?: boolean }).checked === true;
-    if (checked !== compareRegular()) host.post({ type: 'rerun', alpha: currentAlpha(), compareRegular: checked });
+    if (checked !== compareRegular()) rerun({ compareRegular: checked });
   }
 });
 

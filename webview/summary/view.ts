@@ -6,6 +6,7 @@
  */
 import {
   SUMMARY_ALPHA,
+  SUMMARY_PLAUSIBILITY,
   type SummaryModelChoice,
   type SummaryOutputView,
   type SummaryRecordView,
@@ -158,6 +159,7 @@ export function modelPicker(models: readonly SummaryModelChoice[] | undefined, p
 function controlsSection(run: SummaryRunView, state: SummaryViewState): Section {
   const running = run.status === 'running';
   const a = formatAlpha(run.alpha);
+  const b = formatAlpha(run.plausibility ?? 0);
   return {
     key: 'controls',
     node: h(
@@ -186,6 +188,40 @@ function controlsSection(run: SummaryRunView, state: SummaryViewState): Section 
           { id: 'alpha-help', class: 'hint' },
           '0 is regular decoding; higher values follow the document more closely. Changing α runs again with the same seed.',
         ),
+      ),
+      h(
+        'div',
+        // The α row's layout (media/summary.css) serves this control too.
+        { class: 'alpha plausibility' },
+        h('label', { for: 'plausibility' }, 'Plausibility β'),
+        h('input', {
+          type: 'range',
+          id: 'plausibility',
+          min: SUMMARY_PLAUSIBILITY.min,
+          max: SUMMARY_PLAUSIBILITY.max,
+          step: SUMMARY_PLAUSIBILITY.step,
+          value: b,
+          'data-action': 'plausibility',
+          'data-key': 'plausibility',
+          'aria-valuetext': `β ${b}`,
+          'aria-describedby': 'plausibility-help',
+        }),
+        h('output', { id: 'plausibility-value', for: 'plausibility' }, b),
+        h(
+          'span',
+          { id: 'plausibility-help', class: 'hint' },
+          'Only tokens at least β times as likely (with the document) as the most likely one may be chosen; 0 is off, 1 is greedy. Changing β runs again with the same seed.',
+        ),
+      ),
+      h(
+        'vscode-checkbox',
+        {
+          'data-action': 'adaptive',
+          'data-key': 'adaptive',
+          checked: run.adaptive ?? false,
+          title: 'Scale α per token by how much the document changes the prediction (Jensen–Shannon divergence): CAD acts on conflicts, not on agreement',
+        },
+        'Adaptive α (per token, by disagreement)',
       ),
       h('vscode-checkbox', { 'data-action': 'compare', 'data-key': 'compare', checked: run.compareRegular }, 'Show regular decoding (α 0) side by side'),
       h(
@@ -366,6 +402,14 @@ function recordSection(rec: SummaryRecordView, ui: ViewUi): Section {
         row('Model sha256', h('code', {}, rec.modelSha256)),
         row('Seed', String(rec.seed)),
         row('α', formatAlpha(rec.alpha)),
+        rec.adaptive === true &&
+          row(
+            'Adaptive α',
+            rec.adaptiveAlpha
+              ? `α_t mean ${formatAlpha(rec.adaptiveAlpha.mean)} (min ${formatAlpha(rec.adaptiveAlpha.min)}, max ${formatAlpha(rec.adaptiveAlpha.max)})`
+              : 'on',
+          ),
+        rec.plausibility !== undefined && row('Plausibility β', rec.plausibility > 0 ? formatAlpha(rec.plausibility) : '0 (off)'),
         row('Decoding', rec.decoding),
         row('Max tokens', String(rec.maxTokens)),
         row('Provider', `${rec.provider} (${rec.device})`),
