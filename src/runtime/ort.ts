@@ -91,6 +91,18 @@ export interface LoadedGraph {
   lastUsed: number;
 }
 
+/**
+ * Test only: CONCERT_TEST_LOAD_PAUSE_MS=<ms> pauses every graph load after its bytes are read and checked, having said
+ * so on stderr, so that a test can kill the worker mid-load without racing a load that takes milliseconds. Concert
+ * never sets it.
+ */
+async function testLoadPause(packId: string, role: string): Promise<void> {
+  const ms = Number(process.env['CONCERT_TEST_LOAD_PAUSE_MS'] ?? 0);
+  if (!(ms > 0)) return;
+  console.error(`concert worker: test pause of ${ms} ms while loading graph "${role}" of ${packId}`);
+  await new Promise((r) => setTimeout(r, ms));
+}
+
 export class SessionCache {
   private readonly loaded = new Map<string, LoadedGraph>();
   private readonly loading = new Map<string, Promise<LoadedGraph>>();
@@ -145,6 +157,7 @@ export class SessionCache {
     const bytes = await readPackFile(pack, file);
     const sizes = Object.fromEntries(Object.entries(pack.manifest.files).map(([n, e]) => [n, e.bytes]));
     const opTypes = checkGraphBytes(pack, role, bytes, sizes);
+    await testLoadPause(pack.manifest.id, role);
     const externalData: { path: string; data: Uint8Array }[] = [];
     for (const ext of externalDataFiles(pack.manifest, role, bytes)) externalData.push({ path: ext.location, data: await readPackFile(pack, ext.file) });
     const create = (provider: ProviderName): Promise<ort.InferenceSession> => {
