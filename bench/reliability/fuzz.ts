@@ -29,6 +29,8 @@ import { DENSE_MODEL, SPARSE_MODEL, PARAM } from '../../src/runtime/oip/signatur
 import { CoreServer } from '../../src/worker/serve';
 import type { WorkerService } from '../../src/worker/service';
 import type { OnnxDiffusionLM } from '../../src/runtime/diffusionLm';
+import { JpegStreamValidator, describeCanonicalStream, maskHas, streamGeometry, validateImageStream } from '../../src/codec/jpeg';
+import { ImageInputError, canonicalStreamFromBytes } from '../../src/runtime/images';
 import { isStatusViewToHost } from '../../src/extension/statusMessages';
 import { isSummaryViewToHost } from '../../src/extension/summaryMessages';
 import { isRewriteViewToHost, sanitizeControls } from '../../src/extension/rewriteMessages';
@@ -1248,6 +1250,97 @@ export function oipHttpTarget(): FuzzTarget<HttpInput> {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// jpeg-stream: canonical image-only streams (the fixture corpus mutated) → the incremental validator and the
+// structure check; image-file: user image files (PNG/JPEG fixtures mutated) → decode, crop, resize, encode
+
+const JPEG_FIXTURES = path.join(ROOT, 'test', 'fixtures', 'jpeg');
+
+/** Files of the JPEG fixture corpus whose names end with one of `suffixes` (top level and inputs/). */
+function jpegFixtureFiles(suffixes: readonly string[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const dir of [JPEG_FIXTURES, path.join(JPEG_FIXTURES, 'inputs')]) {
+    for (const name of readdirSync(dir).sort()) if (suffixes.some((x) => name.endsWith(x))) out.push(new Uint8Array(readFileSync(path.join(dir, name))));
+  }
+  return out;
+}
+
+export function jpegStreamTarget(): FuzzTarget<Uint8Array> {
+  let bases: Uint8Array[] = [];
+  return {
+    name: 'jpeg-stream',
+    what: 'canonical image-only JPEG streams (the fixture corpus, mutated, truncated, spliced) → streamGeometry, the incremental validator, closingBytes, describeCanonicalStream',
+    setup() {
+      bases = jpegFixtureFiles(['.bin']).filter((b) => b.length < 8192);
+    },
+    generate(rng) {
+      const base = rng.pick(bases);
+      return rng.weighted<() => Uint8Array>([
+        [6, () => mutateBytes(rng, base, rng.range(1, 4))],
+        [2, () => base.subarray(0, rng.int(base.length + 1))],
+        [1, () => Uint8Array.from([...base.subarray(0, rng.int(base.length)), ...rng.pick(bases).subarray(rng.int(200))])],
+        [1, () => base],
+      ])();
+    },
+    run(stream) {
+      // The header must name a size the validator can take; anything else is a clear refusal.
+      const geometry = streamGeometry(stream);
+      const verdict = validateImageStream(stream, geometry);
+      // Every state the validator accepted can be finished: the accepted prefix plus closingBytes validates.
+      const v = new JpegStreamValidator(geometry);
+      const accepted = v.feedAll(stream.subarray(0, verdict.accepted));
+      if (accepted !== verdict.accepted) return violation(`incremental feed accepted ${accepted}, whole-stream check ${verdict.accepted}`);
+      if (!v.isComplete()) {
+        const closed = Uint8Array.from([...stream.subarray(0, accepted), ...v.clone().closingBytes()]);
+        if (!validateImageStream(closed, geometry).ok) return violation(`closing after ${accepted} accepted bytes gives an invalid stream`);
+      }
+      if (verdict.ok) {
+        // An accepted stream passes the structure check, and the allowed-byte masks contained each of its bytes.
+        describeCanonicalStream(stream);
+        const w = new JpegStreamValidator(geometry);
+        for (let i = 0; i < stream.length; i++) {
+          if (!maskHas(w.allowedNextBytes(), stream[i]!)) return violation(`byte ${i} (${stream[i]}) was not in the allowed mask`);
+          w.feed(stream[i]!);
+        }
+        return ok();
+      }
+      return verdict.rejection?.reason ? clearMessage(verdict.rejection.reason) : violation('a refusal without a reason');
+    },
+    describe: (b) => `${b.length} bytes: ${Buffer.from(b.subarray(0, 80)).toString('hex')}`,
+  };
+}
+
+export function imageFileTarget(): FuzzTarget<Uint8Array> {
+  let bases: Uint8Array[] = [];
+  return {
+    name: 'image-file',
+    what: 'user image files (the PNG and JPEG fixtures, mutated, truncated, with huge header sizes) → canonicalStreamFromBytes (limits, decode, crop, resize, encode)',
+    setup() {
+      bases = jpegFixtureFiles(['.png', '.jpg', '.jpeg']).filter((b) => b.length < 256 * 1024);
+    },
+    generate(rng) {
+      const base = rng.pick(bases);
+      return rng.weighted<() => Uint8Array>([
+        [6, () => mutateBytes(rng, base, rng.range(1, 6))],
+        [2, () => base.subarray(0, rng.int(base.length + 1))],
+        [1, () => new Uint8Array(0)],
+        [1, () => base],
+      ])();
+    },
+    async run(bytes) {
+      try {
+        const stream = await canonicalStreamFromBytes(bytes, { width: 32, height: 32 });
+        // What comes out is always a canonical stream of the model's size.
+        const verdict = validateImageStream(stream, { width: 32, height: 32 });
+        return verdict.ok ? ok() : violation(`the encoder wrote a stream the validator refuses: ${verdict.rejection?.reason}`);
+      } catch (e) {
+        return e instanceof ImageInputError ? clearMessage(e.message) : classifyError(e);
+      }
+    },
+    describe: (b) => `${b.length} bytes: ${Buffer.from(b.subarray(0, 64)).toString('hex')}`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // webview: messages from each panel → the host's validators (and what workspaceState hands back → restore*)
 
 const PANEL_TYPES = {
@@ -1377,6 +1470,8 @@ export const TARGETS: Record<string, () => FuzzTarget<never>> = {
   'worker-ipc-bytes': workerIpcBytesTarget as () => FuzzTarget<never>,
   'oip-http': oipHttpTarget as () => FuzzTarget<never>,
   webview: webviewTarget as () => FuzzTarget<never>,
+  'jpeg-stream': jpegStreamTarget as () => FuzzTarget<never>,
+  'image-file': imageFileTarget as () => FuzzTarget<never>,
 };
 
 export const DEFAULT_BUDGET = 10_000;

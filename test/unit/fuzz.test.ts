@@ -5,8 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { IPCMessageReader, IPCMessageWriter, createMessageConnection, type MessageConnection } from 'vscode-jsonrpc/node';
+import { JpegFormatError, streamGeometry } from '../../src/codec/jpeg';
 import { parseManifest, ManifestError } from '../../src/runtime/manifest';
 import { HEADER_LENGTH, OipCodecError, decodeInferRequest, decodeInferResponse, encodeInferRequest } from '../../src/runtime/oip/codec';
 import { PackTokenizer, checkTokenizerJson } from '../../src/runtime/tokenizer';
@@ -30,6 +32,8 @@ const BUDGET: Record<string, number> = {
   'worker-ipc-bytes': 100,
   'oip-http': 400,
   webview: 500,
+  'jpeg-stream': 500,
+  'image-file': 300,
 };
 
 const summary = (r: FuzzRow) =>
@@ -150,6 +154,16 @@ describe('defects found by fuzzing (#17)', () => {
       }
       assert.equal((await post(new Float32Array(B * V).fill(0.1))).status, 200);
     });
+  });
+
+  it('a canonical stream whose header declares 65535×65535 is refused before closing or previewing it (was an out-of-memory abort)', () => {
+    const stream = new Uint8Array(readFileSync(new URL('../fixtures/jpeg/disc-32.bin', import.meta.url)));
+    const sof = stream.findIndex((b, i) => b === 0xff && stream[i + 1] === 0xc0);
+    stream.set([0xff, 0xff, 0xff, 0xff], sof + 5);
+    assert.throws(
+      () => streamGeometry(stream),
+      (e: Error) => e instanceof JpegFormatError && /65535×65535 is over the 4096×4096/.test(e.message),
+    );
   });
 
   it('manifest values nested 30k deep are named by kind, not serialised (stack overflow)', () => {

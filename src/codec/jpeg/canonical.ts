@@ -22,6 +22,11 @@ export const MCU_SIZE = 16;
 export const CANONICAL_HEADER_LENGTH = 59;
 /** Largest side the codec accepts (SOF0 holds 16 bits; callers enforce their own, smaller limits). */
 export const MAX_SIDE = 65535;
+/**
+ * The largest side a canonical stream read from outside may declare. Closing or previewing a stream costs work and
+ * memory per MCU (a 65535×65535 header would mean 16.8 M MCUs), and Concert's models are at most 1024 per side.
+ */
+export const MAX_STREAM_SIDE = 4096;
 
 export interface McuLayout {
   readonly mcusPerRow: number;
@@ -71,6 +76,8 @@ export function streamGeometry(stream: Uint8Array): JpegGeometry {
   const height = (stream[sof.offset + 5]! << 8) | stream[sof.offset + 6]!;
   const width = (stream[sof.offset + 7]! << 8) | stream[sof.offset + 8]!;
   if (!width || !height) throw new JpegFormatError(`unsupported image size ${width}×${height}`, sof.offset);
+  if (width > MAX_STREAM_SIDE || height > MAX_STREAM_SIDE)
+    throw new JpegFormatError(`image size ${width}×${height} is over the ${MAX_STREAM_SIDE}×${MAX_STREAM_SIDE} this stream handling takes`, sof.offset);
   return { width, height };
 }
 
