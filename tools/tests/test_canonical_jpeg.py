@@ -40,8 +40,14 @@ HEADER_256 = bytes.fromhex(
 class CanonicalJpegTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
+        import importlib.util
+
         import canonical_jpeg as cj
-        import make_fixtures as mf
+
+        # By path: other tools tests put folders with their own make_fixtures.py first on sys.path.
+        spec = importlib.util.spec_from_file_location("codec_make_fixtures", os.path.join(HERE, "..", "codec", "make_fixtures.py"))
+        mf = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mf)
 
         cls.cj, cls.mf = cj, mf
         cls.scene = mf._scene(256)
