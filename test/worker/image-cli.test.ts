@@ -71,6 +71,21 @@ const outDir = (name: string) => path.join(tmp.dir, name);
 const startsWith = (a: Uint8Array, prefix: Uint8Array) => a.length >= prefix.length && prefix.every((b, i) => a[i] === b);
 
 describe('concert image complete / generate', () => {
+  it('the bundled JPEG-LM completes the bundled sample image (README): 4 decodable JPEGs that begin with its prompt', async () => {
+    const sample = path.resolve('media/samples/scene.png');
+    const out = outDir('bundled');
+    const r = concert('image', 'complete', sample, '--ratio', '0.5', '--samples', '4', '--out', out, '--json');
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out) as ImageJson;
+    assert.equal(j.run.packId, 'concert-jpeg-32', 'the bundled pack is the default');
+    assert.equal(j.decodable, 4);
+    const { prompt } = promptForRatio(await canonicalImageStream(sample, G), 0.5, G);
+    for (const f of j.files) {
+      assert.equal(f.decodable, true, f.problem);
+      assert.ok(startsWith(readSample(f.path), prompt), `${f.path} does not begin with the prompt`);
+    }
+  });
+
   it('complete writes N decodable JPEGs that begin with exactly the prompt of the canonicalised input', async () => {
     const out = outDir('complete-png');
     const j = image('complete', fixture('checker-32.png'), '--ratio', '0.5', '--samples', '4', '--out', out, '--seed', '7');

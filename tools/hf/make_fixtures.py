@@ -535,10 +535,12 @@ def _prune(graph):
     graph.initializer.extend(inits)
 
 
-def quantize_graph(model, mode, fp16=False):
+def quantize_graph(model, mode, fp16=False, select=None):
     """A quantised copy of the fp32 decoder `model` (onnx.ModelProto, external data loaded) and, for the PyTorch
     reference, {param: {"deq": W [N, K]} (q4) or {"int8": (q [N, K], zero point, scale)}} of every weight rewritten.
-    mode: "q4" (asymmetric, zero points), "q4-sym" (symmetric), "int8" or "uint8"; fp16: float16 scales."""
+    mode: "q4" (asymmetric, zero points), "q4-sym" (symmetric), "int8" or "uint8"; fp16: float16 scales; select:
+    optional predicate on the weight's initializer name, MatMuls whose weight it rejects stay float32 (default: all
+    weight MatMuls are rewritten). Also used by tools/jpeg/quantize.py."""
     import numpy as np
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -547,6 +549,8 @@ def quantize_graph(model, mode, fp16=False):
     m.CopyFrom(model)
     g = m.graph
     weights = _weight_matmuls(g)
+    if select is not None:
+        weights = {k: v for k, v in weights.items() if select(v[0])}
     refs = {}
     nodes = []
     quantized_inputs = {}

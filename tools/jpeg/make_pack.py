@@ -7,7 +7,10 @@ and the sample grid samples.png (listed in files with its hash).
     /usr/bin/python3 tools/jpeg/make_pack.py --ckpt data/build/ckpt/jpeg-32/final.pt \
         --work data/build/export/concert-jpeg-32 --out models/concert-jpeg-32
 
---work holds model.onnx, parity.json (tools/jpeg/export.py), eval.json and samples.png (tools/jpeg/eval.py).
+--work holds model.onnx (the graph shipped: the q4 graph of tools/jpeg/quantize.py, whose parity.json records the
+quantisation; else the float32 export), parity.json, eval.json and samples.png (tools/jpeg/eval.py, of the shipped
+model) and optionally eval_fp32.json (tools/jpeg/eval.py on the float32 checkpoint: its validation figures are set
+beside the quantised model's in the card).
 """
 from __future__ import annotations
 
@@ -36,8 +39,10 @@ def pct(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
-def card(ck: dict, ev: dict, par: dict, man: dict, onnx_bytes: int, sig: dict) -> str:
+def card(ck: dict, ev: dict, par: dict, man: dict, onnx_bytes: int, sig: dict, ev32: dict | None = None,
+         fp32_bytes: int | None = None) -> str:
     c = ck["config"]
+    quant = par.get("quantization")
     a = ck.get("args", {})
     d = ck.get("data", {})
     v = ev["validation"]
@@ -69,11 +74,21 @@ def card(ck: dict, ev: dict, par: dict, man: dict, onnx_bytes: int, sig: dict) -
     L.append(f"- `tools/models/causal_lm.py` (the same decoder as concert-lm-small): pre-LayerNorm, {c['n_layers']} layers, "
              f"d_model {c['d_model']}, {c['n_heads']} heads (head_dim {c['d_model'] // c['n_heads']}), GELU MLP {c['d_ff']}, "
              f"learned absolute positions ({c['max_positions']}), tied embeddings, vocabulary {c['vocab_size']}.")
-    L.append(f"- {ck['num_params']:,} parameters; `model.onnx` {onnx_bytes:,} bytes (float32, opset 14), optimum decoder "
+    kind = "weight-only 4-bit, see below" if quant else "float32"
+    L.append(f"- {ck['num_params']:,} parameters; `model.onnx` {onnx_bytes:,} bytes ({kind}, opset 14), optimum decoder "
              "I/O with KV cache (`input_ids`, `attention_mask`, `position_ids`, `past_key_values.N.key/value` → `logits`, "
              "`present.N.key/value`), one graph for the first and the cached steps.")
+    if quant:
+        was = f" (the float32 export: {fp32_bytes:,} bytes)" if fp32_bytes else ""
+        L.append(f"- Quantisation (`tools/jpeg/quantize.py`): weight-only 4-bit{was}. Every attention (qkv, proj) and MLP (fc1, fc2) "
+                 "weight is a `com.microsoft` `MatMulNBits` node, bits 4, block size 32 along the input dimension, "
+                 "asymmetric: W ≈ (q − zero point) · scale, 4-bit codes and zero points, float32 scales (packer: "
+                 "`tools/hf/make_fixtures.py`). Weight-only: activations, the KV cache and logits stay float32 and every "
+                 "row of a batch is computed independently. The token and position embeddings, the tied head (it reads "
+                 "the float32 token embedding), LayerNorms and biases stay float32.")
     if par and not par.get("skipped"):
-        L.append(f"- Parity, onnxruntime-node vs PyTorch (max-abs, `tools/jpeg/export.py`): no past {par['nopast']:.1e}, cached "
+        ref = "PyTorch with the dequantised 4-bit weights, `tools/jpeg/quantize.py`" if quant else "PyTorch, `tools/jpeg/export.py`"
+        L.append(f"- Parity, onnxruntime-node vs {ref} (max-abs): no past {par['nopast']:.1e}, cached "
                  f"step {par['step']:.1e}, left-padded batch {par['padded']:.1e} (tolerance {par['tolerance']:.0e}); in "
                  f"PyTorch, cached vs full forward {par['torch_cache_vs_full']:.1e}.\n")
     L.append("## Data\n")
@@ -104,20 +119,46 @@ def card(ck: dict, ev: dict, par: dict, man: dict, onnx_bytes: int, sig: dict) -
              f"session) on {ck.get('hardware')}; the machine's 2 cores were shared with other jobs, so throughput was "
              f"a fraction of the machine's; finished {ck.get('finished')}.\n")
     L.append("## Evaluation (held-out sources)\n")
-    L.append(f"| | value |\n|---|---|")
-    L.append(f"| validation loss (nats/token, all {ev['val_streams']:,} streams, incl. eos) | {v['loss']} |")
-    L.append(f"| bits per byte (whole stream) | {v['bits_per_byte']} |")
-    L.append(f"| bits per byte (entropy-coded part, after the 59-byte header) | {v['bits_per_scan_byte']} |")
-    for k, kv in ev.get("validation_by_kind", {}).items():
-        L.append(f"| bits per byte, {k} | {kv['bits_per_byte']} (scan {kv['bits_per_scan_byte']}) |")
-    L.append(f"| completions at ratio {ev['ratio']} ({comp['samples']} = {comp['images']} images × {comp['samples'] // max(1, comp['images'])}): "
-             f"decodable (Pillow loads) | **{pct(comp['decodable_rate'])}** |")
-    L.append(f"| … of them warning-free in djpeg | {pct(comp['clean_rate'])} |")
-    L.append(f"| … ending with FF D9 before eos | {pct(comp['ends_with_eoi_rate'])} |")
-    L.append(f"| unconditional ({unc['samples']}): decodable | **{pct(unc['decodable_rate'])}** |")
-    L.append(f"| … warning-free in djpeg | {pct(unc['clean_rate'])} |")
-    L.append(f"| … exact 59-byte header | {pct(unc['header_exact_rate'])} |")
-    L.append(f"| mean bytes: completions / unconditional / real | {comp['mean_bytes']} / {unc['mean_bytes']} / {ev['real_mean_bytes']} |")
+    if quant and ev32:
+        L.append("The shipped 4-bit model beside the float32 model it was quantised from (the same checkpoint, `tools/jpeg/eval.py` "
+                 "with the same seed on both). The validation figures are deterministic; the sampled rates come from "
+                 "different random draws (the two models' distributions differ slightly), so a difference of a few samples "
+                 "there is within sampling noise. `samples.png` shows the 4-bit model.\n")
+        v32 = ev32["validation"]
+        k32 = ev32.get("validation_by_kind", {})
+        L.append("| | 4-bit (shipped) | float32 |\n|---|---|---|")
+        L.append(f"| validation loss (nats/token, all {ev['val_streams']:,} streams, incl. eos) | {v['loss']} | {v32['loss']} |")
+        L.append(f"| bits per byte (whole stream) | {v['bits_per_byte']} | {v32['bits_per_byte']} |")
+        L.append(f"| bits per byte (entropy-coded part, after the 59-byte header) | {v['bits_per_scan_byte']} | {v32['bits_per_scan_byte']} |")
+        for k, kv in ev.get("validation_by_kind", {}).items():
+            kf = k32.get(k, {})
+            L.append(f"| bits per byte, {k} | {kv['bits_per_byte']} (scan {kv['bits_per_scan_byte']}) | "
+                     f"{kf.get('bits_per_byte', '?')} (scan {kf.get('bits_per_scan_byte', '?')}) |")
+        cf, uf = ev32["completion"], ev32["unconditional"]
+        L.append(f"| completions at ratio {ev['ratio']} ({comp['samples']} = {comp['images']} images × {comp['samples'] // max(1, comp['images'])}): "
+                 f"decodable (Pillow loads) | **{pct(comp['decodable_rate'])}** | {pct(cf['decodable_rate'])} |")
+        L.append(f"| … of them warning-free in djpeg | {pct(comp['clean_rate'])} | {pct(cf['clean_rate'])} |")
+        L.append(f"| … ending with FF D9 before eos | {pct(comp['ends_with_eoi_rate'])} | {pct(cf['ends_with_eoi_rate'])} |")
+        L.append(f"| unconditional ({unc['samples']}): decodable | **{pct(unc['decodable_rate'])}** | {pct(uf['decodable_rate'])} |")
+        L.append(f"| … warning-free in djpeg | {pct(unc['clean_rate'])} | {pct(uf['clean_rate'])} |")
+        L.append(f"| … exact 59-byte header | {pct(unc['header_exact_rate'])} | {pct(uf['header_exact_rate'])} |")
+        L.append(f"| mean bytes: completions / unconditional / real | {comp['mean_bytes']} / {unc['mean_bytes']} / {ev['real_mean_bytes']} "
+                 f"| {cf['mean_bytes']} / {uf['mean_bytes']} / {ev32['real_mean_bytes']} |")
+    else:
+        L.append(f"| | value |\n|---|---|")
+        L.append(f"| validation loss (nats/token, all {ev['val_streams']:,} streams, incl. eos) | {v['loss']} |")
+        L.append(f"| bits per byte (whole stream) | {v['bits_per_byte']} |")
+        L.append(f"| bits per byte (entropy-coded part, after the 59-byte header) | {v['bits_per_scan_byte']} |")
+        for k, kv in ev.get("validation_by_kind", {}).items():
+            L.append(f"| bits per byte, {k} | {kv['bits_per_byte']} (scan {kv['bits_per_scan_byte']}) |")
+        L.append(f"| completions at ratio {ev['ratio']} ({comp['samples']} = {comp['images']} images × {comp['samples'] // max(1, comp['images'])}): "
+                 f"decodable (Pillow loads) | **{pct(comp['decodable_rate'])}** |")
+        L.append(f"| … of them warning-free in djpeg | {pct(comp['clean_rate'])} |")
+        L.append(f"| … ending with FF D9 before eos | {pct(comp['ends_with_eoi_rate'])} |")
+        L.append(f"| unconditional ({unc['samples']}): decodable | **{pct(unc['decodable_rate'])}** |")
+        L.append(f"| … warning-free in djpeg | {pct(unc['clean_rate'])} |")
+        L.append(f"| … exact 59-byte header | {pct(unc['header_exact_rate'])} |")
+        L.append(f"| mean bytes: completions / unconditional / real | {comp['mean_bytes']} / {unc['mean_bytes']} / {ev['real_mean_bytes']} |")
     L.append("")
     L.append("*Decodable* = Pillow opens and fully loads the restored file as a 32×32 image. libjpeg treats corrupt entropy "
              "data as a warning (it fills on), so *warning-free in djpeg* is the stricter figure of how often a sample is a "
@@ -141,9 +182,12 @@ def card(ck: dict, ev: dict, par: dict, man: dict, onnx_bytes: int, sig: dict) -
     L.append("```\n"
              "/usr/bin/python3 tools/jpeg/data.py                      # data/build/jpeg (apt-get download + dpkg -x, no install)\n"
              "/usr/bin/python3 tools/jpeg/train.py --max-minutes 40    # data/build/ckpt/jpeg-32/final.pt (resumable)\n"
-             "/usr/bin/python3 tools/jpeg/export.py --ckpt data/build/ckpt/jpeg-32/final.pt --out data/build/export/concert-jpeg-32/model.onnx\n"
-             "/usr/bin/python3 tools/jpeg/eval.py --ckpt data/build/ckpt/jpeg-32/final.pt --out data/build/export/concert-jpeg-32/eval.json \\\n"
-             "    --grid data/build/export/concert-jpeg-32/samples.png\n"
+             "W=data/build/export/concert-jpeg-32\n"
+             "/usr/bin/python3 tools/jpeg/export.py --ckpt data/build/ckpt/jpeg-32/final.pt --out $W/model_fp32.onnx\n"
+             "/usr/bin/python3 tools/jpeg/quantize.py --ckpt data/build/ckpt/jpeg-32/final.pt --onnx $W/model_fp32.onnx --out $W/model.onnx \\\n"
+             "    --golden $W/golden --ckpt-out $W/q4.pt\n"
+             "/usr/bin/python3 tools/jpeg/eval.py --ckpt data/build/ckpt/jpeg-32/final.pt --out $W/eval_fp32.json\n"
+             "/usr/bin/python3 tools/jpeg/eval.py --ckpt $W/q4.pt --out $W/eval.json --grid $W/samples.png\n"
              "/usr/bin/python3 tools/jpeg/make_pack.py --ckpt data/build/ckpt/jpeg-32/final.pt --work data/build/export/concert-jpeg-32 --out models/concert-jpeg-32\n"
              "```\n(`tools/jpeg/build_pack.sh` runs the same steps.)")
     return "\n".join(L) + "\n"
@@ -165,13 +209,18 @@ def main(argv=None):
     if os.path.exists(w("parity.json")):
         with open(w("parity.json")) as f:
             par = json.load(f)
+    ev32 = None
+    if os.path.exists(w("eval_fp32.json")):
+        with open(w("eval_fp32.json")) as f:
+            ev32 = json.load(f)
     with open(os.path.join(a.data, "MANIFEST.json")) as f:
         man = json.load(f)
     onnx_path = w("model.onnx")
     sig = onnx_signature(onnx_path)
+    fp32_bytes = os.path.getsize(w("model_fp32.onnx")) if os.path.exists(w("model_fp32.onnx")) else None
     card_path = w("MODEL_CARD.md")
     with open(card_path, "w", encoding="utf-8") as f:
-        f.write(card(ck, ev, par, man, os.path.getsize(onnx_path), sig))
+        f.write(card(ck, ev, par, man, os.path.getsize(onnx_path), sig, ev32, fp32_bytes))
     c = ck["config"]
     v = ev["validation"]
     m = pack.write_pack(
@@ -186,7 +235,9 @@ def main(argv=None):
                     "tokensSeen": ck["tokens_seen"], "hardware": ck["hardware"], "finished": ck["finished"],
                     "parameters": ck["num_params"], "valBitsPerByte": v["bits_per_byte"],
                     "decodableRateCompletion": ev["completion"]["decodable_rate"],
-                    "decodableRateUnconditional": ev["unconditional"]["decodable_rate"]},
+                    "decodableRateUnconditional": ev["unconditional"]["decodable_rate"],
+                    **({"quantization": par["quantization"]} if par.get("quantization") else {}),
+                    **({"valBitsPerByteFp32": ev32["validation"]["bits_per_byte"]} if par.get("quantization") and ev32 else {})},
     )
     # tools/pack.py knows neither the codec block nor extra files: add both to the manifest it wrote.
     if os.path.exists(w("samples.png")):

@@ -1,6 +1,6 @@
 """The JPEG-LM pipeline of models/concert-jpeg-32 (tools/jpeg) in miniature: procedural data → canonical streams →
-a few training steps → ONNX export in the optimum decoder layout → parity with PyTorch in onnxruntime-node → a pack
-with the codec block; plus the token mapping and the prompt cut (the codec layer's rule). Needs Pillow and jpegtran
+a few training steps → ONNX export in the optimum decoder layout → parity with PyTorch in onnxruntime-node → weight-only
+4-bit quantisation (tools/jpeg/quantize.py) and its parity → a pack with the codec block; plus the token mapping and the prompt cut (the codec layer's rule). Needs Pillow and jpegtran
 (skipped without them); the ORT parity needs node and node_modules/onnxruntime-node (skipped without them)."""
 import contextlib
 import io
@@ -131,6 +131,61 @@ class JpegLmPipelineTest(unittest.TestCase):
         diffs = export.parity(model, path, rows)
         for k in ("nopast", "step", "padded", "torch_cache_vs_full", "torch_padded_vs_unpadded"):
             self.assertLess(diffs[k], 1e-4, k)
+
+    def test_quantize_q4(self):
+        """tools/jpeg/quantize.py on a smoke-sized model: every nn.Linear MatMul becomes MatMulNBits (bits 4, block 32),
+        the embeddings and the tied head stay float32, the I/O is unchanged, and onnxruntime-node matches the PyTorch
+        reference with the dequantised weights (q − zero point) · scale."""
+        import numpy as np
+        import onnx
+        import torch
+        from causal_lm import CausalLM, LMConfig
+        from onnx_util import onnx_signature
+
+        export, quantize, train = jpeg_module("export"), jpeg_module("quantize"), jpeg_module("train")
+        torch.manual_seed(3)
+        model = CausalLM(LMConfig(vocab_size=259, d_model=32, n_layers=2, n_heads=2, d_ff=64, max_positions=512)).eval()
+        d = os.path.join(self.tmp, "q4")
+        os.makedirs(d)
+        fp32, q4 = os.path.join(d, "model_fp32.onnx"), os.path.join(d, "model.onnx")
+        export.export_onnx(model, fp32)
+        ref, blocks = quantize.quantize(model, fp32, q4)
+        m = onnx.load(q4)
+        onnx.checker.check_model(m)
+        nodes = [n for n in m.graph.node if n.op_type == "MatMulNBits"]
+        self.assertEqual(len(nodes), 4 * model.cfg.n_layers)  # qkv, proj, fc1, fc2
+        for n in nodes:
+            self.assertEqual(n.domain, "com.microsoft")
+            attrs = {a.name: a.i for a in n.attribute}
+            self.assertEqual((attrs["bits"], attrs["block_size"]), (4, 32))
+        self.assertEqual(set(blocks.values()), {32})
+        ops = {n.op_type for n in m.graph.node}
+        self.assertNotIn("DynamicQuantizeLinear", ops)
+        self.assertNotIn("MatMulInteger", ops)
+        inits = {t.name: t for t in m.graph.initializer}
+        for name in ("model.wte.weight", "model.wpe.weight"):  # embeddings (and the tied head) float32
+            self.assertEqual(inits[name].data_type, onnx.TensorProto.FLOAT)
+        self.assertFalse(any(n.startswith("model.blocks.") and n.endswith(".weight") and "ln" not in n for n in inits))
+        self.assertEqual(onnx_signature(q4), onnx_signature(fp32))
+        self.assertLess(os.path.getsize(q4), os.path.getsize(fp32))
+        # The reference holds the dequantised weights: changed, within half a quantisation step of the float32 ones.
+        for (name, p), (_, p0) in zip(ref.named_parameters(), model.named_parameters()):
+            if name.endswith(".weight") and p.dim() == 2 and not name.startswith(("wte", "wpe")):
+                err = (p - p0).abs().max().item()
+                span = (p0.max() - p0.min()).item()
+                self.assertGreater(err, 0, name)
+                self.assertLessEqual(err, span / 15 / 2 + 1e-6, name)
+            else:
+                self.assertTrue(torch.equal(p, p0), name)
+        if not export.ort_available():
+            self.skipTest("node / onnxruntime-node not installed: ORT parity not checked")
+        rows = [[int(t) for t in train.encode(s)] for s in self.val_streams[:2]]
+        diffs = export.parity(ref, q4, rows)
+        for k in ("nopast", "step", "padded", "torch_cache_vs_full", "torch_padded_vs_unpadded"):
+            self.assertLess(diffs[k], 1e-4, k)
+        # ... and not merely because quantisation changed nothing: the float32 model is farther from the q4 graph.
+        self.assertGreater(export.parity(model, q4, rows)["nopast"], 10 * max(diffs["nopast"], 1e-6))
+        self.assertTrue(np.isfinite(diffs["nopast"]))
 
     def test_codec_block(self):
         codec_block = jpeg_module("make_test_pack").codec_block
