@@ -72,18 +72,6 @@ async function open(page: Page, state?: unknown): Promise<CollabHost> {
 
 const show = (host: CollabHost, state: CollabViewState) => host.send({ type: 'state', state });
 
-/** Clicks `selector` and returns the one message it posted. */
-async function clickPosts(host: CollabHost, selector: string): Promise<CollabViewToHost> {
-  const from = host.received.length;
-  await host.page.locator(selector).click();
-  const deadline = Date.now() + 5_000;
-  while (host.received.length === from && Date.now() < deadline) await host.page.waitForTimeout(20);
-  await host.page.waitForTimeout(100);
-  const got = host.since(from);
-  assert.ok(got.length === 1 && got[0], `${selector} posted ${JSON.stringify(got)}; refused: ${JSON.stringify(host.refused)}`);
-  return got[0];
-}
-
 describe('collaborate panel (webview tier)', () => {
   before(async () => {
     requireBundle('collab');
@@ -122,7 +110,7 @@ describe('collaborate panel (webview tier)', () => {
       assert.equal(await page.locator('#lambdaUser').getAttribute('aria-valuetext'), 'λ_user 0.35');
       await page.locator('input[data-key="core:remote"]').check();
       await page.locator('#userOnly').check();
-      assert.deepEqual(await clickPosts(host, '[data-action="run"]'), {
+      assert.deepEqual(await host.clickPosts('[data-action="run"]'), {
         type: 'run',
         controls: { instruction: 'How often does the ferry leave?', lambdaUser: 0.35, alpha: 1, core: 'remote', compare: true, userOnly: true },
       });
@@ -148,7 +136,7 @@ describe('collaborate panel (webview tier)', () => {
       await show(host, STATE({ controls: ASKED, run: RUNNING({ progress: { step: 30, total: 150, message: 'collaboration: block 1 of 3, step t 21/50' } }) }));
       await page.locator('.status.running progress').waitFor();
       assert.match(await page.locator('.status.running').innerText(), /Decoding… step 30 of 150/);
-      assert.deepEqual(await clickPosts(host, '.status.running [data-action="cancel"]'), { type: 'cancel' });
+      assert.deepEqual(await host.clickPosts('.status.running [data-action="cancel"]'), { type: 'cancel' });
       assert.equal(
         await page.locator('#instruction').evaluate((el) => (el as HTMLElement & { __mark?: boolean }).__mark === true),
         true,
@@ -212,12 +200,12 @@ describe('collaborate panel (webview tier)', () => {
       await show(host, STATE({ run: DONE({ controls: { ...ASKED, userOnly: true } }) }));
       await page.locator('.ledger-summary').waitFor();
       for (const variant of ['collab', 'core', 'user'] as const) {
-        assert.deepEqual(await clickPosts(host, `.output.${variant} [data-action="copy"]`), { type: 'copy', variant });
-        assert.deepEqual(await clickPosts(host, `.output.${variant} [data-action="insert"]`), { type: 'insert', variant });
+        assert.deepEqual(await host.clickPosts(`.output.${variant} [data-action="copy"]`), { type: 'copy', variant });
+        assert.deepEqual(await host.clickPosts(`.output.${variant} [data-action="insert"]`), { type: 'insert', variant });
       }
-      assert.deepEqual(await clickPosts(host, '[data-action="setToken"]'), { type: 'setToken' });
-      assert.deepEqual(await clickPosts(host, '[data-action="openSettings"]'), { type: 'openSettings' });
-      assert.deepEqual(await clickPosts(host, '[data-action="showKnowledge"]'), { type: 'showKnowledge' });
+      assert.deepEqual(await host.clickPosts('[data-action="setToken"]'), { type: 'setToken' });
+      assert.deepEqual(await host.clickPosts('[data-action="openSettings"]'), { type: 'openSettings' });
+      assert.deepEqual(await host.clickPosts('[data-action="showKnowledge"]'), { type: 'showKnowledge' });
       // Without an editor, Insert is disabled and says nothing.
       await show(host, STATE({ canInsert: false, run: DONE() }));
       const quiet = host.received.length;

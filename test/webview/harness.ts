@@ -295,4 +295,17 @@ export class FakeHost<ToHost extends { type: string }, FromHost> {
   since(from: number): ToHost[] {
     return this.received.slice(from);
   }
+
+  /** Clicks `selector` in the page and returns the one message that posted (fails on none, several or refused ones). */
+  async clickPosts(selector: string): Promise<ToHost> {
+    const from = this.received.length;
+    await this.page.locator(selector).click();
+    const deadline = Date.now() + 5_000;
+    while (this.received.length === from && Date.now() < deadline) await this.page.waitForTimeout(20);
+    await this.page.waitForTimeout(100);
+    const got = this.since(from);
+    const [posted] = got;
+    if (!posted || got.length !== 1) throw new Error(`${selector} posted ${JSON.stringify(got)}; refused: ${JSON.stringify(this.refused)}`);
+    return posted;
+  }
 }

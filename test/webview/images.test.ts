@@ -78,18 +78,6 @@ async function open(page: Page, state?: unknown): Promise<ImagesHost> {
 
 const show = (host: ImagesHost, state: ImagesViewState) => host.send({ type: 'state', state });
 
-/** Clicks `selector` and returns the one message it posted. */
-async function clickPosts(host: ImagesHost, selector: string): Promise<ImagesViewToHost> {
-  const from = host.received.length;
-  await host.page.locator(selector).click();
-  const deadline = Date.now() + 5_000;
-  while (host.received.length === from && Date.now() < deadline) await host.page.waitForTimeout(20);
-  await host.page.waitForTimeout(100);
-  const got = host.since(from);
-  assert.ok(got.length === 1 && got[0], `${selector} posted ${JSON.stringify(got)}; refused: ${JSON.stringify(host.refused)}`);
-  return got[0];
-}
-
 /** Per <img> matching `selector`: its src and whether it decoded (naturalWidth > 0), once every one has loaded. */
 async function images(page: Page, selector: string): Promise<{ src: string; width: number; height: number }[]> {
   await page.waitForFunction((sel) => Array.from(document.querySelectorAll<HTMLImageElement>(sel)).every((i) => i.complete), selector, { timeout: 5_000 });
@@ -150,8 +138,8 @@ describe('images panel (webview tier)', () => {
       assert.equal(csp, contentSecurityPolicy(suite.harness.origin, nonce, { blobImages: true }));
       assert.match(csp ?? '', /img-src \S+ blob:;/);
       assert.doesNotMatch(csp ?? '', /data:/);
-      assert.deepEqual(await clickPosts(host, '[data-action="pickImage"]'), { type: 'pickImage' });
-      assert.deepEqual(await clickPosts(host, '[data-action="openSettings"]'), { type: 'openSettings' });
+      assert.deepEqual(await host.clickPosts('[data-action="pickImage"]'), { type: 'pickImage' });
+      assert.deepEqual(await host.clickPosts('[data-action="openSettings"]'), { type: 'openSettings' });
       // No model: the reason, as text.
       const { model: _m, ...noModel } = STATE();
       await show(host, { ...noModel, noModel: 'No image model (a codec-lm pack) is installed: add one with Add Model Folder….' });
@@ -211,7 +199,7 @@ describe('images panel (webview tier)', () => {
       await page.screenshot({ path: join(RESULTS, 'images-streaming.png'), fullPage: true });
 
       // Cancel posts its intent.
-      assert.deepEqual(await clickPosts(host, '.status.running [data-action="cancel"]'), { type: 'cancel' });
+      assert.deepEqual(await host.clickPosts('.status.running [data-action="cancel"]'), { type: 'cancel' });
     });
   });
 
@@ -258,7 +246,7 @@ describe('images panel (webview tier)', () => {
       await page.locator('#topP').fill('0.9');
       await page.locator('#topK').fill('0');
       await page.locator('#seed').fill('42');
-      assert.deepEqual(await clickPosts(host, '[data-action="run"]'), {
+      assert.deepEqual(await host.clickPosts('[data-action="run"]'), {
         type: 'run',
         mode: 'complete',
         controls: { ratio: 0.53125, samples: 2, temperature: 0.7, topP: 0.9, topK: 0, seed: 42 },
@@ -266,7 +254,7 @@ describe('images panel (webview tier)', () => {
       // Out-of-range values are clamped, never sent as they are.
       await page.locator('#samples').fill('99');
       await page.locator('#seed').fill('');
-      const run = await clickPosts(host, '[data-action="run"]');
+      const run = await host.clickPosts('[data-action="run"]');
       assert.deepEqual(run.type === 'run' && run.controls, { ratio: 0.53125, samples: 16, temperature: 0.7, topP: 0.9, topK: 0 });
       // The draft survives a state update that is not a new run (the model list changed).
       await show(host, STATE({ run: DONE(), model: { id: 'other', label: 'other', width: 64, height: 64 } }));
@@ -283,7 +271,7 @@ describe('images panel (webview tier)', () => {
       await page.locator('[data-action="newSeed"]').click();
       const seeded = Number(await page.locator('#seed').inputValue());
       assert.ok(Number.isInteger(seeded) && seeded >= 0, 'New Seed fills in a seed');
-      const again = await clickPosts(host, '[data-action="run"]');
+      const again = await host.clickPosts('[data-action="run"]');
       assert.equal(again.type === 'run' && again.controls.seed, seeded);
     });
   });
@@ -293,9 +281,9 @@ describe('images panel (webview tier)', () => {
       const host = await open(page);
       await show(host, STATE({ run: DONE() }));
       await page.locator('.sample').first().waitFor();
-      assert.deepEqual(await clickPosts(host, '.sample[data-key="sample:1"] [data-action="save"]'), { type: 'save', where: 'source', index: 1 });
-      assert.deepEqual(await clickPosts(host, '[data-key="btn:save:all:source"]'), { type: 'save', where: 'source' });
-      assert.deepEqual(await clickPosts(host, '[data-key="btn:save:all:folder"]'), { type: 'save', where: 'folder' });
+      assert.deepEqual(await host.clickPosts('.sample[data-key="sample:1"] [data-action="save"]'), { type: 'save', where: 'source', index: 1 });
+      assert.deepEqual(await host.clickPosts('[data-key="btn:save:all:source"]'), { type: 'save', where: 'source' });
+      assert.deepEqual(await host.clickPosts('[data-key="btn:save:all:folder"]'), { type: 'save', where: 'folder' });
       // Saved samples say where they went.
       await show(host, STATE({ run: DONE({ samples: DONE().samples.map((x) => ({ ...x, savedAs: `rings-complete-${x.index + 1}.jpg` })) }) }));
       await page.locator('.sample .saved').first().waitFor();
@@ -308,7 +296,7 @@ describe('images panel (webview tier)', () => {
       await page.locator('[data-key="btn:save:all:source"]').waitFor({ state: 'detached' });
       assert.equal(await page.locator('.input').count(), 0, 'no original or kept region for a generation');
       assert.match(await page.locator('#h-gallery').innerText(), /Generated images/);
-      assert.deepEqual(await clickPosts(host, '.sample[data-key="sample:0"] [data-action="save"]'), { type: 'save', where: 'folder', index: 0 });
+      assert.deepEqual(await host.clickPosts('.sample[data-key="sample:0"] [data-action="save"]'), { type: 'save', where: 'folder', index: 0 });
       // While running there is nothing to save.
       await show(host, STATE({ run: RUNNING({ id: 2 }) }));
       assert.equal(await page.locator('[data-action="save"]').count(), 0);

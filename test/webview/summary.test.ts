@@ -64,17 +64,6 @@ async function open(page: Page, state?: unknown): Promise<SummaryHost> {
 const show = (host: SummaryHost, state: SummaryViewState) => host.send({ type: 'state', state });
 
 /** Clicks `selector` and returns the one message it posted (none other may follow within 100 ms). */
-async function clickPosts(host: SummaryHost, selector: string): Promise<SummaryViewToHost> {
-  const from = host.received.length;
-  await host.page.locator(selector).click();
-  const deadline = Date.now() + 5_000;
-  while (host.received.length === from && Date.now() < deadline) await host.page.waitForTimeout(20);
-  await host.page.waitForTimeout(100);
-  const got = host.since(from);
-  const [posted] = got;
-  assert.ok(posted && got.length === 1, `${selector} posted ${JSON.stringify(got)}; refused: ${JSON.stringify(host.refused)}`);
-  return posted;
-}
 
 describe('summary panel (webview tier)', () => {
   before(async () => {
@@ -135,7 +124,7 @@ describe('summary panel (webview tier)', () => {
     await withPage(suite, async (page) => {
       const host = await open(page);
       await show(host, { run: RUN({ cad: output(3, 0.5) }) });
-      assert.deepEqual(await clickPosts(host, '.status.running [data-action="cancel"]'), { type: 'cancel' });
+      assert.deepEqual(await host.clickPosts('.status.running [data-action="cancel"]'), { type: 'cancel' });
       await show(host, { run: RUN({ status: 'cancelled', cad: output(3, 0.5) }) });
       assert.match(await page.locator('.status.cancelled').innerText(), /Cancelled after 3 tokens\./);
       const hostile = 'The worker failed: <img src=x onerror="window.__pwned=1"> & more';
@@ -227,17 +216,17 @@ describe('summary panel (webview tier)', () => {
       await show(host, { run: DONE({ compareRegular: true, regular: output(5, 0, { stoppedBy: 'stop-token' }) }) });
       await page.locator('.output.regular .meta').waitFor();
       for (const variant of ['cad', 'regular'] as const) {
-        assert.deepEqual(await clickPosts(host, `.output.${variant} [data-action="copy"]`), { type: 'copy', variant });
-        assert.deepEqual(await clickPosts(host, `.output.${variant} [data-action="insert"][data-mode="comment"]`), {
+        assert.deepEqual(await host.clickPosts(`.output.${variant} [data-action="copy"]`), { type: 'copy', variant });
+        assert.deepEqual(await host.clickPosts(`.output.${variant} [data-action="insert"][data-mode="comment"]`), {
           type: 'insert',
           variant,
           mode: 'comment',
         });
-        assert.deepEqual(await clickPosts(host, `.output.${variant} [data-action="insert"][data-mode="cursor"]`), { type: 'insert', variant, mode: 'cursor' });
+        assert.deepEqual(await host.clickPosts(`.output.${variant} [data-action="insert"][data-mode="cursor"]`), { type: 'insert', variant, mode: 'cursor' });
       }
-      assert.deepEqual(await clickPosts(host, '[data-action="rerun"]'), { type: 'rerun', alpha: 0.5, compareRegular: true, plausibility: 0, adaptive: false });
-      assert.deepEqual(await clickPosts(host, '[data-action="sweep"]'), { type: 'sweep' });
-      assert.deepEqual(await clickPosts(host, '.output.cad .tok >> nth=2'), { type: 'reveal', variant: 'cad', index: 2 });
+      assert.deepEqual(await host.clickPosts('[data-action="rerun"]'), { type: 'rerun', alpha: 0.5, compareRegular: true, plausibility: 0, adaptive: false });
+      assert.deepEqual(await host.clickPosts('[data-action="sweep"]'), { type: 'sweep' });
+      assert.deepEqual(await host.clickPosts('.output.cad .tok >> nth=2'), { type: 'reveal', variant: 'cad', index: 2 });
 
       // Tokens: one tab stop per output, arrows move, Enter reveals.
       await page.locator('.output.cad .tok').first().focus();
