@@ -1,4 +1,5 @@
 /** Starts the real, built worker (dist/worker.js) under a WorkerClient for tests. */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { WorkerSettings } from '../../src/protocol/worker';
@@ -47,4 +48,15 @@ export const until = async (cond: () => boolean, timeoutMs: number, what: string
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+};
+
+/** Whether `pid` is running or stopped: not gone, and not a zombie (a zombie still answers kill(0)). */
+export const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const st = spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim();
+  return st !== '' && !st.startsWith('Z');
 };

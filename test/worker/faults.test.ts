@@ -15,7 +15,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { Requests, WorkerErrorCode, type StepProgress } from '../../src/protocol/worker';
 import type { WorkerClient, WorkerError } from '../../src/worker/client';
 import { bigramPack, slowModel, tempDir, writePack } from '../helpers/packs';
-import { WORKER_JS, requireBuild, startClient, until } from '../helpers/worker';
+import { alive, WORKER_JS, requireBuild, startClient, until } from '../helpers/worker';
 
 let tmp: ReturnType<typeof tempDir>;
 let packs: string;
@@ -27,17 +27,6 @@ before(() => {
   writePack(packs, { id: 'slow-chain', graphs: { decoder: { file: 'model.onnx', ...slowModel() } } });
 });
 after(() => tmp.cleanup());
-
-/** Running or stopped (not gone, not a zombie). */
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  const st = spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim();
-  return st !== '' && !st.startsWith('Z');
-};
 
 /** The live worker processes this test process started (forked with `--client-pid`; tsx's esbuild is not one). */
 const children = (): number[] =>
@@ -363,12 +352,11 @@ require(${JSON.stringify(WORKER_JS)});
       bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
       writeFileSync(onnx, bytes);
       utimesSync(onnx, st.atime, st.mtime);
-      await assert.rejects(
-        client.request(Requests.selfTest, { packId: 'changing-bigram', steps: 1 }),
-        (e: WorkerError) =>
-          e.code === WorkerErrorCode.PackInvalid &&
-          /file "model\.onnx" has sha256 [0-9a-f]{12}… but the manifest says [0-9a-f]{12}… \(corrupt or modified\)/.test(e.message),
-      );
+      await assert.rejects(client.request(Requests.selfTest, { packId: 'changing-bigram', steps: 1 }), (e: WorkerError) => {
+        assert.match(e.message, /file "model\.onnx" has sha256 [0-9a-f]{12}… but the manifest says [0-9a-f]{12}… \(corrupt or modified\)/);
+        assert.equal(e.code, WorkerErrorCode.PackInvalid, `code ${e.code} (${e.constructor.name})`);
+        return true;
+      });
       // The tokenizer too.
       const tok = path.join(dir, 'tokenizer.json');
       writeFileSync(tok, readFileSync(tok, 'utf8').replace('"<pad>"', '"<PAD>"'));

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { Requests, WorkerErrorCode } from '../../src/protocol/worker';
 import type { WorkerError } from '../../src/worker/client';
 import { bigramPack, slowModel, tempDir, writePack } from '../helpers/packs';
-import { requireBuild, startClient, until } from '../helpers/worker';
+import { alive, requireBuild, startClient, until } from '../helpers/worker';
 
 let tmp: ReturnType<typeof tempDir>;
 let packs: string;
@@ -22,17 +22,6 @@ before(() => {
   writePack(packs, { id: 'slow-chain', graphs: { decoder: { file: 'model.onnx', ...slowModel() } } });
 });
 after(() => tmp.cleanup());
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // A zombie still answers kill(0): it is gone for our purposes once it is not running or stopped.
-  const st = spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim();
-  return st !== '' && !st.startsWith('Z');
-};
 
 const workerOf = (parent: number): number | undefined => {
   const out = spawnSync('pgrep', ['-P', String(parent)], { encoding: 'utf8' }).stdout.trim();
