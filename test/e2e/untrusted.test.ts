@@ -96,6 +96,8 @@ describe('Concert in an untrusted workspace (code-server 4.99.4, Restricted Mode
       'concert.modelFolders': [join(server.workspace, 'ws-models'), '${workspaceFolder}/ws-models', 'ws-models'],
       'concert.cad.modelPack': pack,
       'concert.diffusion.modelPack': pack,
+      // A pack id (its schema takes ids only), restricted all the same.
+      'concert.image.modelPack': WS_PACK,
       'concert.collab.coreUrl': `${coreUrl}/workspace-core`,
     };
     // Every restricted setting is tried (a new one must be added here).
