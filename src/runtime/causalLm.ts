@@ -107,6 +107,27 @@ function leftPadPasts(pasts: readonly Record<string, ort.Tensor>[], lengths: rea
   return out;
 }
 
+function sameTokens(a: Int32Array, b: Int32Array): boolean {
+  return a.length === b.length && a.every((t, i) => t === b[i]);
+}
+
+/** `rows` copies of a one-row array (a mask, or a tensor's data) one after another. */
+function tileRows<T extends BigInt64Array | Float32Array | Uint16Array>(one: T, rows: number): T {
+  const out = new (one.constructor as new (n: number) => T)(one.length * rows);
+  for (let r = 0; r < rows; r++) out.set(one as never, r * one.length);
+  return out;
+}
+
+/** A one-row KV cache copied to `rows` rows (the cache is [rows, heads, length, headDim], row-major). */
+function tilePasts(past: Record<string, ort.Tensor>, rows: number): Record<string, ort.Tensor> {
+  const out: Record<string, ort.Tensor> = {};
+  for (const [name, t] of Object.entries(past)) {
+    const [, heads, L, headDim] = t.dims as [number, number, number, number];
+    out[name] = new ort.Tensor(t.type as 'float32' | 'float16', tileRows(t.data as Float32Array | Uint16Array, rows), [rows, heads, L, headDim]);
+  }
+  return out;
+}
+
 export class OnnxCausalLM implements CausalLM {
   /** Ids a decode can choose: min(the logits' width, the tokenizer's ids). */
   readonly vocabSize: number;
@@ -184,6 +205,18 @@ export class OnnxCausalLM implements CausalLM {
   async prefill(prompts: readonly Int32Array[]): Promise<{ logits: Float32Array[]; state: DecodeState }> {
     const rows = prompts.length;
     const L = Math.max(...prompts.map((p) => p.length));
+    // N samples of one prompt (image completion): the prompt runs once and its cache is copied to every row.
+    if (rows > 1 && prompts.every((p) => p === prompts[0] || sameTokens(p, prompts[0]!))) {
+      const one = await this.prefill([prompts[0]!]);
+      const logits = prompts.map(() => one.logits[0]!.slice());
+      const state = one.state as OrtState;
+      if (this.rowsCoupled || state.parts)
+        return { logits, state: { rows, mask: new BigInt64Array(0), length: 0, nextPos: [], past: {}, parts: prompts.map(() => state) } as OrtState };
+      return {
+        logits,
+        state: { rows, mask: tileRows(state.mask, rows), length: L, nextPos: prompts.map(() => L), past: tilePasts(state.past, rows) } as OrtState,
+      };
+    }
     if (rows > 1 && (this.rowsCoupled || (!this.feeds.positionIds && prompts.some((p) => p.length !== L)))) {
       // Rows run one at a time: the graph couples them (see rowsCoupled), or it counts positions from the past length,
       // so a left-padded row would read shifted positions.

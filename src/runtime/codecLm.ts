@@ -1,18 +1,20 @@
 /**
  * A codec-lm pack ready to complete and generate images (JPEG-LM, thesis ch. 6): the decoder as a causal LM
  * (causalLm.ts: optimum decoder I/O, KV cache) and the bytes each token id stands for (the manifest's `codec.tokens`:
- * plain byte ids, or the official checkpoint's Braille pieces through the pack's tokenizer). The samples' streams,
+ * plain byte ids, byte ids plus BPE merges (src/codec/byteBpe.ts), or the official checkpoint's Braille pieces through
+ * the pack's tokenizer). The samples' streams,
  * their grammar constraint and previews are imageSamples.ts.
  *
  * The model's sequence is [bos] + image-only stream + [eos] (the stream starts FF D8 and the 59-byte header); a
  * prompt is [bos] + the stream's first bytes, cut after a restart marker (src/codec/jpeg/prompt.ts).
  */
-import { bytesToBraille, bytesToTokenIds, brailleVocabulary, plainByteVocabulary, type TokenBytes } from '../codec/jpeg';
+import { byteBpeVocabulary, encodeByteBpe, parseByteMerges } from '../codec/byteBpe';
+import { bytesToBraille, bytesToTokenIds, brailleVocabulary, plainByteVocabulary, TokenMappingError, type TokenBytes } from '../codec/jpeg';
 import { OnnxCausalLM, causalLmShape } from './causalLm';
 import { loadTokenizer } from './languageModel';
 import type { CodecSpec } from './manifest';
 import type { SessionCache } from './ort';
-import { PackError, type ValidatedPack } from './packs';
+import { PackError, readPackFile, type ValidatedPack } from './packs';
 import type { PackTokenizer } from './tokenizer';
 import type { CodecTokens } from './imageSamples';
 
@@ -45,6 +47,17 @@ export async function loadCodecModel(pack: ValidatedPack, sessions: SessionCache
     const { offset } = codec.tokens;
     vocabulary = plainByteVocabulary(V, offset);
     encode = (bytes) => Int32Array.from(bytesToTokenIds(bytes, offset));
+  } else if (codec.tokens.mapping === 'bytes-bpe') {
+    const file = codec.tokens.merges;
+    let merges;
+    try {
+      merges = parseByteMerges(JSON.parse((await readPackFile(pack, file)).toString('utf8')), codec.tokens.offset, V);
+    } catch (e) {
+      if (e instanceof TokenMappingError || e instanceof SyntaxError) throw new PackError(m.id, `codec.tokens.merges (${file}): ${e.message}`);
+      throw e;
+    }
+    vocabulary = byteBpeVocabulary(V, merges);
+    encode = (bytes) => encodeByteBpe(bytes, merges);
   } else {
     const t = tok ?? (await loadTokenizer(pack));
     vocabulary = brailleVocabulary(t.tokens(Array.from({ length: Math.min(V, t.vocabSize) }, (_, i) => i)));

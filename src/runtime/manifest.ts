@@ -48,21 +48,20 @@ export interface PackManifest {
 export type CodecTokenMapping =
   /** token id = byte + offset (the special tokens sit below the offset); no tokenizer. */
   | { mapping: 'bytes'; offset: number }
+  /**
+   * Plain byte tokens plus byte-pair merges (the thesis' AVC-LM and JPEG-LM BPE variants): ids offset…offset + 255
+   * are the bytes, merge r (0-based, a JSON file of `[left, right]` id pairs listed in `files`) makes id
+   * offset + 256 + r, standing for the bytes of left then right. Streams are encoded by applying the merges in rank
+   * order (lowest rank first), as BPE does.
+   */
+  | { mapping: 'bytes-bpe'; offset: number; merges: string }
   /** the official JPEG-LM checkpoint's text form: byte b is U+2800 + b, tokenised by the pack's tokenizer (pieces). */
   | { mapping: 'braille' };
 
-/**
- * The `codec` block of a codec-lm manifest: the canonical JPEG stream of the thesis (src/codec/README.md) at the
- * model's image size, and the sequence the model was trained on: [bos] + image-only stream + [eos].
- */
-export interface CodecSpec {
-  format: 'jpeg';
-  stream: 'image-only';
+/** What every codec block has: the model's frame size and its sequence, [bos] + stream + [eos]. */
+interface CodecCommon {
   width: number;
   height: number;
-  quality: number;
-  subsampling: '4:2:0';
-  restartInterval: number;
   tokens: CodecTokenMapping;
   bos: number;
   eos: number;
@@ -70,6 +69,37 @@ export interface CodecSpec {
   /** Longest sequence the model handles, [bos] + stream + [eos]. */
   maxTokens: number;
 }
+
+/**
+ * The `codec` block of a JPEG-LM manifest: the canonical JPEG stream of the thesis (src/codec/README.md) at the
+ * model's image size, and the sequence the model was trained on: [bos] + image-only stream + [eos].
+ */
+export interface JpegCodecSpec extends CodecCommon {
+  format: 'jpeg';
+  stream: 'image-only';
+  quality: number;
+  subsampling: '4:2:0';
+  restartInterval: number;
+}
+
+/**
+ * The `codec` block of an AVC-LM manifest: Annex-B H.264 of the thesis' x264 settings (constrained baseline, fixed
+ * QP, no B-frames, one macroblock per slice; tools/video/README.md) at the model's frame size and rate.
+ */
+export interface H264CodecSpec extends CodecCommon {
+  format: 'h264';
+  stream: 'annex-b';
+  /** Frames per second of the canonical clips. */
+  fps: number;
+  /** Frames per training clip (a continuation's prompt plus generated frames may not exceed it by much). */
+  frames: number;
+  profile: 'constrained-baseline';
+  qp: number;
+  sliceMaxMbs: 1;
+}
+
+export type CodecSpec = JpegCodecSpec | H264CodecSpec;
+export type CodecFormat = CodecSpec['format'];
 
 /** Largest side of a codec-lm's images (a 256×256 stream is already ~4–12 k tokens). */
 export const CODEC_MAX_SIDE = 1024;
@@ -223,7 +253,7 @@ export function parseManifest(text: string): PackManifest {
 
   if (raw.codec !== undefined && raw.kind !== 'codec-lm') fail('codec', `only codec-lm packs have a codec block (this pack is a ${raw.kind})`);
   if (raw.codec === undefined && raw.kind === 'codec-lm') fail('codec', 'is required for kind codec-lm (the stream format and token ids)');
-  const codec = raw.codec === undefined ? undefined : checkCodec(raw.codec, graphs, io, tokenizer);
+  const codec = raw.codec === undefined ? undefined : checkCodec(raw.codec, files, graphs, io, tokenizer);
 
   return {
     schemaVersion: SCHEMA_VERSION,
@@ -245,19 +275,31 @@ export function parseManifest(text: string): PackManifest {
   };
 }
 
-const CODEC_KEYS = ['format', 'stream', 'width', 'height', 'quality', 'subsampling', 'restartInterval', 'tokens', 'bos', 'eos', 'pad', 'maxTokens'];
+const CODEC_COMMON_KEYS = ['format', 'stream', 'width', 'height', 'tokens', 'bos', 'eos', 'pad', 'maxTokens'];
+const CODEC_FORMAT_KEYS: Record<CodecFormat, string[]> = {
+  jpeg: ['quality', 'subsampling', 'restartInterval'],
+  h264: ['fps', 'frames', 'profile', 'qp', 'sliceMaxMbs'],
+};
 
 /**
- * The codec block: only what the runtime can restore and validate (the thesis' canonical stream: JPEG, image-only,
- * quality 25, 4:2:0, a restart marker after every MCU), sizes in whole MCUs, and token ids inside the decoder's
- * vocabulary (the width of its logits) that do not overlap the byte tokens.
+ * The codec block: only what the runtime can restore and validate — the thesis' canonical JPEG stream (image-only,
+ * quality 25, 4:2:0, a restart marker after every MCU) or its canonical H.264 (Annex-B, constrained baseline, one
+ * macroblock per slice) — sizes in whole 16×16 blocks, and token ids inside the decoder's vocabulary (the width of
+ * its logits) that do not overlap the byte tokens.
  */
-function checkCodec(v: Json, graphs: Record<string, string>, io: Record<string, GraphIO>, tokenizer: string | undefined): CodecSpec {
+function checkCodec(
+  v: Json,
+  files: Record<string, FileEntry>,
+  graphs: Record<string, string>,
+  io: Record<string, GraphIO>,
+  tokenizer: string | undefined,
+): CodecSpec {
   if (!isObj(v)) fail('codec', 'must be an object');
-  for (const k of Object.keys(v)) if (!CODEC_KEYS.includes(k)) fail('codec', `unknown key "${k}"`);
-  for (const k of CODEC_KEYS) if (v[k] === undefined) fail(`codec.${k}`, 'is required');
-  if (v.format !== 'jpeg') fail('codec.format', `must be "jpeg" (found ${shown(v.format)})`);
-  if (v.stream !== 'image-only') fail('codec.stream', `must be "image-only": the quantisation and Huffman tables stripped (found ${shown(v.stream)})`);
+  if (v.format !== 'jpeg' && v.format !== 'h264') fail('codec.format', `must be "jpeg" or "h264" (found ${shown(v.format)})`);
+  const format = v.format;
+  const keys = [...CODEC_COMMON_KEYS, ...CODEC_FORMAT_KEYS[format]];
+  for (const k of Object.keys(v)) if (!keys.includes(k)) fail('codec', `unknown key "${k}" for format ${format}`);
+  for (const k of keys) if (v[k] === undefined) fail(`codec.${k}`, 'is required');
   const int = (k: string, min: number, max: number): number => {
     const n = v[k];
     if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) fail(`codec.${k}`, `must be an integer from ${min} to ${max} (found ${shown(n)})`);
@@ -265,25 +307,33 @@ function checkCodec(v: Json, graphs: Record<string, string>, io: Record<string, 
   };
   const width = int('width', 16, CODEC_MAX_SIDE);
   const height = int('height', 16, CODEC_MAX_SIDE);
-  if (width % 16) fail('codec.width', `must be a multiple of 16 (whole 4:2:0 MCUs; found ${width})`);
-  if (height % 16) fail('codec.height', `must be a multiple of 16 (whole 4:2:0 MCUs; found ${height})`);
-  if (v.quality !== 25) fail('codec.quality', `must be 25: the runtime restores the quality-25 tables of the canonical stream (found ${shown(v.quality)})`);
-  if (v.subsampling !== '4:2:0') fail('codec.subsampling', `must be "4:2:0" (found ${shown(v.subsampling)})`);
-  if (v.restartInterval !== 1) fail('codec.restartInterval', `must be 1 (a restart marker after every MCU; found ${shown(v.restartInterval)})`);
+  const block = format === 'jpeg' ? 'whole 4:2:0 MCUs' : 'whole macroblocks';
+  if (width % 16) fail('codec.width', `must be a multiple of 16 (${block}; found ${width})`);
+  if (height % 16) fail('codec.height', `must be a multiple of 16 (${block}; found ${height})`);
   const t = v.tokens;
-  if (!isObj(t)) fail('codec.tokens', 'must be {"mapping": "bytes", "offset": n} or {"mapping": "braille"}');
+  if (!isObj(t))
+    fail('codec.tokens', 'must be {"mapping": "bytes", "offset": n}, {"mapping": "bytes-bpe", "offset": n, "merges": file} or {"mapping": "braille"}');
+  const offsetOf = (): number => {
+    if (typeof t.offset !== 'number' || !Number.isInteger(t.offset) || t.offset < 0 || t.offset > 1 << 20)
+      fail('codec.tokens.offset', 'must be a non-negative integer (the id of byte 0)');
+    return t.offset;
+  };
   let tokens: CodecTokenMapping;
   if (t.mapping === 'bytes') {
     for (const k of Object.keys(t)) if (k !== 'mapping' && k !== 'offset') fail('codec.tokens', `unknown key "${k}"`);
-    if (typeof t.offset !== 'number' || !Number.isInteger(t.offset) || t.offset < 0 || t.offset > 1 << 20)
-      fail('codec.tokens.offset', 'must be a non-negative integer (the id of byte 0)');
-    tokens = { mapping: 'bytes', offset: t.offset };
+    tokens = { mapping: 'bytes', offset: offsetOf() };
+  } else if (t.mapping === 'bytes-bpe') {
+    for (const k of Object.keys(t)) if (!['mapping', 'offset', 'merges'].includes(k)) fail('codec.tokens', `unknown key "${k}"`);
+    if (typeof t.merges !== 'string' || !(t.merges in files))
+      fail('codec.tokens.merges', `${shown(t.merges)} is not listed in files (a JSON file of [left, right] id pairs)`);
+    if (!t.merges.endsWith('.json')) fail('codec.tokens.merges', `"${t.merges}" must be a .json file`);
+    tokens = { mapping: 'bytes-bpe', offset: offsetOf(), merges: t.merges };
   } else if (t.mapping === 'braille') {
     for (const k of Object.keys(t)) if (k !== 'mapping') fail('codec.tokens', `unknown key "${k}" (braille tokens come from the tokenizer)`);
     if (tokenizer === undefined) fail('codec.tokens', 'the braille mapping needs the pack\'s tokenizer (manifest key "tokenizer")');
     tokens = { mapping: 'braille' };
   } else {
-    fail('codec.tokens.mapping', `must be "bytes" or "braille" (found ${shown(t.mapping)})`);
+    fail('codec.tokens.mapping', `must be "bytes", "bytes-bpe" or "braille" (found ${shown(t.mapping)})`);
   }
   const ids = { bos: int('bos', 0, 1 << 24), eos: int('eos', 0, 1 << 24), pad: int('pad', 0, 1 << 24) };
   if (ids.bos === ids.eos) fail('codec.eos', 'must differ from codec.bos');
@@ -292,24 +342,27 @@ function checkCodec(v: Json, graphs: Record<string, string>, io: Record<string, 
   const vocab = io['decoder']?.outputs.find((o) => o.name === 'logits')?.shape[2];
   if (typeof vocab === 'number') {
     for (const [k, id] of Object.entries(ids)) if (id >= vocab) fail(`codec.${k}`, `id ${id} is outside the decoder's vocabulary of ${vocab}`);
-    if (tokens.mapping === 'bytes' && tokens.offset + 256 > vocab)
+    if (tokens.mapping !== 'braille' && tokens.offset + 256 > vocab)
       fail('codec.tokens.offset', `byte tokens ${tokens.offset}…${tokens.offset + 255} do not fit the decoder's vocabulary of ${vocab}`);
   }
-  if (tokens.mapping === 'bytes') {
+  if (tokens.mapping !== 'braille') {
     const { offset } = tokens;
     for (const [k, id] of Object.entries(ids))
       if (id >= offset && id < offset + 256) fail(`codec.${k}`, `id ${id} is a byte token (bytes are ${offset}…${offset + 255})`);
   }
-  return {
-    format: 'jpeg',
-    stream: 'image-only',
-    width,
-    height,
-    quality: 25,
-    subsampling: '4:2:0',
-    restartInterval: 1,
-    tokens,
-    ...ids,
-    maxTokens,
-  };
+  const common = { width, height, tokens, ...ids, maxTokens };
+  if (format === 'jpeg') {
+    if (v.stream !== 'image-only') fail('codec.stream', `must be "image-only": the quantisation and Huffman tables stripped (found ${shown(v.stream)})`);
+    if (v.quality !== 25) fail('codec.quality', `must be 25: the runtime restores the quality-25 tables of the canonical stream (found ${shown(v.quality)})`);
+    if (v.subsampling !== '4:2:0') fail('codec.subsampling', `must be "4:2:0" (found ${shown(v.subsampling)})`);
+    if (v.restartInterval !== 1) fail('codec.restartInterval', `must be 1 (a restart marker after every MCU; found ${shown(v.restartInterval)})`);
+    return { format: 'jpeg', stream: 'image-only', quality: 25, subsampling: '4:2:0', restartInterval: 1, ...common };
+  }
+  if (v.stream !== 'annex-b') fail('codec.stream', `must be "annex-b": NAL units after start codes, as x264 writes raw .h264 (found ${shown(v.stream)})`);
+  if (v.profile !== 'constrained-baseline') fail('codec.profile', `must be "constrained-baseline" (found ${shown(v.profile)})`);
+  if (v.sliceMaxMbs !== 1) fail('codec.sliceMaxMbs', `must be 1 (one macroblock per slice; found ${shown(v.sliceMaxMbs)})`);
+  const fps = int('fps', 1, 120);
+  const frames = int('frames', 1, 10_000);
+  const qp = int('qp', 0, 51);
+  return { format: 'h264', stream: 'annex-b', fps, frames, profile: 'constrained-baseline', qp, sliceMaxMbs: 1, ...common };
 }

@@ -124,9 +124,22 @@ describe('codec-lm manifests', () => {
     refused((c) => delete c.maxTokens, /codec\.maxTokens: is required/);
   });
   it('knows the token mappings', () => {
-    refused((c) => (c.tokens = { mapping: 'bpe' }), /codec\.tokens\.mapping: must be "bytes" or "braille"/);
+    refused((c) => (c.tokens = { mapping: 'bpe' }), /codec\.tokens\.mapping: must be "bytes", "bytes-bpe" or "braille"/);
+    refused((c) => (c.tokens = { mapping: 'bytes-bpe', offset: 3 }), /codec\.tokens\.merges: undefined is not listed in files/);
+    refused((c) => (c.tokens = { mapping: 'bytes-bpe', offset: 3, merges: 'merges.json' }), /codec\.tokens\.merges: "merges\.json" is not listed in files/);
     refused((c) => (c.tokens = { mapping: 'bytes' }), /codec\.tokens\.offset/);
     refused((c) => (c.tokens = { mapping: 'braille' }), /braille mapping needs the pack's tokenizer/);
+  });
+  it('keeps a bytes-bpe mapping whose merges file the pack lists', () => {
+    const m = JSON.parse(codecPack((c) => (c.tokens = { mapping: 'bytes-bpe', offset: 3, merges: 'merges.json' }))) as {
+      files: Record<string, unknown>;
+      codec: { tokens: { merges: string } };
+    };
+    m.files['merges.json'] = { sha256: 'b'.repeat(64), bytes: 2 };
+    assert.deepEqual(parseManifest(JSON.stringify(m)).codec?.tokens, { mapping: 'bytes-bpe', offset: 3, merges: 'merges.json' });
+    m.files['merges.txt'] = m.files['merges.json'];
+    m.codec.tokens.merges = 'merges.txt';
+    assert.throws(() => parseManifest(JSON.stringify(m)), /codec\.tokens\.merges: "merges\.txt" must be a \.json file/);
   });
   it('keeps ids inside the vocabulary and off the byte tokens', () => {
     refused((c) => (c.eos = 262), /codec\.eos: id 262 is outside the decoder's vocabulary of 262/);
@@ -134,6 +147,42 @@ describe('codec-lm manifests', () => {
     refused((c) => (c.pad = 3), /codec\.pad: id 3 is a byte token/);
     refused((c) => (c.eos = 0), /codec\.eos: must differ from codec\.bos/);
   });
+});
+
+describe('codec-lm manifests: H.264 (AVC-LM)', () => {
+  const h264Block = (): Record<string, unknown> => {
+    const c = codecBlock();
+    for (const k of ['quality', 'subsampling', 'restartInterval']) delete c[k];
+    return { ...c, format: 'h264', stream: 'annex-b', fps: 3, frames: 12, profile: 'constrained-baseline', qp: 37, sliceMaxMbs: 1 };
+  };
+  const pack = (edit: (c: Record<string, unknown>) => void = () => {}) => {
+    const m = good() as Record<string, unknown>;
+    delete m.tokenizer;
+    delete m.specialTokens;
+    m.files = { 'model.onnx': { sha256: 'a'.repeat(64), bytes: 10 } };
+    m.kind = 'codec-lm';
+    const c = h264Block();
+    edit(c);
+    m.codec = c;
+    return JSON.stringify(m);
+  };
+  const refused = (edit: (c: Record<string, unknown>) => void, expected: RegExp) =>
+    assert.throws(
+      () => parseManifest(pack(edit)),
+      (e: Error) => e instanceof ManifestError && expected.test(e.message),
+    );
+
+  it('keeps the block', () => assert.deepEqual(parseManifest(pack()).codec, h264Block()));
+  it('refuses what the runtime cannot continue', () => {
+    refused((c) => (c.stream = 'avcc'), /codec\.stream: must be "annex-b"/);
+    refused((c) => (c.profile = 'high'), /codec\.profile: must be "constrained-baseline"/);
+    refused((c) => (c.sliceMaxMbs = 4), /codec\.sliceMaxMbs: must be 1/);
+    refused((c) => (c.qp = 60), /codec\.qp: must be an integer from 0 to 51/);
+    refused((c) => (c.fps = 0), /codec\.fps: must be an integer from 1/);
+    refused((c) => delete c.frames, /codec\.frames: is required/);
+    refused((c) => (c.width = 40), /codec\.width: must be a multiple of 16 \(whole macroblocks/);
+  });
+  it("refuses the other format's keys", () => refused((c) => (c.quality = 25), /codec: unknown key "quality" for format h264/));
 });
 
 describe('relative pack paths', () => {

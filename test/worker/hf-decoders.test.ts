@@ -37,6 +37,8 @@ const argmax = (a: Float32Array): number => {
 };
 
 /** Greedy decode of every row of a batch (left-padded together), each row's argmax fed back to it. */
+const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
+
 async function greedyRows(model: LanguageModel, prompts: number[][], steps: number): Promise<number[][]> {
   const out: number[][] = prompts.map(() => []);
   let { logits, state } = await model.lm.prefill(prompts.map((p) => Int32Array.from(p)));
@@ -45,6 +47,20 @@ async function greedyRows(model: LanguageModel, prompts: number[][], steps: numb
     next.forEach((t, r) => out[r]!.push(t));
     if (s === steps - 1) break;
     ({ logits, state } = await model.lm.extend(state, Int32Array.from(next)));
+  }
+  return out;
+}
+
+/** Logits after the prompt and after each forced token, per row. */
+async function forcedDecode(model: LanguageModel, prompts: Int32Array[], forced: number[][]): Promise<Float32Array[][]> {
+  let { logits, state } = await model.lm.prefill(prompts);
+  const out = logits.map((l) => [l]);
+  for (let s = 0; s < forced[0]!.length; s++) {
+    ({ logits, state } = await model.lm.extend(
+      state,
+      Int32Array.from(forced, (f) => f[s]!),
+    ));
+    logits.forEach((l, r) => out[r]!.push(l));
   }
   return out;
 }
@@ -142,6 +158,19 @@ describe('published Hugging Face ONNX decoders (fixtures)', () => {
       const coupled = golden.batched[name]?.[dtype];
       assert.equal(model.lm.rowsCoupled, coupled !== undefined, 'rowsCoupled marks exactly the dynamically quantised graphs');
       if (coupled) assert.notDeepEqual(coupled, want, 'a one-batch decode of this graph differs from the rows alone');
+      // N samples of one prompt (image completion): the prompt runs once and its cache is copied to every row; rows
+      // then fed different tokens see exactly what each would alone.
+      const p = Int32Array.from(golden.prompts[0]!);
+      const forced = [
+        [5, 6, 7],
+        [8, 9, 10],
+        [11, 5, 12],
+      ];
+      const together = await forcedDecode(model, [p, p, p], forced);
+      for (let r = 0; r < forced.length; r++) {
+        const alone = (await forcedDecode(model, [p], [forced[r]!]))[0]!;
+        alone.forEach((l, s) => assert.ok(maxDiff(l, together[r]![s]!) <= 1e-4, `row ${r}, step ${s}: ${maxDiff(l, together[r]![s]!)}`));
+      }
       assert.equal(pack.manifest.displayName, `${name} (${dtype})`);
       assert.equal(model.lm.feeds.kvType, dtype === 'fp16' || dtype === 'q4f16' ? 'float16' : 'float32');
       if (name === 'llama-tiny') assert.deepEqual(model.lm.feeds.numLogitsToKeep, []);

@@ -328,6 +328,33 @@ describe('image/run through the worker client', () => {
     }
   });
 
+  it('a bytes-bpe pack (byte tokens + merges.json) samples merged tokens and still decodes, prompt kept byte for byte', async () => {
+    const bpe = path.resolve('test/fixtures/codec-lm-tiny-bpe');
+    const { client } = startClient({ bundledModelsDir: path.join(tmp.dir, 'no-bundled'), modelFolders: [PACK, bpe] });
+    try {
+      const file = fixture('stripes-32.png');
+      const r = await client.request(Requests.imageRun, { mode: 'complete', file, samples: 3, seed: 5, packId: 'codec-lm-tiny-bpe', ratio: 0.5 });
+      assert.equal(r.decodable, 3);
+      const stream = await canonicalImageStream(file, G);
+      const { prompt } = promptForRatio(stream, 0.5, G);
+      // The prompt is BPE-encoded: fewer tokens than bytes (+1 for bos), as the merges were learned on such streams.
+      assert.ok(r.run.promptTokens < prompt.length + 1, `${r.run.promptTokens} tokens for ${prompt.length} bytes`);
+      assert.equal(r.run.promptBytes, prompt.length);
+      for (const x of r.samples) {
+        const s = stripTables(Buffer.from(x.jpeg, 'base64'));
+        assert.ok(startsWith(s, prompt), 'a sample does not begin with the prompt');
+        assert.ok(validateImageStream(s, G).ok);
+      }
+      // A random model over 323 tokens takes merged ones (ids ≥ 259) too: some sample spends fewer tokens than bytes.
+      assert.ok(
+        r.samples.some((x) => x.tokens < x.streamBytes - prompt.length - x.closingBytes),
+        JSON.stringify(r.samples.map(({ tokens, streamBytes, closingBytes }) => ({ tokens, streamBytes, closingBytes }))),
+      );
+    } finally {
+      await client.stop();
+    }
+  });
+
   it('streams decodable previews row by row and ends with every sample done', async () => {
     const { client } = startClient({ bundledModelsDir: path.join(tmp.dir, 'no-bundled'), modelFolders: [PACK] });
     const seen: ImageProgress[] = [];
