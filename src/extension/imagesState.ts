@@ -16,7 +16,8 @@ export const MAX_PERSISTED_IMAGE_CHARS = 4 * 1024 * 1024;
 /** The codec model the panel names: the pack the settings pick, else the first valid codec-lm pack (the worker's default). */
 export function codecModel(packs: readonly PackSummary[] | undefined, packId?: string): Pick<ImagesViewState, 'model' | 'noModel'> {
   if (!packs) return {};
-  const codec = packs.filter((p) => p.kind === 'codec-lm');
+  // Image models only: a codec-lm over H.264 (video) is not offered here.
+  const codec = packs.filter((p) => p.kind === 'codec-lm' && (p.codec?.format ?? 'jpeg') === 'jpeg');
   const valid = codec.filter((p) => p.valid && p.codec);
   const pick = packId ? valid.find((p) => p.id === packId || p.dir === packId) : valid[0];
   if (pick?.codec)

@@ -12,7 +12,7 @@ import { byteBpeVocabulary, encodeByteBpe, parseByteMerges } from '../codec/byte
 import { bytesToBraille, bytesToTokenIds, brailleVocabulary, plainByteVocabulary, TokenMappingError, type TokenBytes } from '../codec/jpeg';
 import { OnnxCausalLM, causalLmShape } from './causalLm';
 import { loadTokenizer } from './languageModel';
-import type { CodecSpec } from './manifest';
+import type { CodecFormat, CodecSpec } from './manifest';
 import type { SessionCache } from './ort';
 import { PackError, readPackFile, type ValidatedPack } from './packs';
 import type { PackTokenizer } from './tokenizer';
@@ -27,6 +27,9 @@ export interface CodecModel extends CodecTokens {
   /** Token ids of stream bytes (no bos). */
   encode(bytes: Uint8Array): Int32Array;
 }
+
+/** What a codec format is called in messages. */
+export const CODEC_FORMAT_NAMES: Record<CodecFormat, string> = { jpeg: 'JPEG (image)', h264: 'H.264 (video)' };
 
 /** The codec block of a codec-lm pack (the manifest parser requires it). */
 export function codecSpec(pack: ValidatedPack): CodecSpec {

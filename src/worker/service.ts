@@ -28,7 +28,8 @@ import { CONCERT_VERSION } from '../protocol/version';
 import { loadLanguageModel, loadTokenizer, type LanguageModel } from '../runtime/languageModel';
 import { OnnxClassifier } from '../runtime/classifier';
 import { OnnxDiffusionLM, diffusionShape } from '../runtime/diffusionLm';
-import { loadCodecModel, type CodecModel } from '../runtime/codecLm';
+import { CODEC_FORMAT_NAMES, loadCodecModel, type CodecModel } from '../runtime/codecLm';
+import type { CodecFormat } from '../runtime/manifest';
 
 export type { LanguageModel };
 
@@ -279,9 +280,20 @@ export class WorkerService {
     return { pack, lm, tok, modelSha256: pack.manifest.files[pack.manifest.graphs['denoiser']!]!.sha256 };
   }
 
-  /** Loads a codec-lm (JPEG-LM image completion): the decoder, and the bytes each token stands for. */
-  async codecModel(packId?: string): Promise<CodecModel> {
-    const pack = await this.packOfKind('codec-lm', packId);
+  /**
+   * Loads a codec-lm of one stream format (JPEG-LM images, AVC-LM video): the decoder, and the bytes each token stands
+   * for. Without an id, the first valid pack of that format.
+   */
+  async codecModel(packId?: string, format: CodecFormat = 'jpeg'): Promise<CodecModel> {
+    const pack = await this.packOfKind('codec-lm', packId, (p) => p.manifest.codec?.format === format);
+    const found = pack.manifest.codec?.format;
+    if (found !== format)
+      throw new WorkerFailure(
+        packId === undefined ? WorkerErrorCode.PackNotFound : WorkerErrorCode.BadInput,
+        packId === undefined
+          ? `no valid ${CODEC_FORMAT_NAMES[format]} codec-lm pack is installed (run "concert doctor" to see why)`
+          : `model pack "${packId}" is a ${CODEC_FORMAT_NAMES[found ?? format]} codec-lm, not a ${CODEC_FORMAT_NAMES[format]} one`,
+      );
     const tok = pack.manifest.tokenizer ? await this.tokenizer(pack.manifest.id) : undefined;
     await this.recordLoad(pack, () => this.sessions.get(pack, 'decoder'));
     return loadCodecModel(pack, this.sessions, tok);

@@ -3,11 +3,12 @@
  * The installed-VSIX scenario of the VS Code tier: what a user gets. The VSIX for this machine's platform is built
  * with build/packageVsix.mjs (from the build npm test made), installed with `code-server --install-extension` into
  * an empty extensions folder, and used on a workspace with no Concert checkout behind it: the palette, the log,
- * Summarize Document, Rewrite Selection… and the walkthrough. A VSIX without its ONNX Runtime fails here.
+ * Summarize Document, Rewrite Selection…, Complete Image… on the bundled JPEG-LM and the walkthrough. A VSIX without
+ * its ONNX Runtime (or without a bundled pack) fails here.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,14 +16,21 @@ import type { BrowserContext } from 'playwright-core';
 import { guardContext, launchChromium, problemLines, type PageProblems } from '../webview/browser';
 import { ROOT } from '../webview/harness';
 import { CodeServer, hostTarget } from './codeServer';
-import { pickAttributes, rewriteDone, selectLine, summaryDone } from './panels';
+import { imagesDone, imagesFrame, imageWidths, pickAttributes, rewriteDone, selectLine, summaryDone } from './panels';
 import { Workbench } from './workbench';
 
 const RESULTS = join(ROOT, 'test-results', 'e2e-installed');
 const FIXTURE = join(ROOT, 'test', 'e2e', 'fixtures', 'workspace');
 const WATCHDOG_MS = 8 * 60_000;
 const STEP = { timeout: 150_000 };
-const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { publisher: string; name: string; version: string };
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  publisher: string;
+  name: string;
+  version: string;
+  contributes: { commands: { command: string; title: string }[] };
+};
+/** A PNG copied into the workspace for Complete Image… (a 32×32 picture of the codec fixtures). */
+const PICTURE = 'sketch.png';
 const target = hostTarget();
 
 let vsixDir: string | undefined;
@@ -77,6 +85,7 @@ describe(`Concert installed from its ${target} VSIX (code-server 4.99.4)`, () =>
     assert.equal(r.status, 0, `packaging failed:\n${r.stdout}${r.stderr}`.slice(-4000));
     const vsix = join(vsixDir, `concert-${target}-${pkg.version}.vsix`);
     server = await CodeServer.start({ root: ROOT, vsix, workspaceFixture: FIXTURE, logCopy: join(RESULTS, 'code-server.log') });
+    copyFileSync(join(ROOT, 'test', 'fixtures', 'jpeg', 'rings-64.png'), join(server.workspace, PICTURE));
     context = await launchChromium({ profileDir: join(server.dir, 'browser'), viewport: { width: 1400, height: 900 } });
     problems = await guardContext(context, {
       allowedOrigins: [server.origin, `ws://127.0.0.1:${server.port}`],
@@ -148,6 +157,24 @@ describe(`Concert installed from its ${target} VSIX (code-server 4.99.4)`, () =>
     assert.ok((await frame.locator('.timeline').innerText()).trim().length > 0, 'the denoising timeline has text');
     assert.match(await frame.locator('.result .meta').innerText(), /removed|added|No change/);
     await wb.screenshot('installed-rewrite');
+  });
+
+  it('Complete Image… on a PNG in the explorer completes it with the bundled JPEG-LM', { timeout: 200_000 }, async () => {
+    await wb.runCommand('View: Close All Editors');
+    await wb.runCommand('View: Show Explorer');
+    const row = wb.page.locator('.part.sidebar .explorer-folders-view .monaco-list-row').filter({ hasText: PICTURE }).first();
+    await row.waitFor({ state: 'visible', timeout: 20_000 });
+    await row.click({ button: 'right' });
+    await wb.pickMenuItem(pkg.contributes.commands.find((c) => c.command === 'concert.completeImage')?.title ?? 'Complete Image…');
+    let frame = await imagesFrame(wb);
+    await wb.until('the image name in the panel', async () => new RegExp(`Complete · ${PICTURE}`).test(await frame.locator('h1').innerText()));
+    frame = await imagesDone(wb, 150_000);
+    assert.match(await frame.locator('.model-line').first().innerText(), /concert-jpeg-32/, 'the bundled model ran');
+    assert.ok(((await imageWidths(frame, '.kept img'))[0] ?? 0) > 0, 'the kept region is shown');
+    const decoded = (await imageWidths(frame, '.sample.decodable img')).filter((w) => w > 0);
+    assert.ok(decoded.length >= 1, 'at least one sample is shown decoded');
+    await wb.screenshot('installed-images');
+    await wb.runCommand('View: Close All Editors');
   });
 
   it('Get Started opens the walkthrough, and its sample document opens', STEP, async () => {
