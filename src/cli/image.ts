@@ -6,13 +6,11 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { Requests, type ImageRunParams, type ImageRunResult } from '../protocol/worker';
+import { MAX_IMAGE_FILE_BYTES, Requests, type ImageRunParams, type ImageRunResult } from '../protocol/worker';
 import { UsageError, type Parsed } from './args';
 import type { RunContext } from './commands';
 import { InputError } from './inputFile';
 
-/** Largest image file the CLI hands to the worker (the worker checks the same). */
-const MAX_IMAGE_FILE_BYTES = 40 * 1024 * 1024;
 
 export async function checkImage(args: Parsed): Promise<void> {
   const [sub, ...rest] = args.positionals;

@@ -472,6 +472,8 @@ export const IMAGE_DEFAULTS = {
 } as const;
 /** At most this many samples in one run (one batch). */
 export const IMAGE_MAX_SAMPLES = 16;
+/** Largest image file read (the CLI checks it before the worker does; runtime/images.ts decodes no larger file). */
+export const MAX_IMAGE_FILE_BYTES = 40 * 1024 * 1024;
 
 /**
  * `image/run`: JPEG-LM image completion (thesis ch. 6) with a codec-lm pack. `complete` keeps the first ⌊P·ratio⌋

@@ -16,10 +16,9 @@ import {
   validateImageStream,
   type JpegGeometry,
 } from '../codec/jpeg';
+import { MAX_IMAGE_FILE_BYTES } from '../protocol/worker';
 import { ImageInputError, canonicalImageStream } from './images';
 
-/** Largest input file read (images.ts has the same limit for the files it decodes). */
-export const MAX_IMAGE_FILE_BYTES = 40 * 1024 * 1024;
 
 export class ImageSourceError extends Error {}
 

@@ -31,6 +31,7 @@ import { createInflate } from 'node:zlib';
 import { JpegFormatError } from '../codec/jpeg/markers';
 import { decodeJpeg, probeJpeg } from '../codec/jpeg/decoder';
 import { type RgbImage, encodeCanonicalStream } from '../codec/jpeg/encoder';
+import { MAX_IMAGE_FILE_BYTES } from '../protocol/worker';
 
 export type { RgbImage } from '../codec/jpeg/encoder';
 
@@ -43,7 +44,7 @@ export interface ImageLimits {
   readonly maxJpegScans: number;
 }
 
-export const IMAGE_LIMITS: ImageLimits = { maxFileBytes: 40 * 1024 * 1024, maxSide: 8192, maxJpegScans: 64 };
+export const IMAGE_LIMITS: ImageLimits = { maxFileBytes: MAX_IMAGE_FILE_BYTES, maxSide: 8192, maxJpegScans: 64 };
 
 /** Most pixels a full-size decode into memory may have (`decodeImage`: 3 bytes each). */
 const MAX_FULL_DECODE_PIXELS = 4096 * 4096;
