@@ -1,7 +1,11 @@
 /**
- * A simplex-diffusion-lm pack (graphs `context` and `denoiser`, see tools/diffusion/export.py) adapted to the
- * engine's DiffusionLM. Contexts are encoded causally once per block; when the next block's contexts extend the
- * previous ones by the same number of tokens, only the new tokens are encoded (the cached keys/values are reused).
+ * A simplex-diffusion-lm pack adapted to the engine's DiffusionLM, in one of two layouts (the manifest's `diffusion`
+ * block, src/runtime/manifest.ts):
+ * - `ssd2` (the bundled packs; graphs `context` and `denoiser`, see tools/diffusion/export.py): contexts are encoded
+ *   causally once per block; when the next block's contexts extend the previous ones by the same number of tokens,
+ *   only the new tokens are encoded (the cached keys/values are reused).
+ * - `ssd-lm` (the official SSD-LM checkpoint, tools/export): one `denoiser` graph that attends bidirectionally over
+ *   context and block, so nothing can be cached: every step feeds the (left-padded) context ids with the block.
  */
 import type { ContextState, DiffusionLM } from '../engine/models';
 import { ort, type LoadedGraph } from './ort';
@@ -36,20 +40,40 @@ export interface DiffusionShape {
    * packs, tools/diffusion/model.py) puts at the head of the block stream instead of attending to it in the context.
    */
   anchored: boolean;
+  /** `ssd2`: causal context graph + cached keys/values; `ssd-lm`: one bidirectional denoiser graph (no cache). */
+  layout: 'ssd2' | 'ssd-lm';
 }
 
 export function diffusionShape(pack: ValidatedPack): DiffusionShape {
   const m = pack.manifest;
   const id = m.id;
-  const ctxIo = m.io['context'];
-  const denIo = m.io['denoiser'];
-  if (!ctxIo || !denIo) throw new PackError(id, 'a simplex-diffusion-lm pack needs graphs "context" and "denoiser"');
   const knob = (k: string) => m.knobs?.[k];
   const num = (k: string): number => {
     const v = knob(k);
     if (typeof v !== 'number' || !(v > 0)) throw new PackError(id, `knobs.${k} must be a positive number`);
     return v;
   };
+  if (m.diffusion?.layout === 'ssd-lm') {
+    // The manifest parser checked the graphs and inputs of the layout.
+    const vocab = m.io['denoiser']?.outputs.find((o) => o.name === 'logits')?.shape[2];
+    if (typeof vocab !== 'number') throw new PackError(id, 'denoiser logits need a fixed vocabulary dimension');
+    return {
+      layers: 0,
+      heads: 0,
+      headDim: 0,
+      vocabSize: vocab,
+      blockSize: num('blockSize'),
+      k: num('K'),
+      tTrain: num('tTrain'),
+      selfConditioning: false,
+      maxContext: num('maxContext'),
+      anchored: false,
+      layout: 'ssd-lm',
+    };
+  }
+  const ctxIo = m.io['context'];
+  const denIo = m.io['denoiser'];
+  if (!ctxIo || !denIo) throw new PackError(id, 'a simplex-diffusion-lm pack needs graphs "context" and "denoiser"');
   const names = new Set(denIo.inputs.map((i) => i.name));
   for (const n of ['noisy_logits', 'self_cond_logits', 't_frac', 'attention_mask'])
     if (!names.has(n)) throw new PackError(id, `denoiser graph needs input "${n}"`);
@@ -72,6 +96,7 @@ export function diffusionShape(pack: ValidatedPack): DiffusionShape {
     selfConditioning: knob('selfConditioning') === true,
     maxContext: num('maxContext'),
     anchored: names.has('anchor_ids'),
+    layout: 'ssd2',
   };
 }
 
@@ -87,7 +112,8 @@ export class OnnxDiffusionLM implements DiffusionLM {
   encodedTokens = 0;
 
   constructor(
-    private readonly context: LoadedGraph,
+    /** Absent for the `ssd-lm` layout (no context graph). */
+    private readonly context: LoadedGraph | undefined,
     private readonly denoiser: LoadedGraph,
     readonly shape: DiffusionShape,
     private readonly padId: number,
@@ -121,9 +147,10 @@ export class OnnxDiffusionLM implements DiffusionLM {
     total: number,
     past: Record<string, ort.Tensor>,
   ): Promise<Record<string, ort.Tensor>> {
-    this.context.lastUsed = Date.now();
+    const context = this.context!;
+    context.lastUsed = Date.now();
     this.encodedTokens += rows * n;
-    const out = await this.context.session.run({
+    const out = await context.session.run({
       input_ids: new ort.Tensor('int64', ids, [rows, n]),
       attention_mask: new ort.Tensor('int64', mask, [rows, total]),
       position_ids: new ort.Tensor('int64', pos, [rows, n]),
@@ -154,6 +181,12 @@ export class OnnxDiffusionLM implements DiffusionLM {
   async encodeContext(rows: readonly Int32Array[]): Promise<ContextState> {
     const R = rows.length;
     if (rows.some((r) => r.length === 0)) throw new Error('every context row needs at least one token');
+    if (this.shape.layout === 'ssd-lm') {
+      // Nothing to encode ahead: the bidirectional denoiser reads the context ids with every step.
+      const { ids, mask, length: L } = leftPad(rows, this.padId);
+      const state: SsdLmContext = { rows: R, ids: new ort.Tensor('int64', ids, [R, L]), mask: new ort.Tensor('int64', mask, [R, L]) };
+      return state;
+    }
     const n = this.extension(rows);
     let state: OrtContext;
     if (n !== undefined) {
@@ -182,10 +215,21 @@ export class OnnxDiffusionLM implements DiffusionLM {
   }
 
   async denoise(ctx: ContextState, noisy: Float32Array, selfCond: Float32Array | undefined, tFrac: number): Promise<Float32Array> {
-    const c = ctx as OrtContext;
     const { blockSize: B, vocabSize: V } = this;
-    const dims = [c.rows, B, V];
     this.denoiser.lastUsed = Date.now();
+    if (this.shape.layout === 'ssd-lm') {
+      const s = ctx as SsdLmContext;
+      this.encodedTokens += s.ids.size;
+      const out = await this.denoiser.session.run({
+        context_ids: s.ids,
+        context_mask: s.mask,
+        noisy_logits: new ort.Tensor('float32', noisy, [s.rows, B, V]),
+        t_frac: new ort.Tensor('float32', new Float32Array(s.rows).fill(tFrac), [s.rows]),
+      });
+      return out['logits']!.data as Float32Array;
+    }
+    const c = ctx as OrtContext;
+    const dims = [c.rows, B, V];
     const out = await this.denoiser.session.run({
       noisy_logits: new ort.Tensor('float32', noisy, dims),
       self_cond_logits: new ort.Tensor('float32', selfCond ?? (c.zeros ??= new Float32Array(c.rows * B * V)), dims),
@@ -196,6 +240,12 @@ export class OnnxDiffusionLM implements DiffusionLM {
     });
     return out['logits']!.data as Float32Array;
   }
+}
+
+/** An ssd-lm layout's context: the left-padded ids and mask, fed with every denoising step. */
+interface SsdLmContext extends ContextState {
+  ids: ort.Tensor;
+  mask: ort.Tensor;
 }
 
 /** `anchor_ids` [rows]: each context row's last token. */

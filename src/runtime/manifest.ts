@@ -42,6 +42,23 @@ export interface PackManifest {
   provenance?: Record<string, string | number>;
   /** codec-lm packs (and only they): the byte stream the model reads and writes, and its token ids. */
   codec?: CodecSpec;
+  /** simplex-diffusion-lm packs (and only they): how the denoiser reads context and block; absent = `ssd2`. */
+  diffusion?: DiffusionSpec;
+}
+
+/**
+ * The layout of a simplex-diffusion-lm (src/runtime/diffusionLm.ts):
+ * - `ssd2` (Concert's bundled packs, the default when the block is absent): a causal `context` graph whose keys and
+ *   values are reused across steps, and a `denoiser` graph (optionally with self-conditioning, `knobs.selfConditioning`).
+ * - `ssd-lm` (the official SSD-LM checkpoint, tools/export): one `denoiser` graph that reads the context ids with every
+ *   step (context_ids, context_mask, noisy_logits, t_frac → logits), attention bidirectional over context and block,
+ *   RoBERTa positions from `positionOffset`, no self-conditioning.
+ */
+export interface DiffusionSpec {
+  layout: 'ssd2' | 'ssd-lm';
+  contextAttention: 'causal' | 'bidirectional';
+  /** Position id of the first token (RoBERTa: 2 = padding id + 1; Concert's packs: 0). */
+  positionOffset: number;
 }
 
 /** How a codec-lm's tokens stand for stream bytes (src/codec/jpeg/tokens.ts). */
@@ -126,6 +143,7 @@ const TOP_KEYS = new Set([
   'prompts',
   'provenance',
   'codec',
+  'diffusion',
 ]);
 
 type Json = unknown;
@@ -254,6 +272,9 @@ export function parseManifest(text: string): PackManifest {
   if (raw.codec !== undefined && raw.kind !== 'codec-lm') fail('codec', `only codec-lm packs have a codec block (this pack is a ${raw.kind})`);
   if (raw.codec === undefined && raw.kind === 'codec-lm') fail('codec', 'is required for kind codec-lm (the stream format and token ids)');
   const codec = raw.codec === undefined ? undefined : checkCodec(raw.codec, files, graphs, io, tokenizer);
+  if (raw.diffusion !== undefined && raw.kind !== 'simplex-diffusion-lm')
+    fail('diffusion', `only simplex-diffusion-lm packs have a diffusion block (this pack is a ${raw.kind})`);
+  const diffusion = raw.diffusion === undefined ? undefined : checkDiffusion(raw.diffusion, graphs, io, raw.knobs);
 
   return {
     schemaVersion: SCHEMA_VERSION,
@@ -272,7 +293,38 @@ export function parseManifest(text: string): PackManifest {
     ...(prompts !== undefined && { prompts }),
     ...(provenance !== undefined && { provenance: provenance as Record<string, string | number> }),
     ...(codec && { codec }),
+    ...(diffusion && { diffusion }),
   };
+}
+
+const DIFFUSION_KEYS = ['layout', 'contextAttention', 'positionOffset'];
+const SSD_LM_DENOISER_INPUTS = ['context_ids', 'context_mask', 'noisy_logits', 't_frac'];
+
+/**
+ * The diffusion block: a known layout, the attention and self-conditioning that layout implies (an `ssd-lm` pack reads
+ * its context bidirectionally and without self-conditioning; an `ssd2` pack causally), and the graphs it needs.
+ */
+function checkDiffusion(v: Json, graphs: Record<string, string>, io: Record<string, GraphIO>, knobs: Json): DiffusionSpec {
+  if (!isObj(v)) fail('diffusion', 'must be an object {layout, contextAttention, positionOffset}');
+  for (const k of Object.keys(v)) if (!DIFFUSION_KEYS.includes(k)) fail('diffusion', `unknown key "${k}"`);
+  for (const k of DIFFUSION_KEYS) if (v[k] === undefined) fail(`diffusion.${k}`, 'is required');
+  if (v.layout !== 'ssd2' && v.layout !== 'ssd-lm') fail('diffusion.layout', `must be "ssd2" or "ssd-lm" (found ${shown(v.layout)})`);
+  if (v.contextAttention !== 'causal' && v.contextAttention !== 'bidirectional')
+    fail('diffusion.contextAttention', `must be "causal" or "bidirectional" (found ${shown(v.contextAttention)})`);
+  const offset = v.positionOffset;
+  if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0 || offset > 1024)
+    fail('diffusion.positionOffset', `must be an integer from 0 to 1024 (found ${shown(offset)})`);
+  const selfConditioning = isObj(knobs) && knobs['selfConditioning'] === true;
+  if (v.layout === 'ssd-lm') {
+    if (v.contextAttention !== 'bidirectional') fail('diffusion.contextAttention', 'an ssd-lm pack reads its context bidirectionally (with the block)');
+    if (selfConditioning) fail('knobs.selfConditioning', 'an ssd-lm pack has no self-conditioning input');
+    if (graphs['context']) fail('graphs.context', 'an ssd-lm pack has no context graph: its denoiser reads the context ids at every step');
+    const den = io['denoiser'];
+    if (!den) fail('graphs', 'an ssd-lm pack needs a "denoiser" graph');
+    const names = new Set(den.inputs.map((i) => i.name));
+    for (const n of SSD_LM_DENOISER_INPUTS) if (!names.has(n)) fail('io.denoiser', `an ssd-lm denoiser needs input "${n}"`);
+  } else if (v.contextAttention !== 'causal') fail('diffusion.contextAttention', 'an ssd2 pack encodes its context causally (the cached keys/values are reused)');
+  return { layout: v.layout, contextAttention: v.contextAttention, positionOffset: offset };
 }
 
 const CODEC_COMMON_KEYS = ['format', 'stream', 'width', 'height', 'tokens', 'bos', 'eos', 'pad', 'maxTokens'];

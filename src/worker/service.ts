@@ -274,7 +274,8 @@ export class WorkerService {
     if (pad === undefined) throw new WorkerFailure(WorkerErrorCode.PackInvalid, `model pack "${pack.manifest.id}" must declare specialTokens.pad or eos`);
     const [context, denoiser] = await this.recordLoad(
       pack,
-      async () => [await this.sessions.get(pack, 'context'), await this.sessions.get(pack, 'denoiser')] as const,
+      // An ssd-lm layout pack (tools/export) has no context graph.
+      async () => [shape.layout === 'ssd-lm' ? undefined : await this.sessions.get(pack, 'context'), await this.sessions.get(pack, 'denoiser')] as const,
     );
     const lm = new OnnxDiffusionLM(context, denoiser, shape, pad);
     return { pack, lm, tok, modelSha256: pack.manifest.files[pack.manifest.graphs['denoiser']!]!.sha256 };

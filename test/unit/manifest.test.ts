@@ -193,3 +193,66 @@ describe('relative pack paths', () => {
     it(`accepts ${p}`, () => assert.doesNotThrow(() => checkRelativePath(p, 'f')));
   }
 });
+
+describe('simplex-diffusion-lm manifests: the diffusion layout (issue #19)', () => {
+  const sig = (names: string[]) => names.map((name) => ({ name, dtype: name.endsWith('_ids') || name.endsWith('_mask') ? 'int64' : 'float32', shape: ['b'] }));
+  interface Spec {
+    kind: string;
+    graphs: Record<string, string>;
+    io: Record<string, { inputs: unknown[]; outputs: unknown[] }>;
+    knobs: Record<string, unknown>;
+    diffusion?: Record<string, unknown>;
+    [k: string]: unknown;
+  }
+  const ssdLm = (edit: (m: Spec) => void = () => {}) => {
+    const m: Spec = {
+      ...good(),
+      id: 'ssdlm',
+      kind: 'simplex-diffusion-lm',
+      graphs: { denoiser: 'model.onnx' },
+      io: { denoiser: { inputs: sig(['context_ids', 'context_mask', 'noisy_logits', 't_frac']), outputs: [{ name: 'logits', dtype: 'float32', shape: ['b', 4, 262] }] } },
+      knobs: { K: 5, blockSize: 4, tTrain: 100, maxContext: 64, selfConditioning: false },
+      diffusion: { layout: 'ssd-lm', contextAttention: 'bidirectional', positionOffset: 2 },
+    };
+    edit(m);
+    return JSON.stringify(m);
+  };
+  const refused = (edit: (m: Spec) => void, re: RegExp) =>
+    assert.throws(
+      () => parseManifest(ssdLm(edit)),
+      (e: Error) => e instanceof ManifestError && re.test(e.message),
+    );
+  it('keeps the block of an ssd-lm pack', () =>
+    assert.deepEqual(parseManifest(ssdLm()).diffusion, { layout: 'ssd-lm', contextAttention: 'bidirectional', positionOffset: 2 }));
+  it('leaves it absent for the bundled (ssd2) packs', () => assert.equal(parseManifest(ssdLm((m) => delete m.diffusion)).diffusion, undefined));
+  it('accepts an explicit ssd2 block with causal attention', () => {
+    const m = parseManifest(
+      ssdLm((m) => {
+        m.graphs = { context: 'model.onnx', denoiser: 'model.onnx' };
+        m.io = { context: m.io['denoiser']!, denoiser: m.io['denoiser']! };
+        m.diffusion = { layout: 'ssd2', contextAttention: 'causal', positionOffset: 0 };
+      }),
+    );
+    assert.equal(m.diffusion!.layout, 'ssd2');
+  });
+  it('is for diffusion packs only', () => refused((m) => (m.kind = 'causal-lm'), /only simplex-diffusion-lm packs have a diffusion block/));
+  it('refuses unknown layouts, keys and offsets', () => {
+    refused((m) => (m.diffusion!.layout = 'ssd3'), /diffusion\.layout: must be "ssd2" or "ssd-lm"/);
+    refused((m) => (m.diffusion!.extra = 1), /diffusion: unknown key "extra"/);
+    refused((m) => delete m.diffusion!.positionOffset, /diffusion\.positionOffset: is required/);
+    refused((m) => (m.diffusion!.positionOffset = -1), /positionOffset: must be an integer/);
+  });
+  it('refuses what the ssd-lm layout cannot be', () => {
+    refused((m) => (m.diffusion!.contextAttention = 'causal'), /ssd-lm pack reads its context bidirectionally/);
+    refused((m) => (m.knobs['selfConditioning'] = true), /knobs\.selfConditioning: an ssd-lm pack has no self-conditioning/);
+    refused((m) => (m.io['denoiser']!.inputs = m.io['denoiser']!.inputs.slice(1)), /ssd-lm denoiser needs input "context_ids"/);
+    refused(
+      (m) => {
+        m.graphs['context'] = 'model.onnx';
+        m.io['context'] = m.io['denoiser']!;
+      },
+      /an ssd-lm pack has no context graph/,
+    );
+    refused((m) => (m.diffusion = { layout: 'ssd2', contextAttention: 'bidirectional', positionOffset: 0 }), /ssd2 pack encodes its context causally/);
+  });
+});
