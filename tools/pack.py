@@ -10,6 +10,13 @@ Usage (normally called by tools/models/train_all.sh):
 
 A spec is JSON: {"id", "kind", "displayName", "description", "licence", "graphs": {role: {"src": path, "name": file}},
 "tokenizer": path, "modelCard": path, "specialTokens": {...}, "knobs": {...}, "provenance": {...}}.
+
+Graphs with ONNX external data (over protobuf's 2 GB limit, tools/export --external-data) are copied with their data
+files, which are listed in `files` like any other (sha256, bytes). The runtime's rules (src/runtime/packs.ts
+checkGraphBytes / externalDataFiles) are enforced here too: each location is a plain relative path without "..",
+resolved against the graph's own folder in the pack, and ends in .onnx_data, .data, .bin or .onnx_data_<n>. A data file
+named after its source graph (`<src>.onnx_data`) follows the graph's name in the pack (`<name>_data`), the location
+inside the graph being rewritten to match; other locations are kept as they are.
 """
 from __future__ import annotations
 
@@ -20,7 +27,8 @@ import os
 import re
 import shutil
 import sys
-from typing import Dict, Optional
+import posixpath
+from typing import Dict, Iterator, List, Optional
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "models"))
 from onnx_util import onnx_signature  # noqa: E402
@@ -39,6 +47,109 @@ SPECIAL_ROLE_NAMES = {
     "sep": ("<sep>", "[SEP]", "<|sep|>"),
     "mask": ("<mask>", "[MASK]", "<|mask|>"),
 }
+
+
+# src/runtime/packs.ts EXTERNAL_DATA_SUFFIXES, and the chunked names transformers.js uses (model.onnx_data_1, _2 …).
+EXTERNAL_DATA_RE = re.compile(r"(\.onnx_data|\.data|\.bin|\.onnx_data_\d{1,4})$")
+
+
+def graph_tensors(graph) -> Iterator:
+    """Every TensorProto of a graph that may hold external data: initializers, sparse initializers, tensor attributes,
+    and the same in subgraphs (If/Loop/Scan bodies)."""
+    yield from graph.initializer
+    for sp in graph.sparse_initializer:
+        yield sp.values
+        yield sp.indices
+    for node in graph.node:
+        for a in node.attribute:
+            if a.HasField("t"):
+                yield a.t
+            yield from a.tensors
+            if a.HasField("g"):
+                yield from graph_tensors(a.g)
+            for g in a.graphs:
+                yield from graph_tensors(g)
+
+
+def _external_tensors(model) -> Iterator:
+    import onnx
+
+    for t in graph_tensors(model.graph):
+        if t.data_location == onnx.TensorProto.EXTERNAL:
+            yield t
+
+
+def _location(tensor) -> str:
+    for e in tensor.external_data:
+        if e.key == "location":
+            return e.value
+    raise ValueError(f"tensor {tensor.name!r} has external data without a location")
+
+
+def check_relative_location(loc: str, where: str) -> None:
+    """src/runtime/manifest.ts checkRelativePath: a non-empty relative path with forward slashes, no "..", no "."."""
+    if not loc or len(loc) > 255 or "\0" in loc:
+        raise ValueError(f"{where}: must be a non-empty relative path of at most 255 characters")
+    if "\\" in loc:
+        raise ValueError(f"{where}: {loc!r} uses a backslash")
+    if loc.startswith("/") or re.match(r"^[a-zA-Z]:", loc):
+        raise ValueError(f"{where}: {loc!r} is an absolute path")
+    for part in loc.split("/"):
+        if part in ("", ".", ".."):
+            raise ValueError(f"{where}: {loc!r} has an empty, \".\" or \"..\" component")
+
+
+def external_data_locations(onnx_path: str) -> List[str]:
+    """The distinct external-data locations an ONNX file refers to (relative to its folder), in order of first use.
+    Reads the graph only, never the data."""
+    import onnx
+
+    m = onnx.load(onnx_path, load_external_data=False)
+    return list(dict.fromkeys(_location(t) for t in _external_tensors(m)))
+
+
+def copy_graph(src: str, out_dir: str, name: str) -> Dict[str, str]:
+    """Copies the graph `src` to out_dir/name with its external-data files. Returns {pack-relative name: source path}
+    for every file written, the graph first. `<src basename>_data[_<n>]` becomes `<name basename>_data[_<n>]`."""
+    import onnx
+
+    check_relative_location(name, f"graph file {name}")
+    src_base, dst_base = os.path.basename(src), posixpath.basename(name)
+    src_dir, pack_dir = os.path.dirname(os.path.abspath(src)), posixpath.dirname(name)
+    renames: Dict[str, str] = {}
+    for loc in external_data_locations(src):
+        check_relative_location(loc, f"{src}: external data location")
+        new = loc
+        mm = re.match(re.escape(src_base) + r"_data(_\d{1,4})?$", loc)
+        if mm and src_base != dst_base:
+            new = dst_base + "_data" + (mm.group(1) or "")
+        renames[loc] = new
+    written: Dict[str, str] = {}
+    dst = os.path.join(out_dir, *name.split("/"))
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    if any(a != b for a, b in renames.items()):
+        m = onnx.load(src, load_external_data=False)
+        for t in _external_tensors(m):
+            for e in t.external_data:
+                if e.key == "location":
+                    e.value = renames[e.value]
+        with open(dst, "wb") as f:  # the graph alone: onnx.save could try to write tensors' data
+            f.write(m.SerializeToString())
+    else:
+        shutil.copyfile(src, dst)
+    written[name] = src
+    for loc, new in renames.items():
+        rel = posixpath.normpath(posixpath.join(pack_dir, new)) if pack_dir else new
+        if not EXTERNAL_DATA_RE.search(rel):
+            raise ValueError(f"{src}: external data {loc!r} must end in .onnx_data, .data, .bin or .onnx_data_<n> (src/runtime/packs.ts)")
+        data_src = os.path.join(src_dir, *loc.split("/"))
+        if not os.path.isfile(data_src):
+            raise ValueError(f"{src}: external data file {data_src} is missing")
+        d = os.path.join(out_dir, *rel.split("/"))
+        os.makedirs(os.path.dirname(d), exist_ok=True)
+        shutil.copyfile(data_src, d)  # plain copies: packs may not contain links
+        written[rel] = data_src
+    return written
 
 
 def sha256_file(path: str) -> str:
@@ -97,16 +208,25 @@ def write_pack(out_dir: str, *, id: str, kind: str, graphs: Dict[str, Dict[str, 
         name = g.get("name") or os.path.basename(g["src"])
         if not name.endswith(".onnx"):
             raise ValueError(f"graph file {name} must end in .onnx")
-        files[name] = g["src"]
+        if name in files:
+            raise ValueError(f"graph file {name} is written twice")
+        for rel, src in copy_graph(g["src"], out_dir, name).items():  # the graph and its external data
+            if rel in files and os.path.abspath(files[rel]) != os.path.abspath(src):
+                raise ValueError(f"{rel} would be written from two sources ({files[rel]}, {src})")
+            files[rel] = src
         graph_roles[role] = name
+    others: Dict[str, str] = {}
     if tokenizer:
-        files["tokenizer.json"] = tokenizer
+        others["tokenizer.json"] = tokenizer
     if model_card:
-        files["MODEL_CARD.md"] = model_card
+        others["MODEL_CARD.md"] = model_card
     if prompts:
-        files["prompts.json"] = prompts  # the prompt templates the model was trained with (src/runtime/prompts.ts)
-    for name, src in files.items():
+        others["prompts.json"] = prompts  # the prompt templates the model was trained with (src/runtime/prompts.ts)
+    for name, src in others.items():
+        if name in files:
+            raise ValueError(f"{name} is also a graph's file")
         shutil.copyfile(src, os.path.join(out_dir, name))  # plain copies: packs may not contain links
+        files[name] = src
 
     manifest: dict = {"schemaVersion": SCHEMA_VERSION, "id": id, "kind": kind}
     if display_name:
@@ -114,12 +234,12 @@ def write_pack(out_dir: str, *, id: str, kind: str, graphs: Dict[str, Dict[str, 
     if description:
         manifest["description"] = description
     manifest["licence"] = licence
-    manifest["files"] = {n: {"sha256": sha256_file(os.path.join(out_dir, n)), "bytes": os.path.getsize(os.path.join(out_dir, n))}
+    manifest["files"] = {n: {"sha256": sha256_file(os.path.join(out_dir, *n.split("/"))), "bytes": os.path.getsize(os.path.join(out_dir, *n.split("/")))}
                          for n in sorted(files)}
     manifest["graphs"] = graph_roles
     if tokenizer:
         manifest["tokenizer"] = "tokenizer.json"
-    manifest["io"] = {role: onnx_signature(os.path.join(out_dir, name)) for role, name in graph_roles.items()}
+    manifest["io"] = {role: onnx_signature(os.path.join(out_dir, *name.split("/")), load_external_data=False) for role, name in graph_roles.items()}
     if tokenizer:
         st = special_tokens if special_tokens is not None else tokenizer_special_tokens(os.path.join(out_dir, "tokenizer.json"))
         if st:
@@ -153,7 +273,7 @@ def verify_pack(pack_dir: str) -> dict:
     with open(os.path.join(pack_dir, MANIFEST), encoding="utf-8") as f:
         m = json.load(f)
     for name, e in m["files"].items():
-        p = os.path.join(pack_dir, name)
+        p = os.path.join(pack_dir, *name.split("/"))
         if os.path.islink(p) or not os.path.isfile(p):
             raise ValueError(f"{name} is not a plain file")
         if os.path.getsize(p) != e["bytes"]:
@@ -161,12 +281,21 @@ def verify_pack(pack_dir: str) -> dict:
         if sha256_file(p) != e["sha256"]:
             raise ValueError(f"{name}: sha256 mismatch")
     listed = set(m["files"]) | {MANIFEST}
-    present = set(os.listdir(pack_dir))
+    present = {os.path.relpath(os.path.join(r, f), pack_dir).replace(os.sep, "/") for r, _, fs in os.walk(pack_dir) for f in fs}
     if present - listed:
         raise ValueError(f"unlisted files in pack: {sorted(present - listed)}")
     for role, name in m["graphs"].items():
-        if onnx_signature(os.path.join(pack_dir, name)) != m["io"][role]:
+        gp = os.path.join(pack_dir, *name.split("/"))
+        if onnx_signature(gp, load_external_data=False) != m["io"][role]:
             raise ValueError(f"io of graph {role} does not match {name}")
+        base = posixpath.dirname(name)
+        for loc in external_data_locations(gp):  # as src/runtime/packs.ts checkGraphBytes
+            check_relative_location(loc, f"graph {role} external data location")
+            rel = posixpath.normpath(posixpath.join(base, loc)) if base else loc
+            if rel not in m["files"]:
+                raise ValueError(f"graph {role}: external data {loc!r} is not a file listed in {MANIFEST}")
+            if not EXTERNAL_DATA_RE.search(rel):
+                raise ValueError(f"graph {role}: external data {loc!r} must end in .onnx_data, .data, .bin or .onnx_data_<n>")
     return m
 
 

@@ -20,7 +20,7 @@ import os
 import torch
 import torch.nn as nn
 
-from ex_common import OPSET, check, fix_dims, float_state, have_transformers, ort_run, read_json, read_weights, rel_err
+from ex_common import OPSET, check, fix_dims, float_state, have_transformers, ort_run, read_json, read_weights, rel_err, traced_path
 from ex_reference import roberta as ref_roberta
 
 
@@ -170,12 +170,12 @@ def export_graph(graph: GuidanceGraph, path: str, V: int, C: int) -> None:
     g = torch.Generator().manual_seed(0)
     x = torch.randn(2, 3, V, generator=g) * 5
     label = torch.tensor([0, C - 1])
-    with torch.no_grad():
-        torch.onnx.export(graph, (x, label), path, input_names=["logits", "label"], output_names=["log_probs", "grad"], opset_version=OPSET,
+    with traced_path(path) as traced, torch.no_grad():
+        torch.onnx.export(graph, (x, label), traced, input_names=["logits", "label"], output_names=["log_probs", "grad"], opset_version=OPSET,
                           do_constant_folding=True,
                           dynamic_axes={"logits": {0: "batch_size", 1: "block_length"}, "label": {0: "batch_size"},
                                         "log_probs": {0: "batch_size"}, "grad": {0: "batch_size", 1: "block_length"}})
-    fix_dims(path, lambda n: {2: V} if n in ("logits", "grad") else ({1: C} if n == "log_probs" else {}))
+        fix_dims(path, lambda n: {2: V} if n in ("logits", "grad") else ({1: C} if n == "log_probs" else {}), src=traced)
 
 
 def verify(graph: GuidanceGraph, ref, real, onnx_path: str, V: int, C: int, K: float, tol: float) -> dict:

@@ -1,5 +1,6 @@
 """Shared pieces of tools/export: checkpoint reading (PyTorch .bin, safetensors, sharded, with or without
-`transformers`), ONNX Runtime parity runs, and the relative-error measure of the export checks."""
+`transformers`), saving graphs with or without ONNX external data, ONNX Runtime parity runs, and the relative-error
+measure of the export checks."""
 from __future__ import annotations
 
 import json
@@ -9,7 +10,8 @@ import struct
 import subprocess
 import sys
 import tempfile
-from typing import Dict, List, Optional
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional
 
 import numpy as np
 import torch
@@ -131,7 +133,8 @@ def ort_backend() -> Optional[str]:
 
 
 def ort_run(onnx_path: str, feeds: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-    """One run of an ONNX graph in ONNX Runtime; feeds are int64 or float32 arrays."""
+    """One run of an ONNX graph in ONNX Runtime; feeds are int64 or float32 arrays. The session is made from the
+    file's path in both backends, so ONNX Runtime finds the graph's external data (`model.onnx_data`) beside it."""
     backend = ort_backend()
     if backend is None:
         raise RuntimeError("parity needs onnxruntime (pip install onnxruntime) or node with this repository's node_modules (npm ci)")
@@ -167,15 +170,159 @@ def check(name: str, err: float, tol: float, report: dict) -> None:
         raise SystemExit(f"parity check {name} failed: relative error {err:.3g} > {tol:g}")
 
 
-def fix_dims(path: str, fixes) -> None:
-    """Sets fixed dims by name on the saved graph (tools/models/onnx_util.fix_dims) and re-checks it."""
+# ------------------------------------------------------------------------------------------------ external data
+#
+# A ModelProto cannot be serialised past protobuf's 2 GB limit, so larger graphs (7 B decoders, float32 or int4) keep
+# their tensors in ONNX external data beside the graph: `<graph file>_data` (model.onnx → model.onnx_data, the name
+# Hugging Face's ONNX exports use), continued in `<graph file>_data_1`, `_2` … (the chunk names transformers.js uses)
+# so that no file exceeds 2 GiB: the runtime reads each data file whole with Node's fs.readFile, which refuses files
+# over 2 GiB, and hands the bytes to ONNX Runtime (src/runtime/ort.ts). src/runtime/packs.ts accepts both names.
+# `--external-data` of export.py picks the form: auto (external data only when the tensors would not fit inline),
+# always (tests force it on tiny models), never (fail past 2 GB).
+
+EXTERNAL_DATA_MODES = ("auto", "always", "never")
+PROTOBUF_LIMIT = 2**31 - 1
+# auto: tensors over this many bytes go to external data (headroom for the graph's nodes and the small inline tensors)
+EXTERNAL_DATA_AUTO_BYTES = PROTOBUF_LIMIT - (128 << 20)
+# Largest data file (Node's fs.readFile limit is 2 GiB − 1); a single tensor larger than this gets a file of its own.
+EXTERNAL_DATA_CHUNK_BYTES = 2**31 - (1 << 20)
+EXTERNAL_DATA_MIN_TENSOR = 1024  # smaller tensors stay in the graph (onnx's default size_threshold)
+_external_data = "auto"
+_chunk_bytes = EXTERNAL_DATA_CHUNK_BYTES
+
+
+def set_external_data(mode: str, chunk_bytes: Optional[int] = None) -> None:
+    global _external_data, _chunk_bytes
+    if mode not in EXTERNAL_DATA_MODES:
+        raise ValueError(f"external data mode {mode!r}: one of {', '.join(EXTERNAL_DATA_MODES)}")
+    if chunk_bytes is not None and not 0 < chunk_bytes <= EXTERNAL_DATA_CHUNK_BYTES:
+        raise ValueError(f"external data files hold at most {EXTERNAL_DATA_CHUNK_BYTES} bytes (Node's fs.readFile limit)")
+    _external_data = mode
+    _chunk_bytes = chunk_bytes or EXTERNAL_DATA_CHUNK_BYTES
+
+
+def external_data_mode() -> str:
+    return _external_data
+
+
+def tensor_bytes(model) -> int:
+    """Bytes the model's tensors take inline (raw_data and the typed fields), subgraphs and attributes included."""
+    from pack import graph_tensors
+
+    return sum(tensor_bytes_of(t) + sum(len(x) for x in t.string_data) for t in graph_tensors(model.graph))
+
+
+def _initializers(graph):
+    """Initializers of the graph and of its subgraphs (the tensors onnx moves to external data; attribute tensors of
+    Constant nodes stay inline, as with onnx.save_model's default convert_attribute=False)."""
+    yield from graph.initializer
+    for node in graph.node:
+        for a in node.attribute:
+            if a.HasField("g"):
+                yield from _initializers(a.g)
+            for g in a.graphs:
+                yield from _initializers(g)
+
+
+def _write_external(model, path: str, chunk_bytes: int) -> List[str]:
+    """Moves every initializer of ≥ 1 KiB into `<basename>_data`, `<basename>_data_1` … (each ≤ chunk_bytes unless one
+    tensor alone is larger), records location/offset/length in the tensors and writes the graph. Returns the files."""
+    import onnx
+    from onnx import numpy_helper
+
+    base = os.path.basename(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    files: List[str] = []
+    f = None
+    try:
+        for t in _initializers(model.graph):
+            if t.data_location == onnx.TensorProto.EXTERNAL:
+                raise ValueError(f"tensor {t.name} still refers to external data: load the model with its data first")
+            if not t.HasField("raw_data"):
+                if t.data_type == onnx.TensorProto.STRING or tensor_bytes_of(t) < EXTERNAL_DATA_MIN_TENSOR:
+                    continue
+                raw = numpy_helper.to_array(t).tobytes()  # typed fields → raw_data (little-endian, as ONNX stores it)
+                for field in ("float_data", "int32_data", "int64_data", "double_data", "uint64_data"):
+                    t.ClearField(field)
+                t.raw_data = raw
+            n = len(t.raw_data)
+            if n < EXTERNAL_DATA_MIN_TENSOR:
+                continue
+            if f is None or (f.tell() > 0 and f.tell() + n > chunk_bytes):
+                if f is not None:
+                    f.close()
+                files.append(base + "_data" + (f"_{len(files)}" if files else ""))
+                f = open(os.path.join(folder, files[-1]), "wb")
+            if n > chunk_bytes:
+                print(f"warning: tensor {t.name} alone is {n:,} bytes, more than one data file should hold ({chunk_bytes:,})", file=sys.stderr)
+            offset = f.tell()
+            f.write(t.raw_data)
+            del t.external_data[:]
+            for k, v in (("location", files[-1]), ("offset", str(offset)), ("length", str(n))):
+                e = t.external_data.add()
+                e.key, e.value = k, v
+            t.data_location = onnx.TensorProto.EXTERNAL
+            t.ClearField("raw_data")
+    finally:
+        if f is not None:
+            f.close()
+    text = model.SerializeToString()
+    with open(path, "wb") as g:
+        g.write(text)
+    return files
+
+
+def tensor_bytes_of(t) -> int:
+    return len(t.raw_data) + 4 * (len(t.float_data) + len(t.int32_data)) + 8 * (len(t.int64_data) + len(t.double_data) + len(t.uint64_data))
+
+
+def save_onnx(model, path: str, mode: Optional[str] = None) -> List[str]:
+    """Saves a ModelProto (whose tensors are all loaded) at path, with its tensors in `<basename>_data` (+ `_data_1` …
+    past 2 GiB) beside it when the mode asks for it (auto: only when they would not fit inline). Returns the data file
+    names written (relative to path's folder). An external save moves the tensors out of the proto: do not reuse it."""
+    import re
+
+    import onnx
+
+    mode = mode or _external_data
+    base = os.path.basename(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    for name in os.listdir(folder):  # stale data files of an earlier save at the same path
+        if re.fullmatch(re.escape(base) + r"_data(_\d+)?", name):
+            os.remove(os.path.join(folder, name))
+    size = tensor_bytes(model)
+    if mode == "always" or (mode == "auto" and size > EXTERNAL_DATA_AUTO_BYTES):
+        return _write_external(model, path, _chunk_bytes)
+    if size > EXTERNAL_DATA_AUTO_BYTES:
+        raise SystemExit(f"{path}: the graph's tensors take {size:,} bytes, past protobuf's 2 GB limit; use --external-data auto or always")
+    onnx.save(model, path)
+    return []
+
+
+@contextmanager
+def traced_path(path: str) -> Iterator[str]:
+    """A path in a private folder beside `path` for torch.onnx.export to write to. Past 2 GB the exporter writes the
+    tensors itself, as files beside its output (torch 1.x/2.x TorchScript exporter: one file per tensor, named after
+    it; the dynamo exporter: `<name>.data`); fix_dims(path, …, src=<this path>) loads them and saves the graph at
+    `path` in the form --external-data asks for, and the folder is removed afterwards."""
+    d = tempfile.mkdtemp(prefix=".trace-", dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        yield os.path.join(d, os.path.basename(path))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def fix_dims(path: str, fixes, src: Optional[str] = None) -> List[str]:
+    """Sets fixed dims by name on the graph at src (default: path; tools/models/onnx_util.fix_dims), saves it at path
+    (save_onnx: external data per --external-data) and checks the saved file. Returns the external-data files."""
     import onnx
     from onnx_util import fix_dims as _fix
 
-    m = onnx.load(path)
+    m = onnx.load(src or path)  # loads external data, wherever the exporter put it (relative to src)
     _fix(m, fixes)
-    onnx.checker.check_model(m)
-    onnx.save(m, path)
+    written = save_onnx(m, path)
+    onnx.checker.check_model(path)  # by path: a proto past 2 GB cannot be checked in memory
+    return written
 
 
 def tokenizer_ids(tokenizer_path: str) -> Dict[str, int]:

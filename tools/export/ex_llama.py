@@ -8,7 +8,7 @@ import os
 import torch
 import torch.nn as nn
 
-from ex_common import OPSET, check, fix_dims, float_state, have_transformers, ort_run, read_json, read_weights, rel_err
+from ex_common import OPSET, check, fix_dims, float_state, have_transformers, ort_run, read_json, read_weights, rel_err, save_onnx, traced_path
 from ex_reference import llama as ref_llama
 
 TOTAL = "past_sequence_length + sequence_length"
@@ -67,16 +67,16 @@ def export_decoder(model, path: str) -> None:
         dyn[n] = {0: "batch_size", 2: "past_sequence_length"}
     for n in outs[1:]:
         dyn[n] = {0: "batch_size", 2: TOTAL}
-    with torch.no_grad():
-        torch.onnx.export(Flat(model), tuple(args), path, input_names=ins, output_names=outs, dynamic_axes=dyn, opset_version=OPSET,
-                          do_constant_folding=False)
 
     def fixes(name):
         if name.startswith(("past_key_values.", "present.")):
             return {1: c.num_key_value_heads, 3: c.head_dim}
         return {2: c.vocab_size} if name == "logits" else {}
 
-    fix_dims(path, fixes)
+    with traced_path(path) as traced, torch.no_grad():
+        torch.onnx.export(Flat(model), tuple(args), traced, input_names=ins, output_names=outs, dynamic_axes=dyn, opset_version=OPSET,
+                          do_constant_folding=False)
+        fix_dims(path, fixes, src=traced)  # path (+ path_data with external data)
 
 
 def _feeds(c, ids, mask, pos, past):
@@ -144,7 +144,7 @@ def quantize_q4(ref, fp32_path: str, q4_path: str):
     names = {id(p): n for n, p in ref.named_parameters()}
     wanted = {"model." + names[id(m.weight)] for m in ref.modules() if isinstance(m, nn.Linear) and m is not ref.lm_head}
     q4, refs = packer.quantize_graph(onnx.load(fp32_path), "q4", select=lambda p: p in wanted)
-    onnx.save(q4, q4_path)
+    save_onnx(q4, q4_path)  # model_q4.onnx (+ model_q4.onnx_data): 7 B at int4 is ~4.3 GB
     deq = copy.deepcopy(ref).eval()
     params = dict(deq.named_parameters())
     with torch.no_grad():

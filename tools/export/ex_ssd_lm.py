@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ex_common import OPSET, check, fix_dims, float_state, have_transformers, ort_run, read_json, read_weights, rel_err, strip_prefix
+from ex_common import OPSET, check, fix_dims, float_state, have_transformers, ort_run, read_json, read_weights, rel_err, strip_prefix, traced_path
 from ex_reference import roberta as ref_roberta
 
 
@@ -101,12 +101,12 @@ def sample_inputs(V: int, B: int, K: float, seed: int, rows: int = 2, L: int = 6
 
 def export_denoiser(den: SsdLmDenoiser, path: str, B: int, V: int) -> None:
     ids, mask, noisy, t = sample_inputs(V, B, 5.0, 0)
-    with torch.no_grad():
-        torch.onnx.export(den, (ids, mask, noisy, t), path, input_names=["context_ids", "context_mask", "noisy_logits", "t_frac"],
+    with traced_path(path) as traced, torch.no_grad():
+        torch.onnx.export(den, (ids, mask, noisy, t), traced, input_names=["context_ids", "context_mask", "noisy_logits", "t_frac"],
                           output_names=["logits"], opset_version=OPSET, do_constant_folding=True,
                           dynamic_axes={"context_ids": {0: "batch_size", 1: "context_length"}, "context_mask": {0: "batch_size", 1: "context_length"},
                                         "noisy_logits": {0: "batch_size"}, "t_frac": {0: "batch_size"}, "logits": {0: "batch_size"}})
-    fix_dims(path, lambda n: {1: B, 2: V} if n in ("noisy_logits", "logits") else {})
+        fix_dims(path, lambda n: {1: B, 2: V} if n in ("noisy_logits", "logits") else {}, src=traced)
 
 
 def verify(ref: SsdLmDenoiser, real, onnx_path: str, B: int, V: int, K: float, tol: float) -> dict:

@@ -3,7 +3,7 @@
 one graph, so no Python (BLS) model is needed:
 
     <dir>/concert-core/config.pbtxt
-    <dir>/concert-core/1/model.onnx
+    <dir>/concert-core/1/model.onnx        (+ model.onnx_data when the pack's graph has external data)
 
 The graph is the SSD-LM denoiser of the pack with the signature's input names; `self_cond_logits` is declared and
 ignored (SSD-LM has no self-conditioning). The names, datatypes and dims below are checked against the TypeScript
@@ -66,11 +66,13 @@ def with_self_cond_input(src: str, dst: str, B: int, V: int) -> None:
     import onnx
     from onnx import TensorProto, helper
 
-    m = onnx.load(src)
+    from ex_common import save_onnx
+
+    m = onnx.load(src)  # with its external data, if any
     if not any(i.name == "self_cond_logits" for i in m.graph.input):
         m.graph.input.append(helper.make_tensor_value_info("self_cond_logits", TensorProto.FLOAT, ["batch_size", B, V]))
-    onnx.checker.check_model(m)
-    onnx.save(m, dst)
+    save_onnx(m, dst)  # model.onnx (+ model.onnx_data beside it, which Triton's onnxruntime backend reads)
+    onnx.checker.check_model(dst)
 
 
 def write_repository(out_dir: str, denoiser_onnx: str, info: dict, gpu: bool = True) -> str:

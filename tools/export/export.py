@@ -5,6 +5,7 @@
     python3 tools/export/export.py ssd-lm     --from <hf folder> --out <pack dir>      [--triton <dir>] [--block-size 25] [--k 5] [--t-train 5000]
     python3 tools/export/export.py classifier --from <hf folder> --out <pack dir>      [--attribute sentiment] [--labels a,b,c]
     python3 tools/export/export.py jpeg-lm    --from <hf folder> --out <pack dir>      [--dtype fp32|q4] [--size 256] [--max-tokens 12288]
+    (all: [--external-data auto|always|never] [--tolerance x] [--report file] [--id id] [--licence text])
 
 `causal-lm` writes the published Hugging Face ONNX layout (config.json, tokenizer files, onnx/model.onnx) that
 `concert --model <folder>` reads (#9); the others write Concert packs (concert.json with every file's sha256).
@@ -14,6 +15,12 @@ graph is traced from the reference modules in both cases; with transformers the 
 checked against. Every export checks ONNX Runtime against PyTorch on random inputs (relative error ≤ --tolerance,
 default 1e-4, 1e-3 for models over 100 M parameters) and fails otherwise; the figures go into the pack's model card,
 its provenance, and the JSON file named by --report.
+
+Graphs past protobuf's 2 GB limit (7 B decoders, float32 or int4) are written with ONNX external data: the graph file
+plus `<graph file>_data` beside it (`model.onnx` + `model.onnx_data`; `onnx/model.onnx_data` in the published
+layout), continued in `model.onnx_data_1`, `_2` … so that no file exceeds 2 GiB (the runtime reads each one whole),
+each listed in the pack's files with its sha256 and size. `--external-data auto` (default) does so only when the
+tensors would not fit, `always` forces it (tests, on tiny models), `never` refuses graphs that do not fit.
 """
 from __future__ import annotations
 
@@ -31,7 +38,7 @@ sys.path.insert(0, HERE)
 
 import torch  # noqa: E402
 
-from ex_common import ROOT, have_transformers, read_json, write_json  # noqa: E402
+from ex_common import ROOT, have_transformers, read_json, set_external_data, write_json  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import pack as packlib  # noqa: E402
@@ -227,10 +234,12 @@ def cmd_causal_lm(args) -> dict:
         os.makedirs(os.path.join(args.out, "onnx"), exist_ok=True)
         for f in os.listdir(os.path.join(args.out, "onnx")):
             os.remove(os.path.join(args.out, "onnx", f))
+        # Each graph with its external data, if any: onnx/model.onnx_data, onnx/model_q4.onnx_data (the names
+        # Hugging Face's ONNX exports use; src/runtime/hfLayout.ts lists them from the graph's locations).
         if args.dtype in ("fp32", "all"):
-            shutil.copyfile(fp32, os.path.join(args.out, "onnx", "model.onnx"))
+            packlib.copy_graph(fp32, args.out, "onnx/model.onnx")
         if q4:
-            shutil.copyfile(q4, os.path.join(args.out, "onnx", "model_q4.onnx"))
+            packlib.copy_graph(q4, args.out, "onnx/model_q4.onnx")
     write_json(os.path.join(args.out, "config.json"), cfg)
     tok_how = tok_convert.llama_tokenizer(args.src, os.path.join(args.out, "tokenizer.json"))
     for name in ("generation_config.json", "special_tokens_map.json", "tokenizer_config.json"):
@@ -309,6 +318,12 @@ def main(argv=None) -> dict:
     common.add_argument("--licence", default="see the source checkpoint's licence")
     common.add_argument("--tolerance", type=float, default=None, help="relative error allowed (default 1e-4; 1e-3 above 100M parameters)")
     common.add_argument("--report", default=None, help="also write the parity figures to this JSON file")
+    common.add_argument("--external-data", choices=["auto", "always", "never"], default="auto",
+                        help="ONNX external data (<graph>.onnx_data beside each graph): auto = only past protobuf's 2 GB limit (default); "
+                             "always (tests); never = fail past 2 GB")
+    common.add_argument("--external-data-chunk-bytes", type=int, default=None,
+                        help="largest external-data file; more go to <graph>.onnx_data_1, _2 … (default and maximum: 2 GiB − 1 MiB, "
+                             "under Node's 2 GiB fs.readFile limit; smaller values are for tests)")
     p = sub.add_parser("causal-lm", parents=[common], help="a Llama-family decoder → the published ONNX layout")
     p.add_argument("--dtype", choices=["fp32", "q4", "all"], default="fp32")
     p = sub.add_parser("ssd-lm", parents=[common], help="the official SSD-LM checkpoint → a simplex-diffusion-lm pack")
@@ -328,6 +343,7 @@ def main(argv=None) -> dict:
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--max-tokens", type=int, default=12288)
     args = ap.parse_args(argv)
+    set_external_data(args.external_data, args.external_data_chunk_bytes)
     torch.manual_seed(0)
     print(f"model classes: {'transformers' if have_transformers() else 'tools/export/reference'}; torch {torch.__version__}", file=sys.stderr)
     fn = {"causal-lm": cmd_causal_lm, "ssd-lm": cmd_ssd_lm, "classifier": cmd_classifier, "jpeg-lm": cmd_jpeg_lm}[args.cmd]

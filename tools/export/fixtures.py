@@ -5,7 +5,12 @@ and the exported test packs built from them:
     /usr/bin/python3 tools/export/fixtures.py --out test/fixtures/export
 
 writes test/fixtures/export/packs/{ssdlm-tiny, clf-roberta-tiny, jpeg-lm-tiny}/ (Concert packs) and
-test/fixtures/export/hf/llama-tiny/ (the published ONNX layout), each well under 1 MB. The checkpoints are built
+test/fixtures/export/hf/llama-tiny/ (the published ONNX layout), each well under 1 MB.
+
+    /usr/bin/python3 tools/export/fixtures.py --checkpoint jpeg-lm --out <folder>
+
+writes only that tiny checkpoint (ssd-lm, classifier, causal-lm, jpeg-lm), the same bytes every time, for tests that
+run the exporter themselves (test/worker/export-packs.test.ts: a pack with external data). The checkpoints are built
 with the real transformers classes when they are importable, else with tools/export/reference; they are saved as
 pytorch_model.bin with tokenizer files as the published models ship them (RoBERTa vocab.json + merges.txt, Llama
 SentencePiece tokenizer.model), and the SSD-LM extras as state dicts with the `module.` prefix of the official files.
@@ -223,7 +228,13 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(ROOT, "test", "fixtures", "export"))
+    ap.add_argument("--checkpoint", choices=["ssd-lm", "classifier", "causal-lm", "jpeg-lm"], default=None,
+                    help="write only this tiny checkpoint into --out (a Hugging Face folder for export.py --from)")
     a = ap.parse_args()
+    if a.checkpoint:
+        {"ssd-lm": make_ssd_lm, "classifier": make_classifier, "causal-lm": make_causal_lm, "jpeg-lm": make_jpeg_lm}[a.checkpoint](a.out)
+        print(f"wrote the tiny {a.checkpoint} checkpoint to {a.out}")
+        return
     packs, hf = os.path.join(a.out, "packs"), os.path.join(a.out, "hf")
     for d in (packs, hf):
         if os.path.isdir(d):
