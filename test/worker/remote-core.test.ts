@@ -248,6 +248,61 @@ describe('concert serve + the OIP v2 remote core', () => {
     }
   });
 
+  it('a Triton-style server (dense model only, parameters under /config): no mode given → the dense signature, same tokens', async () => {
+    // What Triton serving `tools/export --triton` answers: no concert-core-sparse model, model metadata without
+    // parameters, and the concert_* parameters as {string_value} in the model configuration.
+    const t = new URL(server.url);
+    const triton = http.createServer((req, res) => {
+      const send = (status: number, body: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      };
+      const forward = (rewrite?: (meta: Record<string, unknown>) => unknown) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          const path2 = req.url === '/v2/models/concert-core/config' ? '/v2/models/concert-core' : req.url;
+          const fwd = http.request({ hostname: t.hostname, port: t.port, method: req.method, path: path2, headers: { ...req.headers, host: t.host } }, (r) => {
+            if (!rewrite) {
+              res.writeHead(r.statusCode ?? 502, r.headers);
+              return r.pipe(res);
+            }
+            const body: Buffer[] = [];
+            r.on('data', (c: Buffer) => body.push(c));
+            r.on('end', () => send(r.statusCode ?? 502, rewrite(JSON.parse(Buffer.concat(body).toString('utf8')) as Record<string, unknown>)));
+          });
+          fwd.end(Buffer.concat(chunks));
+        });
+      };
+      if (req.url?.startsWith('/v2/models/concert-core-sparse')) return send(404, { error: 'Request for unknown model' });
+      if (req.url === '/v2/models/concert-core') return forward(({ parameters: _p, ...meta }) => meta);
+      if (req.url === '/v2/models/concert-core/config')
+        return forward((meta) => ({
+          name: 'concert-core',
+          backend: 'onnxruntime',
+          parameters: Object.fromEntries(Object.entries(meta['parameters'] as Record<string, unknown>).map(([k, v]) => [k, { string_value: String(v) }])),
+        }));
+      forward();
+    });
+    await new Promise<void>((r) => triton.listen(0, '127.0.0.1', r));
+    const core = await connect({ url: `http://127.0.0.1:${(triton.address() as AddressInfo).port}` });
+    try {
+      assert.equal(core.mode, 'dense');
+      const want = await run(local, options(5));
+      assert.deepEqual((await run(core, options(5))).tokens, want.tokens);
+      assert.ok(
+        core.ledger.some((r) => r.path === '/v2/models/concert-core/config' && r.status === 200),
+        'the parameters came from /config',
+      );
+    } finally {
+      core.close();
+      await new Promise<void>((r) => {
+        triton.close(() => r());
+        triton.closeAllConnections();
+      });
+    }
+  });
+
   it('sparse (top-k) decoding equals dense when k covers the nucleus, at a fraction of the bytes', async () => {
     const dense = await connect({ url: server.url, mode: 'dense' });
     // Top-p 0.5 nuclei of the bundled core reach several hundred tokens at the noisiest steps: k = 1024 covers them

@@ -583,27 +583,48 @@ export async function connectRemoteCore(o: RemoteCoreOptions): Promise<RemoteCor
   // `timeout` makes the agent honour the server's Keep-Alive hint: an idle socket is dropped a second before the server
   // would close it, instead of being reused as it closes (a needless reset and retry). Deadlines of requests are ours.
   const agent = new (u.protocol === 'https:' ? https.Agent : http.Agent)({ keepAlive: true, maxSockets: 4, timeout: 60_000 });
-  const model = mode === 'dense' ? DENSE_MODEL : SPARSE_MODEL;
   // A provisional core to run the handshake with the same retry/ledger machinery.
   const probe = new OipCore(u, url, mode, topK, o, { pack: '', vocabSize: 1, blockSize: 1, k: 1, tTrain: 1, selfConditioning: false, maxContext: 2 }, agent);
   try {
     await probe.call('health', 'GET', '/v2/health/ready');
-    const m = await probe.call('metadata', 'GET', `/v2/models/${model}`);
+    let mode2 = mode;
+    let m: HttpAnswer;
+    try {
+      m = await probe.call('metadata', 'GET', `/v2/models/${mode === 'dense' ? DENSE_MODEL : SPARSE_MODEL}`);
+    } catch (e) {
+      // A server with only the dense model (e.g. Triton serving the repository of `tools/export --triton`): without an
+      // explicit mode, the exact dense signature is used instead of the bandwidth-light one.
+      if (o.mode !== undefined || !(e instanceof RemoteCoreError) || e.status !== 404) throw e;
+      mode2 = 'dense';
+      m = await probe.call('metadata', 'GET', `/v2/models/${DENSE_MODEL}`);
+    }
+    const model = mode2 === 'dense' ? DENSE_MODEL : SPARSE_MODEL;
     let meta: Record<string, unknown>;
     try {
       meta = JSON.parse(m.body.toString('utf8')) as Record<string, unknown>;
     } catch {
       throw new RemoteCoreError('protocol', `the core server at ${url} sent model metadata that is not JSON`, url, 1);
     }
+    // Triton reports a model's parameters in its configuration (`/v2/models/{name}/config`, the model configuration
+    // extension), not in the metadata that `concert serve` fills.
+    let params = meta['parameters'];
+    if (params === undefined) {
+      const c = await probe.call('metadata', 'GET', `/v2/models/${model}/config`).catch(() => undefined);
+      try {
+        params = c && (JSON.parse(c.body.toString('utf8')) as Record<string, unknown>)['parameters'];
+      } catch {
+        params = undefined;
+      }
+    }
     let info: CoreModelInfo;
     try {
-      info = parseModelInfo(meta['parameters']);
+      info = parseModelInfo(params);
     } catch (e) {
       throw new RemoteCoreError('protocol', `the core server at ${url}: ${(e as Error).message}`, url, 1);
     }
-    if (mode === 'sparse' && topK > info.vocabSize) throw new RemoteCoreError('protocol', `top-k ${topK} exceeds the vocabulary (${info.vocabSize})`, url, 0);
-    checkSignature(model, meta, (mode === 'dense' ? denseSignature(info.blockSize, info.vocabSize) : sparseSignature(info.blockSize)).inputs, url);
-    const core = new OipCore(u, url, mode, topK, o, info, agent);
+    if (mode2 === 'sparse' && topK > info.vocabSize) throw new RemoteCoreError('protocol', `top-k ${topK} exceeds the vocabulary (${info.vocabSize})`, url, 0);
+    checkSignature(model, meta, (mode2 === 'dense' ? denseSignature(info.blockSize, info.vocabSize) : sparseSignature(info.blockSize)).inputs, url);
+    const core = new OipCore(u, url, mode2, topK, o, info, agent);
     core.adopt(probe);
     return core;
   } catch (e) {
