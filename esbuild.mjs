@@ -67,6 +67,7 @@ const builds = [
       rewrite: 'webview/rewrite/main.ts',
       collab: 'webview/collab/main.ts',
       images: 'webview/images/main.ts',
+      video: 'webview/video/main.ts',
     },
     platform: 'browser',
     format: 'esm',

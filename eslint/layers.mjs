@@ -25,7 +25,7 @@ export const LAYERS = {
   'src/protocol/webview': { layers: [], packages: [], node: false },
   'src/runtime': {
     layers: ['src/engine', 'src/codec', 'src/protocol'],
-    packages: ['@huggingface/tokenizers', '@huggingface/jinja', '@huggingface/hub', 'minisearch'],
+    packages: ['@huggingface/tokenizers', '@huggingface/jinja', '@huggingface/hub', 'minisearch', 'tinyh264/lib/TinyH264.js'],
     node: true,
   },
   'src/runtime/ort': { layers: ['src/runtime', 'src/protocol'], packages: ['onnxruntime-node', 'onnxruntime-node/package.json'], node: true },

@@ -9,6 +9,8 @@ import {
   DEVICE_CHOICES,
   IMAGE_DEFAULTS,
   IMAGE_MAX_SAMPLES,
+  VIDEO_MAX_FRAMES,
+  VIDEO_MAX_SAMPLES,
   PROJECTIONS,
   type AttributeTarget,
   type CadRunParams,
@@ -20,6 +22,7 @@ import {
   type ImageRunParams,
   type ProjectionName,
   type ServerStartParams,
+  type VideoRunParams,
   type WorkerSettings,
 } from '../protocol/worker';
 import { defaultDownloadsDir } from './downloads';
@@ -73,6 +76,9 @@ const options = {
   temperature: { type: 'string' },
   'top-k': { type: 'string' },
   unconstrained: { type: 'boolean', default: false },
+  'prompt-frames': { type: 'string' },
+  frames: { type: 'string' },
+  ffmpeg: { type: 'string' },
 } satisfies ParseArgsConfig['options'];
 
 export interface Parsed {
@@ -85,6 +91,8 @@ export interface Parsed {
   serve: ServerStartParams;
   /** `image complete|generate`: the request's knobs, and the folder the JPEG files are written to (--out). */
   image: Omit<ImageRunParams, 'mode' | 'file'> & { out?: string };
+  /** `video continue`: the request's knobs, and the folder the .h264 (and .mp4) files are written to (--out). */
+  video: Omit<VideoRunParams, 'file'> & { out?: string };
   positionals: string[];
   json: boolean;
   settings: WorkerSettings;
@@ -160,8 +168,9 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, distDir: string
   const alpha = num('alpha', v.alpha, 0, 10);
   const plausibility = num('plausibility', v.plausibility, 0, 1);
   const imageCommand = parsed.positionals[0] === 'image';
-  // Text budgets stop at 1024 tokens; an image's stream is longer (a 256×256 one is thousands of bytes).
-  const maxTokens = v['max-tokens'] === undefined ? undefined : int('max-tokens', v['max-tokens'], 0, 1, imageCommand ? 1_048_576 : 1024);
+  const videoCommand = parsed.positionals[0] === 'video';
+  // Text budgets stop at 1024 tokens; an image's or a clip's stream is longer (a 256×256 image is thousands of bytes).
+  const maxTokens = v['max-tokens'] === undefined ? undefined : int('max-tokens', v['max-tokens'], 0, 1, imageCommand || videoCommand ? 1_048_576 : 1024);
   const seed = v.seed === undefined ? undefined : int('seed', v.seed, 0, 0, 2 ** 32 - 1);
   const cad: Parsed['cad'] = {
     ...(alpha !== undefined && { alpha }),
@@ -225,7 +234,18 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, distDir: string
     // The remote core's token comes from the environment, never the command line (other users see argv).
     ...(v.core !== undefined && { core: { url: v.core, ...(env.CONCERT_CORE_TOKEN && { token: env.CONCERT_CORE_TOKEN }) } }),
   };
-  const image = imageCommand ? imageOptions(v, decoding, seed, maxTokens, num, int) : {};
+  const codecKnobs = (maxSamples: number) => codecOptions(v, decoding, seed, maxTokens, maxSamples, num, int);
+  const image: Parsed['image'] = imageCommand
+    ? { ...codecKnobs(IMAGE_MAX_SAMPLES), ...(v.ratio !== undefined && { ratio: num('ratio', v.ratio, 0, 1)! }) }
+    : {};
+  const video: Parsed['video'] = videoCommand
+    ? {
+        ...codecKnobs(VIDEO_MAX_SAMPLES),
+        ...(v['prompt-frames'] !== undefined && { promptFrames: int('prompt-frames', v['prompt-frames'], 0, 1, 100_000) }),
+        ...(v.frames !== undefined && { frames: int('frames', v.frames, 0, 1, VIDEO_MAX_FRAMES) }),
+        ...(v.ffmpeg !== undefined && { ffmpegPath: path.resolve(v.ffmpeg) }),
+      }
+    : {};
   const serveToken = v.token ?? (env.CONCERT_SERVE_TOKEN || undefined);
   const serve: ServerStartParams = {
     ...(v.host !== undefined && { host: v.host }),
@@ -239,6 +259,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, distDir: string
     collab,
     serve,
     image,
+    video,
     command: parsed.positionals[0],
     positionals: parsed.positionals.slice(1),
     json: v.json,
@@ -265,21 +286,21 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, distDir: string
 }
 
 /**
- * The options of `image complete|generate`: --ratio, --samples, --temperature, --top-p, --top-k (or --greedy),
- * --seed, --max-tokens, --model, --unconstrained, --out. Sampling knobs left out take the request's defaults
- * (IMAGE_DEFAULTS: temperature 1, top-p 1, top-k 50).
+ * The options shared by the codec-LM commands (`image complete|generate`, `video continue`): --samples, --temperature,
+ * --top-p, --top-k (or --greedy), --seed, --max-tokens, --model, --unconstrained, --out. Sampling knobs left out take
+ * the request's defaults (the thesis': temperature 1, top-p 1, top-k 50).
  */
-function imageOptions(
+function codecOptions(
   v: Record<string, string | boolean | string[] | undefined>,
   textDecoding: DecodingParams | undefined,
   seed: number | undefined,
   maxTokens: number | undefined,
+  maxSamples: number,
   num: (name: string, raw: string | undefined, min: number, max: number, aboveMin?: boolean) => number | undefined,
   int: (name: string, raw: string | undefined, dflt: number, min: number, max: number) => number,
-): Parsed['image'] {
+): Omit<Parsed['image'], 'ratio'> {
   const str = (k: string) => v[k] as string | undefined;
-  const ratio = num('ratio', str('ratio'), 0, 1);
-  const samples = str('samples') === undefined ? undefined : int('samples', str('samples'), 0, 1, IMAGE_MAX_SAMPLES);
+  const samples = str('samples') === undefined ? undefined : int('samples', str('samples'), 0, 1, maxSamples);
   const temperature = num('temperature', str('temperature'), 0, 100, true);
   const topK = str('top-k') === undefined ? undefined : int('top-k', str('top-k'), 0, 1, 1_000_000);
   if (v.greedy && (temperature !== undefined || topK !== undefined)) throw new UsageError('use either --greedy or --temperature/--top-p/--top-k, not both');
@@ -298,7 +319,6 @@ function imageOptions(
   const out = str('out');
   if (out !== undefined && !out.trim()) throw new UsageError('--out needs a folder');
   return {
-    ...(ratio !== undefined && { ratio }),
     ...(samples !== undefined && { samples }),
     ...(decoding && { decoding }),
     ...(seed !== undefined && { seed }),

@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import { Requests, type CadRunParams, type CollabRunParams, type DiffusionRunParams, type KnowledgeItem } from '../protocol/worker';
 import { checkImage, runImage } from './image';
+import { checkVideo, runVideo } from './video';
 import type { WorkerClient } from '../worker/client';
 import { UsageError, type Parsed } from './args';
 import { cadJson, collabJson, printCad, printCollab, printDiffusion, printDoctor, printPacks } from './format';
@@ -138,6 +139,10 @@ export const COMMAND_HANDLERS: Record<string, CommandHandler> = {
   image: {
     check: checkImage,
     run: runImage,
+  },
+  video: {
+    check: checkVideo,
+    run: runVideo,
   },
   doctor: {
     async run(ctx) {

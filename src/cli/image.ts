@@ -11,7 +11,6 @@ import { UsageError, type Parsed } from './args';
 import type { RunContext } from './commands';
 import { InputError } from './inputFile';
 
-
 export async function checkImage(args: Parsed): Promise<void> {
   const [sub, ...rest] = args.positionals;
   if (sub !== 'complete' && sub !== 'generate')

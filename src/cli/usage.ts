@@ -8,6 +8,8 @@ import {
   DIFFUSION_DEFAULT_MIN_TOKENS,
   IMAGE_DEFAULTS,
   IMAGE_MAX_SAMPLES,
+  VIDEO_DEFAULTS,
+  VIDEO_MAX_FRAMES,
   PROJECTIONS,
   type DecodingParams,
 } from '../protocol/worker';
@@ -33,6 +35,10 @@ Commands:
                          <stem>-complete-<i>.jpg files
   image generate --out <dir> [--samples <n>]
                          JPEG-LM unconditional generation; writes generate-<i>.jpg files
+  video continue <clip> --out <dir> [--prompt-frames <n>] [--frames <m>] [--samples <k>]
+                         AVC-LM video continuation: keep the clip's first n frames (a canonical .h264, or any
+                         video through ffmpeg) and let an H.264 codec-lm sample m more; writes
+                         <stem>-continue-<i>.h264 (and .mp4 when ffmpeg is found)
   doctor                 versions, execution providers and model packs with their validation status
   models                 the discovered model packs
   models pull <repo-id> [--revision <r>] [--dtype ${HUB_DTYPES.join('|')}]
@@ -118,6 +124,16 @@ Options (image complete, image generate):
                          by default every sample is constrained to a decodable stream
   --model <pack-id|folder>
                          a codec-lm pack (default: the first valid one; the bundled concert-jpeg-32)
+
+Options (video continue): --samples, --temperature, --top-p, --top-k, --greedy, --seed, --max-tokens and
+--unconstrained as for image, and
+  --out <dir>            folder for the .h264 / .mp4 files (created; written only when the run succeeds)
+  --prompt-frames <n>    frames of the clip kept as the prompt (default ${VIDEO_DEFAULTS.promptFrames}, at most the clip's)
+  --frames <m>           frames to generate (1…${VIDEO_MAX_FRAMES}, default ${VIDEO_DEFAULTS.frames})
+  --ffmpeg <path>        the ffmpeg to convert clips that are not canonical and to write .mp4 (default: ffmpeg on
+                         PATH; canonical .h264 clips such as the bundled samples need none)
+  --model <pack-id|folder>
+                         an H.264 codec-lm pack (default: the first valid one; the bundled concert-avc-32)
 
 Options (serve):
   --host <h>             address to listen on (default 127.0.0.1); any other address needs a token

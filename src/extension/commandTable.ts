@@ -44,6 +44,8 @@ export const COMMANDS = {
   // JPEG-LM previews (issue 14). In the palette from the first moment; the explorer offers Complete Image… on PNG/JPEG files.
   completeImage: { id: 'concert.completeImage', title: 'Complete Image…', icon: '$(file-media)', feature: 'codec' },
   generateImage: { id: 'concert.generateImage', title: 'Generate Image', icon: '$(sparkle)', feature: 'codec' },
+  // AVC-LM video continuation (issue 15): in the palette from the first moment; the explorer offers it on clips.
+  continueVideo: { id: 'concert.continueVideo', title: 'Continue Video…', icon: '$(device-camera-video)', feature: 'codec' },
   knowledgeAddFile: { id: 'concert.knowledgeAddFile', title: 'Add Active File to Knowledge', icon: '$(file-add)' },
   knowledgeAddSelection: { id: 'concert.knowledgeAddSelection', title: 'Add Selection to Knowledge', icon: '$(selection)' },
   knowledgeAddFolder: { id: 'concert.knowledgeAddFolder', title: 'Add Folder to Knowledge…', icon: '$(new-folder)' },
@@ -58,6 +60,9 @@ export type CommandName = keyof typeof COMMANDS;
 
 /** The explorer context menu's condition for Complete Image…: image files the worker reads (see imagesMessages.ts). */
 export const IMAGE_FILE_WHEN = '!explorerResourceIsFolder && resourceExtname =~ /^\\.(png|jpe?g)$/i';
+
+/** The explorer context menu's condition for Continue Video…: the clips of VIDEO_MENU_EXTENSIONS (see videoMessages.ts). */
+export const VIDEO_FILE_WHEN = '!explorerResourceIsFolder && resourceExtname =~ /^\\.(h264|264|mp4|mkv|webm|mov)$/i';
 
 /** The walkthrough of package.json `contributes.walkthroughs`, as `workbench.action.openWalkthrough` names it. */
 export const WALKTHROUGH_ID = 'concert-dev.concert#gettingStarted';

@@ -12,6 +12,7 @@ import { addUserModelFolders, readSetting, readWorkerSettings, writeSetting } fr
 import { settingDef } from './settingsTable';
 import type { CollabController } from './collabController';
 import type { ImagesController } from './imagesController';
+import type { VideoController } from './videoController';
 import type { KnowledgeView } from './knowledgeView';
 import type { RewriteController } from './rewriteController';
 import type { SummaryController } from './summaryController';
@@ -36,6 +37,8 @@ export interface CommandDeps {
   knowledge: KnowledgeView;
   /** JPEG-LM image completion and generation, and the Images panel. */
   images: ImagesController;
+  /** AVC-LM video continuation and the Video panel. */
+  video: VideoController;
   /** Where the Hugging Face token is kept (Download Model…). */
   secrets: vscode.SecretStorage;
 }
@@ -231,6 +234,7 @@ function makeHandlers(deps: CommandDeps): Record<CommandName, Handler> {
     setCoreToken: () => deps.collab.setCoreToken(),
     completeImage: (uri?: unknown) => deps.images.completeImage(uri),
     generateImage: () => deps.images.generateImage(),
+    continueVideo: (uri?: unknown) => deps.video.continueVideo(uri),
     knowledgeAddFile: () => deps.knowledge.addActiveFile(),
     knowledgeAddSelection: () => deps.knowledge.addSelection(),
     knowledgeAddFolder: () => deps.knowledge.addFolder(),

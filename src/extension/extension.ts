@@ -19,6 +19,7 @@ import { RESTRICTED_SETTINGS, affectsWorker, readWorkerSettings } from './settin
 import { StatusBar } from './statusBar';
 import { STATUS_VIEW_ID, StatusViewProvider } from './statusView';
 import { SummaryController } from './summaryController';
+import { VideoController } from './videoController';
 import { WorkerStore } from './workerStore';
 
 /** A tree view that never has items: it exists to show the "no model packs" welcome content. */
@@ -65,6 +66,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const knowledge = new KnowledgeView(knowledgeStore);
   const collab = new CollabController(context, store, knowledgeStore, log, context.secrets);
   const images = new ImagesController(context, store, log);
+  const video = new VideoController(context, store, log);
 
   context.subscriptions.push(
     log,
@@ -73,15 +75,16 @@ export function activate(context: vscode.ExtensionContext): void {
     new StatusBar(store),
     vscode.window.registerWebviewViewProvider(STATUS_VIEW_ID, statusView),
     // Each panel's host registers its WebviewPanelSerializer, which restores the panel after a window reload
-    // (activation events onWebviewPanel:concert.summary, concert.rewrite, concert.collab and concert.images).
+    // (activation events onWebviewPanel:concert.summary, concert.rewrite, concert.collab, concert.images and concert.video).
     summary,
     rewrite,
     collab,
     images,
+    video,
     knowledge,
     knowledgeStore,
     vscode.window.registerTreeDataProvider(WELCOME_VIEW_ID, { getChildren: () => [], getTreeItem: (e: vscode.TreeItem) => e }),
-    ...registerCommands({ store, log, extensionRoot, summary, rewrite, collab, knowledge, images, secrets: context.secrets }),
+    ...registerCommands({ store, log, extensionRoot, summary, rewrite, collab, knowledge, images, video, secrets: context.secrets }),
     worker.onDidFail.on(async (msg) => {
       const a = await vscode.window.showErrorMessage(msg, 'Restart Worker', 'Show Log');
       if (a === 'Restart Worker') await vscode.commands.executeCommand(COMMANDS.restartWorker.id);

@@ -5,12 +5,10 @@
  */
 import * as path from 'node:path';
 import { IMAGE_LIMITS, type ImageControls, type ImagesMode, type ImagesViewToHost } from '../protocol/webview';
+import { fileStem, freeNames, inRange, isObj, isSaveMessage, messageGuard, sanitizeSampling, whole } from './codecPanel';
 
-type Check = (m: Record<string, unknown>) => boolean;
+export { freeName } from './codecPanel';
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const inRange = (v: unknown, r: { min: number; max: number }): v is number => typeof v === 'number' && Number.isFinite(v) && v >= r.min && v <= r.max;
-const whole = (v: unknown, r: { min: number; max: number }): v is number => inRange(v, r) && Number.isInteger(v);
 const isMode = (v: unknown): v is ImagesMode => v === 'complete' || v === 'generate';
 
 /**
@@ -21,34 +19,18 @@ export function sanitizeImageControls(v: unknown): ImageControls | undefined {
   if (!isObj(v)) return undefined;
   const L = IMAGE_LIMITS;
   if (!inRange(v.ratio, L.ratio) || !whole(v.samples, L.samples)) return undefined;
-  if (!inRange(v.temperature, L.temperature) || !inRange(v.topP, L.topP) || !whole(v.topK, L.topK)) return undefined;
-  if (v.seed !== undefined && !whole(v.seed, L.seed)) return undefined;
-  return {
-    ratio: v.ratio,
-    samples: v.samples,
-    temperature: v.temperature,
-    topP: v.topP,
-    topK: v.topK,
-    ...(v.seed !== undefined && { seed: v.seed }),
-  };
+  const sampling = sanitizeSampling(v);
+  return sampling && { ratio: v.ratio, samples: v.samples, ...sampling };
 }
 
-/** A Record, so a message type added to the protocol without a check here is a compile error. */
-const CHECKS: Record<ImagesViewToHost['type'], Check> = {
+export const isImagesViewToHost = messageGuard<ImagesViewToHost>({
   ready: () => true,
   cancel: () => true,
   pickImage: () => true,
   openSettings: () => true,
   run: (m) => isMode(m.mode) && sanitizeImageControls(m.controls) !== undefined,
-  save: (m) => (m.where === 'source' || m.where === 'folder') && (m.index === undefined || whole(m.index, { min: 0, max: IMAGE_LIMITS.samples.max - 1 })),
-};
-
-export function isImagesViewToHost(m: unknown): m is ImagesViewToHost {
-  if (!isObj(m)) return false;
-  const t = m.type;
-  if (typeof t !== 'string' || !Object.hasOwn(CHECKS, t)) return false;
-  return CHECKS[t as ImagesViewToHost['type']](m);
-}
+  save: (m) => isSaveMessage(m, IMAGE_LIMITS.samples.max),
+});
 
 /** Image files Complete Image… takes (the explorer menu offers it on these; the open dialog filters by them). */
 export const IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg'] as const;
@@ -63,32 +45,13 @@ export function isImageFile(file: string): boolean {
  */
 export function sampleFileName(mode: ImagesMode, index: number, source?: string): string {
   if (mode === 'generate') return `generate-${index + 1}.jpg`;
-  const base = source ? path.basename(source) : 'image';
-  const stem = base.slice(0, base.length - path.extname(base).length) || base || 'image';
-  return `${stem}-complete-${index + 1}.jpg`;
-}
-
-/**
- * A name for `name` that is not in `taken` (compared case-insensitively, as on Windows and macOS): the name itself,
- * else `<stem> (2).jpg`, `<stem> (3).jpg`, … Save never overwrites a file.
- */
-export function freeName(name: string, taken: ReadonlySet<string>): string {
-  const lower = new Set([...taken].map((t) => t.toLowerCase()));
-  if (!lower.has(name.toLowerCase())) return name;
-  const ext = path.extname(name);
-  const stem = name.slice(0, name.length - ext.length);
-  for (let n = 2; ; n++) {
-    const candidate = `${stem} (${n})${ext}`;
-    if (!lower.has(candidate.toLowerCase())) return candidate;
-  }
+  return `${fileStem(source, 'image')}-complete-${index + 1}.jpg`;
 }
 
 /** The names of the samples `indices` saved into a folder holding `existing`: as the CLI names them, never one taken. */
 export function saveNames(mode: ImagesMode, indices: readonly number[], source: string | undefined, existing: Iterable<string>): string[] {
-  const taken = new Set(existing);
-  return indices.map((i) => {
-    const name = freeName(sampleFileName(mode, i, source), taken);
-    taken.add(name);
-    return name;
-  });
+  return freeNames(
+    indices.map((i) => sampleFileName(mode, i, source)),
+    existing,
+  );
 }

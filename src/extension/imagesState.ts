@@ -5,6 +5,7 @@
  */
 import type { ImageControls, ImageSampleView, ImagesMode, ImagesRunView, ImagesViewState } from '../protocol/webview';
 import type { ImageProgress, ImageRunParams, ImageRunResult, PackSummary } from '../protocol/worker';
+import { codecPack, isObj, recordFrame, samplingDecoding, shortSha, stoppedRun as stopped } from './codecPanel';
 import { sanitizeImageControls } from './imagesMessages';
 
 /** The images panel's webview type (package.json declares `onWebviewPanel:` + this, so a reload restores it). */
@@ -13,29 +14,13 @@ export const IMAGES_VIEW_TYPE = 'concert.images';
 /** Above this many base64 characters of images, a run is kept in workspaceState without them (the record stays). */
 export const MAX_PERSISTED_IMAGE_CHARS = 4 * 1024 * 1024;
 
+/** How the Images panel speaks of its packs: JPEG codec-lm packs only (a codec-lm over H.264 is not offered here). */
+const IMAGE_PACKS = { format: 'jpeg', formatByDefault: true, model: 'image model', kind: 'a codec-lm pack', setting: 'concert.image.modelPack' };
+
 /** The codec model the panel names: the pack the settings pick, else the first valid codec-lm pack (the worker's default). */
 export function codecModel(packs: readonly PackSummary[] | undefined, packId?: string): Pick<ImagesViewState, 'model' | 'noModel'> {
-  if (!packs) return {};
-  // Image models only: a codec-lm over H.264 (video) is not offered here.
-  const codec = packs.filter((p) => p.kind === 'codec-lm' && (p.codec?.format ?? 'jpeg') === 'jpeg');
-  const valid = codec.filter((p) => p.valid && p.codec);
-  const pick = packId ? valid.find((p) => p.id === packId || p.dir === packId) : valid[0];
-  if (pick?.codec)
-    return {
-      model: {
-        id: pick.id,
-        label: pick.displayName && pick.displayName !== pick.id ? `${pick.displayName} (${pick.id})` : pick.id,
-        width: pick.codec.width,
-        height: pick.codec.height,
-      },
-    };
-  if (packId && valid.length) return { noModel: `The image model "${packId}" (concert.image.modelPack) is not installed or not valid.` };
-  const broken = codec.find((p) => !p.valid);
-  return {
-    noModel: broken
-      ? `No valid image model: ${broken.error ?? `${broken.id} is not valid`}.`
-      : 'No image model (a codec-lm pack) is installed: add one with Add Model Folder….',
-  };
+  const { model, noModel } = codecPack(packs, IMAGE_PACKS, packId);
+  return { ...(model && { model: { id: model.id, label: model.label, width: model.width, height: model.height } }), ...(noModel !== undefined && { noModel }) };
 }
 
 /** The worker request of a run. */
@@ -44,7 +29,7 @@ export function imageRunParams(mode: ImagesMode, c: ImageControls, o: { file?: s
     mode,
     ...(mode === 'complete' && o.file !== undefined && { file: o.file, ratio: c.ratio }),
     samples: c.samples,
-    decoding: { mode: 'sample', temperature: c.temperature, topP: c.topP, ...(c.topK > 0 && { topK: c.topK }) },
+    decoding: samplingDecoding(c),
     ...(c.seed !== undefined && { seed: c.seed }),
     ...(o.packId !== undefined && { packId: o.packId }),
     progressToken: o.progressToken,
@@ -79,32 +64,21 @@ export function withProgress(run: ImagesRunView, p: ImageProgress): ImagesRunVie
   };
 }
 
-const short = (sha: string) => `${sha.slice(0, 12)}…`;
-const ms = (n: number) => (n >= 1000 ? `${(n / 1000).toFixed(1)} s` : `${n} ms`);
-
 /** The run record as name/value rows. */
 export function recordRows(r: ImageRunResult): { name: string; value: string }[] {
   const run = r.run;
   const k = run.knobs;
-  const d = k.decoding;
   const g = run.image;
-  return [
-    { name: 'Model', value: `${r.model.displayName ? `${r.model.displayName} (${r.model.id})` : r.model.id}; manifest ${short(run.manifestSha256)}` },
-    { name: 'Image', value: `${g.width}×${g.height}, ${g.mcuCount} MCUs in ${g.patches} patches` },
-    ...(k.mode === 'complete'
-      ? [{ name: 'Kept', value: `${g.keptPatches} of ${g.patches} patches (${g.keptMcus} MCUs, ratio ${k.ratio}); prompt ${run.promptBytes} bytes` }]
-      : []),
-    ...(run.source ? [{ name: 'Input', value: `canonical stream ${run.source.streamBytes} bytes, sha256 ${short(run.source.streamSha256)}` }] : []),
-    { name: 'Seed', value: String(run.seed) },
-    {
-      name: 'Decoding',
-      value: d.mode === 'greedy' ? 'greedy' : `temperature ${d.temperature}, top-p ${d.topP}${d.topK ? `, top-k ${d.topK}` : ''}`,
-    },
-    { name: 'Samples', value: `${k.samples}, at most ${k.maxTokens} tokens each; ${k.constrained ? 'grammar-constrained' : 'unconstrained'}` },
-    { name: 'Decodable', value: `${r.decodable} of ${r.samples.length}` },
-    { name: 'Provider', value: `${run.provider} (${run.device})` },
-    { name: 'Time', value: `${ms(run.timings.totalMs)} (${run.timings.steps} steps, ${run.timings.msPerStep} ms/step)` },
-  ];
+  return recordFrame(r, run, k.decoding, {
+    head: [
+      { name: 'Image', value: `${g.width}×${g.height}, ${g.mcuCount} MCUs in ${g.patches} patches` },
+      ...(k.mode === 'complete'
+        ? [{ name: 'Kept', value: `${g.keptPatches} of ${g.patches} patches (${g.keptMcus} MCUs, ratio ${k.ratio}); prompt ${run.promptBytes} bytes` }]
+        : []),
+      ...(run.source ? [{ name: 'Input', value: `canonical stream ${run.source.streamBytes} bytes, sha256 ${shortSha(run.source.streamSha256)}` }] : []),
+    ],
+    samples: `${k.samples}, at most ${k.maxTokens} tokens each; ${k.constrained ? 'grammar-constrained' : 'unconstrained'}`,
+  });
 }
 
 export function finishedRun(run: ImagesRunView, r: ImageRunResult): ImagesRunView {
@@ -133,8 +107,7 @@ export function finishedRun(run: ImagesRunView, r: ImageRunResult): ImagesRunVie
 
 /** The run after a cancel or a failure: the previews so far stay, the progress goes. */
 export function stoppedRun(run: ImagesRunView, status: 'cancelled' | 'error', message: string): ImagesRunView {
-  const { progress: _p, ...rest } = run;
-  return { ...rest, status, message };
+  return stopped(run, status, message);
 }
 
 /** Marks the samples saved (index → file name). */
@@ -162,7 +135,6 @@ export function persistableRun(run: ImagesRunView): ImagesRunView {
   return { ...rest, samples: run.samples.map(({ jpeg: _j, ...s }) => s) };
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isMode = (v: unknown): v is ImagesMode => v === 'complete' || v === 'generate';
 
 /** What workspaceState handed back, if it still has the right shape (a run that was running is shown as cancelled). */

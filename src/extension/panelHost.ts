@@ -37,6 +37,8 @@ export interface PanelSpec<ToHost extends PanelToHost> {
   script: string;
   /** The page's stylesheet, in media/ (after the codicons). */
   style: string;
+  /** Stylesheets in media/ that several panels share (panel.css), linked before `style`. */
+  sharedStyles?: readonly string[];
   /** workspaceState key of the panel's data. */
   stateKey: string;
   /** How often, at most, `schedulePost` sends the state while a run streams. */
@@ -136,7 +138,7 @@ export class PanelHost<ToHost extends PanelToHost, ToView extends PanelToView> i
       cspSource: panel.webview.cspSource,
       nonce: makeNonce(),
       scriptUri: uri('dist', 'webview', this.spec.script),
-      styleUris: [uri('media', this.spec.style)],
+      styleUris: [...(this.spec.sharedStyles ?? []).map((s) => uri('media', s)), uri('media', this.spec.style)],
       codiconsUri: uri(...CODICONS_DIR, 'codicon.css'),
       ...(this.spec.blobImages && { blobImages: true }),
     });

@@ -11,6 +11,7 @@ import {
   toCollabSettings,
   toDiffusionSettings,
   toImageSettings,
+  toVideoSettings,
   settingValue,
   toWorkerSettings,
   trustedPackId,
@@ -18,6 +19,7 @@ import {
   type CollabSettings,
   type DiffusionSettings,
   type ImageSettings,
+  type VideoSettings,
   type PathContext,
   type ResolvedSettings,
   type SettingKey,
@@ -77,6 +79,15 @@ export function readCollabSettings(warn: (msg: string) => void): CollabSettings 
 export function readImageSettings(warn: (msg: string) => void): ImageSettings {
   const { settings, warnings } = toImageSettings(readSetting);
   const packId = trustedPackId('concert.image.modelPack', settings.packId, pathContext(), warnings);
+  for (const w of warnings) warn(w);
+  if (packId === undefined) delete settings.packId;
+  return settings;
+}
+
+/** The video continuation settings; invalid values fall back to their defaults (reported through `warn`). */
+export function readVideoSettings(warn: (msg: string) => void): VideoSettings {
+  const { settings, warnings } = toVideoSettings(readSetting);
+  const packId = trustedPackId('concert.video.modelPack', settings.packId, pathContext(), warnings);
   for (const w of warnings) warn(w);
   if (packId === undefined) delete settings.packId;
   return settings;

@@ -5,7 +5,7 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { COLLAB_LIMITS, IMAGE_LIMITS, REWRITE_LIMITS, SUMMARY_ALPHA, SUMMARY_PLAUSIBILITY, type RewriteProjection } from '../protocol/webview';
+import { COLLAB_LIMITS, IMAGE_LIMITS, REWRITE_LIMITS, VIDEO_LIMITS, SUMMARY_ALPHA, SUMMARY_PLAUSIBILITY, type RewriteProjection } from '../protocol/webview';
 import {
   COLLAB_DEFAULT_ALPHA,
   COLLAB_DEFAULT_LAMBDA_USER,
@@ -15,6 +15,7 @@ import {
   DIFFUSION_DEFAULT_TOP_P,
   IMAGE_DEFAULTS,
   PROJECTIONS,
+  VIDEO_DEFAULTS,
   type DeviceChoice,
   type ProjectionName,
   type WorkerSettings,
@@ -390,6 +391,61 @@ export const SETTINGS = [
     order: 37,
   },
   {
+    key: 'concert.ffmpegPath',
+    type: 'string',
+    default: '',
+    markdownDescription:
+      "Absolute path of the `ffmpeg` executable `Concert: Continue Video…` uses to convert clips that are not already the video model's canonical H.264 (`.mp4`, `.mkv`, `.webm`, `.mov`, `.avi`, other `.h264` streams) and to write `.mp4` files next to the `.h264` ones on Save. Empty: `ffmpeg` on `PATH`. Canonical `.h264` clips (like the bundled samples) need no ffmpeg. An executable path is never taken from an untrusted workspace: ignored in workspace settings while the workspace is untrusted.",
+    scope: 'machine-overridable',
+    restricted: true,
+    order: 41,
+  },
+  {
+    key: 'concert.video.promptFrames',
+    type: 'integer',
+    default: VIDEO_DEFAULTS.promptFrames,
+    minimum: VIDEO_LIMITS.promptFrames.min,
+    maximum: VIDEO_LIMITS.promptFrames.max,
+    markdownDescription:
+      "How many frames of the clip `Concert: Continue Video…` keeps as the prompt (from the start; at most the clip's frames). The Video panel changes it for one run.",
+    scope: 'window',
+    order: 42,
+  },
+  {
+    key: 'concert.video.frames',
+    type: 'integer',
+    default: VIDEO_DEFAULTS.frames,
+    minimum: VIDEO_LIMITS.frames.min,
+    maximum: VIDEO_LIMITS.frames.max,
+    markdownDescription:
+      'How many frames `Concert: Continue Video…` generates after the prompt, per sample. More frames take proportionally longer. The Video panel changes it for one run.',
+    scope: 'window',
+    order: 43,
+  },
+  {
+    key: 'concert.video.samples',
+    type: 'integer',
+    default: VIDEO_DEFAULTS.samples,
+    minimum: VIDEO_LIMITS.samples.min,
+    maximum: VIDEO_LIMITS.samples.max,
+    markdownDescription:
+      'How many continuations `Concert: Continue Video…` samples per run (decoded together as one batch, so more samples take longer per step). The Video panel changes it for one run.',
+    scope: 'window',
+    order: 44,
+  },
+  {
+    key: 'concert.video.modelPack',
+    type: 'string',
+    default: '',
+    pattern: '^([a-z0-9][a-z0-9._-]{0,63})?$',
+    patternErrorMessage: 'A model pack id: a-z, 0-9, ".", "_" or "-", starting with a letter or digit (empty for the bundled model).',
+    markdownDescription:
+      'Id of the video model pack (kind `codec-lm` over H.264, an AVC-LM) used by `Concert: Continue Video…` (see the *Worker & Models* view). Empty uses the first valid one (the bundled model comes first). Ignored in workspace settings while the workspace is untrusted.',
+    scope: 'window',
+    restricted: true,
+    order: 45,
+  },
+  {
     key: 'concert.knowledge.scope',
     type: 'string',
     default: 'workspace',
@@ -679,6 +735,34 @@ export function toImageSettings(read: (key: SettingKey) => unknown): { settings:
       ratio: get('concert.image.ratio') as number,
       samples: get('concert.image.samples') as number,
       ...(pack ? { packId: pack } : {}),
+    },
+    warnings,
+  };
+}
+
+export interface VideoSettings {
+  promptFrames: number;
+  frames: number;
+  samples: number;
+  /** Undefined: the worker's default (the first valid H.264 codec-lm pack, the bundled one first). */
+  packId?: string;
+  /** Undefined: ffmpeg on PATH. */
+  ffmpegPath?: string;
+}
+
+/** The video continuation knobs, each value checked against its definition (invalid ones fall back, with a warning). */
+export function toVideoSettings(read: (key: SettingKey) => unknown): { settings: VideoSettings; warnings: string[] } {
+  const warnings: string[] = [];
+  const get = checkedReader(read, warnings);
+  const pack = get('concert.video.modelPack') as string;
+  const ffmpeg = (get('concert.ffmpegPath') as string).trim();
+  return {
+    settings: {
+      promptFrames: get('concert.video.promptFrames') as number,
+      frames: get('concert.video.frames') as number,
+      samples: get('concert.video.samples') as number,
+      ...(pack ? { packId: pack } : {}),
+      ...(ffmpeg ? { ffmpegPath: ffmpeg } : {}),
     },
     warnings,
   };

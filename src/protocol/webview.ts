@@ -513,17 +513,29 @@ export const IMAGE_LIMITS = {
   seed: { min: 0, max: 4_294_967_295 },
 } as const;
 
-/** Everything the user can change before a run. */
-export interface ImageControls {
-  /** complete: the share of the image kept, 0…1. */
-  ratio: number;
-  samples: number;
+/** The sampling knobs the codec panels (Images, Video) share, and their ranges: the same in both. */
+export const SAMPLING_LIMITS = {
+  temperature: IMAGE_LIMITS.temperature,
+  topP: IMAGE_LIMITS.topP,
+  topK: IMAGE_LIMITS.topK,
+  seed: IMAGE_LIMITS.seed,
+} as const;
+
+/** Temperature, top-p, top-k and seed, as the codec panels' forms hold them. */
+export interface SamplingControls {
   temperature: number;
   topP: number;
   /** 0: no top-k. */
   topK: number;
   /** Absent: a fresh random seed for every run (the run record says which). */
   seed?: number;
+}
+
+/** Everything the user can change before a run. */
+export interface ImageControls extends SamplingControls {
+  /** complete: the share of the image kept, 0…1. */
+  ratio: number;
+  samples: number;
 }
 
 /** One sample of the gallery: its latest preview (while streaming, the decodable prefix with the rest grey). */
@@ -621,5 +633,117 @@ export interface ImagesViewUiState {
   /** Controls edited but not yet run, the mode picked, and the run they were edited after. */
   draft?: ImageControls;
   mode?: ImagesMode;
+  runId?: number;
+}
+
+// ── Concert: Video panel (AVC-LM video continuation, issue 15) ──────────────────────────────────────────────────
+
+/**
+ * Ranges of the video panel's controls (the settings share them). `frames.max` is the worker's VIDEO_MAX_FRAMES and
+ * `samples.max` its VIDEO_MAX_SAMPLES (a test checks); prompt frames are further capped by the clip's frame count
+ * once a run has read the clip. `topK` 0 turns top-k off.
+ */
+export const VIDEO_LIMITS = {
+  promptFrames: { min: 1, max: 256 },
+  frames: { min: 1, max: 64 },
+  samples: { min: 1, max: 8 },
+  ...SAMPLING_LIMITS,
+} as const;
+
+/** Everything the user can change before a run. */
+export interface VideoControls extends SamplingControls {
+  /** Frames of the clip kept as the prompt. */
+  promptFrames: number;
+  /** Frames each sample generates. */
+  frames: number;
+  samples: number;
+}
+
+/** One sample's row: its generated frames so far (PNG, base64, in order) and, once done, its verdict. */
+export interface VideoSampleView {
+  index: number;
+  /** The generated frames decoded so far, in order (the prompt's are the run's `promptFrames`). */
+  frames: string[];
+  tokens: number;
+  done: boolean;
+  /** Set when the run has finished: whether the clip decodes to prompt + generated frames. */
+  decodable?: boolean;
+  /** Frames the whole clip decodes to (prompt frames included), once done. */
+  decodedFrames?: number;
+  /** Why it does not decode, when it does not. */
+  problem?: string;
+  /** The files it was last saved to (names only: the .h264, and the .mp4 when there was one). */
+  savedAs?: string[];
+}
+
+export type VideoRunStatus = 'running' | 'done' | 'cancelled' | 'error';
+
+/** What a failed run's message can be fixed with: a button opens that setting. */
+export type VideoFix = 'ffmpeg' | 'model';
+
+export interface VideoRunView {
+  /** Increases with every run in this window; the view uses it to reset per-run UI. */
+  id: number;
+  status: VideoRunStatus;
+  /** For `cancelled` and `error`: one line saying what happened (the worker's message for errors). */
+  message?: string;
+  /** For `error`: the setting that fixes it (no ffmpeg: concert.ffmpegPath; no model: concert.video.modelPack). */
+  fix?: VideoFix;
+  /** The clip's file name (the webview never reads files). */
+  sourceName: string;
+  controls: VideoControls;
+  /** The prompt frames as decoded (PNG, base64), from the first progress on. */
+  promptFrames?: string[];
+  /** The clip as the model sees it, once the run has finished. */
+  video?: { width: number; height: number; fps: number; clipFrames: number };
+  /** While running: tokens sampled per sample so far, of the budget. */
+  progress?: { step: number; maxSteps: number };
+  samples: VideoSampleView[];
+  /** Samples that decode, once done. */
+  decodable?: number;
+  /** Why Save writes no .mp4 files (no ffmpeg, or its error), once done. */
+  mp4Skipped?: string;
+  /** Whether Save also writes .mp4 files (the worker wrapped every sample). */
+  mp4?: boolean;
+  /** The run record as name/value lines (model, seed, knobs, time). */
+  record?: { name: string; value: string }[];
+}
+
+export interface VideoViewState {
+  /** The clip to continue (file name only); absent: none chosen yet. */
+  sourceName?: string;
+  /** The controls the panel shows when it has no run yet (from the settings), or the last run's. */
+  controls: VideoControls;
+  run?: VideoRunView;
+  /** The video model the runs use, when the worker has listed it (`fps` once a run has told it). */
+  model?: { id: string; label: string; width: number; height: number; fps?: number };
+  /** Why no video model can run (none installed), when that is known. */
+  noModel?: string;
+}
+
+export type VideoNotice = ImagesNotice;
+
+export type HostToVideoView = { type: 'state'; state: VideoViewState } | { type: 'notice'; notice: VideoNotice };
+
+export type VideoViewToHost =
+  | { type: 'ready' }
+  /** Run with these controls (cancels a run in progress); without a clip the host asks for one first. */
+  | { type: 'run'; controls: VideoControls }
+  | { type: 'cancel' }
+  /**
+   * Write the samples (one, or all without `index`) as `<stem>-continue-<i>.h264` (and .mp4 when the run has them):
+   * `source` next to the clip, `folder` into a folder chosen in a dialog.
+   */
+  | { type: 'save'; where: 'source' | 'folder'; index?: number }
+  /** Choose another clip (an open dialog). */
+  | { type: 'pickClip' }
+  /** Open the settings: the video ones, or the one a failed run names. */
+  | { type: 'openSettings'; setting?: 'concert.ffmpegPath' | 'concert.video.modelPack' };
+
+/** UI-only state the video panel persists with `setState` (data is refetched from the host). */
+export interface VideoViewUiState {
+  recordOpen: boolean;
+  /** Controls edited but not yet run, and the run they were edited after. */
+  draft?: VideoControls;
   runId?: number;
 }

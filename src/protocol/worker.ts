@@ -82,7 +82,7 @@ export interface PackSummary {
   /** Classifier packs: the attribute they measure and its labels (manifest knobs `attribute`, `labels`). */
   classifier?: { attribute: string; labels: string[] };
   /** codec-lm packs: the images they complete (manifest `codec`). */
-  codec?: { format: string; width: number; height: number; tokens: string };
+  codec?: { format: string; width: number; height: number; tokens: string /** H.264 packs: frames per second. */; fps?: number };
   /**
    * Valid packs: whether ONNX Runtime has loaded its graphs (always true from models/validate). False means only the
    * static checks ran: the graphs are loaded on first use, and a graph that fails then makes the pack invalid.
@@ -565,6 +565,118 @@ export interface ImageProgress {
   samples: { index: number; tokens: number; mcusDone: number; done: boolean; jpeg?: string }[];
 }
 
+/** Defaults of `video/run` (AVC-LM, thesis ch. 6): the thesis' sampling (top-k 50, temperature 1). */
+export const VIDEO_DEFAULTS = {
+  promptFrames: 4,
+  frames: 4,
+  samples: 2,
+  decoding: { mode: 'sample', temperature: 1, topP: 1, topK: 50 } as DecodingParams,
+} as const;
+/** At most this many samples in one run (one batch). */
+export const VIDEO_MAX_SAMPLES = 8;
+/** At most this many frames generated in one run. */
+export const VIDEO_MAX_FRAMES = 64;
+/** Largest clip file read (a canonical clip of a few seconds at small sizes is a few KB; others go through ffmpeg). */
+export const MAX_VIDEO_FILE_BYTES = 256 * 1024 * 1024;
+
+/**
+ * `video/run`: AVC-LM video continuation (thesis ch. 6) with an H.264 codec-lm pack. The clip becomes the pack's
+ * canonical Annex-B stream (a canonical `.h264` as it is; anything else through ffmpeg), its first `promptFrames`
+ * frames are the prompt, and N samples of `frames` more frames are decoded as one batch, each constrained by its own
+ * stream validator (unless `constrained` is false) so that it decodes to promptFrames + frames frames.
+ */
+export interface VideoRunParams extends WithProgressToken {
+  /** A clip the worker reads: a canonical `.h264` stream of the pack's settings, or (with ffmpeg) any video file. */
+  file?: string;
+  /** Instead of `file`: a canonical Annex-B stream of the pack's settings, base64. */
+  stream?: string;
+  /** Frames of the clip kept as the prompt (default VIDEO_DEFAULTS.promptFrames, at most the clip's). */
+  promptFrames?: number;
+  /** Frames to generate, 1…VIDEO_MAX_FRAMES (default VIDEO_DEFAULTS.frames). */
+  frames?: number;
+  /** 1…VIDEO_MAX_SAMPLES (default 2), decoded as one batch. */
+  samples?: number;
+  decoding?: DecodingParams;
+  seed?: number;
+  /** Most tokens a sample may take (default: up to the model's context); a sample still open then is closed. */
+  maxTokens?: number;
+  /** An H.264 codec-lm pack id or folder; default: the first valid one (the bundled pack comes first). */
+  packId?: string;
+  /** Default true. False samples the raw model (to measure how often its streams decode). */
+  constrained?: boolean;
+  /** Absolute path of ffmpeg (concert.ffmpegPath); default: ffmpeg on PATH. Only clips that are not canonical need it. */
+  ffmpegPath?: string;
+  /** Also wrap each sample into an .mp4 (ffmpeg, no re-encoding) when ffmpeg is found; default false. */
+  mp4?: boolean;
+}
+
+export interface VideoSampleResult {
+  index: number;
+  /** The whole clip (prompt + continuation) as a raw Annex-B `.h264` stream, base64. */
+  h264: string;
+  streamBytes: number;
+  /** Tokens the model sampled (the prompt excluded). */
+  tokens: number;
+  /** Bytes appended at the budget to close the stream (0 when the model finished the frames itself). */
+  closingBytes: number;
+  stoppedBy: 'complete' | 'stop-token' | 'max-tokens';
+  /** Frames the decoder produced from the whole clip (prompt frames included). */
+  decodedFrames: number;
+  /** Whether the clip decodes to promptFrames + frames frames and the validator accepts it. */
+  decodable: boolean;
+  problem?: string;
+  /** The generated frames as decoded, PNG base64 (only the continuation's; the prompt's are in the result). */
+  frames: string[];
+  /** With `mp4`: the clip as an .mp4 file, base64 (absent when ffmpeg is missing or failed: see `mp4Skipped`). */
+  mp4?: string;
+}
+
+export interface VideoRunRecord {
+  packId: string;
+  manifestSha256: string;
+  modelSha256: string;
+  seed: number;
+  knobs: { promptFrames: number; frames: number; samples: number; decoding: DecodingParams; maxTokens: number; constrained: boolean };
+  video: { width: number; height: number; fps: number; clipFrames: number; canonicalisedWith?: 'ffmpeg' };
+  source?: { file?: string; streamSha256: string; streamBytes: number };
+  promptBytes: number;
+  /** [bos] + prompt bytes as tokens. */
+  promptTokens: number;
+  perSample: { tokens: number; decodable: boolean; decodedFrames: number; stoppedBy: VideoSampleResult['stoppedBy'] }[];
+  provider: ProviderName;
+  device: string;
+  timings: { totalMs: number; prepareMs: number; prefillMs: number; decodeMs: number; steps: number; msPerStep: number };
+}
+
+export interface VideoRunResult {
+  model: { id: string; displayName?: string };
+  width: number;
+  height: number;
+  fps: number;
+  /** The prompt frames as decoded, PNG base64. */
+  promptFrames: string[];
+  /** The canonical prompt (SPS, PPS and the prompt frames) as a raw `.h264` stream, base64. */
+  prompt: string;
+  samples: VideoSampleResult[];
+  decodable: number;
+  /** With `mp4`: why no .mp4 files came back (no ffmpeg, or its error). */
+  mp4Skipped?: string;
+  run: VideoRunRecord;
+}
+
+/** `progress/video`: samples so far; `newFrames` are the frames a sample completed since its last notification. */
+export interface VideoProgress {
+  progressToken: string;
+  /** First notification only: the prompt frames as decoded, PNG base64. */
+  promptFrames?: string[];
+  step: number;
+  /** The budget of tokens per sample. */
+  maxSteps: number;
+  /** Frames each sample is to generate. */
+  frames: number;
+  samples: { index: number; tokens: number; framesDone: number; done: boolean; newFrames?: string[] }[];
+}
+
 export interface StepProgress {
   progressToken: string;
   step: number;
@@ -638,6 +750,7 @@ export const Requests = {
   diffusionRun: new RequestType<DiffusionRunParams, DiffusionRunResult, void>('diffusion/run'),
   collabRun: new RequestType<CollabRunParams, CollabRunResult, void>('collab/run'),
   imageRun: new RequestType<ImageRunParams, ImageRunResult, void>('image/run'),
+  videoRun: new RequestType<VideoRunParams, VideoRunResult, void>('video/run'),
   pullModel: new RequestType<ModelPullParams, ModelPullResult, void>('models/pull'),
   serverStart: new RequestType<ServerStartParams, ServerStartResult, void>('server/start'),
   serverStop: new RequestType0<{ stopped: boolean }, void>('server/stop'),
@@ -650,6 +763,7 @@ export const Notifications = {
   tokenProgress: new NotificationType<TokenProgress>('progress/tokens'),
   diffusionProgress: new NotificationType<DiffusionStepProgress>('progress/diffusion'),
   imageProgress: new NotificationType<ImageProgress>('progress/image'),
+  videoProgress: new NotificationType<VideoProgress>('progress/video'),
   status: new NotificationType<WorkerStatus>('worker/status'),
   downloadProgress: new NotificationType<DownloadProgress>('progress/download'),
   exit: new NotificationType<void>('worker/exit'),

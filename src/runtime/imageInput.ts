@@ -19,7 +19,6 @@ import {
 import { MAX_IMAGE_FILE_BYTES } from '../protocol/worker';
 import { ImageInputError, canonicalImageStream } from './images';
 
-
 export class ImageSourceError extends Error {}
 
 /** `bytes` as a canonical image-only stream of `geometry`, or undefined when it is not one (tables stripped first). */

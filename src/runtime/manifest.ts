@@ -323,7 +323,8 @@ function checkDiffusion(v: Json, graphs: Record<string, string>, io: Record<stri
     if (!den) fail('graphs', 'an ssd-lm pack needs a "denoiser" graph');
     const names = new Set(den.inputs.map((i) => i.name));
     for (const n of SSD_LM_DENOISER_INPUTS) if (!names.has(n)) fail('io.denoiser', `an ssd-lm denoiser needs input "${n}"`);
-  } else if (v.contextAttention !== 'causal') fail('diffusion.contextAttention', 'an ssd2 pack encodes its context causally (the cached keys/values are reused)');
+  } else if (v.contextAttention !== 'causal')
+    fail('diffusion.contextAttention', 'an ssd2 pack encodes its context causally (the cached keys/values are reused)');
   return { layout: v.layout, contextAttention: v.contextAttention, positionOffset: offset };
 }
 

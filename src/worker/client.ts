@@ -32,6 +32,7 @@ import {
   type ProviderReport,
   type DiffusionStepProgress,
   type ImageProgress,
+  type VideoProgress,
   type DownloadProgress,
   type StepProgress,
   type TokenProgress,
@@ -116,6 +117,7 @@ export class WorkerClient {
   readonly onTokens = new Emitter<TokenProgress>();
   readonly onDiffusionStep = new Emitter<DiffusionStepProgress>();
   readonly onImageProgress = new Emitter<ImageProgress>();
+  readonly onVideoProgress = new Emitter<VideoProgress>();
   readonly onDownloadProgress = new Emitter<DownloadProgress>();
   readonly onStatus = new Emitter<WorkerStatus>();
   readonly onDidStart = new Emitter<number>();
@@ -175,6 +177,7 @@ export class WorkerClient {
     connection.onNotification(Notifications.tokenProgress, (p) => this.onTokens.fire(p));
     connection.onNotification(Notifications.diffusionProgress, (p) => this.onDiffusionStep.fire(p));
     connection.onNotification(Notifications.imageProgress, (p) => this.onImageProgress.fire(p));
+    connection.onNotification(Notifications.videoProgress, (p) => this.onVideoProgress.fire(p));
     connection.onNotification(Notifications.downloadProgress, (p) => this.onDownloadProgress.fire(p));
     connection.onNotification(Notifications.status, (s) => this.onStatus.fire(s));
     connection.onError(([e]) => this.options.log.warn(`worker connection error: ${e.message}`));

@@ -13,6 +13,7 @@ import { runCollab, type CollabDeps } from './collabJob';
 import { connectCollabCore } from './collabRemote';
 import { runPull } from './pullJob';
 import { runImage } from './imageJob';
+import { runVideo } from './videoJob';
 import { CoreServer } from './serve';
 import { guardedReader } from '../protocol/rpcGuard';
 import { guardIpcChannel } from '../protocol/ipcChannel';
@@ -153,6 +154,19 @@ connection.onRequest(
       signal: ac.signal,
       progressIntervalMs,
       ...(progressToken && { onProgress: (s) => void connection.sendNotification(Notifications.imageProgress, { progressToken, ...s }) }),
+    });
+  }),
+);
+connection.onRequest(
+  Requests.videoRun,
+  handleParams((p, token) => {
+    const ac = new AbortController();
+    token.onCancellationRequested(() => ac.abort());
+    const progressToken = p?.progressToken;
+    return runVideo(service, p, {
+      signal: ac.signal,
+      progressIntervalMs,
+      ...(progressToken && { onProgress: (s) => void connection.sendNotification(Notifications.videoProgress, { progressToken, ...s }) }),
     });
   }),
 );

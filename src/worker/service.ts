@@ -396,7 +396,15 @@ function summarise(d: DiscoveredPack): PackSummary {
       sizeBytes: d.pack.sizeBytes,
       manifestSha256: d.pack.manifestSha256,
       ...(classifier && { classifier }),
-      ...(m.codec && { codec: { format: m.codec.format, width: m.codec.width, height: m.codec.height, tokens: m.codec.tokens.mapping } }),
+      ...(m.codec && {
+        codec: {
+          format: m.codec.format,
+          width: m.codec.width,
+          height: m.codec.height,
+          tokens: m.codec.tokens.mapping,
+          ...(m.codec.format === 'h264' && { fps: m.codec.fps }),
+        },
+      }),
     };
   }
   return { id: d.error?.pack ?? path.basename(d.dir), kind: 'unknown', dir: d.dir, source: d.source, valid: false, error: d.error?.message ?? 'invalid' };

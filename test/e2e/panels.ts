@@ -64,6 +64,13 @@ export function imagesDone(wb: Workbench, timeout = 120_000): Promise<Frame> {
   return runDone(wb, imagesFrame, '.gallery [data-key="btn:save:all:folder"]', 'the image run to finish', timeout);
 }
 
+export const VIDEO_TITLE = 'Concert: Video';
+
+/** The Video panel's run to finish: its Save All buttons appear only then. */
+export function videoDone(wb: Workbench, timeout = 180_000): Promise<Frame> {
+  return runDone(wb, (w) => w.webview(VIDEO_TITLE, 60_000), '.continuations [data-key="btn:save:all:folder"]', 'the video run to finish', timeout);
+}
+
 /** Per <img> matching `selector` in `frame`, once each has loaded: its natural width (0 when it did not decode). */
 export async function imageWidths(frame: Frame, selector: string): Promise<number[]> {
   await frame.waitForFunction((sel) => Array.from(document.querySelectorAll<HTMLImageElement>(sel)).every((i) => i.complete), selector, { timeout: 10_000 });

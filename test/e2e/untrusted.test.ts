@@ -98,6 +98,9 @@ describe('Concert in an untrusted workspace (code-server 4.99.4, Restricted Mode
       'concert.diffusion.modelPack': pack,
       // A pack id (its schema takes ids only), restricted all the same.
       'concert.image.modelPack': WS_PACK,
+      'concert.video.modelPack': WS_PACK,
+      // An executable inside the workspace: never run while the workspace is untrusted.
+      'concert.ffmpegPath': join(server.workspace, 'tools', 'ffmpeg'),
       'concert.collab.coreUrl': `${coreUrl}/workspace-core`,
     };
     // Every restricted setting is tried (a new one must be added here).

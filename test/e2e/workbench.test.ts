@@ -29,6 +29,8 @@ import {
   selectLine,
   summaryDone,
   summaryFrame,
+  VIDEO_TITLE,
+  videoDone,
 } from './panels';
 import { Workbench } from './workbench';
 
@@ -198,6 +200,15 @@ function requireCollabPacks(): void {
 const PICTURE = 'picture.png';
 /** The random-weight image model of the tests, added with Add Model Folder… while models/ has no codec-lm pack. */
 const TINY_IMAGE_PACK = join(ROOT, 'test', 'fixtures', 'codec-lm-tiny');
+/** The clip of the Continue Video… scenario (copied into the workspace at start): the bundled video pack's sample, else a fixture. */
+const CLIP = 'clip.h264';
+function clipSource(): string | undefined {
+  for (const dir of [join(BUNDLED_MODELS, 'concert-avc-32', 'samples'), join(ROOT, 'media', 'samples'), join(ROOT, 'test', 'fixtures', 'h264')]) {
+    const f = existsSync(dir) ? readdirSync(dir).find((n) => n.endsWith('.h264')) : undefined;
+    if (f) return join(dir, f);
+  }
+  return undefined;
+}
 
 describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
   before(async () => {
@@ -228,6 +239,8 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
     writeFileSync(join(server.workspace, 'one-line.md'), ONE_LINE);
     writeFileSync(join(server.workspace, 'story.md'), STORY);
     copyFileSync(join(ROOT, 'test', 'fixtures', 'jpeg', 'disc-32.png'), join(server.workspace, PICTURE));
+    const clip = clipSource();
+    if (clip) copyFileSync(clip, join(server.workspace, CLIP));
     const page = context.pages()[0] ?? (await context.newPage());
     wb = new Workbench(page, RESULTS);
     const userData = server.userDataDir;
@@ -1008,6 +1021,51 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
     await wb.screenshot('23-images-generate');
     await wb.runCommand('View: Close All Editors');
     ran.add('concert.generateImage');
+  });
+
+  it('Continue Video… on a clip in the explorer shows the prompt frames and decoded generated frames; the player plays; Save writes the .h264 files', {
+    timeout: 300_000,
+  }, async () => {
+    assert.ok(server);
+    assert.ok(clipSource(), 'no .h264 clip to continue: models/concert-avc-32/samples, media/samples or test/fixtures/h264');
+    assert.ok(
+      bundledManifests().some((m) => m.kind === 'codec-lm' && (m as { codec?: { format?: string } }).codec?.format === 'h264'),
+      `no bundled H.264 codec-lm pack in ${BUNDLED_MODELS}`,
+    );
+    await wb.runCommand('View: Close All Editors');
+    // Right-click the clip in the explorer → Continue Video…
+    await wb.runCommand('View: Show Explorer');
+    const row = wb.page.locator('.part.sidebar .explorer-folders-view .monaco-list-row').filter({ hasText: CLIP }).first();
+    await row.waitFor({ state: 'visible', timeout: 20_000 });
+    await row.click({ button: 'right' });
+    await wb.pickMenuItem(pkg.contributes.commands.find((c) => c.command === 'concert.continueVideo')?.title ?? 'Continue Video…');
+    let frame = await wb.webview(VIDEO_TITLE, 60_000);
+    await wb.until('the clip name in the panel', async () => /Continue · clip\.h264/.test(await frame.locator('h1').innerText()));
+    frame = await videoDone(wb);
+    // The prompt frames and at least one generated frame decode (PNG frames through blob: URLs).
+    const prompt = (await imageWidths(frame, '.prompt-strip img')).filter((w) => w > 0);
+    assert.ok(prompt.length >= 1, 'the prompt frames are shown');
+    const generated = (await imageWidths(frame, '.generated img')).filter((w) => w > 0);
+    assert.ok(generated.length >= 1, 'at least one generated frame is shown decoded');
+    assert.match(await frame.locator('#h-samples').innerText(), /\d+ of \d+ decodable/);
+    // Play: the first player's counter advances.
+    const before = await frame.locator('[data-counter="0"]').innerText();
+    await frame.locator('[data-key="btn:play:0"]').click();
+    await wb.until('the player to advance', async () => (await frame.locator('[data-counter="0"]').innerText()) !== before, 10_000);
+    await frame.locator('[data-key="btn:play:0"]').click();
+    await wb.screenshot('24-video-continue');
+    // Save All Next to Clip writes <stem>-continue-<i>.h264 beside the clip.
+    const samples = await frame.locator('.sample-row').count();
+    await frame.locator('[data-key="btn:save:all:source"]').click();
+    const files = Array.from({ length: samples }, (_, i) => join(server!.workspace, `clip-continue-${i + 1}.h264`));
+    await wb.until('the .h264 files next to the clip', async () => files.every((f) => existsSync(f)), 15_000);
+    for (const f of files) {
+      const bytes = readFileSync(f);
+      assert.ok(bytes.length > 16 && bytes[0] === 0 && bytes[1] === 0 && (bytes[2] === 1 || (bytes[2] === 0 && bytes[3] === 1)), `${f} is an Annex-B stream`);
+    }
+    await wb.until('the samples marked saved', async () => (await frame.locator('.sample-row .saved').count()) === samples);
+    await wb.runCommand('View: Close All Editors');
+    ran.add('concert.continueVideo');
   });
 
   it('the workbench and the webviews stayed clean: no console errors, CSP violations or requests off 127.0.0.1', async () => {

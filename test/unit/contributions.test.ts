@@ -11,7 +11,17 @@ import { IMAGES_VIEW_TYPE } from '../../src/extension/imagesState';
 import { KNOWLEDGE_VIEW_ID } from '../../src/extension/knowledgeItems';
 import { REWRITE_VIEW_TYPE } from '../../src/extension/rewriteState';
 import { SUMMARY_VIEW_TYPE } from '../../src/extension/summaryState';
-import { CATEGORY, COMMANDS, COMMAND_LIST, IMAGE_FILE_WHEN, SAMPLE_DOCUMENT, WALKTHROUGH_ID, toContribution } from '../../src/extension/commandTable';
+import { VIDEO_VIEW_TYPE } from '../../src/extension/videoState';
+import {
+  CATEGORY,
+  COMMANDS,
+  COMMAND_LIST,
+  IMAGE_FILE_WHEN,
+  SAMPLE_DOCUMENT,
+  VIDEO_FILE_WHEN,
+  WALKTHROUGH_ID,
+  toContribution,
+} from '../../src/extension/commandTable';
 
 const root = new URL('../../', import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
@@ -111,7 +121,10 @@ describe('menu contributions', () => {
 
   it('Complete Image… is on image files in the explorer and in the palette; Generate Image in the palette; the Images panel is restored', () => {
     const explorer = menus['explorer/context'] ?? [];
-    assert.deepEqual(explorer, [{ command: COMMANDS.completeImage.id, group: 'z_concert@1', when: IMAGE_FILE_WHEN }]);
+    assert.deepEqual(explorer, [
+      { command: COMMANDS.completeImage.id, group: 'z_concert@1', when: IMAGE_FILE_WHEN },
+      { command: COMMANDS.continueVideo.id, group: 'z_concert@2', when: VIDEO_FILE_WHEN },
+    ]);
     assert.match(IMAGE_FILE_WHEN, /!explorerResourceIsFolder/);
     for (const c of [COMMANDS.completeImage, COMMANDS.generateImage])
       assert.ok(!(menus.commandPalette ?? []).some((e) => e.command === c.id), `no palette entry narrows ${c.id}`);
@@ -119,6 +132,15 @@ describe('menu contributions', () => {
     const build = readFileSync(new URL('esbuild.mjs', root), 'utf8');
     assert.match(build, /'?images'?: 'webview\/images\/main\.ts'/);
     assert.ok(existsSync(new URL('media/images.css', root)));
+  });
+
+  it('Continue Video… is on clips in the explorer and in the palette; the Video panel is restored; its bundle and styles are built', () => {
+    assert.match(VIDEO_FILE_WHEN, /!explorerResourceIsFolder/);
+    assert.ok(!(menus.commandPalette ?? []).some((e) => e.command === COMMANDS.continueVideo.id), 'no palette entry narrows Continue Video…');
+    assert.ok((pkg.activationEvents as string[]).includes(`onWebviewPanel:${VIDEO_VIEW_TYPE}`));
+    const build = readFileSync(new URL('esbuild.mjs', root), 'utf8');
+    assert.match(build, /'?video'?: 'webview\/video\/main\.ts'/);
+    for (const css of ['media/video.css', 'media/panel.css']) assert.ok(existsSync(new URL(css, root)), css);
   });
 
   it('nothing is contributed for a feature that is not built: no placeholder commands, context keys or claims', () => {

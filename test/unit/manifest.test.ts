@@ -210,7 +210,12 @@ describe('simplex-diffusion-lm manifests: the diffusion layout (issue #19)', () 
       id: 'ssdlm',
       kind: 'simplex-diffusion-lm',
       graphs: { denoiser: 'model.onnx' },
-      io: { denoiser: { inputs: sig(['context_ids', 'context_mask', 'noisy_logits', 't_frac']), outputs: [{ name: 'logits', dtype: 'float32', shape: ['b', 4, 262] }] } },
+      io: {
+        denoiser: {
+          inputs: sig(['context_ids', 'context_mask', 'noisy_logits', 't_frac']),
+          outputs: [{ name: 'logits', dtype: 'float32', shape: ['b', 4, 262] }],
+        },
+      },
       knobs: { K: 5, blockSize: 4, tTrain: 100, maxContext: 64, selfConditioning: false },
       diffusion: { layout: 'ssd-lm', contextAttention: 'bidirectional', positionOffset: 2 },
     };
@@ -246,13 +251,10 @@ describe('simplex-diffusion-lm manifests: the diffusion layout (issue #19)', () 
     refused((m) => (m.diffusion!.contextAttention = 'causal'), /ssd-lm pack reads its context bidirectionally/);
     refused((m) => (m.knobs['selfConditioning'] = true), /knobs\.selfConditioning: an ssd-lm pack has no self-conditioning/);
     refused((m) => (m.io['denoiser']!.inputs = m.io['denoiser']!.inputs.slice(1)), /ssd-lm denoiser needs input "context_ids"/);
-    refused(
-      (m) => {
-        m.graphs['context'] = 'model.onnx';
-        m.io['context'] = m.io['denoiser']!;
-      },
-      /an ssd-lm pack has no context graph/,
-    );
+    refused((m) => {
+      m.graphs['context'] = 'model.onnx';
+      m.io['context'] = m.io['denoiser']!;
+    }, /an ssd-lm pack has no context graph/);
     refused((m) => (m.diffusion = { layout: 'ssd2', contextAttention: 'bidirectional', positionOffset: 0 }), /ssd2 pack encodes its context causally/);
   });
 });

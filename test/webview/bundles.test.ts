@@ -54,8 +54,13 @@ describe('every webview bundle (webview tier)', () => {
         assert.ok(host.text.includes(`'${dir}', '${file}'`) || host.text.includes(`'${file}'`), `${host.file} links ${style}`);
       }
       assert.ok(host.text.includes(`'${v.title}'`), `${host.file} titles the page '${v.title}'`);
-      // The panels give their script, style and title to PanelHost (src/extension/panelHost.ts), which builds the page.
-      const builder = host.text.includes('new PanelHost(') ? hostSources.find((s) => s.file === 'src/extension/panelHost.ts') : host;
+      // The panels give their script, style and title to PanelHost (src/extension/panelHost.ts), which builds the page
+      // (the codec panels through their base class, src/extension/codecController.ts).
+      const viaPanelHost =
+        host.text.includes('new PanelHost(') ||
+        (host.text.includes('extends CodecController<') &&
+          hostSources.some((s) => s.file === 'src/extension/codecController.ts' && s.text.includes('new PanelHost(')));
+      const builder = viaPanelHost ? hostSources.find((s) => s.file === 'src/extension/panelHost.ts') : host;
       assert.ok(
         builder?.text.includes('webviewHtml('),
         `${host.file} builds its page with webviewHtml() (the CSP this tier checks), itself or through PanelHost`,

@@ -22,6 +22,7 @@ import { isImagesViewToHost } from '../../src/extension/imagesMessages';
 import { isRewriteViewToHost } from '../../src/extension/rewriteMessages';
 import { isStatusViewToHost } from '../../src/extension/statusMessages';
 import { isSummaryViewToHost } from '../../src/extension/summaryMessages';
+import { isVideoViewToHost } from '../../src/extension/videoMessages';
 import { webviewHtml } from '../../src/extension/webviewHtml';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -48,7 +49,8 @@ export const VIEWS = {
   summary: { name: 'summary', title: 'Concert: Summary', styles: ['media/summary.css'], accept: isSummaryViewToHost },
   rewrite: { name: 'rewrite', title: 'Concert: Rewrite', styles: ['media/rewrite.css'], accept: isRewriteViewToHost },
   collab: { name: 'collab', title: 'Concert: Collaborate', styles: ['media/collab.css'], accept: isCollabViewToHost },
-  images: { name: 'images', title: 'Concert: Images', styles: ['media/images.css'], accept: isImagesViewToHost, blobImages: true },
+  images: { name: 'images', title: 'Concert: Images', styles: ['media/panel.css', 'media/images.css'], accept: isImagesViewToHost, blobImages: true },
+  video: { name: 'video', title: 'Concert: Video', styles: ['media/panel.css', 'media/video.css'], accept: isVideoViewToHost, blobImages: true },
 } satisfies Record<string, ViewShell>;
 
 /** Only these folders are served; everything else is a 404 that the tests report. */

@@ -14,6 +14,20 @@ import {
   type ImagesViewState,
   type ImagesViewUiState,
 } from '../../src/protocol/webview';
+import {
+  button,
+  formatNumber,
+  icon,
+  numberField,
+  panelHeader,
+  plural,
+  recordSection as record,
+  runningStatus,
+  samplingFields,
+  saveAllButtons,
+  savedLine,
+  stoppedStatus,
+} from '../common/codecView';
 import { h, s, type Section, type VChild, type VNode } from '../common/vdom';
 
 export type { Section } from '../common/vdom';
@@ -24,31 +38,8 @@ export type ImageUrl = (base64: string) => string;
 /** The side of a baseline 4:2:0 MCU in pixels (the canonical stream's). */
 const MCU = 16;
 
-const icon = (name: string, spin = false) => h('span', { class: `codicon codicon-${name}${spin ? ' codicon-modifier-spin' : ''}`, 'aria-hidden': 'true' });
-const plural = (n: number, word: string, words = `${word}s`) => `${n} ${n === 1 ? word : words}`;
-export const formatNumber = (a: number) => String(Math.round(a * 1000) / 1000);
+export { formatNumber };
 export const percent = (r: number) => `${Math.round(r * 100)}%`;
-
-function button(
-  label: string,
-  action: string,
-  opts: { icon?: string; secondary?: boolean; disabled?: boolean; title?: string; key?: string; data?: Record<string, string | undefined> } = {},
-): VNode {
-  const data = Object.fromEntries(Object.entries(opts.data ?? {}).map(([k, v]) => [`data-${k}`, v]));
-  return h(
-    'vscode-button',
-    {
-      'data-action': action,
-      'data-key': opts.key ?? `btn:${action}`,
-      ...data,
-      icon: opts.icon,
-      secondary: opts.secondary,
-      disabled: opts.disabled,
-      title: opts.title,
-    },
-    label,
-  );
-}
 
 /** The controls the form shows: an unsent draft made after the shown run, else the host's. */
 export function shownControls(state: ImagesViewState, ui: ImagesViewUiState): ImageControls {
@@ -90,88 +81,30 @@ export function droppedRects(
 
 function statusLine(run: ImagesRunView | undefined): VChild | undefined {
   if (!run) return undefined;
-  switch (run.status) {
-    case 'running': {
-      const p = run.progress;
-      // Samples end when their image is complete, usually well before the token budget: progress counts MCUs.
-      const total = run.mcuCount !== undefined ? run.mcuCount * run.samples.length : 0;
-      const done = run.samples.reduce((n, x) => n + Math.min(x.mcusDone, run.mcuCount ?? 0), 0);
-      const what = p
-        ? `Sampling… step ${p.step}: ${done} of ${total} MCUs decoded${run.samples.length > 1 ? ` in ${plural(run.samples.length, 'sample')}` : ''}`
-        : 'Loading the image model and reading the image…';
-      return h(
-        'div',
-        { class: 'status running', role: 'status' },
-        icon('loading', true),
-        ' ',
-        what,
-        ' ',
-        button('Cancel', 'cancel', { icon: 'close', secondary: true, title: 'Stop sampling (the previews so far stay)' }),
-        p && total > 0 && h('progress', { max: total, value: done, 'aria-label': 'Progress of the run (MCUs decoded)' }),
-      );
-    }
-    case 'cancelled':
-      return h('div', { class: 'status cancelled', role: 'status' }, icon('circle-slash'), ' ', run.message ?? 'Cancelled.');
-    case 'error':
-      return h('div', { class: 'status error', role: 'alert' }, icon('error'), ' ', run.message ?? 'The run failed.');
-    case 'done':
-      return undefined;
-  }
+  if (run.status !== 'running') return stoppedStatus(run);
+  const p = run.progress;
+  // Samples end when their image is complete, usually well before the token budget: progress counts MCUs.
+  const total = run.mcuCount !== undefined ? run.mcuCount * run.samples.length : 0;
+  const done = run.samples.reduce((n, x) => n + Math.min(x.mcusDone, run.mcuCount ?? 0), 0);
+  const what = p
+    ? `Sampling… step ${p.step}: ${done} of ${total} MCUs decoded${run.samples.length > 1 ? ` in ${plural(run.samples.length, 'sample')}` : ''}`
+    : 'Loading the image model and reading the image…';
+  return runningStatus(what, 'Stop sampling (the previews so far stay)', p && { max: total, value: done, label: 'Progress of the run (MCUs decoded)' });
 }
 
 function headerSection(state: ImagesViewState): Section {
   const mode = state.run?.mode ?? state.mode;
-  const what = mode === 'generate' ? 'new images' : (state.run?.sourceName ?? state.sourceName ?? 'no image chosen');
-  return {
-    key: 'header',
-    node: h(
-      'header',
-      { class: 'head' },
-      h('h1', {}, mode === 'generate' ? 'Generate' : 'Complete', h('span', { class: 'source' }, ` · ${what}`)),
-      h(
-        'p',
-        { class: 'model-line' },
-        icon('file-media'),
-        ' ',
-        state.model
-          ? `Model: ${state.model.label}, ${state.model.width}×${state.model.height} pixels. `
-          : state.noModel
-            ? h('span', { class: 'no-model' }, `${state.noModel} `)
-            : 'Model: the first image model the worker finds. ',
-        button('Settings', 'openSettings', { icon: 'settings-gear', secondary: true, title: 'Open the Concert image settings' }),
-      ),
-      statusLine(state.run),
-    ),
-  };
-}
-
-function numberField(
-  id: keyof ImageControls,
-  label: string,
-  value: number | string,
-  range: { min: number; max: number; step?: number },
-  help: string,
-  extra: Record<string, string> = {},
-): VNode {
-  return h(
-    'div',
-    { class: `field field-${id}` },
-    h('label', { for: id }, label),
-    h('input', {
-      type: 'number',
-      id,
-      class: 'num',
-      min: range.min,
-      max: range.max,
-      step: range.step ?? 1,
-      value: typeof value === 'number' ? formatNumber(value) : value,
-      'data-control': id,
-      'data-key': id,
-      'aria-describedby': `${id}-help`,
-      ...extra,
-    }),
-    h('span', { id: `${id}-help`, class: 'hint' }, help),
-  );
+  return panelHeader({
+    heading: mode === 'generate' ? 'Generate' : 'Complete',
+    source: mode === 'generate' ? 'new images' : (state.run?.sourceName ?? state.sourceName ?? 'no image chosen'),
+    model: state.model
+      ? `Model: ${state.model.label}, ${state.model.width}×${state.model.height} pixels. `
+      : state.noModel
+        ? h('span', { class: 'no-model' }, `${state.noModel} `)
+        : 'Model: the first image model the worker finds. ',
+    settingsTitle: 'Open the Concert image settings',
+    status: statusLine(state.run),
+  });
 }
 
 /** What the ratio slider says: the share, and the patches it keeps once the image's geometry is known. */
@@ -238,29 +171,7 @@ function formSection(state: ImagesViewState, ui: ImagesViewUiState): Section {
         'div',
         { class: 'fields' },
         numberField('samples', 'Samples', c.samples, L.samples, 'Images per run, sampled as one batch.'),
-        numberField('temperature', 'Temperature', c.temperature, L.temperature, 'Higher is more varied.'),
-        numberField('topP', 'Top-p', c.topP, L.topP, '1 keeps every byte.'),
-        numberField('topK', 'Top-k', c.topK, L.topK, '0 turns top-k off.'),
-        h(
-          'div',
-          { class: 'field field-seed' },
-          h('label', { for: 'seed' }, 'Seed'),
-          h('input', {
-            type: 'number',
-            id: 'seed',
-            class: 'num',
-            min: L.seed.min,
-            max: L.seed.max,
-            step: 1,
-            value: c.seed === undefined ? '' : String(c.seed),
-            placeholder: 'random',
-            'data-control': 'seed',
-            'data-key': 'seed',
-            'aria-describedby': 'seed-help',
-          }),
-          button('New Seed', 'newSeed', { icon: 'sync', secondary: true, title: 'Pick a new random seed' }),
-          h('span', { id: 'seed-help', class: 'hint' }, 'Same seed and settings give the same images; empty picks a new one each run.'),
-        ),
+        ...samplingFields(c, 'the same images'),
       ),
       h(
         'div',
@@ -368,7 +279,7 @@ function sampleCard(sample: ImageSampleView, run: ImagesRunView, url: ImageUrl):
           ? h('span', { class: 'badge bad', title: sample.problem }, icon('warning'), ' not decodable')
           : h('span', { class: 'hint' }, verdict),
     ),
-    sample.savedAs && h('div', { class: 'saved hint' }, icon('check'), ` saved as ${sample.savedAs}`),
+    savedLine(sample.savedAs),
     done &&
       button('Save', 'save', {
         icon: 'save',
@@ -391,38 +302,22 @@ function gallerySection(run: ImagesRunView, url: ImageUrl): Section {
       h('h2', { id: 'h-gallery' }, run.mode === 'complete' ? 'Completions' : 'Generated images', h('span', { class: 'hint' }, count)),
       h('ol', { class: 'samples', 'aria-busy': run.status === 'running' ? 'true' : undefined }, ...run.samples.map((x) => sampleCard(x, run, url))),
       done &&
-        h(
-          'div',
-          { class: 'actions', role: 'group', 'aria-label': 'Save the images' },
-          run.mode === 'complete' &&
-            button('Save All Next to Image', 'save', {
-              icon: 'save-all',
-              key: 'btn:save:all:source',
-              data: { where: 'source' },
+        saveAllButtons({
+          ...(run.mode === 'complete' && {
+            nextTo: {
+              label: 'Save All Next to Image',
               title: `Write every sample as .jpg next to ${run.sourceName ?? 'the image'} (never over an existing file)`,
-            }),
-          button('Save All to Folder…', 'save', {
-            icon: 'folder',
-            secondary: run.mode === 'complete',
-            key: 'btn:save:all:folder',
-            data: { where: 'folder' },
-            title: 'Write every sample as .jpg into a folder you choose',
+            },
           }),
-        ),
+          folderTitle: 'Write every sample as .jpg into a folder you choose',
+          ariaLabel: 'Save the images',
+        }),
     ),
   };
 }
 
 function recordSection(rows: { name: string; value: string }[], ui: ImagesViewUiState): Section {
-  return {
-    key: 'record',
-    node: h(
-      'details',
-      { class: 'record', 'data-ui': 'record', open: ui.recordOpen },
-      h('summary', { 'data-key': 'summary:record' }, 'Run record'),
-      h('dl', { class: 'facts' }, ...rows.flatMap((r) => [h('dt', {}, r.name), h('dd', {}, r.value)])),
-    ),
-  };
+  return record(rows, ui.recordOpen);
 }
 
 /** The whole panel, top to bottom. */
