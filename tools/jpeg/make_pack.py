@@ -2,7 +2,7 @@
 """Writes the bundled JPEG-LM pack models/concert-jpeg-32: MODEL_CARD.md from the checkpoint's run record, the data
 manifest, eval.json and parity.json, then the pack with tools/pack.py plus the `codec` block (src/runtime/manifest.ts;
 tools/pack.py knows no codec block, so it is added to the manifest it wrote, as tools/jpeg/make_test_pack.py does)
-and the sample grid samples.png (listed in files with its hash).
+and the sample grid, written to docs/media/<id>-samples.png (outside the pack: every pack byte ships in each VSIX).
 
     /usr/bin/python3 tools/jpeg/make_pack.py --ckpt data/build/ckpt/jpeg-32/final.pt \
         --work data/build/export/concert-jpeg-32 --out models/concert-jpeg-32
@@ -55,8 +55,8 @@ def card(ck: dict, ev: dict, par: dict, man: dict, onnx_bytes: int, sig: dict, e
              "where restart markers and EOI go) but its entropy-coded data is close to noise (see the bits per byte "
              "below), so completions below the kept rows are mostly blocky noise, not continuations of the image. Use it "
              "to exercise the pipeline (and with the grammar constraint); a better model needs far more compute.\n")
-    L.append("![samples](samples.png)\n")
-    L.append(f"`samples.png`: {ev.get('grid', {}).get('layout', '')}. Samples are unconstrained (no grammar constraint), "
+    L.append("![samples](../../docs/media/concert-jpeg-32-samples.png)\n")
+    L.append(f"`docs/media/concert-jpeg-32-samples.png` (kept out of the pack, so out of the VSIX): {ev.get('grid', {}).get('layout', '')}. Samples are unconstrained (no grammar constraint), "
              f"temperature {ev['sampling']['temperature']}, top-k {ev['sampling']['top_k']}, seed {ev['sampling']['seed']}; "
              "shown 2× enlarged.\n")
     L.append("## Stream and tokens\n")
@@ -123,7 +123,7 @@ def card(ck: dict, ev: dict, par: dict, man: dict, onnx_bytes: int, sig: dict, e
         L.append("The shipped 4-bit model beside the float32 model it was quantised from (the same checkpoint, `tools/jpeg/eval.py` "
                  "with the same seed on both). The validation figures are deterministic; the sampled rates come from "
                  "different random draws (the two models' distributions differ slightly), so a difference of a few samples "
-                 "there is within sampling noise. `samples.png` shows the 4-bit model.\n")
+                 "there is within sampling noise. The sample grid shows the 4-bit model.\n")
         v32 = ev32["validation"]
         k32 = ev32.get("validation_by_kind", {})
         L.append("| | 4-bit (shipped) | float32 |\n|---|---|---|")
@@ -176,8 +176,8 @@ def card(ck: dict, ev: dict, par: dict, man: dict, onnx_bytes: int, sig: dict, e
     L.append("- Not evaluated for safety or bias; generated images are not meant for any decision.\n")
     L.append("## Licence\n")
     L.append("Weights: MIT (the project's licence). Training images: CC0 / public-domain photos of scikit-image's sample data, "
-             "public-domain Open Clip Art, procedural images; none is shipped in the pack except the sample grid, which "
-             "shows held-out CC0/public-domain images and generated samples.\n")
+             "public-domain Open Clip Art, procedural images; none is shipped in the pack; the sample grid (docs/media, not "
+             "in the pack) shows held-out CC0/public-domain images and generated samples.\n")
     L.append("## Reproduce\n")
     L.append("```\n"
              "/usr/bin/python3 tools/jpeg/data.py                      # data/build/jpeg (apt-get download + dpkg -x, no install)\n"
@@ -239,12 +239,12 @@ def main(argv=None):
                     **({"quantization": par["quantization"]} if par.get("quantization") else {}),
                     **({"valBitsPerByteFp32": ev32["validation"]["bits_per_byte"]} if par.get("quantization") and ev32 else {})},
     )
-    # tools/pack.py knows neither the codec block nor extra files: add both to the manifest it wrote.
+    # The sample grid goes to docs/media, not into the pack: every pack byte ships in each VSIX (80 MiB budget).
     if os.path.exists(w("samples.png")):
-        shutil.copyfile(w("samples.png"), os.path.join(a.out, "samples.png"))
-        p = os.path.join(a.out, "samples.png")
-        m["files"]["samples.png"] = {"sha256": pack.sha256_file(p), "bytes": os.path.getsize(p)}
-        m["files"] = dict(sorted(m["files"].items()))
+        docs_media = os.path.join(ROOT, "docs", "media")
+        os.makedirs(docs_media, exist_ok=True)
+        shutil.copyfile(w("samples.png"), os.path.join(docs_media, f"{a.id}-samples.png"))
+    # tools/pack.py knows no codec block: it is added to the manifest it wrote.
     m["codec"] = codec_block()
     assert m["codec"]["maxTokens"] == c["max_positions"]
     with open(os.path.join(a.out, pack.MANIFEST), "w", encoding="utf-8") as f:
