@@ -2,12 +2,14 @@
  * P2: CAD ÷ plain decoding of the same number of tokens on the bundled causal LM (greedy, no stop tokens, so every
  * variant decodes exactly `tokens` tokens), the summary prompt of a 70-token document:
  *   plain    — decodeRecipe with the document prompt alone
- *   batched  — CAD as Concert runs it: both prompts as one batch of two rows
+ *   batched  — CAD as Concert runs it (decodeCad, α = 0.5, as the worker's CAD job calls it): both prompts as one
+ *              batch of two rows
  *   twoPass  — CAD with the same engine loop over a model that runs each row as its own batch (bench/lib/rowByRow.ts)
  * The three run interleaved; the ratio is batched ÷ plain (Concert's path), two passes ÷ plain beside it.
  */
 import * as path from 'node:path';
-import { decodeRecipe, type RecipeTerm } from '../../src/engine/autoregressive';
+import { decodeRecipe } from '../../src/engine/autoregressive';
+import { decodeCad } from '../../src/engine/cad';
 import { loadLanguageModel } from '../../src/runtime/languageModel';
 import { SessionCache } from '../../src/runtime/ort';
 import { validatePack } from '../../src/runtime/packs';
@@ -29,18 +31,19 @@ export async function benchCad(ctx: BenchContext, tokensOverride?: number): Prom
   const withoutContext = renderPieces(t.no_context!, { document: '' }, model.tok);
   const tokens = tokensOverride ?? (ctx.quick ? 8 : 64);
   const greedy = { mode: 'greedy' } as const;
-  const cad: RecipeTerm[] = [
-    { prompt: withContext, weight: 1.5, label: 'context' },
-    { prompt: withoutContext, weight: -0.5, label: 'no context' },
-  ];
   const rowByRow = new RowByRowLM(model.lm);
-  const decode = (lm: typeof model.lm | RowByRowLM, terms: RecipeTerm[]) => () =>
-    decodeRecipe(lm, { terms, decoding: greedy, maxTokens: tokens, seed: 0, stopTokens: [] }).then(() => undefined);
+  const plain = () =>
+    decodeRecipe(model.lm, { terms: [{ prompt: withContext, weight: 1, label: 'plain' }], decoding: greedy, maxTokens: tokens, seed: 0, stopTokens: [] }).then(
+      () => undefined,
+    );
+  // (1 + α)·context − α·no context with α = 0.5: weights 1.5 and −0.5.
+  const cad = (lm: typeof model.lm | RowByRowLM) => () =>
+    decodeCad(lm, { withContext, withoutContext, alpha: 0.5, decoding: greedy, maxTokens: tokens, seed: 0, stopTokens: [] }).then(() => undefined);
   const r = await interleave(
     {
-      plain: decode(model.lm, [{ prompt: withContext, weight: 1, label: 'plain' }]),
-      batched: decode(model.lm, cad),
-      twoPass: decode(rowByRow, cad),
+      plain,
+      batched: cad(model.lm),
+      twoPass: cad(rowByRow),
     },
     ctx.repeats,
   );

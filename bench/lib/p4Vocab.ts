@@ -4,11 +4,13 @@
  * synthetic 50k-vocabulary graphs (bench/lib/synthetic.ts) with the bundled models' hidden size.
  *   diffusion: decodeDiffusion, one term, sampling projection top-p 0.95: (wall − time in the model) ÷ wall
  *   CAD (AR): decodeRecipe, two terms, sampling top-p 0.9: (wall − time in the model) ÷ wall
+ * The details add this process's CPU time per step (JS and ONNX Runtime's threads together), steadier than wall time
+ * on a shared machine.
  */
 import { decodeRecipe } from '../../src/engine/autoregressive';
 import { decodeDiffusion } from '../../src/engine/diffusion/decode';
 import { ort } from '../../src/runtime/ort';
-import { median, round } from './measure';
+import { cpuMs, median, round } from './measure';
 import { SyntheticCausalLM, SyntheticDiffusionLM, causalStepGraph, denoiserGraph, sessionOptions } from './synthetic';
 import type { BenchContext, BenchRow } from './types';
 
@@ -26,6 +28,7 @@ export async function benchVocabShare(ctx: BenchContext): Promise<BenchRow[]> {
   const steps = ctx.quick ? 4 : 20;
   const diffusionRun = async () => {
     dlm.modelMs = 0;
+    const c0 = cpuMs();
     const t0 = performance.now();
     await decodeDiffusion(dlm, {
       terms: [{ context: Int32Array.of(1, 2, 3), weight: 1, label: 'c' }],
@@ -35,7 +38,7 @@ export async function benchVocabShare(ctx: BenchContext): Promise<BenchRow[]> {
       seed: 1,
     });
     const wall = performance.now() - t0;
-    return { wall, js: wall - dlm.modelMs };
+    return { wall, js: wall - dlm.modelMs, cpu: cpuMs() - c0 };
   };
   await diffusionRun();
   const d = [];
@@ -49,7 +52,15 @@ export async function benchVocabShare(ctx: BenchContext): Promise<BenchRow[]> {
     goal: 0.1,
     numerator: `${dJs.toFixed(2)} ms/step in JS`,
     denominator: `${dStep.toFixed(2)} ms/step`,
-    detail: { vocab: P4_VOCAB, hidden: hidden, blockSize: BLOCK, steps, msPerStep: round(dStep, 2), jsMsPerStep: round(dJs, 2) },
+    detail: {
+      vocab: P4_VOCAB,
+      hidden: hidden,
+      blockSize: BLOCK,
+      steps,
+      msPerStep: round(dStep, 2),
+      jsMsPerStep: round(dJs, 2),
+      cpuMsPerStep: round(median(d.map((r) => r.cpu)) / steps, 2),
+    },
   });
   await den.release();
 
@@ -58,6 +69,7 @@ export async function benchVocabShare(ctx: BenchContext): Promise<BenchRow[]> {
   const tokens = ctx.quick ? 4 : 32;
   const arRun = async () => {
     clm.modelMs = 0;
+    const c0 = cpuMs();
     const t0 = performance.now();
     await decodeRecipe(clm, {
       terms: [
@@ -70,7 +82,7 @@ export async function benchVocabShare(ctx: BenchContext): Promise<BenchRow[]> {
       stopTokens: [],
     });
     const wall = performance.now() - t0;
-    return { wall, js: wall - clm.modelMs };
+    return { wall, js: wall - clm.modelMs, cpu: cpuMs() - c0 };
   };
   await arRun();
   const a = [];
@@ -84,7 +96,14 @@ export async function benchVocabShare(ctx: BenchContext): Promise<BenchRow[]> {
     goal: 0.1,
     numerator: `${aJs.toFixed(2)} ms/token in JS`,
     denominator: `${aStep.toFixed(2)} ms/token`,
-    detail: { vocab: P4_VOCAB, hidden: hidden, tokens, msPerToken: round(aStep, 2), jsMsPerToken: round(aJs, 2) },
+    detail: {
+      vocab: P4_VOCAB,
+      hidden: hidden,
+      tokens,
+      msPerToken: round(aStep, 2),
+      jsMsPerToken: round(aJs, 2),
+      cpuMsPerToken: round(median(a.map((r) => r.cpu)) / tokens, 2),
+    },
   });
   await step.release();
   return rows;

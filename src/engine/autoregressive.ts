@@ -4,7 +4,7 @@
  * Plain decoding is a one-term recipe; CAD is (context, 1+α) and (no context, −α).
  */
 import { CancelledError, ContextTooLongError, EngineInputError } from './errors';
-import { combine, logSoftmaxAt, pickToken, validateDecoding, type Decoding } from './logits';
+import { combine, logSoftmaxAt, pickToken, pickTokenLogProb, validateDecoding, type Decoding } from './logits';
 import type { CausalLM } from './models';
 import { Rng } from './random';
 
@@ -19,7 +19,10 @@ export interface GeneratedToken {
   id: number;
   /** log p(token) under each term's own (un-combined) distribution, in term order. */
   termLogProbs: number[];
-  /** log p(token) under the combined, projected distribution before sampling (log-softmax of the combination). */
+  /**
+   * log p(token) under the combined, projected distribution before sampling (log-softmax of the combination); NaN
+   * when the caller asked not to compute it (`ArOptions.combinedLogProb: false`).
+   */
   combinedLogProb: number;
 }
 
@@ -38,6 +41,11 @@ export interface ArOptions {
    * `cad.ts`). Without it the step is `combine(rows, weights)` exactly.
    */
   combine?: (rows: readonly Float32Array[], index: number) => Float32Array;
+  /**
+   * Whether to compute `GeneratedToken.combinedLogProb` (default true). A caller that does not read it (CAD reports
+   * the rows' own log-probabilities) saves a log-normaliser over the vocabulary per token; the tokens are the same.
+   */
+  combinedLogProb?: boolean;
 }
 
 export interface ArResult {
@@ -94,14 +102,20 @@ export async function decodeRecipe(lm: CausalLM, o: ArOptions): Promise<ArResult
   );
   // One term of weight 1 is its own combination (0 + 1·x = x exactly): no copy, and its log-normaliser serves both.
   const single = !o.combine && weights.length === 1 && weights[0] === 1;
+  const withCombined = o.combinedLogProb ?? true;
+  /** The weighted sum of the rows, rewritten every step (it does not outlive the step). */
+  let sum: Float32Array | undefined;
   for (let i = 0; i < o.maxTokens; i++) {
     check();
-    const combined = o.combine ? o.combine(logits, i) : single ? logits[0]! : combine(logits, weights);
-    const id = pickToken(combined, o.decoding, rng);
+    const combined = o.combine ? o.combine(logits, i) : single ? logits[0]! : combine(logits, weights, (sum ??= new Float32Array(logits[0]!.length)));
+    // The token and its log-probability under the combination (log-softmax at the token; one set of exponentials for
+    // both at temperature 1), unless nobody reads the latter.
+    const { id, logProb } =
+      single || withCombined ? pickTokenLogProb(combined, o.decoding, rng) : { id: pickToken(combined, o.decoding, rng), logProb: Number.NaN };
     if (stops.has(id)) return { tokens, stoppedBy: 'stop-token' };
     // What is reported about the token needs one log-normaliser per row, not a log-softmax array each.
-    const termLogProbs = logits.map((l) => logSoftmaxAt(l, id));
-    const token: GeneratedToken = { id, termLogProbs, combinedLogProb: single ? termLogProbs[0]! : logSoftmaxAt(combined, id) };
+    const termLogProbs = single ? [logProb] : logits.map((l) => logSoftmaxAt(l, id));
+    const token: GeneratedToken = { id, termLogProbs, combinedLogProb: withCombined ? logProb : Number.NaN };
     tokens.push(token);
     o.onToken?.(token, i);
     if (i === o.maxTokens - 1) break;

@@ -39,11 +39,14 @@ export function cadStep(alpha: number, o: CadStepOptions, alphas: number[]): ArO
   const beta = o.plausibility ?? 0;
   checkPlausibility(beta);
   if (beta === 0 && !o.adaptive) return undefined;
+  /** The step's combination, rewritten every step (decodeRecipe does not keep it past the step). */
+  let out: Float32Array | undefined;
   return (rows, step) => {
     const [c, x] = rows as [Float32Array, Float32Array];
     const a = o.adaptive ? alpha * jsdBitsOfLogits(c, x) : alpha;
     alphas[step] = a;
-    return applyPlausibility(combine([c, x], [1 + a, -a]), c, beta);
+    if (out?.length !== c.length) out = new Float32Array(c.length);
+    return applyPlausibility(combine([c, x], [1 + a, -a], out), c, beta);
   };
 }
 
@@ -121,6 +124,8 @@ export async function decodeCad(
   const r = await decodeRecipe(lm, {
     ...rest,
     terms,
+    // CAD reports each row's log-probability of the token, not the combination's.
+    combinedLogProb: false,
     ...(step && { combine: step }),
     ...(onToken && { onToken: (t, i) => onToken(toCadToken(t, alphaAt(i)), i) }),
   });

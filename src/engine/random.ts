@@ -33,13 +33,16 @@ export class SeededNoise {
   constructor(readonly seed: number) {}
   gaussian(out: Float32Array, std: number, at: { block: number; step: number }): void {
     const stream = (Math.imul(at.block + 1, 0x9e3779b1) ^ (at.step + 1)) >>> 0;
-    for (let i = 0; i < out.length; i += 2) {
+    // uniformAt(seed, stream, i) = mix32(base ^ i): the hash of (seed, stream) is the same for every index.
+    const base = mix32(mix32(this.seed >>> 0) ^ stream);
+    const n = out.length;
+    for (let i = 0; i < n; i += 2) {
       // 1 - u keeps the logarithm finite.
-      const u1 = 1 - uniformAt(this.seed, stream, i);
-      const u2 = uniformAt(this.seed, stream, i + 1);
+      const u1 = 1 - mix32(base ^ i) / 4294967296;
+      const u2 = mix32(base ^ (i + 1)) / 4294967296;
       const r = Math.sqrt(-2 * Math.log(u1));
       out[i] = std * r * Math.cos(2 * Math.PI * u2);
-      if (i + 1 < out.length) out[i + 1] = std * r * Math.sin(2 * Math.PI * u2);
+      if (i + 1 < n) out[i + 1] = std * r * Math.sin(2 * Math.PI * u2);
     }
   }
 }

@@ -240,10 +240,12 @@ def main(argv=None):
                     **({"valBitsPerByteFp32": ev32["validation"]["bits_per_byte"]} if par.get("quantization") and ev32 else {})},
     )
     # The sample grid goes to docs/media, not into the pack: every pack byte ships in each VSIX (80 MiB budget).
+    # (A pack written elsewhere, e.g. by the smoke test, gets its grid beside the pack folder instead.)
     if os.path.exists(w("samples.png")):
-        docs_media = os.path.join(ROOT, "docs", "media")
-        os.makedirs(docs_media, exist_ok=True)
-        shutil.copyfile(w("samples.png"), os.path.join(docs_media, f"{a.id}-samples.png"))
+        in_models = os.path.abspath(a.out).startswith(os.path.join(ROOT, "models") + os.sep)
+        grid_dir = os.path.join(ROOT, "docs", "media") if in_models else os.path.dirname(os.path.abspath(a.out))
+        os.makedirs(grid_dir, exist_ok=True)
+        shutil.copyfile(w("samples.png"), os.path.join(grid_dir, f"{a.id}-samples.png"))
     # tools/pack.py knows no codec block: it is added to the manifest it wrote.
     m["codec"] = codec_block()
     assert m["codec"]["maxTokens"] == c["max_positions"]

@@ -182,6 +182,16 @@ function validate(lm: DiffusionLM, o: DiffusionOptions): void {
 
 const SUPPRESSED = -1e9;
 
+/** acc += w · row (float32 stores), elementwise: the hot loops of a step live in small functions V8 optimises alone. */
+function accumulate(acc: Float32Array, w: number, row: Float32Array): void {
+  for (let i = 0; i < acc.length; i++) acc[i]! += w * row[i]!;
+}
+
+/** x = signal · projected + spread · z, elementwise. */
+function renoise(x: Float32Array, signal: number, projected: Float32Array, spread: number, z: Float32Array): void {
+  for (let i = 0; i < x.length; i++) x[i] = signal * projected[i]! + spread * z[i]!;
+}
+
 /** Cuts `context` in place to at most `limit` tokens: its first `head` tokens and the latest ones. */
 export function slideWindow(context: number[], head: number, limit: number): void {
   if (context.length > limit) context.splice(head, context.length - limit);
@@ -228,6 +238,8 @@ export async function decodeDiffusion(lm: DiffusionLM, o: DiffusionOptions): Pro
 
   const z = new Float32Array(B * V);
   const projected = new Float32Array(B * V);
+  /** The weighted sum of a step's rows, rewritten every step (what outlives the step is copied or re-assigned). */
+  const sum = new Float32Array(B * V);
   for (let block = 0; block < blocks; block++) {
     check();
     if (o.slide) for (const [i, c] of contexts.entries()) slideWindow(c, o.slide.keepHead, (o.terms[i]!.lm ?? lm).maxContext - B);
@@ -266,12 +278,12 @@ export async function decodeDiffusion(lm: DiffusionLM, o: DiffusionOptions): Pro
         if (selfConds[gi] && !combinedSelfCond) selfConds[gi] = out;
         for (const [j, r] of g.rows.entries()) outs[r] = out.subarray(j * B * V, (j + 1) * B * V);
       }
-      combined = new Float32Array(B * V);
+      combined = sum.fill(0);
       for (let r = 0; r < rows; r++) {
         const w = weights[r]!;
         const out = outs[r];
         if (w === 0 || !out) continue;
-        for (let i = 0; i < B * V; i++) combined[i]! += w * out[i]!;
+        accumulate(combined, w, out);
       }
       if (combinedSelfCond) for (const sc of selfConds) if (sc) for (let off = 0; off < sc.length; off += B * V) sc.set(combined, off);
       if (o.suppress) for (let b = 0; b < B; b++) for (const tok of o.suppress) combined[b * V + tok] = SUPPRESSED;
@@ -285,9 +297,7 @@ export async function decodeDiffusion(lm: DiffusionLM, o: DiffusionOptions): Pro
       const a = alphaBar(t - 1, T);
       // A multi-hot projection is not one token per position: those steps have no recipe.
       recipe = noiseSeed !== undefined && o.projection.kind === 'sample' ? { seed: noiseSeed, at: { block, step: t }, alphaBar: a, tokens: chosen } : undefined;
-      const signal = Math.sqrt(a);
-      const spread = Math.sqrt(1 - a);
-      for (let i = 0; i < x.length; i++) x[i] = signal * projected[i]! + spread * z[i]!;
+      renoise(x, Math.sqrt(a), projected, Math.sqrt(1 - a), z);
     }
     // The released block is the argmax of the last step's (guided) logits, as in the official code.
     const released = argmaxRows(combined, B, V);

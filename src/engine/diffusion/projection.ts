@@ -36,9 +36,9 @@ function nucleus(logits: Float32Array, offset: number, V: number, topP: number):
     nucleusProbs = new Float64Array(V);
   }
   const exps = scratch;
-  let sum = 0;
-  for (let v = 0; v < V; v++) sum += exps[v] = Math.exp(logits[offset + v]! - max);
   if (topP >= 1) {
+    let sum = 0;
+    for (let v = 0; v < V; v++) sum += exps[v] = Math.exp(logits[offset + v]! - max);
     // The whole vocabulary is the nucleus: no order needed.
     nucleusIds[0] = best;
     for (let v = 0, j = 1; v < V; v++) if (v !== best) nucleusIds[j++] = v;
@@ -49,16 +49,11 @@ function nucleus(logits: Float32Array, offset: number, V: number, topP: number):
   // the bin where the mass reaches p (with a margin far above rounding); the candidates are every token at least as
   // probable as the least probable token of the bins up to it — a prefix of the sorted order that holds more than p,
   // so the walk below stops inside it exactly where it would over the whole sorted vocabulary. Only the candidates
-  // (typically the nucleus and one bin) are sorted, without a comparator (logits.ts sortByValueDesc).
+  // (typically the nucleus and one bin) are sorted, without a comparator (logits.ts sortByValueDesc). The exponentials,
+  // their sum (in index order) and the histogram are one pass.
   binMass.fill(0);
   binMin.fill(Infinity);
-  for (let v = 0; v < V; v++) {
-    const d = (max - logits[offset + v]!) * BIN_SCALE;
-    const b = d < BINS - 1 ? d | 0 : BINS - 1;
-    const e = exps[v]!;
-    binMass[b]! += e;
-    if (e < binMin[b]!) binMin[b] = e;
-  }
+  const sum = expsAndHistogram(logits, offset, V, max, exps);
   const target = topP * sum * (1 + 1e-9);
   let acc = 0;
   let lo = Infinity;
@@ -69,11 +64,16 @@ function nucleus(logits: Float32Array, offset: number, V: number, topP: number):
   }
   if (candidates.length < V) candidates = new Int32Array(V);
   let n = 0;
-  for (let v = 0; v < V; v++) if (exps[v]! >= lo) candidates[n++] = v;
+  // Branch-free: in a flat distribution most tokens are candidates, in no predictable pattern.
+  for (let v = 0; v < V; v++) {
+    candidates[n] = v;
+    n += +(exps[v]! >= lo);
+  }
   const sorted = sortByValueDesc(candidates.subarray(0, n), exps, logits.subarray(offset, offset + V));
   let kept = 0;
   let before = 0;
-  for (const v of sorted) {
+  for (let j = 0; j < n; j++) {
+    const v = sorted[j]!;
     if (kept > 0 && !(before < topP)) break;
     const p = exps[v]! / sum;
     nucleusIds[kept] = v;
@@ -81,6 +81,25 @@ function nucleus(logits: Float32Array, offset: number, V: number, topP: number):
     before += p;
   }
   return { ids: nucleusIds.subarray(0, kept), probs: nucleusProbs.subarray(0, kept) };
+}
+
+/**
+ * exps[v] = exp(x[v] − max) over one position, their sum in index order, and the histogram of their mass by distance
+ * below the maximum (binMass, binMin: zeroed by the caller), in one pass.
+ */
+function expsAndHistogram(logits: Float32Array, offset: number, V: number, max: number, exps: Float64Array): number {
+  let sum = 0;
+  for (let v = 0; v < V; v++) {
+    const x = logits[offset + v]!;
+    const e = Math.exp(x - max);
+    exps[v] = e;
+    sum += e;
+    const d = (max - x) * BIN_SCALE;
+    const b = d < BINS - 1 ? d | 0 : BINS - 1;
+    binMass[b]! += e;
+    if (e < binMin[b]!) binMin[b] = e;
+  }
+  return sum;
 }
 
 /** Projects `[rows·B, V]` logits into `out` (same shape) with values ±K; returns the chosen token per position. */
