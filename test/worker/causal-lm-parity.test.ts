@@ -16,6 +16,7 @@ import { compareOutputs, feedsFor, loadGolden, maxAbsDiff, tensor, type Golden, 
 for (const [PACK_ID, KIND] of [
   ['concert-lm-small', 'causal-lm'],
   ['concert-jpeg-32', 'codec-lm'],
+  ['concert-avc-32', 'codec-lm'],
 ] as const) {
   const packDir = fileURLToPath(new URL(`../../models/${PACK_ID}/`, import.meta.url));
   const golden = loadGolden<Golden>(new URL(`../fixtures/golden/${PACK_ID}/decoder.json`, import.meta.url));

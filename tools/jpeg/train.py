@@ -159,11 +159,16 @@ def parse_args(argv=None):
     return a
 
 
-def main(argv=None):
-    a = parse_args(argv)
+def main(argv=None, *, parse=None, load=None, evaluate_fn=None, script=None):
+    """The training run; the keyword hooks let another byte-stream pipeline reuse it (tools/video/train.py):
+    parse(argv) -> args, load(npz path) -> list of stream bytes, evaluate_fn(model, seqs, device) -> dict with "loss",
+    script = the path recorded as the command."""
+    parse, evaluate_fn, script = parse or parse_args, evaluate_fn or evaluate, script or __file__
+    load = load or (lambda path: load_streams(path)[0])
+    a = parse(argv)
     dev = start_run(a)
-    train_streams, _ = load_streams(os.path.join(a.data, "train.npz"))
-    val_streams, _ = load_streams(os.path.join(a.data, "val.npz"))
+    train_streams = load(os.path.join(a.data, "train.npz"))
+    val_streams = load(os.path.join(a.data, "val.npz"))
     too_long = sum(len(s) + 2 > a.seq_len for s in train_streams)
     train = [encode(s) for s in train_streams if len(s) + 2 <= a.seq_len]
     val = [encode(s) for s in val_streams if len(s) + 2 <= a.seq_len]
@@ -232,7 +237,7 @@ def main(argv=None):
                 f"trained {elapsed / 60:.1f} min progress {budget_progress(a, step, elapsed):.3f}")
             t_log, tok_log = time.time(), 0
         if step % a.eval_every == 0:
-            v = evaluate(model, eval_set, dev)
+            v = evaluate_fn(model, eval_set, dev)
             history.append({"step": step, "train_loss": round(loss.item(), 4), "val": v, "minutes": round(elapsed / 60, 2)})
             log(f"validation at step {step}: {v}")
         if time.time() - t_ckpt > a.ckpt_minutes * 60:
@@ -240,7 +245,7 @@ def main(argv=None):
             t_ckpt = time.time()
             log(f"checkpoint {last_path} (step {step})")
 
-    v = evaluate(model, val, dev)
+    v = evaluate_fn(model, val, dev)
     history.append({"step": step, "train_loss": round(loss.item(), 4), "val": v, "minutes": round(elapsed / 60, 2)})
     log(f"final validation ({len(val)} streams): {v}")
     save_last()
@@ -250,7 +255,7 @@ def main(argv=None):
         "wall_minutes_this_session": round((time.time() - run_start) / 60, 2), "history": history,
         "args": dict(vars(a)), "data": data_info, "init_from": init_info,
         "tokens": {"bos": BOS, "eos": EOS, "pad": PAD, "offset": OFFSET},
-        **run_record(__file__, ROOT, argv, a, dev),
+        **run_record(script, ROOT, argv, a, dev),
         "num_params": model.num_params(), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     atomic_save(final, final_path)
