@@ -71,6 +71,7 @@ export function videoJson(r: VideoRunResult, files: readonly { h264: string; mp4
       ...(files[i]!.mp4 && { mp4: files[i]!.mp4 }),
       decodable: s.decodable,
       decodedFrames: s.decodedFrames,
+      ...(s.previewFrames !== undefined && { previewFrames: s.previewFrames }),
       tokens: s.tokens,
       streamBytes: s.streamBytes,
       closingBytes: s.closingBytes,

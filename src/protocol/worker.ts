@@ -620,8 +620,10 @@ export interface VideoSampleResult {
   /** Bytes appended at the budget to close the stream (0 when the model finished the frames itself). */
   closingBytes: number;
   stoppedBy: 'complete' | 'stop-token' | 'max-tokens';
-  /** Frames the decoder produced from the whole clip (prompt frames included). */
+  /** Frames the clip decodes to (prompt frames included): the stream validator's count for a valid stream. */
   decodedFrames: number;
+  /** Set when the preview decoder produced another number of frames than `decodedFrames` (the previews then miss some). */
+  previewFrames?: number;
   /** Whether the clip decodes to promptFrames + frames frames and the validator accepts it. */
   decodable: boolean;
   problem?: string;

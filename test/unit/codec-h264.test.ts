@@ -278,6 +278,70 @@ describe('H264StreamValidator', () => {
     }
   });
 
+  it('checkpointed masks equal the re-parsing reference on every prefix of every fixture (frames, ends, refusals too)', () => {
+    // The default validator resumes parses at slice-data checkpoints and memoises masks; `checkpoints: false`
+    // re-parses the NAL unit from its start for every byte tried (the straightforward reference).
+    const hex = (m: Uint32Array) => Buffer.from(m.buffer).toString('hex');
+    for (const c of clips) {
+      const fast = new H264StreamValidator();
+      const ref = new H264StreamValidator({ checkpoints: false });
+      for (let i = 0; i <= c.data.length; i++) {
+        assert.equal(hex(fast.allowedNextBytes()), hex(ref.allowedNextBytes()), `${c.file} @${i}: mask`);
+        assert.equal(fast.frames, ref.frames, `${c.file} @${i}: frames`);
+        assert.equal(fast.canEnd(), ref.canEnd(), `${c.file} @${i}: canEnd`);
+        if (i % 61 === 0) {
+          for (let b = 0; b < 256; b++) {
+            const f = fast.clone();
+            const r = ref.clone();
+            assert.equal(f.feed(b), r.feed(b), `${c.file} @${i}: feed ${b}`);
+            assert.deepEqual(f.lastRejection, r.lastRejection, `${c.file} @${i}: rejection of ${b}`);
+          }
+          assert.deepEqual(fast.closingBytes('frame'), ref.closingBytes('frame'), `${c.file} @${i}: closing`);
+        }
+        if (i < c.data.length) assert.ok(fast.feed(c.data[i]!) && ref.feed(c.data[i]!), `${c.file} @${i}`);
+      }
+    }
+  });
+
+  it('checkpointed masks equal the reference on random walks under the mask, refusals and frame limits included', () => {
+    const random = rng(23);
+    const hex = (m: Uint32Array) => Buffer.from(m.buffer).toString('hex');
+    for (const name of ['box-navy', 'testsrc2-64x48', 'cellauto']) {
+      const c = byName(name);
+      const prompt = cutAfterFrames(c.data, 2);
+      for (let walk = 0; walk < 3; walk++) {
+        const start = new H264StreamValidator();
+        start.feedAll(prompt);
+        let fast = start.withMaxFrames(4);
+        const ref = new H264StreamValidator({ maxFrames: 4, checkpoints: false });
+        ref.feedAll(prompt);
+        for (let step = 0; step < 120 && !fast.isComplete(); step++) {
+          const mask = fast.allowedNextBytes();
+          assert.equal(hex(mask), hex(ref.allowedNextBytes()), `${name} walk ${walk} step ${step}`);
+          assert.equal(fast.isComplete(), ref.isComplete());
+          // A refused byte: the same refusal, and nothing changes.
+          const bad = (Math.floor(random() * 256) + step) & 255;
+          if (!maskHas(mask, bad)) {
+            assert.ok(!fast.feed(bad) && !ref.feed(bad));
+            assert.deepEqual(fast.lastRejection, ref.lastRejection);
+          }
+          const allowed = maskBytes(mask);
+          assert.ok(allowed.length > 0);
+          // Mostly small bytes (long runs of zero bits: the escapes, skips and trailing bits), sometimes any.
+          const b = random() < 0.3 ? allowed[0]! : allowed[Math.floor(random() * allowed.length)]!;
+          assert.ok(fast.feed(b) && ref.feed(b), `${name} walk ${walk} step ${step}: ${b}`);
+          assert.equal(fast.frames, ref.frames);
+          assert.equal(fast.canEnd(), ref.canEnd());
+          if (step % 40 === 39) {
+            fast = fast.clone();
+            assert.deepEqual(fast.closingBytes('fill'), ref.closingBytes('fill'));
+          }
+        }
+        assert.equal(fast.isComplete(), ref.isComplete());
+      }
+    }
+  });
+
   it('counts frames as they complete and stops at maxFrames', () => {
     const { data } = byName('box-navy');
     const d = describeStream(data);

@@ -9,7 +9,9 @@
  *    preferred valid value that starts with the bits seen (then the cheapest), its remaining bits are written to
  *    `generated`, and every later element is chosen the same way; slices end where the parser's policy says.
  * Every element is read with its constraints (a range and a predicate), so a prefix accepted in 'prefix' mode always
- * has a valid continuation of the element being read.
+ * has a valid continuation of the element being read. With `soft` set (`runParse` sets it in 'prefix' and 'final'
+ * modes), running out of bits and syntax errors are recorded in `stop` instead of thrown, and the parse runs out
+ * with zeros (exceptions cost microseconds each, and the validator's parses mostly end that way).
  */
 import { seCodeNum, seValue } from './bits';
 import type { Vlc, VlcEntry } from './tables';
@@ -69,6 +71,15 @@ export class SyntaxReader {
   readonly end: number;
   /** 'final' mode: position of the rbsp_stop_one_bit (the last 1 bit), −1 if there is none. */
   readonly stopBit: number;
+  /**
+   * Soft stops ('prefix' and 'final' modes, set by the parser where it is safe): where the reader would throw
+   * `NEED_MORE` or a `SyntaxFailure`, it records that in `stop`, sets `halted` and returns 0 instead; once halted,
+   * every read returns 0 at once (more_rbsp_data() false) and nothing more is recorded, so the parse runs out quickly
+   * and its caller reads the outcome from `stop` (throwing is slow: the validator's parses mostly end this way).
+   */
+  soft = false;
+  halted = false;
+  stop: SyntaxFailure | typeof NEED_MORE | undefined;
 
   constructor(
     private readonly data: Uint8Array,
@@ -93,6 +104,26 @@ export class SyntaxReader {
     throw new SyntaxFailure(message, at);
   }
 
+  /** `fail`, or in soft mode a recorded stop (returns 0). */
+  failSoft(message: string, at = this.pos): number {
+    if (!this.soft) throw new SyntaxFailure(message, at);
+    if (!this.halted) {
+      this.halted = true;
+      this.stop = new SyntaxFailure(message, at);
+    }
+    return 0;
+  }
+
+  /** Throws `NEED_MORE`, or in soft mode records it (returns 0). */
+  private needMore(): number {
+    if (!this.soft) throw NEED_MORE;
+    if (!this.halted) {
+      this.halted = true;
+      this.stop = NEED_MORE;
+    }
+    return 0;
+  }
+
   private bitAt(p: number): number {
     return (this.data[p >> 3]! >> (7 - (p & 7))) & 1;
   }
@@ -113,10 +144,10 @@ export class SyntaxReader {
    * [a, b] are the values that start with the bits seen. Returns the chosen value ('complete'), or throws.
    */
   private outOfBits(name: string, start: number, a: number, b: number, lo: number, hi: number, o: ElementOptions | undefined, n: number): number {
-    if (this.mode === 'final') this.fail(`the NAL unit ends inside ${name}`, start);
+    if (this.mode === 'final') return this.failSoft(`the NAL unit ends inside ${name}`, start);
     const v = pick(a, b, lo, hi, o);
-    if (v === undefined) this.fail(`no valid ${name} starts with these bits`, start);
-    if (this.mode === 'prefix') throw NEED_MORE;
+    if (v === undefined) return this.failSoft(`no valid ${name} starts with these bits`, start);
+    if (this.mode === 'prefix') return this.needMore();
     this.pos = this.end;
     this.emit(n > 0 ? v : v + 1, SyntaxReader.codeLength(n, v), this.end - start);
     this.generating = true;
@@ -124,8 +155,8 @@ export class SyntaxReader {
   }
 
   private check(name: string, v: number, lo: number, hi: number, o: ElementOptions | undefined, start: number): number {
-    if (v < lo || v > hi) this.fail(`${name} ${v} is out of range ${lo}…${hi}${o?.what ? ` (${o.what})` : ''}`, start);
-    if (o?.valid && !o.valid(v)) this.fail(`${name} ${v} is not allowed here${o.what ? ` (${o.what})` : ''}`, start);
+    if (v < lo || v > hi) return this.failSoft(`${name} ${v} is out of range ${lo}…${hi}${o?.what ? ` (${o.what})` : ''}`, start);
+    if (o?.valid && !o.valid(v)) return this.failSoft(`${name} ${v} is not allowed here${o.what ? ` (${o.what})` : ''}`, start);
     return v;
   }
 
@@ -138,6 +169,7 @@ export class SyntaxReader {
 
   /** u(n), n ≤ 32, with the range lo…hi. */
   u(n: number, name: string, lo = 0, hi = 2 ** n - 1, o?: ElementOptions): number {
+    if (this.halted) return 0;
     if (this.generating) return this.choose(name, lo, hi, o, n);
     const start = this.pos;
     if (start + n <= this.end) {
@@ -161,16 +193,17 @@ export class SyntaxReader {
 
   /** ue(v) with the range lo…hi. */
   ue(name: string, lo = 0, hi = 2 ** 32 - 2, o?: ElementOptions): number {
+    if (this.halted) return 0;
     if (this.generating) return this.choose(name, lo, hi, o, 0);
     const start = this.pos;
     let zeros = 0;
     while (this.pos < this.end && this.bitAt(this.pos) === 0) {
       this.pos++;
-      if (++zeros > 31) this.fail(`${name}: exp-Golomb code longer than 32 bits`, start);
+      if (++zeros > 31) return this.failSoft(`${name}: exp-Golomb code longer than 32 bits`, start);
     }
     if (this.pos >= this.end) {
       // Only zeros so far: any value with at least this many leading zeros.
-      if (2 ** zeros - 1 > hi) this.fail(`${name}: no value ≤ ${hi} has ${zeros} leading zeros`, start);
+      if (2 ** zeros - 1 > hi) return this.failSoft(`${name}: no value ≤ ${hi} has ${zeros} leading zeros`, start);
       return this.outOfBits(name, start, 2 ** zeros - 1, 2 ** 32 - 2, lo, hi, o, 0);
     }
     this.pos++;
@@ -191,6 +224,7 @@ export class SyntaxReader {
 
   /** se(v) with the range lo…hi (lo ≤ 0 ≤ hi); values other than those of `o.prefer` are not preferred. */
   se(name: string, lo: number, hi: number, o?: ElementOptions): number {
+    if (this.halted) return 0;
     const kMax = Math.max(2 * hi - 1, -2 * lo, 0);
     // Fast path: a whole code in the data, no predicate.
     if (!this.generating && !o?.valid) {
@@ -206,7 +240,7 @@ export class SyntaxReader {
         let s = 0;
         for (let i = 0; i < zeros; i++) s = s * 2 + this.bitAt(this.pos++);
         const v = seValue(2 ** zeros - 1 + s);
-        if (v < lo || v > hi) this.fail(`${name} ${v} is out of range ${lo}…${hi}${o?.what ? ` (${o.what})` : ''}`, start);
+        if (v < lo || v > hi) return this.failSoft(`${name} ${v} is out of range ${lo}…${hi}${o?.what ? ` (${o.what})` : ''}`, start);
         return v;
       }
       this.pos = save;
@@ -232,6 +266,12 @@ export class SyntaxReader {
     return !o?.valid || o.valid(e.value);
   }
 
+  private static anyEntry(o: ElementOptions | undefined, entries: readonly VlcEntry[]): boolean {
+    if (!o?.valid) return entries.length > 0;
+    for (const e of entries) if (o.valid(e.value)) return true;
+    return false;
+  }
+
   private static bestEntry(o: ElementOptions | undefined, entries: readonly VlcEntry[]): VlcEntry | undefined {
     for (const v of o?.prefer ?? []) {
       const e = entries.find((x) => x.value === v);
@@ -244,6 +284,7 @@ export class SyntaxReader {
 
   /** A code word of a VLC table. */
   vlc(table: Vlc, o?: ElementOptions): number {
+    if (this.halted) return 0;
     if (this.generating) {
       const e = SyntaxReader.bestEntry(o, table.entries);
       if (!e) this.fail(`internal: no valid ${table.name} to choose`);
@@ -257,21 +298,24 @@ export class SyntaxReader {
     for (;;) {
       const v = leaf[node]!;
       if (v >= 0) {
-        if (o?.valid && !o.valid(v)) this.fail(`${table.name}: code for ${v} is not allowed here${o.what ? ` (${o.what})` : ''}`, start);
+        if (o?.valid && !o.valid(v)) return this.failSoft(`${table.name}: code for ${v} is not allowed here${o.what ? ` (${o.what})` : ''}`, start);
         return v;
       }
       if (this.pos >= this.end) {
-        if (this.mode === 'final') this.fail(`the NAL unit ends inside ${table.name}`, start);
+        if (this.mode === 'final') return this.failSoft(`the NAL unit ends inside ${table.name}`, start);
+        if (this.mode === 'prefix') {
+          if (!SyntaxReader.anyEntry(o, table.under[node]!)) return this.failSoft(`no valid ${table.name} starts with these bits`, start);
+          return this.needMore();
+        }
         const e = SyntaxReader.bestEntry(o, table.under[node]!);
         if (!e) this.fail(`no valid ${table.name} starts with these bits`, start);
-        if (this.mode === 'prefix') throw NEED_MORE;
         this.pos = this.end;
         this.emit(e.code, e.length, this.end - start);
         this.generating = true;
         return e.value;
       }
       const next = child[2 * node + this.bitAt(this.pos)]!;
-      if (next < 0) this.fail(`invalid ${table.name} code`, start);
+      if (next < 0) return this.failSoft(`invalid ${table.name} code`, start);
       this.pos++;
       node = next;
     }
@@ -282,21 +326,29 @@ export class SyntaxReader {
    * macroblocks remain in the picture). When choosing, the reader continues exactly when it may.
    */
   moreData(mayContinue: boolean): boolean {
+    if (this.halted) return false;
     if (this.generating) return mayContinue;
     if (this.mode === 'final') {
       const more = this.pos < this.stopBit;
-      if (more && !mayContinue) this.fail('data continues where the syntax must end');
+      if (more && !mayContinue) {
+        this.failSoft('data continues where the syntax must end');
+        return false;
+      }
       return more;
     }
     if (this.pos < this.end) return mayContinue;
     // At the end of the bytes seen: the unit may end with the next byte, or go on.
-    if (this.mode === 'prefix') throw NEED_MORE;
+    if (this.mode === 'prefix') {
+      this.needMore();
+      return false;
+    }
     this.generating = true;
     return mayContinue;
   }
 
   /** rbsp_trailing_bits(): the stop bit, zeros to the byte boundary, and the end of the unit. */
   trailing(): void {
+    if (this.halted) return;
     if (this.generating) {
       this.emit(1, 1, 0);
       while (this.pos % 8) this.emit(0, 1, 0);
@@ -304,17 +356,34 @@ export class SyntaxReader {
     }
     const start = this.pos;
     if (this.pos >= this.end) {
-      if (this.mode === 'final') this.fail('the NAL unit ends without rbsp_stop_one_bit', start);
-      if (this.mode === 'prefix') throw NEED_MORE;
+      if (this.mode === 'final') {
+        this.failSoft('the NAL unit ends without rbsp_stop_one_bit', start);
+        return;
+      }
+      if (this.mode === 'prefix') {
+        this.needMore();
+        return;
+      }
       this.generating = true;
       this.trailing();
       return;
     }
-    if (this.bitAt(this.pos++) !== 1) this.fail('rbsp_stop_one_bit must be 1', start);
-    while (this.pos % 8) if (this.bitAt(this.pos++) !== 0) this.fail('rbsp_alignment_zero_bit must be 0', this.pos - 1);
-    if (this.pos < this.end) this.fail('data after rbsp_trailing_bits', this.pos);
+    if (this.bitAt(this.pos++) !== 1) {
+      this.failSoft('rbsp_stop_one_bit must be 1', start);
+      return;
+    }
+    while (this.pos % 8) {
+      if (this.bitAt(this.pos++) !== 0) {
+        this.failSoft('rbsp_alignment_zero_bit must be 0', this.pos - 1);
+        return;
+      }
+    }
+    if (this.pos < this.end) {
+      this.failSoft('data after rbsp_trailing_bits', this.pos);
+      return;
+    }
     // In 'prefix' mode more bytes were to follow, but the unit is complete.
-    if (this.mode === 'prefix') this.fail('the NAL unit is complete here: a start code must follow', this.pos);
+    if (this.mode === 'prefix') this.failSoft('the NAL unit is complete here: a start code must follow', this.pos);
   }
 
   /** The generated bits as bytes (a whole number of bytes once the unit is complete). */

@@ -13,6 +13,12 @@
  * When the reader chooses (mode 'complete'), the policy is the cheapest continuation: end the slice where it may,
  * but only once the picture is covered (P slices: mb_skip_run = all remaining macroblocks; I slices: I_16x16 DC
  * macroblocks with no coefficients), zero motion vector differences and coefficients, DC intra modes.
+ *
+ * Checkpoints (`runSliceParse`, for the validator): the slice data parse records, at the top of each macroblock and
+ * before each residual block, coefficient, total_zeros and run_before, everything the rest of the parse depends on
+ * (`SliceCheckpoint`: the header values, the position in the macroblock and block, the neighbour arrays of the
+ * slice so far); a parse of the same RBSP with more bytes resumes there and gives exactly the outcome of a parse
+ * from the start (messages and bit positions included).
  */
 import type { Pps, Sps } from './params';
 import { type ElementOptions, NEED_MORE, type ParseMode, SyntaxFailure, SyntaxReader } from './reader';
@@ -188,20 +194,46 @@ const NO_OUTPUT_FLAG = zeroOnly('every picture must be output');
 const NO_LONG_TERM = zeroOnly('long-term references are not supported');
 const NO_MMCO = zeroOnly('only sliding-window reference marking is supported');
 
+/** The header elements' options that depend on the context (made once per context: a slice is parsed many times). */
+interface HeaderOptions {
+  readonly sliceType: ElementOptions;
+  readonly ppsId: ElementOptions;
+  pocLsb?: ElementOptions;
+}
+const headerOptionsOf = new WeakMap<SliceContext, HeaderOptions>();
+
+function headerOptions(ctx: SliceContext): HeaderOptions {
+  let o = headerOptionsOf.get(ctx);
+  if (!o) {
+    const picture = ctx.picture;
+    o = {
+      sliceType: picture?.sameType ? { ...SLICE_TYPE, prefer: [picture.baseType + 5] } : SLICE_TYPE,
+      ppsId: { ...PPS_ID, prefer: picture ? [picture.ppsId] : [...ctx.pps.keys()] },
+    };
+    headerOptionsOf.set(ctx, o);
+  }
+  return o;
+}
+
 /** Parses a slice_layer_without_partitioning_rbsp() (after the NAL header byte). */
 export function parseSlice(r: SyntaxReader, ctx: SliceContext): SliceInfo {
   const { sps, picture } = ctx;
   const picMbs = sps.widthInMbs * sps.heightInMbs;
   const idr = ctx.nalUnitType === 5;
   hCtx = ctx;
+  // Soft stops (SyntaxReader.soft): after a stop every read gives 0, so the code below returns early where a 0 could
+  // not be followed (an unknown PPS).
+  r.soft = r.mode !== 'complete';
   hIdr = idr;
   // ── header ──
   hExpectedFirst = picture ? picture.nextMb : 0;
   const firstMb = r.ue('first_mb_in_slice', 0, picMbs - 1, FIRST_MB);
   hPAllowed = !idr && (picture ? true : ctx.refFrames > 0);
-  const sliceType = r.ue('slice_type', 0, 9, picture?.sameType ? { ...SLICE_TYPE, prefer: [picture.baseType + 5] } : SLICE_TYPE);
+  const options = headerOptions(ctx);
+  const sliceType = r.ue('slice_type', 0, 9, options.sliceType);
   const isP = sliceType % 5 === SLICE_P;
-  const ppsId = r.ue('pic_parameter_set_id', 0, 255, { ...PPS_ID, prefer: picture ? [picture.ppsId] : [...ctx.pps.keys()] });
+  const ppsId = r.ue('pic_parameter_set_id', 0, 255, options.ppsId);
+  if (r.halted) return HALTED;
   const pps = ctx.pps.get(ppsId)!;
   hExpectedFrameNum = picture ? picture.frameNum : idr ? 0 : ctx.nextFrameNum;
   const frameNum = r.u(sps.log2MaxFrameNum, 'frame_num', 0, 2 ** sps.log2MaxFrameNum - 1, FRAME_NUM);
@@ -212,8 +244,8 @@ export function parseSlice(r: SyntaxReader, ctx: SliceContext): SliceInfo {
   if (sps.pocType === 0) {
     hMaxPocLsb = 2 ** sps.log2MaxPocLsb;
     hPrevPoc = idr ? { msb: 0, lsb: 0, poc: -1 } : (ctx.prevPoc ?? { msb: 0, lsb: 0, poc: -1 });
-    const prefer = picture ? [picture.pocLsb] : idr ? [0] : [(hPrevPoc.lsb + 2) % hMaxPocLsb];
-    pocLsb = r.u(sps.log2MaxPocLsb, 'pic_order_cnt_lsb', 0, hMaxPocLsb - 1, { ...POC_LSB, prefer });
+    options.pocLsb ??= { ...POC_LSB, prefer: picture ? [picture.pocLsb] : idr ? [0] : [(hPrevPoc.lsb + 2) % hMaxPocLsb] };
+    pocLsb = r.u(sps.log2MaxPocLsb, 'pic_order_cnt_lsb', 0, hMaxPocLsb - 1, options.pocLsb);
     pocMsb = pocMsbOf(pocLsb);
     poc = pocMsb + pocLsb;
     if (pps.bottomFieldPicOrderPresent) r.se('delta_pic_order_cnt_bottom', -(2 ** 31) + 1, 2 ** 31 - 1, BOTTOM_DELTA);
@@ -241,8 +273,233 @@ export function parseSlice(r: SyntaxReader, ctx: SliceContext): SliceInfo {
     }
   }
   // ── data ──
-  const { mbEnd, codedMbs } = parseSliceData(r, sps, pps, firstMb, isP, numRefIdxActive, picMbs);
-  return { firstMb, sliceType, isP, ppsId, frameNum, idrPicId, pocLsb, pocMsb, poc, numRefIdxActive, sliceQp, mbEnd, codedMbs };
+  if (r.halted) return HALTED;
+  const head: SliceHead = { sps, pps, picMbs, firstMb, sliceType, isP, ppsId, frameNum, idrPicId, pocLsb, pocMsb, poc, numRefIdxActive, sliceQp };
+  return parseSliceData(r, head, undefined);
+}
+
+/** What a slice parse returns after a soft stop (never seen: the outcome is the stop). */
+const HALTED: SliceInfo = {
+  firstMb: 0,
+  sliceType: 0,
+  isP: false,
+  ppsId: 0,
+  frameNum: 0,
+  idrPicId: 0,
+  pocLsb: 0,
+  pocMsb: 0,
+  poc: 0,
+  numRefIdxActive: 0,
+  sliceQp: 0,
+  mbEnd: 0,
+  codedMbs: 0,
+};
+
+/** The slice header as read, and what the slice data needs of it. */
+export interface SliceHead {
+  readonly sps: Sps;
+  readonly pps: Pps;
+  readonly picMbs: number;
+  readonly firstMb: number;
+  readonly sliceType: number;
+  readonly isP: boolean;
+  readonly ppsId: number;
+  readonly frameNum: number;
+  readonly idrPicId: number;
+  readonly pocLsb: number;
+  readonly pocMsb: number;
+  readonly poc: number;
+  readonly numRefIdxActive: number;
+  readonly sliceQp: number;
+}
+
+/**
+ * A point of a slice's data parse (before a syntax element or more_rbsp_data()) from which a parse of the same RBSP
+ * with more bytes after it goes on exactly as a parse from the start would: the parse up to there read only bits
+ * before `pos`, and each more_rbsp_data() before it (at bit positions ≤ `maxMore`) answered "yes". Immutable.
+ */
+export interface SliceCheckpoint {
+  /** Bit position. */
+  readonly pos: number;
+  /** The largest bit position at which more_rbsp_data() was asked before it (−1: never). */
+  readonly maxMore: number;
+  readonly head: SliceHead;
+  /** The macroblock being read (or next, at the top of the loop) and the macroblocks coded before it. */
+  readonly mb: number;
+  readonly coded: number;
+  /** −1: at the top of the macroblock loop (before mb_skip_run / mb_type); else the residual step of macroblock mb. */
+  readonly step: number;
+  readonly i16: boolean;
+  readonly cbpLuma: number;
+  readonly cbpChroma: number;
+  /** Inside a residual block (step ≥ 0): 0 before coeff_token, 1 before coefficient `bI`, 2 before total_zeros, 3 before run_before `bI`. */
+  readonly bPhase: number;
+  readonly bTotal: number;
+  readonly bTrailing: number;
+  readonly bI: number;
+  readonly bSuffix: number;
+  readonly bZeros: number;
+  /** The neighbour state of the slice's macroblocks so far (mbIntra, mbI4, tcLuma, tcChroma, i4Mode). */
+  readonly arrays: Uint8Array;
+  readonly arraysMbs: number;
+}
+
+/** Where a parse leaves the latest checkpoint at a bit position ≤ `limit` (the bits shared by every parse tried). */
+export interface CheckpointSink {
+  limit: number;
+  best: SliceCheckpoint | undefined;
+}
+
+let sink: CheckpointSink | undefined;
+/** The largest bit position of a more_rbsp_data() so far in this parse. */
+let dMaxMore = -1;
+/** The next checkpoint site is the one the parse resumed at (nothing to record). */
+let dSkipSite = false;
+let dHead: SliceHead;
+
+/** more_rbsp_data() was asked at the stop bit (the last 1 bit of the data): only then can 'prefix' and 'final' differ. */
+let dMoreAtStop = false;
+
+function moreData(r: SyntaxReader, mayContinue: boolean): boolean {
+  if (r.halted) return false;
+  if (r.pos > dMaxMore) dMaxMore = r.pos;
+  if (r.pos === r.stopBit) dMoreAtStop = true;
+  return r.moreData(mayContinue);
+}
+
+/**
+ * After a slice parse in mode 'prefix' that failed: whether the same data can still be a whole NAL unit ('final' can
+ * succeed). The two modes read the same bits alike and differ only in more_rbsp_data(): 'prefix' answers whether the
+ * syntax may continue, 'final' whether the stop bit is ahead; before the stop bit both go on where the syntax may
+ * (and both fail where it may not), after it 'final' fails. So 'final' can only succeed where the 'prefix' parse
+ * asked more_rbsp_data() at the stop bit itself.
+ */
+export function sliceFinalMaySucceed(): boolean {
+  return dMoreAtStop;
+}
+
+// Where the slice data parse is (for checkpoints): macroblock, macroblocks coded before it, residual step and the
+// macroblock's coded_block_pattern, and inside a residual block its phase and counters.
+let sMb = 0;
+let sCoded = 0;
+let sStep = -1;
+let sI16 = false;
+let sCbpLuma = 0;
+let sCbpChroma = 0;
+let bPhase = 0;
+let bTotal = 0;
+let bTrailing = 0;
+let bI = 0;
+let bSuffix = 0;
+let bZeros = 0;
+
+/** Records a checkpoint here if it lies in the shared bits and is not behind the sink's latest. */
+function site(r: SyntaxReader): void {
+  if (dSkipSite) {
+    dSkipSite = false;
+    return;
+  }
+  if (r.halted) return;
+  const s = sink;
+  if (!s || r.pos > s.limit || r.generating || (s.best && s.best.pos > r.pos)) return;
+  const first = dFirstMb;
+  const last = sStep < 0 ? sMb : sMb + 1;
+  const n = last - first;
+  const arrays = new Uint8Array(n * 42);
+  for (let i = 0; i < n; i++) {
+    arrays[i] = mbIntra[first + i]!;
+    arrays[n + i] = mbI4[first + i]!;
+  }
+  for (let i = 0, o = first * 16; i < 16 * n; i++) {
+    arrays[2 * n + i] = tcLuma[o + i]!;
+    arrays[18 * n + i] = i4Mode[o + i]!;
+  }
+  for (let i = 0, o = first * 8; i < 8 * n; i++) arrays[34 * n + i] = tcChroma[o + i]!;
+  // Only what the parse from here reads (so that equal states have equal keys).
+  const inMb = sStep >= 0;
+  const p = inMb ? bPhase : 0;
+  s.best = {
+    pos: r.pos,
+    maxMore: dMaxMore,
+    head: dHead,
+    mb: sMb,
+    coded: sCoded,
+    step: sStep,
+    i16: inMb && sI16,
+    cbpLuma: inMb ? sCbpLuma : 0,
+    cbpChroma: inMb ? sCbpChroma : 0,
+    bPhase: p,
+    bTotal: p > 0 ? bTotal : 0,
+    bTrailing: p === 1 ? bTrailing : 0,
+    bI: p === 1 || p === 3 ? bI : 0,
+    bSuffix: p === 1 ? bSuffix : 0,
+    bZeros: p === 3 ? bZeros : 0,
+    arrays,
+    arraysMbs: n,
+  };
+}
+
+function restoreArrays(c: SliceCheckpoint): void {
+  const first = c.head.firstMb;
+  const n = c.arraysMbs;
+  const a = c.arrays;
+  for (let i = 0; i < n; i++) {
+    mbIntra[first + i] = a[i]!;
+    mbI4[first + i] = a[n + i]!;
+  }
+  for (let i = 0, o = first * 16; i < 16 * n; i++) {
+    tcLuma[o + i] = a[2 * n + i]!;
+    i4Mode[o + i] = a[18 * n + i]!;
+  }
+  for (let i = 0, o = first * 8; i < 8 * n; i++) tcChroma[o + i] = a[34 * n + i]!;
+}
+
+/**
+ * The parts of a checkpoint that decide how the parse goes on from it (not where it is in the RBSP, nor what the
+ * slice header said beyond what the slice data needs): equal keys and equal bits after them give equal outcomes.
+ */
+export function checkpointKey(c: SliceCheckpoint): string {
+  const h = c.head;
+  let k = `${h.sps.widthInMbs},${h.picMbs},${h.firstMb},${h.isP ? 1 : 0},${h.numRefIdxActive},${h.pps.constrainedIntraPred ? 1 : 0},${c.mb},${c.step},`;
+  k += `${c.i16 ? 1 : 0},${c.cbpLuma},${c.cbpChroma},${c.bPhase},${c.bTotal},${c.bTrailing},${c.bI},${c.bSuffix},${c.bZeros},`;
+  for (let i = 0; i < c.arrays.length; i++) k += String.fromCharCode(65 + c.arrays[i]!);
+  return k;
+}
+
+/**
+ * `runParse` of a slice that may resume at a checkpoint `from` taken on the same RBSP bits before `from.pos`
+ * (ignored where this parse might differ before it: mode 'complete', or a stop bit at or before a more_rbsp_data()
+ * it passed), and leaves the latest checkpoint at a bit position ≤ `to.limit` in `to.best`. The outcome is the one
+ * `runParse(rbsp, length, mode, parse)` gives, messages and bit positions included.
+ */
+export function runSliceParse(
+  rbsp: Uint8Array,
+  length: number,
+  mode: ParseMode,
+  parse: (r: SyntaxReader) => unknown,
+  from: SliceCheckpoint | undefined,
+  to: CheckpointSink | undefined,
+): ParseOutcome<unknown> {
+  const r = new SyntaxReader(rbsp, length, mode);
+  dMoreAtStop = false;
+  const resume = from !== undefined && mode !== 'complete' && from.maxMore < (mode === 'final' ? r.stopBit : r.end) && from.pos <= r.end;
+  sink = mode === 'complete' ? undefined : to;
+  try {
+    let value: unknown;
+    if (resume) {
+      r.pos = from.pos;
+      r.soft = true;
+      value = parseSliceData(r, from.head, from);
+    } else value = parse(r);
+    return outcome(r, value);
+  } catch (e) {
+    if (e === NEED_MORE) return { status: 'more' };
+    if (e instanceof SyntaxFailure) return { status: 'error', message: e.message, bit: e.bit };
+    throw e;
+  } finally {
+    sink = undefined;
+    dSkipSite = false;
+  }
 }
 
 // Scratch of the slice data and macroblock being read.
@@ -275,120 +532,192 @@ const MB_TYPE_I: ElementOptions = { valid: mbTypeOk, what: MB_TYPE_WHAT, prefer:
 const CHROMA_MODE: ElementOptions = { valid: (m) => mbNeeds(CHROMA_NEEDS[m]!), what: 'the prediction needs its neighbours' };
 const SKIP_RUN: ElementOptions = { largest: true };
 
-function parseSliceData(
-  r: SyntaxReader,
-  sps: Sps,
-  pps: Pps,
-  firstMb: number,
-  isP: boolean,
-  numRefIdxActive: number,
-  picMbs: number,
-): { mbEnd: number; codedMbs: number } {
+function parseSliceData(r: SyntaxReader, head: SliceHead, from: SliceCheckpoint | undefined): SliceInfo {
+  const { sps, pps, firstMb, isP, numRefIdxActive, picMbs } = head;
   ensureCapacity(picMbs);
   const w = sps.widthInMbs;
   dFirstMb = firstMb;
   dConstrained = pps.constrainedIntraPred;
+  dHead = head;
   let mb = firstMb;
   let coded = 0;
   let more = true;
+  if (from) {
+    mb = from.mb;
+    coded = from.coded;
+    restoreArrays(from);
+    dMaxMore = from.maxMore;
+    dSkipSite = true;
+    // The more_rbsp_data() calls before the checkpoint were at bit positions ≤ maxMore.
+    dMoreAtStop = r.stopBit <= from.maxMore;
+  } else {
+    dMaxMore = -1;
+    dSkipSite = false;
+  }
   while (more) {
-    if (isP) {
-      const run = r.ue('mb_skip_run', 0, picMbs - mb, SKIP_RUN);
-      for (let i = 0; i < run; i++, mb++) {
-        mbIntra[mb] = 0;
-        mbI4[mb] = 0;
-        tcLuma.fill(0, mb * 16, mb * 16 + 16);
-        tcChroma.fill(0, mb * 8, mb * 8 + 8);
+    if (from && from.step >= 0) {
+      parseMacroblock(r, mb, w, isP, numRefIdxActive, coded, from);
+    } else {
+      sMb = mb;
+      sCoded = coded;
+      sStep = -1;
+      site(r);
+      if (isP) {
+        const run = r.ue('mb_skip_run', 0, picMbs - mb, SKIP_RUN);
+        for (let i = 0; i < run; i++, mb++) {
+          mbIntra[mb] = 0;
+          mbI4[mb] = 0;
+          tcLuma.fill(0, mb * 16, mb * 16 + 16);
+          tcChroma.fill(0, mb * 8, mb * 8 + 8);
+        }
+        if (run > 0) more = moreData(r, mb < picMbs);
+        if (!more) break;
+        if (mb >= picMbs) r.failSoft('mb_skip_run leaves no macroblock for the data that follows');
       }
-      if (run > 0) more = r.moreData(mb < picMbs);
-      if (!more) break;
-      if (mb >= picMbs) r.fail('mb_skip_run leaves no macroblock for the data that follows');
+      parseMacroblock(r, mb, w, isP, numRefIdxActive, coded, undefined);
     }
-    parseMacroblock(r, mb, w, isP, numRefIdxActive);
+    from = undefined;
     coded++;
     mb++;
-    more = r.moreData(mb < picMbs);
+    more = moreData(r, mb < picMbs);
   }
   r.trailing();
-  return { mbEnd: mb, codedMbs: coded };
+  const h = head;
+  return {
+    firstMb: h.firstMb,
+    sliceType: h.sliceType,
+    isP: h.isP,
+    ppsId: h.ppsId,
+    frameNum: h.frameNum,
+    idrPicId: h.idrPicId,
+    pocLsb: h.pocLsb,
+    pocMsb: h.pocMsb,
+    poc: h.poc,
+    numRefIdxActive: h.numRefIdxActive,
+    sliceQp: h.sliceQp,
+    mbEnd: mb,
+    codedMbs: coded,
+  };
 }
 
-function parseMacroblock(r: SyntaxReader, mb: number, w: number, isP: boolean, numRefIdxActive: number): void {
+/** Residual steps of a macroblock (§7.3.5.3): 0 Intra16x16DCLevel, 1…16 luma 4×4 blocks, 17–18 chroma DC, 19…26 chroma AC. */
+const RESIDUAL_STEPS = 27;
+
+function parseMacroblock(
+  r: SyntaxReader,
+  mb: number,
+  w: number,
+  isP: boolean,
+  numRefIdxActive: number,
+  coded: number,
+  from: SliceCheckpoint | undefined,
+): void {
   const mbx = mb % w;
   const mby = (mb - mbx) / w;
   const mbA = mbx > 0 && mb - 1 >= dFirstMb ? mb - 1 : -1;
   const mbB = mby > 0 && mb - w >= dFirstMb ? mb - w : -1;
-  const mbD = mbx > 0 && mby > 0 && mb - w - 1 >= dFirstMb ? mb - w - 1 : -1;
-  mAvailA = mbA >= 0 && intraAvail(mbA);
-  mAvailB = mbB >= 0 && intraAvail(mbB);
-  mAvailD = mbD >= 0 && intraAvail(mbD);
-  mIOffset = isP ? 5 : 0;
-  const mbType = r.ue('mb_type', 0, mIOffset + I_PCM, isP ? MB_TYPE_P : MB_TYPE_I);
-  const intra = mbType >= mIOffset;
-  const it = mbType - mIOffset;
-  mbIntra[mb] = intra ? 1 : 0;
-  mbI4[mb] = intra && it === I_NxN ? 1 : 0;
-  tcLuma.fill(0, mb * 16, mb * 16 + 16);
-  tcChroma.fill(0, mb * 8, mb * 8 + 8);
-
   let cbpLuma = 0;
   let cbpChroma = 0;
-  const i16 = intra && it !== I_NxN;
-  if (intra) {
-    if (it === I_NxN) parseIntra4x4Modes(r, mb, mbA, mbB, mAvailA, mAvailB, mAvailD);
-    else {
-      const t = intra16x16(it);
-      cbpLuma = t.cbpLuma;
-      cbpChroma = t.cbpChroma;
-    }
-    r.ue('intra_chroma_pred_mode', 0, 3, CHROMA_MODE);
-  } else if (mbType === P_8x8 || mbType === P_8x8ref0) {
-    const s0 = r.ue('sub_mb_type', 0, 3);
-    const s1 = r.ue('sub_mb_type', 0, 3);
-    const s2 = r.ue('sub_mb_type', 0, 3);
-    const s3 = r.ue('sub_mb_type', 0, 3);
-    if (numRefIdxActive > 1 && mbType !== P_8x8ref0) for (let i = 0; i < 4; i++) r.te('ref_idx_l0', numRefIdxActive - 1);
-    const parts = SUB_PARTS[s0 as 0]! + SUB_PARTS[s1 as 0]! + SUB_PARTS[s2 as 0]! + SUB_PARTS[s3 as 0]!;
-    for (let i = 0; i < parts; i++) mvd(r);
+  let i16 = false;
+  let start = 0;
+  if (from) {
+    cbpLuma = from.cbpLuma;
+    cbpChroma = from.cbpChroma;
+    i16 = from.i16;
+    start = from.step;
   } else {
-    const parts = P_PARTS[mbType as 0 | 1 | 2];
-    if (numRefIdxActive > 1) for (let i = 0; i < parts; i++) r.te('ref_idx_l0', numRefIdxActive - 1);
-    for (let i = 0; i < parts; i++) mvd(r);
-  }
-  if (!i16) {
-    const table = intra ? CBP_INTRA : CBP_INTER;
-    const cbp = table[r.ue('coded_block_pattern', 0, 47, intra ? CBP_INTRA_OPTIONS : CBP_INTER_OPTIONS)]!;
-    cbpLuma = cbp & 15;
-    cbpChroma = cbp >> 4;
-  }
-  if (cbpLuma > 0 || cbpChroma > 0 || i16) r.se('mb_qp_delta', -26, 25);
+    const mbD = mbx > 0 && mby > 0 && mb - w - 1 >= dFirstMb ? mb - w - 1 : -1;
+    mAvailA = mbA >= 0 && intraAvail(mbA);
+    mAvailB = mbB >= 0 && intraAvail(mbB);
+    mAvailD = mbD >= 0 && intraAvail(mbD);
+    mIOffset = isP ? 5 : 0;
+    const mbType = r.ue('mb_type', 0, mIOffset + I_PCM, isP ? MB_TYPE_P : MB_TYPE_I);
+    const intra = mbType >= mIOffset;
+    const it = mbType - mIOffset;
+    mbIntra[mb] = intra ? 1 : 0;
+    mbI4[mb] = intra && it === I_NxN ? 1 : 0;
+    tcLuma.fill(0, mb * 16, mb * 16 + 16);
+    tcChroma.fill(0, mb * 8, mb * 8 + 8);
 
-  // ── residual (§7.3.5.3) ──
-  if (i16) residualBlock(r, lumaNc(mb, mbA, mbB, 0, 0), 16);
-  if (cbpLuma) {
-    for (let blk = 0; blk < 16; blk++) {
-      if (!(cbpLuma & (1 << (blk >> 2)))) continue;
+    i16 = intra && it !== I_NxN;
+    if (intra) {
+      if (it === I_NxN) parseIntra4x4Modes(r, mb, mbA, mbB, mAvailA, mAvailB, mAvailD);
+      else {
+        const t = intra16x16(it);
+        cbpLuma = t.cbpLuma;
+        cbpChroma = t.cbpChroma;
+      }
+      r.ue('intra_chroma_pred_mode', 0, 3, CHROMA_MODE);
+    } else if (mbType === P_8x8 || mbType === P_8x8ref0) {
+      const s0 = r.ue('sub_mb_type', 0, 3);
+      const s1 = r.ue('sub_mb_type', 0, 3);
+      const s2 = r.ue('sub_mb_type', 0, 3);
+      const s3 = r.ue('sub_mb_type', 0, 3);
+      if (numRefIdxActive > 1 && mbType !== P_8x8ref0) for (let i = 0; i < 4; i++) r.te('ref_idx_l0', numRefIdxActive - 1);
+      const parts = SUB_PARTS[s0 as 0]! + SUB_PARTS[s1 as 0]! + SUB_PARTS[s2 as 0]! + SUB_PARTS[s3 as 0]!;
+      for (let i = 0; i < parts; i++) mvd(r);
+    } else {
+      const parts = P_PARTS[mbType as 0 | 1 | 2];
+      if (numRefIdxActive > 1) for (let i = 0; i < parts; i++) r.te('ref_idx_l0', numRefIdxActive - 1);
+      for (let i = 0; i < parts; i++) mvd(r);
+    }
+    if (!i16) {
+      const table = intra ? CBP_INTRA : CBP_INTER;
+      const cbp = table[r.ue('coded_block_pattern', 0, 47, intra ? CBP_INTRA_OPTIONS : CBP_INTER_OPTIONS)]!;
+      cbpLuma = cbp & 15;
+      cbpChroma = cbp >> 4;
+    }
+    if (cbpLuma > 0 || cbpChroma > 0 || i16) r.se('mb_qp_delta', -26, 25);
+  }
+
+  // ── residual (§7.3.5.3), resumable at each block ──
+  for (let s = start; s < RESIDUAL_STEPS; s++) {
+    if (s === 0) {
+      if (!i16) continue;
+    } else if (s <= 16) {
+      if (!(cbpLuma & (1 << ((s - 1) >> 2)))) continue;
+    } else if (s <= 18) {
+      if (!(cbpChroma & 3)) continue;
+    } else if (!(cbpChroma & 2)) continue;
+    sMb = mb;
+    sCoded = coded;
+    sStep = s;
+    sI16 = i16;
+    sCbpLuma = cbpLuma;
+    sCbpChroma = cbpChroma;
+    bPhase = 0;
+    // Resuming inside this step's block: the block goes on from the checkpoint's phase (its site comes there).
+    const inBlock = s === start ? from : undefined;
+    if (!inBlock || inBlock.bPhase === 0) site(r);
+    if (s === 0) residualBlock(r, lumaNc(mb, mbA, mbB, 0, 0), 16, inBlock);
+    else if (s <= 16) {
+      const blk = s - 1;
       const x = ((blk >> 2) & 1) * 2 + (blk & 1);
       const y = (blk >> 3) * 2 + ((blk >> 1) & 1);
-      tcLuma[mb * 16 + y * 4 + x] = residualBlock(r, lumaNc(mb, mbA, mbB, x, y), i16 ? 15 : 16);
-    }
-  }
-  if (cbpChroma & 3) for (let c = 0; c < 2; c++) residualBlock(r, -1, 4);
-  if (cbpChroma & 2) {
-    for (let c = 0; c < 2; c++) {
+      tcLuma[mb * 16 + y * 4 + x] = residualBlock(r, lumaNc(mb, mbA, mbB, x, y), i16 ? 15 : 16, inBlock);
+    } else if (s <= 18) residualBlock(r, -1, 4, inBlock);
+    else {
+      const c = (s - 19) >> 2;
+      const blk = (s - 19) & 3;
       const base = (mb * 2 + c) * 4;
-      for (let blk = 0; blk < 4; blk++) {
-        const x = blk & 1;
-        const y = blk >> 1;
-        const hasA = x > 0 || mbA >= 0;
-        const hasB = y > 0 || mbB >= 0;
-        const nA = x > 0 ? tcChroma[base + y * 2]! : hasA ? tcChroma[(mbA * 2 + c) * 4 + y * 2 + 1]! : 0;
-        const nB = y > 0 ? tcChroma[base + x]! : hasB ? tcChroma[(mbB * 2 + c) * 4 + 2 + x]! : 0;
-        const nC = hasA && hasB ? (nA + nB + 1) >> 1 : hasA ? nA : hasB ? nB : 0;
-        tcChroma[base + y * 2 + x] = residualBlock(r, nC, 15);
-      }
+      const x = blk & 1;
+      const y = blk >> 1;
+      const hasA = x > 0 || mbA >= 0;
+      const hasB = y > 0 || mbB >= 0;
+      const nA = x > 0 ? tcChroma[base + y * 2]! : hasA ? tcChroma[(mbA * 2 + c) * 4 + y * 2 + 1]! : 0;
+      const nB = y > 0 ? tcChroma[base + x]! : hasB ? tcChroma[(mbB * 2 + c) * 4 + 2 + x]! : 0;
+      const nC = hasA && hasB ? (nA + nB + 1) >> 1 : hasA ? nA : hasB ? nB : 0;
+      tcChroma[base + y * 2 + x] = residualBlock(r, nC, 15, inBlock);
     }
   }
+  sMb = mb;
+  sCoded = coded;
+  sStep = RESIDUAL_STEPS;
+  sI16 = i16;
+  sCbpLuma = cbpLuma;
+  sCbpChroma = cbpChroma;
+  bPhase = 0;
+  site(r);
 }
 
 /** nC of a luma 4×4 block (§9.2.1): from the left and upper blocks, those of other macroblocks only in the slice. */
@@ -464,51 +793,105 @@ const TOTAL_ZEROS_OPTIONS: ElementOptions = { valid: (v) => v <= blockMax - bloc
 const LEVEL_PREFIX_OPTIONS: ElementOptions = { prefer: [0] };
 const RUN_BEFORE_OPTIONS: ElementOptions = { valid: (v) => v <= blockZerosLeft, what: 'a run longer than the zeros left', largest: true };
 
-/** residual_block_cavlc() (§7.3.5.3.2) of a block of maxNumCoeff coefficients; returns TotalCoeff. */
-function residualBlock(r: SyntaxReader, nC: number, maxNumCoeff: number): number {
+/**
+ * residual_block_cavlc() (§7.3.5.3.2) of a block of maxNumCoeff coefficients; returns TotalCoeff. With `from`, the
+ * block resumes at the checkpoint's phase (bPhase > 0; the caller recorded the checkpoint before coeff_token).
+ */
+function residualBlock(r: SyntaxReader, nC: number, maxNumCoeff: number, from?: SliceCheckpoint): number {
   blockMax = maxNumCoeff;
-  const token = r.vlc(coeffTokenVlc(nC), TOKEN_OPTIONS);
-  const totalCoeff = token >> 2;
-  const trailingOnes = token & 3;
-  if (totalCoeff === 0) return 0;
-  let suffixLength = totalCoeff > 10 && trailingOnes < 3 ? 1 : 0;
-  for (let i = 0; i < totalCoeff; i++) {
-    if (i < trailingOnes) {
-      r.u(1, 'trailing_ones_sign_flag');
-      continue;
-    }
-    const prefix = r.vlc(LEVEL_PREFIX, LEVEL_PREFIX_OPTIONS);
-    let levelCode = Math.min(15, prefix) << suffixLength;
-    if (suffixLength > 0 || prefix >= 14) {
-      const size = prefix === 14 && suffixLength === 0 ? 4 : prefix >= 15 ? prefix - 3 : suffixLength;
-      if (size > 0) levelCode += r.u(size, 'level_suffix');
-    }
-    if (prefix >= 15 && suffixLength === 0) levelCode += 15;
-    if (i === trailingOnes && trailingOnes < 3) levelCode += 2;
-    const level = levelCode % 2 === 0 ? (levelCode + 2) >> 1 : (-levelCode - 1) >> 1;
-    if (suffixLength === 0) suffixLength = 1;
-    if (Math.abs(level) > 3 << (suffixLength - 1) && suffixLength < 6) suffixLength++;
-  }
+  let totalCoeff: number;
+  let trailingOnes: number;
+  let suffixLength: number;
+  let i = 0;
   let zerosLeft = 0;
-  if (totalCoeff < maxNumCoeff) {
-    blockMax = maxNumCoeff;
-    blockTotal = totalCoeff;
-    zerosLeft = r.vlc(maxNumCoeff === 4 ? TOTAL_ZEROS_CHROMA_DC[totalCoeff]! : TOTAL_ZEROS_4x4[totalCoeff]!, TOTAL_ZEROS_OPTIONS);
+  let phase: number;
+  if (from && from.bPhase > 0) {
+    phase = from.bPhase;
+    totalCoeff = from.bTotal;
+    trailingOnes = from.bTrailing;
+    suffixLength = from.bSuffix;
+    i = from.bI;
+    zerosLeft = from.bZeros;
+  } else {
+    const token = r.vlc(coeffTokenVlc(nC), TOKEN_OPTIONS);
+    totalCoeff = token >> 2;
+    trailingOnes = token & 3;
+    if (totalCoeff === 0) return 0;
+    suffixLength = totalCoeff > 10 && trailingOnes < 3 ? 1 : 0;
+    phase = 1;
   }
-  for (let i = 0; i < totalCoeff - 1 && zerosLeft > 0; i++) {
+  bTotal = totalCoeff;
+  bTrailing = trailingOnes;
+  if (phase === 1) {
+    for (; i < totalCoeff; i++) {
+      bPhase = 1;
+      bI = i;
+      bSuffix = suffixLength;
+      site(r);
+      if (i < trailingOnes) {
+        r.u(1, 'trailing_ones_sign_flag');
+        continue;
+      }
+      const prefix = r.vlc(LEVEL_PREFIX, LEVEL_PREFIX_OPTIONS);
+      let levelCode = Math.min(15, prefix) << suffixLength;
+      if (suffixLength > 0 || prefix >= 14) {
+        const size = prefix === 14 && suffixLength === 0 ? 4 : prefix >= 15 ? prefix - 3 : suffixLength;
+        if (size > 0) levelCode += r.u(size, 'level_suffix');
+      }
+      if (prefix >= 15 && suffixLength === 0) levelCode += 15;
+      if (i === trailingOnes && trailingOnes < 3) levelCode += 2;
+      const level = levelCode % 2 === 0 ? (levelCode + 2) >> 1 : (-levelCode - 1) >> 1;
+      if (suffixLength === 0) suffixLength = 1;
+      if (Math.abs(level) > 3 << (suffixLength - 1) && suffixLength < 6) suffixLength++;
+    }
+    phase = 2;
+  }
+  if (phase === 2) {
+    zerosLeft = 0;
+    if (totalCoeff < maxNumCoeff) {
+      bPhase = 2;
+      bSuffix = 0;
+      bI = 0;
+      site(r);
+      blockMax = maxNumCoeff;
+      blockTotal = totalCoeff;
+      zerosLeft = r.vlc(maxNumCoeff === 4 ? TOTAL_ZEROS_CHROMA_DC[totalCoeff]! : TOTAL_ZEROS_4x4[totalCoeff]!, TOTAL_ZEROS_OPTIONS);
+    }
+    i = 0;
+  }
+  for (; i < totalCoeff - 1 && zerosLeft > 0; i++) {
+    bPhase = 3;
+    bI = i;
+    bSuffix = 0;
+    bZeros = zerosLeft;
+    site(r);
     blockZerosLeft = zerosLeft;
     zerosLeft -= r.vlc(RUN_BEFORE[Math.min(zerosLeft, 7)]!, RUN_BEFORE_OPTIONS);
   }
+  bPhase = 0;
+  bZeros = 0;
   return totalCoeff;
 }
+
+/** The outcome of a parse that returned: a soft stop of the reader, or the value. */
+function outcome<T>(r: SyntaxReader, value: T): ParseOutcome<T> {
+  const stop = r.stop;
+  if (stop === undefined) return { status: 'ok', value, reader: r };
+  if (stop === NEED_MORE) return MORE;
+  return { status: 'error', message: stop.message, bit: stop.bit };
+}
+
+const MORE: ParseOutcome<never> = Object.freeze({ status: 'more' });
 
 /** Runs `parse` on an RBSP in a mode: 'ok' (with the value), 'more' (a valid prefix, mode 'prefix'), or an error. */
 export type ParseOutcome<T> = { status: 'ok'; value: T; reader: SyntaxReader } | { status: 'more' } | { status: 'error'; message: string; bit: number };
 
 export function runParse<T>(rbsp: Uint8Array, length: number, mode: ParseMode, parse: (r: SyntaxReader) => T): ParseOutcome<T> {
   const r = new SyntaxReader(rbsp, length, mode);
+  // Every parser here may run on after a soft stop (reads give 0; see SyntaxReader.soft).
+  r.soft = mode !== 'complete';
   try {
-    return { status: 'ok', value: parse(r), reader: r };
+    return outcome(r, parse(r));
   } catch (e) {
     if (e === NEED_MORE) return { status: 'more' };
     if (e instanceof SyntaxFailure) return { status: 'error', message: e.message, bit: e.bit };

@@ -20,14 +20,20 @@
  * `isComplete()` is then true and the mask is empty. To generate m frames after a prompt, feed the prompt, then use a
  * validator made with `maxFrames = frames + m` (or `withMaxFrames`).
  *
- * Cost: the NAL unit being written is re-parsed from its start for each byte tried (NAL units are one macroblock in
- * these streams: tens of bytes), so `feed` is one or two parses and `allowedNextBytes` up to 512.
+ * Cost: each byte tried is a parse of the NAL unit being written with that byte after it ('prefix', and 'final' where
+ * it could end the unit). In slice data a parse resumes at the latest checkpoint (slice.ts `SliceCheckpoint`: the
+ * top of each macroblock, each residual block, coefficient, total_zeros and run_before) within the bytes already
+ * accepted, so it reads a few syntax elements instead of the whole unit; 'final' is skipped where the 'prefix' parse
+ * shows it cannot succeed (`sliceFinalMaySucceed`); the reader stops without throwing (`SyntaxReader.soft`).
+ * `allowedNextBytes` memoises the parses' verdicts for the 256 bytes on (checkpoint key, bits after it, pending
+ * zeros), and parameter sets on their bytes. The slice header and parameter sets are still parsed from the start.
+ * `checkpoints: false` keeps the plain re-parse path as the tests' reference: the results are the same.
  */
 import { escapeRbsp } from './bits';
 import { nalHeaderByte, NAL_IDR, NAL_PPS, NAL_SLICE, NAL_SPS } from './nal';
-import type { SyntaxReader } from './reader';
-import type { ParseOutcome, SliceInfo } from './slice';
-import { runParse } from './slice';
+import type { ParseMode, SyntaxReader } from './reader';
+import type { CheckpointSink, ParseOutcome, SliceCheckpoint, SliceInfo } from './slice';
+import { checkpointKey, runParse, runSliceParse, sliceFinalMaySucceed } from './slice';
 import { isNalKind, type NalKind, StreamState } from './stream';
 
 /** 256 bits, bit b of word b >> 5 set when byte b is allowed. */
@@ -46,6 +52,11 @@ export function maskBytes(mask: ByteMask): number[] {
 export interface H264ValidatorOptions {
   /** Total frames (prompt included) after which the stream must end. */
   readonly maxFrames?: number | undefined;
+  /**
+   * false: re-parse the NAL unit being written from its start for every byte tried, without checkpoints (the
+   * reference path the tests compare the default with; same results, slower).
+   */
+  readonly checkpoints?: boolean | undefined;
 }
 
 /** How `closingBytes` ends: after the current frame, or also with frozen frames (all macroblocks skipped) up to `maxFrames`. */
@@ -56,6 +67,12 @@ export interface H264Rejection {
   readonly byte: number;
   readonly reason: string;
 }
+
+/** Memoised parse verdicts of slice payload states (`parsedBytes`), shared by all validators; read-only masks. */
+const PARSED = new Map<string, ByteMask>();
+const PARSED_LIMIT = 1 << 14;
+/** `checkpointKey` of each checkpoint (immutable, shared by clones). */
+const KEYS = new WeakMap<SliceCheckpoint, string>();
 
 /** Bytes of the byte stream between NAL units (start codes). */
 const SC = 0;
@@ -91,6 +108,8 @@ interface Snapshot {
   offset: number;
   parse: ((r: SyntaxReader) => unknown) | undefined;
   copies: Uint8Array[];
+  checkpoint: SliceCheckpoint | undefined;
+  checkpointLimit: number;
 }
 
 export class H264StreamValidator {
@@ -111,9 +130,20 @@ export class H264StreamValidator {
   private copies: Uint8Array[] = [];
   private offset = 0;
   private rejection: H264Rejection | undefined;
+  private readonly useCheckpoints: boolean;
+  /** The latest slice-data checkpoint within the RBSP so far (a cache: parses resume there). */
+  private checkpoint: SliceCheckpoint | undefined;
+  /** The RBSP bit length up to which `checkpoint` is the latest (−1: not known). */
+  private checkpointLimit = -1;
+  private readonly sink: CheckpointSink = { limit: 0, best: undefined };
 
   constructor(options: H264ValidatorOptions = {}) {
     this.maxFrames = options.maxFrames;
+    this.useCheckpoints = options.checkpoints ?? true;
+  }
+
+  private get options(): H264ValidatorOptions {
+    return { maxFrames: this.maxFrames, checkpoints: this.useCheckpoints };
   }
 
   /** Bytes accepted so far. */
@@ -183,7 +213,71 @@ export class H264StreamValidator {
   /** The bytes allowed next (a new mask each call). */
   allowedNextBytes(): ByteMask {
     const m = new Uint32Array(8);
-    for (let b = 0; b < 256; b++) if (typeof this.decide(b) !== 'string') m[b >>> 5]! |= 1 << (b & 31);
+    const parsed = this.phase === PAYLOAD && this.parse && this.useCheckpoints && this.zeros < 3 ? this.parsedBytes() : undefined;
+    if (!parsed) {
+      for (let b = 0; b < 256; b++) if (typeof this.decide(b) !== 'string') m[b >>> 5]! |= 1 << (b & 31);
+      return m;
+    }
+    // decide(b) of the PAYLOAD phase, with the parses' verdicts from `parsed`.
+    const z = this.zeros;
+    for (let b = 0; b < 256; b++) {
+      let ok: boolean;
+      if (b === 0) ok = (z < 2 && maskHas(parsed, 0)) || this.endOk() === undefined;
+      else if (z >= 2 && b === 1) ok = this.endOk() === undefined;
+      else if (z === 2 && b === 2) ok = false;
+      else ok = maskHas(parsed, b);
+      if (ok) m[b >>> 5]! |= 1 << (b & 31);
+    }
+    return m;
+  }
+
+  /**
+   * In a slice's payload (fewer than 3 pending zeros), the verdicts of the parses `decide` makes, as a mask: bit 0
+   * `payloadOk([...zeros, 0], false)` (z < 2), bit 3 when z = 2 `payloadOk([0, 0], false)` (the escape), every
+   * other bit b (but 1 and 2 when z = 2) `payloadOk([...zeros, b], true)`. Memoised on the latest checkpoint's key,
+   * the bits after it and z (see `checkpointKey`): parses that resume there depend on nothing else. Undefined where
+   * the checkpoint cannot serve (none yet: the slice header; or more_rbsp_data() asked at the end of the RBSP).
+   */
+  private parsedBytes(): ByteMask | undefined {
+    const z = this.zeros;
+    const limit = this.rbspLen * 8;
+    let key: string;
+    if (this.nal === 'slice') {
+      // Bring the checkpoint up to the RBSP's end (one parse; its verdict is not needed).
+      if (this.checkpointLimit !== limit) this.payloadOk([...new Array<number>(z).fill(0), 0xff], false);
+      const cp = this.checkpoint;
+      if (!cp || cp.maxMore >= limit) return undefined;
+      let k = KEYS.get(cp);
+      if (k === undefined) {
+        k = checkpointKey(cp);
+        KEYS.set(cp, k);
+      }
+      key = `${k}|${z}|`;
+      for (let p = cp.pos; p < limit; p++) key += (this.rbsp[p >> 3]! >> (7 - (p & 7))) & 1;
+    } else {
+      // A parameter set: its parse depends on its bytes and (a PPS) on the ids known (fixed for the NAL unit).
+      const st = this.state;
+      key = `${this.nal}|${st.sps?.spsId}|${[...st.pps.keys()].join(',')}|${z}|`;
+      for (let i = 0; i < this.rbspLen; i++) key += String.fromCharCode(this.rbsp[i]!);
+    }
+    const known = PARSED.get(key);
+    if (known) return known;
+    const extra = new Array<number>(z + 1).fill(0);
+    const m = new Uint32Array(8);
+    for (let b = 0; b < 256; b++) {
+      let why: string | undefined;
+      if (z === 2 && b <= 3) {
+        if (b < 3) continue;
+        why = this.payloadOk([0, 0], false);
+      } else {
+        if (b === 0 && z >= 2) continue;
+        extra[z] = b;
+        why = this.payloadOk(extra, b !== 0);
+      }
+      if (why === undefined) m[b >>> 5]! |= 1 << (b & 31);
+    }
+    if (PARSED.size >= PARSED_LIMIT) PARSED.clear();
+    PARSED.set(key, m);
     return m;
   }
 
@@ -200,7 +294,7 @@ export class H264StreamValidator {
 
   /** An independent copy. */
   clone(): H264StreamValidator {
-    const v = new H264StreamValidator({ maxFrames: this.maxFrames });
+    const v = new H264StreamValidator(this.options);
     v.restore(this.save());
     v.rbsp = this.rbsp.slice();
     v.raw = this.raw.slice();
@@ -209,7 +303,7 @@ export class H264StreamValidator {
 
   /** A copy at the same position with another frame limit (e.g. after the prompt: frames + m). */
   withMaxFrames(maxFrames: number | undefined): H264StreamValidator {
-    const v = new H264StreamValidator({ maxFrames });
+    const v = new H264StreamValidator({ maxFrames, checkpoints: this.useCheckpoints });
     v.restore(this.save());
     v.rbsp = this.rbsp.slice();
     v.raw = this.raw.slice();
@@ -299,8 +393,24 @@ export class H264StreamValidator {
   }
 
   private finalParse(): ParseOutcome<unknown> {
-    if (!this.final) this.final = this.parse ? runParse(this.rbsp, this.rbspLen, 'final', this.parse) : { status: 'error', message: 'no parser', bit: 0 };
+    if (!this.final) this.final = this.parse ? this.run(this.rbspLen, 'final') : { status: 'error', message: 'no parser', bit: 0 };
     return this.final;
+  }
+
+  /**
+   * Parses the RBSP staged up to `len` bytes: a slice resumes at the latest checkpoint (the RBSP before `rbspLen` is
+   * the same for every parse of this NAL unit) and leaves a later one if it passes one within those bytes.
+   */
+  private run(len: number, mode: ParseMode): ParseOutcome<unknown> {
+    if (this.nal !== 'slice' || !this.useCheckpoints) return runParse(this.rbsp, len, mode, this.parse!);
+    const sink = this.sink;
+    sink.limit = this.rbspLen * 8;
+    sink.best = this.checkpoint;
+    const out = runSliceParse(this.rbsp, len, mode, this.parse!, this.checkpoint, sink);
+    this.checkpoint = sink.best;
+    this.checkpointLimit = sink.limit;
+    sink.best = undefined;
+    return out;
   }
 
   /** Writes `extra` after the RBSP (not committed); returns the staged length. */
@@ -318,10 +428,11 @@ export class H264StreamValidator {
   /** Whether the RBSP followed by `extra` is a valid prefix (more to come), or also (`orFinal`) a complete unit. */
   private payloadOk(extra: readonly number[], orFinal: boolean): string | undefined {
     const len = this.stage(extra);
-    const p = runParse(this.rbsp, len, 'prefix', this.parse!);
+    const p = this.run(len, 'prefix');
     if (p.status === 'more') return undefined;
-    if (orFinal) {
-      const f = runParse(this.rbsp, len, 'final', this.parse!);
+    // A slice whose 'prefix' parse never asked more_rbsp_data() at the stop bit cannot be whole (sliceFinalMaySucceed).
+    if (orFinal && (this.nal !== 'slice' || !this.useCheckpoints || p.status !== 'error' || sliceFinalMaySucceed())) {
+      const f = this.run(len, 'final');
       if (f.status === 'ok') return undefined;
     }
     return p.status === 'error' ? p.message : 'invalid';
@@ -401,6 +512,8 @@ export class H264StreamValidator {
         this.rbsp = new Uint8Array(64);
         this.rbspLen = 0;
         this.final = undefined;
+        this.checkpoint = undefined;
+        this.checkpointLimit = -1;
         this.zeros = 0;
         if (a.nal === 'copy') {
           this.phase = COPY;
@@ -468,6 +581,8 @@ export class H264StreamValidator {
       offset: this.offset,
       parse: this.parse,
       copies: this.copies,
+      checkpoint: this.checkpoint,
+      checkpointLimit: this.checkpointLimit,
     };
   }
 
@@ -485,6 +600,8 @@ export class H264StreamValidator {
     this.offset = s.offset;
     this.parse = s.parse;
     this.copies = s.copies;
+    this.checkpoint = s.checkpoint;
+    this.checkpointLimit = s.checkpointLimit;
   }
 }
 
