@@ -9,18 +9,16 @@ import {
   IMAGE_DEFAULTS,
   IMAGE_MAX_SAMPLES,
   WorkerErrorCode,
-  type DecodingParams,
   type ImageProgress,
   type ImageRunParams,
   type ImageRunResult,
   type ImageSampleResult,
 } from '../protocol/worker';
-import { CancelledError, ContextTooLongError, EngineInputError } from '../engine/errors';
-import { validateDecoding } from '../engine/logits';
-import { sampleRows, type SampledRow } from '../engine/sampling';
+import type { SampledRow } from '../engine/sampling';
 import { ImageSample, closedJpeg, completionPrompt, generationPrompt, jpegFile, type ImagePrompt } from '../runtime/imageSamples';
 import { ImageSourceError, imageStreamFromBytes, imageStreamFromFile } from '../runtime/imageInput';
 import { sha256 } from '../runtime/packs';
+import { MAX_STREAM_BASE64, b64, bad, checkSamplingKnobs, codecTimings, sampleCodecBatch, type SamplingKnobs } from './codecJobs';
 import { WorkerFailure, type WorkerService } from './service';
 
 export interface ImageJobControl {
@@ -30,18 +28,8 @@ export interface ImageJobControl {
   progressIntervalMs?: number;
 }
 
-/** Longest base64 stream accepted in a request (a canonical 1024×1024 stream is far smaller). */
-const MAX_STREAM_BASE64 = 16 * 1024 * 1024;
-
-const bad = (msg: string) => new WorkerFailure(WorkerErrorCode.BadInput, msg);
-const b64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
-
-interface Knobs {
+interface Knobs extends SamplingKnobs {
   ratio: number;
-  samples: number;
-  decoding: DecodingParams;
-  seed: number;
-  constrained: boolean;
 }
 
 function checkParams(p: ImageRunParams): Knobs {
@@ -56,18 +44,7 @@ function checkParams(p: ImageRunParams): Knobs {
   }
   const ratio = p.ratio ?? (p.mode === 'complete' ? IMAGE_DEFAULTS.ratio : 0);
   if (typeof ratio !== 'number' || !(ratio >= 0 && ratio <= 1)) throw bad(`ratio must be a number from 0 to 1 (got ${String(p.ratio)})`);
-  const samples = p.samples ?? IMAGE_DEFAULTS.samples;
-  if (!Number.isInteger(samples) || samples < 1 || samples > IMAGE_MAX_SAMPLES) throw bad(`samples must be an integer from 1 to ${IMAGE_MAX_SAMPLES}`);
-  const decoding = p.decoding ?? IMAGE_DEFAULTS.decoding;
-  const why = validateDecoding(decoding);
-  if (why) throw bad(why);
-  if (decoding.mode === 'sample' && decoding.topK !== undefined && (!Number.isInteger(decoding.topK) || decoding.topK < 1))
-    throw bad('top-k must be a positive integer');
-  const seed = p.seed ?? Math.floor(Math.random() * 2 ** 31);
-  if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) throw bad('seed must be a non-negative 32-bit integer');
-  if (p.maxTokens !== undefined && (!Number.isInteger(p.maxTokens) || p.maxTokens < 1)) throw bad('max tokens must be a positive integer');
-  if (p.constrained !== undefined && typeof p.constrained !== 'boolean') throw bad('constrained must be true or false');
-  return { ratio, samples, decoding, seed, constrained: p.constrained ?? true };
+  return { ratio, ...checkSamplingKnobs(p, IMAGE_DEFAULTS, IMAGE_MAX_SAMPLES) };
 }
 
 export async function runImage(service: WorkerService, p: ImageRunParams, job: ImageJobControl): Promise<ImageRunResult> {
@@ -122,38 +99,17 @@ export async function runImage(service: WorkerService, p: ImageRunParams, job: I
   };
 
   const prepared = performance.now();
-  let prefilled = prepared;
-  let steps = 0;
-  let rows: SampledRow[];
-  try {
-    const r = await sampleRows(model.lm, {
-      prompt: promptIds,
-      samples: knobs.samples,
-      decoding: knobs.decoding,
-      maxTokens,
-      seed: knobs.seed,
-      // Constrained rows end at EOI (eos is never allowed); raw rows at eos or at the first FF D9.
-      stopTokens: [model.codec.eos],
-      padToken: model.codec.pad,
-      constraint: (r) => samples[r]!,
-      signal: job.signal,
-      onPrefill: () => (prefilled = performance.now()),
-      onStep: (step, rs) => {
-        steps = step;
-        report(step, rs, false);
-      },
-    });
-    rows = r.rows;
-    steps = r.steps;
-  } catch (e) {
-    if (e instanceof CancelledError) {
-      const partial = e.partial as { rows: SampledRow[]; steps: number } | undefined;
-      throw cancelled(`after ${partial?.steps ?? 0} steps`, { steps: partial?.steps ?? 0, tokens: partial?.rows.map((r) => r.tokens.length) ?? [] });
-    }
-    if (e instanceof ContextTooLongError || e instanceof EngineInputError) throw bad(e.message);
-    throw e;
-  }
-  const decoded = performance.now();
+  const batch = await sampleCodecBatch(model, {
+    promptIds,
+    knobs,
+    maxTokens,
+    // Constrained rows end at EOI (eos is never allowed); raw rows at eos or at the first FF D9.
+    constraint: (r) => samples[r]!,
+    signal: job.signal,
+    onStep: (step, rs) => report(step, rs, false),
+    cancelled,
+  });
+  const { rows, steps } = batch;
 
   const results: ImageSampleResult[] = rows.map((row, i) => {
     const done = samples[i]!.finish(row.closing);
@@ -171,7 +127,6 @@ export async function runImage(service: WorkerService, p: ImageRunParams, job: I
   report(steps, rows, true);
   const provider = service.providerReport();
   const m = model.pack.manifest;
-  const decodeMs = decoded - prefilled;
   return {
     mode: p.mode,
     model: { id: m.id, ...(m.displayName && { displayName: m.displayName }) },
@@ -201,14 +156,7 @@ export async function runImage(service: WorkerService, p: ImageRunParams, job: I
       perSample: results.map((r) => ({ tokens: r.tokens, decodable: r.decodable, stoppedBy: r.stoppedBy })),
       provider: provider.chosen,
       device: provider.device,
-      timings: {
-        totalMs: Math.round(performance.now() - started),
-        prepareMs: Math.round(prepared - started),
-        prefillMs: Math.round(prefilled - prepared),
-        decodeMs: Math.round(decodeMs),
-        steps,
-        msPerStep: steps ? Math.round((decodeMs / steps) * 1000) / 1000 : 0,
-      },
+      timings: codecTimings(started, prepared, batch),
     },
   };
 }

@@ -6,15 +6,12 @@
  * carries, per sample, the frames it completed since the last notification, decoded to PNG, so a panel can show them
  * as they come. The autoregressive path is the image job's: one codec-lm runtime (runtime/codecLm.ts), one sampler.
  */
-import { CancelledError, ContextTooLongError, EngineInputError } from '../engine/errors';
-import { validateDecoding } from '../engine/logits';
-import { sampleRows, type SampledRow } from '../engine/sampling';
+import type { SampledRow } from '../engine/sampling';
 import {
   VIDEO_DEFAULTS,
   VIDEO_MAX_FRAMES,
   VIDEO_MAX_SAMPLES,
   WorkerErrorCode,
-  type DecodingParams,
   type VideoProgress,
   type VideoRunParams,
   type VideoRunResult,
@@ -26,6 +23,7 @@ import type { H264CodecSpec } from '../runtime/manifest';
 import { sha256 } from '../runtime/packs';
 import { VideoSourceError, canonicalVideo, videoPrompt } from '../runtime/videoInput';
 import { VideoSample } from '../runtime/videoSamples';
+import { MAX_STREAM_BASE64, b64, bad, checkSamplingKnobs, codecTimings, sampleCodecBatch, type SamplingKnobs } from './codecJobs';
 import { WorkerFailure, type WorkerService } from './service';
 
 export interface VideoJobControl {
@@ -35,19 +33,9 @@ export interface VideoJobControl {
   progressIntervalMs?: number;
 }
 
-/** Longest base64 stream accepted in a request. */
-const MAX_STREAM_BASE64 = 16 * 1024 * 1024;
-
-const bad = (msg: string) => new WorkerFailure(WorkerErrorCode.BadInput, msg);
-const b64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
-
-interface Knobs {
+interface Knobs extends SamplingKnobs {
   promptFrames: number | undefined;
   frames: number;
-  samples: number;
-  decoding: DecodingParams;
-  seed: number;
-  constrained: boolean;
 }
 
 function checkParams(p: VideoRunParams): Knobs {
@@ -58,20 +46,10 @@ function checkParams(p: VideoRunParams): Knobs {
   if (p.promptFrames !== undefined && (!Number.isInteger(p.promptFrames) || p.promptFrames < 1)) throw bad('prompt frames must be a positive integer');
   const frames = p.frames ?? VIDEO_DEFAULTS.frames;
   if (!Number.isInteger(frames) || frames < 1 || frames > VIDEO_MAX_FRAMES) throw bad(`frames must be an integer from 1 to ${VIDEO_MAX_FRAMES}`);
-  const samples = p.samples ?? VIDEO_DEFAULTS.samples;
-  if (!Number.isInteger(samples) || samples < 1 || samples > VIDEO_MAX_SAMPLES) throw bad(`samples must be an integer from 1 to ${VIDEO_MAX_SAMPLES}`);
-  const decoding = p.decoding ?? VIDEO_DEFAULTS.decoding;
-  const why = validateDecoding(decoding);
-  if (why) throw bad(why);
-  if (decoding.mode === 'sample' && decoding.topK !== undefined && (!Number.isInteger(decoding.topK) || decoding.topK < 1))
-    throw bad('top-k must be a positive integer');
-  const seed = p.seed ?? Math.floor(Math.random() * 2 ** 31);
-  if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) throw bad('seed must be a non-negative 32-bit integer');
-  if (p.maxTokens !== undefined && (!Number.isInteger(p.maxTokens) || p.maxTokens < 1)) throw bad('max tokens must be a positive integer');
-  if (p.constrained !== undefined && typeof p.constrained !== 'boolean') throw bad('constrained must be true or false');
+  const sampling = checkSamplingKnobs(p, VIDEO_DEFAULTS, VIDEO_MAX_SAMPLES);
   if (p.mp4 !== undefined && typeof p.mp4 !== 'boolean') throw bad('mp4 must be true or false');
   if (p.ffmpegPath !== undefined && (typeof p.ffmpegPath !== 'string' || !p.ffmpegPath)) throw bad('ffmpegPath must be a path');
-  return { promptFrames: p.promptFrames, frames, samples, decoding, seed, constrained: p.constrained ?? true };
+  return { promptFrames: p.promptFrames, frames, ...sampling };
 }
 
 export async function runVideo(service: WorkerService, p: VideoRunParams, job: VideoJobControl): Promise<VideoRunResult> {
@@ -147,40 +125,21 @@ export async function runVideo(service: WorkerService, p: VideoRunParams, job: V
   };
 
   const prepared = performance.now();
-  let prefilled = prepared;
-  let steps = 0;
-  let rows: SampledRow[];
   let pending: Promise<void> = Promise.resolve();
-  try {
-    const r = await sampleRows(model.lm, {
-      prompt: promptIds,
-      samples: knobs.samples,
-      decoding: knobs.decoding,
-      maxTokens,
-      seed: knobs.seed,
-      stopTokens: [codec.eos],
-      padToken: codec.pad,
-      constraint: (r) => samples[r]!,
-      signal: job.signal,
-      onPrefill: () => (prefilled = performance.now()),
-      onStep: (step, rs) => {
-        steps = step;
-        // Previews are decoded between steps, one report at a time.
-        pending = pending.then(() => report(step, rs, false));
-      },
-    });
-    rows = r.rows;
-    steps = r.steps;
-  } catch (e) {
-    if (e instanceof CancelledError) {
-      const partial = e.partial as { rows: SampledRow[]; steps: number } | undefined;
-      throw cancelled(`after ${partial?.steps ?? 0} steps`, { steps: partial?.steps ?? 0, tokens: partial?.rows.map((r) => r.tokens.length) ?? [] });
-    }
-    if (e instanceof ContextTooLongError || e instanceof EngineInputError) throw bad(e.message);
-    throw e;
-  }
+  const batch = await sampleCodecBatch(model, {
+    promptIds,
+    knobs,
+    maxTokens,
+    constraint: (r) => samples[r]!,
+    signal: job.signal,
+    // Previews are decoded between steps, one report at a time.
+    onStep: (step, rs) => {
+      pending = pending.then(() => report(step, rs, false));
+    },
+    cancelled,
+  });
+  const { rows, steps } = batch;
   await pending;
-  const decoded = performance.now();
 
   const want = promptFrames + knobs.frames;
   let ffmpeg: string | undefined;
@@ -226,7 +185,6 @@ export async function runVideo(service: WorkerService, p: VideoRunParams, job: V
   await report(steps, rows, true);
   const provider = service.providerReport();
   const m = model.pack.manifest;
-  const decodeMs = decoded - prefilled;
   return {
     model: { id: m.id, ...(m.displayName && { displayName: m.displayName }) },
     width: codec.width,
@@ -256,14 +214,7 @@ export async function runVideo(service: WorkerService, p: VideoRunParams, job: V
       perSample: results.map((r) => ({ tokens: r.tokens, decodable: r.decodable, decodedFrames: r.decodedFrames, stoppedBy: r.stoppedBy })),
       provider: provider.chosen,
       device: provider.device,
-      timings: {
-        totalMs: Math.round(performance.now() - started),
-        prepareMs: Math.round(prepared - started),
-        prefillMs: Math.round(prefilled - prepared),
-        decodeMs: Math.round(decodeMs),
-        steps,
-        msPerStep: steps ? Math.round((decodeMs / steps) * 1000) / 1000 : 0,
-      },
+      timings: codecTimings(started, prepared, batch),
     },
   };
 }
