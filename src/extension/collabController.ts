@@ -66,6 +66,7 @@ export class CollabController implements vscode.Disposable, PanelOwner<CollabVie
         title: PANEL_TITLE,
         name: 'collab',
         script: 'collab.js',
+        sharedStyles: ['base.css'],
         style: 'collab.css',
         stateKey: STATE_KEY,
         postIntervalMs: POST_INTERVAL_MS,

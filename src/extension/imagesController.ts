@@ -58,7 +58,7 @@ export class ImagesController extends CodecController<ImagesViewToHost, HostToIm
         name: 'images',
         script: 'images.js',
         style: 'images.css',
-        sharedStyles: ['panel.css'],
+        sharedStyles: ['base.css', 'panel.css'],
         stateKey: STATE_KEY,
         postIntervalMs: POST_INTERVAL_MS,
         isMessage: isImagesViewToHost,

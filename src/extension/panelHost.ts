@@ -37,7 +37,7 @@ export interface PanelSpec<ToHost extends PanelToHost> {
   script: string;
   /** The page's stylesheet, in media/ (after the codicons). */
   style: string;
-  /** Stylesheets in media/ that several panels share (panel.css), linked before `style`. */
+  /** Stylesheets in media/ that several panels share (base.css: every panel; panel.css: the codec panels), linked before `style`. */
   sharedStyles?: readonly string[];
   /** workspaceState key of the panel's data. */
   stateKey: string;

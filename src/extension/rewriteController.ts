@@ -105,6 +105,7 @@ export class RewriteController implements vscode.Disposable, PanelOwner<RewriteV
         title: PANEL_TITLE,
         name: 'rewrite',
         script: 'rewrite.js',
+        sharedStyles: ['base.css'],
         style: 'rewrite.css',
         stateKey: STATE_KEY,
         postIntervalMs: POST_INTERVAL_MS,

@@ -83,6 +83,7 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
         title: PANEL_TITLE,
         name: 'summary',
         script: 'summary.js',
+        sharedStyles: ['base.css'],
         style: 'summary.css',
         stateKey: STATE_KEY,
         postIntervalMs: POST_INTERVAL_MS,

@@ -40,7 +40,7 @@ export class VideoController extends CodecController<VideoViewToHost, HostToVide
         name: 'video',
         script: 'video.js',
         style: 'video.css',
-        sharedStyles: ['panel.css'],
+        sharedStyles: ['base.css', 'panel.css'],
         // workspaceState key of the (single) video panel's data; streamed frames go to the page at most every 100 ms.
         stateKey: 'concert.videoPanel.v1',
         postIntervalMs: 100,

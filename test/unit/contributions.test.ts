@@ -140,7 +140,7 @@ describe('menu contributions', () => {
     assert.ok((pkg.activationEvents as string[]).includes(`onWebviewPanel:${VIDEO_VIEW_TYPE}`));
     const build = readFileSync(new URL('esbuild.mjs', root), 'utf8');
     assert.match(build, /'?video'?: 'webview\/video\/main\.ts'/);
-    for (const css of ['media/video.css', 'media/panel.css']) assert.ok(existsSync(new URL(css, root)), css);
+    for (const css of ['media/video.css', 'media/panel.css', 'media/base.css']) assert.ok(existsSync(new URL(css, root)), css);
   });
 
   it('nothing is contributed for a feature that is not built: no placeholder commands, context keys or claims', () => {

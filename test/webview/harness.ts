@@ -46,11 +46,23 @@ export interface ViewShell {
 
 export const VIEWS = {
   status: { name: 'status', title: 'Concert: Worker & Models', styles: ['media/status.css'], accept: isStatusViewToHost },
-  summary: { name: 'summary', title: 'Concert: Summary', styles: ['media/summary.css'], accept: isSummaryViewToHost },
-  rewrite: { name: 'rewrite', title: 'Concert: Rewrite', styles: ['media/rewrite.css'], accept: isRewriteViewToHost },
-  collab: { name: 'collab', title: 'Concert: Collaborate', styles: ['media/collab.css'], accept: isCollabViewToHost },
-  images: { name: 'images', title: 'Concert: Images', styles: ['media/panel.css', 'media/images.css'], accept: isImagesViewToHost, blobImages: true },
-  video: { name: 'video', title: 'Concert: Video', styles: ['media/panel.css', 'media/video.css'], accept: isVideoViewToHost, blobImages: true },
+  summary: { name: 'summary', title: 'Concert: Summary', styles: ['media/base.css', 'media/summary.css'], accept: isSummaryViewToHost },
+  rewrite: { name: 'rewrite', title: 'Concert: Rewrite', styles: ['media/base.css', 'media/rewrite.css'], accept: isRewriteViewToHost },
+  collab: { name: 'collab', title: 'Concert: Collaborate', styles: ['media/base.css', 'media/collab.css'], accept: isCollabViewToHost },
+  images: {
+    name: 'images',
+    title: 'Concert: Images',
+    styles: ['media/base.css', 'media/panel.css', 'media/images.css'],
+    accept: isImagesViewToHost,
+    blobImages: true,
+  },
+  video: {
+    name: 'video',
+    title: 'Concert: Video',
+    styles: ['media/base.css', 'media/panel.css', 'media/video.css'],
+    accept: isVideoViewToHost,
+    blobImages: true,
+  },
 } satisfies Record<string, ViewShell>;
 
 /** Only these folders are served; everything else is a 404 that the tests report. */
