@@ -395,8 +395,8 @@ export const SETTINGS = [
     type: 'string',
     default: '',
     markdownDescription:
-      "Absolute path of the `ffmpeg` executable `Concert: Continue Video…` uses to convert clips that are not already the video model's canonical H.264 (`.mp4`, `.mkv`, `.webm`, `.mov`, `.avi`, other `.h264` streams) and to write `.mp4` files next to the `.h264` ones on Save. Empty: `ffmpeg` on `PATH`. Canonical `.h264` clips (like the bundled samples) need no ffmpeg. An executable path is never taken from an untrusted workspace: ignored in workspace settings while the workspace is untrusted.",
-    scope: 'machine-overridable',
+      "Absolute path of the `ffmpeg` executable `Concert: Continue Video…` uses to convert clips that are not already the video model's canonical H.264 (`.mp4`, `.mkv`, `.webm`, `.mov`, `.avi`, other `.h264` streams) and to write `.mp4` files next to the `.h264` ones on Save. Empty: `ffmpeg` on `PATH`. Canonical `.h264` clips (like the bundled samples) need no ffmpeg. A program Concert runs is never named by a workspace: this setting is read from user (or remote) settings only, and also listed as restricted for untrusted workspaces.",
+    scope: 'machine',
     restricted: true,
     order: 41,
   },

@@ -384,7 +384,8 @@ describe('summary settings', () => {
   it('the model pack setting is restricted; summary settings do not reconfigure the worker', () => {
     assert.equal(settingDef('concert.cad.modelPack').restricted, true);
     // Feature settings (summaries, diffusion, collaboration, knowledge) are read per run; only the others reach the worker.
-    for (const s of SETTINGS) assert.equal(WORKER_SETTING_KEYS.includes(s.key), !/^concert\.(cad|diffusion|collab|knowledge|image)\./.test(s.key), s.key);
+    for (const s of SETTINGS)
+      assert.equal(WORKER_SETTING_KEYS.includes(s.key), !/^concert\.(cad|diffusion|collab|knowledge|image|video)\.|^concert\.ffmpegPath$/.test(s.key), s.key);
   });
 });
 

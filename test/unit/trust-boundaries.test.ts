@@ -54,9 +54,14 @@ describe('untrusted workspaces: settings', () => {
     assert.deepEqual([...RESTRICTED_SETTINGS].sort(), [...caps.restrictedConfigurations].sort());
     // A workspace cannot even set the core URL (machine scope: user or remote settings only).
     assert.ok(['machine', 'application'].includes(pkg.contributes.configuration.properties['concert.collab.coreUrl']!.scope ?? ''));
-    // Nothing configures an executable, its arguments or its environment.
+    // Nothing configures an executable, its arguments or its environment — but ffmpeg (issue #15), which only user or
+    // remote settings may name (machine scope: a workspace cannot), restricted besides.
+    const ffmpeg = pkg.contributes.configuration.properties['concert.ffmpegPath'];
+    assert.equal(ffmpeg?.scope, 'machine');
+    assert.ok(caps.restrictedConfigurations.includes('concert.ffmpegPath'));
     for (const key of Object.keys(pkg.contributes.configuration.properties))
-      assert.doesNotMatch(key, /exec|binary|ffmpeg|workerPath|worker\.path|args|env/i, `${key} would let settings name a program`);
+      if (key !== 'concert.ffmpegPath')
+        assert.doesNotMatch(key, /exec|binary|ffmpeg|workerPath|worker\.path|args|env/i, `${key} would let settings name a program`);
   });
 
   it('untrusted: a restricted setting keeps only its user-level (or default) value; others read normally', () => {

@@ -320,9 +320,10 @@ describe('video panel: settings', () => {
     assert.deepEqual(toVideoSettings((k) => settingDef(k).default).settings, { promptFrames: 4, frames: 4, samples: 2 });
   });
 
-  it('concert.ffmpegPath and concert.video.modelPack are restricted: a workspace value is ignored while untrusted', () => {
+  it('concert.ffmpegPath (machine scope) and concert.video.modelPack are restricted: a workspace value is ignored while untrusted', () => {
     assert.ok(RESTRICTED_SETTINGS.includes('concert.ffmpegPath') && RESTRICTED_SETTINGS.includes('concert.video.modelPack'));
-    assert.equal(settingDef('concert.ffmpegPath').scope, 'machine-overridable');
+    // Machine scope: VS Code reads it from user or remote settings only (a workspace cannot name the program).
+    assert.equal(settingDef('concert.ffmpegPath').scope, 'machine');
     const config = {
       get: (k: string) => (k === 'concert.ffmpegPath' ? '/ws/evil-ffmpeg' : 'ws-pack'),
       inspect: (k: string) => ({ defaultValue: '', ...(k === 'concert.ffmpegPath' ? { globalValue: '/usr/bin/ffmpeg' } : {}) }),
