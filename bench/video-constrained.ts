@@ -58,7 +58,7 @@ async function main(): Promise<void> {
       repeats,
       seed,
       sample: (constrained) => {
-        const x = new VideoSample(model, prompt, promptFrames, frames, constrained);
+        const x = new VideoSample(model, prompt, promptFrames, frames, constrained, codec.sliceMaxMbs);
         return Object.assign(x, {
           decodes: (row: SampledRow) => {
             const done = x.finish(row.closing);

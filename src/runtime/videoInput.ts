@@ -31,7 +31,7 @@ export function notCanonical(stream: Uint8Array, c: H264CodecSpec): string | und
     throw e;
   }
   if (d.width !== c.width || d.height !== c.height) return `its frames are ${d.width}×${d.height}, the model's are ${c.width}×${c.height}`;
-  const v = validateStream(stream);
+  const v = validateStream(stream, { maxMbsPerSlice: c.sliceMaxMbs });
   if (!v.ok) return `byte ${v.rejection!.offset}: ${v.rejection!.reason}`;
   if (d.frames < 1) return 'it has no complete frame';
   return undefined;

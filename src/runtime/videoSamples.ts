@@ -17,8 +17,8 @@ export interface VideoVerdict {
 }
 
 /** Whether a whole stream is valid (every byte accepted, ending after a frame), and its frames. */
-export function checkVideoStream(stream: Uint8Array): VideoVerdict {
-  const v = validateStream(stream);
+export function checkVideoStream(stream: Uint8Array, maxMbsPerSlice?: number): VideoVerdict {
+  const v = validateStream(stream, { maxMbsPerSlice });
   if (!v.ok) return { valid: false, frames: v.frames, problem: `byte ${v.rejection!.offset}: ${v.rejection!.reason}` };
   return { valid: true, frames: v.frames };
 }
@@ -55,9 +55,11 @@ export class VideoSample implements RowConstraint {
     promptFrames: number,
     frames: number,
     readonly constrained: boolean,
+    /** Most macroblocks per slice (the pack's `codec.sliceMaxMbs`): keeps samples in the canonical form. */
+    private readonly maxMbsPerSlice?: number,
   ) {
     this.targetFrames = promptFrames + frames;
-    this.validator = new H264StreamValidator({ maxFrames: this.targetFrames });
+    this.validator = new H264StreamValidator({ maxFrames: this.targetFrames, maxMbsPerSlice });
     this.bytes = [...prompt];
     this.valid = this.validator.feedAll(prompt);
     if (this.valid !== prompt.length) {
@@ -115,6 +117,6 @@ export class VideoSample implements RowConstraint {
     for (const id of closing) this.accept(id);
     this.closing = this.bytes.length - before;
     const stream = Uint8Array.from(this.bytes);
-    return { stream, closingBytes: this.closing, ...checkVideoStream(stream) };
+    return { stream, closingBytes: this.closing, ...checkVideoStream(stream, this.maxMbsPerSlice) };
   }
 }

@@ -90,7 +90,7 @@ export async function runVideo(service: WorkerService, p: VideoRunParams, job: V
       `the prompt (${promptFrames} frames, ${promptIds.length} tokens) leaves no room in the model's context of ${Math.min(codec.maxTokens, model.lm.maxContext)} tokens: keep fewer frames`,
     );
   const maxTokens = Math.max(0, Math.min(p.maxTokens ?? limit, limit));
-  const samples = Array.from({ length: knobs.samples }, () => new VideoSample(model, prompt, promptFrames, knobs.frames, knobs.constrained));
+  const samples = Array.from({ length: knobs.samples }, () => new VideoSample(model, prompt, promptFrames, knobs.frames, knobs.constrained, codec.sliceMaxMbs));
   const promptPngs = (await decodeH264Frames(prompt)).map(b64);
 
   // Progress: per sample, the frames it completed since the last notification, decoded.

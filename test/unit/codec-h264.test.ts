@@ -572,3 +572,46 @@ describe('closing bytes', () => {
     }
   });
 });
+
+describe('slices of at most N macroblocks (the canonical form: x264 slice-max-mbs = 1)', () => {
+  // A bundled-model continuation whose P pictures have slices that skip several macroblocks: valid H.264 (ffmpeg
+  // decodes its 8 frames), but not the canonical form the pack declares (codec.sliceMaxMbs = 1).
+  const multi = new Uint8Array(readFileSync(join(__dirname, '..', 'fixtures', 'h264-slices', 'multi-mb-slices.h264')));
+
+  it('every canonical fixture has one macroblock per slice; a stream with longer slices is refused where one grows', () => {
+    for (const c of clips.filter((x) => x.width === 32)) assert.ok(validateStream(c.data, { maxMbsPerSlice: 1 }).ok, c.file);
+    assert.ok(validateStream(multi).ok, 'valid without the limit');
+    assert.equal(describeStream(multi).frames, 8);
+    const v = validateStream(multi, { maxMbsPerSlice: 1 });
+    assert.equal(v.ok, false);
+    // Refused where the first slice goes on after its macroblock (its data must end there).
+    assert.match(v.rejection!.reason, /a slice covers at most 1 macroblocks here|rbsp_alignment_zero_bit|mb_skip_run/);
+    assert.ok(v.accepted < multi.length);
+  });
+
+  it('masks never let a slice grow past the limit, and closing bytes write one macroblock per slice', async () => {
+    const prompt = cutAfterFrames(byName('boxes-two').data, 2);
+    const next = rng(17);
+    for (let walk = 0; walk < 4; walk++) {
+      const v = new H264StreamValidator({ maxFrames: 5, maxMbsPerSlice: 1 });
+      assert.equal(v.feedAll(prompt), prompt.length);
+      const taken: number[] = [];
+      for (let step = 0; step < 60 && !v.isComplete(); step++) {
+        const allowed = maskBytes(v.allowedNextBytes());
+        assert.ok(allowed.length > 0);
+        const b = allowed[Math.floor(next() * allowed.length)]!;
+        assert.ok(v.feed(b));
+        taken.push(b);
+      }
+      const whole = concat(prompt, taken, v.closingBytes('fill'));
+      assert.ok(validateStream(whole, { maxMbsPerSlice: 1 }).ok, `walk ${walk}`);
+      const d = describeStream(whole);
+      assert.equal(d.frames, 5);
+      assert.ok(
+        d.nals.filter((n) => n.mbCount !== undefined).every((n) => n.mbCount === 1),
+        `walk ${walk}: a slice covers several macroblocks`,
+      );
+      assert.equal((await decodeH264(whole)).count, 5, `walk ${walk}: the preview decoder shows every frame`);
+    }
+  });
+});

@@ -76,6 +76,8 @@ export interface SliceContext {
   readonly prevIdrPicId?: number | undefined;
   /** pic_order_cnt_type 0: PicOrderCntMsb, lsb and PicOrderCnt of the previous picture. */
   readonly prevPoc?: { readonly msb: number; readonly lsb: number; readonly poc: number } | undefined;
+  /** Most macroblocks one slice may cover (undefined: any). */
+  readonly maxMbsPerSlice?: number | undefined;
 }
 
 export interface SliceInfo {
@@ -274,7 +276,8 @@ export function parseSlice(r: SyntaxReader, ctx: SliceContext): SliceInfo {
   }
   // ── data ──
   if (r.halted) return HALTED;
-  const head: SliceHead = { sps, pps, picMbs, firstMb, sliceType, isP, ppsId, frameNum, idrPicId, pocLsb, pocMsb, poc, numRefIdxActive, sliceQp };
+  const sliceMbEnd = ctx.maxMbsPerSlice === undefined ? picMbs : Math.min(picMbs, firstMb + ctx.maxMbsPerSlice);
+  const head: SliceHead = { sps, pps, picMbs, firstMb, sliceMbEnd, sliceType, isP, ppsId, frameNum, idrPicId, pocLsb, pocMsb, poc, numRefIdxActive, sliceQp };
   return parseSliceData(r, head, undefined);
 }
 
@@ -301,6 +304,8 @@ export interface SliceHead {
   readonly pps: Pps;
   readonly picMbs: number;
   readonly firstMb: number;
+  /** The macroblock address this slice must end before (picMbs, or sooner with SliceContext.maxMbsPerSlice). */
+  readonly sliceMbEnd: number;
   readonly sliceType: number;
   readonly isP: boolean;
   readonly ppsId: number;
@@ -460,7 +465,7 @@ function restoreArrays(c: SliceCheckpoint): void {
  */
 export function checkpointKey(c: SliceCheckpoint): string {
   const h = c.head;
-  let k = `${h.sps.widthInMbs},${h.picMbs},${h.firstMb},${h.isP ? 1 : 0},${h.numRefIdxActive},${h.pps.constrainedIntraPred ? 1 : 0},${c.mb},${c.step},`;
+  let k = `${h.sps.widthInMbs},${h.picMbs},${h.firstMb},${h.sliceMbEnd},${h.isP ? 1 : 0},${h.numRefIdxActive},${h.pps.constrainedIntraPred ? 1 : 0},${c.mb},${c.step},`;
   k += `${c.i16 ? 1 : 0},${c.cbpLuma},${c.cbpChroma},${c.bPhase},${c.bTotal},${c.bTrailing},${c.bI},${c.bSuffix},${c.bZeros},`;
   for (let i = 0; i < c.arrays.length; i++) k += String.fromCharCode(65 + c.arrays[i]!);
   return k;
@@ -533,7 +538,7 @@ const CHROMA_MODE: ElementOptions = { valid: (m) => mbNeeds(CHROMA_NEEDS[m]!), w
 const SKIP_RUN: ElementOptions = { largest: true };
 
 function parseSliceData(r: SyntaxReader, head: SliceHead, from: SliceCheckpoint | undefined): SliceInfo {
-  const { sps, pps, firstMb, isP, numRefIdxActive, picMbs } = head;
+  const { sps, pps, firstMb, isP, numRefIdxActive, picMbs, sliceMbEnd } = head;
   ensureCapacity(picMbs);
   const w = sps.widthInMbs;
   dFirstMb = firstMb;
@@ -563,23 +568,24 @@ function parseSliceData(r: SyntaxReader, head: SliceHead, from: SliceCheckpoint 
       sStep = -1;
       site(r);
       if (isP) {
-        const run = r.ue('mb_skip_run', 0, picMbs - mb, SKIP_RUN);
+        const run = r.ue('mb_skip_run', 0, sliceMbEnd - mb, SKIP_RUN);
         for (let i = 0; i < run; i++, mb++) {
           mbIntra[mb] = 0;
           mbI4[mb] = 0;
           tcLuma.fill(0, mb * 16, mb * 16 + 16);
           tcChroma.fill(0, mb * 8, mb * 8 + 8);
         }
-        if (run > 0) more = moreData(r, mb < picMbs);
+        if (run > 0) more = moreData(r, mb < sliceMbEnd);
         if (!more) break;
-        if (mb >= picMbs) r.failSoft('mb_skip_run leaves no macroblock for the data that follows');
+        if (mb >= sliceMbEnd)
+          r.failSoft(mb >= picMbs ? 'mb_skip_run leaves no macroblock for the data that follows' : `a slice covers at most ${sliceMbEnd - firstMb} macroblocks here`);
       }
       parseMacroblock(r, mb, w, isP, numRefIdxActive, coded, undefined);
     }
     from = undefined;
     coded++;
     mb++;
-    more = moreData(r, mb < picMbs);
+    more = moreData(r, mb < sliceMbEnd);
   }
   r.trailing();
   const h = head;

@@ -38,6 +38,8 @@ export class StreamState {
   /** Reference frames available to the next picture (sliding window, §8.2.5.3). */
   refFrames = 0;
   nextFrameNum = 0;
+  /** Most macroblocks one slice may cover (undefined: any; the canonical streams have 1: x264's slice-max-mbs). */
+  maxMbsPerSlice: number | undefined;
   prevIdrPicId: number | undefined;
   prevPoc: { msb: number; lsb: number; poc: number } | undefined;
   /** A slice has been seen: parameter sets may now only be repeated byte for byte. */
@@ -60,6 +62,7 @@ export class StreamState {
     s.sliceSeen = this.sliceSeen;
     s.lastSlice = this.lastSlice;
     s.pendingPoc = this.pendingPoc;
+    s.maxMbsPerSlice = this.maxMbsPerSlice;
     return s;
   }
 
@@ -113,6 +116,7 @@ export class StreamState {
       refFrames: this.refFrames,
       prevIdrPicId: this.prevIdrPicId,
       prevPoc: this.prevPoc,
+      maxMbsPerSlice: this.maxMbsPerSlice,
     };
   }
 

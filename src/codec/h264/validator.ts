@@ -57,6 +57,12 @@ export interface H264ValidatorOptions {
    * reference path the tests compare the default with; same results, slower).
    */
   readonly checkpoints?: boolean | undefined;
+  /**
+   * Most macroblocks one slice may cover (undefined: any). The canonical streams have 1 (x264's slice-max-mbs, the
+   * pack's `codec.sliceMaxMbs`): generated slices then look like the training data, and closing bytes write one
+   * skipped macroblock per slice.
+   */
+  readonly maxMbsPerSlice?: number | undefined;
 }
 
 /** How `closingBytes` ends: after the current frame, or also with frozen frames (all macroblocks skipped) up to `maxFrames`. */
@@ -140,10 +146,11 @@ export class H264StreamValidator {
   constructor(options: H264ValidatorOptions = {}) {
     this.maxFrames = options.maxFrames;
     this.useCheckpoints = options.checkpoints ?? true;
+    this.state.maxMbsPerSlice = options.maxMbsPerSlice;
   }
 
   private get options(): H264ValidatorOptions {
-    return { maxFrames: this.maxFrames, checkpoints: this.useCheckpoints };
+    return { maxFrames: this.maxFrames, checkpoints: this.useCheckpoints, maxMbsPerSlice: this.state.maxMbsPerSlice };
   }
 
   /** Bytes accepted so far. */
@@ -303,7 +310,7 @@ export class H264StreamValidator {
 
   /** A copy at the same position with another frame limit (e.g. after the prompt: frames + m). */
   withMaxFrames(maxFrames: number | undefined): H264StreamValidator {
-    const v = new H264StreamValidator({ maxFrames, checkpoints: this.useCheckpoints });
+    const v = new H264StreamValidator({ maxFrames, checkpoints: this.useCheckpoints, maxMbsPerSlice: this.state.maxMbsPerSlice });
     v.restore(this.save());
     v.rbsp = this.rbsp.slice();
     v.raw = this.raw.slice();
