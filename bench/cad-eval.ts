@@ -11,8 +11,14 @@
  *    top-p 0.9, fixed seeds).
  *  - with --grid (#16): the same three measures for regular decoding and CAD at one α (--grid-alpha, default 1) with
  *    the plausibility constraint β ∈ {0, 0.1} × adaptive α {off, on}; keys `alpha=1,beta=0.1,adaptive`.
+ *  - with --grounded (#16): the held-out families of tools/data/build_grounded.py instead of the test split:
+ *    capital questions on documents in styles and question wordings never trained, about countries whose QA was
+ *    never trained (<data>/grounded/heldout.jsonl; conflict = swapped capital, control = consistent capital
+ *    questions), and summaries of held-out general-prose documents (everyday paragraphs first, then Austen,
+ *    fortunes, GCIDE, WordNet); faithfulness then also reports the share of summaries that are a sentence of ≥ 6 words
+ *    (`sentence`) and of those that are also ≥ 70% supported (`groundedSentence`).
  * Usage: node --import tsx bench/cad-eval.ts [--pack DIR] [--data data/build] [--limit N] [--grid [--grid-alpha A]]
- *        [--out docs/cad-eval.json]
+ *        [--grounded] [--out docs/cad-eval.json]
  * Needs the corpora: /usr/bin/python3 tools/data/build.py (see tools/data/README.md).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -37,6 +43,12 @@ interface SumRecord {
   document: string;
   summary: string;
 }
+interface GroundedRecord extends QaRecord, SumRecord {
+  task: 'qa' | 'summary' | 'lm';
+  entity: string;
+  family: string;
+}
+const GROUNDED_PROSE = ['everyday', 'austen', 'fortunes', 'gcide-quote', 'gcide-def', 'wordnet-gloss'];
 
 const ALPHAS = [0, 0.5, 1, 2];
 
@@ -125,7 +137,11 @@ async function main(): Promise<void> {
     return tok.decode(r.tokens.map((t) => t.id)).trim();
   };
 
-  const test = readJsonl<QaRecord>(path.join(data, 'qa', 'test.jsonl')).filter((r) => !r.fictional && !r.closed_book);
+  const groundedMode = process.argv.includes('--grounded');
+  const heldout = groundedMode ? readJsonl<GroundedRecord>(path.join(data, 'grounded', 'heldout.jsonl')) : [];
+  const test: QaRecord[] = groundedMode
+    ? heldout.filter((r) => r.task === 'qa' && r.kind === 'capital' && !r.fictional).map((r) => ({ ...r, country: r.entity }))
+    : readJsonl<QaRecord>(path.join(data, 'qa', 'test.jsonl')).filter((r) => !r.fictional && !r.closed_book);
   const conflict = test.filter((r) => r.contradicts).slice(0, limit);
   const consistent = test.filter((r) => !r.contradicts).slice(0, limit);
   const knowledgeConflict: Record<string, { em: number; memorised: number; n: number }> = {};
@@ -187,14 +203,18 @@ async function main(): Promise<void> {
   }
 
   // Summary faithfulness on held-out Debian descriptions that fit the context.
-  const docs = readJsonl<SumRecord>(path.join(data, 'summarization', 'test.jsonl'))
-    .filter((r) => renderPieces(sum.prompt, { document: r.document }, tok).length + 48 <= lm.maxContext)
-    .slice(0, Math.min(limit, 80));
-  const faithfulness: Record<string, { supported: number; words: number; docs: number }> = {};
+  const sumSource: SumRecord[] = groundedMode
+    ? GROUNDED_PROSE.flatMap((f) => heldout.filter((r) => r.task === 'summary' && r.family === f))
+    : readJsonl<SumRecord>(path.join(data, 'summarization', 'test.jsonl'));
+  const docs = sumSource.filter((r) => renderPieces(sum.prompt, { document: r.document }, tok).length + 48 <= lm.maxContext).slice(0, Math.min(limit, 80));
+  const isSentence = (t: string) => t.split(/\s+/).filter(Boolean).length >= 6 && /^["'(]?[A-Z0-9]/.test(t) && /[.!?]["']?$/.test(t);
+  const faithfulness: Record<string, { supported: number; words: number; docs: number; sentence?: number; groundedSentence?: number }> = {};
   const summaries: { document: string; reference: string; regular: string; cad: string }[] = [];
   for (const v of grid ? variants : [0, 0.5].map(plainVariant)) {
     let supported = 0;
     let total = 0;
+    let sentences = 0;
+    let groundedSentences = 0;
     for (const [i, r] of docs.entries()) {
       const decoding: Decoding = { mode: 'sample', temperature: 1, topP: 0.9 };
       const out = await decodeCad(lm, {
@@ -209,20 +229,31 @@ async function main(): Promise<void> {
       const text = tok.decode(out.tokens.map((t) => t.id)).trim();
       const docWords = new Set(words(r.document));
       const w = words(text);
-      supported += w.filter((x) => docWords.has(x)).length;
+      const sup = w.filter((x) => docWords.has(x)).length;
+      supported += sup;
       total += w.length;
+      if (isSentence(text)) {
+        sentences++;
+        if (w.length > 0 && sup / w.length >= 0.7) groundedSentences++;
+      }
       if (i < 5) {
         if (v.alpha === 0) summaries.push({ document: r.document.slice(0, 300), reference: r.summary, regular: text, cad: '' });
         else if (!grid || key(v) === 'alpha=1') summaries[i]!.cad = text;
       }
     }
-    faithfulness[key(v)] = { supported: total ? supported / total : 0, words: total, docs: docs.length };
+    faithfulness[key(v)] = {
+      supported: total ? supported / total : 0,
+      words: total,
+      docs: docs.length,
+      ...(groundedMode && { sentence: sentences / Math.max(1, docs.length), groundedSentence: groundedSentences / Math.max(1, docs.length) }),
+    };
     console.error(`faithfulness ${key(v)}: ${(supported / Math.max(1, total)).toFixed(3)} of ${total} content words supported`);
   }
 
   const regularEm = knowledgeConflict['alpha=0']!.em;
   const result = {
     pack: model.pack.manifest.id,
+    ...(groundedMode && { data: 'grounded/heldout (tools/data/build_grounded.py)' }),
     manifestSha256: model.pack.manifestSha256,
     knowledgeConflict,
     consistentControl: control,

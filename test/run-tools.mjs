@@ -60,6 +60,10 @@ const run = (what, cmd, args, extraEnv = {}) => {
 }
 if (process.env.CONCERT_TOOLS_SMOKE !== '0') {
   run('smoke data build', python, ['tools/data/build.py', '--smoke']);
+  // The grounded data of issue #16 on the smoke corpora, and its invariants on the built files (the unit pass above
+  // had no build to check yet).
+  run('smoke grounded data build', python, ['tools/data/build_grounded.py', '--smoke']);
+  run('grounded data invariants on the smoke build', python, ['-m', 'unittest', 'tools.tests.test_grounded.BuiltFiles.test_smoke_build']);
   run('smoke training of the text packs', 'bash', ['tools/models/train_all.sh'], { SMOKE: '1' });
   if (existsSync('tools/diffusion/train_all.sh')) run('smoke training of the diffusion packs', 'bash', ['tools/diffusion/train_all.sh'], { SMOKE: '1' });
   // The runtime must accept what the tools produce (full check: graphs loaded into ONNX Runtime).

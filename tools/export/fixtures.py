@@ -224,7 +224,15 @@ def make_jpeg_lm(folder: str, seed: int = 4) -> dict:
 
 
 def main() -> None:
-    import export
+    # export.py by path under a unique name: `export` is also tools/diffusion/export.py (one unittest process).
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("concert_tools_export_export", os.path.join(os.path.dirname(os.path.abspath(__file__)), "export.py"))
+    export = sys.modules.get("concert_tools_export_export")
+    if export is None:
+        export = importlib.util.module_from_spec(spec)
+        sys.modules["concert_tools_export_export"] = export
+        spec.loader.exec_module(export)
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(ROOT, "test", "fixtures", "export"))

@@ -6,6 +6,13 @@ Sources (all from data/build, written by tools/data/build.py):
   facts          facts/statements.jsonl (train)   {"text"}               -> template "lm"
   summarization  summarization/{split}.jsonl      {"document","summary"} -> template "summary"
   qa             qa/{split}.jsonl                 document QA -> "qa"; closed-book records -> "qa" no_context
+  grounded_qa, grounded_summary, grounded_lm
+                 grounded/{split}.jsonl           (tools/data/build_grounded.py, issue #16) records of task "qa",
+                                                  "summary", "lm" -> the same templates; splits train, validation,
+                                                  test, heldout
+
+Every tokenized example also has a target mask (1 on the tokens of the template's target part: the answer, the
+summary, the LM text, and </s>), so that training can weight the loss on prompts (--prompt-loss-weight).
 
 The training stream is a seeded shuffle of whole examples from every source (with per-source repetition so that the
 mixture has the requested token fractions), concatenated and cut into fixed windows. Tokenized examples are cached
@@ -30,6 +37,8 @@ import templates  # noqa: E402
 from ref_tokenizer import RefTokenizer  # noqa: E402
 
 SPLITS = ("train", "validation", "test")
+GROUNDED_SOURCES = {"grounded_qa": "qa", "grounded_summary": "summary", "grounded_lm": "lm"}
+CACHE_VERSION = 2  # 2: target masks
 # Share of training tokens per source (renormalised over the sources present).
 DEFAULT_MIX = {"general": 0.40, "summarization": 0.25, "qa": 0.23, "facts": 0.12}
 # Probability of keeping a general-corpus unit, by source: favour clean prose and the Debian descriptions the
@@ -89,22 +98,44 @@ class Encoder:
         return self.tok.decode(ids, skip_special)
 
 
+def source_path(build_dir: str, source: str, split: str) -> str:
+    if source == "facts":
+        return os.path.join(build_dir, "facts", "statements.jsonl")
+    if source in GROUNDED_SOURCES:
+        return os.path.join(build_dir, "grounded", f"{split}.jsonl")
+    return os.path.join(build_dir, source, f"{split}.jsonl")
+
+
 def source_records(build_dir: str, source: str, split: str) -> List[dict]:
+    if source in GROUNDED_SOURCES:
+        p = source_path(build_dir, source, split)
+        task = GROUNDED_SOURCES[source]
+        return [r for r in read_jsonl(p) if r["task"] == task] if os.path.exists(p) else []
     if source == "facts":
         return read_jsonl(os.path.join(build_dir, "facts", "statements.jsonl")) if split == "train" else []
     return read_jsonl(os.path.join(build_dir, source, f"{split}.jsonl"))
 
 
-def encode_record(enc: Encoder, source: str, r: dict) -> List[int]:
+def encode_parts(enc: Encoder, source: str, r: dict):
+    """(prompt ids, target ids) of one record."""
+    if source in GROUNDED_SOURCES:
+        source = {"qa": "qa", "summary": "summarization", "lm": "general"}[r["task"]]
     if source in ("general", "facts"):
-        return enc.example("lm", {"text": r["text"]})
-    if source == "summarization":
-        return enc.example("summary", {"document": r["document"], "summary": r["summary"]})
-    if source == "qa":
-        if r.get("closed_book"):
-            return enc.example("qa", {"question": r["question"], "answer": r["answer"]}, no_context=True)
-        return enc.example("qa", {"document": r["document"], "question": r["question"], "answer": r["answer"]})
-    raise ValueError(source)
+        t, f, nc = "lm", {"text": r["text"]}, False
+    elif source == "summarization":
+        t, f, nc = "summary", {"document": r["document"], "summary": r["summary"]}, False
+    elif source == "qa":
+        nc = bool(r.get("closed_book"))
+        t, f = "qa", ({"question": r["question"], "answer": r["answer"]} if nc else
+                      {"document": r["document"], "question": r["question"], "answer": r["answer"]})
+    else:
+        raise ValueError(source)
+    return enc.render(t, "no_context" if nc else "prompt", f), enc.render(t, "target", f)
+
+
+def encode_record(enc: Encoder, source: str, r: dict) -> List[int]:
+    p, t = encode_parts(enc, source, r)
+    return p + t
 
 
 def keep_record(source: str, r: dict, rng: np.random.Generator) -> bool:
@@ -117,34 +148,37 @@ def keep_record(source: str, r: dict, rng: np.random.Generator) -> bool:
 
 def tokenized(build_dir: str, enc: Encoder, source: str, split: str, seed: int = 0, log=print) -> Optional[dict]:
     """{"tokens": uint16[n], "offsets": int64[m+1]} for the kept records of one source and split (cached)."""
-    path = (os.path.join(build_dir, "facts", "statements.jsonl") if source == "facts"
-            else os.path.join(build_dir, source, f"{split}.jsonl"))
+    path = source_path(build_dir, source, split)
     if not os.path.exists(path) or (source == "facts" and split != "train"):
         return None
     key = hashlib.sha256(json.dumps([sha_file(path), enc.sha, source, split, seed, GENERAL_SOURCE_KEEP, CONTRADICT_KEEP,
-                                     templates.TEMPLATES_VERSION]).encode()).hexdigest()[:16]
+                                     templates.TEMPLATES_VERSION, CACHE_VERSION]).encode()).hexdigest()[:16]
     cache = os.path.join(build_dir, "lm_cache", f"{source}-{split}-{key}.npz")
     if os.path.exists(cache):
         z = np.load(cache)
-        return {"tokens": z["tokens"], "offsets": z["offsets"]}
+        return {"tokens": z["tokens"], "offsets": z["offsets"], "mask": z["mask"]}
     rng = np.random.default_rng([seed, len(source), len(split)])
     recs = source_records(build_dir, source, split)
     if split == "train":
         recs = [r for r in recs if keep_record(source, r, rng)]
-    seqs = [encode_record(enc, source, r) for r in recs]
-    offsets = np.zeros(len(seqs) + 1, np.int64)
-    offsets[1:] = np.cumsum([len(s) for s in seqs])
-    tokens = np.fromiter((t for s in seqs for t in s), dtype=np.uint16, count=int(offsets[-1]))
+    if not recs:
+        return None
+    pairs = [encode_parts(enc, source, r) for r in recs]
+    offsets = np.zeros(len(pairs) + 1, np.int64)
+    offsets[1:] = np.cumsum([len(p) + len(t) for p, t in pairs])
+    tokens = np.fromiter((x for p, t in pairs for x in p + t), dtype=np.uint16, count=int(offsets[-1]))
+    mask = np.fromiter((m for p, t in pairs for m in [0] * len(p) + [1] * len(t)), dtype=np.uint8, count=int(offsets[-1]))
     os.makedirs(os.path.dirname(cache), exist_ok=True)
     tmp = cache + ".tmp.npz"
-    np.savez(tmp, tokens=tokens, offsets=offsets)
+    np.savez(tmp, tokens=tokens, offsets=offsets, mask=mask)
     os.replace(tmp, cache)
-    log(f"tokenized {source}/{split}: {len(seqs)} examples, {len(tokens)} tokens")
-    return {"tokens": tokens, "offsets": offsets}
+    log(f"tokenized {source}/{split}: {len(pairs)} examples, {len(tokens)} tokens ({int(mask.sum())} target)")
+    return {"tokens": tokens, "offsets": offsets, "mask": mask}
 
 
-def build_stream(parts: Dict[str, dict], mix: Dict[str, float], total_tokens: int, seed: int) -> np.ndarray:
-    """A seeded shuffle of whole examples, each source repeated/subsampled to its token share of total_tokens."""
+def build_stream(parts: Dict[str, dict], mix: Dict[str, float], total_tokens: int, seed: int, with_mask: bool = False):
+    """A seeded shuffle of whole examples, each source repeated/subsampled to its token share of total_tokens.
+    With with_mask, returns (stream, target mask) (the mask is all ones for parts that have none)."""
     rng = np.random.default_rng(seed)
     present = {s: w for s, w in mix.items() if s in parts and parts[s] is not None and len(parts[s]["tokens"])}
     z = sum(present.values())
@@ -167,12 +201,15 @@ def build_stream(parts: Dict[str, dict], mix: Dict[str, float], total_tokens: in
     order = order[rng.permutation(len(order))]
     lens = np.array([parts[names[s]]["offsets"][i + 1] - parts[names[s]]["offsets"][i] for s, i in order], np.int64)
     out = np.empty(int(lens.sum()), np.uint16)
+    mask = np.ones(int(lens.sum()), np.uint8) if with_mask else None
     pos = 0
     for (s, i), n in zip(order, lens):
         p = parts[names[s]]
         out[pos:pos + n] = p["tokens"][p["offsets"][i]:p["offsets"][i + 1]]
+        if with_mask and "mask" in p:
+            mask[pos:pos + n] = p["mask"][p["offsets"][i]:p["offsets"][i + 1]]
         pos += n
-    return out
+    return (out, mask) if with_mask else out
 
 
 def windows(stream: np.ndarray, seq_len: int) -> int:
@@ -180,7 +217,8 @@ def windows(stream: np.ndarray, seq_len: int) -> int:
 
 
 def get_batch(stream: np.ndarray, seq_len: int, batch: int, step: int) -> np.ndarray:
-    """Windows [step*batch, (step+1)*batch) of seq_len+1 tokens (stride seq_len), wrapping around the stream."""
+    """Windows [step*batch, (step+1)*batch) of seq_len+1 tokens (stride seq_len), wrapping around the stream.
+    Works on the target mask (same length as the stream) as well."""
     n = windows(stream, seq_len)
     rows = [(step * batch + j) % n for j in range(batch)]
     return np.stack([stream[r * seq_len:r * seq_len + seq_len + 1] for r in rows]).astype(np.int64)

@@ -36,7 +36,7 @@ from common.training import (adamw, add_run_args, add_transformer_args, apply_pr
 from lm_data import get_batch  # noqa: E402
 from lm_data import sha_file as lm_sha  # noqa: E402
 
-SOURCES = ("general", "summarization", "qa", "facts")
+SOURCES = ("general", "summarization", "qa", "facts", "grounded_qa", "grounded_summary", "grounded_lm")
 
 
 def parse_args(argv=None):
@@ -54,7 +54,13 @@ def parse_args(argv=None):
     ap.add_argument("--ckpt-minutes", type=float, default=4.0)
     ap.add_argument("--fresh", action="store_true", help="ignore an existing last.pt")
     ap.add_argument("--init-from", default=None, help="start from the weights of this checkpoint (fine-tuning; fresh optimizer)")
-    ap.add_argument("--mix", default=None, help='training mixture, e.g. "qa=0.5,facts=0.3,summarization=0.1,general=0.1"')
+    ap.add_argument("--mix", default=None, help='training mixture, e.g. "qa=0.5,facts=0.3,summarization=0.1,general=0.1"; '
+                    'grounded data (issue #16): grounded_qa, grounded_summary, grounded_lm')
+    ap.add_argument("--tokenizer", default=None, help="tokenizer.json (default <build-dir>/tokenizer/tokenizer.json); "
+                    "use models/concert-lm-small/tokenizer.json to fine-tune the bundled model")
+    ap.add_argument("--prompt-loss-weight", type=float, default=1.0,
+                    help="loss weight of prompt tokens (documents, questions) relative to target tokens (answers, "
+                         "summaries, LM text); 1 = plain LM loss on every token")
     a = ap.parse_args(argv)
     preset = dict(d_model=64, layers=2, heads=2, d_ff=128, seq_len=64, batch=8, lr=3e-3, warmup=10, stream_tokens=3e5,
                   eval_every=25, max_minutes=1.0) if a.smoke else \
@@ -92,22 +98,30 @@ class CorpusData:
     def __init__(self, a, log=log):
         import lm_data
 
-        self.enc = lm_data.Encoder(os.path.join(a.build_dir, "tokenizer", "tokenizer.json"))
+        self.enc = lm_data.Encoder(a.tokenizer or os.path.join(a.build_dir, "tokenizer", "tokenizer.json"))
         self.vocab_size = self.enc.vocab_size
+        mix = parse_mix(a.mix) if a.mix else lm_data.DEFAULT_MIX
         parts, val = {}, {}
         for s in SOURCES:
+            if s not in mix:
+                continue
             parts[s] = lm_data.tokenized(a.build_dir, self.enc, s, "train", seed=a.seed, log=log)
             v = lm_data.tokenized(a.build_dir, self.enc, s, "validation", seed=a.seed, log=log)
             if v is not None and len(v["tokens"]) > a.seq_len + 1:
-                val[s] = lm_data.build_stream({s: v}, {s: 1.0}, min(len(v["tokens"]), 16 * (a.seq_len + 1)), a.seed)
-        mix = parse_mix(a.mix) if a.mix else lm_data.DEFAULT_MIX
-        self.stream = lm_data.build_stream(parts, mix, int(a.stream_tokens), a.seed)
+                vs, vm = lm_data.build_stream({s: v}, {s: 1.0}, min(len(v["tokens"]), 16 * (a.seq_len + 1)), a.seed, with_mask=True)
+                val[s] = vs
+                if s.startswith("grounded_qa") or s.startswith("grounded_summary"):
+                    val[s + ":target"] = (vs, vm)
+        weighted = a.prompt_loss_weight != 1.0
+        st = lm_data.build_stream(parts, mix, int(a.stream_tokens), a.seed, with_mask=weighted)
+        self.stream, self.mask = st if weighted else (st, None)
         self.val = val
         self.info = {
             "mix": mix, "general_source_keep": lm_data.GENERAL_SOURCE_KEEP,
             "contradict_keep": lm_data.CONTRADICT_KEEP,
             "train_tokens_by_source": {s: int(p["tokens"].size) if p is not None else 0 for s, p in parts.items()},
             "stream_tokens": int(len(self.stream)), "tokenizer_sha256": self.enc.sha,
+            "prompt_loss_weight": a.prompt_loss_weight,
         }
 
 
@@ -128,17 +142,25 @@ def val_losses(model, val: dict, seq_len: int, device) -> dict:
     model.eval()
     out = {}
     for name, stream in val.items():
+        stream, mask = stream if isinstance(stream, tuple) else (stream, None)  # name:target = loss on target tokens only
         n = (len(stream) - 1) // seq_len
         if n == 0:
             continue
         x = torch.from_numpy(np.stack([stream[i * seq_len:i * seq_len + seq_len + 1] for i in range(min(n, 16))]).astype(np.int64)).to(device)
+        m = None if mask is None else torch.from_numpy(np.stack([mask[i * seq_len:i * seq_len + seq_len + 1] for i in range(min(n, 16))]).astype(np.float32)).to(device)
         tot, cnt = 0.0, 0
         for i in range(0, x.shape[0], 8):
             xb = x[i:i + 8]
             logits, _ = model(xb[:, :-1])
-            tot += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), xb[:, 1:].reshape(-1), reduction="sum").item()
-            cnt += xb[:, 1:].numel()
-        out[name] = round(tot / cnt, 4)
+            ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), xb[:, 1:].reshape(-1), reduction="none")
+            if m is None:
+                tot += ce.sum().item()
+                cnt += xb[:, 1:].numel()
+            else:
+                w = m[i:i + 8, 1:].reshape(-1)
+                tot += (ce * w).sum().item()
+                cnt += float(w.sum().item())
+        out[name] = round(tot / max(cnt, 1e-9), 4)
     model.train()
     return out
 
@@ -151,6 +173,7 @@ def main(argv=None):
     if not a.synthetic:
         # Snapshot the tokenizer the model is trained with; the pack ships this copy (its sha is checked).
         import shutil
+        os.makedirs(a.out_dir, exist_ok=True)
         snap = os.path.join(a.out_dir, "tokenizer.json")
         if os.path.exists(snap) and lm_sha(snap) != data.enc.sha:
             if os.path.exists(os.path.join(a.out_dir, "last.pt")) and not a.fresh:
@@ -204,7 +227,13 @@ def main(argv=None):
             g["lr"] = lr
         x = torch.from_numpy(get_batch(data.stream, a.seq_len, a.batch, step)).to(dev)
         logits, _ = model(x[:, :-1])
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1))
+        if getattr(data, "mask", None) is None:
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1))
+        else:  # target tokens weight 1, prompt tokens --prompt-loss-weight
+            m = torch.from_numpy(get_batch(data.mask, a.seq_len, a.batch, step)[:, 1:]).to(dev).float().reshape(-1)
+            w = m + a.prompt_loss_weight * (1 - m)
+            ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), x[:, 1:].reshape(-1), reduction="none")
+            loss = (ce * w).sum() / w.sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

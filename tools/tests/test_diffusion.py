@@ -177,7 +177,15 @@ class ExportTest(unittest.TestCase):
     def test_export_round_trip(self):
         import onnx
 
-        from export import export_graphs, write_decode_golden, write_graph_golden
+        # tools/diffusion/export.py by path: `export` is also tools/export/export.py, which other test modules of this
+        # unittest process may have imported under that name.
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location(
+            "concert_tools_diffusion_export", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "diffusion", "export.py"))
+        dexport = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(dexport)
+        export_graphs, write_decode_golden, write_graph_golden = dexport.export_graphs, dexport.write_decode_golden, dexport.write_graph_golden
 
         m = tiny_model(3)
         with tempfile.TemporaryDirectory() as d:
