@@ -578,7 +578,9 @@ function parseSliceData(r: SyntaxReader, head: SliceHead, from: SliceCheckpoint 
         if (run > 0) more = moreData(r, mb < sliceMbEnd);
         if (!more) break;
         if (mb >= sliceMbEnd)
-          r.failSoft(mb >= picMbs ? 'mb_skip_run leaves no macroblock for the data that follows' : `a slice covers at most ${sliceMbEnd - firstMb} macroblocks here`);
+          r.failSoft(
+            mb >= picMbs ? 'mb_skip_run leaves no macroblock for the data that follows' : `a slice covers at most ${sliceMbEnd - firstMb} macroblocks here`,
+          );
       }
       parseMacroblock(r, mb, w, isP, numRefIdxActive, coded, undefined);
     }
