@@ -11,6 +11,9 @@
  *    top-p 0.9, fixed seeds).
  *  - with --grid (#16): the same three measures for regular decoding and CAD at one α (--grid-alpha, default 1) with
  *    the plausibility constraint β ∈ {0, 0.1} × adaptive α {off, on}; keys `alpha=1,beta=0.1,adaptive`.
+ *  - with --extractive (#16): every question variant also runs with extractive answers (src/engine/spans.ts, the
+ *    `ask` default: the answer is one span of the document's words), keys suffixed `,extractive`; MemoTrap and
+ *    summaries are not extractive.
  *  - with --grounded (#16): the held-out families of tools/data/build_grounded.py instead of the test split:
  *    capital questions on documents in styles and question wordings never trained, about countries whose QA was
  *    never trained (<data>/grounded/heldout.jsonl; conflict = swapped capital, control = consistent capital
@@ -18,14 +21,16 @@
  *    fortunes, GCIDE, WordNet); faithfulness then also reports the share of summaries that are a sentence of ≥ 6 words
  *    (`sentence`) and of those that are also ≥ 70% supported (`groundedSentence`).
  * Usage: node --import tsx bench/cad-eval.ts [--pack DIR] [--data data/build] [--limit N] [--grid [--grid-alpha A]]
- *        [--grounded] [--out docs/cad-eval.json]
+ *        [--grounded] [--extractive] [--out docs/cad-eval.json]
  * Needs the corpora: /usr/bin/python3 tools/data/build.py (see tools/data/README.md).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { decodeCad } from '../src/engine/cad';
 import type { Decoding } from '../src/engine/logits';
+import { SpanConstraint } from '../src/engine/spans';
 import { renderPieces } from '../src/runtime/prompts';
+import { documentSpanSources } from '../src/worker/cadJob';
 import { arg, loadBenchModel } from './common';
 
 interface QaRecord {
@@ -56,8 +61,10 @@ interface Variant {
   alpha: number;
   plausibility: number;
   adaptive: boolean;
+  extractive?: boolean;
 }
-const key = (v: Variant) => `alpha=${v.alpha}${v.plausibility || v.adaptive ? `,beta=${v.plausibility}` : ''}${v.adaptive ? ',adaptive' : ''}`;
+const key = (v: Variant) =>
+  `alpha=${v.alpha}${v.plausibility || v.adaptive ? `,beta=${v.plausibility}` : ''}${v.adaptive ? ',adaptive' : ''}${v.extractive ? ',extractive' : ''}`;
 const plainVariant = (alpha: number): Variant => ({ alpha, plausibility: 0, adaptive: false });
 function gridVariants(alpha: number): Variant[] {
   const out = [plainVariant(0)];
@@ -124,11 +131,13 @@ async function main(): Promise<void> {
   const sum = prompts.prompts.summary!;
   const grid = process.argv.includes('--grid');
   const variants = grid ? gridVariants(Number(arg('grid-alpha', '1'))) : ALPHAS.map(plainVariant);
-  const answer = async (document: string, question: string, v: Variant) => {
+  const qaVariants = process.argv.includes('--extractive') ? [...variants, ...variants.map((v) => ({ ...v, extractive: true }))] : variants;
+  const answer = async (document: string, question: string, { extractive, ...v }: Variant) => {
     const r = await decodeCad(lm, {
       withContext: renderPieces(qa.prompt, { document, question }, tok),
       withoutContext: renderPieces(qa.no_context!, { document: '', question }, tok),
       ...v,
+      ...(extractive && { span: new SpanConstraint(documentSpanSources(tok, document), stop) }),
       decoding: { mode: 'greedy' },
       maxTokens: 12,
       seed: 0,
@@ -147,7 +156,7 @@ async function main(): Promise<void> {
   const knowledgeConflict: Record<string, { em: number; memorised: number; n: number }> = {};
   const control: Record<string, { em: number; n: number }> = {};
   const examples: { question: string; document: string; expected: string; memorised: string; regular: string; cad: string }[] = [];
-  for (const v of variants) {
+  for (const v of qaVariants) {
     let em = 0;
     let mem = 0;
     for (const r of conflict) {
@@ -250,7 +259,8 @@ async function main(): Promise<void> {
     console.error(`faithfulness ${key(v)}: ${(supported / Math.max(1, total)).toFixed(3)} of ${total} content words supported`);
   }
 
-  const regularEm = knowledgeConflict['alpha=0']!.em;
+  /** CAD over regular decoding of the same answer form (extractive or not). */
+  const regularEm = (v: Variant) => knowledgeConflict[key({ ...plainVariant(0), ...(v.extractive && { extractive: true }) })]!.em;
   const result = {
     pack: model.pack.manifest.id,
     ...(groundedMode && { data: 'grounded/heldout (tools/data/build_grounded.py)' }),
@@ -259,7 +269,7 @@ async function main(): Promise<void> {
     consistentControl: control,
     memoTrap: memo,
     cadOverRegularEm: Object.fromEntries(
-      variants.filter((v) => v.alpha > 0).map((v) => [key(v), regularEm > 0 ? +(knowledgeConflict[key(v)]!.em / regularEm).toFixed(2) : null]),
+      qaVariants.filter((v) => v.alpha > 0).map((v) => [key(v), regularEm(v) > 0 ? +(knowledgeConflict[key(v)]!.em / regularEm(v)).toFixed(2) : null]),
     ),
     faithfulness,
     examples,

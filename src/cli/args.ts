@@ -40,6 +40,9 @@ const options = {
   alpha: { type: 'string' },
   plausibility: { type: 'string' },
   adaptive: { type: 'boolean', default: false },
+  // Node 20's parseArgs has no `--no-` negation: the two spellings are separate flags.
+  extractive: { type: 'boolean', default: false },
+  'no-extractive': { type: 'boolean', default: false },
   'top-p': { type: 'string' },
   greedy: { type: 'boolean', default: false },
   'max-tokens': { type: 'string' },
@@ -167,6 +170,7 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, distDir: string
   const decoding: DecodingParams | undefined = v.greedy ? { mode: 'greedy' } : topP !== undefined ? { mode: 'sample', temperature: 1, topP } : undefined;
   const alpha = num('alpha', v.alpha, 0, 10);
   const plausibility = num('plausibility', v.plausibility, 0, 1);
+  if (v.extractive && v['no-extractive']) throw new UsageError('use either --extractive or --no-extractive, not both');
   const imageCommand = parsed.positionals[0] === 'image';
   const videoCommand = parsed.positionals[0] === 'video';
   // Text budgets stop at 1024 tokens; an image's or a clip's stream is longer (a 256×256 image is thousands of bytes).
@@ -176,6 +180,8 @@ export function parseCli(argv: string[], env: NodeJS.ProcessEnv, distDir: string
     ...(alpha !== undefined && { alpha }),
     ...(plausibility !== undefined && { plausibility }),
     ...(v.adaptive && { adaptive: true }),
+    ...(v.extractive && { extractive: true }),
+    ...(v['no-extractive'] && { extractive: false }),
     ...(decoding && { decoding }),
     ...(maxTokens !== undefined && { maxTokens }),
     ...(seed !== undefined && { seed }),

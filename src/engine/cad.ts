@@ -8,11 +8,14 @@
  *    p(y | c, x) ≥ β · max p(· | c, x) may be chosen (the others get −∞ before greedy/sampling);
  *  - adaptive α (AdaCAD, Wang et al. 2024): per token α_t = α · JSD(p(· | c, x) ‖ p(· | x)) in bits (∈ [0, 1]), so
  *    the contrast acts where the document and the prior disagree and leaves agreement (α_t = 0) alone.
+ * A third, `span` (spans.ts), makes the answer extractive: only tokens that continue a span of the document; β is
+ * then relative to the best token the span allows, so the two never leave nothing to choose.
  */
 import { decodeRecipe, type ArOptions, type ArResult, type RecipeTerm } from './autoregressive';
 import { EngineInputError } from './errors';
 import { applyPlausibility, combine, jsdBitsOfLogits } from './logits';
 import type { CausalLM } from './models';
+import type { SpanConstraint } from './spans';
 
 export const PLAUSIBILITY_MIN = 0;
 export const PLAUSIBILITY_MAX = 1;
@@ -27,6 +30,8 @@ export interface CadStepOptions {
   plausibility?: number;
   /** Scale α per token by JSD(p(·|c,x) ‖ p(·|x)) in bits. */
   adaptive?: boolean;
+  /** Extractive answers: only spans of the document. Stateful: one per decode (`decodeCad` advances it). */
+  span?: SpanConstraint;
 }
 
 /**
@@ -38,15 +43,22 @@ export function cadStep(alpha: number, o: CadStepOptions, alphas: number[]): ArO
   checkAlpha(alpha);
   const beta = o.plausibility ?? 0;
   checkPlausibility(beta);
-  if (beta === 0 && !o.adaptive) return undefined;
-  /** The step's combination, rewritten every step (decodeRecipe does not keep it past the step). */
+  if (beta === 0 && !o.adaptive && !o.span) return undefined;
+  /** The step's combination (and the span-masked reference for β), rewritten every step. */
   let out: Float32Array | undefined;
+  let reference: Float32Array | undefined;
   return (rows, step) => {
     const [c, x] = rows as [Float32Array, Float32Array];
     const a = o.adaptive ? alpha * jsdBitsOfLogits(c, x) : alpha;
     alphas[step] = a;
     if (out?.length !== c.length) out = new Float32Array(c.length);
-    return applyPlausibility(combine([c, x], [1 + a, -a], out), c, beta);
+    combine([c, x], [1 + a, -a], out);
+    if (!o.span) return applyPlausibility(out, c, beta);
+    o.span.mask(out);
+    if (beta === 0) return out;
+    if (reference?.length !== c.length) reference = new Float32Array(c.length);
+    reference.set(c);
+    return applyPlausibility(out, o.span.mask(reference), beta);
   };
 }
 
@@ -117,9 +129,9 @@ export async function decodeCad(
   } & CadStepOptions,
 ): Promise<CadResult> {
   const terms = cadTerms(o.withContext, o.withoutContext, o.alpha);
-  const { withContext: _w, withoutContext: _n, alpha: _a, plausibility, adaptive, onToken, ...rest } = o;
+  const { withContext: _w, withoutContext: _n, alpha: _a, plausibility, adaptive, span, onToken, ...rest } = o;
   const alphas: number[] = [];
-  const step = cadStep(o.alpha, { ...(plausibility !== undefined && { plausibility }), ...(adaptive && { adaptive }) }, alphas);
+  const step = cadStep(o.alpha, { ...(plausibility !== undefined && { plausibility }), ...(adaptive && { adaptive }), ...(span && { span }) }, alphas);
   const alphaAt = (i: number) => (adaptive ? alphas[i] : undefined);
   const r = await decodeRecipe(lm, {
     ...rest,
@@ -127,7 +139,12 @@ export async function decodeCad(
     // CAD reports each row's log-probability of the token, not the combination's.
     combinedLogProb: false,
     ...(step && { combine: step }),
-    ...(onToken && { onToken: (t, i) => onToken(toCadToken(t, alphaAt(i)), i) }),
+    ...((onToken || span) && {
+      onToken: (t, i) => {
+        span?.advance(t.id);
+        onToken?.(toCadToken(t, alphaAt(i)), i);
+      },
+    }),
   });
   return { tokens: r.tokens.map((t, i) => toCadToken(t, alphaAt(i))), stoppedBy: r.stoppedBy };
 }

@@ -153,6 +153,12 @@ export interface CadRunParams extends WithProgressToken {
   plausibility?: number;
   /** Adaptive α (AdaCAD): per token α_t = α · JSD(p(·|document, x) ‖ p(·|x)) in bits. Default off. */
   adaptive?: boolean;
+  /**
+   * Extractive answers: the output is one span of the document (whole words, within one line), so a small model can
+   * only choose what to quote, never make words up. Applies to regular decoding too. Default on for `ask`, off for
+   * `summarize` (a summary condenses; docs/cad.md, "Extractive answers").
+   */
+  extractive?: boolean;
   /** Defaults: top-p 0.9 sampling for summaries, greedy for questions. */
   decoding?: DecodingParams;
   maxTokens?: number;
@@ -188,7 +194,7 @@ export interface RunRecord {
   /** sha256 of the ONNX graph that ran. */
   modelSha256: string;
   seed: number;
-  knobs: { alpha: number; plausibility: number; adaptive: boolean; decoding: DecodingParams; maxTokens: number };
+  knobs: { alpha: number; plausibility: number; adaptive: boolean; extractive: boolean; decoding: DecodingParams; maxTokens: number };
   /** With adaptive α: the α_t used over the tokens of the (last) CAD decode (each token's is in `tokens[].alpha`). */
   adaptiveAlpha?: { mean: number; min: number; max: number; tokens: number };
   provider: ProviderName;

@@ -15,14 +15,25 @@ import {
 } from '../protocol/worker';
 import { decodeCad, type CadToken } from '../engine/cad';
 import { chunkText } from '../engine/chunking';
+import { SpanConstraint, wordBoundaries, wordStarts, type SpanSource } from '../engine/spans';
 import { CancelledError, ContextTooLongError, EngineInputError } from '../engine/errors';
 import { validateDecoding } from '../engine/logits';
 import { WorkerFailure, type LanguageModel, type WorkerService } from './service';
 
-/** β = 0.1 and adaptive α off: the measurements in docs/cad.md ("Plausibility constraint and adaptive α"). */
+/**
+ * β = 0.1 and adaptive α off: the measurements in docs/cad.md ("Plausibility constraint and adaptive α"); extractive
+ * answers on for questions ("Extractive answers").
+ */
 export const CAD_DEFAULTS = {
-  summarize: { alpha: 0.5, plausibility: 0.1, adaptive: false, decoding: { mode: 'sample', temperature: 1, topP: 0.9 } as DecodingParams, maxTokens: 64 },
-  ask: { alpha: 1, plausibility: 0.1, adaptive: false, decoding: { mode: 'greedy' } as DecodingParams, maxTokens: 24 },
+  summarize: {
+    alpha: 0.5,
+    plausibility: 0.1,
+    adaptive: false,
+    extractive: false,
+    decoding: { mode: 'sample', temperature: 1, topP: 0.9 } as DecodingParams,
+    maxTokens: 64,
+  },
+  ask: { alpha: 1, plausibility: 0.1, adaptive: false, extractive: true, decoding: { mode: 'greedy' } as DecodingParams, maxTokens: 24 },
 } as const;
 export const MAX_DOCUMENT_CHARS = 2_000_000;
 
@@ -33,7 +44,15 @@ export interface CadJobControl {
 
 const bad = (msg: string) => new WorkerFailure(WorkerErrorCode.BadInput, msg);
 
-function checkParams(p: CadRunParams): { alpha: number; plausibility: number; adaptive: boolean; decoding: DecodingParams; maxTokens: number; seed: number } {
+function checkParams(p: CadRunParams): {
+  alpha: number;
+  plausibility: number;
+  adaptive: boolean;
+  extractive: boolean;
+  decoding: DecodingParams;
+  maxTokens: number;
+  seed: number;
+} {
   if (!CAD_TASKS.includes(p.task)) throw bad(`task must be one of ${CAD_TASKS.join(', ')}`);
   if (typeof p.document !== 'string' || !p.document.trim()) throw bad('the document is empty: open or select some text first');
   if (p.document.length > MAX_DOCUMENT_CHARS) throw bad(`the document has ${p.document.length} characters; the limit is ${MAX_DOCUMENT_CHARS}`);
@@ -48,6 +67,8 @@ function checkParams(p: CadRunParams): { alpha: number; plausibility: number; ad
     throw bad(`plausibility (β) must be a number from 0 to 1 (got ${String(p.plausibility)})`);
   const adaptive = p.adaptive ?? d.adaptive;
   if (typeof adaptive !== 'boolean') throw bad('adaptive must be true or false');
+  const extractive = p.extractive ?? d.extractive;
+  if (typeof extractive !== 'boolean') throw bad('extractive must be true or false');
   const decoding = p.decoding ?? d.decoding;
   const why = validateDecoding(decoding);
   if (why) throw bad(why);
@@ -55,7 +76,30 @@ function checkParams(p: CadRunParams): { alpha: number; plausibility: number; ad
   if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 1024) throw bad('max tokens must be an integer from 1 to 1024');
   const seed = p.seed ?? Math.floor(Math.random() * 2 ** 31);
   if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) throw bad('seed must be a non-negative 32-bit integer');
-  return { alpha, plausibility, adaptive, decoding, maxTokens, seed };
+  return { alpha, plausibility, adaptive, extractive, decoding, maxTokens, seed };
+}
+
+/**
+ * The document as span sources for extractive answers: each non-empty line encoded on its own after a space, as a
+ * word reads after "Answer:" (a line-initial word would otherwise only exist in its no-space form), with word
+ * boundaries from each token's text (decoded next to its predecessor, which keeps leading spaces); a quote opens on a
+ * word, not on punctuation.
+ */
+export function documentSpanSources(tok: Pick<LanguageModel['tok'], 'encodePlain' | 'decode'>, document: string): SpanSource[] {
+  const out: SpanSource[] = [];
+  for (const line of document.split(/\r?\n/)) {
+    if (!line.trim()) continue;
+    const tokens = Int32Array.from(tok.encodePlain(` ${line.trim()}`));
+    const pieces = [...tokens].map((t, i) => {
+      if (i === 0) return tok.decode([t]);
+      const prev = tok.decode([tokens[i - 1]!]);
+      const both = tok.decode([tokens[i - 1]!, t]);
+      return both.startsWith(prev) ? both.slice(prev.length) : both;
+    });
+    const boundaries = wordBoundaries(pieces);
+    out.push({ tokens, boundaries, starts: wordStarts(pieces, boundaries) });
+  }
+  return out;
 }
 
 /** Turns engine tokens into protocol tokens with the text each adds (incremental decoding handles multi-token characters). */
@@ -117,8 +161,10 @@ export async function runCad(service: WorkerService, p: CadRunParams, job: CadJo
       withContext,
       withoutContext,
       alpha,
-      // Regular decoding (the side-by-side view) is plain: neither the constraint nor adaptive α.
+      // Regular decoding (the side-by-side view) is plain: neither the constraint nor adaptive α. Extractive answers
+      // are the answer's form, not a decoding trick: both variants quote the document.
       ...(variant === 'cad' && { plausibility: knobs.plausibility, adaptive: knobs.adaptive }),
+      ...(knobs.extractive && { span: new SpanConstraint(documentSpanSources(model.tok, document), stopTokens) }),
       decoding: knobs.decoding,
       maxTokens: knobs.maxTokens,
       seed: knobs.seed,
@@ -208,7 +254,14 @@ export async function runCad(service: WorkerService, p: CadRunParams, job: CadJo
         manifestSha256: model.pack.manifestSha256,
         modelSha256: model.modelSha256,
         seed: knobs.seed,
-        knobs: { alpha: knobs.alpha, plausibility: knobs.plausibility, adaptive: knobs.adaptive, decoding: knobs.decoding, maxTokens: knobs.maxTokens },
+        knobs: {
+          alpha: knobs.alpha,
+          plausibility: knobs.plausibility,
+          adaptive: knobs.adaptive,
+          extractive: knobs.extractive,
+          decoding: knobs.decoding,
+          maxTokens: knobs.maxTokens,
+        },
         ...(knobs.adaptive && lastRun?.alphas.length && { adaptiveAlpha: alphaSummary(lastRun.alphas) }),
         provider: provider.chosen,
         device: provider.device,

@@ -32,6 +32,15 @@ describe('concert argument parsing (#17)', () => {
     assert.deepEqual(parse('ask').cad, {});
   });
 
+  it('--extractive / --no-extractive set the answer form; both at once is a usage error (#16)', () => {
+    assert.deepEqual(parse('ask', '--no-extractive').cad, { extractive: false });
+    assert.deepEqual(parse('summarize', '--extractive').cad, { extractive: true });
+    assert.throws(
+      () => parse('ask', '--extractive', '--no-extractive'),
+      (e: Error) => e instanceof UsageError && /either --extractive or --no-extractive/.test(e.message),
+    );
+  });
+
   it('a text value that starts with "-" says how to pass it', () => {
     assert.throws(
       () => parse('rewrite', '--text', 'x', '--prefix', '-hello'),

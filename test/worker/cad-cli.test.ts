@@ -93,6 +93,35 @@ describe('concert summarize / ask', () => {
     assert.ok(plain.tokens.every((t: { alpha?: number }) => t.alpha === undefined));
   });
 
+  it('ask quotes the document by default (extractive): every answer is whole words of one line of it (#16)', () => {
+    const text = [
+      'Harbour notes, spring term',
+      'The Granite Theatre opened in 1931 in Bramworth, a town on the river Wend.',
+      'Its first director was Ada Pellow; the hall seats 420 people.',
+    ].join('\n');
+    const notes = path.join(tmp.dir, 'notes.txt');
+    writeFileSync(notes, `${text}\n`);
+    const lines = text.split('\n');
+    const words = (s: string) => s.split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+    for (const question of ['Which town is the Granite Theatre in?', 'who was the first director?', 'When did it open?', 'How many seats?']) {
+      const j = JSON.parse(concert('ask', '--context', notes, '--question', question, '--json', '--regular').out);
+      assert.equal(j.run.knobs.extractive, true);
+      for (const answer of [j.text as string, j.regular.text as string]) {
+        assert.ok(answer.length > 0, `no answer to "${question}"`);
+        // One span of whole words of one line: its words appear consecutively in that line.
+        const w = words(answer).join(' ');
+        assert.ok(
+          lines.some((l) => ` ${words(l).join(' ')} `.includes(` ${w} `)),
+          `"${answer}" (to "${question}") is not a span of the document`,
+        );
+      }
+    }
+    const free = JSON.parse(concert('ask', '--context', notes, '--question', 'Which town is the Granite Theatre in?', '--json', '--no-extractive').out);
+    assert.equal(free.run.knobs.extractive, false);
+    const summary = JSON.parse(concert('summarize', notes, '--json', '--seed', '3', '--max-tokens', '8').out);
+    assert.equal(summary.run.knobs.extractive, false, 'summaries condense: not extractive by default');
+  });
+
   for (const [name, args, pattern] of [
     ['missing file', ['summarize', '/nonexistent/file.txt'], /cannot read "\/nonexistent\/file\.txt": no such file/],
     ['a folder', ['summarize', '/tmp'], /is a folder/],

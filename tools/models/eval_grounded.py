@@ -34,6 +34,7 @@ import os
 import re
 import sys
 import time
+import unicodedata
 from collections import defaultdict
 
 import torch
@@ -56,9 +57,45 @@ def norm(s: str) -> str:
     return re.sub(r"\s+", " ", s).strip()
 
 
+class Spans:
+    """Extractive answers as src/engine/spans.ts + documentSpanSources (src/worker/cadJob.ts) do them: the output is
+    one span of whole words of one line of the document (each line encoded after a space)."""
+
+    def __init__(self, enc, document: str, stop_ids):
+        toks, bound, self.pieces = [], [], []
+        for line in re.split(r"\r?\n", document):
+            if not line.strip():
+                continue
+            ids = enc.tok.encode_plain(" " + line.strip())
+            pieces = [enc.decode([t]) if i == 0 else enc.decode([ids[i - 1], t])[len(enc.decode([ids[i - 1]])):]
+                      for i, t in enumerate(ids)]
+            word = lambda ch: ch == "\ufffd" or ch.isalnum() or ch == "_" or unicodedata.category(ch).startswith("M")
+            b = [1] + [int(bool(pieces[i]) and bool(pieces[i - 1]) and (not word(pieces[i][0]) or not word(pieces[i - 1][-1])))
+                       for i in range(1, len(ids))] + [1]
+            toks += ids + [-1]
+            bound += b
+            self.pieces += pieces + [""]
+        self.tokens, self.boundary, self.stops = toks, bound, stop_ids
+        self.pos = [p for p, t in enumerate(toks) if t >= 0 and bound[p] and any(ch.isalnum() for ch in self.pieces[p])]
+        self.generated = 0
+
+    def mask(self, z: torch.Tensor) -> torch.Tensor:
+        keep = {self.tokens[p] for p in self.pos if self.tokens[p] >= 0}
+        if self.generated and any(self.boundary[p] for p in self.pos):
+            keep |= set(self.stops)
+        m = torch.full_like(z, -math.inf)
+        m[torch.tensor(sorted(keep))] = 0
+        return z + m
+
+    def advance(self, t: int):
+        self.pos = [p + 1 for p in self.pos if self.tokens[p] == t]
+        self.generated += 1
+
+
 @torch.no_grad()
-def decode(model, with_ctx, without_ctx, alpha, beta, max_new, stop_ids, sample=None, seed=0):
-    """Greedy (sample=None) or nucleus sampling (sample=(temperature, top_p)) with CAD over two KV caches."""
+def decode(model, with_ctx, without_ctx, alpha, beta, max_new, stop_ids, sample=None, seed=0, spans=None):
+    """Greedy (sample=None) or nucleus sampling (sample=(temperature, top_p)) with CAD over two KV caches; `spans`
+    (a Spans) makes the answer extractive, with β relative to the best token it allows (as src/engine/cad.ts)."""
     T = model.cfg.max_positions
     rows = [with_ctx] if alpha == 0 and not (sample and beta > 0) else [with_ctx, without_ctx]
     states = [{"ids": torch.tensor([ids[-T:]]), "past": model.empty_past(1), "pos": 0} for ids in rows]
@@ -78,6 +115,8 @@ def decode(model, with_ctx, without_ctx, alpha, beta, max_new, stop_ids, sample=
             lg.append(l[0, -1].float())
         c = lg[0]
         z = c if len(lg) == 1 else (1 + alpha) * c - alpha * lg[1]
+        if spans is not None:
+            z, c = spans.mask(z), spans.mask(c)
         if log_beta is not None:
             z = torch.where(c - c.max() >= log_beta, z, torch.full_like(z, -math.inf))
         if sample is None:
@@ -92,6 +131,8 @@ def decode(model, with_ctx, without_ctx, alpha, beta, max_new, stop_ids, sample=
         if nxt in stop_ids:
             break
         out.append(nxt)
+        if spans is not None:
+            spans.advance(nxt)
         for st in states:
             st["ids"] = torch.tensor([[nxt]])
     return out
@@ -130,7 +171,9 @@ def pick(rows, n, key=lambda r: True, by=None):
     return out[:n] if n else out
 
 
-QA_VARIANTS = {"regular": (0.0, 0.0), "cad_a1": (1.0, 0.0), "cad_a1_b0.1": (1.0, 0.1)}
+QA_VARIANTS = {"regular": (0.0, 0.0, False), "cad_a1": (1.0, 0.0, False), "cad_a1_b0.1": (1.0, 0.1, False),
+               # extractive answers (the `ask` default since #16): regular and the default CAD, quoting the document
+               "regular_x": (0.0, 0.0, True), "cad_a1_b0.1_x": (1.0, 0.1, True)}
 SUM_VARIANTS = {"regular_greedy": (0.0, 0.0, None), "cad_a0.5_b0.1_greedy": (0.5, 0.1, None),
                 "summarize_default": (0.5, 0.1, (1.0, 0.9))}
 
@@ -159,8 +202,8 @@ def eval_ckpt(name, path, recs, enc, vocab, a, log=print):
             sub = ("new_style+new_wording" if r["new_style"] and r["new_wording"] else "new_style" if r["new_style"]
                    else "new_wording" if r["new_wording"] else "trained_families")
             gens = {}
-            for v, (al, be) in QA_VARIANTS.items():
-                txt = enc.decode(decode(model, w, wo, al, be, 12, stop)).strip()
+            for v, (al, be, x) in QA_VARIANTS.items():
+                txt = enc.decode(decode(model, w, wo, al, be, 12, stop, spans=Spans(enc, r["document"], stop) if x else None)).strip()
                 gens[v] = txt
                 em = norm(txt) == norm(r["answer"])
                 mem = r.get("memorised_answer") is not None and r["contradicts"] and norm(txt) == norm(r["memorised_answer"])
@@ -247,7 +290,19 @@ def table(results: dict) -> str:
                      f"| {pct(em(r, 'consistent_country_other', 'regular'))} / {pct(em(r, 'consistent_country_other', 'cad_a1_b0.1'))} "
                      f"| {pct(em(r, 'institutions', 'regular'))} / {pct(em(r, 'institutions', 'cad_a1_b0.1'))} "
                      f"| {pct(nw(r, 'conflict', 'regular'))} / {pct(nw(r, 'conflict', 'cad_a1_b0.1'))} |")
-    lines += ["", "| checkpoint | group | subset | regular | CAD α=1 | CAD α=1 β=0.1 |", "|---|---|---|---|---|---|"]
+    ratio = lambda a, b: "—" if a is None or not b else f"{a / b:.2f}×"
+    lines += ["", "Extractive answers (the `ask` default since #16): regular / CAD α=1 β=0.1, both quoting the document.", "",
+              "| checkpoint | conflict EM | CAD ÷ regular | conflict: memorised | consistent capital EM | other country facts "
+              "| institutions | QA non-words |", "|---|---|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        if em(r, "conflict", "regular_x") is None:
+            continue
+        two = lambda g, k="all": f"{pct(em(r, g, 'regular_x', k))} / {pct(em(r, g, 'cad_a1_b0.1_x', k))}"
+        lines.append(f"| {name} | {two('conflict')} | {ratio(em(r, 'conflict', 'cad_a1_b0.1_x'), em(r, 'conflict', 'regular_x'))} "
+                     f"| {two('conflict', '_memorised')} | {two('consistent_capital')} | {two('consistent_country_other')} "
+                     f"| {two('institutions')} | {pct(nw(r, 'conflict', 'regular_x'))} / {pct(nw(r, 'conflict', 'cad_a1_b0.1_x'))} |")
+    lines += ["", "| checkpoint | group | subset | regular | CAD α=1 | CAD α=1 β=0.1 | extractive: regular / CAD α=1 β=0.1 |",
+              "|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         for g in ("conflict", "consistent_capital", "institutions"):
             for sub in ("trained_families", "new_style", "new_wording", "new_style+new_wording"):
@@ -255,7 +310,7 @@ def table(results: dict) -> str:
                     continue
                 n = r["qa"][g]["regular"][sub]["n"]
                 lines.append(f"| {name} | {g} | {sub} (n={n}) | {pct(em(r, g, 'regular', sub))} | {pct(em(r, g, 'cad_a1', sub))} "
-                             f"| {pct(em(r, g, 'cad_a1_b0.1', sub))} |")
+                             f"| {pct(em(r, g, 'cad_a1_b0.1', sub))} | {pct(em(r, g, 'regular_x', sub))} / {pct(em(r, g, 'cad_a1_b0.1_x', sub))} |")
     lines += ["", "| checkpoint | documents | decoding | support | sentence (≥ 6 words) | grounded sentence (≥ 70% supported) | mean words | non-word rate |",
               "|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():

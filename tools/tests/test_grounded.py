@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import sys
 import unittest
 
@@ -257,3 +258,30 @@ class CadReproduction(unittest.TestCase):
         self.assertEqual(decode(model, w, wo, 1.0, 0.0, 10, stop), cad_generate(model, w, wo, 10, 3, 1.0))
         self.assertEqual(decode(model, w, wo, 2.0, 1.0, 10, stop), greedy_generate(model, w, 10, 3))  # β = 1: greedy on p(y|c,x)
         self.assertEqual(norm("The Paris."), "paris")
+
+    def test_extractive_decode_quotes_one_line(self):
+        """eval_grounded.Spans mirrors src/engine/spans.ts: whatever a (random) model prefers, the answer is whole
+        words of one line of the document; without it the same model writes other tokens (the control)."""
+        try:
+            import torch
+        except ImportError:
+            self.skipTest("torch missing")
+        sys.path.insert(0, os.path.join(ROOT, "tools", "models"))
+        import lm_data
+        from causal_lm import CausalLM, LMConfig
+        from eval_grounded import Spans, decode
+        enc = lm_data.Encoder(os.path.join(ROOT, "models", "concert-lm-small", "tokenizer.json"))
+        doc = "Harbour notes\nThe Granite Theatre opened in 1931 in Bramworth.\nIts director was Ada Pellow."
+        words = lambda s: re.findall(r"\w+", s)
+        lines = [" " + " ".join(words(l)) + " " for l in doc.split("\n")]
+        stop = {enc.eos}
+        left = 0
+        for seed in range(4):
+            torch.manual_seed(seed)
+            model = CausalLM(LMConfig(vocab_size=enc.vocab_size, d_model=16, n_layers=1, n_heads=2, d_ff=32, max_positions=64)).eval()
+            w, wo = enc.tok.encode_plain(" " + doc)[:40], enc.tok.encode_plain(" Where?")
+            out = enc.decode(decode(model, w, wo, 1.0, 0.1, 8, stop, spans=Spans(enc, doc, stop))).strip()
+            self.assertTrue(out and any(f" {' '.join(words(out))} " in l for l in lines), out)
+            free = decode(model, w, wo, 1.0, 0.1, 8, stop)
+            left += any(t not in w for t in free)
+        self.assertGreater(left, 0, "the control never left the document: the check above would be vacuous")

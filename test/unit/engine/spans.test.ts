@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { decodeCad } from '../../../src/engine/cad';
+import { EngineInputError } from '../../../src/engine/errors';
+import type { Decoding } from '../../../src/engine/logits';
+import { SpanConstraint, wordBoundaries, wordStarts, type SpanSource } from '../../../src/engine/spans';
+import { FakeLM } from '../../helpers/fakeLm';
+
+const ids = (...x: number[]) => Int32Array.from(x);
+/** Every position a boundary (each token a word). */
+const words = (...t: number[]): SpanSource => ({ tokens: ids(...t), boundaries: new Uint8Array(t.length + 1).fill(1) });
+const STOP = 1;
+const allowedOf = (c: SpanConstraint, vocab = 16) => [...c.mask(new Float32Array(vocab))].flatMap((v, i) => (v === -Infinity ? [] : [i]));
+
+/** Is `gen` a contiguous run of `src` starting and ending at boundaries? */
+const isSpanOf = (gen: readonly number[], s: SpanSource) => {
+  for (let i = 0; i + gen.length <= s.tokens.length; i++)
+    if (s.boundaries[i] && s.boundaries[i + gen.length] && gen.every((t, k) => s.tokens[i + k] === t)) return true;
+  return false;
+};
+
+describe('extractive answers: span constraint', () => {
+  it('first step: every token that starts a word of the document, and no stop', () => {
+    const c = new SpanConstraint([{ tokens: ids(4, 5, 6, 7), boundaries: Uint8Array.from([1, 0, 1, 1, 1]) }], [STOP]);
+    assert.deepEqual(allowedOf(c), [4, 6, 7]);
+    assert.equal(c.mayStop(), false);
+  });
+
+  it('then only the tokens that continue a matching span; stop only at a word boundary', () => {
+    // tokens 4 5 | 6 | 4 8 (4+5 and 4+8 are two-piece words)
+    const c = new SpanConstraint([{ tokens: ids(4, 5, 6, 4, 8), boundaries: Uint8Array.from([1, 0, 1, 1, 0, 1]) }], [STOP]);
+    c.advance(4);
+    assert.deepEqual(allowedOf(c), [5, 8], 'both continuations of 4, no stop mid-word');
+    c.advance(8);
+    assert.equal(c.mayStop(), true);
+    assert.deepEqual(allowedOf(c), [STOP], 'the document ends: only stopping is left');
+  });
+
+  it('spans never cross two sources, and a token that continues no span is refused', () => {
+    const c = new SpanConstraint([words(4, 5), words(6, 7)], [STOP]);
+    c.advance(5);
+    assert.deepEqual(allowedOf(c), [STOP], '5 ends its source; 6 is the next source, not a continuation');
+    const d = new SpanConstraint([words(4, 5)], [STOP]);
+    assert.throws(() => d.advance(9), EngineInputError);
+    assert.throws(() => new SpanConstraint([{ tokens: ids(4), boundaries: new Uint8Array(1) }], [STOP]), EngineInputError);
+    assert.throws(() => new SpanConstraint([words()], [STOP]), /at least one word/);
+  });
+
+  it('a quote opens on a word, not on punctuation (start flags)', () => {
+    const pieces = [' Paris', '.', ' It', ' rains'];
+    const boundaries = wordBoundaries(pieces);
+    assert.deepEqual([...wordStarts(pieces, boundaries)], [1, 0, 1, 1]);
+    const c = new SpanConstraint([{ tokens: ids(4, 5, 6, 7), boundaries, starts: wordStarts(pieces, boundaries) }], [STOP]);
+    assert.deepEqual(allowedOf(c), [4, 6, 7]);
+    c.advance(4);
+    assert.deepEqual(allowedOf(c), [STOP, 5], 'the full stop may follow the word, or the quote ends');
+    assert.throws(() => new SpanConstraint([{ tokens: ids(4), boundaries: Uint8Array.from([1, 1]), starts: new Uint8Array(3) }], [STOP]), /start flags/);
+  });
+
+  it('word boundaries from token texts: spaces and punctuation separate, word pieces do not', () => {
+    assert.deepEqual([...wordBoundaries([' Bram', 'worth', ' is', ',', ' x'])], [1, 0, 1, 1, 1, 1]);
+    assert.deepEqual([...wordBoundaries(['Zü', 'rich', '.'])], [1, 0, 1, 1]);
+    // A character split over byte pieces: the incomplete piece decodes as '' and never opens a boundary.
+    assert.deepEqual([...wordBoundaries([' a', '', 'b'])], [1, 0, 0, 1]);
+  });
+
+  it('CAD with the constraint: every answer is a span of the document, for any α, β, decoding and seed', async () => {
+    const doc: SpanSource = { tokens: ids(4, 9, 6, 4, 12, 6, 13), boundaries: Uint8Array.from([1, 1, 0, 1, 1, 0, 1, 1]) };
+    const decodings: Decoding[] = [{ mode: 'greedy' }, { mode: 'sample', temperature: 1, topP: 0.9 }, { mode: 'sample', temperature: 2, topP: 1 }];
+    let stoppedEarly = 0;
+    for (const decoding of decodings)
+      for (const alpha of [0, 1, 3])
+        for (const plausibility of [0, 0.1, 1])
+          for (const seed of [1, 2, 3, 4, 5]) {
+            const span = new SpanConstraint([doc], [STOP]);
+            const r = await decodeCad(new FakeLM(), {
+              withContext: ids(2, 4, 9, 6, 3),
+              withoutContext: ids(2, 3),
+              alpha,
+              plausibility,
+              span,
+              decoding,
+              seed,
+              maxTokens: 12,
+              stopTokens: [STOP],
+            });
+            const gen = r.tokens.map((t) => t.id);
+            assert.ok(gen.length >= 1);
+            if (r.stoppedBy === 'stop-token') {
+              stoppedEarly++;
+              assert.ok(isSpanOf(gen, doc), `${gen} is not a whole-word span of the document`);
+            } else assert.ok(gen.every((t) => doc.tokens.includes(t)));
+          }
+    assert.ok(stoppedEarly > 0, 'the document is 7 tokens long: most answers end before 12');
+  });
+
+  it('without the constraint the same fake model leaves the document (the control)', async () => {
+    const r = await decodeCad(new FakeLM(), {
+      withContext: ids(2, 4, 9, 6, 3),
+      withoutContext: ids(2, 3),
+      alpha: 1,
+      decoding: { mode: 'greedy' },
+      seed: 1,
+      maxTokens: 12,
+      stopTokens: [STOP],
+    });
+    assert.ok(
+      r.tokens.some((t) => ![4, 9, 6, 12, 13].includes(t.id)),
+      'a control that never leaves the document would make the test above vacuous',
+    );
+  });
+});
