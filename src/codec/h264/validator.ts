@@ -36,18 +36,9 @@ import type { CheckpointSink, ParseOutcome, SliceCheckpoint, SliceInfo } from '.
 import { checkpointKey, runParse, runSliceParse, sliceFinalMaySucceed } from './slice';
 import { isNalKind, type NalKind, StreamState } from './stream';
 
-/** 256 bits, bit b of word b >> 5 set when byte b is allowed. */
-export type ByteMask = Uint32Array;
+import { allowedTokensOf, maskHas, type ByteMask } from '../byteMask';
 
-export function maskHas(mask: ByteMask, byte: number): boolean {
-  return ((mask[byte >>> 5]! >>> (byte & 31)) & 1) === 1;
-}
-
-export function maskBytes(mask: ByteMask): number[] {
-  const out: number[] = [];
-  for (let b = 0; b < 256; b++) if (maskHas(mask, b)) out.push(b);
-  return out;
-}
+export { maskBytes, maskHas, type ByteMask } from '../byteMask';
 
 export interface H264ValidatorOptions {
   /** Total frames (prompt included) after which the stream must end. */
@@ -290,13 +281,7 @@ export class H264StreamValidator {
 
   /** Tokens allowed next for a vocabulary given as the bytes of each token (undefined: not bytes, never allowed). */
   allowedTokens(vocabulary: readonly (Uint8Array | readonly number[] | undefined)[], out: Uint8Array = new Uint8Array(vocabulary.length)): Uint8Array {
-    const mask = this.allowedNextBytes();
-    for (let id = 0; id < vocabulary.length; id++) {
-      const bytes = vocabulary[id];
-      if (!bytes?.length || !maskHas(mask, bytes[0]!)) out[id] = 0;
-      else out[id] = bytes.length === 1 || this.accepts(bytes) ? 1 : 0;
-    }
-    return out;
+    return allowedTokensOf(this, vocabulary, out);
   }
 
   /** An independent copy. */

@@ -26,18 +26,9 @@ import { EOI, RST0, hex } from './markers';
 import { STD_AC_CHROMINANCE, STD_AC_LUMINANCE, STD_DC_CHROMINANCE, STD_DC_LUMINANCE } from './tables';
 import type { TokenBytes } from './tokens';
 
-/** 256 bits, bit b of word b >> 5 set when byte b is allowed. */
-export type ByteMask = Uint32Array;
+import { allowedTokensOf, type ByteMask } from '../byteMask';
 
-export function maskHas(mask: ByteMask, byte: number): boolean {
-  return ((mask[byte >>> 5]! >>> (byte & 31)) & 1) === 1;
-}
-
-export function maskBytes(mask: ByteMask): number[] {
-  const out: number[] = [];
-  for (let b = 0; b < 256; b++) if (maskHas(mask, b)) out.push(b);
-  return out;
-}
+export { maskBytes, maskHas, type ByteMask } from '../byteMask';
 
 function maskOf(...bytes: number[]): ByteMask {
   const m = new Uint32Array(8);
@@ -490,13 +481,7 @@ export class JpegStreamValidator {
    * its bytes are accepted. Non-byte tokens (undefined) get 0: the caller allows EOS exactly when `isComplete()`.
    */
   allowedTokens(vocabulary: TokenBytes, out: Uint8Array = new Uint8Array(vocabulary.length)): Uint8Array {
-    const mask = this.allowedNextBytes();
-    for (let id = 0; id < vocabulary.length; id++) {
-      const bytes = vocabulary[id];
-      if (!bytes?.length || !maskHas(mask, bytes[0]!)) out[id] = 0;
-      else out[id] = bytes.length === 1 || this.accepts(bytes) ? 1 : 0;
-    }
-    return out;
+    return allowedTokensOf(this, vocabulary, out);
   }
 
   /**
