@@ -205,6 +205,15 @@ export const SETTINGS = [
     order: 17,
   },
   {
+    key: 'concert.cad.extractiveAnswers',
+    type: 'boolean',
+    default: true,
+    markdownDescription:
+      'Extractive answers: an answer to *Ask About This Document* quotes the document — one span of whole words, within one line — so the small bundled model can only choose what to quote and cannot make words up (with context-aware decoding and with regular decoding side by side). Turn it off to let the model write its answer freely. Summaries are not affected: a summary condenses. The summary panel changes it for one run.',
+    scope: 'window',
+    order: 18,
+  },
+  {
     key: 'concert.diffusion.steps',
     type: 'integer',
     default: 50,
@@ -634,6 +643,8 @@ export interface CadSettings {
   /** β of the plausibility constraint (0: off). */
   plausibility: number;
   adaptiveAlpha: boolean;
+  /** Answers quote one span of the document (the ask task only; summaries are never extractive). */
+  extractiveAnswers: boolean;
   /** Undefined: the worker's default (the first valid bundled causal-lm pack). */
   packId?: string;
 }
@@ -652,6 +663,7 @@ export function toCadSettings(read: (key: SettingKey) => unknown): { settings: C
       showRegularByDefault: get('concert.cad.showRegularByDefault') as boolean,
       plausibility: get('concert.cad.plausibility') as number,
       adaptiveAlpha: get('concert.cad.adaptiveAlpha') as boolean,
+      extractiveAnswers: get('concert.cad.extractiveAnswers') as boolean,
       ...(pack ? { packId: pack } : {}),
     },
     warnings,

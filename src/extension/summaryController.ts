@@ -33,12 +33,16 @@ import {
   finishedRun,
   modelChoices,
   refuseText,
+  requestKnobs,
   restorePersisted,
+  runKnobs,
   scopeLabel,
   startedRun,
   sweepPoint,
   tokenCount,
+  withKnobs,
   type PersistedSummary,
+  type RerunKnobs,
   type SummaryRequest,
 } from './summaryState';
 import { findSupportSpan } from './supportSpan';
@@ -165,10 +169,7 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
     const request: SummaryRequest = {
       task,
       ...(question !== undefined && { question }),
-      alpha: task === 'ask' ? cad.questionAlpha : cad.summaryAlpha,
-      plausibility: cad.plausibility,
-      adaptive: cad.adaptiveAlpha,
-      compareRegular: cad.showRegularByDefault,
+      ...requestKnobs(task, cad),
       ...(packId !== undefined && { packId }),
       source: {
         uri: doc.uri.toString(),
@@ -217,9 +218,7 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
       task: request.task,
       document: text,
       ...(request.question !== undefined && { question: request.question }),
-      alpha: request.alpha,
-      ...(request.plausibility !== undefined && { plausibility: request.plausibility }),
-      ...(request.adaptive !== undefined && { adaptive: request.adaptive }),
+      ...runKnobs(request),
       maxTokens: request.task === 'ask' ? cad.maxAnswerTokens : cad.maxSummaryTokens,
       compareRegular: request.compareRegular,
       progressToken,
@@ -297,7 +296,7 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
     return { text, sha: sha256(doc.getText()), doc };
   }
 
-  private async rerun(alpha: number, compareRegular: boolean, packId?: string, knobs: { plausibility?: number; adaptive?: boolean } = {}): Promise<void> {
+  private async rerun(alpha: number, compareRegular: boolean, packId?: string, knobs: Omit<RerunKnobs, 'alpha' | 'compareRegular'> = {}): Promise<void> {
     const req0 = this.request;
     // A model change keeps the seed (and everything else): only the model differs from the run before.
     const req = req0 && packId !== undefined ? withPack(req0, packId) : req0;
@@ -311,7 +310,7 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
     if (input.sha !== req.source.documentSha256 && req.source.range) {
       this.log.info(`${req.source.fileName} changed since the last run; reading ${scopeLabel(req.source.range)} as they are now`);
     }
-    await this.run({ ...req, alpha, ...knobs, compareRegular, source: { ...req.source, documentSha256: input.sha } }, input.text);
+    await this.run({ ...withKnobs(req, { alpha, compareRegular, ...knobs }), source: { ...req.source, documentSha256: input.sha } }, input.text);
   }
 
   /** Greedy runs at α ∈ SWEEP_ALPHAS on the same input; the panel plots the share of document-supported tokens. */
@@ -345,6 +344,8 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
                   document: input.text,
                   ...(req.question !== undefined && { question: req.question }),
                   alpha,
+                  // The same kind of output as the run: quoted or free (plausibility β and adaptive α stay the worker's).
+                  ...(req.extractive !== undefined && { extractive: req.extractive }),
                   decoding: { mode: 'greedy' },
                   maxTokens: req.task === 'ask' ? cad.maxAnswerTokens : cad.maxSummaryTokens,
                   ...packOf(req, cad),
@@ -511,6 +512,7 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
         return await this.rerun(m.alpha, m.compareRegular, undefined, {
           ...(m.plausibility !== undefined && { plausibility: m.plausibility }),
           ...(m.adaptive !== undefined && { adaptive: m.adaptive }),
+          ...(m.extractive !== undefined && { extractive: m.extractive }),
         });
       case 'sweep':
         return await this.sweep();
@@ -571,11 +573,12 @@ function withPack(req: SummaryRequest, packId: string): SummaryRequest {
   return packId ? { ...next, packId } : next;
 }
 
-/** Same document, range, task, question and model (α and the side-by-side toggle may differ). */
+/** Same document, range, task, question, model and extractive answers (α and the side-by-side toggle may differ). */
 function sameInput(a: SummaryRequest, b: SummaryRequest): boolean {
   return (
     a.task === b.task &&
     a.question === b.question &&
+    a.extractive === b.extractive &&
     a.packId === b.packId &&
     a.source.uri === b.source.uri &&
     a.source.documentSha256 === b.source.documentSha256 &&

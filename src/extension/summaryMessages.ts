@@ -23,7 +23,8 @@ const CHECKS: Record<SummaryViewToHost['type'], Check> = {
     isAlpha(m.alpha) &&
     typeof m.compareRegular === 'boolean' &&
     (m.plausibility === undefined || isPlausibility(m.plausibility)) &&
-    (m.adaptive === undefined || typeof m.adaptive === 'boolean'),
+    (m.adaptive === undefined || typeof m.adaptive === 'boolean') &&
+    (m.extractive === undefined || typeof m.extractive === 'boolean'),
   reveal: (m) => isVariant(m.variant) && isIndex(m.index),
   copy: (m) => isVariant(m.variant),
   insert: (m) => isVariant(m.variant) && (m.mode === 'comment' || m.mode === 'cursor'),

@@ -3,17 +3,19 @@
  * that refuse a document before it reaches the worker, worker results → the webview's view state, streamed tokens,
  * sweep statistics, and the persisted form (validated on the way back in). No `vscode` import: tests load this.
  */
-import type { CadOutput, CadRunResult, CadTask, DecodingParams, PackSummary, TokenProgress } from '../protocol/worker';
-import type {
-  SummaryModelChoice,
-  SummaryOutputView,
-  SummaryRecordView,
-  SummaryRunView,
-  SummarySweepView,
-  SummaryTokenView,
-  SummaryViewState,
-  SweepPointView,
+import type { CadOutput, CadRunParams, CadRunResult, CadTask, DecodingParams, PackSummary, TokenProgress } from '../protocol/worker';
+import {
+  SUMMARY_PLAUSIBILITY,
+  type SummaryModelChoice,
+  type SummaryOutputView,
+  type SummaryRecordView,
+  type SummaryRunView,
+  type SummarySweepView,
+  type SummaryTokenView,
+  type SummaryViewState,
+  type SweepPointView,
 } from '../protocol/webview';
+import type { CadSettings } from './settingsTable';
 
 /** The summary panel's webview type (package.json declares `onWebviewPanel:` + this, so a reload restores it). */
 export const SUMMARY_VIEW_TYPE = 'concert.summary';
@@ -48,12 +50,62 @@ export interface SummaryRequest {
   plausibility?: number;
   /** Adaptive α; absent: off. */
   adaptive?: boolean;
+  /**
+   * Extractive answers (the output is one span of the document). Questions only: summaries never carry it (the
+   * worker's default for them is off). Absent in an ask request saved by an older version: the worker's default, on.
+   */
+  extractive?: boolean;
   compareRegular: boolean;
   /** Set after the first run, so that moving the α slider changes α and nothing else. */
   seed?: number;
   /** The model picked in the panel (a causal-lm pack id); absent: `concert.cad.modelPack`, else the worker's default. */
   packId?: string;
   source: SourceRef;
+}
+
+/** The knobs of a new run, from the settings: the task's α, and extractive answers for questions only. */
+export function requestKnobs(
+  task: CadTask,
+  cad: Pick<CadSettings, 'summaryAlpha' | 'questionAlpha' | 'plausibility' | 'adaptiveAlpha' | 'extractiveAnswers' | 'showRegularByDefault'>,
+): Pick<SummaryRequest, 'alpha' | 'plausibility' | 'adaptive' | 'extractive' | 'compareRegular'> {
+  return {
+    alpha: task === 'ask' ? cad.questionAlpha : cad.summaryAlpha,
+    plausibility: cad.plausibility,
+    adaptive: cad.adaptiveAlpha,
+    ...(task === 'ask' && { extractive: cad.extractiveAnswers }),
+    compareRegular: cad.showRegularByDefault,
+  };
+}
+
+/** The knobs the panel changes for a rerun (absent: as before). Extractive applies to questions only. */
+export interface RerunKnobs {
+  alpha: number;
+  compareRegular: boolean;
+  plausibility?: number;
+  adaptive?: boolean;
+  extractive?: boolean;
+}
+
+/** `req` with the panel's knobs applied; a summary ignores `extractive` (it keeps the worker's default, off). */
+export function withKnobs(req: SummaryRequest, k: RerunKnobs): SummaryRequest {
+  return {
+    ...req,
+    alpha: k.alpha,
+    compareRegular: k.compareRegular,
+    ...(k.plausibility !== undefined && { plausibility: k.plausibility }),
+    ...(k.adaptive !== undefined && { adaptive: k.adaptive }),
+    ...(k.extractive !== undefined && req.task === 'ask' && { extractive: k.extractive }),
+  };
+}
+
+/** The decoding knobs of `cad/run` for `req`; absent ones are left to the worker's defaults for the task. */
+export function runKnobs(req: SummaryRequest): Pick<CadRunParams, 'alpha' | 'plausibility' | 'adaptive' | 'extractive'> {
+  return {
+    alpha: req.alpha,
+    ...(req.plausibility !== undefined && { plausibility: req.plausibility }),
+    ...(req.adaptive !== undefined && { adaptive: req.adaptive }),
+    ...(req.extractive !== undefined && { extractive: req.extractive }),
+  };
 }
 
 /** The picker's models: the valid causal-LM packs (Concert packs and published Hugging Face folders). */
@@ -120,6 +172,7 @@ export function recordView(r: CadRunResult): SummaryRecordView {
     alpha: run.knobs.alpha,
     ...(run.knobs.plausibility !== undefined && { plausibility: run.knobs.plausibility }),
     ...(run.knobs.adaptive !== undefined && { adaptive: run.knobs.adaptive }),
+    ...(run.knobs.extractive !== undefined && { extractive: run.knobs.extractive }),
     ...(run.adaptiveAlpha && { adaptiveAlpha: { mean: run.adaptiveAlpha.mean, min: run.adaptiveAlpha.min, max: run.adaptiveAlpha.max } }),
     decoding: decodingLabel(run.knobs.decoding),
     maxTokens: run.knobs.maxTokens,
@@ -143,6 +196,7 @@ export function startedRun(id: number, req: SummaryRequest): SummaryRunView {
     alpha: req.alpha,
     plausibility: req.plausibility ?? 0,
     adaptive: req.adaptive ?? false,
+    ...(req.task === 'ask' && { extractive: req.extractive ?? true }),
     compareRegular: req.compareRegular,
     cad: { text: '', tokens: [], alpha: req.alpha },
     ...(req.compareRegular && { regular: { text: '', tokens: [], alpha: 0 } }),
@@ -229,6 +283,9 @@ function sanitizeRequest(v: unknown): SummaryRequest | undefined {
     task: v.task,
     ...(isStr(v.question) && { question: v.question }),
     alpha: v.alpha,
+    ...(isNum(v.plausibility) && v.plausibility >= SUMMARY_PLAUSIBILITY.min && v.plausibility <= SUMMARY_PLAUSIBILITY.max && { plausibility: v.plausibility }),
+    ...(typeof v.adaptive === 'boolean' && { adaptive: v.adaptive }),
+    ...(v.task === 'ask' && typeof v.extractive === 'boolean' && { extractive: v.extractive }),
     compareRegular: v.compareRegular,
     ...(Number.isInteger(v.seed) && (v.seed as number) >= 0 && { seed: v.seed as number }),
     ...(isStr(v.packId) && /^[a-z0-9][a-z0-9._-]{0,63}$/.test(v.packId) && { packId: v.packId }),
@@ -247,6 +304,7 @@ function sanitizeRun(v: unknown): SummaryRunView | undefined {
   if (!isOutput(v.cad) || (v.regular !== undefined && !isOutput(v.regular)) || !isObj(v.source) || !isStr(v.source.fileName) || !isStr(v.source.scope))
     return undefined;
   if ((v.task !== 'summarize' && v.task !== 'ask') || !isNum(v.alpha) || typeof v.compareRegular !== 'boolean') return undefined;
+  if ((v.adaptive !== undefined && typeof v.adaptive !== 'boolean') || (v.extractive !== undefined && typeof v.extractive !== 'boolean')) return undefined;
   if (v.record !== undefined && !(isObj(v.record) && isStr(v.record.modelId) && isNum(v.record.seed))) return undefined;
   if (v.chunks !== undefined && !(Array.isArray(v.chunks) && v.chunks.every((c) => isObj(c) && isNum(c.start) && isNum(c.end) && isStr(c.summary))))
     return undefined;

@@ -87,6 +87,8 @@ export interface SummaryRecordView {
   /** β of the plausibility constraint (0: off). */
   plausibility?: number;
   adaptive?: boolean;
+  /** Extractive: the output was one span of the document (absent from older workers). */
+  extractive?: boolean;
   /** With adaptive α: the α_t used over the tokens. */
   adaptiveAlpha?: { mean: number; min: number; max: number };
   /** e.g. `greedy`, `top-p 0.9, temperature 1`. */
@@ -135,6 +137,8 @@ export interface SummaryRunView {
   plausibility?: number;
   /** Adaptive α (absent in runs saved by older versions: off). */
   adaptive?: boolean;
+  /** Questions: the answer quotes one span of the document (absent for summaries, and in answers saved by older versions: on). */
+  extractive?: boolean;
   compareRegular: boolean;
   cad: SummaryOutputView;
   regular?: SummaryOutputView;
@@ -182,8 +186,11 @@ export type HostToSummaryView =
 
 export type SummaryViewToHost =
   | { type: 'ready' }
-  /** Re-run the same input (slider moved, side-by-side toggled, plausibility β or adaptive α changed). */
-  | { type: 'rerun'; alpha: number; compareRegular: boolean; plausibility?: number; adaptive?: boolean }
+  /**
+   * Re-run the same input (slider moved, side-by-side toggled, plausibility β, adaptive α or, for questions,
+   * extractive answers changed).
+   */
+  | { type: 'rerun'; alpha: number; compareRegular: boolean; plausibility?: number; adaptive?: boolean; extractive?: boolean }
   | { type: 'cancel' }
   /** Reveal the span of the source document that supports output token `index`. */
   | { type: 'reveal'; variant: SummaryVariant; index: number }

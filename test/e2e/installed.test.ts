@@ -147,6 +147,23 @@ describe(`Concert installed from its ${target} VSIX (code-server 4.99.4)`, () =>
     await wb.screenshot('installed-summary');
   });
 
+  it('Ask About This Document… on a selected line answers with words of that line (extractive by default)', STEP, async () => {
+    await wb.runCommand('View: Close All Editors');
+    await openFile('notes.md');
+    await selectLine(wb, 7);
+    await wb.runCommand('Concert: Ask About This Document…');
+    await wb.until('the question box', async () => /Ask About This Document/.test(await wb.quickTitle()), 20_000);
+    await wb.quickInput.fill('What did the engineers check?');
+    await wb.page.keyboard.press('Enter');
+    const frame = await summaryDone(wb);
+    const answer = (await frame.locator('.output.cad .tokens').innerText()).trim();
+    const words = (s: string) => s.split(/[^\p{L}\p{N}]+/u).filter(Boolean).join(' ');
+    const line = readFileSync(join(FIXTURE, 'notes.md'), 'utf8').split('\n')[6]!;
+    assert.ok(answer.length > 0, 'the answer has text');
+    assert.ok(` ${words(line)} `.includes(` ${words(answer)} `), `"${answer}" is not a span of the selected line "${line}"`);
+    await wb.screenshot('installed-answer');
+  });
+
   it('Rewrite Selection… rewrites a selected line in the Rewrite panel', STEP, async () => {
     await wb.runCommand('View: Close All Editors');
     await openFile('notes.md');

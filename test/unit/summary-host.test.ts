@@ -14,12 +14,16 @@ import {
   finishedRun,
   looksBinary,
   modelChoices,
+  recordView,
   refuseText,
+  requestKnobs,
   restorePersisted,
+  runKnobs,
   scopeLabel,
   startedRun,
   sweepPoint,
   tokenCount,
+  withKnobs,
   type SummaryRequest,
 } from '../../src/extension/summaryState';
 import { findSupportSpan, splitWords } from '../../src/extension/supportSpan';
@@ -162,6 +166,8 @@ describe('summary panel messages', () => {
       { type: 'rerun', alpha: 1, compareRegular: false, plausibility: 0.1, adaptive: true },
       { type: 'rerun', alpha: 1, compareRegular: false, plausibility: 0, adaptive: false },
       { type: 'rerun', alpha: 1, compareRegular: false, plausibility: 1 },
+      { type: 'rerun', alpha: 1, compareRegular: false, plausibility: 0.1, adaptive: false, extractive: true },
+      { type: 'rerun', alpha: 1, compareRegular: false, extractive: false },
       { type: 'reveal', variant: 'cad', index: 0 },
       { type: 'copy', variant: 'regular' },
       { type: 'insert', variant: 'cad', mode: 'comment' },
@@ -190,6 +196,9 @@ describe('summary panel messages', () => {
       { type: 'rerun', alpha: 1, compareRegular: true, plausibility: -0.1 },
       { type: 'rerun', alpha: 1, compareRegular: true, plausibility: '0.1' },
       { type: 'rerun', alpha: 1, compareRegular: true, adaptive: 'yes' },
+      { type: 'rerun', alpha: 1, compareRegular: true, extractive: 'true' },
+      { type: 'rerun', alpha: 1, compareRegular: true, extractive: 1 },
+      { type: 'rerun', alpha: 1, compareRegular: true, extractive: null },
       { type: 'reveal', variant: 'cad', index: 1.5 },
       { type: 'reveal', variant: 'cad', index: -1 },
       { type: 'reveal', variant: 'other', index: 0 },
@@ -235,7 +244,7 @@ const result: CadRunResult = {
     manifestSha256: 'm'.repeat(64),
     modelSha256: 'g'.repeat(64),
     seed: 42,
-    knobs: { alpha: 0.5, plausibility: 0, adaptive: false, decoding: { mode: 'sample', temperature: 1, topP: 0.9 }, maxTokens: 64 },
+    knobs: { alpha: 0.5, plausibility: 0, adaptive: false, extractive: false, decoding: { mode: 'sample', temperature: 1, topP: 0.9 }, maxTokens: 64 },
     provider: 'cpu',
     device: 'CPU, 2 threads',
     promptTokens: { withContext: 40, withoutContext: 8 },
@@ -343,6 +352,45 @@ describe('summary state', () => {
     const badRun = restorePersisted({ version: 1, request, state: { run: { ...running, cad: { text: 1 } } } });
     assert.ok(badRun && badRun.state.run === undefined, 'a malformed run is dropped, the request kept');
   });
+
+  it('extractive answers: the setting reaches cad/run for questions only, a rerun toggles it, the record and a reload keep it', () => {
+    const cad = toCadSettings(() => undefined).settings;
+    const ask: SummaryRequest = { ...request, task: 'ask', question: 'Where?', ...requestKnobs('ask', cad) };
+    assert.equal(ask.extractive, true, 'on by default for questions');
+    assert.equal(ask.alpha, 1);
+    assert.deepEqual(runKnobs(ask), { alpha: 1, plausibility: cad.plausibility, adaptive: false, extractive: true });
+    const free = { ...ask, ...requestKnobs('ask', { ...cad, extractiveAnswers: false }) };
+    assert.equal(runKnobs(free).extractive, false, 'the setting turned off: cad/run says so (the worker default is on)');
+    const summary: SummaryRequest = { ...request, ...requestKnobs('summarize', { ...cad, extractiveAnswers: true }) };
+    assert.equal('extractive' in summary, false, 'summaries keep the worker default (off)');
+    assert.equal('extractive' in runKnobs(summary), false);
+
+    // The panel's checkbox: a rerun with extractive changes it (and keeps the other knobs); a summary ignores it.
+    const toggled = withKnobs(ask, { alpha: 0.5, compareRegular: false, extractive: false });
+    assert.deepEqual([toggled.alpha, toggled.extractive, toggled.plausibility, toggled.question], [0.5, false, cad.plausibility, 'Where?']);
+    assert.equal(withKnobs(toggled, { alpha: 0.5, compareRegular: false }).extractive, false, 'absent in the rerun: unchanged');
+    assert.equal(withKnobs(toggled, { alpha: 0.5, compareRegular: false, extractive: true }).extractive, true);
+    assert.equal('extractive' in withKnobs(summary, { alpha: 0.5, compareRegular: false, extractive: true }), false);
+
+    // The run view: questions show the checkbox state (absent in older requests: the worker default, on); summaries have none.
+    assert.equal(startedRun(1, toggled).extractive, false);
+    assert.equal(startedRun(1, { ...request, task: 'ask', question: 'Where?' }).extractive, true);
+    assert.equal('extractive' in startedRun(1, summary), false);
+    const askResult: CadRunResult = { ...result, task: 'ask', run: { ...result.run, knobs: { ...result.run.knobs, extractive: true } } };
+    assert.equal(recordView(askResult).extractive, true);
+    assert.equal(recordView(result).extractive, false);
+
+    // A reload keeps extractive (and β, adaptive α) of the request; junk is dropped, and summaries never carry it.
+    const saved = (req: unknown, run?: unknown) => JSON.parse(JSON.stringify({ version: 1, request: req, state: run ? { run } : {} }));
+    const back = restorePersisted(saved({ ...toggled, adaptive: true }, startedRun(2, toggled)));
+    assert.deepEqual(
+      [back?.request.extractive, back?.request.plausibility, back?.request.adaptive, back?.state.run?.extractive],
+      [false, cad.plausibility, true, false],
+    );
+    assert.equal('extractive' in (restorePersisted(saved({ ...ask, extractive: 'no' }))?.request ?? {}), false);
+    assert.equal('extractive' in (restorePersisted(saved({ ...request, extractive: true }))?.request ?? {}), false);
+    assert.equal(restorePersisted(saved(ask, { ...startedRun(2, ask), extractive: 'yes' }))?.state.run, undefined, 'a malformed run is dropped');
+  });
 });
 
 describe('summary settings', () => {
@@ -356,6 +404,7 @@ describe('summary settings', () => {
       showRegularByDefault: false,
       plausibility: settingDef('concert.cad.plausibility').default,
       adaptiveAlpha: false,
+      extractiveAnswers: true,
     });
     assert.deepEqual(warnings, []);
   });
@@ -369,9 +418,16 @@ describe('summary settings', () => {
     };
     values['concert.cad.plausibility'] = 1.5;
     values['concert.cad.adaptiveAlpha'] = true;
+    values['concert.cad.extractiveAnswers'] = false;
     const { settings, warnings } = toCadSettings((k) => values[k]);
     assert.equal(settings.plausibility, settingDef('concert.cad.plausibility').default);
     assert.equal(settings.adaptiveAlpha, true);
+    assert.equal(settings.extractiveAnswers, false);
+    assert.equal(
+      toCadSettings((k) => (k === 'concert.cad.extractiveAnswers' ? 'no' : undefined)).settings.extractiveAnswers,
+      true,
+      'not a boolean: the default',
+    );
     assert.equal(settings.summaryAlpha, 2);
     assert.equal(settings.questionAlpha, 1);
     assert.equal(settings.maxSummaryTokens, 64);

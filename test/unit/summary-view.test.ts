@@ -227,6 +227,38 @@ describe('summary view', () => {
     assert.doesNotMatch(off, /Adaptive/);
   });
 
+  it('questions have the extractive checkbox (on unless the run says off), summaries none; the record says when it was on', () => {
+    const controls = (r: SummaryRunView) => section(renderSummary({ run: r }, ui), 'controls')!;
+    assert.equal(byAction(controls(run), 'extractive').length, 0, 'a summary condenses: no extractive checkbox');
+    const ask: SummaryRunView = { ...run, task: 'ask', question: 'Where is it?', alpha: 1 };
+    const box = (r: SummaryRunView) => byAction(controls(r), 'extractive')[0]!;
+    assert.equal(box(ask).tag, 'vscode-checkbox');
+    assert.equal(box(ask).attrs['data-key'], 'extractive', 'a focus key, so the checkbox keeps keyboard focus across renders');
+    assert.match(textOf(box(ask)), /^Quote the document \(extractive\)$/);
+    assert.equal(box(ask).attrs.checked, '', 'absent (older answers): the worker default, on');
+    assert.equal(box({ ...ask, extractive: true }).attrs.checked, '');
+    assert.equal(box({ ...ask, extractive: false }).attrs.checked, undefined);
+    const all = findAll(controls(ask), (n) => n.tag === 'vscode-checkbox').map((n) => n.attrs['data-action']);
+    assert.deepEqual(all, ['adaptive', 'extractive', 'compare'], 'next to the adaptive-α checkbox');
+    const record = {
+      modelId: 'concert-lm-small',
+      manifestSha256: 'a'.repeat(64),
+      modelSha256: 'b'.repeat(64),
+      seed: 42,
+      alpha: 1,
+      extractive: true,
+      decoding: 'greedy',
+      maxTokens: 24,
+      provider: 'cpu',
+      device: 'CPU',
+      promptTokens: { withContext: 30, withoutContext: 5 },
+      durationMs: 250,
+    };
+    const rec = (r: typeof record) => textOf(section(renderSummary({ run: { ...ask, record: r } }, { recordOpen: true, chunksOpen: false }), 'record')!);
+    assert.match(rec(record), /Extractive\s*on: the output is one span of the document/);
+    assert.doesNotMatch(rec({ ...record, extractive: false }), /Extractive/);
+  });
+
   it('answers show the question', () => {
     const sections = renderSummary({ run: { ...run, task: 'ask', question: 'Where is it?' } }, ui);
     assert.match(textOf(section(sections, 'header')!), /^Answer.*Question: Where is it\?/);

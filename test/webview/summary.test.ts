@@ -194,6 +194,54 @@ describe('summary panel (webview tier)', () => {
     });
   });
 
+  it('answers: the extractive checkbox is on by default, toggles by keyboard into a rerun with extractive; summaries have none', async () => {
+    await withPage(suite, async (page) => {
+      const host = await open(page);
+      await show(host, { run: DONE() });
+      assert.equal(await page.locator('vscode-checkbox[data-action="extractive"]').count(), 0, 'a summary has no extractive checkbox');
+      assert.deepEqual(await host.clickPosts('[data-action="rerun"]'), { type: 'rerun', alpha: 0.5, compareRegular: false, plausibility: 0, adaptive: false });
+      const ask = { task: 'ask' as const, question: 'What closed?', alpha: 1, extractive: true };
+      await show(host, { run: DONE({ id: 2, ...ask }) });
+      const box = page.locator('vscode-checkbox[data-action="extractive"]');
+      await box.waitFor();
+      assert.match(await box.innerText(), /Quote the document \(extractive\)/);
+      assert.equal(await box.getAttribute('checked'), '');
+      const from = host.received.length;
+      await box.focus();
+      await page.keyboard.press('Space');
+      assert.deepEqual(await host.waitFor('rerun', from), {
+        type: 'rerun',
+        alpha: 1,
+        compareRegular: false,
+        plausibility: 0,
+        adaptive: false,
+        extractive: false,
+      });
+      await show(host, { run: DONE({ id: 3, ...ask, extractive: false }) });
+      assert.equal(await box.getAttribute('checked'), null);
+      assert.equal(await focusedKey(page), 'extractive', 'focus stays on the checkbox across the new state');
+      // Other knobs carry the shown extractive state along.
+      assert.deepEqual(await host.clickPosts('[data-action="rerun"]'), {
+        type: 'rerun',
+        alpha: 1,
+        compareRegular: false,
+        plausibility: 0,
+        adaptive: false,
+        extractive: false,
+      });
+      await box.focus();
+      await page.keyboard.press('Space');
+      assert.deepEqual(await host.waitFor('rerun', from + 2), {
+        type: 'rerun',
+        alpha: 1,
+        compareRegular: false,
+        plausibility: 0,
+        adaptive: false,
+        extractive: true,
+      });
+    });
+  });
+
   it('the regular-decoding toggle reruns with compareRegular and shows both columns', async () => {
     await withPage(suite, async (page) => {
       const host = await open(page);
@@ -346,7 +394,9 @@ describe('summary panel (webview tier)', () => {
   it('accessibility smoke: every control has an accessible name, and keyboard focus is visible', async () => {
     await withPage(suite, async (page) => {
       const host = await open(page);
-      await show(host, { run: DONE({ compareRegular: true, regular: output(5, 0, { stoppedBy: 'stop-token' }) }) });
+      // A question: its controls are a summary's plus the extractive checkbox.
+      const regular = output(5, 0, { stoppedBy: 'stop-token' });
+      await show(host, { run: DONE({ task: 'ask', question: 'What closed?', extractive: true, compareRegular: true, regular }) });
       await page.locator('.output.regular .meta').waitFor();
       const controls = await axControls(page);
       const names = controls.map((c) => `${c.role} "${c.name}"`);
@@ -360,6 +410,7 @@ describe('summary panel (webview tier)', () => {
         'checkbox "Show regular decoding (α 0) side by side"',
         'slider "Plausibility β"',
         'checkbox "Adaptive α (per token, by disagreement)"',
+        'checkbox "Quote the document (extractive)"',
         'button "Run Again"',
         'button "α Sweep"',
         'button "Copy"',
@@ -382,6 +433,7 @@ describe('summary panel (webview tier)', () => {
         'alpha',
         'plausibility',
         'adaptive',
+        'extractive',
         'compare',
         'btn:rerun::',
         'btn:sweep::',

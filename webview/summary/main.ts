@@ -43,14 +43,17 @@ const currentAlpha = () => state?.run?.alpha ?? 0;
 const compareRegular = () => state?.run?.compareRegular ?? false;
 const currentPlausibility = () => state?.run?.plausibility ?? 0;
 const currentAdaptive = () => state?.run?.adaptive ?? false;
-/** A rerun message with the shown knobs, `change` applied. */
-const rerun = (change: { alpha?: number; compareRegular?: boolean; plausibility?: number; adaptive?: boolean } = {}) =>
+/** Questions only (absent in answers saved by older versions: the worker's default, on). */
+const currentExtractive = () => state?.run?.extractive ?? true;
+/** A rerun message with the shown knobs, `change` applied (extractive only for questions: summaries never quote). */
+const rerun = (change: { alpha?: number; compareRegular?: boolean; plausibility?: number; adaptive?: boolean; extractive?: boolean } = {}) =>
   host.post({
     type: 'rerun',
     alpha: change.alpha ?? currentAlpha(),
     compareRegular: change.compareRegular ?? compareRegular(),
     plausibility: change.plausibility ?? currentPlausibility(),
     adaptive: change.adaptive ?? currentAdaptive(),
+    ...(state?.run?.task === 'ask' && { extractive: change.extractive ?? currentExtractive() }),
   });
 let alphaTimer: ReturnType<typeof setTimeout> | undefined;
 let plausibilityTimer: ReturnType<typeof setTimeout> | undefined;
@@ -106,6 +109,9 @@ root.addEventListener('change', (e) => {
   } else if (el.dataset.action === 'adaptive') {
     const checked = (el as HTMLElement & { checked?: boolean }).checked === true;
     if (checked !== currentAdaptive()) rerun({ adaptive: checked });
+  } else if (el.dataset.action === 'extractive') {
+    const checked = (el as HTMLElement & { checked?: boolean }).checked === true;
+    if (checked !== currentExtractive()) rerun({ extractive: checked });
   } else if (el.dataset.action === 'model') {
     const packId = (el as HTMLSelectElement).value;
     if (packId !== (state?.modelId ?? '')) host.post({ type: 'model', packId });

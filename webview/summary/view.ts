@@ -223,6 +223,17 @@ function controlsSection(run: SummaryRunView, state: SummaryViewState): Section 
         },
         'Adaptive α (per token, by disagreement)',
       ),
+      run.task === 'ask' &&
+        h(
+          'vscode-checkbox',
+          {
+            'data-action': 'extractive',
+            'data-key': 'extractive',
+            checked: run.extractive ?? true,
+            title: 'The answer is one span of the document (whole words, within one line): the model chooses what to quote and cannot make words up',
+          },
+          'Quote the document (extractive)',
+        ),
       h('vscode-checkbox', { 'data-action': 'compare', 'data-key': 'compare', checked: run.compareRegular }, 'Show regular decoding (α 0) side by side'),
       h(
         'div',
@@ -409,6 +420,7 @@ function recordSection(rec: SummaryRecordView, ui: ViewUi): Section {
               ? `α_t mean ${formatAlpha(rec.adaptiveAlpha.mean)} (min ${formatAlpha(rec.adaptiveAlpha.min)}, max ${formatAlpha(rec.adaptiveAlpha.max)})`
               : 'on',
           ),
+        rec.extractive === true && row('Extractive', 'on: the output is one span of the document'),
         rec.plausibility !== undefined && row('Plausibility β', rec.plausibility > 0 ? formatAlpha(rec.plausibility) : '0 (off)'),
         row('Decoding', rec.decoding),
         row('Max tokens', String(rec.maxTokens)),
