@@ -34,21 +34,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tools", "models"))
 sys.path.insert(0, os.path.join(ROOT, "tools", "codec"))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
 import canonical_jpeg as cj  # noqa: E402
 from causal_lm import load_model  # noqa: E402
+from common.modules import sibling_loader  # noqa: E402
 
 
-def sibling(name: str):
-    """A module of tools/jpeg by file path, under a unique name (tools/diffusion has modules of the same names)."""
-    import importlib.util
-
-    key = f"concert_jpeg_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, os.path.join(HERE, f"{name}.py"))
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[key] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[key]
+# A module of tools/jpeg by file path, under a unique name (tools/diffusion has modules of the same names).
+sibling = sibling_loader(HERE, "concert_jpeg_")
 
 
 _data, _train = sibling("data"), sibling("train")

@@ -23,7 +23,6 @@ written to <out dir>/parity.json (the float32 graph's figures, if that file held
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
@@ -34,7 +33,9 @@ import torch.nn as nn
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tools", "models"))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
 from causal_lm import load_model  # noqa: E402
+from common.modules import load_module, sibling_loader  # noqa: E402
 
 BITS = 4
 BLOCK = 32
@@ -42,23 +43,12 @@ PREFIX = "model."  # export_causal_lm.FlatDecoder wraps the CausalLM as .model: 
 DESCRIPTION = "q4 MatMulNBits block 32 (weight-only, asymmetric, fp32 scales; embeddings and tied head fp32)"
 
 
-def _load(name: str, path: str):
-    key = f"concert_jpeg_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[key] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[key]
-
-
 def packer():
     """tools/hf/make_fixtures.py, the MatMulNBits packer."""
-    return _load("hf_make_fixtures", os.path.join(ROOT, "tools", "hf", "make_fixtures.py"))
+    return load_module("concert_jpeg_hf_make_fixtures", os.path.join(ROOT, "tools", "hf", "make_fixtures.py"))
 
 
-def sibling(name: str):
-    return _load(name, os.path.join(HERE, f"{name}.py"))
+sibling = sibling_loader(HERE, "concert_jpeg_")
 
 
 def linear_weights(model: nn.Module) -> set:

@@ -34,20 +34,13 @@ sys.path.insert(0, os.path.join(ROOT, "tools", "models"))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 from causal_lm import CausalLM, LMConfig  # noqa: E402
 from common.checkpoint import atomic_save  # noqa: E402
+from common.modules import sibling_loader  # noqa: E402
 from common.training import (adamw, add_run_args, add_transformer_args, apply_preset, arg_parser, budget_progress,  # noqa: E402
                              finished_run, log, lr_at, resume_checkpoint, run_record, start_run)
 
-def sibling(name: str):
-    """A module of tools/jpeg by file path, under a unique name (tools/diffusion has modules of the same names)."""
-    import importlib.util
 
-    key = f"concert_jpeg_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, os.path.join(HERE, f"{name}.py"))
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[key] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[key]
+# A module of tools/jpeg by file path, under a unique name (tools/diffusion has modules of the same names).
+sibling = sibling_loader(HERE, "concert_jpeg_")
 
 
 BOS, EOS, PAD, OFFSET = 0, 1, 2, 3

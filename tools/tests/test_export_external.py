@@ -14,42 +14,16 @@ import sys
 import tempfile
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "tools", "export"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
+# tools/export on sys.path, `export` / `fixtures` under unique names, tools/pack.py, run_export: export_helpers.py.
+from export_helpers import HAVE_ORT, fixtures, packlib, run_export  # noqa: E402
+
 import ex_common  # noqa: E402
-
-
-def _load(name: str):
-    """tools/export/<name>.py under a unique module name: `export` and `fixtures` are also module names elsewhere in
-    tools/ (tools/diffusion/export.py), and unittest discovery imports every test module into one process."""
-    import importlib.util
-
-    key = f"concert_tools_export_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, os.path.join(ROOT, "tools", "export", f"{name}.py"))
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[key] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[key]
-
-
-export = _load("export")
-fixtures = _load("fixtures")
-
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-import pack as packlib  # noqa: E402
-
-HAVE_ORT = ex_common.ort_backend() is not None
-
-
-def run_export(*argv):
-    return export.main(list(argv) + ["--licence", "MIT"])
 
 
 def tiny_graph(n: int = 32, layers: int = 1) -> onnx.ModelProto:

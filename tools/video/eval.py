@@ -24,7 +24,6 @@ the other families from a separate seed stream) for the model card:
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
@@ -37,17 +36,14 @@ from PIL import Image
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tools", "models"))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
 from causal_lm import load_model  # noqa: E402
+from common.modules import sibling_loader  # noqa: E402
 
 
-def sibling(name: str):
-    key = f"concert_video_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, os.path.join(HERE, f"{name}.py"))
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[key] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[key]
+# A module of tools/video by file path, under a unique name (tools/jpeg and tools/diffusion have modules of the same
+# names).
+sibling = sibling_loader(HERE, "concert_video_")
 
 
 ch, _data, _train = sibling("canonical_h264"), sibling("data"), sibling("train")

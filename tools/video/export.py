@@ -22,7 +22,6 @@ shortened (compact_names: ~50 KB less).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
@@ -33,7 +32,9 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tools", "models"))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
 from causal_lm import load_model  # noqa: E402
+from common.modules import sibling_loader  # noqa: E402
 from export_causal_lm import export_onnx, write_golden  # noqa: E402
 
 EMBEDDINGS = ("wte.weight", "wpe.weight")
@@ -42,22 +43,9 @@ DESCRIPTION = ("q4 MatMulNBits block 32 (weight-only, asymmetric, fp32 scales) f
 CASES = ("nopast", "step", "padded", "torch_cache_vs_full", "torch_padded_vs_unpadded")
 
 
-def _load(key: str, path: str):
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[key] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[key]
-
-
-def jpeg(name: str):
-    """tools/jpeg/<name>.py (export: parity / ORT runner; quantize: the q4 pass), shared, under their usual keys."""
-    return _load(f"concert_jpeg_{name}", os.path.join(ROOT, "tools", "jpeg", f"{name}.py"))
-
-
-def sibling(name: str):
-    return _load(f"concert_video_{name}", os.path.join(HERE, f"{name}.py"))
+# tools/jpeg/<name>.py (export: parity / ORT runner; quantize: the q4 pass), shared, under their usual keys.
+jpeg = sibling_loader(os.path.join(ROOT, "tools", "jpeg"), "concert_jpeg_")
+sibling = sibling_loader(HERE, "concert_video_")
 
 
 def int8_rows(w: np.ndarray) -> tuple:

@@ -10,7 +10,6 @@ budget of this pack).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import shutil
@@ -22,20 +21,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import pack  # noqa: E402
+from common.modules import sibling_loader  # noqa: E402
 
 PACK_ID = "concert-avc-32"
 LICENCE = "MIT"
 MAX_BYTES = 450_000
 
 
-def sibling(name: str):
-    key = f"concert_video_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, os.path.join(HERE, f"{name}.py"))
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[key] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[key]
+# A module of tools/video by file path, under a unique name (tools/jpeg and tools/diffusion have modules of the same
+# names).
+sibling = sibling_loader(HERE, "concert_video_")
 
 
 def pct(x) -> str:

@@ -18,7 +18,6 @@ and schedule). The final model is <out-dir>/final.pt with the run record.
 """
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 import sys
@@ -30,27 +29,17 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
+from common.modules import load_module, sibling_loader  # noqa: E402
 from common.training import add_run_args, add_transformer_args, apply_preset, arg_parser  # noqa: E402
 
-
-def _load(key: str, path: str):
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[key] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[key]
-
-
-def sibling(name: str):
-    """A module of tools/video by file path, under a unique name (tools/jpeg and tools/diffusion have modules of the
-    same names)."""
-    return _load(f"concert_video_{name}", os.path.join(HERE, f"{name}.py"))
+# A module of tools/video by file path, under a unique name (tools/jpeg and tools/diffusion have modules of the same
+# names).
+sibling = sibling_loader(HERE, "concert_video_")
 
 
 def jpeg_train():
     """tools/jpeg/train.py (the training run, Batches, encode, pad_batch), shared with the JPEG pipeline."""
-    return _load("concert_jpeg_train", os.path.join(ROOT, "tools", "jpeg", "train.py"))
+    return load_module("concert_jpeg_train", os.path.join(ROOT, "tools", "jpeg", "train.py"))
 
 
 _jt = jpeg_train()
