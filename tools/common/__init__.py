@@ -1,1 +1,1 @@
-"""Code shared by tools/models and tools/diffusion (import as ``common.<module>`` with tools/ on sys.path)."""
+"""Code shared by tools/models, tools/diffusion, tools/jpeg, tools/video and the tests (import as ``common.<module>`` with tools/ on sys.path)."""

@@ -111,6 +111,62 @@ def phase1(ck):
     return torch.load(path, map_location="cpu") if os.path.exists(path) else {"command": f"(checkpoint {p} not found)"}
 
 
+def init_chain(ck) -> list:
+    """The checkpoints `ck` was initialised from, nearest first, up to a missing one or a pack's weights
+    (tools/models/pack_to_ckpt.py writes those with a `source` and no training record)."""
+    out, cur = [], ck
+    for _ in range(8):
+        nxt = phase1(cur)
+        if nxt is None:
+            break
+        out.append(nxt)
+        if "source" in nxt or "history" not in nxt:
+            break
+        cur = nxt
+    return out
+
+
+def is_grounding_finetune(ck) -> bool:
+    """A fine-tune of a shipped pack's weights (issue #16's grounding runs) rather than the two phases of train_all.sh."""
+    chain = init_chain(ck)
+    return bool(chain) and "source" in chain[-1]
+
+
+def stage_line(i: int, c) -> str:
+    a = c.get("args") or {}
+    val = c["history"][-1]["val"] if c.get("history") else {}
+    return (f"{i}. `{c.get('command')}` — seed {c.get('seed')}, mixture {json.dumps(c.get('data', {}).get('mix', {}))}, prompt-token "
+            f"loss weight {c.get('data', {}).get('prompt_loss_weight', 1)}, peak LR {a.get('lr')}, {a.get('warmup')} warm-up steps, "
+            f"cosine to {a.get('min_lr_frac')}× over {a.get('max_minutes')} min; batch {a.get('batch')} × {a.get('seq_len')}; "
+            f"{c.get('steps'):,} steps, {c.get('tokens_seen'):,} tokens, {c.get('train_minutes')} min on {c.get('hardware')}, "
+            f"finished {c.get('finished')}. Validation loss at its end (nats/token): {json.dumps(val)}.")
+
+
+def grounding_training(ck, args) -> list:
+    """Training section of a grounding fine-tune: each stage from the pack's weights on, then the earlier card's story."""
+    chain = init_chain(ck)
+    base = chain[-1]
+    stages = [c for c in reversed(chain[:-1])] + [ck]
+    L = [f"Fine-tuned for grounding (issue #16) from the weights of the earlier `{os.path.basename(base.get('source', 'pack'))}` pack "
+         f"(converted by `tools/models/pack_to_ckpt.py`, identical logits), in {len(stages)} stage(s) of "
+         "`tools/models/train_causal_lm.py` on the grounded data of `tools/data/build_grounded.py` (each resumes the weights "
+         "of the one before, with a fresh optimizer; `--prompt-loss-weight` weights the loss on documents and questions):\n"]
+    L += [stage_line(i + 1, c) for i, c in enumerate(stages)]
+    total_tok = sum(c.get("tokens_seen", 0) for c in stages)
+    total_min = round(sum(c.get("train_minutes", 0) for c in stages), 1)
+    L.append(f"\n- Fine-tune total: {total_tok:,} tokens in {total_min} min on {ck.get('hardware')} (shared with other jobs at times); "
+             "gradient clipping 1.0. Reproducible on CPU in about that time with the commands above (seeds fixed).\n")
+    if args.previous_card and os.path.exists(args.previous_card):
+        prev = open(args.previous_card, encoding="utf-8").read()
+        start = prev.find("## Training data")
+        end = prev.find("## Export")
+        if start >= 0 and end > start:
+            body = prev[start:end].replace("\n## ", "\n### ").replace("## Training data", "### Training data", 1)
+            L.append("### Before the grounding fine-tune (from the earlier pack's card)\n")
+            L.append(body.rstrip() + "\n")
+    return L
+
+
 def single_phase(ck, a, last_val):
     return [
         f"- Command: `{ck.get('command')}` (via `tools/models/train_all.sh`).",
@@ -155,12 +211,29 @@ def lm_card(ck, ev, sig, man, onnx_bytes, args) -> str:
     for name in ("lm", "summary", "qa"):
         L.append(f"- `{name}`: {template_text(name)}")
     L.append("")
+    grounding = is_grounding_finetune(ck)
     L.append("## Training data\n")
-    L.append(f"Built by `{man.get('command', '/usr/bin/python3 tools/data/build.py')}` (data/build/MANIFEST.json). "
-             "Sources and licences:\n")
-    L.append(sources_table(man) + "\n")
+    if grounding:
+        L.append("The grounding fine-tune reads `data/build/grounded/` (`/usr/bin/python3 tools/data/build_grounded.py --fetch`; "
+                 "design and held-out families in tools/data/README.md, \"Grounded data\"): extractive QA over synthetic "
+                 "documents in several styles about real countries (consistent and counterfactual) and made-up institutions, "
+                 "grounded summaries of general prose and technical paragraphs, and plain LM text; whole template families, "
+                 "document styles and facts are held out. The base corpora of the earlier pack (its sources are listed below) feed it too.\n")
+    if grounding:
+        gman = data_manifest(os.path.join(args.build_dir, "grounded"))
+        extra = [x for x in gman.get("sources", [])]
+        if extra:
+            L.append("Sources it adds to the base corpora (listed under \"Before the grounding fine-tune\"):\n")
+            L.append("\n".join(["| source | version | licence |", "|---|---|---|"] + [
+                f"| {x['name']} ({x['kind']}) | {x.get('version', '')} | {x.get('licence', 'the Debian package’s copyright file (free licences)')} |"
+                for x in extra]) + "\n")
+    if man.get("sources"):
+        L.append(f"Built by `{man.get('command', '/usr/bin/python3 tools/data/build.py')}` (data/build/MANIFEST.json). "
+                 "Sources and licences:\n")
+        L.append(sources_table(man) + "\n")
     mix = d.get("mix", {})
-    L.append(("Mixture of the task phase (the general phase's is under Training)" if (ck.get("args") or {}).get("init_from")
+    L.append(("Mixture of the last grounding stage" if grounding else
+              "Mixture of the task phase (the general phase's is under Training)" if (ck.get("args") or {}).get("init_from")
               else "Training mixture") + " (share of training tokens; each source's train split, examples shuffled with a "
              "fixed seed and packed into windows):\n")
     L.append("| corpus | share | train tokens available |")
@@ -175,7 +248,9 @@ def lm_card(ck, ev, sig, man, onnx_bytes, args) -> str:
     L.append("## Training\n")
     a = ck.get("args", {})
     ph1 = phase1(ck)
-    if ph1:
+    if grounding:
+        L.extend(grounding_training(ck, args))
+    elif ph1:
         a1 = ph1.get("args", {})
         L.append("Two phases, both with `tools/models/train_causal_lm.py` (driven by `tools/models/train_all.sh`):\n")
         L.append(f"1. **General phase** from scratch: `{ph1.get('command')}` — seed {ph1.get('seed')}, mixture "
@@ -225,10 +300,21 @@ def lm_card(ck, ev, sig, man, onnx_bytes, args) -> str:
     for x in con["samples"][:4]:
         L.append(f"- {x['country']}: document says “{x['answer']}”, memorised “{x['memorised']}” → greedy “{x['generated']}”, CAD “{x.get('generated_cad')}”")
     L.append("")
+    if getattr(args, "grounded_eval", None):
+        g = json.load(open(args.grounded_eval, encoding="utf-8"))
+        L.append("## Evaluation on held-out families (grounding, issue #16)\n")
+        L.append(f"`tools/models/eval_grounded.py` on `data/build/grounded/{g['split']}.jsonl` ({g['n_qa']} QA records per group, "
+                 f"{g['n_sum']} documents per summary group; greedy unless stated; {g['seconds']} s). Document styles and question "
+                 "wordings never trained, facts never asked about in training; `bundled` is the pack before this fine-tune. "
+                 "Extractive = the answer is one span of the document's words (the `ask` default, src/engine/spans.ts). "
+                 "docs/cad.md explains the columns.\n")
+        L.append(g["table_md"] + "\n")
     L.append("## Known limits\n")
     L.append(f"- Context is {c['max_positions']} tokens (prompt + generation); longer documents must be truncated by the caller.")
-    L.append("- Trained for under an hour on a CPU: summaries are short, generic and often inaccurate; facts beyond the capital "
-             "table are unreliable; it does not follow free-form instructions.")
+    L.append(("- Trained for about three hours in all on a CPU: answers are best quoted from the document (extractive, the "
+              "default); summaries are sentences but often not about the document; " if grounding else
+              "- Trained for under an hour on a CPU: summaries are short, generic and often inaccurate; ") +
+             "facts beyond the capital table are unreliable; it does not follow free-form instructions.")
     L.append("- English only; the vocabulary and style lean on dictionary definitions, Debian descriptions, Austen and fortune cookies.")
     L.append("- Not evaluated for safety or bias; do not use for decisions.\n")
     L.append("## Licence\n")
@@ -323,6 +409,9 @@ def main():
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "data", "build"))
     ap.add_argument("--work", required=True, help="folder for MODEL_CARD.md and pack.json")
     ap.add_argument("--out", required=True, help="pack folder")
+    ap.add_argument("--previous-card", default=None,
+                    help="lm, grounding fine-tune: the earlier pack's MODEL_CARD.md, whose training story is kept")
+    ap.add_argument("--grounded-eval", default=None, help="lm: an eval_grounded.py --out JSON to include as a table")
     args = ap.parse_args()
     ck = torch.load(args.ckpt, map_location="cpu")
     with open(args.eval, encoding="utf-8") as f:
@@ -352,7 +441,10 @@ def main():
                            "steps": ck["steps"], "tokensSeen": ck["tokens_seen"], "hardware": ck["hardware"],
                            **({"initFromCommand": ph1["command"], "initFromSeed": ph1.get("seed", ""),
                                "initFromTrainMinutes": ph1.get("train_minutes", 0), "initFromTokensSeen": ph1.get("tokens_seen", 0)}
-                              if (ph1 := phase1(ck)) else {}),
+                              if (ph1 := phase1(ck)) and "command" in ph1 else {}),
+                           **({"groundingStages": " && ".join([c.get("command") for c in reversed(init_chain(ck)[:-1])] + [ck["command"]]),
+                               "finetunedFromPack": os.path.basename(init_chain(ck)[-1].get("source", ""))}
+                              if is_grounding_finetune(ck) else {}),
                            "finished": ck["finished"], "tokenizerSha256": ck["data"]["tokenizer_sha256"],
                            "exportCommand": f"/usr/bin/python3 tools/models/export_causal_lm.py --ckpt {os.path.relpath(args.ckpt, ROOT)} --out {os.path.relpath(args.onnx, ROOT)}",
                            "testPerplexity": ev["perplexity"]["all"]["perplexity"]},
