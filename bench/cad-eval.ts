@@ -12,8 +12,9 @@
  *  - with --grid (#16): the same three measures for regular decoding and CAD at one α (--grid-alpha, default 1) with
  *    the plausibility constraint β ∈ {0, 0.1} × adaptive α {off, on}; keys `alpha=1,beta=0.1,adaptive`.
  *  - with --extractive (#16): every question variant also runs with extractive answers (src/engine/spans.ts, the
- *    `ask` default: the answer is one span of the document's words), keys suffixed `,extractive`; MemoTrap and
- *    summaries are not extractive.
+ *    `ask` default: the answer is one span of the document's words), keys suffixed `,extractive`, and summaries
+ *    also run at the `summarize` defaults (α 0.5, β 0.1, 64 tokens) free and quoting whole sentences; MemoTrap is
+ *    not extractive.
  *  - with --grounded (#16): the held-out families of tools/data/build_grounded.py instead of the test split:
  *    capital questions on documents in styles and question wordings never trained, about countries whose QA was
  *    never trained (<data>/grounded/heldout.jsonl; conflict = swapped capital, control = consistent capital
@@ -131,7 +132,8 @@ async function main(): Promise<void> {
   const sum = prompts.prompts.summary!;
   const grid = process.argv.includes('--grid');
   const variants = grid ? gridVariants(Number(arg('grid-alpha', '1'))) : ALPHAS.map(plainVariant);
-  const qaVariants = process.argv.includes('--extractive') ? [...variants, ...variants.map((v) => ({ ...v, extractive: true }))] : variants;
+  const extractiveToo = process.argv.includes('--extractive');
+  const qaVariants = extractiveToo ? [...variants, ...variants.map((v) => ({ ...v, extractive: true }))] : variants;
   const answer = async (document: string, question: string, { extractive, ...v }: Variant) => {
     const r = await decodeCad(lm, {
       withContext: renderPieces(qa.prompt, { document, question }, tok),
@@ -218,20 +220,28 @@ async function main(): Promise<void> {
   const docs = sumSource.filter((r) => renderPieces(sum.prompt, { document: r.document }, tok).length + 48 <= lm.maxContext).slice(0, Math.min(limit, 80));
   const isSentence = (t: string) => t.split(/\s+/).filter(Boolean).length >= 6 && /^["'(]?[A-Z0-9]/.test(t) && /[.!?]["']?$/.test(t);
   const faithfulness: Record<string, { supported: number; words: number; docs: number; sentence?: number; groundedSentence?: number }> = {};
-  const summaries: { document: string; reference: string; regular: string; cad: string }[] = [];
-  for (const v of grid ? variants : [0, 0.5].map(plainVariant)) {
+  const summaries: { document: string; reference: string; regular: string; cad: string; summarizeDefault?: string; extractive?: string }[] = [];
+  const summarizeDefault: Variant = { alpha: 0.5, plausibility: 0.1, adaptive: false };
+  const sumVariants = [
+    ...(grid ? variants : [0, 0.5].map(plainVariant)),
+    // The `summarize` defaults, free and quoting whole sentences (extractive), at its 64-token budget.
+    ...(extractiveToo ? [summarizeDefault, { ...summarizeDefault, extractive: true }] : []),
+  ];
+  for (const v of sumVariants) {
     let supported = 0;
     let total = 0;
     let sentences = 0;
     let groundedSentences = 0;
     for (const [i, r] of docs.entries()) {
       const decoding: Decoding = { mode: 'sample', temperature: 1, topP: 0.9 };
+      const { extractive, ...knobs } = v;
       const out = await decodeCad(lm, {
         withContext: renderPieces(sum.prompt, { document: r.document }, tok),
         withoutContext: renderPieces(sum.no_context!, { document: '' }, tok),
-        ...v,
+        ...knobs,
+        ...(extractive && { span: new SpanConstraint(documentSpanSources(tok, r.document, 'sentences'), stop) }),
         decoding,
-        maxTokens: 48,
+        maxTokens: v.plausibility ? 64 : 48,
         seed: 1000 + i,
         stopTokens: stop,
       });
@@ -247,6 +257,8 @@ async function main(): Promise<void> {
       }
       if (i < 5) {
         if (v.alpha === 0) summaries.push({ document: r.document.slice(0, 300), reference: r.summary, regular: text, cad: '' });
+        else if (v === sumVariants.at(-1) && extractiveToo) summaries[i]!.extractive = text;
+        else if (v === sumVariants.at(-2) && extractiveToo) summaries[i]!.summarizeDefault = text;
         else if (!grid || key(v) === 'alpha=1') summaries[i]!.cad = text;
       }
     }

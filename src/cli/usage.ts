@@ -72,8 +72,9 @@ Options (summarize, ask):
   --adaptive             adaptive α: scale α per token by how much the document changes the prediction
                          (Jensen–Shannon divergence), so CAD acts on conflicts only
   --extractive, --no-extractive
-                         the output is one span of the document's words (default: on for ask, off for
-                         summarize), so the model chooses what to quote and cannot make words up
+                         quote the document: ask answers with whole words of one line, summarize with whole
+                         sentences of one paragraph (default: on for ask, off for summarize), so the model
+                         chooses what to quote and cannot make words up
   --top-p <p>            nucleus sampling (default for summarize: 0.9)
   --greedy               greedy decoding (default for ask)
   --max-tokens <n>       length budget (default 64 for summarize, 24 for ask)

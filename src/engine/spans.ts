@@ -23,11 +23,17 @@ export interface SpanSource {
    * should open on a word, not on the punctuation after one (`wordStarts`).
    */
   starts?: Uint8Array;
+  /**
+   * `ends[i]` (length tokens.length + 1): whether a span may end before token i; default: at every boundary. Quoting
+   * whole sentences ends only after a full stop (`sentenceEnds`).
+   */
+  ends?: Uint8Array;
 }
 
 export class SpanConstraint {
   /** All sources, back to back, with −1 between them (a token that never matches). */
   private readonly tokens: Int32Array;
+  /** Where a span may end (before position p). */
   private readonly boundary: Uint8Array;
   private readonly stops: readonly number[];
   /** Positions p such that tokens[p − generated.length … p − 1] equals what was generated (the next token is tokens[p]). */
@@ -42,8 +48,11 @@ export class SpanConstraint {
     for (const s of sources) {
       if (s.boundaries.length !== s.tokens.length + 1)
         throw new EngineInputError(`a span source of ${s.tokens.length} tokens needs ${s.tokens.length + 1} boundary flags`);
+      if (s.ends && s.ends.length !== s.tokens.length + 1)
+        throw new EngineInputError(`a span source of ${s.tokens.length} tokens needs ${s.tokens.length + 1} end flags`);
       this.tokens.set(s.tokens, at);
-      for (let i = 0; i <= s.tokens.length; i++) this.boundary[at + i] = i === 0 || i === s.tokens.length ? 1 : s.boundaries[i]!;
+      const ends = s.ends ?? s.boundaries;
+      for (let i = 0; i <= s.tokens.length; i++) this.boundary[at + i] = i === s.tokens.length ? 1 : i === 0 ? 0 : ends[i]!;
       at += s.tokens.length + 1;
     }
     const starts: number[] = [];
@@ -51,7 +60,7 @@ export class SpanConstraint {
     for (const s of sources) {
       if (s.starts && s.starts.length !== s.tokens.length)
         throw new EngineInputError(`a span source of ${s.tokens.length} tokens needs ${s.tokens.length} start flags`);
-      for (let i = 0; i < s.tokens.length; i++) if (this.boundary[at + i] && (s.starts?.[i] ?? 1)) starts.push(at + i);
+      for (let i = 0; i < s.tokens.length; i++) if ((i === 0 || s.boundaries[i]) && (s.starts?.[i] ?? 1)) starts.push(at + i);
       at += s.tokens.length + 1;
     }
     if (!starts.length) throw new EngineInputError('extractive answers need a document with at least one word');
@@ -93,6 +102,34 @@ export class SpanConstraint {
  * with, or token i − 1 ends with, a character that is not a letter, digit or mark (spaces, punctuation). A text of
  * '' (a byte-fallback piece of a longer character) never makes a boundary.
  */
+/**
+ * Whole sentences: a quote opens only where a sentence starts (the source's first word, after any markup, or the
+ * first word after a token ending in . ! ? — closing quotes and brackets allowed — and a space, if it is capitalised or
+ * a number) and ends only there or at the source's end.
+ */
+export function sentenceSpans(pieces: readonly string[]): { starts: Uint8Array; ends: Uint8Array } {
+  const closes = (p: string) => /[.!?]["'”’)\]]*\s*$/u.test(p);
+  const hasWord = (p: string) => /[\p{L}\p{N}]/u.test(p);
+  const ends = new Uint8Array(pieces.length + 1);
+  const starts = new Uint8Array(pieces.length);
+  ends[pieces.length] = 1;
+  /** Whether a sentence may open at the next word: at the source's start (after any markup such as "- **"), or after a full stop. */
+  let open = true;
+  for (let i = 0; i < pieces.length; i++) {
+    const p = pieces[i]!;
+    // "export.py" has a full stop too: a sentence ends only where a space follows it.
+    const stop = i > 0 && closes(pieces[i - 1]!) && /^\s/u.test(p);
+    if (i > 0) ends[i] = stop ? 1 : 0;
+    if (stop) open = true;
+    if (!hasWord(p)) continue;
+    // The source's first word always opens a sentence; elsewhere a sentence opens on a capital or a digit.
+    const first = !starts.some(Boolean) && pieces.slice(0, i).every((q) => !hasWord(q));
+    starts[i] = open && (first || /^\s*["'“‘([*_]*[\p{Lu}\p{N}]/u.test(p)) ? 1 : 0;
+    open = false;
+  }
+  return { starts, ends };
+}
+
 /** Where a quote may open: at a boundary, on a token whose text has a letter or digit (not on bare punctuation). */
 export function wordStarts(pieces: readonly string[], boundaries: Uint8Array): Uint8Array {
   return Uint8Array.from(pieces, (p, i) => (boundaries[i] && /[\p{L}\p{N}]/u.test(p) ? 1 : 0));

@@ -154,9 +154,9 @@ export interface CadRunParams extends WithProgressToken {
   /** Adaptive α (AdaCAD): per token α_t = α · JSD(p(·|document, x) ‖ p(·|x)) in bits. Default off. */
   adaptive?: boolean;
   /**
-   * Extractive answers: the output is one span of the document (whole words, within one line), so a small model can
-   * only choose what to quote, never make words up. Applies to regular decoding too. Default on for `ask`, off for
-   * `summarize` (a summary condenses; docs/cad.md, "Extractive answers").
+   * Extractive output: one span of the document — for `ask` whole words within one line, for `summarize` whole
+   * sentences within one paragraph — so a small model can only choose what to quote, never make words up. Applies to
+   * regular decoding too. Default on for `ask`, off for `summarize` (docs/cad.md, "Extractive answers").
    */
   extractive?: boolean;
   /** Defaults: top-p 0.9 sampling for summaries, greedy for questions. */

@@ -15,7 +15,7 @@ import {
 } from '../protocol/worker';
 import { decodeCad, type CadToken } from '../engine/cad';
 import { chunkText } from '../engine/chunking';
-import { SpanConstraint, wordBoundaries, wordStarts, type SpanSource } from '../engine/spans';
+import { SpanConstraint, sentenceSpans, wordBoundaries, wordStarts, type SpanSource } from '../engine/spans';
 import { CancelledError, ContextTooLongError, EngineInputError } from '../engine/errors';
 import { validateDecoding } from '../engine/logits';
 import { WorkerFailure, type LanguageModel, type WorkerService } from './service';
@@ -80,16 +80,28 @@ function checkParams(p: CadRunParams): {
 }
 
 /**
- * The document as span sources for extractive answers: each non-empty line encoded on its own after a space, as a
- * word reads after "Answer:" (a line-initial word would otherwise only exist in its no-space form), with word
- * boundaries from each token's text (decoded next to its predecessor, which keeps leading spaces); a quote opens on a
- * word, not on punctuation.
+ * The document as span sources for extractive outputs. Answers (`words`): each non-empty line encoded on its own
+ * after a space, as a word reads after "Answer:" (a line-initial word would otherwise only exist in its no-space
+ * form), quoting whole words. Summaries (`sentences`): each paragraph of 4+ words (blank-line separated, its line
+ * breaks read as spaces, since prose wraps) quoting whole sentences. Word boundaries come from each token's text, decoded next to
+ * its predecessor (which keeps leading spaces); a quote opens on a word, not on punctuation.
  */
-export function documentSpanSources(tok: Pick<LanguageModel['tok'], 'encodePlain' | 'decode'>, document: string): SpanSource[] {
+export function documentSpanSources(
+  tok: Pick<LanguageModel['tok'], 'encodePlain' | 'decode'>,
+  document: string,
+  unit: 'words' | 'sentences' = 'words',
+): SpanSource[] {
+  const paragraphs = () => {
+    const all = document.split(/\r?\n\s*\r?\n/).map((p) => p.replace(/\s+/g, ' ').trim());
+    // Headings and one-word lines are not summaries: quote paragraphs of 4+ words when there are any.
+    const long = all.filter((p) => (p.match(/[\p{L}\p{N}]+/gu) ?? []).length >= 4);
+    return long.length ? long : all;
+  };
+  const parts = unit === 'words' ? document.split(/\r?\n/) : paragraphs();
   const out: SpanSource[] = [];
-  for (const line of document.split(/\r?\n/)) {
-    if (!line.trim()) continue;
-    const tokens = Int32Array.from(tok.encodePlain(` ${line.trim()}`));
+  for (const part of parts) {
+    if (!part.trim()) continue;
+    const tokens = Int32Array.from(tok.encodePlain(` ${part.trim()}`));
     const pieces = [...tokens].map((t, i) => {
       if (i === 0) return tok.decode([t]);
       const prev = tok.decode([tokens[i - 1]!]);
@@ -97,7 +109,7 @@ export function documentSpanSources(tok: Pick<LanguageModel['tok'], 'encodePlain
       return both.startsWith(prev) ? both.slice(prev.length) : both;
     });
     const boundaries = wordBoundaries(pieces);
-    out.push({ tokens, boundaries, starts: wordStarts(pieces, boundaries) });
+    out.push({ tokens, boundaries, ...(unit === 'words' ? { starts: wordStarts(pieces, boundaries) } : sentenceSpans(pieces)) });
   }
   return out;
 }
@@ -164,7 +176,9 @@ export async function runCad(service: WorkerService, p: CadRunParams, job: CadJo
       // Regular decoding (the side-by-side view) is plain: neither the constraint nor adaptive α. Extractive answers
       // are the answer's form, not a decoding trick: both variants quote the document.
       ...(variant === 'cad' && { plausibility: knobs.plausibility, adaptive: knobs.adaptive }),
-      ...(knobs.extractive && { span: new SpanConstraint(documentSpanSources(model.tok, document), stopTokens) }),
+      ...(knobs.extractive && {
+        span: new SpanConstraint(documentSpanSources(model.tok, document, p.task === 'ask' ? 'words' : 'sentences'), stopTokens),
+      }),
       decoding: knobs.decoding,
       maxTokens: knobs.maxTokens,
       seed: knobs.seed,
@@ -233,9 +247,11 @@ export async function runCad(service: WorkerService, p: CadRunParams, job: CadJo
       return out;
     };
     const chunks = await summariseChunks(p.document);
-    let joined = chunks.map((c) => c.summary).join(' ');
+    // Extractive summaries keep each chunk's quote a paragraph of its own, so that the next round quotes whole ones.
+    const glue = knobs.extractive ? '\n\n' : ' ';
+    let joined = chunks.map((c) => c.summary).join(glue);
     for (let round = 0; round < 3 && joined.trim() && !fitsWhole(joined); round++) {
-      joined = (await summariseChunks(joined)).map((c) => c.summary).join(' ');
+      joined = (await summariseChunks(joined)).map((c) => c.summary).join(glue);
     }
     if (joined.trim() && fitsWhole(joined)) return { out: await decodeOne(joined, alpha, variant, part), chunks };
     return { out: { text: joined.trim(), tokens: [], alpha, stoppedBy: 'max-tokens' }, chunks };

@@ -122,6 +122,32 @@ describe('concert summarize / ask', () => {
     assert.equal(summary.run.knobs.extractive, false, 'summaries condense: not extractive by default');
   });
 
+  it('summarize --extractive quotes whole sentences of one paragraph, across wrapped lines (#16)', () => {
+    const prose = path.join(tmp.dir, 'prose.txt');
+    const paragraph = [
+      'The old lighthouse on the northern cape was switched off in 1998, when satellite navigation made it',
+      'unnecessary. For twenty years it stood empty, and storms broke most of its windows. Last spring a group of',
+      'volunteers repaired the tower. Visitors can now climb the spiral stairs on weekends.',
+    ];
+    writeFileSync(prose, `# Notes\n\n${paragraph.join('\n')}\n`);
+    const sentences = paragraph
+      .join(' ')
+      .match(/[^.]+\./g)!
+      .map((x) => x.trim());
+    for (const seed of ['1', '2', '3']) {
+      const j = JSON.parse(concert('summarize', prose, '--extractive', '--json', '--seed', seed, '--max-tokens', '64').out);
+      assert.equal(j.run.knobs.extractive, true);
+      // One or more consecutive whole sentences: it starts where one starts and ends with a full stop (64 tokens hold
+      // the longest), and it is part of the paragraph with its line breaks read as spaces — never the heading.
+      assert.ok(
+        sentences.some((x) => (j.text as string).startsWith(x.split(' ').slice(0, 3).join(' '))),
+        `"${j.text}" does not start a sentence`,
+      );
+      assert.match(j.text, /\.$/);
+      assert.ok(paragraph.join(' ').includes(j.text), `"${j.text}" is not a span of the paragraph`);
+    }
+  });
+
   for (const [name, args, pattern] of [
     ['missing file', ['summarize', '/nonexistent/file.txt'], /cannot read "\/nonexistent\/file\.txt": no such file/],
     ['a folder', ['summarize', '/tmp'], /is a folder/],

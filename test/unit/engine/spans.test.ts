@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { decodeCad } from '../../../src/engine/cad';
 import { EngineInputError } from '../../../src/engine/errors';
 import type { Decoding } from '../../../src/engine/logits';
-import { SpanConstraint, wordBoundaries, wordStarts, type SpanSource } from '../../../src/engine/spans';
+import { SpanConstraint, sentenceSpans, wordBoundaries, wordStarts, type SpanSource } from '../../../src/engine/spans';
 import { FakeLM } from '../../helpers/fakeLm';
 
 const ids = (...x: number[]) => Int32Array.from(x);
@@ -55,6 +55,28 @@ describe('extractive answers: span constraint', () => {
     c.advance(4);
     assert.deepEqual(allowedOf(c), [STOP, 5], 'the full stop may follow the word, or the quote ends');
     assert.throws(() => new SpanConstraint([{ tokens: ids(4), boundaries: Uint8Array.from([1, 1]), starts: new Uint8Array(3) }], [STOP]), /start flags/);
+  });
+
+  it('whole sentences: a quote opens where a sentence does and ends only after its full stop', () => {
+    // " Snow fell." " Roads" " closed" "!" " the" " end"
+    const pieces = [' Snow', ' fell', '.', ' Roads', ' closed', '!', ' the', ' end'];
+    const { starts, ends } = sentenceSpans(pieces);
+    assert.deepEqual([...starts], [1, 0, 0, 1, 0, 0, 0, 0], 'sentences open at the start and after "."; " the" after "!" is lower case');
+    assert.deepEqual([...ends], [0, 0, 0, 1, 0, 0, 1, 0, 1]);
+    const c = new SpanConstraint([{ tokens: ids(4, 5, 6, 7, 8, 9, 10, 11), boundaries: wordBoundaries(pieces), starts, ends }], [STOP]);
+    assert.deepEqual(allowedOf(c), [4, 7]);
+    c.advance(7);
+    c.advance(8);
+    assert.deepEqual(allowedOf(c), [9], 'no stop before the "!"');
+    c.advance(9);
+    assert.deepEqual(allowedOf(c), [STOP, 10], 'after it: stop, or go on into the next sentence');
+    assert.deepEqual([...sentenceSpans(['lower', ' case', '.']).starts], [1, 0, 0], 'a paragraph always opens a sentence');
+    assert.deepEqual([...sentenceSpans([' “Yes', '.”', ' (Then', ' x']).starts], [1, 0, 1, 0], 'quotes and brackets close and open sentences');
+    assert.deepEqual([...sentenceSpans([' -', ' **', 'summaries', '**', ' work', '.', ' ```']).starts], [0, 0, 1, 0, 0, 0, 0], 'markup before the first word');
+    assert.deepEqual([...sentenceSpans([' ```', 'sh', ' npm', ' ci']).starts], [0, 1, 0, 0]);
+    const file = sentenceSpans([' See', ' export', '.', 'py', ' now', '.']);
+    assert.deepEqual([...file.ends], [0, 0, 0, 0, 0, 0, 1], 'the full stop of a file name ends nothing');
+    assert.throws(() => new SpanConstraint([{ tokens: ids(4), boundaries: Uint8Array.from([1, 1]), ends: new Uint8Array(1) }], [STOP]), /end flags/);
   });
 
   it('word boundaries from token texts: spaces and punctuation separate, word pieces do not', () => {
