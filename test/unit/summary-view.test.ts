@@ -36,6 +36,21 @@ const run: SummaryRunView = {
 const section = (sections: Section[], key: string) => sections.find((x) => x.key === key)?.node;
 const byAction = (n: VNode, action: string) => findAll(n, (v) => v.attrs['data-action'] === action);
 
+/** The run record of a greedy answer, without the optional knobs the tests add. */
+const ANSWER_RECORD = {
+  modelId: 'concert-lm-small',
+  manifestSha256: 'a'.repeat(64),
+  modelSha256: 'b'.repeat(64),
+  seed: 42,
+  alpha: 1,
+  decoding: 'greedy',
+  maxTokens: 24,
+  provider: 'cpu',
+  device: 'CPU',
+  promptTokens: { withContext: 30, withoutContext: 5 },
+  durationMs: 250,
+};
+
 describe('reliance shading', () => {
   it('maps reliance to signed levels on fixed steps', () => {
     assert.equal(relianceLevel(0), 0);
@@ -202,22 +217,7 @@ describe('summary view', () => {
     assert.equal(beta(on).attrs.value, '0.1');
     assert.equal(beta(on).attrs['aria-valuetext'], 'β 0.1');
     assert.equal(byAction(controls(on), 'adaptive')[0]!.attrs.checked, '');
-    const record = {
-      modelId: 'concert-lm-small',
-      manifestSha256: 'a'.repeat(64),
-      modelSha256: 'b'.repeat(64),
-      seed: 42,
-      alpha: 1,
-      plausibility: 0.1,
-      adaptive: true,
-      adaptiveAlpha: { mean: 0.123, min: 0, max: 0.5 },
-      decoding: 'greedy',
-      maxTokens: 24,
-      provider: 'cpu',
-      device: 'CPU',
-      promptTokens: { withContext: 30, withoutContext: 5 },
-      durationMs: 250,
-    };
+    const record = { ...ANSWER_RECORD, plausibility: 0.1, adaptive: true, adaptiveAlpha: { mean: 0.123, min: 0, max: 0.5 } };
     const rec = textOf(section(renderSummary({ run: { ...on, record } }, { recordOpen: true, chunksOpen: false }), 'record')!);
     assert.match(rec, /Plausibility β\s*0\.1/);
     assert.match(rec, /Adaptive α\s*α_t mean 0\.12 \(min 0, max 0\.5\)/);
@@ -240,20 +240,7 @@ describe('summary view', () => {
     assert.equal(box({ ...ask, extractive: false }).attrs.checked, undefined);
     const all = findAll(controls(ask), (n) => n.tag === 'vscode-checkbox').map((n) => n.attrs['data-action']);
     assert.deepEqual(all, ['adaptive', 'extractive', 'compare'], 'next to the adaptive-α checkbox');
-    const record = {
-      modelId: 'concert-lm-small',
-      manifestSha256: 'a'.repeat(64),
-      modelSha256: 'b'.repeat(64),
-      seed: 42,
-      alpha: 1,
-      extractive: true,
-      decoding: 'greedy',
-      maxTokens: 24,
-      provider: 'cpu',
-      device: 'CPU',
-      promptTokens: { withContext: 30, withoutContext: 5 },
-      durationMs: 250,
-    };
+    const record = { ...ANSWER_RECORD, extractive: true };
     const rec = (r: typeof record) => textOf(section(renderSummary({ run: { ...ask, record: r } }, { recordOpen: true, chunksOpen: false }), 'record')!);
     assert.match(rec(record), /Extractive\s*on: the output is one span of the document/);
     assert.doesNotMatch(rec({ ...record, extractive: false }), /Extractive/);
