@@ -235,13 +235,15 @@ async function main(): Promise<void> {
     for (const [i, r] of docs.entries()) {
       const decoding: Decoding = { mode: 'sample', temperature: 1, topP: 0.9 };
       const { extractive, ...knobs } = v;
+      const withContext = renderPieces(sum.prompt, { document: r.document }, tok);
       const out = await decodeCad(lm, {
-        withContext: renderPieces(sum.prompt, { document: r.document }, tok),
+        withContext,
         withoutContext: renderPieces(sum.no_context!, { document: '' }, tok),
         ...knobs,
         ...(extractive && { span: new SpanConstraint(documentSpanSources(tok, r.document, 'sentences'), stop) }),
         decoding,
-        maxTokens: v.plausibility ? 64 : 48,
+        // The summarize defaults' 64 tokens where the document leaves room (the documents are chosen to fit 48).
+        maxTokens: v.plausibility ? Math.min(64, lm.maxContext - withContext.length) : 48,
         seed: 1000 + i,
         stopTokens: stop,
       });

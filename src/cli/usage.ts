@@ -73,8 +73,8 @@ Options (summarize, ask):
                          (Jensen–Shannon divergence), so CAD acts on conflicts only
   --extractive, --no-extractive
                          quote the document: ask answers with whole words of one line, summarize with whole
-                         sentences of one paragraph (default: on for ask, off for summarize), so the model
-                         chooses what to quote and cannot make words up
+                         sentences of one paragraph (default: on), so the model chooses what to quote and
+                         cannot make words up; --no-extractive lets it write its own words
   --top-p <p>            nucleus sampling (default for summarize: 0.9)
   --greedy               greedy decoding (default for ask)
   --max-tokens <n>       length budget (default 64 for summarize, 24 for ask)

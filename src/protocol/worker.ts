@@ -156,7 +156,7 @@ export interface CadRunParams extends WithProgressToken {
   /**
    * Extractive output: one span of the document — for `ask` whole words within one line, for `summarize` whole
    * sentences within one paragraph — so a small model can only choose what to quote, never make words up. Applies to
-   * regular decoding too. Default on for `ask`, off for `summarize` (docs/cad.md, "Extractive answers").
+   * regular decoding too. Default on (docs/cad.md, "Extractive answers and summaries").
    */
   extractive?: boolean;
   /** Defaults: top-p 0.9 sampling for summaries, greedy for questions. */

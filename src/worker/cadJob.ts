@@ -22,14 +22,14 @@ import { WorkerFailure, type LanguageModel, type WorkerService } from './service
 
 /**
  * β = 0.1 and adaptive α off: the measurements in docs/cad.md ("Plausibility constraint and adaptive α"); extractive
- * answers on for questions ("Extractive answers").
+ * output on for both tasks ("Extractive answers and summaries": the bundled model's own words are rarely the document's).
  */
 export const CAD_DEFAULTS = {
   summarize: {
     alpha: 0.5,
     plausibility: 0.1,
     adaptive: false,
-    extractive: false,
+    extractive: true,
     decoding: { mode: 'sample', temperature: 1, topP: 0.9 } as DecodingParams,
     maxTokens: 64,
   },
