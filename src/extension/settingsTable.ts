@@ -209,9 +209,18 @@ export const SETTINGS = [
     type: 'boolean',
     default: true,
     markdownDescription:
-      'Extractive answers: an answer to *Ask About This Document* quotes the document — one span of whole words, within one line — so the small bundled model can only choose what to quote and cannot make words up (with context-aware decoding and with regular decoding side by side). Turn it off to let the model write its answer freely. Summaries are not affected: a summary condenses. The summary panel changes it for one run.',
+      'Extractive answers: an answer to *Ask About This Document* quotes the document — one span of whole words, within one line — so the small bundled model can only choose what to quote and cannot make words up (with context-aware decoding and with regular decoding side by side). Turn it off to let the model write its answer freely. Summaries have their own setting, `concert.cad.extractiveSummaries`. The summary panel changes it for one run.',
     scope: 'window',
     order: 18,
+  },
+  {
+    key: 'concert.cad.extractiveSummaries',
+    type: 'boolean',
+    default: true,
+    markdownDescription:
+      'Extractive summaries: *Summarize Document* and *Summarize Selection* quote whole sentences of the document — the sentences the model picks as the summary — so the small bundled model cannot make words up (with context-aware decoding and with regular decoding side by side). Turn it off to let the model write its own sentences, which at this size are rarely about the document. The summary panel changes it for one run.',
+    scope: 'window',
+    order: 19,
   },
   {
     key: 'concert.diffusion.steps',
@@ -643,8 +652,10 @@ export interface CadSettings {
   /** β of the plausibility constraint (0: off). */
   plausibility: number;
   adaptiveAlpha: boolean;
-  /** Answers quote one span of the document (the ask task only; summaries are never extractive). */
+  /** Answers quote one span of the document (the ask task). */
   extractiveAnswers: boolean;
+  /** Summaries quote whole sentences of the document (the summarize task). */
+  extractiveSummaries: boolean;
   /** Undefined: the worker's default (the first valid bundled causal-lm pack). */
   packId?: string;
 }
@@ -664,6 +675,7 @@ export function toCadSettings(read: (key: SettingKey) => unknown): { settings: C
       plausibility: get('concert.cad.plausibility') as number,
       adaptiveAlpha: get('concert.cad.adaptiveAlpha') as boolean,
       extractiveAnswers: get('concert.cad.extractiveAnswers') as boolean,
+      extractiveSummaries: get('concert.cad.extractiveSummaries') as boolean,
       ...(pack ? { packId: pack } : {}),
     },
     warnings,

@@ -573,7 +573,7 @@ function withPack(req: SummaryRequest, packId: string): SummaryRequest {
   return packId ? { ...next, packId } : next;
 }
 
-/** Same document, range, task, question, model and extractive answers (α and the side-by-side toggle may differ). */
+/** Same document, range, task, question, model and extractive output (α and the side-by-side toggle may differ). */
 function sameInput(a: SummaryRequest, b: SummaryRequest): boolean {
   return (
     a.task === b.task &&

@@ -51,8 +51,8 @@ export interface SummaryRequest {
   /** Adaptive α; absent: off. */
   adaptive?: boolean;
   /**
-   * Extractive answers (the output is one span of the document). Questions only: summaries never carry it (the
-   * worker's default for them is off). Absent in an ask request saved by an older version: the worker's default, on.
+   * Extractive output: an answer is one span of the document, a summary whole sentences of it. Absent in a request
+   * saved by an older version: the worker's default, on for both tasks.
    */
   extractive?: boolean;
   compareRegular: boolean;
@@ -63,21 +63,24 @@ export interface SummaryRequest {
   source: SourceRef;
 }
 
-/** The knobs of a new run, from the settings: the task's α, and extractive answers for questions only. */
+/** The knobs of a new run, from the settings: the task's α and the task's extractive setting (answers or summaries). */
 export function requestKnobs(
   task: CadTask,
-  cad: Pick<CadSettings, 'summaryAlpha' | 'questionAlpha' | 'plausibility' | 'adaptiveAlpha' | 'extractiveAnswers' | 'showRegularByDefault'>,
+  cad: Pick<
+    CadSettings,
+    'summaryAlpha' | 'questionAlpha' | 'plausibility' | 'adaptiveAlpha' | 'extractiveAnswers' | 'extractiveSummaries' | 'showRegularByDefault'
+  >,
 ): Pick<SummaryRequest, 'alpha' | 'plausibility' | 'adaptive' | 'extractive' | 'compareRegular'> {
   return {
     alpha: task === 'ask' ? cad.questionAlpha : cad.summaryAlpha,
     plausibility: cad.plausibility,
     adaptive: cad.adaptiveAlpha,
-    ...(task === 'ask' && { extractive: cad.extractiveAnswers }),
+    extractive: task === 'ask' ? cad.extractiveAnswers : cad.extractiveSummaries,
     compareRegular: cad.showRegularByDefault,
   };
 }
 
-/** The knobs the panel changes for a rerun (absent: as before). Extractive applies to questions only. */
+/** The knobs the panel changes for a rerun (absent: as before); extractive applies to both tasks. */
 export interface RerunKnobs {
   alpha: number;
   compareRegular: boolean;
@@ -86,7 +89,7 @@ export interface RerunKnobs {
   extractive?: boolean;
 }
 
-/** `req` with the panel's knobs applied; a summary ignores `extractive` (it keeps the worker's default, off). */
+/** `req` with the panel's knobs applied. */
 export function withKnobs(req: SummaryRequest, k: RerunKnobs): SummaryRequest {
   return {
     ...req,
@@ -94,7 +97,7 @@ export function withKnobs(req: SummaryRequest, k: RerunKnobs): SummaryRequest {
     compareRegular: k.compareRegular,
     ...(k.plausibility !== undefined && { plausibility: k.plausibility }),
     ...(k.adaptive !== undefined && { adaptive: k.adaptive }),
-    ...(k.extractive !== undefined && req.task === 'ask' && { extractive: k.extractive }),
+    ...(k.extractive !== undefined && { extractive: k.extractive }),
   };
 }
 
@@ -196,7 +199,8 @@ export function startedRun(id: number, req: SummaryRequest): SummaryRunView {
     alpha: req.alpha,
     plausibility: req.plausibility ?? 0,
     adaptive: req.adaptive ?? false,
-    ...(req.task === 'ask' && { extractive: req.extractive ?? true }),
+    // Absent (a request saved by an older version): the worker's default, on for both tasks.
+    extractive: req.extractive ?? true,
     compareRegular: req.compareRegular,
     cad: { text: '', tokens: [], alpha: req.alpha },
     ...(req.compareRegular && { regular: { text: '', tokens: [], alpha: 0 } }),
@@ -285,7 +289,7 @@ function sanitizeRequest(v: unknown): SummaryRequest | undefined {
     alpha: v.alpha,
     ...(isNum(v.plausibility) && v.plausibility >= SUMMARY_PLAUSIBILITY.min && v.plausibility <= SUMMARY_PLAUSIBILITY.max && { plausibility: v.plausibility }),
     ...(typeof v.adaptive === 'boolean' && { adaptive: v.adaptive }),
-    ...(v.task === 'ask' && typeof v.extractive === 'boolean' && { extractive: v.extractive }),
+    ...(typeof v.extractive === 'boolean' && { extractive: v.extractive }),
     compareRegular: v.compareRegular,
     ...(Number.isInteger(v.seed) && (v.seed as number) >= 0 && { seed: v.seed as number }),
     ...(isStr(v.packId) && /^[a-z0-9][a-z0-9._-]{0,63}$/.test(v.packId) && { packId: v.packId }),

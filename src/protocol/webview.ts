@@ -87,7 +87,7 @@ export interface SummaryRecordView {
   /** β of the plausibility constraint (0: off). */
   plausibility?: number;
   adaptive?: boolean;
-  /** Extractive: the output was one span of the document (absent from older workers). */
+  /** Extractive: the output quoted the document — an answer one span, a summary whole sentences (absent from older workers). */
   extractive?: boolean;
   /** With adaptive α: the α_t used over the tokens. */
   adaptiveAlpha?: { mean: number; min: number; max: number };
@@ -137,7 +137,10 @@ export interface SummaryRunView {
   plausibility?: number;
   /** Adaptive α (absent in runs saved by older versions: off). */
   adaptive?: boolean;
-  /** Questions: the answer quotes one span of the document (absent for summaries, and in answers saved by older versions: on). */
+  /**
+   * Extractive: an answer quotes one span of the document, a summary whole sentences of it (absent in runs saved by
+   * older versions: on, the worker's default for both tasks).
+   */
   extractive?: boolean;
   compareRegular: boolean;
   cad: SummaryOutputView;
@@ -187,8 +190,8 @@ export type HostToSummaryView =
 export type SummaryViewToHost =
   | { type: 'ready' }
   /**
-   * Re-run the same input (slider moved, side-by-side toggled, plausibility β, adaptive α or, for questions,
-   * extractive answers changed).
+   * Re-run the same input (slider moved, side-by-side toggled, plausibility β, adaptive α or extractive output
+   * changed).
    */
   | { type: 'rerun'; alpha: number; compareRegular: boolean; plausibility?: number; adaptive?: boolean; extractive?: boolean }
   | { type: 'cancel' }

@@ -157,7 +157,11 @@ describe(`Concert installed from its ${target} VSIX (code-server 4.99.4)`, () =>
     await wb.page.keyboard.press('Enter');
     const frame = await summaryDone(wb);
     const answer = (await frame.locator('.output.cad .tokens').innerText()).trim();
-    const words = (s: string) => s.split(/[^\p{L}\p{N}]+/u).filter(Boolean).join(' ');
+    const words = (s: string) =>
+      s
+        .split(/[^\p{L}\p{N}]+/u)
+        .filter(Boolean)
+        .join(' ');
     const line = readFileSync(join(FIXTURE, 'notes.md'), 'utf8').split('\n')[6]!;
     assert.ok(answer.length > 0, 'the answer has text');
     assert.ok(` ${words(line)} `.includes(` ${words(answer)} `), `"${answer}" is not a span of the selected line "${line}"`);

@@ -353,7 +353,7 @@ describe('summary state', () => {
     assert.ok(badRun && badRun.state.run === undefined, 'a malformed run is dropped, the request kept');
   });
 
-  it('extractive answers: the setting reaches cad/run for questions only, a rerun toggles it, the record and a reload keep it', () => {
+  it('extractive output: the setting of each task reaches cad/run, a rerun toggles it, the record and a reload keep it', () => {
     const cad = toCadSettings(() => undefined).settings;
     const ask: SummaryRequest = { ...request, task: 'ask', question: 'Where?', ...requestKnobs('ask', cad) };
     assert.equal(ask.extractive, true, 'on by default for questions');
@@ -361,34 +361,56 @@ describe('summary state', () => {
     assert.deepEqual(runKnobs(ask), { alpha: 1, plausibility: cad.plausibility, adaptive: false, extractive: true });
     const free = { ...ask, ...requestKnobs('ask', { ...cad, extractiveAnswers: false }) };
     assert.equal(runKnobs(free).extractive, false, 'the setting turned off: cad/run says so (the worker default is on)');
-    const summary: SummaryRequest = { ...request, ...requestKnobs('summarize', { ...cad, extractiveAnswers: true }) };
-    assert.equal('extractive' in summary, false, 'summaries keep the worker default (off)');
-    assert.equal('extractive' in runKnobs(summary), false);
+    assert.equal(requestKnobs('ask', { ...cad, extractiveSummaries: false }).extractive, true, 'questions follow extractiveAnswers only');
 
-    // The panel's checkbox: a rerun with extractive changes it (and keeps the other knobs); a summary ignores it.
+    // Summaries: their own setting, on by default.
+    const summary: SummaryRequest = { ...request, ...requestKnobs('summarize', cad) };
+    assert.equal(summary.extractive, true, 'on by default for summaries');
+    assert.equal(summary.alpha, 0.5);
+    assert.deepEqual(runKnobs(summary), { alpha: 0.5, plausibility: cad.plausibility, adaptive: false, extractive: true });
+    const freeSummary: SummaryRequest = { ...request, ...requestKnobs('summarize', { ...cad, extractiveSummaries: false, extractiveAnswers: true }) };
+    assert.equal(freeSummary.extractive, false, 'summaries follow extractiveSummaries only');
+    assert.equal(runKnobs(freeSummary).extractive, false, 'turned off: cad/run says so (the worker default is on)');
+    assert.equal(requestKnobs('summarize', { ...cad, extractiveAnswers: false }).extractive, true);
+
+    // The panel's checkbox: a rerun with extractive changes it (and keeps the other knobs), for both tasks.
     const toggled = withKnobs(ask, { alpha: 0.5, compareRegular: false, extractive: false });
     assert.deepEqual([toggled.alpha, toggled.extractive, toggled.plausibility, toggled.question], [0.5, false, cad.plausibility, 'Where?']);
     assert.equal(withKnobs(toggled, { alpha: 0.5, compareRegular: false }).extractive, false, 'absent in the rerun: unchanged');
     assert.equal(withKnobs(toggled, { alpha: 0.5, compareRegular: false, extractive: true }).extractive, true);
-    assert.equal('extractive' in withKnobs(summary, { alpha: 0.5, compareRegular: false, extractive: true }), false);
+    const summaryOff = withKnobs(summary, { alpha: 1, compareRegular: true, extractive: false });
+    assert.deepEqual(
+      [summaryOff.task, summaryOff.alpha, summaryOff.compareRegular, summaryOff.extractive, summaryOff.plausibility],
+      ['summarize', 1, true, false, cad.plausibility],
+    );
+    assert.equal(runKnobs(summaryOff).extractive, false, 'the rerun reaches cad/run');
+    assert.equal(withKnobs(summaryOff, { alpha: 1, compareRegular: true }).extractive, false, 'absent in the rerun: unchanged');
+    assert.equal(withKnobs(summaryOff, { alpha: 1, compareRegular: true, extractive: true }).extractive, true);
 
-    // The run view: questions show the checkbox state (absent in older requests: the worker default, on); summaries have none.
+    // The run view shows the checkbox state for both tasks (absent in older requests: the worker default, on).
     assert.equal(startedRun(1, toggled).extractive, false);
     assert.equal(startedRun(1, { ...request, task: 'ask', question: 'Where?' }).extractive, true);
-    assert.equal('extractive' in startedRun(1, summary), false);
+    assert.equal(startedRun(1, summary).extractive, true);
+    assert.equal(startedRun(1, summaryOff).extractive, false);
+    assert.equal(startedRun(1, request).extractive, true, 'a summary request saved before the setting: on');
     const askResult: CadRunResult = { ...result, task: 'ask', run: { ...result.run, knobs: { ...result.run.knobs, extractive: true } } };
     assert.equal(recordView(askResult).extractive, true);
     assert.equal(recordView(result).extractive, false);
+    assert.equal(recordView({ ...result, run: { ...result.run, knobs: { ...result.run.knobs, extractive: true } } }).extractive, true);
 
-    // A reload keeps extractive (and β, adaptive α) of the request; junk is dropped, and summaries never carry it.
+    // A reload keeps extractive (and β, adaptive α) of the request, for both tasks; junk is dropped.
     const saved = (req: unknown, run?: unknown) => JSON.parse(JSON.stringify({ version: 1, request: req, state: run ? { run } : {} }));
     const back = restorePersisted(saved({ ...toggled, adaptive: true }, startedRun(2, toggled)));
     assert.deepEqual(
       [back?.request.extractive, back?.request.plausibility, back?.request.adaptive, back?.state.run?.extractive],
       [false, cad.plausibility, true, false],
     );
+    const backSummary = restorePersisted(saved(summaryOff, startedRun(3, summaryOff)));
+    assert.deepEqual([backSummary?.request.extractive, backSummary?.state.run?.extractive], [false, false]);
+    assert.equal(restorePersisted(saved({ ...request, extractive: true }))?.request.extractive, true);
+    assert.equal('extractive' in (restorePersisted(saved(request))?.request ?? {}), false, 'absent stays absent: the worker default');
     assert.equal('extractive' in (restorePersisted(saved({ ...ask, extractive: 'no' }))?.request ?? {}), false);
-    assert.equal('extractive' in (restorePersisted(saved({ ...request, extractive: true }))?.request ?? {}), false);
+    assert.equal('extractive' in (restorePersisted(saved({ ...request, extractive: 1 }))?.request ?? {}), false);
     assert.equal(restorePersisted(saved(ask, { ...startedRun(2, ask), extractive: 'yes' }))?.state.run, undefined, 'a malformed run is dropped');
   });
 });
@@ -405,6 +427,7 @@ describe('summary settings', () => {
       plausibility: settingDef('concert.cad.plausibility').default,
       adaptiveAlpha: false,
       extractiveAnswers: true,
+      extractiveSummaries: true,
     });
     assert.deepEqual(warnings, []);
   });
@@ -419,12 +442,20 @@ describe('summary settings', () => {
     values['concert.cad.plausibility'] = 1.5;
     values['concert.cad.adaptiveAlpha'] = true;
     values['concert.cad.extractiveAnswers'] = false;
+    values['concert.cad.extractiveSummaries'] = false;
     const { settings, warnings } = toCadSettings((k) => values[k]);
     assert.equal(settings.plausibility, settingDef('concert.cad.plausibility').default);
     assert.equal(settings.adaptiveAlpha, true);
     assert.equal(settings.extractiveAnswers, false);
+    assert.equal(settings.extractiveSummaries, false);
+    assert.equal(toCadSettings((k) => (k === 'concert.cad.extractiveAnswers' ? false : undefined)).settings.extractiveSummaries, true, 'two settings');
     assert.equal(
       toCadSettings((k) => (k === 'concert.cad.extractiveAnswers' ? 'no' : undefined)).settings.extractiveAnswers,
+      true,
+      'not a boolean: the default',
+    );
+    assert.equal(
+      toCadSettings((k) => (k === 'concert.cad.extractiveSummaries' ? 'no' : undefined)).settings.extractiveSummaries,
       true,
       'not a boolean: the default',
     );

@@ -227,23 +227,42 @@ describe('summary view', () => {
     assert.doesNotMatch(off, /Adaptive/);
   });
 
-  it('questions have the extractive checkbox (on unless the run says off), summaries none; the record says when it was on', () => {
+  it('both tasks have the extractive checkbox (on unless the run says off), labelled per task; the record says when it was on', () => {
     const controls = (r: SummaryRunView) => section(renderSummary({ run: r }, ui), 'controls')!;
-    assert.equal(byAction(controls(run), 'extractive').length, 0, 'a summary condenses: no extractive checkbox');
     const ask: SummaryRunView = { ...run, task: 'ask', question: 'Where is it?', alpha: 1 };
     const box = (r: SummaryRunView) => byAction(controls(r), 'extractive')[0]!;
     assert.equal(box(ask).tag, 'vscode-checkbox');
     assert.equal(box(ask).attrs['data-key'], 'extractive', 'a focus key, so the checkbox keeps keyboard focus across renders');
     assert.match(textOf(box(ask)), /^Quote the document \(extractive\)$/);
+    assert.match(String(box(ask).attrs.title), /one span of the document/);
     assert.equal(box(ask).attrs.checked, '', 'absent (older answers): the worker default, on');
     assert.equal(box({ ...ask, extractive: true }).attrs.checked, '');
     assert.equal(box({ ...ask, extractive: false }).attrs.checked, undefined);
     const all = findAll(controls(ask), (n) => n.tag === 'vscode-checkbox').map((n) => n.attrs['data-action']);
     assert.deepEqual(all, ['adaptive', 'extractive', 'compare'], 'next to the adaptive-α checkbox');
+
+    // Summaries quote whole sentences.
+    assert.equal(byAction(controls(run), 'extractive').length, 1, 'a summary has the checkbox too');
+    assert.equal(box(run).tag, 'vscode-checkbox');
+    assert.equal(box(run).attrs['data-key'], 'extractive');
+    assert.match(textOf(box(run)), /^Quote whole sentences \(extractive\)$/);
+    assert.match(String(box(run).attrs.title), /whole sentences of the document/);
+    assert.equal(box(run).attrs.checked, '', 'absent (older summaries): the worker default, on');
+    assert.equal(box({ ...run, extractive: true }).attrs.checked, '');
+    assert.equal(box({ ...run, extractive: false }).attrs.checked, undefined);
+    assert.deepEqual(
+      findAll(controls(run), (n) => n.tag === 'vscode-checkbox').map((n) => n.attrs['data-action']),
+      ['adaptive', 'extractive', 'compare'],
+    );
+
     const record = { ...ANSWER_RECORD, extractive: true };
-    const rec = (r: typeof record) => textOf(section(renderSummary({ run: { ...ask, record: r } }, { recordOpen: true, chunksOpen: false }), 'record')!);
+    const rec = (r: typeof record, of: SummaryRunView = ask) =>
+      textOf(section(renderSummary({ run: { ...of, record: r } }, { recordOpen: true, chunksOpen: false }), 'record')!);
     assert.match(rec(record), /Extractive\s*on: the output is one span of the document/);
     assert.doesNotMatch(rec({ ...record, extractive: false }), /Extractive/);
+    assert.match(rec(record, run), /Extractive\s*on: whole sentences of the document/);
+    assert.doesNotMatch(rec(record, run), /one span/);
+    assert.doesNotMatch(rec({ ...record, extractive: false }, run), /Extractive/);
   });
 
   it('answers show the question', () => {

@@ -162,11 +162,25 @@ describe('summary panel (webview tier)', () => {
       await page.keyboard.press('ArrowRight');
       assert.equal(await page.locator('#alpha-value').innerText(), '1');
       assert.equal(await page.locator('#alpha').getAttribute('aria-valuetext'), 'α 1');
-      assert.deepEqual(await host.waitFor('rerun', from), { type: 'rerun', alpha: 1, compareRegular: false, plausibility: 0, adaptive: false });
+      assert.deepEqual(await host.waitFor('rerun', from), {
+        type: 'rerun',
+        alpha: 1,
+        compareRegular: false,
+        plausibility: 0,
+        adaptive: false,
+        extractive: true,
+      });
       await page.waitForTimeout(500);
       assert.equal(host.since(from).length, 1, 'the two steps became one rerun');
       await page.keyboard.press('End');
-      assert.deepEqual(await host.waitFor('rerun', from + 1), { type: 'rerun', alpha: 3, compareRegular: false, plausibility: 0, adaptive: false });
+      assert.deepEqual(await host.waitFor('rerun', from + 1), {
+        type: 'rerun',
+        alpha: 3,
+        compareRegular: false,
+        plausibility: 0,
+        adaptive: false,
+        extractive: true,
+      });
     });
   });
 
@@ -181,25 +195,36 @@ describe('summary panel (webview tier)', () => {
       await page.keyboard.press('ArrowRight');
       assert.equal(await page.locator('#plausibility-value').innerText(), '0.1');
       assert.equal(await page.locator('#plausibility').getAttribute('aria-valuetext'), 'β 0.1');
-      assert.deepEqual(await host.waitFor('rerun', from), { type: 'rerun', alpha: 0.5, compareRegular: false, plausibility: 0.1, adaptive: false });
+      assert.deepEqual(await host.waitFor('rerun', from), {
+        type: 'rerun',
+        alpha: 0.5,
+        compareRegular: false,
+        plausibility: 0.1,
+        adaptive: false,
+        extractive: true,
+      });
       await page.waitForTimeout(500);
       assert.equal(host.since(from).length, 1, 'the two steps became one rerun');
       await show(host, { run: DONE({ plausibility: 0.1 }) });
       await page.locator('vscode-checkbox[data-action="adaptive"]').focus();
       await page.keyboard.press('Space');
-      assert.deepEqual(await host.waitFor('rerun', from + 1), { type: 'rerun', alpha: 0.5, compareRegular: false, plausibility: 0.1, adaptive: true });
+      assert.deepEqual(await host.waitFor('rerun', from + 1), {
+        type: 'rerun',
+        alpha: 0.5,
+        compareRegular: false,
+        plausibility: 0.1,
+        adaptive: true,
+        extractive: true,
+      });
       await show(host, { run: DONE({ plausibility: 0.1, adaptive: true }) });
       assert.equal(await page.locator('vscode-checkbox[data-action="adaptive"]').getAttribute('checked'), '');
       assert.equal(await page.locator('#plausibility-value').innerText(), '0.1');
     });
   });
 
-  it('answers: the extractive checkbox is on by default, toggles by keyboard into a rerun with extractive; summaries have none', async () => {
+  it('answers: the extractive checkbox is on by default, toggles by keyboard into a rerun with extractive', async () => {
     await withPage(suite, async (page) => {
       const host = await open(page);
-      await show(host, { run: DONE() });
-      assert.equal(await page.locator('vscode-checkbox[data-action="extractive"]').count(), 0, 'a summary has no extractive checkbox');
-      assert.deepEqual(await host.clickPosts('[data-action="rerun"]'), { type: 'rerun', alpha: 0.5, compareRegular: false, plausibility: 0, adaptive: false });
       const ask = { task: 'ask' as const, question: 'What closed?', alpha: 1, extractive: true };
       await show(host, { run: DONE({ id: 2, ...ask }) });
       const box = page.locator('vscode-checkbox[data-action="extractive"]');
@@ -242,6 +267,55 @@ describe('summary panel (webview tier)', () => {
     });
   });
 
+  it('summaries: the extractive checkbox quotes whole sentences, on by default, toggles into a rerun; the record says so', async () => {
+    await withPage(suite, async (page) => {
+      const host = await open(page);
+      await show(host, { run: DONE() });
+      const box = page.locator('vscode-checkbox[data-action="extractive"]');
+      await box.waitFor();
+      assert.match(await box.innerText(), /Quote whole sentences \(extractive\)/);
+      assert.doesNotMatch(await box.innerText(), /Quote the document/);
+      assert.equal(await box.getAttribute('checked'), '', 'absent (older summaries): the worker default, on');
+      assert.deepEqual(await host.clickPosts('[data-action="rerun"]'), {
+        type: 'rerun',
+        alpha: 0.5,
+        compareRegular: false,
+        plausibility: 0,
+        adaptive: false,
+        extractive: true,
+      });
+      const from = host.received.length;
+      await box.focus();
+      await page.keyboard.press('Space');
+      assert.deepEqual(await host.waitFor('rerun', from), {
+        type: 'rerun',
+        alpha: 0.5,
+        compareRegular: false,
+        plausibility: 0,
+        adaptive: false,
+        extractive: false,
+      });
+      await show(host, { run: DONE({ id: 2, extractive: false }) });
+      assert.equal(await box.getAttribute('checked'), null);
+      assert.equal(await focusedKey(page), 'extractive', 'focus stays on the checkbox across the new state');
+      // Other knobs carry the shown extractive state along.
+      assert.deepEqual(await host.clickPosts('[data-action="rerun"]'), {
+        type: 'rerun',
+        alpha: 0.5,
+        compareRegular: false,
+        plausibility: 0,
+        adaptive: false,
+        extractive: false,
+      });
+      // The run record of an extractive summary says what was quoted.
+      const record = { ...DONE().record!, extractive: true };
+      await show(host, { run: DONE({ id: 3, extractive: true, record }) });
+      assert.equal(await box.getAttribute('checked'), '');
+      await page.locator('details.record summary').click();
+      assert.match(await page.locator('details.record').innerText(), /Extractive\s+on: whole sentences of the document/);
+    });
+  });
+
   it('the regular-decoding toggle reruns with compareRegular and shows both columns', async () => {
     await withPage(suite, async (page) => {
       const host = await open(page);
@@ -249,7 +323,14 @@ describe('summary panel (webview tier)', () => {
       const from = host.received.length;
       await page.locator('vscode-checkbox[data-action="compare"]').focus();
       await page.keyboard.press('Space');
-      assert.deepEqual(await host.waitFor('rerun', from), { type: 'rerun', alpha: 0.5, compareRegular: true, plausibility: 0, adaptive: false });
+      assert.deepEqual(await host.waitFor('rerun', from), {
+        type: 'rerun',
+        alpha: 0.5,
+        compareRegular: true,
+        plausibility: 0,
+        adaptive: false,
+        extractive: true,
+      });
       await show(host, { run: DONE({ compareRegular: true, regular: output(5, 0, { stoppedBy: 'stop-token' }) }) });
       await page.locator('.output.regular .meta').waitFor();
       assert.match(await page.locator('.output.regular h2').innerText(), /Regular decoding \(α 0\)/);
@@ -272,7 +353,14 @@ describe('summary panel (webview tier)', () => {
         });
         assert.deepEqual(await host.clickPosts(`.output.${variant} [data-action="insert"][data-mode="cursor"]`), { type: 'insert', variant, mode: 'cursor' });
       }
-      assert.deepEqual(await host.clickPosts('[data-action="rerun"]'), { type: 'rerun', alpha: 0.5, compareRegular: true, plausibility: 0, adaptive: false });
+      assert.deepEqual(await host.clickPosts('[data-action="rerun"]'), {
+        type: 'rerun',
+        alpha: 0.5,
+        compareRegular: true,
+        plausibility: 0,
+        adaptive: false,
+        extractive: true,
+      });
       assert.deepEqual(await host.clickPosts('[data-action="sweep"]'), { type: 'sweep' });
       assert.deepEqual(await host.clickPosts('.output.cad .tok >> nth=2'), { type: 'reveal', variant: 'cad', index: 2 });
 
@@ -394,7 +482,7 @@ describe('summary panel (webview tier)', () => {
   it('accessibility smoke: every control has an accessible name, and keyboard focus is visible', async () => {
     await withPage(suite, async (page) => {
       const host = await open(page);
-      // A question: its controls are a summary's plus the extractive checkbox.
+      // A question: the controls of a summary, the extractive checkbox labelled for answers.
       const regular = output(5, 0, { stoppedBy: 'stop-token' });
       await show(host, { run: DONE({ task: 'ask', question: 'What closed?', extractive: true, compareRegular: true, regular }) });
       await page.locator('.output.regular .meta').waitFor();

@@ -43,9 +43,9 @@ const currentAlpha = () => state?.run?.alpha ?? 0;
 const compareRegular = () => state?.run?.compareRegular ?? false;
 const currentPlausibility = () => state?.run?.plausibility ?? 0;
 const currentAdaptive = () => state?.run?.adaptive ?? false;
-/** Questions only (absent in answers saved by older versions: the worker's default, on). */
+/** Absent in runs saved by older versions: the worker's default, on for both tasks. */
 const currentExtractive = () => state?.run?.extractive ?? true;
-/** A rerun message with the shown knobs, `change` applied (extractive only for questions: summaries never quote). */
+/** A rerun message with the shown knobs, `change` applied. */
 const rerun = (change: { alpha?: number; compareRegular?: boolean; plausibility?: number; adaptive?: boolean; extractive?: boolean } = {}) =>
   host.post({
     type: 'rerun',
@@ -53,7 +53,7 @@ const rerun = (change: { alpha?: number; compareRegular?: boolean; plausibility?
     compareRegular: change.compareRegular ?? compareRegular(),
     plausibility: change.plausibility ?? currentPlausibility(),
     adaptive: change.adaptive ?? currentAdaptive(),
-    ...(state?.run?.task === 'ask' && { extractive: change.extractive ?? currentExtractive() }),
+    extractive: change.extractive ?? currentExtractive(),
   });
 let alphaTimer: ReturnType<typeof setTimeout> | undefined;
 let plausibilityTimer: ReturnType<typeof setTimeout> | undefined;

@@ -12,6 +12,7 @@ import {
   type SummaryRecordView,
   type SummaryRunView,
   type SummarySweepView,
+  type SummaryTask,
   type SummaryVariant,
   type SummaryViewState,
 } from '../../src/protocol/webview';
@@ -223,17 +224,20 @@ function controlsSection(run: SummaryRunView, state: SummaryViewState): Section 
         },
         'Adaptive α (per token, by disagreement)',
       ),
-      run.task === 'ask' &&
-        h(
-          'vscode-checkbox',
-          {
-            'data-action': 'extractive',
-            'data-key': 'extractive',
-            checked: run.extractive ?? true,
-            title: 'The answer is one span of the document (whole words, within one line): the model chooses what to quote and cannot make words up',
-          },
-          'Quote the document (extractive)',
-        ),
+      h(
+        'vscode-checkbox',
+        {
+          'data-action': 'extractive',
+          'data-key': 'extractive',
+          // Absent (runs saved by older versions): the worker's default, on for both tasks.
+          checked: run.extractive ?? true,
+          title:
+            run.task === 'ask'
+              ? 'The answer is one span of the document (whole words, within one line): the model chooses what to quote and cannot make words up'
+              : 'The summary is whole sentences of the document (within one paragraph): the model chooses which to quote and cannot make words up',
+        },
+        run.task === 'ask' ? 'Quote the document (extractive)' : 'Quote whole sentences (extractive)',
+      ),
       h('vscode-checkbox', { 'data-action': 'compare', 'data-key': 'compare', checked: run.compareRegular }, 'Show regular decoding (α 0) side by side'),
       h(
         'div',
@@ -396,7 +400,7 @@ function chunksSection(run: SummaryRunView, ui: ViewUi): Section | undefined {
   };
 }
 
-function recordSection(rec: SummaryRecordView, ui: ViewUi): Section {
+function recordSection(rec: SummaryRecordView, task: SummaryTask, ui: ViewUi): Section {
   const row = (term: string, ...value: VChild[]) => [h('dt', {}, term), h('dd', {}, ...value)];
   return {
     key: 'record',
@@ -420,7 +424,7 @@ function recordSection(rec: SummaryRecordView, ui: ViewUi): Section {
               ? `α_t mean ${formatAlpha(rec.adaptiveAlpha.mean)} (min ${formatAlpha(rec.adaptiveAlpha.min)}, max ${formatAlpha(rec.adaptiveAlpha.max)})`
               : 'on',
           ),
-        rec.extractive === true && row('Extractive', 'on: the output is one span of the document'),
+        rec.extractive === true && row('Extractive', task === 'ask' ? 'on: the output is one span of the document' : 'on: whole sentences of the document'),
         rec.plausibility !== undefined && row('Plausibility β', rec.plausibility > 0 ? formatAlpha(rec.plausibility) : '0 (off)'),
         row('Decoding', rec.decoding),
         row('Max tokens', String(rec.maxTokens)),
@@ -533,7 +537,7 @@ export function renderSummary(state: SummaryViewState | undefined, ui: ViewUi): 
     outputsSection(run),
     chunksSection(run, ui),
     state.sweep && sweepSection(state.sweep),
-    run.record && recordSection(run.record, ui),
+    run.record && recordSection(run.record, run.task, ui),
   ];
   return sections.filter((x): x is Section => x !== undefined);
 }
