@@ -121,18 +121,28 @@ export function sentenceSpans(pieces: readonly string[]): { starts: Uint8Array; 
     const stop = i > 0 && closes(pieces[i - 1]!) && /^\s/u.test(p);
     if (i > 0) ends[i] = stop ? 1 : 0;
     if (stop) open = true;
-    if (!hasWord(p)) continue;
+    // A lone space before a word (tokenizers that split numbers give " " "2" "3") opens with that word.
+    const word = spaceBeforeWord(pieces, i) ? ` ${pieces[i + 1]!}` : p;
+    if (!hasWord(word)) continue;
     // The source's first word always opens a sentence; elsewhere a sentence opens on a capital or a digit.
-    const first = !starts.some(Boolean) && pieces.slice(0, i).every((q) => !hasWord(q));
-    starts[i] = open && (first || /^\s*["'“‘([*_]*[\p{Lu}\p{N}]/u.test(p)) ? 1 : 0;
-    open = false;
+    const first = pieces.slice(0, i).every((q) => !hasWord(q));
+    starts[i] = open && (first || /^\s*["'“‘([*_]*[\p{Lu}\p{N}]/u.test(word)) ? 1 : 0;
+    if (word === p) open = false;
   }
   return { starts, ends };
 }
 
-/** Where a quote may open: at a boundary, on a token whose text has a letter or digit (not on bare punctuation). */
+/**
+ * Where a quote may open: at a boundary, on a token whose text has a letter or digit (not on bare punctuation), or on
+ * a lone space token right before one.
+ */
 export function wordStarts(pieces: readonly string[], boundaries: Uint8Array): Uint8Array {
-  return Uint8Array.from(pieces, (p, i) => (boundaries[i] && /[\p{L}\p{N}]/u.test(p) ? 1 : 0));
+  return Uint8Array.from(pieces, (p, i) => (boundaries[i] && (/[\p{L}\p{N}]/u.test(p) || spaceBeforeWord(pieces, i)) ? 1 : 0));
+}
+
+/** Piece i is whitespace alone and piece i + 1 starts with a letter or digit (" " "6" "2" for " 62"). */
+function spaceBeforeWord(pieces: readonly string[], i: number): boolean {
+  return /^\s+$/u.test(pieces[i]!) && i + 1 < pieces.length && /^[\p{L}\p{N}]/u.test(pieces[i + 1]!);
 }
 
 export function wordBoundaries(pieces: readonly string[]): Uint8Array {

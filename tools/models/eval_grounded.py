@@ -76,7 +76,9 @@ class Spans:
             bound += b
             self.pieces += pieces + [""]
         self.tokens, self.boundary, self.stops = toks, bound, stop_ids
-        self.pos = [p for p, t in enumerate(toks) if t >= 0 and bound[p] and any(ch.isalnum() for ch in self.pieces[p])]
+        pc = self.pieces
+        space_before_word = lambda p: pc[p].isspace() and p + 1 < len(pc) and pc[p + 1][:1].isalnum()
+        self.pos = [p for p, t in enumerate(toks) if t >= 0 and bound[p] and (any(ch.isalnum() for ch in pc[p]) or space_before_word(p))]
         self.generated = 0
 
     def mask(self, z: torch.Tensor) -> torch.Tensor:

@@ -275,7 +275,7 @@ def lm_card(ck, ev, sig, man, onnx_bytes, args) -> str:
              "ONNX Runtime parity against PyTorch (≤ 1e-4 max-abs, with and without past, batch 2 with left padding, and a "
              "cached step after padding) is checked by `test/worker/causal-lm-parity.test.ts` on the committed golden fixtures.\n")
     L.append("## Evaluation (test split)\n")
-    L.append(f"Measured by `tools/models/eval_causal_lm.py` in {ev.get('seconds')} s.\n")
+    L.append(f"Measured by `tools/models/eval_causal_lm.py` in {ev.get('seconds')} s." + (f" {args.eval_note}" if getattr(args, "eval_note", None) else "") + "\n")
     L.append("| held-out perplexity | examples | tokens | perplexity |")
     L.append("|---|---|---|---|")
     for k in ("general", "summarization", "qa"):
@@ -311,8 +311,10 @@ def lm_card(ck, ev, sig, man, onnx_bytes, args) -> str:
         L.append(g["table_md"] + "\n")
     L.append("## Known limits\n")
     L.append(f"- Context is {c['max_positions']} tokens (prompt + generation); longer documents must be truncated by the caller.")
-    L.append(("- Trained for about three hours in all on a CPU: answers are best quoted from the document (extractive, the "
-              "default); summaries are sentences but often not about the document; " if grounding else
+    L.append(("- Trained for under three hours in all on a CPU. It reads rather than recalls: fine-tuned to copy from the "
+              "document, it has forgotten most memorised capitals (closed-book accuracy above). Its own summaries copy and "
+              "condense the document but garble a word at times, hence the extractive default (whole sentences quoted); "
+              "answers can stop early or run long (a span of the document, not always the exact phrase); " if grounding else
               "- Trained for under an hour on a CPU: summaries are short, generic and often inaccurate; ") +
              "facts beyond the capital table are unreliable; it does not follow free-form instructions.")
     L.append("- English only; the vocabulary and style lean on dictionary definitions, Debian descriptions, Austen and fortune cookies.")
@@ -412,6 +414,7 @@ def main():
     ap.add_argument("--previous-card", default=None,
                     help="lm, grounding fine-tune: the earlier pack's MODEL_CARD.md, whose training story is kept")
     ap.add_argument("--grounded-eval", default=None, help="lm: an eval_grounded.py --out JSON to include as a table")
+    ap.add_argument("--eval-note", default=None, help="lm: a sentence on where --eval was measured (which build's test split)")
     args = ap.parse_args()
     ck = torch.load(args.ckpt, map_location="cpu")
     with open(args.eval, encoding="utf-8") as f:

@@ -55,6 +55,10 @@ describe('extractive answers: span constraint', () => {
     c.advance(4);
     assert.deepEqual(allowedOf(c), [STOP, 5], 'the full stop may follow the word, or the quote ends');
     assert.throws(() => new SpanConstraint([{ tokens: ids(4), boundaries: Uint8Array.from([1, 1]), starts: new Uint8Array(3) }], [STOP]), /start flags/);
+    // Tokenizers that split numbers into digits after a lone space (" 62" = " " "6" "2"): the quote may open on the space.
+    const digits = [' Size', ' -', ' ', '6', '2', ' sing', 'ers'];
+    assert.deepEqual([...wordStarts(digits, wordBoundaries(digits))], [1, 0, 1, 1, 0, 1, 0]);
+    assert.deepEqual([...sentenceSpans([' ', '2', '3', ' May', '.', ' ', '4', ' x']).starts], [1, 1, 0, 0, 0, 1, 1, 0]);
   });
 
   it('whole sentences: a quote opens where a sentence does and ends only after its full stop', () => {
