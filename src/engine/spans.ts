@@ -63,7 +63,7 @@ export class SpanConstraint {
       for (let i = 0; i < s.tokens.length; i++) if ((i === 0 || s.boundaries[i]) && (s.starts?.[i] ?? 1)) starts.push(at + i);
       at += s.tokens.length + 1;
     }
-    if (!starts.length) throw new EngineInputError('extractive answers need a document with at least one word');
+    if (!starts.length) throw new EngineInputError('extractive output needs a document with at least one word (or turn extractive output off)');
     this.positions = Int32Array.from(starts);
     this.stops = stopTokens;
   }
@@ -97,11 +97,6 @@ export class SpanConstraint {
   }
 }
 
-/**
- * Word boundaries of a token sequence from each token's text: a boundary sits before token i when token i starts
- * with, or token i − 1 ends with, a character that is not a letter, digit or mark (spaces, punctuation). A text of
- * '' (a byte-fallback piece of a longer character) never makes a boundary.
- */
 /**
  * Whole sentences: a quote opens only where a sentence starts (the source's first word, after any markup, or the
  * first word after a token ending in . ! ? — closing quotes and brackets allowed — and a space, if it is capitalised or
@@ -145,6 +140,11 @@ function spaceBeforeWord(pieces: readonly string[], i: number): boolean {
   return /^\s+$/u.test(pieces[i]!) && i + 1 < pieces.length && /^[\p{L}\p{N}]/u.test(pieces[i + 1]!);
 }
 
+/**
+ * Word boundaries of a token sequence from each token's text: a boundary sits before token i when token i starts
+ * with, or token i − 1 ends with, a character that is not a letter, digit or mark (spaces, punctuation). A text of
+ * '' (a byte-fallback piece of a longer character) never makes a boundary.
+ */
 export function wordBoundaries(pieces: readonly string[]): Uint8Array {
   const out = new Uint8Array(pieces.length + 1);
   out[0] = 1;

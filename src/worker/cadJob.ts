@@ -83,8 +83,8 @@ function checkParams(p: CadRunParams): {
  * The document as span sources for extractive outputs. Answers (`words`): each non-empty line encoded on its own
  * after a space, as a word reads after "Answer:" (a line-initial word would otherwise only exist in its no-space
  * form), quoting whole words. Summaries (`sentences`): each paragraph of 4+ words (blank-line separated, its line
- * breaks read as spaces, since prose wraps) quoting whole sentences. Word boundaries come from each token's text, decoded next to
- * its predecessor (which keeps leading spaces); a quote opens on a word, not on punctuation.
+ * breaks read as spaces, since prose wraps) quoting whole sentences. Word boundaries come from each token's text,
+ * decoded next to its predecessor (which keeps leading spaces); a quote opens on a word, not on punctuation.
  */
 export function documentSpanSources(
   tok: Pick<LanguageModel['tok'], 'encodePlain' | 'decode'>,
@@ -173,8 +173,8 @@ export async function runCad(service: WorkerService, p: CadRunParams, job: CadJo
       withContext,
       withoutContext,
       alpha,
-      // Regular decoding (the side-by-side view) is plain: neither the constraint nor adaptive α. Extractive answers
-      // are the answer's form, not a decoding trick: both variants quote the document.
+      // Regular decoding (the side-by-side view) is plain: neither the constraint nor adaptive α. Extractive output
+      // is the output's form, not a decoding trick: both variants quote the document.
       ...(variant === 'cad' && { plausibility: knobs.plausibility, adaptive: knobs.adaptive }),
       ...(knobs.extractive && {
         span: new SpanConstraint(documentSpanSources(model.tok, document, p.task === 'ask' ? 'words' : 'sentences'), stopTokens),
@@ -242,16 +242,25 @@ export async function runCad(service: WorkerService, p: CadRunParams, job: CadJo
     let part = 0;
     const summariseChunks = async (text: string) => {
       const out: NonNullable<CadRunResult['chunks']> = [];
-      for (const r of chunkText(text, budget, count))
-        out.push({ start: r.start, end: r.end, summary: (await decodeOne(text.slice(r.start, r.end), alpha, variant, part++)).text });
+      for (const r of chunkText(text, budget, count)) {
+        const slice = text.slice(r.start, r.end);
+        // A chunk without a single word (a rule of dashes, ASCII art) has nothing to quote: it adds no summary.
+        const nothingToQuote = knobs.extractive && !/[\p{L}\p{N}]/u.test(slice);
+        out.push({ start: r.start, end: r.end, summary: nothingToQuote ? '' : (await decodeOne(slice, alpha, variant, part++)).text });
+      }
       return out;
     };
     const chunks = await summariseChunks(p.document);
     // Extractive summaries keep each chunk's quote a paragraph of its own, so that the next round quotes whole ones.
     const glue = knobs.extractive ? '\n\n' : ' ';
-    let joined = chunks.map((c) => c.summary).join(glue);
+    const join = (summaries: { summary: string }[]) =>
+      summaries
+        .map((c) => c.summary)
+        .filter((x) => x.trim())
+        .join(glue);
+    let joined = join(chunks);
     for (let round = 0; round < 3 && joined.trim() && !fitsWhole(joined); round++) {
-      joined = (await summariseChunks(joined)).map((c) => c.summary).join(glue);
+      joined = join(await summariseChunks(joined));
     }
     if (joined.trim() && fitsWhole(joined)) return { out: await decodeOne(joined, alpha, variant, part), chunks };
     return { out: { text: joined.trim(), tokens: [], alpha, stoppedBy: 'max-tokens' }, chunks };

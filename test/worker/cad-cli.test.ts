@@ -148,6 +148,21 @@ describe('concert summarize / ask', () => {
     }
   });
 
+  it('a long document whose chunks are partly rules of dashes still gets a quoted summary (#16)', () => {
+    const ruled = path.join(tmp.dir, 'ruled.txt');
+    const rule = `${'-'.repeat(60)}\n`.repeat(40);
+    writeFileSync(ruled, `The harbour master opened the new pier on Monday morning.\n\n${rule}\nThe ferry now leaves every hour in summer.\n`);
+    const r = concert('summarize', ruled, '--json', '--seed', '2');
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out);
+    assert.ok(j.chunks.length > 2, 'the document is chunked');
+    assert.ok(
+      j.chunks.some((c: { summary: string }) => c.summary === ''),
+      'a chunk of dashes has nothing to quote',
+    );
+    assert.match(j.text, /^The (harbour master opened the new pier on Monday morning|ferry now leaves every hour in summer)\.$/);
+  });
+
   for (const [name, args, pattern] of [
     ['missing file', ['summarize', '/nonexistent/file.txt'], /cannot read "\/nonexistent\/file\.txt": no such file/],
     ['a folder', ['summarize', '/tmp'], /is a folder/],
