@@ -39,6 +39,7 @@ export class SpanConstraint {
   /** Positions p such that tokens[p − generated.length … p − 1] equals what was generated (the next token is tokens[p]). */
   private positions: Int32Array;
   private generated = 0;
+  private keep?: Uint8Array;
 
   constructor(sources: readonly SpanSource[], stopTokens: readonly number[]) {
     const total = sources.reduce((n, s) => n + s.tokens.length + 1, 0);
@@ -77,7 +78,10 @@ export class SpanConstraint {
 
   /** Sets every token the constraint forbids to −∞ (in place); stop tokens stay as they are once stopping is allowed. */
   mask(logits: Float32Array): Float32Array {
-    const keep = new Uint8Array(logits.length);
+    // One flag buffer for the whole decode (a vocabulary-sized allocation per step is what the GC then pays for).
+    if (this.keep?.length !== logits.length) this.keep = new Uint8Array(logits.length);
+    const keep = this.keep;
+    keep.fill(0);
     for (const p of this.positions) {
       const t = this.tokens[p]!;
       if (t >= 0 && t < logits.length) keep[t] = 1;

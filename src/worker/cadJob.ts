@@ -158,6 +158,14 @@ export async function runCad(service: WorkerService, p: CadRunParams, job: CadJo
   let lastRun: { withContext: Int32Array; generated: number[]; alphas: number[] } | undefined;
   const provider = service.providerReport();
 
+  // Span sources of each document (or chunk) once per request: the side-by-side and every swept α quote the same text.
+  const spanSources = new Map<string, SpanSource[]>();
+  const spanSourcesOf = (document: string): SpanSource[] => {
+    let sources = spanSources.get(document);
+    if (!sources) spanSources.set(document, (sources = documentSpanSources(model.tok, document, p.task === 'ask' ? 'words' : 'sentences')));
+    return sources;
+  };
+
   const decodeOne = async (document: string, alpha: number, variant: 'cad' | 'regular', part: number): Promise<CadOutput> => {
     const withContext = template.render(fields(document), true);
     const partial: CadToken[] = [];
@@ -177,7 +185,7 @@ export async function runCad(service: WorkerService, p: CadRunParams, job: CadJo
       // is the output's form, not a decoding trick: both variants quote the document.
       ...(variant === 'cad' && { plausibility: knobs.plausibility, adaptive: knobs.adaptive }),
       ...(knobs.extractive && {
-        span: new SpanConstraint(documentSpanSources(model.tok, document, p.task === 'ask' ? 'words' : 'sentences'), stopTokens),
+        span: new SpanConstraint(spanSourcesOf(document), stopTokens),
       }),
       decoding: knobs.decoding,
       maxTokens: knobs.maxTokens,
