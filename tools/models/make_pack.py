@@ -111,9 +111,19 @@ def phase1(ck):
     return torch.load(path, map_location="cpu") if os.path.exists(path) else {"command": f"(checkpoint {p} not found)"}
 
 
+_CHAINS: dict = {}
+
+
 def init_chain(ck) -> list:
     """The checkpoints `ck` was initialised from, nearest first, up to a missing one or a pack's weights
-    (tools/models/pack_to_ckpt.py writes those with a `source` and no training record)."""
+    (tools/models/pack_to_ckpt.py writes those with a `source` and no training record). Loaded once per checkpoint:
+    the card asks for the chain several times and each link is a torch.load."""
+    if id(ck) not in _CHAINS:
+        _CHAINS[id(ck)] = (ck, load_chain(ck))  # ck kept alive so that its id is not reused
+    return _CHAINS[id(ck)][1]
+
+
+def load_chain(ck) -> list:
     out, cur = [], ck
     for _ in range(8):
         nxt = phase1(cur)
