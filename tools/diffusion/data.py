@@ -14,6 +14,9 @@ context is everything before it in the window. Sources:
                    with the no_context variant
   qa-nodoc         (user model) the no_context variant of document QA records, for the contrastive term of the
                    SSD-2 collaboration, which queries the user model without its knowledge
+  grounded_*       the grounded corpora of issue #16 (tools/data/build_grounded.py: extractive QA over documents in
+                   many styles and wordings, summaries that the document supports, prose), read like qa,
+                   summarization and general; grounded_qa_nodoc is the no_context variant of grounded_qa
 
 Mixtures (shares of target tokens; see MIXES) differ between the core model (general English + all tasks) and the user
 model (reading knowledge from its context).
@@ -40,7 +43,14 @@ Example = Tuple[List[int], List[int]]
 MIXES: Dict[str, Dict[str, float]] = {
     "core": {"general": 0.68, "facts": 0.07, "summarization": 0.10, "qa": 0.15},
     "user": {"qa": 0.55, "qa-nodoc": 0.10, "summarization": 0.20, "general": 0.15},
+    # The user model retrained to copy its knowledge into answers (issues #13, #16): only the grounded corpora, every
+    # document QA record (contradicting documents included: the user model must follow its document).
+    "user-grounded": {"grounded_qa": 0.60, "grounded_qa_nodoc": 0.10, "grounded_summary": 0.20, "grounded_lm": 0.10},
 }
+# How each source is split and cut: the grounded corpora read like the base ones.
+KIND = {"grounded_qa": "qa", "grounded_qa_nodoc": "qa-nodoc", "grounded_summary": "summarization", "grounded_lm": "general"}
+# The no_context grounded records rendered (a sample: their share of the mixture is small and rendering is slow).
+NODOC_SAMPLE = 30000
 
 
 def encoder_for(tokenizer_path: str) -> "lm_data.Encoder":
@@ -75,11 +85,12 @@ def examples_from_tokenized(part: dict, source: str, enc, rng: np.random.Generat
     out: List[Example] = []
     ans = enc.tok.token_id(templates.ROLES["answer"])
     summ = enc.tok.token_id(templates.ROLES["summary"])
+    kind = KIND.get(source, source)
     for i in range(len(offs) - 1):
         ids = toks[offs[i]:offs[i + 1]].astype(np.int64).tolist()
-        if source in ("general", "facts"):
+        if kind in ("general", "facts"):
             ex = lm_split(ids, rng, B)
-        elif source == "summarization":
+        elif kind == "summarization":
             ex = split_at(ids, summ)
         else:
             ex = split_at(ids, ans)
@@ -99,16 +110,31 @@ def qa_examples(build_dir: str, enc, split: str, no_context: bool, kinds: Option
     return out
 
 
+def grounded_nodoc_examples(build_dir: str, enc, split: str, seed: int) -> List[Example]:
+    """A seeded sample of the grounded QA records rendered without their document."""
+    recs = lm_data.source_records(build_dir, "grounded_qa", split)
+    pick = np.random.default_rng([seed, 11]).permutation(len(recs))[:NODOC_SAMPLE]
+    out: List[Example] = []
+    for i in sorted(pick.tolist()):
+        f = {"question": recs[i]["question"], "answer": recs[i]["answer"]}
+        out.append((enc.render("qa", "no_context", f), enc.render("qa", "target", f)))
+    return out
+
+
 def load_examples(build_dir: str, enc, sources: List[str], split: str, seed: int, B: int, log=print) -> Dict[str, List[Example]]:
     rng = np.random.default_rng([seed, 7])
     ex: Dict[str, List[Example]] = {}
     for s in sources:
         if s == "qa-nodoc":
             ex[s] = qa_examples(build_dir, enc, split, no_context=True)
+        elif s == "grounded_qa_nodoc":
+            ex[s] = grounded_nodoc_examples(build_dir, enc, split, seed)
         elif s == "qa" and "qa-nodoc" in sources:
             ex[s] = qa_examples(build_dir, enc, split, no_context=False)  # user model: every document record
         else:
-            part = lm_data.tokenized(build_dir, enc, s, split, seed=20261129, log=log)
+            # Grounded records are never filtered, so their seed only names the cache (train_causal_lm.py's).
+            seed_tok = 20261207 if s in KIND else 20261129
+            part = lm_data.tokenized(build_dir, enc, s, split, seed=seed_tok, log=log)
             ex[s] = examples_from_tokenized(part, s, enc, rng, B) if part is not None else []
         log(f"{split} {s}: {len(ex[s])} examples")
     return ex
@@ -121,10 +147,11 @@ def fit(ex: Example, L: int, B: int, eos: int, source: str) -> Optional[Example]
     padded = pad_target(target, B, eos)
     if len(prompt) + len(padded) <= L:
         return prompt, padded
-    if source in ("general", "facts"):
+    kind = KIND.get(source, source)
+    if kind in ("general", "facts"):
         room = (L - len(prompt)) // B * B
         return (prompt, target[:room]) if room >= B else None
-    if source == "summarization":
+    if kind == "summarization":
         cut = len(prompt) + len(padded) - L
         if len(prompt) - cut < 8:
             return None
@@ -181,6 +208,7 @@ def mixture_stream(ex: Dict[str, List[Example]], mix: Dict[str, float], total_ta
 
 
 def build_windows(build_dir: str, enc, mix_name: str, split: str, L: int, B: int, target_tokens: int, seed: int, log=print):
+    """mix_name: a key of MIXES."""
     mix = MIXES[mix_name]
     ex = load_examples(build_dir, enc, list(mix), split, seed, B, log=log)
     stream = mixture_stream(ex, mix, target_tokens, seed, B)

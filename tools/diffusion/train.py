@@ -35,6 +35,7 @@ sys.path.append(os.path.join(ROOT, "tools"))
 from common.checkpoint import atomic_save  # noqa: E402
 from common.training import (adamw, add_run_args, add_transformer_args, apply_preset, arg_parser, budget_progress,  # noqa: E402
                              finished_run, log, lr_at, resume_checkpoint, run_record, start_run, use_smoke_build)
+from data import MIXES  # noqa: E402
 from model import SSDConfig, SimplexDiffusionLM  # noqa: E402
 from objective import loss_on, val_losses  # noqa: E402
 
@@ -75,8 +76,12 @@ def parse_args(argv=None):
                     "e.g. to continue a finished run with a new budget into another --out-dir")
     ap.add_argument("--init-lm", default=None, help="start from this causal LM checkpoint (tools/models; same tokenizer, "
                     "width, depth and heads): embeddings, positions and transformer blocks carry over (tools/diffusion/init_lm.py)")
+    ap.add_argument("--mix", default=None, choices=sorted(MIXES), help="data mixture (tools/diffusion/data.py MIXES); "
+                    "default: the --model's own")
+    ap.add_argument("--tokenizer", default=None, help="tokenizer.json (default: <build-dir>/tokenizer/tokenizer.json)")
     a = ap.parse_args(argv)
     apply_preset(a, PRESETS["smoke" if a.smoke else a.model])
+    a.mix = a.mix or a.model
     if a.max_steps is not None and "--max-minutes" not in (argv if argv is not None else sys.argv):
         a.max_minutes = None
     if a.out_dir is None:
@@ -98,11 +103,11 @@ class Data:
             self.enc = None
             return
         from data import build_windows, encoder_for
-        self.enc = encoder_for(os.path.join(a.build_dir, "tokenizer", "tokenizer.json"))
+        self.enc = encoder_for(a.tokenizer or os.path.join(a.build_dir, "tokenizer", "tokenizer.json"))
         self.vocab_size, self.eos, self.pad = self.enc.vocab_size, self.enc.eos, self.enc.pad
-        toks, starts, info = build_windows(a.build_dir, self.enc, a.model, "train", a.seq_len, a.block, int(a.target_tokens), a.seed, log=log)
+        toks, starts, info = build_windows(a.build_dir, self.enc, a.mix, "train", a.seq_len, a.block, int(a.target_tokens), a.seed, log=log)
         self.train = (toks, starts)
-        vt, vs, vinfo = build_windows(a.build_dir, self.enc, a.model, "validation", a.seq_len, a.block, 6000 if a.smoke else 20000, a.seed + 1, log=log)
+        vt, vs, vinfo = build_windows(a.build_dir, self.enc, a.mix, "validation", a.seq_len, a.block, 6000 if a.smoke else 20000, a.seed + 1, log=log)
         self.val = (vt[:48], vs[:48])
         self.info = {**info, "validation": {"windows": int(len(self.val[0])), "blocks": int((self.val[1] >= 0).sum())},
                      "tokenizer_sha256": self.enc.sha}
@@ -139,7 +144,7 @@ def batch_at(data, step: int, batch: int, seed: int):
     return torch.from_numpy(t), torch.from_numpy(np.ascontiguousarray(s[:, :nb]))
 
 
-SAME_RUN_ARGS = ("model", "max_minutes", "max_steps", "lr", "batch", "seq_len", "block", "target_tokens", "synthetic", "init_from", "init_lm",
+SAME_RUN_ARGS = ("model", "mix", "max_minutes", "max_steps", "lr", "batch", "seq_len", "block", "target_tokens", "synthetic", "init_from", "init_lm",
                  "self_cond_prob", "K", "t_train")
 
 

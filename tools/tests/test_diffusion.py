@@ -356,5 +356,93 @@ class TrainingSmokeTest(unittest.TestCase):
             self.assertEqual(os.path.getmtime(os.path.join(d, "final.pt")), mtime)
 
 
+def _load_train():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ssd_train", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "diffusion", "train.py"))
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    return train
+
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+SMOKE = os.path.join(ROOT, "data", "build", "smoke")
+
+
+class GroundedMixTest(unittest.TestCase):
+    """The user model's grounded mixture (issues #13, #16) on the smoke build (tools/data/build.py --smoke, then
+    build_grounded.py --smoke); skipped without it. test/run-tools.mjs runs it after building."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists(os.path.join(SMOKE, "grounded", "validation.jsonl")):
+            raise unittest.SkipTest("no smoke build (tools/data/build.py --smoke && tools/data/build_grounded.py --smoke)")
+        import data as ssd_data
+
+        cls.data = ssd_data
+        cls.enc = ssd_data.encoder_for(os.path.join(SMOKE, "tokenizer", "tokenizer.json"))
+        cls.ex = ssd_data.load_examples(SMOKE, cls.enc, list(ssd_data.MIXES["user-grounded"]), "validation", 5, 2, log=lambda *_: None)
+
+    def test_every_source_has_examples(self):
+        for s, items in self.ex.items():
+            self.assertGreater(len(items), 0, s)
+
+    def test_answers_come_from_the_document(self):
+        doc = self.enc.tok.token_id("<|doc|>")
+        for prompt, target in self.ex["grounded_qa"][:300]:
+            self.assertIn(doc, prompt)
+            self.assertEqual(target[-1], self.enc.eos)
+            answer = self.enc.decode(target).strip()
+            self.assertTrue(answer)
+            self.assertIn(answer, self.enc.decode(prompt))
+
+    def test_no_context_variant_has_no_document(self):
+        doc = self.enc.tok.token_id("<|doc|>")
+        with_doc = {tuple(t) for _, t in self.ex["grounded_qa"]}
+        for prompt, target in self.ex["grounded_qa_nodoc"]:
+            self.assertNotIn(doc, prompt)
+            self.assertIn(tuple(target), with_doc)  # the same answers, asked without their documents
+
+    def test_windows_tile_targets_in_blocks(self):
+        toks, starts, info = self.data.build_windows(SMOKE, self.enc, "user-grounded", "validation", 128, 2, 4000, 5, log=lambda *_: None)
+        self.assertEqual(info["mix"], self.data.MIXES["user-grounded"])
+        self.assertGreater(info["blocks"], 0)
+        for w, row in zip(toks[:50], starts[:50]):
+            for b in row[row >= 0]:
+                self.assertLessEqual(b + 2, len(w))
+                self.assertNotEqual(int(w[b]), self.enc.pad)  # a block covers target tokens (or their </s> padding)
+
+    def test_training_reads_the_mix(self):
+        train = _load_train()
+        with tempfile.TemporaryDirectory() as d:
+            train.main(["--smoke", "--mix", "user-grounded", "--model", "user", "--build-dir", SMOKE, "--out-dir", d,
+                        "--max-steps", "2", "--threads", "1", "--eval-every", "2"])
+            ck = torch.load(os.path.join(d, "final.pt"))
+            self.assertEqual(ck["data"]["mix"], self.data.MIXES["user-grounded"])
+            self.assertEqual(ck["args"]["mix"], "user-grounded")
+
+
+class PackToCheckpointTest(unittest.TestCase):
+    def test_bundled_user_pack_becomes_an_init_checkpoint(self):
+        """tools/diffusion/pack_to_ckpt.py: the bundled user pack's weights as a checkpoint that train.py --init-from
+        accepts (same architecture as the user preset) and whose model is the pack's."""
+        import subprocess
+
+        pack = os.path.join(ROOT, "models", "concert-ssd-user")
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "final.pt")
+            subprocess.run([sys.executable, os.path.join(ROOT, "tools", "diffusion", "pack_to_ckpt.py"), pack, out], check=True,
+                           capture_output=True)
+            ck = torch.load(out)
+            train = _load_train()
+            a = train.parse_args(["--model", "user"])
+            self.assertEqual(ck["config"]["d_model"], a.d_model)
+            self.assertEqual(ck["config"]["n_layers"], a.layers)
+            self.assertEqual(ck["config"]["max_positions"], a.seq_len)
+            self.assertEqual(ck["config"]["block_size"], a.block)
+            m = SimplexDiffusionLM(SSDConfig(**ck["config"]))
+            m.load_state_dict(ck["model"])  # strict
+
+
 if __name__ == "__main__":
     unittest.main()
