@@ -30,6 +30,23 @@ def data_manifest(build_dir: str) -> dict:
         return json.load(f)
 
 
+GROUNDED_NOTE = "core without the document, user with and without it; output contains the answer"
+
+
+def init_pack(ck: dict) -> str:
+    """The pack whose weights `ck` was fine-tuned from (tools/diffusion/pack_to_ckpt.py), or ''."""
+    p = (ck.get("args") or {}).get("init_from")
+    if not p:
+        return ""
+    path = p if os.path.isabs(p) else os.path.join(ROOT, p)
+    if not os.path.exists(path):
+        return ""
+    import torch
+
+    src = torch.load(path, map_location="cpu").get("source")
+    return os.path.basename(src) if src else ""
+
+
 def io_table(sigs: dict) -> str:
     rows = ["| graph | | name | dtype | shape |", "|---|---|---|---|---|"]
     for role, sig in sigs.items():
@@ -137,11 +154,20 @@ def model_card(pid: str, ck: dict, ev: dict, sigs: dict, sizes: dict, args) -> s
              "{question}<|answer|>` → ` {answer}</s>` (no-context variant without the document). Control tokens by id, "
              "text with the plain encoder.\n")
     L.append("## Training data\n")
-    L.append(f"Built by `{man.get('command', '/usr/bin/python3 tools/data/build.py')}` (data/build/MANIFEST.json). Sources "
-             "and licences:\n")
+    grounded = any(k.startswith("grounded_") for k in d.get("mix", {}))
+    if grounded:  # the grounded corpora of issue #16 have their own manifest
+        man = data_manifest(os.path.join(getattr(args, "build_dir", os.path.join(ROOT, "data", "build")), "grounded")) or man
+    if grounded:
+        L.append(f"Built by `{man.get('command', '/usr/bin/python3 tools/data/build_grounded.py')}` (data/build/grounded/"
+                 "MANIFEST.json; design and held-out families in tools/data/README.md, \"Grounded data\") from the base "
+                 "corpora (their sources are listed under \"Before the fine-tune\") and these:\n")
+    else:
+        L.append(f"Built by `{man.get('command', '/usr/bin/python3 tools/data/build.py')}` (data/build/MANIFEST.json). "
+                 "Sources and licences:\n")
     L.append("| source | version | licence |\n|---|---|---|")
     for s in man.get("sources", []):
-        L.append(f"| {s['name']} ({s['kind']}) | {s.get('version', '')} | {s.get('licence', '')} |")
+        lic = s.get("licence", "the Debian package’s copyright file (free licences)" if s.get("kind") == "debian" else "")
+        L.append(f"| {s['name']} ({s['kind']}) | {s.get('version', '')} | {lic} |")
     L.append("")
     mix = d.get("mix", {})
     L.append("Mixture (share of target tokens): " + ", ".join(f"{k} {v:.0%}" for k, v in mix.items()) +
@@ -150,12 +176,25 @@ def model_card(pid: str, ck: dict, ev: dict, sigs: dict, sizes: dict, args) -> s
              "every phase), the target is padded with `</s>` to whole blocks (SSD-2: EOS padding, EOS kept in the loss), "
              f"and examples are packed greedily into windows of {a.get('seq_len')} tokens: {d.get('windows', 0):,} windows, "
              f"{d.get('blocks', 0):,} blocks, window fill {d.get('window_fill')}. "
-             + ("The user mixture uses every document-QA record (consistent, fictional and contradicting documents: the "
+             + ("The grounded mixture (issues #13, #16): extractive question answering over documents in many styles "
+                "(narrative, notes, tables, lists, …) with many question wordings and fact types (capitals incl. documents "
+                "that contradict the real capital, other country facts, made-up institutions' dates, people, places and "
+                "quantities) — every record, so the user model learns to follow its document —, a sample of the same "
+                "questions without their documents (the contrastive term queries the user model without its knowledge), "
+                "summaries that their documents support, and prose. Question families, document styles and facts held "
+                "out for evaluation never occur in training (tools/data/build_grounded.py).\n" if grounded else
+                "The user mixture uses every document-QA record (consistent, fictional and contradicting documents: the "
                 "user model must follow its document), the same questions without the document (the contrastive term "
                 "queries the user model without its knowledge), summaries, and some general text.\n" if role == "user" else
                 "General text units are thinned by source as for the causal LM (tools/models/lm_data.py).\n"))
     L.append("## Training\n")
-    L.append(f"- Command: `{ck.get('command')}` (via `tools/diffusion/train_all.sh`).")
+    base = init_pack(ck)
+    if base:
+        L.append(f"- Fine-tuned from the weights of the earlier `{base}` pack (converted by `tools/diffusion/pack_to_ckpt.py`, "
+                 "identical weights; fresh optimizer and schedule).")
+        L.append(f"- Command: `{ck.get('command')}`.")
+    else:
+        L.append(f"- Command: `{ck.get('command')}` (via `tools/diffusion/train_all.sh`).")
     L.append(f"- Seed {ck.get('seed')} (data order, t, noise and the self-conditioning coin come from seeded, checkpointed "
              f"generators). AdamW (betas 0.9/0.98, weight decay {a.get('weight_decay')}), peak LR {a.get('lr')}, "
              f"{a.get('warmup')} warm-up steps then cosine decay to {a.get('min_lr_frac')}× over the budget; batch "
@@ -167,6 +206,13 @@ def model_card(pid: str, ck: dict, ev: dict, sigs: dict, sizes: dict, args) -> s
              f"min of training on {ck.get('hardware')}; finished {ck.get('finished')}.\n")
     L.append("### Loss curve\n")
     L.append(loss_curve(ck.get("history", [])))
+    prev = getattr(args, "previous_card", None)
+    if base and prev and os.path.exists(prev):
+        text = open(prev, encoding="utf-8").read()
+        start, end = text.find("## Training data"), text.find("## Evaluation")
+        if 0 <= start < end:
+            L.append("### Before the fine-tune (from the earlier pack's card)\n")
+            L.append(text[start:end].replace("\n### ", "\n#### ").replace("\n## ", "\n### ").replace("## Training data", "### Training data", 1).rstrip() + "\n")
     L.append("## Evaluation (test split)\n")
     h = ev.get("heldout", {})
     if h:
@@ -188,6 +234,19 @@ def model_card(pid: str, ck: dict, ev: dict, sigs: dict, sizes: dict, args) -> s
             for s in q.get(k, {}).get("samples", [])[:3]:
                 L.append(f"- {s['question']} → “{s['generated']}” (answer: {s['answer']})")
         L.append("")
+    gq = ev.get("grounded_qa", {})
+    if gq:
+        groups = [k[: -len("_with_document")] for k in gq if k.endswith("_with_document")]
+        L.append(f"Held-out grounded QA ({gq['split']}: document styles and question wordings never trained, facts never "
+                 f"asked; greedy, T = {gq['steps']}, {gq['blocks']} blocks; counts when the output contains the answer):\n")
+        L.append("| group | n | with the document | without it |\n|---|---|---|---|")
+        for g in groups:
+            w, wo = gq[f"{g}_with_document"], gq.get(f"{g}_closed_book", {})
+            L.append(f"| {g.replace('grounded_', '').replace('_', ' ')} | {w['n']} | {pct(w['accuracy'])} | {pct(wo.get('accuracy'))} |")
+        L.append("")
+        for s_ in gq.get(f"{groups[0]}_with_document", {}).get("samples", [])[:3] if groups else []:
+            L.append(f"- {s_['question']} → “{s_['generated'].strip()}” (answer: {s_['answer']})")
+        L.append("")
     col = ev.get("collaboration")
     if col:
         L.append(f"**Collaboration preview** (SSD-2 all-reduce, α = {col['alpha']:g}; core without the document, user with "
@@ -196,6 +255,14 @@ def model_card(pid: str, ck: dict, ev: dict, sigs: dict, sizes: dict, args) -> s
         for lam, r in col["by_lambda"].items():
             L.append(f"| {lam} | {pct(r.get('fictional'))} | {pct(r.get('consistent'))} |")
         L.append("")
+        gl = col.get("grounded_by_lambda")
+        if gl:
+            groups = list(next(iter(gl.values())))
+            L.append(f"The same on held-out grounded QA ({GROUNDED_NOTE}):\n")
+            L.append("| λ_user | " + " | ".join(g.replace("grounded_", "").replace("_", " ") for g in groups) + " |\n|---|" + "---|" * len(groups))
+            for lam, r in gl.items():
+                L.append(f"| {lam} | " + " | ".join(pct(r.get(g)) for g in groups) + " |")
+            L.append("")
     sm = ev.get("samples", {})
     if sm:
         L.append(f"**Samples** (top-p {sm.get('top_p')}, seeded; " + ("continuations of held-out prompts" if role == "core" else
@@ -235,13 +302,20 @@ def model_card(pid: str, ck: dict, ev: dict, sigs: dict, sizes: dict, args) -> s
              "`test/worker/diffusion-parity.test.ts`; PyTorch-side invariants by `tools/tests/test_diffusion.py`.\n")
     L.append("## Known limits\n")
     L.append(f"- Context + generated tokens ≤ {c['max_positions']} (the training window); longer inputs must be cut by the caller.")
-    L.append("- Trained for well under an hour on a CPU with about a million target tokens: fluency is far below the causal "
-             "LM of the same size; many steps (T ≥ 50) help, and greedy projection tends to repeat.")
+    L.append(f"- Trained on a CPU ({ck.get('train_minutes')} min{' in this fine-tune' if base else ''}, "
+             f"{ck.get('block_tokens_seen'):,} target tokens): fluency is far below the causal LM of the same size; many "
+             "steps (T ≥ 50) help, and greedy projection tends to repeat.")
     L.append("- English only; vocabulary and style lean on dictionary definitions, Debian descriptions, Austen and fortunes.")
     L.append("- Not evaluated for safety or bias; do not use for decisions.\n")
     L.append("## Licence\n")
     L.append(LICENCE_NOTE + "\n")
     L.append("## Reproduce\n")
+    if base:
+        L.append("```\n/usr/bin/python3 tools/data/build_grounded.py     # the grounded corpora (data/build/grounded)\n"
+                 f"/usr/bin/python3 tools/diffusion/pack_to_ckpt.py models/{base} <init.pt>   # the earlier pack's weights\n"
+                 f"{ck.get('command')}\n"
+                 "# then export.py, eval.py and make_pack.py as in tools/diffusion/README.md (\"Fine-tuning a bundled pack\")\n```")
+        return "\n".join(L) + "\n"
     L.append("```\n/usr/bin/python3 tools/data/build.py              # data + shared tokenizer (data/build)\n"
              "tools/models/train_all.sh                        # the sentiment classifier used by the guidance check\n"
              f"ONLY={role} tools/diffusion/train_all.sh          # train → export → evaluate → pack; SMOKE=1 for a quick check\n```")

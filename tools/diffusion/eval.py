@@ -36,6 +36,9 @@ from objective import VAL_T_FRACS, loss_on  # noqa: E402
 
 import lm_data  # noqa: E402
 
+# Held-out grounded answers are read over 4 blocks (8 tokens, as bench/collab-eval.ts decodes) and count when they
+# contain the answer.
+GROUNDED_BLOCKS = 4
 SAMPLE_SOURCES = ("austen", "fortunes", "wordnet-example", "debian")
 # Sampling of the samples and the guidance check: the default top-p of Concert's diffusion settings (0.5: on these
 # small models wider nuclei pick sub-word junk; see docs/diffusion.md), and about 12 new tokens.
@@ -82,16 +85,32 @@ def qa_records(build_dir: str, n: int, seed: int):
     return {k: [v[i] for i in sorted(rng.permutation(len(v))[:n])] for k, v in groups.items()}
 
 
-def qa_eval(lm, enc, recs, with_doc: bool, steps: int, seed: int, terms_fn=None) -> dict:
+def grounded_qa_records(build_dir: str, n: int, seed: int):
+    """Held-out grounded QA (tools/data/build_grounded.py heldout split: document styles and question wordings never
+    trained, facts never asked), by group; {} without the grounded build."""
+    path = os.path.join(build_dir, "grounded", "heldout.jsonl")
+    if not os.path.exists(path):
+        return {}
+    recs = [r for r in lm_data.read_jsonl(path) if r["task"] == "qa"]
+    rng = np.random.default_rng([seed, 13])
+    groups = {"grounded_conflict": [r for r in recs if r["contradicts"]],
+              "grounded_institution": [r for r in recs if r["fictional"]],
+              "grounded_country": [r for r in recs if not r["fictional"] and not r["contradicts"]]}
+    return {k: [v[i] for i in sorted(rng.permutation(len(v))[:n])] for k, v in groups.items() if v}
+
+
+def qa_eval(lm, enc, recs, with_doc: bool, steps: int, seed: int, terms_fn=None, blocks: int = 1, contains: bool = False) -> dict:
+    """Greedy answers of `blocks` blocks; correct when the answer is the start of the output (or, with contains,
+    anywhere in it: longer outputs that go on after the answer)."""
     prompts = [enc.render("qa", "prompt" if with_doc else "no_context", {"document": r["document"], "question": r["question"]})
                for r in recs]
     terms = terms_fn(recs) if terms_fn else [BatchTerm(lm, prompts, 1.0)]
     outs = []
     for i in range(0, len(recs), 64):
         part = [BatchTerm(t.lm, t.contexts[i:i + 64], t.weight) for t in terms]
-        outs += decode_batch(part, 1, steps, 0.0, seed + i, enc.eos)
+        outs += decode_batch(part, blocks, steps, 0.0, seed + i, enc.eos)
     gen = [enc.decode(o) for o in outs]
-    ok = [answer_ok(g, r["answer"]) for g, r in zip(gen, recs)]
+    ok = [r["answer"].lower() in g.lower() if contains else answer_ok(g, r["answer"]) for g, r in zip(gen, recs)]
     res = {"n": len(recs), "accuracy": round(float(np.mean(ok)) if ok else 0.0, 4),
            "samples": [{"question": r["question"], "answer": r["answer"], "generated": g} for r, g in list(zip(recs, gen))[:4]]}
     if recs and "memorised_answer" in recs[0]:
@@ -199,10 +218,11 @@ def main():
     lm = TorchDiffusion(model, enc.pad)
     ev = {"role": role, "pack_config": {"block_size": cfg.block_size, "K": cfg.K, "t_train": cfg.t_train}}
     n_win = 16 if a.smoke else 64
-    toks, starts, info = build_windows(a.build_dir, enc, role, "test", cfg.max_positions, cfg.block_size,
+    mix = (ck.get("args") or {}).get("mix") or role  # the mixture the model was trained on
+    toks, starts, info = build_windows(a.build_dir, enc, mix, "test", cfg.max_positions, cfg.block_size,
                                        4000 if a.smoke else 30000, a.seed + 5, log=log)
     toks, starts = toks[:n_win], starts[:n_win]
-    ev["heldout"] = {"split": "test", "mixture": role, "windows": int(len(toks)), "blocks": int((starts >= 0).sum()),
+    ev["heldout"] = {"split": "test", "mixture": mix, "windows": int(len(toks)), "blocks": int((starts >= 0).sum()),
                      "loss_by_t": heldout_losses(model, toks, starts, a.seed, False),
                      "loss_by_t_self_cond": heldout_losses(model, toks, starts, a.seed, True)}
     log(f"held-out losses {ev['heldout']}")
@@ -215,6 +235,14 @@ def main():
     ev["qa"]["consistent_closed_book"] = qa_eval(lm, enc, qa["consistent"], False, steps_qa, a.seed)
     ev["qa"]["fictional_closed_book"] = qa_eval(lm, enc, qa["fictional"], False, steps_qa, a.seed)
     log(f"qa {json.dumps({k: v.get('accuracy') for k, v in ev['qa'].items() if isinstance(v, dict)})}")
+    grounded = grounded_qa_records(a.build_dir, 8 if a.smoke else 60, a.seed) if role == "user" else {}
+    if grounded:
+        ev["grounded_qa"] = {"split": "grounded heldout", "blocks": GROUNDED_BLOCKS, "metric": "contains the answer",
+                             "steps": steps_qa, "projection": "greedy (top-p 0)"}
+        for group, recs in grounded.items():
+            ev["grounded_qa"][f"{group}_with_document"] = qa_eval(lm, enc, recs, True, steps_qa, a.seed, blocks=GROUNDED_BLOCKS, contains=True)
+            ev["grounded_qa"][f"{group}_closed_book"] = qa_eval(lm, enc, recs, False, steps_qa, a.seed, blocks=GROUNDED_BLOCKS, contains=True)
+        log(f"grounded qa {json.dumps({k: v.get('accuracy') for k, v in ev['grounded_qa'].items() if isinstance(v, dict)})}")
     if role == "user" and a.core and os.path.exists(a.core):
         core_model, _ = load_model(a.core)
         core = TorchDiffusion(core_model.eval(), enc.pad)
@@ -226,6 +254,16 @@ def main():
                 return [BatchTerm(core, nod, 1 - lam), BatchTerm(lm, doc, lam * 2.0), BatchTerm(lm, nod, -lam * 1.0)]
             collab["by_lambda"][f"{lam:g}"] = {g: qa_eval(lm, enc, qa[g], True, steps_qa, a.seed, terms_fn)["accuracy"]
                                                for g in ("fictional", "consistent")}
+        if grounded:
+            collab["grounded_by_lambda"] = {}
+            for lam in ([0.0, 0.3] if a.smoke else [0.0, 0.2, 0.3, 0.5]):
+                def terms_fn(recs, lam=lam):
+                    doc = [enc.render("qa", "prompt", {"document": r["document"], "question": r["question"]}) for r in recs]
+                    nod = [enc.render("qa", "no_context", {"question": r["question"]}) for r in recs]
+                    return [BatchTerm(core, nod, 1 - lam), BatchTerm(lm, doc, lam * 2.0), BatchTerm(lm, nod, -lam * 1.0)]
+                collab["grounded_by_lambda"][f"{lam:g}"] = {
+                    g: qa_eval(lm, enc, recs, True, steps_qa, a.seed, terms_fn, blocks=GROUNDED_BLOCKS, contains=True)["accuracy"]
+                    for g, recs in grounded.items()}
         ev["collaboration"] = collab
         log(f"collaboration {collab}")
     # samples

@@ -117,6 +117,8 @@ def main():
     ap.add_argument("--eval", required=True)
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "data", "build"))
     ap.add_argument("--out", required=True)
+    ap.add_argument("--previous-card", default=None, help="the earlier pack's MODEL_CARD.md, whose training story a fine-tune's "
+                    "card keeps (tools/diffusion/pack_to_ckpt.py → train.py --init-from)")
     a = ap.parse_args()
     ck = torch.load(a.ckpt, map_location="cpu")
     with open(a.eval, encoding="utf-8") as f:
