@@ -85,6 +85,16 @@ def qa_records(build_dir: str, n: int, seed: int):
     return {k: [v[i] for i in sorted(rng.permutation(len(v))[:n])] for k, v in groups.items()}
 
 
+def collab_terms(core, user, enc, lam: float, alpha: float = 1.0):
+    """The SSD-2 all-reduce as decoding terms for a batch of QA records: core without the document (1 − λ), user with
+    it (λ(1 + α)) and without it (−λα)."""
+    def terms_fn(recs):
+        doc = [enc.render("qa", "prompt", {"document": r["document"], "question": r["question"]}) for r in recs]
+        nod = [enc.render("qa", "no_context", {"question": r["question"]}) for r in recs]
+        return [BatchTerm(core, nod, 1 - lam), BatchTerm(user, doc, lam * (1 + alpha)), BatchTerm(user, nod, -lam * alpha)]
+    return terms_fn
+
+
 def grounded_qa_records(build_dir: str, n: int, seed: int):
     """Held-out grounded QA (tools/data/build_grounded.py heldout split: document styles and question wordings never
     trained, facts never asked), by group; {} without the grounded build."""
@@ -248,19 +258,13 @@ def main():
         core = TorchDiffusion(core_model.eval(), enc.pad)
         collab = {"alpha": 1.0, "by_lambda": {}}
         for lam in ([0.0, 0.5] if a.smoke else [0.0, 0.3, 1.0]):
-            def terms_fn(recs, lam=lam):
-                doc = [enc.render("qa", "prompt", {"document": r["document"], "question": r["question"]}) for r in recs]
-                nod = [enc.render("qa", "no_context", {"question": r["question"]}) for r in recs]
-                return [BatchTerm(core, nod, 1 - lam), BatchTerm(lm, doc, lam * 2.0), BatchTerm(lm, nod, -lam * 1.0)]
+            terms_fn = collab_terms(core, lm, enc, lam)
             collab["by_lambda"][f"{lam:g}"] = {g: qa_eval(lm, enc, qa[g], True, steps_qa, a.seed, terms_fn)["accuracy"]
                                                for g in ("fictional", "consistent")}
         if grounded:
             collab["grounded_by_lambda"] = {}
             for lam in ([0.0, 0.3] if a.smoke else [0.0, 0.2, 0.3, 0.5]):
-                def terms_fn(recs, lam=lam):
-                    doc = [enc.render("qa", "prompt", {"document": r["document"], "question": r["question"]}) for r in recs]
-                    nod = [enc.render("qa", "no_context", {"question": r["question"]}) for r in recs]
-                    return [BatchTerm(core, nod, 1 - lam), BatchTerm(lm, doc, lam * 2.0), BatchTerm(lm, nod, -lam * 1.0)]
+                terms_fn = collab_terms(core, lm, enc, lam)
                 collab["grounded_by_lambda"][f"{lam:g}"] = {
                     g: qa_eval(lm, enc, recs, True, steps_qa, a.seed, terms_fn, blocks=GROUNDED_BLOCKS, contains=True)["accuracy"]
                     for g, recs in grounded.items()}
