@@ -16,7 +16,8 @@ context is everything before it in the window. Sources:
                    SSD-2 collaboration, which queries the user model without its knowledge
   grounded_*       the grounded corpora of issue #16 (tools/data/build_grounded.py: extractive QA over documents in
                    many styles and wordings, summaries that the document supports, prose), read like qa,
-                   summarization and general; grounded_qa_nodoc is the no_context variant of grounded_qa
+                   summarization and general; grounded_qa_nodoc is the no_context variant of grounded_qa,
+                   grounded_qa_passage the same records with the document cut to the passage that holds the answer
 
 Mixtures (shares of target tokens; see MIXES) differ between the core model (general English + all tasks) and the user
 model (reading knowledge from its context).
@@ -24,6 +25,7 @@ model (reading knowledge from its context).
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Dict, List, Optional, Tuple
 
@@ -47,10 +49,16 @@ MIXES: Dict[str, Dict[str, float]] = {
     # document QA record (contradicting documents included: the user model must follow its document).
     "user-grounded": {"grounded_qa": 0.60, "grounded_qa_nodoc": 0.10, "grounded_summary": 0.20, "grounded_lm": 0.10},
 }
+# A second stage for the user model: part of the QA with the document cut to the lines that hold the answer (short
+# passages like those retrieval hands the user model in a collaboration, and an easier copy task to learn from).
+MIXES["user-grounded-passages"] = {"grounded_qa": 0.40, "grounded_qa_passage": 0.25, "grounded_qa_nodoc": 0.10,
+                                   "grounded_summary": 0.15, "grounded_lm": 0.10}
 # How each source is split and cut: the grounded corpora read like the base ones.
-KIND = {"grounded_qa": "qa", "grounded_qa_nodoc": "qa-nodoc", "grounded_summary": "summarization", "grounded_lm": "general"}
+KIND = {"grounded_qa": "qa", "grounded_qa_nodoc": "qa-nodoc", "grounded_qa_passage": "qa", "grounded_summary": "summarization",
+        "grounded_lm": "general"}
 # The no_context grounded records rendered (a sample: their share of the mixture is small and rendering is slow).
 NODOC_SAMPLE = 30000
+PASSAGE_SAMPLE = 60000
 
 
 def encoder_for(tokenizer_path: str) -> "lm_data.Encoder":
@@ -121,6 +129,38 @@ def grounded_nodoc_examples(build_dir: str, enc, split: str, seed: int) -> List[
     return out
 
 
+def answer_passage(document: str, answer: str, rng: np.random.Generator) -> str:
+    """The line of `document` that holds `answer` (a table row with the table's header line), half of the time with
+    its neighbour above or below; the whole document when no line holds it."""
+    lines = [x for x in document.split("\n") if x.strip()]
+    hits = [i for i, x in enumerate(lines) if answer in x]
+    if not hits:
+        return document
+    i = hits[0]
+    if i > 0 and lines[0].lstrip().startswith("|"):
+        return "\n".join([lines[0], lines[i]])
+    if rng.random() < 0.5:
+        # One line; a line of prose is cut to its first sentence (which names the subject) and the answer's sentence.
+        sents = re.split(r"(?<=[.!?])\s+", lines[i])
+        j = next((k for k, x in enumerate(sents) if answer in x), 0)
+        return " ".join(sents[:1] + sents[j:j + 1]) if j > 0 else lines[i]
+    lo, hi = (max(0, i - 1), i + 1) if rng.random() < 0.5 else (i, min(len(lines), i + 2))
+    return "\n".join(lines[lo:hi])
+
+
+def grounded_passage_examples(build_dir: str, enc, split: str, seed: int) -> List[Example]:
+    """A seeded sample of the grounded QA records with their documents cut to the passage that holds the answer."""
+    recs = lm_data.source_records(build_dir, "grounded_qa", split)
+    rng = np.random.default_rng([seed, 17])
+    pick = rng.permutation(len(recs))[:PASSAGE_SAMPLE]
+    out: List[Example] = []
+    for i in sorted(pick.tolist()):
+        r = recs[i]
+        f = {"document": answer_passage(r["document"], r["answer"], rng), "question": r["question"], "answer": r["answer"]}
+        out.append((enc.render("qa", "prompt", f), enc.render("qa", "target", f)))
+    return out
+
+
 def load_examples(build_dir: str, enc, sources: List[str], split: str, seed: int, B: int, log=print) -> Dict[str, List[Example]]:
     rng = np.random.default_rng([seed, 7])
     ex: Dict[str, List[Example]] = {}
@@ -129,6 +169,8 @@ def load_examples(build_dir: str, enc, sources: List[str], split: str, seed: int
             ex[s] = qa_examples(build_dir, enc, split, no_context=True)
         elif s == "grounded_qa_nodoc":
             ex[s] = grounded_nodoc_examples(build_dir, enc, split, seed)
+        elif s == "grounded_qa_passage":
+            ex[s] = grounded_passage_examples(build_dir, enc, split, seed)
         elif s == "qa" and "qa-nodoc" in sources:
             ex[s] = qa_examples(build_dir, enc, split, no_context=False)  # user model: every document record
         else:

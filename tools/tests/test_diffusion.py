@@ -403,6 +403,23 @@ class GroundedMixTest(unittest.TestCase):
             self.assertNotIn(doc, prompt)
             self.assertIn(tuple(target), with_doc)  # the same answers, asked without their documents
 
+    def test_passages_hold_the_answer_and_are_shorter(self):
+        import numpy as np
+
+        rng = np.random.default_rng(0)
+        recs = [r for r in self.data.lm_data.source_records(SMOKE, "grounded_qa", "validation")][:500]
+        cut = 0
+        for r in recs:
+            p = self.data.answer_passage(r["document"], r["answer"], rng)
+            self.assertIn(r["answer"], p)
+            self.assertLessEqual(len(p), len(r["document"]))
+            cut += len(p) < len(r["document"])
+        self.assertGreater(cut, len(recs) // 4)  # most documents have more than the answer's passage
+        ex = self.data.load_examples(SMOKE, self.enc, ["grounded_qa_passage"], "validation", 5, 2, log=lambda *_: None)["grounded_qa_passage"]
+        self.assertGreater(len(ex), 0)
+        for prompt, target in ex[:200]:
+            self.assertIn(self.enc.decode(target).strip(), self.enc.decode(prompt))
+
     def test_windows_tile_targets_in_blocks(self):
         toks, starts, info = self.data.build_windows(SMOKE, self.enc, "user-grounded", "validation", 128, 2, 4000, 5, log=lambda *_: None)
         self.assertEqual(info["mix"], self.data.MIXES["user-grounded"])
