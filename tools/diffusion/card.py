@@ -33,18 +33,31 @@ def data_manifest(build_dir: str) -> dict:
 GROUNDED_NOTE = "core without the document, user with and without it; output contains the answer"
 
 
-def init_pack(ck: dict) -> str:
-    """The pack whose weights `ck` was fine-tuned from (tools/diffusion/pack_to_ckpt.py), or ''."""
-    p = (ck.get("args") or {}).get("init_from")
-    if not p:
-        return ""
-    path = p if os.path.isabs(p) else os.path.join(ROOT, p)
-    if not os.path.exists(path):
-        return ""
+def fine_tune_stages(ck: dict) -> tuple[str, list]:
+    """(the pack whose weights `ck` was fine-tuned from, the training stages from that pack's weights on, `ck` last),
+    following each checkpoint's --init-from; ("", [ck]) for a model trained from scratch or from the causal LM."""
     import torch
 
-    src = torch.load(path, map_location="cpu").get("source")
-    return os.path.basename(src) if src else ""
+    stages, cur = [ck], ck
+    for _ in range(8):
+        p = (cur.get("args") or {}).get("init_from")
+        path = p if p and os.path.isabs(p) else os.path.join(ROOT, p or "")
+        if not p or not os.path.exists(path):
+            break
+        cur = torch.load(path, map_location="cpu")
+        if cur.get("source"):  # tools/diffusion/pack_to_ckpt.py: a pack's weights
+            return os.path.basename(cur["source"]), stages[::-1]
+        stages.append(cur)
+    return "", [ck]
+
+
+def stage_line(i: int, c: dict) -> str:
+    a, d = c.get("args") or {}, c.get("data") or {}
+    val = next((h["val"] for h in reversed(c.get("history", [])) if "val" in h), {})
+    return (f"{i}. `{c.get('command')}` — mixture {json.dumps(d.get('mix', {}))}, peak LR {a.get('lr')}, {a.get('warmup')} "
+            f"warm-up steps, cosine to {a.get('min_lr_frac')}×; {c.get('steps'):,} steps, {c.get('block_tokens_seen'):,} block "
+            f"tokens, {c.get('train_minutes')} min on {c.get('hardware')}, finished {c.get('finished')}; validation loss at its "
+            f"end (mean over t): {val.get('mean')}.")
 
 
 def io_table(sigs: dict) -> str:
@@ -188,10 +201,15 @@ def model_card(pid: str, ck: dict, ev: dict, sigs: dict, sizes: dict, args) -> s
                 "queries the user model without its knowledge), summaries, and some general text.\n" if role == "user" else
                 "General text units are thinned by source as for the causal LM (tools/models/lm_data.py).\n"))
     L.append("## Training\n")
-    base = init_pack(ck)
+    base, stages = fine_tune_stages(ck)
     if base:
-        L.append(f"- Fine-tuned from the weights of the earlier `{base}` pack (converted by `tools/diffusion/pack_to_ckpt.py`, "
-                 "identical weights; fresh optimizer and schedule).")
+        L.append(f"Fine-tuned from the weights of the earlier `{base}` pack (converted by `tools/diffusion/pack_to_ckpt.py`, "
+                 f"identical weights) in {len(stages)} stage(s) of `tools/diffusion/train.py`, each from the weights of the one "
+                 "before with a fresh optimizer and schedule:\n")
+        L += [stage_line(i + 1, c) for i, c in enumerate(stages)]
+        note = getattr(args, "training_note", None)
+        L.append(f"\nIn all {sum(c.get('train_minutes', 0) for c in stages):.1f} min on 2 CPU cores; reproducible on CPU in about that "
+                 "time with the commands above (seeds fixed)." + (f" {note}" if note else "") + " The last stage:\n")
         L.append(f"- Command: `{ck.get('command')}`.")
     else:
         L.append(f"- Command: `{ck.get('command')}` (via `tools/diffusion/train_all.sh`).")
@@ -302,8 +320,8 @@ def model_card(pid: str, ck: dict, ev: dict, sigs: dict, sizes: dict, args) -> s
              "`test/worker/diffusion-parity.test.ts`; PyTorch-side invariants by `tools/tests/test_diffusion.py`.\n")
     L.append("## Known limits\n")
     L.append(f"- Context + generated tokens ≤ {c['max_positions']} (the training window); longer inputs must be cut by the caller.")
-    L.append(f"- Trained on a CPU ({ck.get('train_minutes')} min{' in this fine-tune' if base else ''}, "
-             f"{ck.get('block_tokens_seen'):,} target tokens): fluency is far below the causal LM of the same size; many "
+    L.append(f"- Trained on a CPU ({sum(c.get('train_minutes', 0) for c in stages):.0f} min{' of fine-tuning' if base else ''}, "
+             f"{sum(c.get('block_tokens_seen', 0) for c in stages):,} target tokens): fluency is far below the causal LM of the same size; many "
              "steps (T ≥ 50) help, and greedy projection tends to repeat.")
     L.append("- English only; vocabulary and style lean on dictionary definitions, Debian descriptions, Austen and fortunes.")
     L.append("- Not evaluated for safety or bias; do not use for decisions.\n")
@@ -313,7 +331,7 @@ def model_card(pid: str, ck: dict, ev: dict, sigs: dict, sizes: dict, args) -> s
     if base:
         L.append("```\n/usr/bin/python3 tools/data/build_grounded.py     # the grounded corpora (data/build/grounded)\n"
                  f"/usr/bin/python3 tools/diffusion/pack_to_ckpt.py models/{base} <init.pt>   # the earlier pack's weights\n"
-                 f"{ck.get('command')}\n"
+                 + "".join(f"{c.get('command')}\n" for c in stages) +
                  "# then export.py, eval.py and make_pack.py as in tools/diffusion/README.md (\"Fine-tuning a bundled pack\")\n```")
         return "\n".join(L) + "\n"
     L.append("```\n/usr/bin/python3 tools/data/build.py              # data + shared tokenizer (data/build)\n"

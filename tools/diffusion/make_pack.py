@@ -119,6 +119,8 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--previous-card", default=None, help="the earlier pack's MODEL_CARD.md, whose training story a fine-tune's "
                     "card keeps (tools/diffusion/pack_to_ckpt.py → train.py --init-from)")
+    ap.add_argument("--training-note", default=None, help="a sentence the card adds after a fine-tune's stages (what the "
+                    "commands alone do not say)")
     a = ap.parse_args()
     ck = torch.load(a.ckpt, map_location="cpu")
     with open(a.eval, encoding="utf-8") as f:
