@@ -8,7 +8,7 @@
  * and fluency: corpus perplexity of the answers under the bundled causal LM, after its no-document qa prompt.
  *
  * Usage: node --import tsx bench/collab-eval.ts [--seeds 2] [--tokens 8] [--steps 25] [--lambdas 0.1,0.2,0.3,0.5]
- *        [--threads 2] [--out docs/collab-eval.json]
+ *        [--threads 2] [--out docs/collab-eval.json] [--models <folder of packs, default models/>]
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -68,12 +68,14 @@ async function main(): Promise<void> {
   const lambdas = arg('lambdas', '0.1,0.2,0.3,0.5').split(',').map(Number);
   const threads = Number(arg('threads', '2'));
   const out = path.resolve(arg('out', 'docs/collab-eval.json'));
+  // A candidate pack can be measured before it replaces the bundled one (a folder with the core and user packs).
+  const modelsDir = path.resolve(arg('models', 'models'));
   const dir = path.resolve('bench/collab-tasks');
   const knowledge: KnowledgeItem[] = ['atlas.md', 'team-notes.md'].map((f) => ({ id: f, title: f, text: readFileSync(path.join(dir, f), 'utf8') }));
 
   const client = new WorkerClient({
     workerModule: path.resolve('dist/worker.js'),
-    settings: () => ({ device: 'cpu', modelFolders: [], bundledModelsDir: path.resolve('models'), idleUnloadSeconds: 0, threads }),
+    settings: () => ({ device: 'cpu', modelFolders: [], bundledModelsDir: modelsDir, idleUnloadSeconds: 0, threads }),
     log: { info: () => {}, warn: (m) => console.error(m), error: (m) => console.error(m) },
   });
   const { model: judge, close } = await loadBenchModel(threads);
@@ -164,7 +166,17 @@ async function main(): Promise<void> {
       out,
       `${JSON.stringify(
         {
-          settings: { tasks: TASKS.length, seeds, tokens, steps, lambdas, alpha: 1, projection: 'greedy (top-p 0)', threads },
+          settings: {
+            tasks: TASKS.length,
+            seeds,
+            tokens,
+            steps,
+            lambdas,
+            alpha: 1,
+            projection: 'greedy (top-p 0)',
+            threads,
+            models: path.relative(process.cwd(), modelsDir),
+          },
           retrieval_pct: retrievalPct,
           rows,
           examples,
