@@ -48,11 +48,11 @@ MIXES: Dict[str, Dict[str, float]] = {
     # The user model retrained to copy its knowledge into answers (issues #13, #16): only the grounded corpora, every
     # document QA record (contradicting documents included: the user model must follow its document).
     "user-grounded": {"grounded_qa": 0.60, "grounded_qa_nodoc": 0.10, "grounded_summary": 0.20, "grounded_lm": 0.10},
+    # Its second stage: part of the QA with the document cut to the lines that hold the answer (short passages like
+    # those retrieval hands the user model in a collaboration, and an easier copy task to learn from).
+    "user-grounded-passages": {"grounded_qa": 0.40, "grounded_qa_passage": 0.25, "grounded_qa_nodoc": 0.10,
+                               "grounded_summary": 0.15, "grounded_lm": 0.10},
 }
-# A second stage for the user model: part of the QA with the document cut to the lines that hold the answer (short
-# passages like those retrieval hands the user model in a collaboration, and an easier copy task to learn from).
-MIXES["user-grounded-passages"] = {"grounded_qa": 0.40, "grounded_qa_passage": 0.25, "grounded_qa_nodoc": 0.10,
-                                   "grounded_summary": 0.15, "grounded_lm": 0.10}
 # How each source is split and cut: the grounded corpora read like the base ones.
 KIND = {"grounded_qa": "qa", "grounded_qa_nodoc": "qa-nodoc", "grounded_qa_passage": "qa", "grounded_summary": "summarization",
         "grounded_lm": "general"}
@@ -118,17 +118,6 @@ def qa_examples(build_dir: str, enc, split: str, no_context: bool, kinds: Option
     return out
 
 
-def grounded_nodoc_examples(build_dir: str, enc, split: str, seed: int) -> List[Example]:
-    """A seeded sample of the grounded QA records rendered without their document."""
-    recs = lm_data.source_records(build_dir, "grounded_qa", split)
-    pick = np.random.default_rng([seed, 11]).permutation(len(recs))[:NODOC_SAMPLE]
-    out: List[Example] = []
-    for i in sorted(pick.tolist()):
-        f = {"question": recs[i]["question"], "answer": recs[i]["answer"]}
-        out.append((enc.render("qa", "no_context", f), enc.render("qa", "target", f)))
-    return out
-
-
 def answer_passage(document: str, answer: str, rng: np.random.Generator) -> str:
     """The line of `document` that holds `answer` (a table row with the table's header line), half of the time with
     its neighbour above or below; the whole document when no line holds it."""
@@ -148,16 +137,17 @@ def answer_passage(document: str, answer: str, rng: np.random.Generator) -> str:
     return "\n".join(lines[lo:hi])
 
 
-def grounded_passage_examples(build_dir: str, enc, split: str, seed: int) -> List[Example]:
-    """A seeded sample of the grounded QA records with their documents cut to the passage that holds the answer."""
+def grounded_qa_sample(build_dir: str, enc, split: str, rng: np.random.Generator, n: int, passages: bool) -> List[Example]:
+    """A seeded sample of n grounded QA records, rendered without their documents (passages False: the no_context
+    variant) or with each document cut to the passage that holds the answer."""
     recs = lm_data.source_records(build_dir, "grounded_qa", split)
-    rng = np.random.default_rng([seed, 17])
-    pick = rng.permutation(len(recs))[:PASSAGE_SAMPLE]
     out: List[Example] = []
-    for i in sorted(pick.tolist()):
+    for i in sorted(rng.permutation(len(recs))[:n].tolist()):
         r = recs[i]
-        f = {"document": answer_passage(r["document"], r["answer"], rng), "question": r["question"], "answer": r["answer"]}
-        out.append((enc.render("qa", "prompt", f), enc.render("qa", "target", f)))
+        f = {"question": r["question"], "answer": r["answer"]}
+        if passages:
+            f["document"] = answer_passage(r["document"], r["answer"], rng)
+        out.append((enc.render("qa", "prompt" if passages else "no_context", f), enc.render("qa", "target", f)))
     return out
 
 
@@ -168,9 +158,9 @@ def load_examples(build_dir: str, enc, sources: List[str], split: str, seed: int
         if s == "qa-nodoc":
             ex[s] = qa_examples(build_dir, enc, split, no_context=True)
         elif s == "grounded_qa_nodoc":
-            ex[s] = grounded_nodoc_examples(build_dir, enc, split, seed)
+            ex[s] = grounded_qa_sample(build_dir, enc, split, np.random.default_rng([seed, 11]), NODOC_SAMPLE, passages=False)
         elif s == "grounded_qa_passage":
-            ex[s] = grounded_passage_examples(build_dir, enc, split, seed)
+            ex[s] = grounded_qa_sample(build_dir, enc, split, np.random.default_rng([seed, 17]), PASSAGE_SAMPLE, passages=True)
         elif s == "qa" and "qa-nodoc" in sources:
             ex[s] = qa_examples(build_dir, enc, split, no_context=False)  # user model: every document record
         else:
