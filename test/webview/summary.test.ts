@@ -33,6 +33,18 @@ const RUN = (over: Partial<SummaryRunView> = {}): SummaryRunView => ({
   cad: output(0, 0.5),
   ...over,
 });
+type RerunMessage = Extract<SummaryViewToHost, { type: 'rerun' }>;
+/** The rerun the panel posts for DONE()'s knobs (α 0.5, no side-by-side, β 0, fixed α, extractive), with `over` changed. */
+const rerunMessage = (over: Partial<Omit<RerunMessage, 'type'>> = {}): RerunMessage => ({
+  type: 'rerun',
+  alpha: 0.5,
+  compareRegular: false,
+  plausibility: 0,
+  adaptive: false,
+  extractive: true,
+  ...over,
+});
+
 const DONE = (over: Partial<SummaryRunView> = {}): SummaryRunView =>
   RUN({
     status: 'done',
@@ -162,25 +174,11 @@ describe('summary panel (webview tier)', () => {
       await page.keyboard.press('ArrowRight');
       assert.equal(await page.locator('#alpha-value').innerText(), '1');
       assert.equal(await page.locator('#alpha').getAttribute('aria-valuetext'), 'α 1');
-      assert.deepEqual(await host.waitFor('rerun', from), {
-        type: 'rerun',
-        alpha: 1,
-        compareRegular: false,
-        plausibility: 0,
-        adaptive: false,
-        extractive: true,
-      });
+      assert.deepEqual(await host.waitFor('rerun', from), rerunMessage({ alpha: 1 }));
       await page.waitForTimeout(500);
       assert.equal(host.since(from).length, 1, 'the two steps became one rerun');
       await page.keyboard.press('End');
-      assert.deepEqual(await host.waitFor('rerun', from + 1), {
-        type: 'rerun',
-        alpha: 3,
-        compareRegular: false,
-        plausibility: 0,
-        adaptive: false,
-        extractive: true,
-      });
+      assert.deepEqual(await host.waitFor('rerun', from + 1), rerunMessage({ alpha: 3 }));
     });
   });
 
@@ -195,27 +193,13 @@ describe('summary panel (webview tier)', () => {
       await page.keyboard.press('ArrowRight');
       assert.equal(await page.locator('#plausibility-value').innerText(), '0.1');
       assert.equal(await page.locator('#plausibility').getAttribute('aria-valuetext'), 'β 0.1');
-      assert.deepEqual(await host.waitFor('rerun', from), {
-        type: 'rerun',
-        alpha: 0.5,
-        compareRegular: false,
-        plausibility: 0.1,
-        adaptive: false,
-        extractive: true,
-      });
+      assert.deepEqual(await host.waitFor('rerun', from), rerunMessage({ plausibility: 0.1 }));
       await page.waitForTimeout(500);
       assert.equal(host.since(from).length, 1, 'the two steps became one rerun');
       await show(host, { run: DONE({ plausibility: 0.1 }) });
       await page.locator('vscode-checkbox[data-action="adaptive"]').focus();
       await page.keyboard.press('Space');
-      assert.deepEqual(await host.waitFor('rerun', from + 1), {
-        type: 'rerun',
-        alpha: 0.5,
-        compareRegular: false,
-        plausibility: 0.1,
-        adaptive: true,
-        extractive: true,
-      });
+      assert.deepEqual(await host.waitFor('rerun', from + 1), rerunMessage({ plausibility: 0.1, adaptive: true }));
       await show(host, { run: DONE({ plausibility: 0.1, adaptive: true }) });
       assert.equal(await page.locator('vscode-checkbox[data-action="adaptive"]').getAttribute('checked'), '');
       assert.equal(await page.locator('#plausibility-value').innerText(), '0.1');
@@ -234,36 +218,15 @@ describe('summary panel (webview tier)', () => {
       const from = host.received.length;
       await box.focus();
       await page.keyboard.press('Space');
-      assert.deepEqual(await host.waitFor('rerun', from), {
-        type: 'rerun',
-        alpha: 1,
-        compareRegular: false,
-        plausibility: 0,
-        adaptive: false,
-        extractive: false,
-      });
+      assert.deepEqual(await host.waitFor('rerun', from), rerunMessage({ alpha: 1, extractive: false }));
       await show(host, { run: DONE({ id: 3, ...ask, extractive: false }) });
       assert.equal(await box.getAttribute('checked'), null);
       assert.equal(await focusedKey(page), 'extractive', 'focus stays on the checkbox across the new state');
       // Other knobs carry the shown extractive state along.
-      assert.deepEqual(await host.clickPosts('[data-action="rerun"]'), {
-        type: 'rerun',
-        alpha: 1,
-        compareRegular: false,
-        plausibility: 0,
-        adaptive: false,
-        extractive: false,
-      });
+      assert.deepEqual(await host.clickPosts('[data-action="rerun"]'), rerunMessage({ alpha: 1, extractive: false }));
       await box.focus();
       await page.keyboard.press('Space');
-      assert.deepEqual(await host.waitFor('rerun', from + 2), {
-        type: 'rerun',
-        alpha: 1,
-        compareRegular: false,
-        plausibility: 0,
-        adaptive: false,
-        extractive: true,
-      });
+      assert.deepEqual(await host.waitFor('rerun', from + 2), rerunMessage({ alpha: 1 }));
     });
   });
 
@@ -276,37 +239,16 @@ describe('summary panel (webview tier)', () => {
       assert.match(await box.innerText(), /Quote whole sentences \(extractive\)/);
       assert.doesNotMatch(await box.innerText(), /Quote the document/);
       assert.equal(await box.getAttribute('checked'), '', 'absent (older summaries): the worker default, on');
-      assert.deepEqual(await host.clickPosts('[data-action="rerun"]'), {
-        type: 'rerun',
-        alpha: 0.5,
-        compareRegular: false,
-        plausibility: 0,
-        adaptive: false,
-        extractive: true,
-      });
+      assert.deepEqual(await host.clickPosts('[data-action="rerun"]'), rerunMessage());
       const from = host.received.length;
       await box.focus();
       await page.keyboard.press('Space');
-      assert.deepEqual(await host.waitFor('rerun', from), {
-        type: 'rerun',
-        alpha: 0.5,
-        compareRegular: false,
-        plausibility: 0,
-        adaptive: false,
-        extractive: false,
-      });
+      assert.deepEqual(await host.waitFor('rerun', from), rerunMessage({ extractive: false }));
       await show(host, { run: DONE({ id: 2, extractive: false }) });
       assert.equal(await box.getAttribute('checked'), null);
       assert.equal(await focusedKey(page), 'extractive', 'focus stays on the checkbox across the new state');
       // Other knobs carry the shown extractive state along.
-      assert.deepEqual(await host.clickPosts('[data-action="rerun"]'), {
-        type: 'rerun',
-        alpha: 0.5,
-        compareRegular: false,
-        plausibility: 0,
-        adaptive: false,
-        extractive: false,
-      });
+      assert.deepEqual(await host.clickPosts('[data-action="rerun"]'), rerunMessage({ extractive: false }));
       // The run record of an extractive summary says what was quoted.
       const record = { ...DONE().record!, extractive: true };
       await show(host, { run: DONE({ id: 3, extractive: true, record }) });
@@ -323,14 +265,7 @@ describe('summary panel (webview tier)', () => {
       const from = host.received.length;
       await page.locator('vscode-checkbox[data-action="compare"]').focus();
       await page.keyboard.press('Space');
-      assert.deepEqual(await host.waitFor('rerun', from), {
-        type: 'rerun',
-        alpha: 0.5,
-        compareRegular: true,
-        plausibility: 0,
-        adaptive: false,
-        extractive: true,
-      });
+      assert.deepEqual(await host.waitFor('rerun', from), rerunMessage({ compareRegular: true }));
       await show(host, { run: DONE({ compareRegular: true, regular: output(5, 0, { stoppedBy: 'stop-token' }) }) });
       await page.locator('.output.regular .meta').waitFor();
       assert.match(await page.locator('.output.regular h2').innerText(), /Regular decoding \(α 0\)/);
@@ -353,14 +288,7 @@ describe('summary panel (webview tier)', () => {
         });
         assert.deepEqual(await host.clickPosts(`.output.${variant} [data-action="insert"][data-mode="cursor"]`), { type: 'insert', variant, mode: 'cursor' });
       }
-      assert.deepEqual(await host.clickPosts('[data-action="rerun"]'), {
-        type: 'rerun',
-        alpha: 0.5,
-        compareRegular: true,
-        plausibility: 0,
-        adaptive: false,
-        extractive: true,
-      });
+      assert.deepEqual(await host.clickPosts('[data-action="rerun"]'), rerunMessage({ compareRegular: true }));
       assert.deepEqual(await host.clickPosts('[data-action="sweep"]'), { type: 'sweep' });
       assert.deepEqual(await host.clickPosts('.output.cad .tok >> nth=2'), { type: 'reveal', variant: 'cad', index: 2 });
 
