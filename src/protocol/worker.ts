@@ -321,8 +321,8 @@ export interface DiffusionStepProgress {
   scores: Record<string, number>;
 }
 
-/** SSD-2 collaboration defaults (thesis: α = 1 throughout, λ_user 0.2–0.3 best). */
-export const COLLAB_DEFAULT_LAMBDA_USER = 0.3;
+/** SSD-2 collaboration defaults (thesis: α = 1 throughout, λ_user 0.2–0.3 best; with the bundled packs λ_user 0.5 was best, docs/collaboration.md). */
+export const COLLAB_DEFAULT_LAMBDA_USER = 0.5;
 export const COLLAB_DEFAULT_ALPHA = 1;
 
 /** A whole document or note the user model may read (the core model never sees it). */
@@ -350,7 +350,7 @@ export interface CollabRunParams extends WithProgressToken {
   instruction: string;
   /** Whole documents/notes; the worker chunks them and retrieves passages (BM25) that fit the user model's context. */
   knowledge: KnowledgeItem[];
-  /** Default COLLAB_DEFAULT_LAMBDA_USER (0.3). 0 = core only; 1 with α = 0 = user only. */
+  /** Default COLLAB_DEFAULT_LAMBDA_USER (0.5). 0 = core only; 1 with α = 0 = user only. */
   lambdaUser?: number;
   /** Default COLLAB_DEFAULT_ALPHA (1). */
   alpha?: number;
