@@ -3,7 +3,8 @@
  * The installed-VSIX scenario of the VS Code tier: what a user gets. The VSIX for this machine's platform is built
  * with build/packageVsix.mjs (from the build npm test made), installed with `code-server --install-extension` into
  * an empty extensions folder, and used on a workspace with no Concert checkout behind it: the palette, the log,
- * Summarize Document, Rewrite Selection…, Complete Image… on the bundled JPEG-LM and the walkthrough. A VSIX without
+ * Summarize Document, Ask, Rewrite Selection…, Collaborate… with a note as knowledge, Complete Image… on the bundled
+ * JPEG-LM and the walkthrough. A VSIX without
  * its ONNX Runtime (or without a bundled pack) fails here.
  */
 import assert from 'node:assert/strict';
@@ -16,7 +17,7 @@ import type { BrowserContext } from 'playwright-core';
 import { guardContext, launchChromium, problemLines, type PageProblems } from '../webview/browser';
 import { ROOT } from '../webview/harness';
 import { CodeServer, hostTarget } from './codeServer';
-import { imagesDone, imagesFrame, imageWidths, pickAttributes, rewriteDone, selectLine, summaryDone } from './panels';
+import { collabDone, collabFrame, imagesDone, imagesFrame, imageWidths, pickAttributes, rewriteDone, selectLine, summaryDone } from './panels';
 import { Workbench } from './workbench';
 
 const RESULTS = join(ROOT, 'test-results', 'e2e-installed');
@@ -29,6 +30,9 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
   version: string;
   contributes: { commands: { command: string; title: string }[] };
 };
+/** Knowledge for Collaborate…: a fact no bundled model was trained on, and a question worded unlike the training templates. */
+const COLLAB_NOTE = 'The night bus to Wrenfield leaves from platform Calder at ten past eleven.';
+const COLLAB_QUESTION = 'From which platform does the night bus to Wrenfield leave?';
 /** A PNG copied into the workspace for Complete Image… (a 32×32 picture of the codec fixtures). */
 const PICTURE = 'sketch.png';
 const target = hostTarget();
@@ -178,6 +182,30 @@ describe(`Concert installed from its ${target} VSIX (code-server 4.99.4)`, () =>
     assert.ok((await frame.locator('.timeline').innerText()).trim().length > 0, 'the denoising timeline has text');
     assert.match(await frame.locator('.result .meta').innerText(), /removed|added|No change/);
     await wb.screenshot('installed-rewrite');
+  });
+
+  it('Collaborate… answers from a note added to the Knowledge view: the passages used and the privacy ledger', { timeout: 240_000 }, async () => {
+    await wb.runCommand('View: Close All Editors');
+    await wb.runCommand('Concert: Add Note to Knowledge…');
+    await wb.until('the note box', async () => /Add Note to Knowledge/.test(await wb.quickTitle()), 20_000);
+    await wb.quickInput.fill(COLLAB_NOTE);
+    await wb.page.keyboard.press('Enter');
+    await wb.runCommand('Concert: Collaborate…');
+    let frame = await collabFrame(wb);
+    await wb.until('the knowledge line', async () => /Knowledge: 1 of 1 items? enabled/.test(await frame.locator('.knowledge-line').innerText()));
+    await frame.locator('#instruction').fill(COLLAB_QUESTION);
+    await frame.locator('[data-action="run"]').click();
+    frame = await collabDone(wb);
+    const text = (await frame.locator('.output.collab .text').innerText()).trim();
+    assert.ok(text.length > 0, 'the collaboration wrote text');
+    const passages = await frame.locator('.passages li').allInnerTexts();
+    assert.ok(
+      passages.some((p) => p.includes('Wrenfield')),
+      `the note is a passage the user model read: ${passages.join(' | ')}`,
+    );
+    assert.match(await frame.locator('.ledger-summary').innerText(), /Knowledge text is never sent to the core\./);
+    await wb.screenshot('installed-collaborate');
+    await wb.runCommand('View: Close All Editors');
   });
 
   it('Complete Image… on a PNG in the explorer completes it with the bundled JPEG-LM', { timeout: 200_000 }, async () => {
