@@ -114,8 +114,12 @@ export function sentenceSpans(pieces: readonly string[]): { starts: Uint8Array; 
   ends[pieces.length] = 1;
   /** Whether a sentence may open at the next word: at the source's start (after any markup such as "- **"), or after a full stop. */
   let open = true;
+  /** Whether a piece before i has a letter or digit (kept as the loop goes: a rescan per piece was quadratic). */
+  let sawWord = false;
   for (let i = 0; i < pieces.length; i++) {
     const p = pieces[i]!;
+    const first = !sawWord;
+    if (hasWord(p)) sawWord = true;
     // "export.py" has a full stop too: a sentence ends only where a space follows it.
     const stop = i > 0 && closes(pieces[i - 1]!) && /^\s/u.test(p);
     if (i > 0) ends[i] = stop ? 1 : 0;
@@ -124,7 +128,6 @@ export function sentenceSpans(pieces: readonly string[]): { starts: Uint8Array; 
     const word = spaceBeforeWord(pieces, i) ? ` ${pieces[i + 1]!}` : p;
     if (!hasWord(word)) continue;
     // The source's first word always opens a sentence; elsewhere a sentence opens on a capital or a digit.
-    const first = pieces.slice(0, i).every((q) => !hasWord(q));
     starts[i] = open && (first || /^\s*["'“‘([*_]*[\p{Lu}\p{N}]/u.test(word)) ? 1 : 0;
     if (word === p) open = false;
   }
