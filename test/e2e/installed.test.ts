@@ -190,9 +190,16 @@ describe(`Concert installed from its ${target} VSIX (code-server 4.99.4)`, () =>
     await wb.until('the note box', async () => /Add Note to Knowledge/.test(await wb.quickTitle()), 20_000);
     await wb.quickInput.fill(COLLAB_NOTE);
     await wb.page.keyboard.press('Enter');
+    // runCommand presses Escape on an open quick input: wait for the note box to take the Enter and close first, or
+    // the Escape cancels the note (this raced in CI).
+    await wb.until('the note box to close', async () => !(await wb.quickInput.isVisible()), 10_000);
     await wb.runCommand('Concert: Collaborate…');
     let frame = await collabFrame(wb);
-    await wb.until('the knowledge line', async () => /Knowledge: 1 of 1 items? enabled/.test(await frame.locator('.knowledge-line').innerText()));
+    await wb.until('the knowledge line', async () => {
+      const line = await frame.locator('.knowledge-line').innerText();
+      if (!/Knowledge: 1 of 1 items? enabled/.test(line)) throw new Error(`it reads "${line}"`);
+      return true;
+    });
     await frame.locator('#instruction').fill(COLLAB_QUESTION);
     await frame.locator('[data-action="run"]').click();
     frame = await collabDone(wb);
