@@ -240,6 +240,8 @@ export async function decodeDiffusion(lm: DiffusionLM, o: DiffusionOptions): Pro
   const projected = new Float32Array(B * V);
   /** The weighted sum of a step's rows, rewritten every step (what outlives the step is copied or re-assigned). */
   const sum = new Float32Array(B * V);
+  /** Each model's noisy input: x itself for a one-row model, else x repeated per row (rewritten every step). */
+  const noisyInputs = groups.map((g) => (g.rows.length > 1 ? new Float32Array(g.rows.length * B * V) : undefined));
   for (let block = 0; block < blocks; block++) {
     check();
     if (o.slide) for (const [i, c] of contexts.entries()) slideWindow(c, o.slide.keepHead, (o.terms[i]!.lm ?? lm).maxContext - B);
@@ -271,9 +273,9 @@ export async function decodeDiffusion(lm: DiffusionLM, o: DiffusionOptions): Pro
       // One denoise per model; `outs[r]` is row r's logits (a view into its model's output).
       const outs = new Array<Float32Array | undefined>(rows);
       for (const [gi, g] of groups.entries()) {
-        const n = g.rows.length;
-        const noisy = new Float32Array(n * B * V);
-        for (let r = 0; r < n; r++) noisy.set(x, r * B * V);
+        const repeated = noisyInputs[gi];
+        if (repeated) for (let r = 0; r < g.rows.length; r++) repeated.set(x, r * B * V);
+        const noisy = repeated ?? x;
         const out = await g.lm.denoise(ctxs[gi]!, noisy, selfConds[gi], t / T, o.signal, recipe);
         if (selfConds[gi] && !combinedSelfCond) selfConds[gi] = out;
         for (const [j, r] of g.rows.entries()) outs[r] = out.subarray(j * B * V, (j + 1) * B * V);

@@ -85,9 +85,9 @@ function nucleus(logits: Float32Array, offset: number, V: number, topP: number):
 
 /**
  * exps[v] = exp(x[v] − max) over one position, their sum in index order, and the histogram of their mass by distance
- * below the maximum (binMass, binMin: zeroed by the caller), in one pass.
+ * below the maximum (binMass, binMin: zeroed by the caller), in one pass; `binOf[v]` (when given) is v's bin.
  */
-function expsAndHistogram(logits: Float32Array, offset: number, V: number, max: number, exps: Float64Array): number {
+function expsAndHistogram(logits: Float32Array, offset: number, V: number, max: number, exps: Float64Array, binOf?: Uint16Array): number {
   let sum = 0;
   for (let v = 0; v < V; v++) {
     const x = logits[offset + v]!;
@@ -98,8 +98,74 @@ function expsAndHistogram(logits: Float32Array, offset: number, V: number, max: 
     const b = d < BINS - 1 ? d | 0 : BINS - 1;
     binMass[b]! += e;
     if (e < binMin[b]!) binMin[b] = e;
+    if (binOf) binOf[v] = b;
   }
   return sum;
+}
+
+let binOfScratch = new Uint16Array(0);
+let members = new Int32Array(0);
+
+/** The tokens of bin `b` (binOf from expsAndHistogram) in the sorted order: a view valid until the next call. */
+function sortedBin(b: number, binOf: Uint16Array, V: number, exps: Float64Array, logits: Float32Array, offset: number): Int32Array {
+  let n = 0;
+  for (let v = 0; v < V; v++) if (binOf[v] === b) members[n++] = v;
+  return sortByValueDesc(members.subarray(0, n), exps, logits.subarray(offset, offset + V));
+}
+
+/**
+ * One token drawn from the nucleus of a position, exactly as `nucleus` + the walk in `project` draw it (the nucleus in
+ * the sorted order, u = r · its mass, the first token where the running mass passes u), without sorting the nucleus.
+ * A bin of the histogram holds a contiguous stretch of the sorted order (the distance below the maximum grows along
+ * it), so the nucleus' edge and the drawn token are found bin by bin, and only the one or two bins they fall in are
+ * sorted: at |V| = 50k a flat distribution's nucleus is most of the vocabulary, and sorting it dominated a step. The
+ * masses of the bins before are summed bin by bin rather than token by token: the same up to float64 rounding.
+ */
+function sampleNucleus(logits: Float32Array, offset: number, V: number, topP: number, r: number): number {
+  let max = -Infinity;
+  for (let v = 0; v < V; v++) if (logits[offset + v]! > max) max = logits[offset + v]!;
+  if (scratch.length < V) scratch = new Float64Array(V);
+  if (binOfScratch.length < V) {
+    binOfScratch = new Uint16Array(V);
+    members = new Int32Array(V);
+  }
+  const exps = scratch;
+  binMass.fill(0);
+  binMin.fill(Infinity);
+  const sum = expsAndHistogram(logits, offset, V, max, exps, binOfScratch);
+  // The edge bin: the first whose tokens bring the mass before them to p (the tokens after it are never kept).
+  let edge = 0;
+  let before = 0; // mass (as probabilities) of the bins before `edge`
+  while (edge < BINS - 1 && !(before + binMass[edge]! / sum >= topP)) before += binMass[edge++]! / sum;
+  const edgeTokens = sortedBin(edge, binOfScratch, V, exps, logits, offset);
+  let kept = 0;
+  let mass = before;
+  let total = before;
+  for (; kept < edgeTokens.length; kept++) {
+    if (!(mass < topP) && (kept > 0 || before > 0)) break;
+    const p = exps[edgeTokens[kept]!]! / sum;
+    mass += p;
+    total += p;
+  }
+  let u = r * total;
+  for (let b = 0; b < edge; b++) {
+    const m = binMass[b]! / sum;
+    if (u < m) {
+      const tokens = sortedBin(b, binOfScratch, V, exps, logits, offset);
+      for (const v of tokens) {
+        u -= exps[v]! / sum;
+        if (u < 0) return v;
+      }
+      return tokens[tokens.length - 1]!; // rounding: u was within the bin's mass summed in another order
+    }
+    u -= m;
+  }
+  // No earlier bin was sorted since: edgeTokens still holds the edge bin.
+  for (let j = 0; j < kept; j++) {
+    u -= exps[edgeTokens[j]!]! / sum;
+    if (u < 0) return edgeTokens[j]!;
+  }
+  return edgeTokens[kept - 1]!;
 }
 
 /** Projects `[rows·B, V]` logits into `out` (same shape) with values ±K; returns the chosen token per position. */
@@ -107,8 +173,14 @@ export function project(logits: Float32Array, positions: number, V: number, K: n
   const chosen = new Int32Array(positions);
   for (let i = 0; i < positions; i++) {
     const o = i * V;
-    const { ids, probs } = nucleus(logits, o, V, p.topP);
     out.fill(-K, o, o + V);
+    if (p.kind === 'sample' && p.topP > 0 && p.topP < 1) {
+      const pick = sampleNucleus(logits, o, V, p.topP, rng.next());
+      out[o + pick] = K;
+      chosen[i] = pick;
+      continue;
+    }
+    const { ids, probs } = nucleus(logits, o, V, p.topP);
     if (p.kind === 'multi-hot') {
       for (const v of ids) out[o + v] = K;
       chosen[i] = ids[0]!;
