@@ -52,13 +52,19 @@ MIXES: Dict[str, Dict[str, float]] = {
     # those retrieval hands the user model in a collaboration, and an easier copy task to learn from).
     "user-grounded-passages": {"grounded_qa": 0.40, "grounded_qa_passage": 0.25, "grounded_qa_nodoc": 0.10,
                                "grounded_summary": 0.15, "grounded_lm": 0.10},
+    # Its third stage: adds cloze questions over the prose corpus (a sentence asked back with a name or number replaced
+    # by a question word, the sentence hidden among other passages joined as retrieval joins them): relations and
+    # wordings the templated QA never has, so that the copy skill carries to notes unlike the templates.
+    "user-grounded-cloze": {"grounded_qa": 0.30, "grounded_qa_passage": 0.20, "grounded_qa_cloze": 0.25,
+                            "grounded_qa_nodoc": 0.10, "grounded_summary": 0.10, "grounded_lm": 0.05},
 }
 # How each source is split and cut: the grounded corpora read like the base ones.
-KIND = {"grounded_qa": "qa", "grounded_qa_nodoc": "qa-nodoc", "grounded_qa_passage": "qa", "grounded_summary": "summarization",
-        "grounded_lm": "general"}
+KIND = {"grounded_qa": "qa", "grounded_qa_nodoc": "qa-nodoc", "grounded_qa_passage": "qa", "grounded_qa_cloze": "qa",
+        "grounded_summary": "summarization", "grounded_lm": "general"}
 # The no_context grounded records rendered (a sample: their share of the mixture is small and rendering is slow).
 NODOC_SAMPLE = 30000
 PASSAGE_SAMPLE = 60000
+CLOZE_SAMPLE = 60000
 
 
 def encoder_for(tokenizer_path: str) -> "lm_data.Encoder":
@@ -151,6 +157,52 @@ def grounded_qa_sample(build_dir: str, enc, split: str, rng: np.random.Generator
     return out
 
 
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# A name (a run of capitalised words, with a title before it) or a number, not at the start of its sentence.
+CLOZE_SPAN = re.compile(r"(?<![\w-])(?:(?:(?:Mr|Mrs|Dr|St)\. |Miss )?[A-Z][a-z]+(?: [A-Z][a-z]+)*|\d[\d,.]*\d|\d)(?![\w-])")
+TITLES = ("Mr. ", "Mrs. ", "Miss ", "Dr. ")
+
+
+def cloze_question(sentence: str, rng: np.random.Generator) -> Optional[Tuple[str, str]]:
+    """(question, answer): the sentence with one name or number (not its first word) replaced by a question word;
+    None when it has none."""
+    spans = [m for m in CLOZE_SPAN.finditer(sentence) if m.start() > 0 and m.group() not in ("I",)]
+    if not spans or len(sentence.split()) < 5:
+        return None
+    m = spans[int(rng.integers(0, len(spans)))]
+    answer = m.group()
+    if answer[0].isdigit():
+        wh = "how many" if re.match(r"\s+[a-z]", sentence[m.end():]) else "what"
+    else:
+        wh = "who" if answer.startswith(TITLES) else "what"
+    q = (sentence[: m.start()] + wh + sentence[m.end():]).strip().rstrip(".!;:,")
+    return q + "?", answer
+
+
+def cloze_sample(build_dir: str, enc, split: str, rng: np.random.Generator, n: int) -> List[Example]:
+    """n cloze QA examples over the prose records: the document is the asked sentence with its neighbours, placed
+    among 0–3 other records, joined with spaces as the collaboration joins retrieved passages."""
+    texts = [r["text"] for r in lm_data.source_records(build_dir, "grounded_lm", split)]
+    out: List[Example] = []
+    if not texts:
+        return out
+    for i in rng.permutation(len(texts)).tolist():
+        if len(out) >= n:
+            break
+        sents = [x for x in SENTENCE_END.split(texts[i].strip()) if x]
+        j = int(rng.integers(0, len(sents)))
+        qa = cloze_question(sents[j], rng)
+        if qa is None:
+            continue
+        own = " ".join(sents[max(0, j - 1): j + 2])
+        others = [texts[int(k)][:300] for k in rng.integers(0, len(texts), int(rng.integers(0, 4)))]
+        parts = others + [own]
+        rng.shuffle(parts)
+        f = {"document": " ".join(parts), "question": qa[0], "answer": qa[1]}
+        out.append((enc.render("qa", "prompt", f), enc.render("qa", "target", f)))
+    return out
+
+
 def load_examples(build_dir: str, enc, sources: List[str], split: str, seed: int, B: int, log=print) -> Dict[str, List[Example]]:
     rng = np.random.default_rng([seed, 7])
     ex: Dict[str, List[Example]] = {}
@@ -161,6 +213,8 @@ def load_examples(build_dir: str, enc, sources: List[str], split: str, seed: int
             ex[s] = grounded_qa_sample(build_dir, enc, split, np.random.default_rng([seed, 11]), NODOC_SAMPLE, passages=False)
         elif s == "grounded_qa_passage":
             ex[s] = grounded_qa_sample(build_dir, enc, split, np.random.default_rng([seed, 17]), PASSAGE_SAMPLE, passages=True)
+        elif s == "grounded_qa_cloze":
+            ex[s] = cloze_sample(build_dir, enc, split, np.random.default_rng([seed, 19]), CLOZE_SAMPLE)
         elif s == "qa" and "qa-nodoc" in sources:
             ex[s] = qa_examples(build_dir, enc, split, no_context=False)  # user model: every document record
         else:
