@@ -37,6 +37,7 @@ sys.path.append(os.path.join(ROOT, "tools", "models"))
 sys.path.append(os.path.join(ROOT, "tools", "data"))
 sys.path.append(os.path.join(ROOT, "tools", "tokenizer"))
 
+import cloze  # noqa: E402
 import lm_data  # noqa: E402
 import templates  # noqa: E402
 
@@ -157,50 +158,10 @@ def grounded_qa_sample(build_dir: str, enc, split: str, rng: np.random.Generator
     return out
 
 
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-# A name (a run of capitalised words, with a title before it) or a number, not at the start of its sentence.
-CLOZE_SPAN = re.compile(r"(?<![\w-])(?:(?:(?:Mr|Mrs|Dr|St)\. |Miss )?[A-Z][a-z]+(?: [A-Z][a-z]+)*|\d[\d,.]*\d|\d)(?![\w-])")
-TITLES = ("Mr. ", "Mrs. ", "Miss ", "Dr. ")
-
-
-def cloze_question(sentence: str, rng: np.random.Generator) -> Optional[Tuple[str, str]]:
-    """(question, answer): the sentence with one name or number (not its first word) replaced by a question word;
-    None when it has none."""
-    spans = [m for m in CLOZE_SPAN.finditer(sentence) if m.start() > 0 and m.group() not in ("I",)]
-    if not spans or len(sentence.split()) < 5:
-        return None
-    m = spans[int(rng.integers(0, len(spans)))]
-    answer = m.group()
-    if answer[0].isdigit():
-        wh = "how many" if re.match(r"\s+[a-z]", sentence[m.end():]) else "what"
-    else:
-        wh = "who" if answer.startswith(TITLES) else "what"
-    q = (sentence[: m.start()] + wh + sentence[m.end():]).strip().rstrip(".!;:,")
-    return q + "?", answer
-
-
 def cloze_sample(build_dir: str, enc, split: str, rng: np.random.Generator, n: int) -> List[Example]:
-    """n cloze QA examples over the prose records: the document is the asked sentence with its neighbours, placed
-    among 0–3 other records, joined with spaces as the collaboration joins retrieved passages."""
+    """n cloze QA examples (tools/data/cloze.py) over the split's prose records."""
     texts = [r["text"] for r in lm_data.source_records(build_dir, "grounded_lm", split)]
-    out: List[Example] = []
-    if not texts:
-        return out
-    for i in rng.permutation(len(texts)).tolist():
-        if len(out) >= n:
-            break
-        sents = [x for x in SENTENCE_END.split(texts[i].strip()) if x]
-        j = int(rng.integers(0, len(sents)))
-        qa = cloze_question(sents[j], rng)
-        if qa is None:
-            continue
-        own = " ".join(sents[max(0, j - 1): j + 2])
-        others = [texts[int(k)][:300] for k in rng.integers(0, len(texts), int(rng.integers(0, 4)))]
-        parts = others + [own]
-        rng.shuffle(parts)
-        f = {"document": " ".join(parts), "question": qa[0], "answer": qa[1]}
-        out.append((enc.render("qa", "prompt", f), enc.render("qa", "target", f)))
-    return out
+    return [(enc.render("qa", "prompt", f), enc.render("qa", "target", f)) for f in cloze.cloze_records(texts, rng, n)]
 
 
 def load_examples(build_dir: str, enc, sources: List[str], split: str, seed: int, B: int, log=print) -> Dict[str, List[Example]]:

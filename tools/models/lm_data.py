@@ -10,6 +10,9 @@ Sources (all from data/build, written by tools/data/build.py):
                  grounded/{split}.jsonl           (tools/data/build_grounded.py, issue #16) records of task "qa",
                                                   "summary", "lm" -> the same templates; splits train, validation,
                                                   test, heldout
+  grounded_qa_cloze
+                 grounded/{split}.jsonl           cloze questions over the grounded_lm prose (tools/data/cloze.py,
+                                                  seeded) -> "qa" with their documents
 
 Every tokenized example also has a target mask (1 on the tokens of the template's target part: the answer, the
 summary, the LM text, and </s>), so that training can weight the loss on prompts (--prompt-loss-weight).
@@ -33,11 +36,14 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tools", "tokenizer"))
 sys.path.insert(0, os.path.join(ROOT, "tools", "data"))
 
+import cloze  # noqa: E402
 import templates  # noqa: E402
 from ref_tokenizer import RefTokenizer  # noqa: E402
 
 SPLITS = ("train", "validation", "test")
 GROUNDED_SOURCES = {"grounded_qa": "qa", "grounded_summary": "summary", "grounded_lm": "lm"}
+CLOZE_SOURCE = "grounded_qa_cloze"
+CLOZE_RECORDS = 60000  # at most: one per prose record that has a name or number to ask
 CACHE_VERSION = 2  # 2: target masks
 # Share of training tokens per source (renormalised over the sources present).
 DEFAULT_MIX = {"general": 0.40, "summarization": 0.25, "qa": 0.23, "facts": 0.12}
@@ -101,12 +107,15 @@ class Encoder:
 def source_path(build_dir: str, source: str, split: str) -> str:
     if source == "facts":
         return os.path.join(build_dir, "facts", "statements.jsonl")
-    if source in GROUNDED_SOURCES:
+    if source in GROUNDED_SOURCES or source == CLOZE_SOURCE:
         return os.path.join(build_dir, "grounded", f"{split}.jsonl")
     return os.path.join(build_dir, source, f"{split}.jsonl")
 
 
 def source_records(build_dir: str, source: str, split: str) -> List[dict]:
+    if source == CLOZE_SOURCE:
+        texts = [r["text"] for r in source_records(build_dir, "grounded_lm", split)]
+        return cloze.cloze_records(texts, np.random.default_rng([20261207, len(split)]), CLOZE_RECORDS)
     if source in GROUNDED_SOURCES:
         p = source_path(build_dir, source, split)
         task = GROUNDED_SOURCES[source]
@@ -118,7 +127,7 @@ def source_records(build_dir: str, source: str, split: str) -> List[dict]:
 
 def encode_parts(enc: Encoder, source: str, r: dict):
     """(prompt ids, target ids) of one record."""
-    if source in GROUNDED_SOURCES:
+    if source in GROUNDED_SOURCES or source == CLOZE_SOURCE:
         source = {"qa": "qa", "summary": "summarization", "lm": "general"}[r["task"]]
     if source in ("general", "facts"):
         t, f, nc = "lm", {"text": r["text"]}, False
@@ -152,7 +161,8 @@ def tokenized(build_dir: str, enc: Encoder, source: str, split: str, seed: int =
     if not os.path.exists(path) or (source == "facts" and split != "train"):
         return None
     key = hashlib.sha256(json.dumps([sha_file(path), enc.sha, source, split, seed, GENERAL_SOURCE_KEEP, CONTRADICT_KEEP,
-                                     templates.TEMPLATES_VERSION, CACHE_VERSION]).encode()).hexdigest()[:16]
+                                     templates.TEMPLATES_VERSION, CACHE_VERSION]
+                                    + ([cloze.VERSION, CLOZE_RECORDS] if source == CLOZE_SOURCE else [])).encode()).hexdigest()[:16]
     cache = os.path.join(build_dir, "lm_cache", f"{source}-{split}-{key}.npz")
     if os.path.exists(cache):
         z = np.load(cache)

@@ -36,7 +36,7 @@ from common.training import (adamw, add_run_args, add_transformer_args, apply_pr
 from lm_data import get_batch  # noqa: E402
 from lm_data import sha_file as lm_sha  # noqa: E402
 
-SOURCES = ("general", "summarization", "qa", "facts", "grounded_qa", "grounded_summary", "grounded_lm")
+SOURCES = ("general", "summarization", "qa", "facts", "grounded_qa", "grounded_summary", "grounded_lm", "grounded_qa_cloze")
 
 
 def parse_args(argv=None):

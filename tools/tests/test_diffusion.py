@@ -420,16 +420,7 @@ class GroundedMixTest(unittest.TestCase):
         for prompt, target in ex[:200]:
             self.assertIn(self.enc.decode(target).strip(), self.enc.decode(prompt))
 
-    def test_cloze_questions_ask_a_span_of_their_sentence(self):
-        import numpy as np
-
-        rng = np.random.default_rng(0)
-        q, a = self.data.cloze_question("The night bus to Wrenfield leaves from platform Calder at ten past eleven.", rng)
-        self.assertIn(a, ("Wrenfield", "Calder"))
-        self.assertEqual(q.replace("what", a, 1), "The night bus to Wrenfield leaves from platform Calder at ten past eleven?")
-        self.assertEqual(self.data.cloze_question("CPython ships 12 modules in total.", rng), ("CPython ships how many modules in total?", "12"))
-        self.assertIsNone(self.data.cloze_question("Nothing here is named at all.", rng))  # only the first word is capitalised
-        self.assertIsNone(self.data.cloze_question("Mr. Darcy", rng))  # too short to ask
+    def test_cloze_examples_ask_a_span_of_their_document(self):
         ex = self.data.load_examples(SMOKE, self.enc, ["grounded_qa_cloze"], "validation", 5, 2, log=lambda *_: None)["grounded_qa_cloze"]
         self.assertGreater(len(ex), 20)
         doc = self.enc.tok.token_id("<|doc|>")

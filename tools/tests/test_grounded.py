@@ -237,6 +237,57 @@ if __name__ == "__main__":
     unittest.main()
 
 
+class ClozeQuestions(unittest.TestCase):
+    """tools/data/cloze.py: the cloze QA of the user model's and the causal LM's training mixtures (issues #13, #16)."""
+
+    def test_a_name_or_number_is_asked_back(self):
+        import numpy as np
+
+        import cloze
+
+        rng = np.random.default_rng(0)
+        q, a = cloze.cloze_question("The night bus to Wrenfield leaves from platform Calder at ten past eleven.", rng)
+        self.assertIn(a, ("Wrenfield", "Calder"))
+        self.assertEqual(q.replace("what", a, 1), "The night bus to Wrenfield leaves from platform Calder at ten past eleven?")
+        self.assertEqual(cloze.cloze_question("CPython ships 12 modules in total.", rng), ("CPython ships how many modules in total?", "12"))
+        self.assertEqual(cloze.cloze_question("We met Mrs. Okonkwo at the door.", rng), ("We met who at the door?", "Mrs. Okonkwo"))
+        self.assertIsNone(cloze.cloze_question("Nothing here is named at all.", rng))  # only the first word is capitalised
+        self.assertIsNone(cloze.cloze_question("Mr. Darcy", rng))  # too short to ask
+
+    def test_records_hold_their_answer_among_other_passages(self):
+        import numpy as np
+
+        import cloze
+
+        texts = [f"The ferry to Island{i} leaves from pier {i + 3} daily. Its captain is Captain Moreau." for i in range(40)]
+        recs = cloze.cloze_records(texts, np.random.default_rng(1), 30)
+        self.assertEqual(len(recs), 30)
+        self.assertTrue(any(len(r["document"]) > len(texts[0]) for r in recs))  # some among other passages
+        for r in recs:
+            self.assertEqual(r["task"], "qa")
+            self.assertIn(r["answer"], r["document"])
+            self.assertNotIn(r["answer"], r["question"].replace("?", " ").split())
+        again = cloze.cloze_records(texts, np.random.default_rng(1), 30)
+        self.assertEqual(recs, again)  # seeded: a recorded training command rebuilds the same data
+
+    def test_the_causal_lm_reads_them_as_a_source(self):
+        d = os.path.join(ROOT, "data", "build", "smoke")
+        if not os.path.exists(os.path.join(d, "grounded", "validation.jsonl")):
+            self.skipTest("no smoke build (tools/data/build.py --smoke && tools/data/build_grounded.py --smoke)")
+        sys.path.insert(0, os.path.join(ROOT, "tools", "models"))
+        import lm_data
+
+        enc = lm_data.Encoder(os.path.join(d, "tokenizer", "tokenizer.json"))
+        recs = lm_data.source_records(d, lm_data.CLOZE_SOURCE, "validation")
+        self.assertGreater(len(recs), 20)
+        doc = enc.tok.token_id(templates.ROLES["doc"])
+        for r in recs[:100]:
+            prompt, target = lm_data.encode_parts(enc, lm_data.CLOZE_SOURCE, r)
+            self.assertIn(doc, prompt)
+            self.assertIn(r["answer"], enc.decode(prompt))
+            self.assertEqual(enc.decode(target).strip(), r["answer"])
+
+
 class CadReproduction(unittest.TestCase):
     """eval_grounded.decode is the engine's CAD (src/engine/cad.ts) in PyTorch: check it against the existing
     references on a tiny random model."""
