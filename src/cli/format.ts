@@ -37,6 +37,12 @@ export function printCad(r: CadRunResult, out: (s: string) => void, alreadyStrea
   if (!alreadyStreamed) out(r.text || '(the model produced no text)');
   if (r.regular) out(`\n[regular decoding, α = 0]\n${r.regular.text || '(no text)'}`);
   if (r.chunks) out(`\n(${r.chunks.length} chunks summarised and merged: the document is longer than the model's context)`);
+  if (r.passages?.length) {
+    const where = r.passages.map((p) => (p.firstLine === p.lastLine ? `line ${p.firstLine}` : `lines ${p.firstLine}–${p.lastLine}`)).join(', ');
+    out(
+      `\n(answered from the document's ${where}: the passage${r.passages.length === 1 ? ' that best matches' : 's that best match'} the question; --whole-document reads it all when it fits)`,
+    );
+  }
 }
 
 export function printDiffusion(r: DiffusionRunResult, out: (s: string) => void): void {

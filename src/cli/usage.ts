@@ -80,6 +80,8 @@ Options (summarize, ask):
   --max-tokens <n>       length budget (default 64 for summarize, 24 for ask)
   --seed <s>             seed for sampling (default: random, printed in --json's run record)
   --regular              also run regular decoding on the same input, side by side
+  --whole-document       ask: read the whole document when it fits the model (default: a document of more than
+                         128 tokens is answered from the passage that best matches the question)
   --model <pack-id|folder>
                          a causal-lm pack, or a folder: a pack, or a Hugging Face ONNX decoder folder as published
                          (config.json, tokenizer files, onnx/model*.onnx) (default: the bundled pack)

@@ -214,13 +214,22 @@ export const SETTINGS = [
     order: 18,
   },
   {
+    key: 'concert.cad.wholeDocumentAnswers',
+    type: 'boolean',
+    default: false,
+    markdownDescription:
+      '*Ask About This Document* reads the whole document (or selection) whenever it fits the model. Off (the default): a document of more than 128 tokens — a few paragraphs — is answered from the passage that best matches the question (BM25), which the small bundled model answers correctly far more often; the answer panel says which lines it read. A document longer than the model reads is always answered from its best-matching passages.',
+    scope: 'window',
+    order: 19,
+  },
+  {
     key: 'concert.cad.extractiveSummaries',
     type: 'boolean',
     default: true,
     markdownDescription:
       'Extractive summaries: *Summarize Document* and *Summarize Selection* quote whole sentences of the document — the sentences the model picks as the summary — so the small bundled model cannot make words up (with context-aware decoding and with regular decoding side by side). Turn it off to let the model write its own sentences, which at this size are rarely about the document. The summary panel changes it for one run.',
     scope: 'window',
-    order: 19,
+    order: 20,
   },
   {
     key: 'concert.diffusion.steps',
@@ -231,7 +240,7 @@ export const SETTINGS = [
     markdownDescription:
       'Diffusion steps per block (T) for `Concert: Rewrite Selection…` and `Continue with Diffusion`. More steps are slower and usually smoother; the model pack sets the upper bound (its training T). The rewrite panel changes it for one run.',
     scope: 'window',
-    order: 20,
+    order: 21,
   },
   {
     key: 'concert.diffusion.topP',
@@ -242,7 +251,7 @@ export const SETTINGS = [
     markdownDescription:
       'Top-p of the `sampling` and `multihot` projections at each diffusion step. `0` is the same as the `greedy` projection. The default suits the small bundled model (wider nuclei let it pick word fragments); larger models may prefer 0.9–0.99, as in the SSD-LM paper.',
     scope: 'window',
-    order: 21,
+    order: 22,
   },
   {
     key: 'concert.diffusion.projection',
@@ -252,7 +261,7 @@ export const SETTINGS = [
     enumDescriptions: PROJECTIONS.map((p) => PROJECTION_DESCRIPTIONS[p]),
     markdownDescription: 'How each diffusion step turns the predicted logits into the next simplex before noise is added again.',
     scope: 'window',
-    order: 22,
+    order: 23,
   },
   {
     key: 'concert.diffusion.defaultStrength',
@@ -263,7 +272,7 @@ export const SETTINGS = [
     markdownDescription:
       'Edit strength of `Concert: Rewrite Selection…`: the rewrite starts from the selection noised to t = strength·T. Low values keep the text close to the original; `1` writes it afresh.',
     scope: 'window',
-    order: 23,
+    order: 24,
   },
   {
     key: 'concert.diffusion.defaultLambda',
@@ -274,7 +283,7 @@ export const SETTINGS = [
     markdownDescription:
       "Guidance strength λ given to each attribute picked in the quick pick: every step adds λ·∇ log p(label) of that attribute's classifier to the logits. `0` measures the attribute without steering. The rewrite panel has a slider per attribute.",
     scope: 'window',
-    order: 24,
+    order: 25,
   },
   {
     key: 'concert.diffusion.continueTokens',
@@ -285,7 +294,7 @@ export const SETTINGS = [
     markdownDescription:
       'New tokens `Concert: Continue with Diffusion` writes (rounded up to whole blocks of the model; it may stop earlier where the model ends the text, but not before `#concert.diffusion.minTokens#`).',
     scope: 'window',
-    order: 25,
+    order: 26,
   },
   {
     key: 'concert.diffusion.minTokens',
@@ -296,7 +305,7 @@ export const SETTINGS = [
     markdownDescription:
       'New tokens `Concert: Continue with Diffusion` writes at least before the model may end the text. After a finished sentence the bundled model would often end at once and write nothing; `0` allows that. Values above `#concert.diffusion.continueTokens#` write the whole budget. The rewrite panel changes it for one run.',
     scope: 'window',
-    order: 26,
+    order: 27,
   },
   {
     key: 'concert.diffusion.promptChars',
@@ -307,7 +316,7 @@ export const SETTINGS = [
     markdownDescription:
       'How much of the text before the selection or cursor (in characters, cut at a word boundary) the diffusion model reads as its prompt. Longer prompts give more context, but the model only keeps the latest part that fits its context window.',
     scope: 'window',
-    order: 27,
+    order: 28,
   },
   {
     key: 'concert.diffusion.modelPack',
@@ -319,7 +328,7 @@ export const SETTINGS = [
       'Id of the simplex diffusion model pack used for rewriting and continuing (see the *Worker & Models* view). Empty uses the first valid one (the bundled core model). Ignored in workspace settings while the workspace is untrusted.',
     scope: 'window',
     restricted: true,
-    order: 28,
+    order: 29,
   },
   {
     key: 'concert.collab.lambdaUser',
@@ -330,7 +339,7 @@ export const SETTINGS = [
     markdownDescription:
       "Weight λ_user of the user model in `Concert: Collaborate…`: each diffusion step combines (1 − λ_user)·core(instruction) + λ_user·(1 + α)·user(knowledge, instruction) − λ_user·α·user(instruction). `0` is the core model alone; higher values let the knowledge speak louder. The panel's slider changes it for one run.",
     scope: 'window',
-    order: 30,
+    order: 31,
   },
   {
     key: 'concert.collab.alpha',
@@ -341,7 +350,7 @@ export const SETTINGS = [
     markdownDescription:
       'Contrast α of the user model in `Concert: Collaborate…`: how much the user model with the knowledge is preferred over the same model without it. `0` uses the user model with the knowledge as it is.',
     scope: 'window',
-    order: 31,
+    order: 32,
   },
   {
     key: 'concert.collab.maxTokens',
@@ -351,7 +360,7 @@ export const SETTINGS = [
     maximum: COLLAB_LIMITS.tokens.max,
     markdownDescription: 'New tokens `Concert: Collaborate…` writes at most (rounded up to whole blocks of the models).',
     scope: 'window',
-    order: 32,
+    order: 33,
   },
   {
     key: 'concert.collab.compareByDefault',
@@ -360,7 +369,7 @@ export const SETTINGS = [
     markdownDescription:
       'Also decode with the core model alone (same seed) and show it beside the collaboration, with the tokens the user model changed highlighted. Adds a decode to every run; the panel has a toggle for it, and one for the user model alone.',
     scope: 'window',
-    order: 33,
+    order: 34,
   },
   {
     key: 'concert.collab.coreUrl',
@@ -372,7 +381,7 @@ export const SETTINGS = [
       "URL of a remote core model (an Open Inference Protocol v2 server such as `concert serve`) for `Concert: Collaborate…` with *Core: remote*. Only the instruction and the block token ids go there, never the knowledge; the panel's privacy ledger lists what was sent. The token is kept in VS Code's secret storage (`Concert: Set Core Token…`). User or machine setting only; ignored in untrusted workspaces. Empty: the core runs in the local worker.",
     scope: 'machine',
     restricted: true,
-    order: 34,
+    order: 35,
   },
   {
     key: 'concert.image.ratio',
@@ -383,7 +392,7 @@ export const SETTINGS = [
     markdownDescription:
       "Share of the image `Concert: Complete Image…` keeps: the model reads the image's canonical JPEG stream up to the end of the last whole patch inside this share (rows from the top) and writes the rest. `0` keeps nothing (a generation), `1` keeps everything. The Images panel's slider changes it for one run.",
     scope: 'window',
-    order: 35,
+    order: 36,
   },
   {
     key: 'concert.image.samples',
@@ -394,7 +403,7 @@ export const SETTINGS = [
     markdownDescription:
       'How many images `Concert: Complete Image…` and `Concert: Generate Image` sample per run (decoded together as one batch, so more samples take longer per step). The Images panel changes it for one run.',
     scope: 'window',
-    order: 36,
+    order: 37,
   },
   {
     key: 'concert.image.modelPack',
@@ -406,7 +415,7 @@ export const SETTINGS = [
       'Id of the image model pack (kind `codec-lm`, a JPEG-LM) used by `Concert: Complete Image…` and `Concert: Generate Image` (see the *Worker & Models* view). Empty uses the first valid one (the bundled model comes first). Ignored in workspace settings while the workspace is untrusted.',
     scope: 'window',
     restricted: true,
-    order: 37,
+    order: 38,
   },
   {
     key: 'concert.ffmpegPath',
@@ -416,7 +425,7 @@ export const SETTINGS = [
       "Absolute path of the `ffmpeg` executable `Concert: Continue Video…` uses to convert clips that are not already the video model's canonical H.264 (`.mp4`, `.mkv`, `.webm`, `.mov`, `.avi`, other `.h264` streams) and to write `.mp4` files next to the `.h264` ones on Save. Empty: `ffmpeg` on `PATH`. Canonical `.h264` clips (like the bundled samples) need no ffmpeg. A program Concert runs is never named by a workspace: this setting is read from user (or remote) settings only, and also listed as restricted for untrusted workspaces.",
     scope: 'machine',
     restricted: true,
-    order: 41,
+    order: 42,
   },
   {
     key: 'concert.video.promptFrames',
@@ -427,7 +436,7 @@ export const SETTINGS = [
     markdownDescription:
       "How many frames of the clip `Concert: Continue Video…` keeps as the prompt (from the start; at most the clip's frames). The Video panel changes it for one run.",
     scope: 'window',
-    order: 42,
+    order: 43,
   },
   {
     key: 'concert.video.frames',
@@ -438,7 +447,7 @@ export const SETTINGS = [
     markdownDescription:
       'How many frames `Concert: Continue Video…` generates after the prompt, per sample. More frames take proportionally longer. The Video panel changes it for one run.',
     scope: 'window',
-    order: 43,
+    order: 44,
   },
   {
     key: 'concert.video.samples',
@@ -449,7 +458,7 @@ export const SETTINGS = [
     markdownDescription:
       'How many continuations `Concert: Continue Video…` samples per run (decoded together as one batch, so more samples take longer per step). The Video panel changes it for one run.',
     scope: 'window',
-    order: 44,
+    order: 45,
   },
   {
     key: 'concert.video.modelPack',
@@ -461,7 +470,7 @@ export const SETTINGS = [
       'Id of the video model pack (kind `codec-lm` over H.264, an AVC-LM) used by `Concert: Continue Video…` (see the *Worker & Models* view). Empty uses the first valid one (the bundled model comes first). Ignored in workspace settings while the workspace is untrusted.',
     scope: 'window',
     restricted: true,
-    order: 45,
+    order: 46,
   },
   {
     key: 'concert.knowledge.scope',
@@ -475,7 +484,7 @@ export const SETTINGS = [
     markdownDescription:
       'Where items added to the *Knowledge* view are kept. Items already added stay where they are. Files and folders are kept as references and read when `Concert: Collaborate…` runs; selections and notes are kept as text.',
     scope: 'window',
-    order: 40,
+    order: 41,
   },
 ] as const satisfies readonly SettingDef[];
 
@@ -656,6 +665,8 @@ export interface CadSettings {
   extractiveAnswers: boolean;
   /** Summaries quote whole sentences of the document (the summarize task). */
   extractiveSummaries: boolean;
+  /** Questions read the whole document when it fits, not only the passage that best matches them. */
+  wholeDocumentAnswers: boolean;
   /** Undefined: the worker's default (the first valid bundled causal-lm pack). */
   packId?: string;
 }
@@ -676,6 +687,7 @@ export function toCadSettings(read: (key: SettingKey) => unknown): { settings: C
       adaptiveAlpha: get('concert.cad.adaptiveAlpha') as boolean,
       extractiveAnswers: get('concert.cad.extractiveAnswers') as boolean,
       extractiveSummaries: get('concert.cad.extractiveSummaries') as boolean,
+      wholeDocumentAnswers: get('concert.cad.wholeDocumentAnswers') as boolean,
       ...(pack ? { packId: pack } : {}),
     },
     warnings,

@@ -251,7 +251,7 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
       );
       if (this.state.run !== run) return; // superseded by a newer run
       this.request = { ...request, seed: result.run.seed };
-      this.state = { ...this.state, run: finishedRun(run, result) };
+      this.state = { ...this.state, run: finishedRun(run, result, request.source.range?.start.line ?? 0) };
       this.log.info(
         `${request.task} of ${name}${scope}: ${result.tokens.length} tokens with ${result.model.id}${result.run.prompt ? ` (${result.run.prompt.template})` : ''}, α ${result.alpha}, seed ${result.run.seed}, ${result.run.durationMs} ms${result.run.chunks ? `, ${result.run.chunks} chunks` : ''}`,
       );
@@ -346,6 +346,7 @@ export class SummaryController implements vscode.Disposable, PanelOwner<SummaryV
                   alpha,
                   // The same kind of output as the run: quoted or free (plausibility β and adaptive α stay the worker's).
                   ...(req.extractive !== undefined && { extractive: req.extractive }),
+                  ...(req.wholeDocument && { wholeDocument: true }),
                   decoding: { mode: 'greedy' },
                   maxTokens: req.task === 'ask' ? cad.maxAnswerTokens : cad.maxSummaryTokens,
                   ...packOf(req, cad),
@@ -573,12 +574,13 @@ function withPack(req: SummaryRequest, packId: string): SummaryRequest {
   return packId ? { ...next, packId } : next;
 }
 
-/** Same document, range, task, question, model and extractive output (α and the side-by-side toggle may differ). */
+/** Same document, range, task, question, model, extractive output and passage choice (α and the side-by-side toggle may differ). */
 function sameInput(a: SummaryRequest, b: SummaryRequest): boolean {
   return (
     a.task === b.task &&
     a.question === b.question &&
     a.extractive === b.extractive &&
+    !a.wholeDocument === !b.wholeDocument &&
     a.packId === b.packId &&
     a.source.uri === b.source.uri &&
     a.source.documentSha256 === b.source.documentSha256 &&

@@ -55,6 +55,8 @@ export interface SummaryRequest {
    * saved by an older version: the worker's default, on for both tasks.
    */
   extractive?: boolean;
+  /** Questions: read the whole document when it fits (`concert.cad.wholeDocumentAnswers`); absent: off. */
+  wholeDocument?: boolean;
   compareRegular: boolean;
   /** Set after the first run, so that moving the α slider changes α and nothing else. */
   seed?: number;
@@ -68,14 +70,22 @@ export function requestKnobs(
   task: CadTask,
   cad: Pick<
     CadSettings,
-    'summaryAlpha' | 'questionAlpha' | 'plausibility' | 'adaptiveAlpha' | 'extractiveAnswers' | 'extractiveSummaries' | 'showRegularByDefault'
+    | 'summaryAlpha'
+    | 'questionAlpha'
+    | 'plausibility'
+    | 'adaptiveAlpha'
+    | 'extractiveAnswers'
+    | 'extractiveSummaries'
+    | 'wholeDocumentAnswers'
+    | 'showRegularByDefault'
   >,
-): Pick<SummaryRequest, 'alpha' | 'plausibility' | 'adaptive' | 'extractive' | 'compareRegular'> {
+): Pick<SummaryRequest, 'alpha' | 'plausibility' | 'adaptive' | 'extractive' | 'wholeDocument' | 'compareRegular'> {
   return {
     alpha: task === 'ask' ? cad.questionAlpha : cad.summaryAlpha,
     plausibility: cad.plausibility,
     adaptive: cad.adaptiveAlpha,
     extractive: task === 'ask' ? cad.extractiveAnswers : cad.extractiveSummaries,
+    ...(task === 'ask' && cad.wholeDocumentAnswers && { wholeDocument: true }),
     compareRegular: cad.showRegularByDefault,
   };
 }
@@ -102,12 +112,13 @@ export function withKnobs(req: SummaryRequest, k: RerunKnobs): SummaryRequest {
 }
 
 /** The decoding knobs of `cad/run` for `req`; absent ones are left to the worker's defaults for the task. */
-export function runKnobs(req: SummaryRequest): Pick<CadRunParams, 'alpha' | 'plausibility' | 'adaptive' | 'extractive'> {
+export function runKnobs(req: SummaryRequest): Pick<CadRunParams, 'alpha' | 'plausibility' | 'adaptive' | 'extractive' | 'wholeDocument'> {
   return {
     alpha: req.alpha,
     ...(req.plausibility !== undefined && { plausibility: req.plausibility }),
     ...(req.adaptive !== undefined && { adaptive: req.adaptive }),
     ...(req.extractive !== undefined && { extractive: req.extractive }),
+    ...(req.wholeDocument && { wholeDocument: true }),
   };
 }
 
@@ -223,7 +234,8 @@ export function applyTokenProgress(run: SummaryRunView, p: Pick<TokenProgress, '
     .trim();
 }
 
-export function finishedRun(run: SummaryRunView, r: CadRunResult): SummaryRunView {
+/** `firstLine`: the 0-based line of the document where the text read starts (a selection), so passages name document lines. */
+export function finishedRun(run: SummaryRunView, r: CadRunResult, firstLine = 0): SummaryRunView {
   return {
     ...run,
     status: 'done',
@@ -232,6 +244,7 @@ export function finishedRun(run: SummaryRunView, r: CadRunResult): SummaryRunVie
     ...(r.regular ? { regular: outputView(r.regular) } : {}),
     record: recordView(r),
     ...(r.chunks && { chunks: r.chunks.slice(0, MAX_CHUNKS).map((c) => ({ start: c.start, end: c.end, summary: c.summary })) }),
+    ...(r.passages && { passages: r.passages.map((p) => ({ firstLine: p.firstLine + firstLine, lastLine: p.lastLine + firstLine })) }),
   };
 }
 
@@ -290,6 +303,7 @@ function sanitizeRequest(v: unknown): SummaryRequest | undefined {
     ...(isNum(v.plausibility) && v.plausibility >= SUMMARY_PLAUSIBILITY.min && v.plausibility <= SUMMARY_PLAUSIBILITY.max && { plausibility: v.plausibility }),
     ...(typeof v.adaptive === 'boolean' && { adaptive: v.adaptive }),
     ...(typeof v.extractive === 'boolean' && { extractive: v.extractive }),
+    ...(v.wholeDocument === true && { wholeDocument: true }),
     compareRegular: v.compareRegular,
     ...(Number.isInteger(v.seed) && (v.seed as number) >= 0 && { seed: v.seed as number }),
     ...(isStr(v.packId) && /^[a-z0-9][a-z0-9._-]{0,63}$/.test(v.packId) && { packId: v.packId }),
@@ -311,6 +325,8 @@ function sanitizeRun(v: unknown): SummaryRunView | undefined {
   if ((v.adaptive !== undefined && typeof v.adaptive !== 'boolean') || (v.extractive !== undefined && typeof v.extractive !== 'boolean')) return undefined;
   if (v.record !== undefined && !(isObj(v.record) && isStr(v.record.modelId) && isNum(v.record.seed))) return undefined;
   if (v.chunks !== undefined && !(Array.isArray(v.chunks) && v.chunks.every((c) => isObj(c) && isNum(c.start) && isNum(c.end) && isStr(c.summary))))
+    return undefined;
+  if (v.passages !== undefined && !(Array.isArray(v.passages) && v.passages.every((p) => isObj(p) && isNum(p.firstLine) && isNum(p.lastLine))))
     return undefined;
   return v as unknown as SummaryRunView;
 }

@@ -148,6 +148,8 @@ export interface SummaryRunView {
   record?: SummaryRecordView;
   /** Present when a long document was summarised chunk by chunk and merged. */
   chunks?: SummaryChunkView[];
+  /** Present when a question was answered from passages of the text read: the document's lines (1-based) they hold. */
+  passages?: { firstLine: number; lastLine: number }[];
 }
 
 export interface SweepPointView {

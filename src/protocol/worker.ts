@@ -167,6 +167,12 @@ export interface CadRunParams extends WithProgressToken {
   packId?: string;
   /** Also run regular decoding (α = 0) on the same input, for a side-by-side view. */
   compareRegular?: boolean;
+  /**
+   * `ask`: read the whole document when it fits the model's context. Default off: a question about a document of
+   * more than 128 tokens is answered from the passage that best matches it (BM25; `CadRunResult.passages` says which),
+   * which the bundled small model answers far more often correctly (docs/cad.md).
+   */
+  wholeDocument?: boolean;
 }
 
 export interface CadTokenInfo {
@@ -217,6 +223,12 @@ export interface CadRunResult extends CadOutput {
   regular?: CadOutput;
   /** For long documents: the per-chunk summaries that were merged (character ranges in the document). */
   chunks?: { start: number; end: number; summary: string }[];
+  /**
+   * A question answered from passages of the document (a long document, see `wholeDocument`): the stretches of the
+   * document it was read from, in document order (neighbouring passages merged): character ranges, their 1-based
+   * lines (white space at the ends aside), and the best BM25 score for the question among their passages.
+   */
+  passages?: { start: number; end: number; firstLine: number; lastLine: number; score: number }[];
 }
 
 export interface TokenProgress {

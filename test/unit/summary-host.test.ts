@@ -314,6 +314,39 @@ describe('summary state', () => {
     assert.equal(decodingLabel({ mode: 'greedy' }), 'greedy');
   });
 
+  it('a question answered from passages: the lines of the document (a selection counted from its first line), kept over a reload', () => {
+    const ask: SummaryRequest = { ...request, task: 'ask', question: 'Who?' };
+    const withPassages: CadRunResult = {
+      ...result,
+      task: 'ask',
+      passages: [
+        { start: 10, end: 90, firstLine: 3, lastLine: 4, score: 2.5 },
+        { start: 300, end: 340, firstLine: 12, lastLine: 12, score: 7 },
+      ],
+    };
+    assert.deepEqual(finishedRun(startedRun(1, ask), withPassages).passages, [
+      { firstLine: 3, lastLine: 4 },
+      { firstLine: 12, lastLine: 12 },
+    ]);
+    assert.deepEqual(finishedRun(startedRun(1, ask), withPassages, 40).passages?.[1], { firstLine: 52, lastLine: 52 });
+    assert.equal(finishedRun(startedRun(1, ask), result).passages, undefined);
+    const run = finishedRun(startedRun(1, ask), withPassages);
+    assert.deepEqual(restorePersisted(JSON.parse(JSON.stringify({ version: 1, request: ask, state: { run } })))?.state.run?.passages, run.passages);
+    const junk = restorePersisted({ version: 1, request: ask, state: { run: { ...run, passages: [{ firstLine: 'x' }] } } });
+    assert.equal(junk?.state.run, undefined, 'malformed passages drop the run');
+  });
+
+  it('concert.cad.wholeDocumentAnswers: off by default; on, questions (only) ask cad/run to read the whole document, kept over a reload', () => {
+    const cad = toCadSettings(() => undefined).settings;
+    assert.equal(cad.wholeDocumentAnswers, false);
+    const ask: SummaryRequest = { ...request, task: 'ask', question: 'Where?', ...requestKnobs('ask', cad) };
+    assert.equal(runKnobs(ask).wholeDocument, undefined);
+    const whole: SummaryRequest = { ...request, task: 'ask', question: 'Where?', ...requestKnobs('ask', { ...cad, wholeDocumentAnswers: true }) };
+    assert.equal(runKnobs(whole).wholeDocument, true);
+    assert.equal(requestKnobs('summarize', { ...cad, wholeDocumentAnswers: true }).wholeDocument, undefined);
+    assert.equal(restorePersisted(JSON.parse(JSON.stringify({ version: 1, request: whole, state: {} })))?.request.wholeDocument, true);
+  });
+
   it('sweep points: share of positive reliance and the mean', () => {
     const p = sweepPoint(1, result);
     assert.equal(p.tokens, 3);
@@ -428,6 +461,7 @@ describe('summary settings', () => {
       adaptiveAlpha: false,
       extractiveAnswers: true,
       extractiveSummaries: true,
+      wholeDocumentAnswers: false,
     });
     assert.deepEqual(warnings, []);
   });

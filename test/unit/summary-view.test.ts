@@ -173,6 +173,26 @@ describe('summary view', () => {
     assert.equal(byAction(section(sections, 'controls')!, 'compare')[0]!.attrs.checked, '');
   });
 
+  it('says which lines a question was answered from, and the setting that reads the whole text', () => {
+    const asked: SummaryRunView = { ...run, task: 'ask', question: 'Who?', passages: [{ firstLine: 7, lastLine: 9 }] };
+    const note = textOf(section(renderSummary({ run: asked }, ui), 'passages')!);
+    assert.match(note, /Answered from lines 7–9 of notes\.md: the passage that best matches the question\./);
+    assert.match(note, /concert\.cad\.wholeDocumentAnswers/);
+    const two = {
+      ...asked,
+      passages: [
+        { firstLine: 2, lastLine: 2 },
+        { firstLine: 5, lastLine: 6 },
+      ],
+      source: { ...asked.source, scope: 'lines 1–20' },
+    };
+    assert.match(
+      textOf(section(renderSummary({ run: two }, ui), 'passages')!),
+      /from line 2, lines 5–6 of the selection of notes\.md: the passages that best match/,
+    );
+    assert.equal(section(renderSummary({ run }, ui), 'passages'), undefined, 'read whole: no note');
+  });
+
   it('shows the chunked notice, the run record (collapsible) and errors', () => {
     const full: SummaryRunView = {
       ...run,

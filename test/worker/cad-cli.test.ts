@@ -1,7 +1,7 @@
 /** `concert summarize` / `concert ask` and the cad/run request as users meet them, on the bundled model. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Requests, WorkerErrorCode, type TokenProgress } from '../../src/protocol/worker';
@@ -120,6 +120,33 @@ describe('concert summarize / ask', () => {
     assert.equal(free.run.knobs.extractive, false);
     const summary = JSON.parse(concert('summarize', notes, '--json', '--seed', '3', '--max-tokens', '8', '--no-extractive').out);
     assert.equal(summary.run.knobs.extractive, false);
+  });
+
+  it('a question about a document of several paragraphs is answered from the paragraph that matches it (#16)', () => {
+    // bench/collab-tasks/atlas.md: ~370 tokens, eight countries of two or three sentences each.
+    const atlas = path.resolve('bench/collab-tasks/atlas.md');
+    const lines = readFileSync(atlas, 'utf8').split('\n');
+    const r = concert('ask', '--context', atlas, '--question', 'Where are the ministries of Kalunga?', '--json');
+    assert.equal(r.code, 0, r.err);
+    const j = JSON.parse(r.out);
+    assert.equal(j.passages.length, 1);
+    const read = lines.slice(j.passages[0].firstLine - 1, j.passages[0].lastLine).join('\n');
+    assert.match(read, /ministries and embassies are found in Mbereti/i);
+    assert.ok(read.includes(j.answer), `"${j.answer}" is not from the passage read: ${read}`);
+    assert.match(j.run.prompt.rows[0].text, /Mbereti/);
+    assert.doesNotMatch(j.run.prompt.rows[0].text, /Tessaline|Ostravel/); // the other countries were not read
+    // --whole-document: a text that fits is read whole, and nothing says passages.
+    const notes = path.resolve('bench/collab-tasks/team-notes.md');
+    const whole = JSON.parse(concert('ask', '--context', notes, '--question', 'Who leads Project Larkspur?', '--json', '--whole-document').out);
+    assert.equal(whole.passages, undefined);
+    assert.match(whole.run.prompt.rows[0].text, /Larkspur[\s\S]*Pickle/);
+    const focused = concert('ask', '--context', notes, '--question', 'Who leads Project Larkspur?');
+    assert.match(
+      focused.out,
+      /\(answered from the document's lines? \d+(–\d+)?: the passage that best matches the question; --whole-document reads it all when it fits\)/,
+    );
+    // A short document is read whole, as before.
+    assert.equal(JSON.parse(concert('ask', '--context', doc, '--question', 'What is the capital of Freedonia?', '--json').out).passages, undefined);
   });
 
   it('summarize quotes whole sentences of one paragraph by default (extractive), across wrapped lines (#16)', () => {

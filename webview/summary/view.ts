@@ -400,6 +400,28 @@ function chunksSection(run: SummaryRunView, ui: ViewUi): Section | undefined {
   };
 }
 
+/** Which lines a question was answered from, when not the whole text (a long document: the best-matching passage). */
+function passagesSection(run: SummaryRunView): Section | undefined {
+  if (!run.passages?.length) return undefined;
+  // Lines of the document (the host counts a selection's from its first line).
+  const where = run.passages.map((p) => (p.firstLine === p.lastLine ? `line ${p.firstLine}` : `lines ${p.firstLine}–${p.lastLine}`)).join(', ');
+  const of = run.source.scope === 'whole document' ? run.source.fileName : `the selection of ${run.source.fileName}`;
+  const one = run.passages.length === 1;
+  return {
+    key: 'passages',
+    node: h(
+      'section',
+      { class: 'passages' },
+      h(
+        'p',
+        { class: 'status info', role: 'note' },
+        icon('info'),
+        ` Answered from ${where} of ${of}: the passage${one ? ' that best matches' : 's that best match'} the question. The bundled model answers a few paragraphs far better than a long text; the setting \`concert.cad.wholeDocumentAnswers\` makes it read all of a text that fits.`,
+      ),
+    ),
+  };
+}
+
 function recordSection(rec: SummaryRecordView, task: SummaryTask, ui: ViewUi): Section {
   const row = (term: string, ...value: VChild[]) => [h('dt', {}, term), h('dd', {}, ...value)];
   return {
@@ -536,6 +558,7 @@ export function renderSummary(state: SummaryViewState | undefined, ui: ViewUi): 
     controlsSection(run, state),
     outputsSection(run),
     chunksSection(run, ui),
+    passagesSection(run),
     state.sweep && sweepSection(state.sweep),
     run.record && recordSection(run.record, run.task, ui),
   ];

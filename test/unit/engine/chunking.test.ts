@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { chunkText } from '../../../src/engine/chunking';
+import { chunkText, linePassages } from '../../../src/engine/chunking';
 
 const words = (s: string) => s.split(/\s+/).filter(Boolean).length;
 
@@ -32,4 +32,39 @@ describe('chunkText', () => {
     );
   });
   it('returns nothing for blank text', () => assert.deepEqual(chunkText('  \n ', 5, words), []));
+});
+
+describe('linePassages (retrieval passages of a document of any size)', () => {
+  const text = (passages: ReturnType<typeof linePassages>, t: string) => passages.map((p) => t.slice(p.start, p.end).trim());
+
+  it('joins the lines of a paragraph up to the budget; a blank line ends a passage', () => {
+    const t = 'one two\nthree four\nfive six seven\n\neight nine\nten\n';
+    assert.deepEqual(text(linePassages(t, 4, words), t), ['one two\nthree four', 'five six seven', 'eight nine\nten']);
+  });
+
+  it('cuts a line over the budget at sentences, and covers every word once', () => {
+    const t = 'Alpha beta gamma. Delta epsilon zeta. Eta.\nTheta iota.';
+    const got = linePassages(t, 3, words);
+    for (const p of got) assert.ok(words(t.slice(p.start, p.end)) <= 3, t.slice(p.start, p.end));
+    assert.deepEqual(text(got, t).join(' ').split(/\s+/), t.split(/\s+/));
+  });
+
+  it('never counts a text of more than a few thousand characters: a 600k-character line and document stay cheap', () => {
+    let longest = 0;
+    const counting = (s: string) => {
+      longest = Math.max(longest, s.length);
+      return words(s);
+    };
+    const line = 'word '.repeat(120_000); // one line, no sentence end
+    const got = linePassages(`${line}\n\nlast line here`, 50, counting);
+    assert.ok(longest <= 4000, `counted a ${longest}-character text`);
+    assert.equal(got.length, Math.ceil(120_000 / 50) + 1);
+    assert.equal(line.slice(got[0]!.start, got[0]!.end).trim().split(' ').length, 50);
+    const blob = 'x'.repeat(10_000); // no white space at all: cut anywhere
+    assert.ok(linePassages(blob, 1, (s) => Math.ceil(s.length / 1000)).every((p) => p.end - p.start <= 1000));
+  });
+
+  it('has nothing to return for white space', () => {
+    assert.deepEqual(linePassages(' \n\n \n', 5, words), []);
+  });
 });
