@@ -61,15 +61,15 @@ const LONG_LINE_CHARS = 4000;
 /**
  * Passages of at most about `budget` tokens for retrieval over a document of any size: consecutive lines of one
  * paragraph (blank lines end a passage), a line over the budget cut by `chunkText`. Token counts are only taken of
- * single lines or shorter pieces (a passage's count is the sum of its lines', which a joined encoding may differ from
- * by a token or so at each join), so a document of millions of characters costs one pass of small encodings.
+ * single lines or shorter pieces (a passage's `tokens` is the sum of its lines', which a joined encoding may differ
+ * from by a token or so at each join), so a document of millions of characters costs one pass of small encodings.
  */
-export function linePassages(text: string, budget: number, count: (s: string) => number): TextRange[] {
+export function linePassages(text: string, budget: number, count: (s: string) => number): (TextRange & { tokens: number })[] {
   if (!(budget >= 1)) throw new Error('passage budget must be at least one token');
-  const out: TextRange[] = [];
+  const out: (TextRange & { tokens: number })[] = [];
   let cur: (TextRange & { tokens: number }) | undefined;
   const flush = () => {
-    if (cur) out.push({ start: cur.start, end: cur.end });
+    if (cur) out.push(cur);
     cur = undefined;
   };
   for (let start = 0; start < text.length; ) {

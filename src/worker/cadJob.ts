@@ -360,10 +360,13 @@ interface QuestionPassages {
 export function passagesForQuestion(document: string, question: string, budget: number, count: (s: string) => number): QuestionPassages {
   // Passages of about a paragraph: small enough for retrieval to tell apart, whatever the budget.
   const ranges = linePassages(document, Math.min(budget, ASK_FOCUS.passageTokens), count);
-  const passages: Passage[] = ranges.map((r, index) => {
-    const text = oneLine(document.slice(r.start, r.end));
-    return { itemId: 'document', title: '', text, index, tokens: count(text) };
-  });
+  const passages: Passage[] = ranges.map((r, index) => ({
+    itemId: 'document',
+    title: '',
+    text: oneLine(document.slice(r.start, r.end)),
+    index,
+    tokens: r.tokens,
+  }));
   const joined = (chosen: readonly Passage[]) => chosen.map((c) => c.text).join('\n');
   const chosen = retrievePassages(passages, question, budget, (c) => count(joined([...c].sort((a, b) => a.index - b.index))));
   chosen.sort((a, b) => a.index - b.index);
@@ -385,7 +388,11 @@ export function linesOf(text: string, start: number, end: number): { firstLine: 
   const slice = text.slice(start, end);
   const from = start + (slice.length - slice.trimStart().length);
   const to = Math.max(from, start + slice.trimEnd().length - 1);
-  const lineAt = (i: number) => text.slice(0, i).split('\n').length;
+  const lineAt = (i: number) => {
+    let line = 1;
+    for (let k = text.indexOf('\n'); k >= 0 && k < i; k = text.indexOf('\n', k + 1)) line++;
+    return line;
+  };
   return { firstLine: lineAt(from), lastLine: lineAt(to) };
 }
 

@@ -39,7 +39,13 @@ describe('linePassages (retrieval passages of a document of any size)', () => {
 
   it('joins the lines of a paragraph up to the budget; a blank line ends a passage', () => {
     const t = 'one two\nthree four\nfive six seven\n\neight nine\nten\n';
-    assert.deepEqual(text(linePassages(t, 4, words), t), ['one two\nthree four', 'five six seven', 'eight nine\nten']);
+    const got = linePassages(t, 4, words);
+    assert.deepEqual(text(got, t), ['one two\nthree four', 'five six seven', 'eight nine\nten']);
+    assert.deepEqual(
+      got.map((p) => p.tokens),
+      [4, 3, 3],
+      'the sum of its lines',
+    );
   });
 
   it('cuts a line over the budget at sentences, and covers every word once', () => {
