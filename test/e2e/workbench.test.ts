@@ -99,6 +99,17 @@ const NOTES = readFileSync(join(FIXTURE, 'notes.md'), 'utf8');
 /** A long document (written into the workspace at start): chunked, so a run lasts long enough to cancel. */
 const LONG = Array.from({ length: 120 }, (_, i) => `## Day ${i + 1}\n\n${NOTES.split('\n\n').slice(1).join('\n\n')}`).join('\n\n');
 
+/** A handbook of several paragraphs (over the 128 tokens a question reads whole), one fact per paragraph. */
+const HANDBOOK = [
+  '# Office handbook',
+  'Visitors sign in at the front desk on the ground floor and wear a badge while they are in the building.',
+  'The kitchen on the second floor has a kettle, a fridge and a coffee machine; please wash your own cups.',
+  'Bicycles may be parked in the yard behind the building, next to the recycling bins.',
+  'The boiler is serviced every October by Thornley Heating, who also repair it when it breaks down.',
+  'Meeting rooms are booked through the shared calendar; cancel a booking you no longer need.',
+  'Fire drills happen twice a year. The assembly point is the car park across the street.',
+].join('\n\n');
+
 /** Documents of the start-of-document rewrite scenarios (written into the workspace at start). */
 const ONE_LINE = 'The food at the harbour cafe was cold and the waiter ignored us for twenty minutes.';
 const STORY =
@@ -231,6 +242,7 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
       serviceWorkerHosts: /\.vscode-resource\.vscode-cdn\.net$/,
     });
     writeFileSync(join(server.workspace, 'long.md'), LONG);
+    writeFileSync(join(server.workspace, 'handbook.md'), HANDBOOK);
     // The files of the Knowledge and start-of-document scenarios exist from the start: a file written mid-run can take longer than Quick Open's
     // wait to be indexed on a loaded machine (seen in CI).
     writeFileSync(join(server.workspace, 'facts.md'), FACTS);
@@ -581,6 +593,27 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
     assert.ok((await frame.locator('.output.cad .tokens').innerText()).trim().length > 0);
     await wb.screenshot('13-answer');
     ran.add('concert.askAboutDocument');
+  });
+
+  it('Ask About This Document… on a document of several paragraphs answers from the one that matches, and says which lines', STEP, async () => {
+    requireCadPack();
+    await openFile('handbook.md');
+    await wb.runCommand(title('concert.askAboutDocument'));
+    await wb.until('the question box', async () => /Ask About This Document/.test(await wb.quickTitle()));
+    await wb.quickInput.fill('Which company services the boiler?');
+    await wb.page.keyboard.press('Enter');
+    const frame = await summaryFrame(wb);
+    await wb.until('the answer view', async () => /^Answer · handbook\.md · whole document/.test(await frame.locator('h1').first().innerText()));
+    await summaryDone(wb);
+    const boilerLine = HANDBOOK.split('\n').findIndex((l) => l.includes('Thornley')) + 1;
+    assert.match(
+      await frame.locator('.passages').innerText(),
+      new RegExp(`Answered from line ${boilerLine} of handbook\\.md: the passage that best matches the question`),
+    );
+    const answer = (await frame.locator('.output.cad .tokens').innerText()).trim();
+    assert.ok(answer && HANDBOOK.split('\n')[boilerLine - 1]!.includes(answer), `"${answer}" is not from the boiler paragraph`);
+    await wb.screenshot('13b-answer-passage');
+    await wb.runCommand('View: Close All Editors');
   });
 
   it('Cancel in the Summary panel stops a long run', STEP, async () => {
