@@ -56,14 +56,7 @@ export class SpanConstraint {
       for (let i = 0; i <= s.tokens.length; i++) this.boundary[at + i] = i === s.tokens.length ? 1 : i === 0 ? 0 : ends[i]!;
       at += s.tokens.length + 1;
     }
-    const starts: number[] = [];
-    at = 0;
-    for (const s of sources) {
-      if (s.starts && s.starts.length !== s.tokens.length)
-        throw new EngineInputError(`a span source of ${s.tokens.length} tokens needs ${s.tokens.length} start flags`);
-      for (let i = 0; i < s.tokens.length; i++) if ((i === 0 || s.boundaries[i]) && (s.starts?.[i] ?? 1)) starts.push(at + i);
-      at += s.tokens.length + 1;
-    }
+    const starts = quoteStarts(sources);
     if (!starts.length) throw new EngineInputError('extractive output needs a document with at least one word (or turn extractive output off)');
     this.positions = Int32Array.from(starts);
     this.stops = stopTokens;
@@ -108,7 +101,8 @@ export class SpanConstraint {
  */
 export function sentenceSpans(pieces: readonly string[]): { starts: Uint8Array; ends: Uint8Array } {
   const closes = (p: string) => /[.!?]["'”’)\]]*\s*$/u.test(p);
-  const hasWord = (p: string) => /[\p{L}\p{N}]/u.test(p);
+  // U+FFFD: the first bytes of a character split over byte-fallback tokens ("α" as two tokens), part of its word.
+  const hasWord = (p: string) => /[\p{L}\p{N}\uFFFD]/u.test(p);
   const ends = new Uint8Array(pieces.length + 1);
   const starts = new Uint8Array(pieces.length);
   ends[pieces.length] = 1;
@@ -132,6 +126,19 @@ export function sentenceSpans(pieces: readonly string[]): { starts: Uint8Array; 
     if (word === p) open = false;
   }
   return { starts, ends };
+}
+
+/** Where a quote may open, as positions in the sources laid end to end (each followed by one separator slot). */
+export function quoteStarts(sources: readonly SpanSource[]): number[] {
+  const starts: number[] = [];
+  let at = 0;
+  for (const s of sources) {
+    if (s.starts && s.starts.length !== s.tokens.length)
+      throw new EngineInputError(`a span source of ${s.tokens.length} tokens needs ${s.tokens.length} start flags`);
+    for (let i = 0; i < s.tokens.length; i++) if ((i === 0 || s.boundaries[i]) && (s.starts?.[i] ?? 1)) starts.push(at + i);
+    at += s.tokens.length + 1;
+  }
+  return starts;
 }
 
 /**

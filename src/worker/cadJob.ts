@@ -15,7 +15,7 @@ import {
 } from '../protocol/worker';
 import { decodeCad, type CadToken } from '../engine/cad';
 import { chunkText, linePassages } from '../engine/chunking';
-import { SpanConstraint, sentenceSpans, wordBoundaries, wordStarts, type SpanSource } from '../engine/spans';
+import { SpanConstraint, quoteStarts, sentenceSpans, wordBoundaries, wordStarts, type SpanSource } from '../engine/spans';
 import { CancelledError, ContextTooLongError, EngineInputError } from '../engine/errors';
 import { validateDecoding } from '../engine/logits';
 import { retrievePassages, type Passage } from '../runtime/knowledge';
@@ -262,8 +262,8 @@ export async function runCad(service: WorkerService, p: CadRunParams, job: CadJo
       const out: NonNullable<CadRunResult['chunks']> = [];
       for (const r of chunkText(text, budget, count)) {
         const slice = text.slice(r.start, r.end);
-        // A chunk without a single word (a rule of dashes, ASCII art) has nothing to quote: it adds no summary.
-        const nothingToQuote = knobs.extractive && !/[\p{L}\p{N}]/u.test(slice);
+        // A chunk where no quote can open (a rule of dashes, ASCII art) has nothing to quote: it adds no summary.
+        const nothingToQuote = knobs.extractive && quoteStarts(spanSourcesOf(slice)).length === 0;
         out.push({ start: r.start, end: r.end, summary: nothingToQuote ? '' : (await decodeOne(slice, alpha, variant, part++)).text });
       }
       return out;

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { decodeCad } from '../../../src/engine/cad';
 import { EngineInputError } from '../../../src/engine/errors';
 import type { Decoding } from '../../../src/engine/logits';
-import { SpanConstraint, sentenceSpans, wordBoundaries, wordStarts, type SpanSource } from '../../../src/engine/spans';
+import { SpanConstraint, quoteStarts, sentenceSpans, wordBoundaries, wordStarts, type SpanSource } from '../../../src/engine/spans';
 import { FakeLM } from '../../helpers/fakeLm';
 
 const ids = (...x: number[]) => Int32Array.from(x);
@@ -78,6 +78,11 @@ describe('extractive answers: span constraint', () => {
     assert.deepEqual([...sentenceSpans([' “Yes', '.”', ' (Then', ' x']).starts], [1, 0, 1, 0], 'quotes and brackets close and open sentences');
     assert.deepEqual([...sentenceSpans([' -', ' **', 'summaries', '**', ' work', '.', ' ```']).starts], [0, 0, 1, 0, 0, 0, 0], 'markup before the first word');
     assert.deepEqual([...sentenceSpans([' ```', 'sh', ' npm', ' ci']).starts], [0, 1, 0, 0]);
+    // A first word whose character is split over byte tokens ("α" = "\uFFFD" + "α"): the quote opens at its first
+    // token (a boundary), not at the second (mid-word), so a paragraph of lower-case words still has a start.
+    const split = sentenceSpans(['\uFFFD', 'α', ' npx', ' concert', ' generate']);
+    assert.deepEqual([...split.starts], [1, 0, 0, 0, 0]);
+    assert.deepEqual(quoteStarts([{ tokens: Int32Array.of(1, 2, 3, 4, 5), boundaries: Uint8Array.of(0, 0, 1, 1, 1, 1), ...split }]), [0]);
     const file = sentenceSpans([' See', ' export', '.', 'py', ' now', '.']);
     assert.deepEqual([...file.ends], [0, 0, 0, 0, 0, 0, 1], 'the full stop of a file name ends nothing');
     assert.throws(() => new SpanConstraint([{ tokens: ids(4), boundaries: Uint8Array.from([1, 1]), ends: new Uint8Array(1) }], [STOP]), /end flags/);
