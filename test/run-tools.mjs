@@ -65,6 +65,7 @@ if (process.env.CONCERT_TOOLS_SMOKE !== '0') {
   run('smoke grounded data build', python, ['tools/data/build_grounded.py', '--smoke']);
   run('grounded data invariants on the smoke build', python, ['-m', 'unittest', 'tools.tests.test_grounded.BuiltFiles.test_smoke_build']);
   run("the user model's grounded mixture on the smoke build", python, ['-m', 'unittest', 'tools.tests.test_diffusion.GroundedMixTest']);
+  run("the causal LM's cloze source on the smoke build", python, ['-m', 'unittest', 'tools.tests.test_grounded.ClozeQuestions']);
   run('smoke training of the text packs', 'bash', ['tools/models/train_all.sh'], { SMOKE: '1' });
   if (existsSync('tools/diffusion/train_all.sh')) run('smoke training of the diffusion packs', 'bash', ['tools/diffusion/train_all.sh'], { SMOKE: '1' });
   // The runtime must accept what the tools produce (full check: graphs loaded into ONNX Runtime).
