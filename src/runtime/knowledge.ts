@@ -30,7 +30,8 @@ export interface ScoredPassage extends Passage {
 /** Counts the tokens a text costs in the model's context (as it will be encoded there). */
 export type CountTokens = (text: string) => number;
 
-const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
+/** A passage's text: white space runs (line breaks included) collapsed to one space, trimmed. */
+export const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
 
 /** Sentences of a paragraph: split after . ! ? (and closing quotes or brackets) followed by white space. */
 export function splitSentences(paragraph: string): string[] {

@@ -18,7 +18,7 @@ import { chunkText, linePassages } from '../engine/chunking';
 import { SpanConstraint, quoteStarts, sentenceSpans, wordBoundaries, wordStarts, type SpanSource } from '../engine/spans';
 import { CancelledError, ContextTooLongError, EngineInputError } from '../engine/errors';
 import { validateDecoding } from '../engine/logits';
-import { retrievePassages, type Passage } from '../runtime/knowledge';
+import { oneLine, retrievePassages, type Passage } from '../runtime/knowledge';
 import { WorkerFailure, type LanguageModel, type WorkerService } from './service';
 
 /**
@@ -395,5 +395,3 @@ export function linesOf(text: string, start: number, end: number): { firstLine: 
   };
   return { firstLine: lineAt(from), lastLine: lineAt(to) };
 }
-
-const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
