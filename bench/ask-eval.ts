@@ -18,9 +18,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { type CadRunParams, Requests } from '../src/protocol/worker';
-import { WorkerClient } from '../src/worker/client';
 import { TASKS } from './collab-tasks/tasks';
-import { arg } from './common';
+import { arg, benchWorker } from './common';
 
 const FILES = { countries: 'atlas.md', notes: 'team-notes.md' } as const;
 const VARIANTS: Record<string, Partial<CadRunParams>> = {
@@ -46,11 +45,7 @@ async function main(): Promise<void> {
   const paragraphOf = (text: string, fact: string) =>
     text.split(/\n\s*\n/).find((p) => p.toLowerCase().includes(fact.toLowerCase())) ?? assertNever(`no paragraph holds "${fact}"`);
 
-  const client = new WorkerClient({
-    workerModule: path.resolve('dist/worker.js'),
-    settings: () => ({ device: 'cpu', modelFolders: [], bundledModelsDir: modelsDir, idleUnloadSeconds: 0, threads }),
-    log: { info: () => {}, warn: (m) => console.error(m), error: (m) => console.error(m) },
-  });
+  const client = benchWorker(modelsDir, threads);
   const answers: Answer[] = [];
   const t0 = performance.now();
   try {

@@ -14,9 +14,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { logSoftmax } from '../src/engine/logits';
 import { Requests, type CollabRunParams, type CollabRunResult, type KnowledgeItem } from '../src/protocol/worker';
-import { WorkerClient } from '../src/worker/client';
 import { TASKS } from './collab-tasks/tasks';
-import { arg, loadBenchModel } from './common';
+import { arg, benchWorker, loadBenchModel } from './common';
 
 interface Answer {
   method: string;
@@ -39,11 +38,7 @@ async function main(): Promise<void> {
   const dir = path.resolve('bench/collab-tasks');
   const knowledge: KnowledgeItem[] = ['atlas.md', 'team-notes.md'].map((f) => ({ id: f, title: f, text: readFileSync(path.join(dir, f), 'utf8') }));
 
-  const client = new WorkerClient({
-    workerModule: path.resolve('dist/worker.js'),
-    settings: () => ({ device: 'cpu', modelFolders: [], bundledModelsDir: modelsDir, idleUnloadSeconds: 0, threads }),
-    log: { info: () => {}, warn: (m) => console.error(m), error: (m) => console.error(m) },
-  });
+  const client = benchWorker(modelsDir, threads);
   const { model: judge, close } = await loadBenchModel(threads);
   const qa = judge.taskPrompt('qa')!;
 

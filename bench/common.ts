@@ -1,12 +1,22 @@
-/** Shared set-up for benchmarks and evaluations: load a causal-lm pack in-process on the CPU provider. */
+/** Shared set-up for benchmarks and evaluations: a causal-lm pack in-process on the CPU provider, or the built worker. */
 import * as path from 'node:path';
 import { loadLanguageModel, type LanguageModel } from '../src/runtime/languageModel';
 import { SessionCache } from '../src/runtime/ort';
 import { validatePack } from '../src/runtime/packs';
+import { WorkerClient } from '../src/worker/client';
 
 export function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
+}
+
+/** The built worker (dist/worker.js) on the CPU, reading the packs of `modelsDir` only, models kept loaded. */
+export function benchWorker(modelsDir: string, threads: number): WorkerClient {
+  return new WorkerClient({
+    workerModule: path.resolve('dist/worker.js'),
+    settings: () => ({ device: 'cpu', modelFolders: [], bundledModelsDir: modelsDir, idleUnloadSeconds: 0, threads }),
+    log: { info: () => {}, warn: (m) => console.error(m), error: (m) => console.error(m) },
+  });
 }
 
 export async function loadBenchModel(threads = Number(arg('threads', '2'))): Promise<{ model: LanguageModel; close: () => Promise<void> }> {
