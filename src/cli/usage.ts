@@ -77,7 +77,8 @@ Options (summarize, ask):
                          cannot make words up; --no-extractive lets it write its own words
   --top-p <p>            nucleus sampling (default for summarize: 0.9)
   --greedy               greedy decoding (default for ask)
-  --max-tokens <n>       length budget (default 64 for summarize, 24 for ask)
+  --max-tokens <n>       length budget (default 64 for summarize, 24 for ask; a quote cut inside a word
+                         finishes it, at most 8 tokens more)
   --seed <s>             seed for sampling (default: random, printed in --json's run record)
   --regular              also run regular decoding on the same input, side by side
   --whole-document       ask: read the whole document when it fits the model (default: a document of more than

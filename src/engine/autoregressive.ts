@@ -46,6 +46,11 @@ export interface ArOptions {
    * the rows' own log-probabilities) saves a log-normaliser over the vocabulary per token; the tokens are the same.
    */
   combinedLogProb?: boolean;
+  /**
+   * At the `maxTokens` budget, go on (at most `extraTokens` more, as far as the context allows) until `done()` holds
+   * after a token: an extractive answer cut by the budget would otherwise end inside a word ("… and the best j").
+   */
+  finish?: { done: () => boolean; extraTokens: number };
 }
 
 export interface ArResult {
@@ -105,7 +110,9 @@ export async function decodeRecipe(lm: CausalLM, o: ArOptions): Promise<ArResult
   const withCombined = o.combinedLogProb ?? true;
   /** The weighted sum of the rows, rewritten every step (it does not outlive the step). */
   let sum: Float32Array | undefined;
-  for (let i = 0; i < o.maxTokens; i++) {
+  const longestPrompt = Math.max(...o.terms.map((t) => t.prompt.length));
+  const limit = o.finish ? Math.min(o.maxTokens + Math.max(0, o.finish.extraTokens), lm.maxContext - longestPrompt) : o.maxTokens;
+  for (let i = 0; i < limit; i++) {
     check();
     const combined = o.combine ? o.combine(logits, i) : single ? logits[0]! : combine(logits, weights, (sum ??= new Float32Array(logits[0]!.length)));
     // The token and its log-probability under the combination (log-softmax at the token; one set of exponentials for
@@ -118,7 +125,7 @@ export async function decodeRecipe(lm: CausalLM, o: ArOptions): Promise<ArResult
     const token: GeneratedToken = { id, termLogProbs, combinedLogProb: withCombined ? logProb : Number.NaN };
     tokens.push(token);
     o.onToken?.(token, i);
-    if (i === o.maxTokens - 1) break;
+    if (i === limit - 1 || (i >= o.maxTokens - 1 && (!o.finish || o.finish.done()))) break;
     check();
     ({ logits, state } = await lm.extend(state, new Int32Array(o.terms.length).fill(id), o.signal));
   }

@@ -119,6 +119,9 @@ export const toCadTokens = (r: ArResult): CadToken[] =>
     logProbWithoutContext: t.termLogProbs[1]!,
   }));
 
+/** How far past its token budget an extractive answer may go to end on a word boundary (a long word's pieces). */
+export const FINISH_WORD_TOKENS = 8;
+
 export async function decodeCad(
   lm: CausalLM,
   o: Omit<ArOptions, 'terms' | 'onToken'> & {
@@ -139,6 +142,8 @@ export async function decodeCad(
     // CAD reports each row's log-probability of the token, not the combination's.
     combinedLogProb: false,
     ...(step && { combine: step }),
+    // A quote cut by the token budget finishes its word rather than ending in the middle of it.
+    ...(span && { finish: { done: () => span.atWordEnd(), extraTokens: FINISH_WORD_TOKENS } }),
     ...((onToken || span) && {
       onToken: (t, i) => {
         span?.advance(t.id);

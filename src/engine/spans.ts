@@ -35,6 +35,8 @@ export class SpanConstraint {
   private readonly tokens: Int32Array;
   /** Where a span may end (before position p). */
   private readonly boundary: Uint8Array;
+  /** Where a word ends (before position p): the same as `boundary` unless quotes end only after sentences. */
+  private readonly wordEnd: Uint8Array;
   private readonly stops: readonly number[];
   /** Positions p such that tokens[p − generated.length … p − 1] equals what was generated (the next token is tokens[p]). */
   private positions: Int32Array;
@@ -45,6 +47,7 @@ export class SpanConstraint {
     const total = sources.reduce((n, s) => n + s.tokens.length + 1, 0);
     this.tokens = new Int32Array(total).fill(-1);
     this.boundary = new Uint8Array(total + 1);
+    this.wordEnd = new Uint8Array(total + 1);
     let at = 0;
     for (const s of sources) {
       if (s.boundaries.length !== s.tokens.length + 1)
@@ -53,7 +56,10 @@ export class SpanConstraint {
         throw new EngineInputError(`a span source of ${s.tokens.length} tokens needs ${s.tokens.length + 1} end flags`);
       this.tokens.set(s.tokens, at);
       const ends = s.ends ?? s.boundaries;
-      for (let i = 0; i <= s.tokens.length; i++) this.boundary[at + i] = i === s.tokens.length ? 1 : i === 0 ? 0 : ends[i]!;
+      for (let i = 0; i <= s.tokens.length; i++) {
+        this.boundary[at + i] = i === s.tokens.length ? 1 : i === 0 ? 0 : ends[i]!;
+        this.wordEnd[at + i] = i === s.tokens.length ? 1 : i === 0 ? 0 : s.boundaries[i]!;
+      }
       at += s.tokens.length + 1;
     }
     const starts = quoteStarts(sources);
@@ -66,6 +72,13 @@ export class SpanConstraint {
   mayStop(): boolean {
     if (this.generated === 0) return false;
     for (const p of this.positions) if (this.boundary[p]) return true;
+    return false;
+  }
+
+  /** Whether what was generated ends on a word boundary (though perhaps not where a quote may end, e.g. mid-sentence). */
+  atWordEnd(): boolean {
+    if (this.generated === 0) return false;
+    for (const p of this.positions) if (this.wordEnd[p]) return true;
     return false;
   }
 

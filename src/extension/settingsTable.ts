@@ -149,7 +149,8 @@ export const SETTINGS = [
     default: 64,
     minimum: 1,
     maximum: 1024,
-    markdownDescription: 'Most tokens a summary may have. Long documents are summarised chunk by chunk and merged; each chunk summary has this budget too.',
+    markdownDescription:
+      'Most tokens a summary may have. Long documents are summarised chunk by chunk and merged; each chunk summary has this budget too. A quote of the document cut inside a word finishes that word (at most 8 tokens more).',
     scope: 'window',
     order: 12,
   },
@@ -159,7 +160,8 @@ export const SETTINGS = [
     default: 24,
     minimum: 1,
     maximum: 1024,
-    markdownDescription: 'Most tokens an answer to `Concert: Ask About This Document…` may have.',
+    markdownDescription:
+      'Most tokens an answer to `Concert: Ask About This Document…` may have. A quote of the document cut inside a word finishes that word (at most 8 tokens more).',
     scope: 'window',
     order: 13,
   },

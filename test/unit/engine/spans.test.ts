@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeCad } from '../../../src/engine/cad';
+import { FINISH_WORD_TOKENS, decodeCad } from '../../../src/engine/cad';
 import { EngineInputError } from '../../../src/engine/errors';
 import type { Decoding } from '../../../src/engine/logits';
 import { SpanConstraint, quoteStarts, sentenceSpans, wordBoundaries, wordStarts, type SpanSource } from '../../../src/engine/spans';
@@ -123,6 +123,41 @@ describe('extractive answers: span constraint', () => {
             } else assert.ok(gen.every((t) => doc.tokens.includes(t)));
           }
     assert.ok(stoppedEarly > 0, 'the document is 7 tokens long: most answers end before 12');
+  });
+
+  it('a quote cut by the token budget finishes its word, within a bounded number of extra tokens and the context', async () => {
+    // One word of `n` pieces (4, 5, 6, …) then the word 30; the model prefers the lowest token it may take, and stopping least.
+    const longWord = (n: number): SpanSource => {
+      const tokens = ids(...Array.from({ length: n }, (_, i) => 4 + i), 30);
+      const boundaries = new Uint8Array(n + 2);
+      boundaries[0] = boundaries[n] = boundaries[n + 1] = 1;
+      return { tokens, boundaries };
+    };
+    const prefersLow = (_seq: readonly number[], v: number) => (v === STOP ? -99 : -v);
+    const answer = async (doc: SpanSource, maxTokens: number, maxContext = 64) => {
+      const r = await decodeCad(new FakeLM(32, maxContext, STOP, prefersLow), {
+        withContext: ids(2, 3),
+        withoutContext: ids(2),
+        alpha: 1,
+        span: new SpanConstraint([doc], [STOP]),
+        decoding: { mode: 'greedy' },
+        seed: 1,
+        maxTokens,
+        stopTokens: [STOP],
+      });
+      return r.tokens.map((t) => t.id);
+    };
+    assert.deepEqual(await answer(longWord(4), 2), [4, 5, 6, 7], 'the budget of 2 ends inside the word: it is finished');
+    assert.deepEqual(await answer(longWord(4), 5), [4, 5, 6, 7, 30], 'a budget that ends on a boundary is not extended');
+    const tooLong = await answer(longWord(20), 2);
+    assert.equal(tooLong.length, 2 + FINISH_WORD_TOKENS, 'a word longer than the grace is still cut, after the grace');
+    assert.equal((await answer(longWord(20), 2, 2 + 5)).length, 5, 'never past the context (a 2-token prompt in 7)');
+    // Quoting whole sentences: the budget finishes the word, not the sentence (that could take far more tokens).
+    const sentence = { ...longWord(3), ends: Uint8Array.from([1, 0, 0, 0, 1]) };
+    const c = new SpanConstraint([sentence], [STOP]);
+    for (const t of [4, 5, 6]) c.advance(t);
+    assert.deepEqual([c.atWordEnd(), c.mayStop()], [true, false], 'a word ends after 6; the sentence ends after 30');
+    assert.deepEqual(await answer(sentence, 2), [4, 5, 6]);
   });
 
   it('without the constraint the same fake model leaves the document (the control)', async () => {
