@@ -3,13 +3,13 @@
  * The installed-VSIX scenario of the VS Code tier: what a user gets. The VSIX for this machine's platform is built
  * with build/packageVsix.mjs (from the build npm test made), installed with `code-server --install-extension` into
  * an empty extensions folder, and used on a workspace with no Concert checkout behind it: the palette, the log,
- * Summarize Document, Ask, Rewrite Selection…, Collaborate… with a note as knowledge, Complete Image… on the bundled
+ * Summarize Document, Ask (on a selected line and on a whole document of several paragraphs), Rewrite Selection…, Collaborate… with a note as knowledge, Complete Image… on the bundled
  * JPEG-LM and the walkthrough. A VSIX without
  * its ONNX Runtime (or without a bundled pack) fails here.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,7 +17,7 @@ import type { BrowserContext } from 'playwright-core';
 import { guardContext, launchChromium, problemLines, type PageProblems } from '../webview/browser';
 import { ROOT } from '../webview/harness';
 import { CodeServer, hostTarget } from './codeServer';
-import { collabDone, collabFrame, imagesDone, imagesFrame, imageWidths, pickAttributes, rewriteDone, selectLine, summaryDone } from './panels';
+import { collabDone, collabFrame, imagesDone, imagesFrame, imageWidths, pickAttributes, rewriteDone, selectLine, summaryDone, summaryFrame } from './panels';
 import { Workbench } from './workbench';
 
 const RESULTS = join(ROOT, 'test-results', 'e2e-installed');
@@ -33,6 +33,19 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
 /** Knowledge for Collaborate…: a fact no bundled model was trained on, and a question worded unlike the training templates. */
 const COLLAB_NOTE = 'The night bus to Wrenfield leaves from platform Calder at ten past eleven.';
 const COLLAB_QUESTION = 'From which platform does the night bus to Wrenfield leave?';
+/**
+ * A document of several paragraphs (over the 128 tokens a question reads whole), worded unlike the other tests'
+ * documents: Ask must answer from the paragraph that holds the fact and say which line it read.
+ */
+const SOCIETY = [
+  '# Allotment society: what members should know',
+  'New members collect a key to the main gate from the secretary, who keeps the list of plots and their tenants.',
+  'Water is taken from the three troughs along the central path; hoses are not allowed between June and August.',
+  'The tool shed holds shared wheelbarrows, forks and a lawnmower, and it is locked at dusk every evening.',
+  'Bonfires may only be lit on the first Saturday of the month, and never when the wind blows towards the houses.',
+  'The annual show is held in the village hall in September, with prizes for the heaviest marrow and the best jam.',
+  'Rent for a full plot is forty pounds a year, paid to the treasurer before the end of March.',
+].join('\n\n');
 /** A PNG copied into the workspace for Complete Image… (a 32×32 picture of the codec fixtures). */
 const PICTURE = 'sketch.png';
 const target = hostTarget();
@@ -90,6 +103,7 @@ describe(`Concert installed from its ${target} VSIX (code-server 4.99.4)`, () =>
     const vsix = join(vsixDir, `concert-${target}-${pkg.version}.vsix`);
     server = await CodeServer.start({ root: ROOT, vsix, workspaceFixture: FIXTURE, logCopy: join(RESULTS, 'code-server.log') });
     copyFileSync(join(ROOT, 'test', 'fixtures', 'jpeg', 'rings-64.png'), join(server.workspace, PICTURE));
+    writeFileSync(join(server.workspace, 'society.md'), SOCIETY);
     context = await launchChromium({ profileDir: join(server.dir, 'browser'), viewport: { width: 1400, height: 900 } });
     problems = await guardContext(context, {
       allowedOrigins: [server.origin, `ws://127.0.0.1:${server.port}`],
@@ -170,6 +184,25 @@ describe(`Concert installed from its ${target} VSIX (code-server 4.99.4)`, () =>
     assert.ok(answer.length > 0, 'the answer has text');
     assert.ok(` ${words(line)} `.includes(` ${words(answer)} `), `"${answer}" is not a span of the selected line "${line}"`);
     await wb.screenshot('installed-answer');
+  });
+
+  it('Ask About This Document… on a whole document answers from the paragraph that holds the fact and names its line', STEP, async () => {
+    await wb.runCommand('View: Close All Editors');
+    await openFile('society.md');
+    await wb.runCommand('Concert: Ask About This Document…');
+    await wb.until('the question box', async () => /Ask About This Document/.test(await wb.quickTitle()), 20_000);
+    await wb.quickInput.fill('Where is the annual show held?');
+    await wb.page.keyboard.press('Enter');
+    // The panel still shows the previous answer until this run's view replaces it.
+    const panel = await summaryFrame(wb);
+    await wb.until('the answer view', async () => /^Answer · society\.md · whole document/.test(await panel.locator('h1').first().innerText()));
+    const frame = await summaryDone(wb);
+    const showLine = SOCIETY.split('\n').findIndex((l) => l.startsWith('The annual show')) + 1;
+    assert.match(await frame.locator('.passages').innerText(), new RegExp(`Answered from line ${showLine} of society\\.md`));
+    const answer = (await frame.locator('.output.cad .tokens').innerText()).trim();
+    assert.ok(SOCIETY.split('\n')[showLine - 1]!.includes(answer), `"${answer}" is not quoted from line ${showLine}`);
+    assert.match(answer, /village hall/, 'the answer names the place');
+    await wb.screenshot('installed-answer-document');
   });
 
   it('Rewrite Selection… rewrites a selected line in the Rewrite panel', STEP, async () => {
