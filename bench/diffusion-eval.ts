@@ -8,6 +8,8 @@
  *  - distinct-1/2/3 across the samples.
  * Usage: node --import tsx bench/diffusion-eval.ts [--pack models/concert-ssd-core] [--lm models/concert-lm-small] [--samples 3] [--tokens 16]
  *        [--steps 50] [--top-p 0.5] [--lambdas 0,100,400,1000] [--out docs/diffusion-eval.json]
+ * `--top-p` takes a list too (`--top-p 0.3,0.5,0.7`): the table is then the λ × top-p grid behind the defaults, and the
+ * same seeds are drawn in every cell so that each top-p's λ = 0 row is the unguided baseline of its own draws.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -60,7 +62,7 @@ async function main(): Promise<void> {
   const tokens = Number(arg('tokens', '16'));
   const steps = Number(arg('steps', '50'));
   const lambdas = arg('lambdas', '0,100,400,1000').split(',').map(Number);
-  const topP = Number(arg('top-p', '0.5'));
+  const topPs = arg('top-p', '0.5').split(',').map(Number);
   const sessions = new SessionCache('cpu', Number(arg('threads', '2')), 0);
   const pack = await validatePack(path.resolve(arg('pack', 'models/concert-ssd-core')), 'bundled');
   const tok = await loadTokenizer(pack);
@@ -88,7 +90,7 @@ async function main(): Promise<void> {
 
   const rows: Record<string, unknown>[] = [];
   const examples: Record<string, string[]> = {};
-  for (const lambda of lambdas) {
+  for (const [topP, lambda] of topPs.flatMap((p) => lambdas.map((l) => [p, l] as const))) {
     let judgeHits = 0;
     let clfHits = 0;
     let total = 0;
@@ -123,11 +125,12 @@ async function main(): Promise<void> {
           nll += p.nll;
           n += p.n;
           total++;
-          if (k === 0 && pi < 3) (examples[`lambda=${lambda} ${target}`] ??= []).push(`${prompt} → ${text}`);
+          if (k === 0 && pi < 3) (examples[`topP=${topP} lambda=${lambda} ${target}`] ??= []).push(`${prompt} → ${text}`);
         }
       }
     }
     const row = {
+      topP,
       lambda,
       externalJudgeAccuracy: +(judgeHits / total).toFixed(3),
       guidanceClassifierAccuracy: +(clfHits / total).toFixed(3),
@@ -150,7 +153,7 @@ async function main(): Promise<void> {
     samples,
     tokens,
     steps,
-    topP,
+    topPs,
     rows,
     examples,
   };
