@@ -110,8 +110,10 @@ export async function decodeRecipe(lm: CausalLM, o: ArOptions): Promise<ArResult
   const withCombined = o.combinedLogProb ?? true;
   /** The weighted sum of the rows, rewritten every step (it does not outlive the step). */
   let sum: Float32Array | undefined;
-  const longestPrompt = Math.max(...o.terms.map((t) => t.prompt.length));
-  const limit = o.finish ? Math.min(o.maxTokens + Math.max(0, o.finish.extraTokens), lm.maxContext - longestPrompt) : o.maxTokens;
+  // Tokens past the budget (finishing a word) only as far as every row's context allows.
+  const limit = o.finish
+    ? Math.min(o.maxTokens + Math.max(0, o.finish.extraTokens), lm.maxContext - Math.max(...o.terms.map((t) => t.prompt.length)))
+    : o.maxTokens;
   for (let i = 0; i < limit; i++) {
     check();
     const combined = o.combine ? o.combine(logits, i) : single ? logits[0]! : combine(logits, weights, (sum ??= new Float32Array(logits[0]!.length)));

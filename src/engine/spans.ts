@@ -70,15 +70,18 @@ export class SpanConstraint {
 
   /** Whether generation may stop now: something was generated and it ends at a word boundary. */
   mayStop(): boolean {
-    if (this.generated === 0) return false;
-    for (const p of this.positions) if (this.boundary[p]) return true;
-    return false;
+    return this.endsAt(this.boundary);
   }
 
   /** Whether what was generated ends on a word boundary (though perhaps not where a quote may end, e.g. mid-sentence). */
   atWordEnd(): boolean {
+    return this.endsAt(this.wordEnd);
+  }
+
+  /** Whether something was generated and a matching position is flagged in `flags`. */
+  private endsAt(flags: Uint8Array): boolean {
     if (this.generated === 0) return false;
-    for (const p of this.positions) if (this.wordEnd[p]) return true;
+    for (const p of this.positions) if (flags[p]) return true;
     return false;
   }
 
