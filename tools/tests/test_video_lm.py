@@ -112,6 +112,12 @@ class VideoLmPipelineTest(unittest.TestCase):
             scored += 1
         self.assertEqual(ev.agrees((1.0, 0.0), (0.0, 0.0)), False)  # static: no agreement
         self.assertIsNone(ev.agrees((0.0, 0.0), (1.0, 0.0)))
+        # The summary both evaluations report (eval.py on PyTorch samples, eval_cli.py on the CLI's): static and
+        # undecodable samples count against agreement, and only moving ones enter the rate among moving.
+        rows = [{"agree": True, "static": False, "decodable": True}, {"agree": False, "static": True, "decodable": True},
+                {"agree": False, "static": False, "decodable": False}, {"agree": False, "static": False, "decodable": True}]
+        self.assertEqual(ev.motion_summary(rows), {"scored_samples": 4, "agree_rate": 0.25, "static_rate": 0.25,
+                                                   "agree_rate_among_moving": 0.5, "chance": 0.5})
 
     def test_train_export_parity_continue(self):
         import numpy as np

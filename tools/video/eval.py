@@ -162,6 +162,14 @@ def rate(xs) -> float | None:
     return round(sum(xs) / len(xs), 4) if xs else None
 
 
+def motion_summary(scored: list) -> dict:
+    """Motion consistency of scored samples (dicts with agree, static, decodable), as the model card reports it."""
+    return {"scored_samples": len(scored), "agree_rate": rate([x["agree"] for x in scored]),
+            "static_rate": rate([x["static"] for x in scored]),
+            "agree_rate_among_moving": rate([x["agree"] for x in scored if x["decodable"] and not x["static"]]),
+            "chance": 0.5}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ckpt", required=True)
@@ -249,10 +257,7 @@ def main(argv=None):
         mot = {}
         for name, fs in (("held_out_box_diag", ("box-diag",)), ("seen_box_h_v", ("box-h", "box-v"))):
             xs = [x for x in samples if x["family"] in fs and x.get("agree") is not None]
-            mot[name] = {"scored_samples": len(xs), "agree_rate": rate([x["agree"] for x in xs]),
-                         "static_rate": rate([x["static"] for x in xs]),
-                         "agree_rate_among_moving": rate([x["agree"] for x in xs if x["decodable"] and not x["static"]]),
-                         "real_continuation_agree_rate": rate([x["real_agree"] for x in xs]), "chance": 0.5}
+            mot[name] = {**motion_summary(xs), "real_continuation_agree_rate": rate([x["real_agree"] for x in xs])}
         res["motion_consistency"] = mot
         print(f"continuation: {json.dumps(res['continuation'])}\nmotion: {json.dumps(mot)}", flush=True)
         if a.strip and strip_rows:

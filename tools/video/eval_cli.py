@@ -85,12 +85,9 @@ def main(argv=None):
             print(f"{fam}: {len(xs)} samples, agree {ev.rate([r['agree'] for r in xs])} ({time.time() - t0:.0f}s)", flush=True)
 
     def summary(xs):
-        scored = [r for r in xs if r["agree"] is not None]
-        moving = [r for r in scored if r["decodable"] and not r["static"]]
         return {"samples": len(xs), "decodable_rate": ev.rate([r["decodable"] for r in xs]),
-                "agree_rate": ev.rate([r["agree"] for r in scored]), "static_rate": ev.rate([r["static"] for r in scored]),
-                "agree_rate_among_moving": ev.rate([r["agree"] for r in moving]),
-                "budget_stops": sum(r["stopped_by"] == "max-tokens" for r in xs), "chance": 0.5}
+                **ev.motion_summary([r for r in xs if r["agree"] is not None]),
+                "budget_stops": sum(r["stopped_by"] == "max-tokens" for r in xs)}
 
     out = {"cli_args": a.cli_args, "clips_per_family": a.clips, "samples_per_clip": a.samples,
            "prompt_frames": n, "gen_frames": m, "seconds": round(time.time() - t0, 1),
