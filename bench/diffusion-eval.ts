@@ -6,7 +6,8 @@
  *  - the guidance classifier's own accuracy (for reference),
  *  - perplexity of the continuations under the bundled causal LM,
  *  - distinct-1/2/3 across the samples.
- * Usage: node --import tsx bench/diffusion-eval.ts [--pack models/concert-ssd-core] [--lm models/concert-lm-small] [--samples 3] [--tokens 16]
+ * Usage: node --import tsx bench/diffusion-eval.ts [--pack models/concert-ssd-core] [--classifier models/concert-clf-sentiment]
+ *        [--lm models/concert-lm-small] [--samples 3] [--tokens 16]
  *        [--steps 50] [--top-p 0.5] [--lambdas 0,100,400,1000] [--out docs/diffusion-eval.json]
  * `--top-p` takes a list too (`--top-p 0.3,0.5,0.7`): the table is then the λ × top-p grid behind the defaults, and the
  * same seeds are drawn in every cell so that each top-p's λ = 0 row is the unguided baseline of its own draws.
@@ -67,7 +68,7 @@ async function main(): Promise<void> {
   const pack = await validatePack(path.resolve(arg('pack', 'models/concert-ssd-core')), 'bundled');
   const tok = await loadTokenizer(pack);
   const lm = new OnnxDiffusionLM(await sessions.get(pack, 'context'), await sessions.get(pack, 'denoiser'), diffusionShape(pack), tok.specialIds['pad']!);
-  const clfPack = await validatePack(path.resolve('models/concert-clf-sentiment'), 'bundled');
+  const clfPack = await validatePack(path.resolve(arg('classifier', 'models/concert-clf-sentiment')), 'bundled');
   const clf = new OnnxClassifier(await sessions.get(clfPack, 'classifier'));
   const judgeLm = await loadLanguageModel(await validatePack(path.resolve(arg('lm', 'models/concert-lm-small')), 'bundled'), sessions);
   const prompts = pack.manifest.prompts ? parsePrompts((await readPackFile(pack, pack.manifest.prompts)).toString('utf8')) : undefined;
