@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { FINISH_WORD_TOKENS } from '../../src/engine/cad';
 import type { DiffusionRunResult } from '../../src/protocol/worker';
 import { parseManifest } from '../../src/runtime/manifest';
 import { tempDir } from '../helpers/packs';
@@ -301,7 +302,9 @@ describe('causal-lm export (published ONNX layout): summarize --model <folder>',
       assert.equal(r.model.id, 'llama-tiny');
       assert.equal(r.model.displayName, `llama-tiny (${dtype})`);
       assert.equal(r.run.prompt.template, 'plain:summary');
-      assert.equal(r.run.prompt.generated.length, 4);
+      // The budget of 4, or a few tokens more where the summary's quote had to finish its last word.
+      const n = r.run.prompt.generated.length;
+      assert.ok(n >= 4 && n <= 4 + FINISH_WORD_TOKENS, `${dtype}: ${n} tokens`);
       assert.deepEqual(run(dtype).run.prompt.generated, r.run.prompt.generated);
     }
   });
