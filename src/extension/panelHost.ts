@@ -11,6 +11,7 @@
  */
 import * as vscode from 'vscode';
 import { errorMessage } from './errors';
+import { PAGE_START, PageStartWatch } from './pageStartWatch';
 import { CODICONS_DIR, WEBVIEW_RESOURCE_DIRS, makeNonce, webviewHtml } from './webviewHtml';
 
 /** One line of feedback for the last action, as both panels show it. */
@@ -64,6 +65,7 @@ export interface PanelOwner<ToHost extends PanelToHost, ToView extends PanelToVi
 export class PanelHost<ToHost extends PanelToHost, ToView extends PanelToView> implements vscode.Disposable {
   private panel: vscode.WebviewPanel | undefined;
   private panelSubs: vscode.Disposable[] = [];
+  private pageWatch: PageStartWatch | undefined;
   private postTimer: NodeJS.Timeout | undefined;
   private disposed = false;
   private readonly serializer: vscode.Disposable;
@@ -133,28 +135,45 @@ export class PanelHost<ToHost extends PanelToHost, ToView extends PanelToView> i
     panel.iconPath = vscode.Uri.joinPath(root, 'media', 'concert.svg');
     panel.webview.options = this.webviewOptions();
     const uri = (...p: string[]) => panel.webview.asWebviewUri(vscode.Uri.joinPath(root, ...p)).toString();
-    panel.webview.html = webviewHtml({
-      title: this.spec.title,
-      cspSource: panel.webview.cspSource,
-      nonce: makeNonce(),
-      scriptUri: uri('dist', 'webview', this.spec.script),
-      styleUris: [...(this.spec.sharedStyles ?? []).map((s) => uri('media', s)), uri('media', this.spec.style)],
-      codiconsUri: uri(...CODICONS_DIR, 'codicon.css'),
-      ...(this.spec.blobImages && { blobImages: true }),
-    });
     for (const d of this.panelSubs) d.dispose();
+    this.pageWatch?.dispose();
+    const watch = new PageStartWatch({
+      ...PAGE_START,
+      // A fresh nonce makes the HTML differ, so VS Code really loads the page again.
+      render: () =>
+        (panel.webview.html = webviewHtml({
+          title: this.spec.title,
+          cspSource: panel.webview.cspSource,
+          nonce: makeNonce(),
+          scriptUri: uri('dist', 'webview', this.spec.script),
+          styleUris: [...(this.spec.sharedStyles ?? []).map((s) => uri('media', s)), uri('media', this.spec.style)],
+          codiconsUri: uri(...CODICONS_DIR, 'codicon.css'),
+          ...(this.spec.blobImages && { blobImages: true }),
+        })),
+      isVisible: () => panel.visible,
+      onRetry: (n) => this.log.warn(`${this.spec.name} panel: the page did not start in ${PAGE_START.timeoutMs / 1000} s; rendering it again (${n})`),
+      onGiveUp: () => this.log.error(`${this.spec.name} panel: the page did not start; close the panel and open it again`),
+    });
+    this.pageWatch = watch;
+    let visible = panel.visible;
     this.panelSubs = [
+      watch,
       panel.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(m)),
+      panel.onDidChangeViewState(() => {
+        if (panel.visible !== visible) watch.visibilityChanged((visible = panel.visible));
+      }),
       panel.onDidDispose(() => {
         if (this.panel !== panel) return;
         this.panel = undefined;
         for (const d of this.panelSubs) d.dispose();
         this.panelSubs = [];
+        this.pageWatch = undefined;
         if (this.disposed) return; // window closing: keep the data for the restored panel
         this.owner.panelClosed();
         this.persist(undefined);
       }),
     ];
+    watch.render();
   }
 
   private async onMessage(m: unknown): Promise<void> {
@@ -164,6 +183,7 @@ export class PanelHost<ToHost extends PanelToHost, ToView extends PanelToView> i
     }
     try {
       if (m.type === 'ready') {
+        this.pageWatch?.ready();
         this.owner.panelReady();
         return this.postNow();
       }

@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import type { HostToStatusView } from '../protocol/webview';
 import { COMMANDS } from './commandTable';
 import { errorMessage } from './errors';
+import { PAGE_START, PageStartWatch } from './pageStartWatch';
 import { isStatusViewToHost } from './statusMessages';
 import { CODICONS_DIR, WEBVIEW_RESOURCE_DIRS, makeNonce, webviewHtml } from './webviewHtml';
 import type { WorkerStore } from './workerStore';
@@ -15,6 +16,7 @@ export const STATUS_VIEW_ID = 'concert.status';
 
 export class StatusViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
   private view: vscode.WebviewView | undefined;
+  private pageWatch: PageStartWatch | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(
@@ -35,19 +37,40 @@ export class StatusViewProvider implements vscode.WebviewViewProvider, vscode.Di
       localResourceRoots: WEBVIEW_RESOURCE_DIRS.map((d) => vscode.Uri.joinPath(this.extension.extensionUri, ...d)),
     };
     const uri = (u: vscode.Uri) => view.webview.asWebviewUri(u).toString();
-    view.webview.html = webviewHtml({
-      title: 'Concert: Worker & Models',
-      cspSource: view.webview.cspSource,
-      nonce: makeNonce(),
-      scriptUri: uri(vscode.Uri.joinPath(dist, 'status.js')),
-      styleUris: [uri(vscode.Uri.joinPath(media, 'status.css'))],
-      codiconsUri: uri(vscode.Uri.joinPath(codicons, 'codicon.css')),
+    this.pageWatch?.dispose();
+    const watch = new PageStartWatch({
+      ...PAGE_START,
+      // A fresh nonce makes the HTML differ, so VS Code really loads the page again.
+      render: () =>
+        (view.webview.html = webviewHtml({
+          title: 'Concert: Worker & Models',
+          cspSource: view.webview.cspSource,
+          nonce: makeNonce(),
+          scriptUri: uri(vscode.Uri.joinPath(dist, 'status.js')),
+          styleUris: [uri(vscode.Uri.joinPath(media, 'status.css'))],
+          codiconsUri: uri(vscode.Uri.joinPath(codicons, 'codicon.css')),
+        })),
+      isVisible: () => view.visible,
+      onRetry: (n) => this.log.warn(`status view: the page did not start in ${PAGE_START.timeoutMs / 1000} s; rendering it again (${n})`),
+      onGiveUp: () => this.log.error('status view: the page did not start; run "Developer: Reload Window"'),
     });
-    const subs = [view.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m)), view.onDidChangeVisibility(() => view.visible && this.postState())];
+    this.pageWatch = watch;
+    const subs = [
+      watch,
+      view.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m)),
+      view.onDidChangeVisibility(() => {
+        watch.visibilityChanged(view.visible);
+        if (view.visible) this.postState();
+      }),
+    ];
     view.onDidDispose(() => {
       for (const s of subs) s.dispose();
-      if (this.view === view) this.view = undefined;
+      if (this.view === view) {
+        this.view = undefined;
+        this.pageWatch = undefined;
+      }
     });
+    watch.render();
   }
 
   private postState(): void {
@@ -64,6 +87,7 @@ export class StatusViewProvider implements vscode.WebviewViewProvider, vscode.Di
     const run = (id: string, ...args: unknown[]) => void vscode.commands.executeCommand(id, ...args);
     switch (m.type) {
       case 'ready':
+        this.pageWatch?.ready();
         this.postState();
         if (!this.store.packs) this.store.refreshPacks().catch((e: unknown) => this.log.warn(`listing model packs failed: ${errorMessage(e)}`));
         return;
@@ -85,6 +109,7 @@ export class StatusViewProvider implements vscode.WebviewViewProvider, vscode.Di
   }
 
   dispose(): void {
+    this.pageWatch?.dispose();
     for (const d of this.disposables) d.dispose();
   }
 }

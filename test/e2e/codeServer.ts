@@ -334,9 +334,8 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-/** The last `lines` lines of the Concert log that code-server keeps under `userDataDir` (for failure messages). */
-export function concertLogTail(userDataDir: string, lines = 30): string {
-  const logs = join(userDataDir, 'logs');
+/** The Concert logs that code-server keeps under `userDataDir`, oldest first (a window reload starts a new one); undefined when there is none yet. */
+export function concertLog(userDataDir: string): string | undefined {
   const found: string[] = [];
   const walk = (dir: string): void => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -346,11 +345,21 @@ export function concertLogTail(userDataDir: string, lines = 30): string {
     }
   };
   try {
-    walk(logs);
+    walk(join(userDataDir, 'logs'));
   } catch {
-    return `(no logs under ${logs})`;
+    return undefined;
   }
-  if (!found.length) return `(no Concert.log under ${logs})`;
-  const text = readFileSync(found.sort().at(-1)!, 'utf8').trimEnd().split('\n');
-  return `Concert.log, last ${lines} lines:\n${text.slice(-lines).join('\n')}`;
+  return found.length
+    ? found
+        .sort()
+        .map((f) => readFileSync(f, 'utf8'))
+        .join('')
+    : undefined;
+}
+
+/** The last `lines` lines of the Concert log (for failure messages). */
+export function concertLogTail(userDataDir: string, lines = 30): string {
+  const text = concertLog(userDataDir);
+  if (text === undefined) return `(no Concert.log under ${join(userDataDir, 'logs')})`;
+  return `Concert.log, last ${lines} lines:\n${text.trimEnd().split('\n').slice(-lines).join('\n')}`;
 }

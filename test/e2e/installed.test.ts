@@ -14,9 +14,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { BrowserContext } from 'playwright-core';
-import { guardContext, launchChromium, problemLines, type PageProblems } from '../webview/browser';
+import { guardContext, launchChromium, type PageProblems } from '../webview/browser';
 import { ROOT } from '../webview/harness';
 import { CodeServer, hostTarget } from './codeServer';
+import { workbenchProblems } from './hygiene';
 import { collabDone, collabFrame, imagesDone, imagesFrame, imageWidths, pickAttributes, rewriteDone, selectLine, summaryDone, summaryFrame } from './panels';
 import { Workbench } from './workbench';
 
@@ -288,7 +289,7 @@ describe(`Concert installed from its ${target} VSIX (code-server 4.99.4)`, () =>
   });
 
   it('the workbench and the webviews stayed clean: no console errors, CSP violations or requests off 127.0.0.1', () => {
-    const lines = problemLines(problems);
+    const lines = workbenchProblems(problems, server!.userDataDir);
     assert.deepEqual(lines, [], lines.join('\n'));
   });
 });

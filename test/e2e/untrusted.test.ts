@@ -17,9 +17,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { BrowserContext } from 'playwright-core';
-import { guardContext, launchChromium, problemLines, type PageProblems } from '../webview/browser';
+import { guardContext, launchChromium, type PageProblems } from '../webview/browser';
 import { ROOT } from '../webview/harness';
-import { CodeServer, concertLogTail } from './codeServer';
+import { CodeServer, concertLog as concertLogOf } from './codeServer';
+import { workbenchProblems } from './hygiene';
 import { collabFrame } from './panels';
 import { Workbench } from './workbench';
 
@@ -60,8 +61,8 @@ async function cleanup(): Promise<string[]> {
   return notes;
 }
 
-/** The Concert log as code-server keeps it on disk (all of it that concertLogTail returns). */
-const concertLog = (): string => (server ? concertLogTail(server.userDataDir, 5000) : '');
+/** The Concert log as code-server keeps it on disk. */
+const concertLog = (): string => (server ? (concertLogOf(server.userDataDir) ?? '') : '');
 
 describe('Concert in an untrusted workspace (code-server 4.99.4, Restricted Mode)', () => {
   before(async () => {
@@ -236,7 +237,7 @@ describe('Concert in an untrusted workspace (code-server 4.99.4, Restricted Mode
     // Give a late request (a health check, a retry) the chance to arrive.
     await new Promise((r) => setTimeout(r, 1000));
     assert.deepEqual(contacts, [], `the workspace's core URL was contacted:\n${contacts.join('\n')}`);
-    const lines = problemLines(problems);
+    const lines = workbenchProblems(problems, server!.userDataDir);
     assert.deepEqual(lines, [], lines.join('\n'));
   });
 });

@@ -13,9 +13,10 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import type { BrowserContext, Frame } from 'playwright-core';
 import { BUNDLED_MODELS, bundledManifests } from '../helpers/packs';
-import { guardContext, launchChromium, problemLines, type PageProblems } from '../webview/browser';
+import { guardContext, launchChromium, type PageProblems } from '../webview/browser';
 import { ROOT } from '../webview/harness';
 import { CodeServer, concertLogTail } from './codeServer';
+import { workbenchProblems } from './hygiene';
 import { coverage } from './coverage';
 import {
   collabDone,
@@ -1104,7 +1105,7 @@ describe('Concert in VS Code (code-server 4.99.4, headless Chromium)', () => {
   });
 
   it('the workbench and the webviews stayed clean: no console errors, CSP violations or requests off 127.0.0.1', async () => {
-    const lines = problemLines(problems);
+    const lines = workbenchProblems(problems, server!.userDataDir);
     assert.deepEqual(lines, [], lines.join('\n'));
   });
 
