@@ -32,6 +32,9 @@ export interface CommandHandler {
 /** Prints `data` as JSON under --json, else calls `human`. */
 const emit = (ctx: RunContext, human: () => void, data: unknown) => (ctx.args.json ? ctx.out(JSON.stringify(data, null, 2)) : human());
 
+/** `text` as one shell word, double-quoted when it needs it (as the usage examples write questions). */
+const shellWord = (text: string) => (/^[\w@%+=:,./-]+$/.test(text) ? text : `"${text.replace(/[\\"$`]/g, '\\$&')}"`);
+
 const requireNonEmpty = (value: string | undefined, message: string) => {
   if (value === undefined || !value.trim()) throw new UsageError(message);
 };
@@ -77,9 +80,18 @@ export const COMMAND_HANDLERS: Record<string, CommandHandler> = {
   },
   ask: {
     async check(args) {
+      // `concert ask notes.txt "Who?"` (summarize takes its file that way): name the flags, with the command they meant.
+      const [file, ...words] = args.positionals;
+      if (file !== undefined && (!args.cad.contextFile || args.cad.question === undefined)) {
+        // With --context given, every loose word is the question's.
+        const question = args.cad.question ?? ((args.cad.contextFile ? args.positionals : words).join(' ') || '<question>');
+        throw new UsageError(
+          `ask takes the document and the question as options: concert ask --context ${shellWord(args.cad.contextFile ?? file)} --question ${shellWord(question)}`,
+        );
+      }
       if (!args.cad.contextFile) throw new UsageError('ask needs --context <file>');
       requireNonEmpty(args.cad.question, 'ask needs a non-empty --question "<text>"');
-      if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}" (quote the question: --question "…")`);
+      if (file !== undefined) throw new UsageError(`unexpected argument "${file}" (quote the question: --question "…")`);
       return { document: await readTextFile(args.cad.contextFile) };
     },
     run: (ctx) => runCad(ctx, 'ask'),

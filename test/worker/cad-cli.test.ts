@@ -196,6 +196,23 @@ describe('concert summarize / ask', () => {
     ['missing file', ['summarize', '/nonexistent/file.txt'], /cannot read "\/nonexistent\/file\.txt": no such file/],
     ['a folder', ['summarize', '/tmp'], /is a folder/],
     ['empty question', ['ask', '--context', '__DOC__', '--question', '  '], /non-empty --question/],
+    // Typed as summarize takes its file: the error is the command they meant.
+    [
+      'ask with the file and question as arguments',
+      ['ask', 'notes.txt', 'Who runs the café?'],
+      /concert ask --context notes\.txt --question "Who runs the café\?"\n$/,
+    ],
+    [
+      'ask with an unquoted question',
+      ['ask', '--context', 'notes.txt', 'Who', 'runs', 'it?'],
+      /concert ask --context notes\.txt --question "Who runs it\?"\n$/,
+    ],
+    [
+      'ask with the file as an argument',
+      ['ask', 'my notes.txt', '--question', 'Who said "$5"?'],
+      /--context "my notes\.txt" --question "Who said \\"\\\$5\\"\?"\n$/,
+    ],
+    ['ask with a stray argument', ['ask', '--context', '__DOC__', '--question', 'Who?', 'extra'], /unexpected argument "extra"/],
     ['alpha out of range', ['summarize', '__DOC__', '--alpha', '42'], /--alpha must be a number from 0 to 10/],
     ['greedy and top-p', ['summarize', '__DOC__', '--greedy', '--top-p', '0.9'], /either --greedy or --top-p/],
     ['top-p out of range', ['summarize', '__DOC__', '--top-p', '1.5'], /--top-p must be a number/],
