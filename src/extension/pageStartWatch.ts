@@ -25,30 +25,25 @@ export interface PageStartWatchOptions {
 export class PageStartWatch {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private retries = 0;
-  private started = false;
 
   constructor(private readonly o: PageStartWatchOptions) {}
 
   /** Renders the page and waits for it to start. */
   render(): void {
-    this.started = false;
     this.o.render();
     this.arm();
   }
 
   /** The page said `ready`. */
   ready(): void {
-    this.started = true;
     this.retries = 0;
     this.disarm();
   }
 
   /** The page was shown or hidden. A page shown again is created again (and must say `ready` again). */
   visibilityChanged(visible: boolean): void {
-    if (visible) {
-      this.started = false;
-      this.arm();
-    } else this.disarm();
+    if (visible) this.arm();
+    else this.disarm();
   }
 
   dispose(): void {
@@ -68,7 +63,7 @@ export class PageStartWatch {
 
   private expired(): void {
     this.timer = undefined;
-    if (this.started || !this.o.isVisible()) return;
+    if (!this.o.isVisible()) return;
     if (this.retries >= this.o.maxRetries) {
       this.o.onGiveUp();
       return;
