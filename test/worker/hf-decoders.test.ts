@@ -38,6 +38,9 @@ const argmax = (a: Float32Array): number => {
 
 /** Greedy decode of every row of a batch (left-padded together), each row's argmax fed back to it. */
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
+/** Equal up to float32 noise (1e-4), or for float16 logits up to a few of their steps (2^-9 relative, at least 2^-9). */
+const withinTolerance = (a: Float32Array, b: Float32Array, half: boolean) =>
+  a.every((x, i) => Math.abs(x - b[i]!) <= (half ? 2 ** -9 * Math.max(1, Math.abs(x)) : 1e-4));
 
 async function greedyRows(model: LanguageModel, prompts: number[][], steps: number): Promise<number[][]> {
   const out: number[][] = prompts.map(() => []);
@@ -167,9 +170,12 @@ describe('published Hugging Face ONNX decoders (fixtures)', () => {
         [11, 5, 12],
       ];
       const together = await forcedDecode(model, [p, p, p], forced);
+      // A batch of three may take other kernel paths than one row: float32 logits agree to 1e-4, float16 ones (q4f16,
+      // fp16) to their own precision (seen in CI: one half-precision step, 2^-9, at a logit between 2 and 4).
+      const half = model.lm.feeds.kvType === 'float16';
       for (let r = 0; r < forced.length; r++) {
         const alone = (await forcedDecode(model, [p], [forced[r]!]))[0]!;
-        alone.forEach((l, s) => assert.ok(maxDiff(l, together[r]![s]!) <= 1e-4, `row ${r}, step ${s}: ${maxDiff(l, together[r]![s]!)}`));
+        alone.forEach((l, s) => assert.ok(withinTolerance(l, together[r]![s]!, half), `row ${r}, step ${s}: ${maxDiff(l, together[r]![s]!)}`));
       }
       assert.equal(pack.manifest.displayName, `${name} (${dtype})`);
       assert.equal(model.lm.feeds.kvType, dtype === 'fp16' || dtype === 'q4f16' ? 'float16' : 'float32');
