@@ -75,4 +75,20 @@ export class PageStartWatch {
 }
 
 /** What the panels and the status view use: a page starts within a second or two; 15 s covers a loaded machine. */
-export const PAGE_START = { timeoutMs: 15_000, maxRetries: 2 } as const;
+const PAGE_START = { timeoutMs: 15_000, maxRetries: 2 } as const;
+
+/**
+ * The panels' and the status view's settings: PAGE_START, and the log lines of `page` ("Rewrite panel") with `advice`
+ * for the user once Concert gives up. test/e2e/hygiene.ts looks for these lines.
+ */
+export function pageStartSettings(
+  log: { warn(m: string): void; error(m: string): void },
+  page: string,
+  advice: string,
+): Pick<PageStartWatchOptions, 'timeoutMs' | 'maxRetries' | 'onRetry' | 'onGiveUp'> {
+  return {
+    ...PAGE_START,
+    onRetry: (n) => log.warn(`${page}: the page did not start in ${PAGE_START.timeoutMs / 1000} s; rendering it again (${n})`),
+    onGiveUp: () => log.error(`${page}: the page did not start; ${advice}`),
+  };
+}

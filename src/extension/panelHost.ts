@@ -11,7 +11,7 @@
  */
 import * as vscode from 'vscode';
 import { errorMessage } from './errors';
-import { PAGE_START, PageStartWatch } from './pageStartWatch';
+import { PageStartWatch, pageStartSettings } from './pageStartWatch';
 import { CODICONS_DIR, WEBVIEW_RESOURCE_DIRS, makeNonce, webviewHtml } from './webviewHtml';
 
 /** One line of feedback for the last action, as both panels show it. */
@@ -135,10 +135,9 @@ export class PanelHost<ToHost extends PanelToHost, ToView extends PanelToView> i
     panel.iconPath = vscode.Uri.joinPath(root, 'media', 'concert.svg');
     panel.webview.options = this.webviewOptions();
     const uri = (...p: string[]) => panel.webview.asWebviewUri(vscode.Uri.joinPath(root, ...p)).toString();
-    for (const d of this.panelSubs) d.dispose();
-    this.pageWatch?.dispose();
+    for (const d of this.panelSubs) d.dispose(); // the previous page's watch among them
     const watch = new PageStartWatch({
-      ...PAGE_START,
+      ...pageStartSettings(this.log, `${this.spec.name} panel`, 'close the panel and open it again'),
       // A fresh nonce makes the HTML differ, so VS Code really loads the page again.
       render: () =>
         (panel.webview.html = webviewHtml({
@@ -151,8 +150,6 @@ export class PanelHost<ToHost extends PanelToHost, ToView extends PanelToView> i
           ...(this.spec.blobImages && { blobImages: true }),
         })),
       isVisible: () => panel.visible,
-      onRetry: (n) => this.log.warn(`${this.spec.name} panel: the page did not start in ${PAGE_START.timeoutMs / 1000} s; rendering it again (${n})`),
-      onGiveUp: () => this.log.error(`${this.spec.name} panel: the page did not start; close the panel and open it again`),
     });
     this.pageWatch = watch;
     let visible = panel.visible;

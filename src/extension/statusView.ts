@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import type { HostToStatusView } from '../protocol/webview';
 import { COMMANDS } from './commandTable';
 import { errorMessage } from './errors';
-import { PAGE_START, PageStartWatch } from './pageStartWatch';
+import { PageStartWatch, pageStartSettings } from './pageStartWatch';
 import { isStatusViewToHost } from './statusMessages';
 import { CODICONS_DIR, WEBVIEW_RESOURCE_DIRS, makeNonce, webviewHtml } from './webviewHtml';
 import type { WorkerStore } from './workerStore';
@@ -39,7 +39,7 @@ export class StatusViewProvider implements vscode.WebviewViewProvider, vscode.Di
     const uri = (u: vscode.Uri) => view.webview.asWebviewUri(u).toString();
     this.pageWatch?.dispose();
     const watch = new PageStartWatch({
-      ...PAGE_START,
+      ...pageStartSettings(this.log, 'status view', 'run "Developer: Reload Window"'),
       // A fresh nonce makes the HTML differ, so VS Code really loads the page again.
       render: () =>
         (view.webview.html = webviewHtml({
@@ -51,8 +51,6 @@ export class StatusViewProvider implements vscode.WebviewViewProvider, vscode.Di
           codiconsUri: uri(vscode.Uri.joinPath(codicons, 'codicon.css')),
         })),
       isVisible: () => view.visible,
-      onRetry: (n) => this.log.warn(`status view: the page did not start in ${PAGE_START.timeoutMs / 1000} s; rendering it again (${n})`),
-      onGiveUp: () => this.log.error('status view: the page did not start; run "Developer: Reload Window"'),
     });
     this.pageWatch = watch;
     const subs = [

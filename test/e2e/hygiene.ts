@@ -15,9 +15,10 @@ import { concertLog } from './codeServer';
 export function workbenchProblems(problems: PageProblems, userDataDir: string): string[] {
   const lines = problemLines(problems);
   if (!problems.serviceWorkerMisses.length) return lines;
-  const log = concertLog(userDataDir) ?? '';
-  const rendered = log.split('\n').filter((l) => /the page did not start in \d+ s; rendering it again/.test(l));
-  const gaveUp = log.split('\n').filter((l) => /the page did not start;/.test(l));
+  const log = (concertLog(userDataDir) ?? '').split('\n');
+  // The lines of pageStartSettings (src/extension/pageStartWatch.ts).
+  const rendered = log.filter((l) => /the page did not start in \d+ s; rendering it again/.test(l));
+  const gaveUp = log.filter((l) => /the page did not start;/.test(l));
   console.log(
     `# VS Code's webview service worker missed ${problems.serviceWorkerMisses.length} resource request(s):\n` +
       [...problems.serviceWorkerMisses, ...rendered, ...gaveUp].map((l) => `#   ${l}`).join('\n'),

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { beforeEach, afterEach, describe, it, mock } from 'node:test';
-import { PageStartWatch } from '../../src/extension/pageStartWatch';
+import { PageStartWatch, pageStartSettings } from '../../src/extension/pageStartWatch';
 
 function harness(o: { visible?: boolean; maxRetries?: number } = {}) {
   const events: string[] = [];
@@ -100,5 +100,17 @@ describe('PageStartWatch', () => {
     watch.dispose();
     mock.timers.tick(10_000);
     assert.deepEqual(events, ['render']);
+  });
+
+  it('the log lines name the page and say what to do (test/e2e/hygiene.ts reads them)', () => {
+    const lines: string[] = [];
+    const settings = pageStartSettings({ warn: (m) => lines.push(`warn ${m}`), error: (m) => lines.push(`error ${m}`) }, 'Rewrite panel', 'close it');
+    settings.onRetry(1);
+    settings.onGiveUp();
+    assert.deepEqual(lines, [
+      'warn Rewrite panel: the page did not start in 15 s; rendering it again (1)',
+      'error Rewrite panel: the page did not start; close it',
+    ]);
+    assert.deepEqual([settings.timeoutMs, settings.maxRetries], [15_000, 2]);
   });
 });
