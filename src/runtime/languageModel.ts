@@ -9,7 +9,7 @@ import type { SessionCache } from './ort';
 import { PackError, readPackFile, type ValidatedPack } from './packs';
 import { parsePrompts, type PromptFile } from './prompts';
 import { TemplateError, chatTaskPrompt, packTaskPrompt, plainTaskPrompt, type PromptTask, type TaskPrompt } from './taskPrompts';
-import { PackTokenizer } from './tokenizer';
+import { PackTokenizer, checkVerifiedTokenizerJson } from './tokenizer';
 
 export interface LanguageModel {
   pack: ValidatedPack;
@@ -24,8 +24,12 @@ export interface LanguageModel {
 }
 
 export async function loadTokenizer(pack: ValidatedPack): Promise<PackTokenizer> {
-  if (!pack.manifest.tokenizer) throw new PackError(pack.manifest.id, 'has no tokenizer');
-  return new PackTokenizer((await readPackFile(pack, pack.manifest.tokenizer)).toString('utf8'), pack.manifest.specialTokens ?? {});
+  const name = pack.manifest.tokenizer;
+  if (!name) throw new PackError(pack.manifest.id, 'has no tokenizer');
+  const text = (await readPackFile(pack, name)).toString('utf8');
+  const specials = pack.manifest.specialTokens ?? {};
+  // readPackFile has just verified the text against the manifest's sha256, so validation's check of it stands.
+  return new PackTokenizer(text, specials, checkVerifiedTokenizerJson(text, pack.manifest.files[name]!.sha256, specials));
 }
 
 async function readJsonFile(pack: ValidatedPack, name: string): Promise<Record<string, unknown> | undefined> {

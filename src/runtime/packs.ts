@@ -8,7 +8,7 @@ import { createReadStream, promises as fs, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { MANIFEST_FILE, MANIFEST_MAX_BYTES, ManifestError, checkRelativePath, parseManifest, type GraphIO, type PackManifest } from './manifest';
 import { OnnxScanError, scanOnnxModel, type ValueSpec } from './onnxModel';
-import { checkTokenizerJson } from './tokenizer';
+import { checkVerifiedTokenizerJson } from './tokenizer';
 import { deriveHfManifest, hfPackId, isHfLayout, type HfLayoutOptions } from './hfLayout';
 
 export interface PackLimits {
@@ -207,18 +207,29 @@ export function externalDataFiles(manifest: PackManifest, role: string, bytes: U
 }
 
 /**
- * Full validation of the pack at `dir`, without ONNX Runtime. Throws PackError naming the pack and the problem.
+ * How far validatePack looks. `full`: everything, every file read and hashed, graphs scanned, tokenizer checked.
+ * `listing`: the manifest, and each listed file's place, kind and size, nothing read: enough to list packs and choose
+ * among them, and cheap (a first request used to hash every bundled pack, 57 MB, to use one). A pack is validated
+ * in full before anything of it is used (WorkerService.checked).
+ */
+export type PackCheck = 'full' | 'listing';
+
+/**
+ * Validation of the pack at `dir`, without ONNX Runtime. Throws PackError naming the pack and the problem.
  */
 export async function validatePack(
   dir: string,
   source: PackSource,
   limits: PackLimits = DEFAULT_PACK_LIMITS,
   layout: HfLayoutOptions = {},
+  check: PackCheck = 'full',
 ): Promise<ValidatedPack> {
   const root = await fs.realpath(dir).catch(() => undefined);
   const cached = root === undefined ? undefined : verdicts.get(root);
   const key = JSON.stringify([limits, layout]);
-  if (root !== undefined && cached && cached.limits === key && (await stampsOf(root, cached.files)) === cached.stamps) {
+  // A failed listing check fails a full one too; a passed one says nothing of the files' contents.
+  const answers = cached && (cached.check === 'full' || check === 'listing' || cached.result instanceof PackError);
+  if (root !== undefined && cached && answers && cached.limits === key && (await stampsOf(root, cached.files)) === cached.stamps) {
     if (cached.result instanceof PackError) throw cached.result;
     return { ...cached.result, source };
   }
@@ -230,11 +241,11 @@ export async function validatePack(
     if (root !== undefined) stamps = stampsOf(root, f);
   };
   try {
-    const pack = await validatePackUncached(dir, source, limits, onFiles, layout);
-    if (root !== undefined && stamps) verdicts.set(root, { limits: key, files, stamps: await stamps, result: pack });
+    const pack = await validatePackUncached(dir, source, limits, onFiles, layout, check);
+    if (root !== undefined && stamps) verdicts.set(root, { limits: key, check, files, stamps: await stamps, result: pack });
     return pack;
   } catch (e) {
-    if (root !== undefined && stamps && e instanceof PackError) verdicts.set(root, { limits: key, files, stamps: await stamps, result: e });
+    if (root !== undefined && stamps && e instanceof PackError) verdicts.set(root, { limits: key, check, files, stamps: await stamps, result: e });
     throw e;
   }
 }
@@ -244,7 +255,7 @@ export async function validatePack(
  * it lists keep their (device, inode, size, mtime, ctime). Graphs are still re-read and re-hashed right before ONNX
  * Runtime loads them (readPackFile in ort.ts), so a reused verdict never vouches for bytes a session is made from.
  */
-const verdicts = new Map<string, { limits: string; files: string[]; stamps: string; result: ValidatedPack | PackError }>();
+const verdicts = new Map<string, { limits: string; check: PackCheck; files: string[]; stamps: string; result: ValidatedPack | PackError }>();
 
 /** Identity of the manifest and the listed files as lstat sees them ("-" for a missing one). */
 async function stampsOf(root: string, files: readonly string[]): Promise<string> {
@@ -270,6 +281,7 @@ async function validatePackUncached(
   limits: PackLimits,
   onFiles: (files: string[]) => void,
   layout: HfLayoutOptions,
+  check: PackCheck,
 ): Promise<ValidatedPack> {
   const folderLabel = path.basename(dir);
   let root: string;
@@ -320,19 +332,25 @@ async function validatePackUncached(
   if (total > limits.maxPackBytes) throw new PackError(label, `the pack is ${total} bytes (limit ${limits.maxPackBytes})`);
 
   const pack = { dir: root, manifest, ...(linkRoot && { linkRoot }) };
-  // Every file is checked with a streamed hash first (never all of them in memory), then the graphs and the tokenizer
-  // are read, one at a time, and re-hashed as they are read.
-  for (const name of Object.keys(manifest.files)) await hashPackFile(pack, name);
+  const validated = { manifest, dir: root, source, manifestSha256: sha256(manifestBytes), sizeBytes: total, ...(linkRoot && { linkRoot }) };
+  if (check === 'listing') {
+    for (const name of Object.keys(manifest.files)) await checkedPackFile(pack, name);
+    return validated;
+  }
+  // The files that are read whole (the graphs and the tokenizer, one at a time) are hashed as they are read; every
+  // other file (external data may be gigabytes) with a streamed hash, never in memory, after them.
+  const readWhole = new Set([...Object.values(manifest.graphs), ...(manifest.tokenizer ? [manifest.tokenizer] : [])]);
   for (const role of Object.keys(manifest.graphs)) checkGraphBytes(pack, role, await readPackFile(pack, manifest.graphs[role]!), fileSizes);
   if (manifest.tokenizer) {
     const tokenizerText = (await readPackFile(pack, manifest.tokenizer)).toString('utf8');
     try {
-      checkTokenizerJson(tokenizerText, manifest.specialTokens ?? {});
+      checkVerifiedTokenizerJson(tokenizerText, manifest.files[manifest.tokenizer]!.sha256, manifest.specialTokens ?? {});
     } catch (e) {
       throw new PackError(label, `tokenizer "${manifest.tokenizer}": ${(e as Error).message}`);
     }
   }
-  return { manifest, dir: root, source, manifestSha256: sha256(manifestBytes), sizeBytes: total, ...(linkRoot && { linkRoot }) };
+  for (const name of Object.keys(manifest.files)) if (!readWhole.has(name)) await hashPackFile(pack, name);
+  return validated;
 }
 
 export interface DiscoveredPack {
@@ -344,12 +362,13 @@ export interface DiscoveredPack {
 
 /**
  * Finds packs in each root: the root itself if it holds a manifest or is a published Hugging Face folder
- * (hfLayout.ts), else its immediate sub-folders that are either.
+ * (hfLayout.ts), else its immediate sub-folders that are either; each validated as deep as `check` says.
  */
 export async function discoverPacks(
   roots: { dir: string; source: PackSource }[],
   limits: PackLimits = DEFAULT_PACK_LIMITS,
   layout: HfLayoutOptions = {},
+  check: PackCheck = 'full',
 ): Promise<DiscoveredPack[]> {
   const isPack = async (d: string) => (await exists(path.join(d, MANIFEST_FILE))) || (await isHfLayout(d));
   const found: DiscoveredPack[] = [];
@@ -378,7 +397,7 @@ export async function discoverPacks(
     }
     for (const dir of candidates) {
       try {
-        found.push({ dir, source: root.source, pack: await validatePack(dir, root.source, limits, layout) });
+        found.push({ dir, source: root.source, pack: await validatePack(dir, root.source, limits, layout, check) });
       } catch (e) {
         found.push({ dir, source: root.source, error: e instanceof PackError ? e : new PackError(path.basename(dir), (e as Error).message) });
       }

@@ -126,6 +126,26 @@ export function checkTokenizerJson(text: string, specialTokens: Record<string, s
   return { modelType, vocabSize, specialIds };
 }
 
+/**
+ * checkTokenizerJson's verdicts on files already verified against a sha256 (a pack's manifest), by that digest and the
+ * special tokens asked for. A worker checks a pack's tokenizer when it validates the pack and again when it loads it,
+ * and the bundled packs share one tokenizer file: parsing 300 kB of JSON each time was a tenth of the first request.
+ * Failures are not kept (they are rare, and their message is wanted each time).
+ */
+const checkedTokenizers = new Map<string, TokenizerFacts>();
+const CHECKED_TOKENIZERS_MAX = 64;
+
+export function checkVerifiedTokenizerJson(text: string, sha256: string, specialTokens: Record<string, string>): TokenizerFacts {
+  const key = JSON.stringify([sha256, specialTokens]);
+  let facts = checkedTokenizers.get(key);
+  if (!facts) {
+    facts = checkTokenizerJson(text, specialTokens);
+    if (checkedTokenizers.size >= CHECKED_TOKENIZERS_MAX) checkedTokenizers.clear();
+    checkedTokenizers.set(key, facts);
+  }
+  return facts;
+}
+
 export class PackTokenizer {
   readonly vocabSize: number;
   readonly specialIds: Readonly<Record<string, number>>;
@@ -138,8 +158,8 @@ export class PackTokenizer {
   /** Whether plain text may be cut before a space (see sliceSafe): the slices then encode to the same ids. */
   readonly sliceable: boolean;
 
-  constructor(jsonText: string, specialTokens: Record<string, string>) {
-    const facts = checkTokenizerJson(jsonText, specialTokens);
+  /** `facts`: checkTokenizerJson's result for this very text, where the caller has it (checkVerifiedTokenizerJson). */
+  constructor(jsonText: string, specialTokens: Record<string, string>, facts: TokenizerFacts = checkTokenizerJson(jsonText, specialTokens)) {
     this.vocabSize = facts.vocabSize;
     this.specialIds = facts.specialIds;
     const json = JSON.parse(jsonText) as Json;

@@ -18,7 +18,7 @@ import {
   type WorkerStatus,
 } from '../protocol/worker';
 import { SessionCache, availableProviders, ort, ortVersion, runCanary } from '../runtime/ort';
-import { PackError, discoverPacks, type DiscoveredPack, type ValidatedPack } from '../runtime/packs';
+import { PackError, discoverPacks, validatePack, type DiscoveredPack, type ValidatedPack } from '../runtime/packs';
 import { HF_DTYPES, type HfLayoutOptions } from '../runtime/hfLayout';
 import { chooseProvider, withSimulatedProviderFailure } from '../runtime/providers';
 import { completedDownloads } from '../runtime/hub';
@@ -108,6 +108,10 @@ export class WorkerService {
     return { settings: this.settings, provider: this.provider };
   }
 
+  /**
+   * The packs of the configured folders. Requests check them only as deep as a listing needs (`listing`) and each
+   * pack in full, through `checked`, before it is used; a refresh (the pack list, doctor) checks all of them in full.
+   */
   private async discovered(refresh = false): Promise<DiscoveredPack[]> {
     const { settings } = this.requireConfigured();
     if (!this.packs || refresh) {
@@ -118,9 +122,22 @@ export class WorkerService {
         ...settings.modelFolders.map((d) => ({ dir: path.resolve(d), source: 'user' as const })),
         ...downloads.map((dir) => ({ dir, source: 'user' as const })),
       ];
-      this.packs = await discoverPacks(roots, undefined, this.layout());
+      this.packs = await discoverPacks(roots, undefined, this.layout(), refresh ? 'full' : 'listing');
     }
     return this.packs;
+  }
+
+  /**
+   * A discovered pack validated in full. The list entry is left as it is: the verdict is cached while the pack's files
+   * are unchanged, and a pack mended on disk is usable again at the next request.
+   */
+  private async checked(found: DiscoveredPack): Promise<DiscoveredPack> {
+    if (!found.pack) return found;
+    try {
+      return { ...found, pack: await validatePack(found.dir, found.source, undefined, this.layout()) };
+    } catch (e) {
+      return { dir: found.dir, source: found.source, error: e instanceof PackError ? e : new PackError(found.pack.manifest.id, (e as Error).message) };
+    }
   }
 
   /** Where models/pull writes (WorkerSettings.downloadsDir). */
@@ -223,11 +240,12 @@ export class WorkerService {
     const byPath = this.packsByPath.get(id);
     if (byPath) return byPath;
     const all = await this.discovered();
-    const hit = all.find((p) => p.pack?.manifest.id === id) ?? all.find((p) => !p.pack && p.error?.pack === id);
-    if (!hit) {
+    const found = all.find((p) => p.pack?.manifest.id === id) ?? all.find((p) => !p.pack && p.error?.pack === id);
+    if (!found) {
       const ids = all.filter((p) => p.pack).map((p) => p.pack!.manifest.id);
       throw new WorkerFailure(WorkerErrorCode.PackNotFound, `no model pack "${id}" (available: ${ids.length ? ids.join(', ') : 'none'})`);
     }
+    const hit = await this.checked(found);
     if (!hit.pack) throw new WorkerFailure(WorkerErrorCode.PackInvalid, hit.error!.message);
     return hit.pack;
   }
@@ -251,9 +269,11 @@ export class WorkerService {
     // Prefer a pack that can do the job (e.g. has prompt templates); fall back to any pack of the kind, whose
     // loader then says what is missing.
     const all = (await this.discovered()).filter((p) => p.pack?.manifest.kind === kind);
-    const hit = all.find((p) => usable(p.pack!)) ?? all[0];
-    if (!hit?.pack) throw new WorkerFailure(WorkerErrorCode.PackNotFound, `no valid ${kind} model pack is installed (run "concert doctor" to see why)`);
-    return hit.pack;
+    for (const candidate of [...all.filter((p) => usable(p.pack!)), ...all.filter((p) => !usable(p.pack!))]) {
+      const hit = await this.checked(candidate);
+      if (hit.pack) return hit.pack;
+    }
+    throw new WorkerFailure(WorkerErrorCode.PackNotFound, `no valid ${kind} model pack is installed (run "concert doctor" to see why)`);
   }
 
   /** Loads (lazily, cached) a causal LM with its tokenizer and prompt templates. */
@@ -302,8 +322,11 @@ export class WorkerService {
 
   /** Every valid classifier pack with the attribute it measures, from its manifest: nothing is loaded. */
   async classifierPacks(): Promise<{ pack: ValidatedPack; attribute: string }[]> {
-    return (await this.discovered())
-      .filter((p) => p.pack?.manifest.kind === 'classifier')
+    const listed = (await this.discovered()).filter((p) => p.pack?.manifest.kind === 'classifier');
+    const checked: DiscoveredPack[] = [];
+    for (const p of listed) checked.push(await this.checked(p));
+    return checked
+      .filter((p) => p.pack)
       .map((p) => {
         // As OnnxClassifier reads it: knobs.attribute, else the pack id.
         const attribute = p.pack!.manifest.knobs?.['attribute'];

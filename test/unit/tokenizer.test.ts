@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PackTokenizer, checkTokenizerJson } from '../../src/runtime/tokenizer';
+import { createHash } from 'node:crypto';
+import { PackTokenizer, checkTokenizerJson, checkVerifiedTokenizerJson } from '../../src/runtime/tokenizer';
 import { SPECIALS, tinyTokenizerJson } from '../helpers/packs';
 
 const tok = new PackTokenizer(tinyTokenizerJson(), SPECIALS);
@@ -50,4 +51,17 @@ describe('tokenizer.json checks', () => {
     assert.throws(() => checkTokenizerJson(JSON.stringify(j), {}), /nested quantifiers/);
   });
   it('rejects non-JSON', () => assert.throws(() => checkTokenizerJson('nope', {}), /not valid JSON/));
+  it('a verified file is checked once per digest and special tokens; a failure is not kept (#18)', () => {
+    const text = tinyTokenizerJson();
+    const digest = createHash('sha256').update(text).digest('hex');
+    const first = checkVerifiedTokenizerJson(text, digest, SPECIALS);
+    assert.deepEqual(first, checkTokenizerJson(text, SPECIALS));
+    // The digest stands for the text (the caller has verified it), so the verdict is reused without parsing.
+    assert.equal(checkVerifiedTokenizerJson('not even JSON', digest, SPECIALS), first);
+    // Other special tokens are another question, and a refusal is given again each time.
+    for (let i = 0; i < 2; i++)
+      assert.throws(() => checkVerifiedTokenizerJson(text, digest, { ...SPECIALS, sep: '<sep>' }), /special token sep = "<sep>" is not in the tokenizer/);
+    const tok = new PackTokenizer(text, SPECIALS, first);
+    assert.deepEqual(tok.specialIds, first.specialIds);
+  });
 });

@@ -337,7 +337,7 @@ require(${JSON.stringify(WORKER_JS)});
     }
   });
 
-  it('a pack file changed between validation and load: refused at load by its hash, the worker keeps serving', async () => {
+  it('a pack file changed after it was listed: refused by its hash when used, used again once mended; the worker keeps serving', async () => {
     const own = path.join(tmp.dir, 'changing');
     const dir = bigramPack(own, 'changing-bigram');
     const { client } = startClient({ bundledModelsDir: own });
@@ -357,7 +357,10 @@ require(${JSON.stringify(WORKER_JS)});
         assert.equal(e.code, WorkerErrorCode.PackInvalid, `code ${e.code} (${e.constructor.name})`);
         return true;
       });
-      // The tokenizer too.
+      // Mended on disk, the pack is used again; then the tokenizer changes.
+      bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
+      writeFileSync(onnx, bytes);
+      assert.equal((await client.request(Requests.selfTest, { packId: 'changing-bigram', steps: 1 })).provider, 'cpu');
       const tok = path.join(dir, 'tokenizer.json');
       writeFileSync(tok, readFileSync(tok, 'utf8').replace('"<pad>"', '"<PAD>"'));
       await assert.rejects(
