@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- --quick` (bench/run.ts) still runs end to end: every row of the table produced a number. This
+ * `npm run bench -- --quick` (bench/run.ts) still runs end to end: every row of the table produced a number; and so does
+ * the quality-speed curve of diffusion (bench/diffusion-curve.ts) at tiny sizes. This
  * asserts that the benchmark works, not how fast anything is (the quick sizes are too small to mean anything).
  * Rows that need PyTorch (P1's reference loop, P3's generated model) may only be missing where /usr/bin/python3 has
  * no torch, and then they must say why.
@@ -25,7 +26,7 @@ interface Report {
   rows: { id: string; ratio: number | null; goal: number | null; note?: string }[];
 }
 
-describe('npm run bench -- --quick', () => {
+describe('npm run bench -- --quick, and the diffusion curve', () => {
   it('produces a number for every row and writes the JSON report', { timeout: 180_000 }, () => {
     requireBuild();
     const out = path.join(dir, 'bench.json');
@@ -55,5 +56,33 @@ describe('npm run bench -- --quick', () => {
     // The table was printed, one line per row.
     for (const id of ids) assert.match(r.stdout, new RegExp(`^\\| ${id} \\|`, 'm'));
     console.log(`# bench --quick ran in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  });
+
+  it('bench/diffusion-curve.ts draws every variant at every T, and reuse keeps the tokens (#18)', { timeout: 120_000 }, () => {
+    const json = path.join(dir, 'curve.json');
+    const svg = path.join(dir, 'curve.svg');
+    const args = ['--steps-list', '4,8', '--prompts', '1', '--tokens', '4', '--speed-runs', '2', '--threads', '1', '--out', json, '--svg', svg];
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/diffusion-curve.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 110_000 });
+    assert.equal(r.status, 0, `bench/diffusion-curve.ts failed:\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
+    const cells = (
+      JSON.parse(readFileSync(json, 'utf8')) as {
+        cells: { variant: string; steps: number; tokensPerSecond: number; sameTokensAsFull?: boolean; contextTokensEncoded: number }[];
+      }
+    ).cells;
+    assert.deepEqual(
+      cells.map((c) => `${c.steps} ${c.variant}`),
+      ['4 full', '4 early stop 0.4', '4 no context reuse', '8 full', '8 early stop 0.4', '8 no context reuse'],
+    );
+    for (const c of cells) assert.ok(Number.isFinite(c.tokensPerSecond) && c.tokensPerSecond > 0, JSON.stringify(c));
+    for (const c of cells.filter((x) => x.variant === 'no context reuse')) {
+      assert.equal(c.sameTokensAsFull, true, 'context reuse changed the tokens');
+      // Two runs re-encoding whole contexts read more context tokens than the two runs of `full` that reused them.
+      const full = cells.find((x) => x.variant === 'full' && x.steps === c.steps)!;
+      assert.ok(c.contextTokensEncoded > full.contextTokensEncoded, `${c.contextTokensEncoded} vs ${full.contextTokensEncoded}`);
+    }
+    const drawn = readFileSync(svg, 'utf8');
+    assert.match(drawn, /^<svg /);
+    assert.equal(drawn.match(/<polyline /g)?.length, 3 + 2 + 2, 'tokens/s for three variants, judge and perplexity for two');
+    assert.match(r.stdout, /^\| 8 \| no context reuse \| [\d.]+ \| same tokens as full \|/m);
   });
 });
