@@ -25,14 +25,14 @@
  *        [--grounded] [--extractive] [--out docs/cad-eval.json]
  * Needs the corpora: /usr/bin/python3 tools/data/build.py (see tools/data/README.md).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { decodeCad } from '../src/engine/cad';
 import type { Decoding } from '../src/engine/logits';
 import { SpanConstraint } from '../src/engine/spans';
 import { renderPieces } from '../src/runtime/prompts';
 import { documentSpanSources } from '../src/worker/cadJob';
-import { arg, loadBenchModel } from './common';
+import { arg, loadBenchModel, writeJsonOut } from './common';
 
 interface QaRecord {
   country: string;
@@ -289,11 +289,7 @@ async function main(): Promise<void> {
     examples,
     summaries,
   };
-  const out = arg('out', '');
-  if (out) {
-    mkdirSync(path.dirname(out), { recursive: true });
-    writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
-  }
+  writeJsonOut(result);
   console.log(JSON.stringify({ ...result, examples: undefined, summaries: undefined }, null, 2));
   await close();
 }

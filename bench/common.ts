@@ -1,4 +1,5 @@
 /** Shared set-up for benchmarks and evaluations: a causal-lm pack in-process on the CPU provider, or the built worker. */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { loadLanguageModel, type LanguageModel } from '../src/runtime/languageModel';
 import { SessionCache } from '../src/runtime/ort';
@@ -8,6 +9,14 @@ import { WorkerClient } from '../src/worker/client';
 export function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
+}
+
+/** Writes `result` as indented JSON to the file `--out` names (folders made as needed); nothing without `--out`. */
+export function writeJsonOut(result: unknown): void {
+  const out = arg('out', '');
+  if (!out) return;
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
 }
 
 /** The built worker (dist/worker.js) on the CPU, reading the packs of `modelsDir` only, models kept loaded. */

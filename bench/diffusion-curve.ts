@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { decodeDiffusion } from '../src/engine/diffusion/decode';
 import type { OnnxDiffusionLM } from '../src/runtime/diffusionLm';
 import { SessionCache } from '../src/runtime/ort';
-import { arg } from './common';
+import { arg, writeJsonOut } from './common';
 import { DIFFUSION_PROMPTS, SENTIMENT_TARGETS, loadDiffusionJudges, vaderAgrees } from './lib/diffusionJudges';
 import { curveSvg, type CurveSeries } from './lib/curveSvg';
 
@@ -179,11 +179,7 @@ async function main(): Promise<void> {
     cells,
     examples,
   };
-  const out = arg('out', '');
-  if (out) {
-    mkdirSync(path.dirname(out), { recursive: true });
-    writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
-  }
+  writeJsonOut(result);
   const svg = arg('svg', '');
   if (svg) {
     mkdirSync(path.dirname(svg), { recursive: true });

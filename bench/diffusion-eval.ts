@@ -12,11 +12,9 @@
  * `--top-p` takes a list too (`--top-p 0.3,0.5,0.7`): the table is then the λ × top-p grid behind the defaults, and the
  * same seeds are drawn in every cell so that each top-p's λ = 0 row is the unguided baseline of its own draws.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import * as path from 'node:path';
 import { decodeDiffusion } from '../src/engine/diffusion/decode';
 import { SessionCache } from '../src/runtime/ort';
-import { arg } from './common';
+import { arg, writeJsonOut } from './common';
 import { DIFFUSION_PROMPTS as PROMPTS, SENTIMENT_TARGETS, distinct, loadDiffusionJudges, vaderAgrees } from './lib/diffusionJudges';
 
 async function main(): Promise<void> {
@@ -98,11 +96,7 @@ async function main(): Promise<void> {
     rows,
     examples,
   };
-  const out = arg('out', '');
-  if (out) {
-    mkdirSync(path.dirname(out), { recursive: true });
-    writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
-  }
+  writeJsonOut(result);
   console.log(JSON.stringify(result, null, 2));
   await sessions.clear();
 }
