@@ -84,7 +84,7 @@ async function main(): Promise<void> {
   const earlyStop = Number(arg('early-stop', '0.4'));
   const speedRuns = Number(arg('speed-runs', '2'));
   const runs = SENTIMENT_TARGETS.flatMap(([label, target]) =>
-    prompts.flatMap((prompt, pi) => Array.from({ length: samples }, (_, k) => ({ label, target, prompt, seed: 1000 * pi + 10 * k + label }))),
+    prompts.flatMap((prompt, pi) => Array.from({ length: samples }, (_, k) => ({ label, target, prompt, promptIndex: pi, seed: 1000 * pi + 10 * k + label }))),
   );
 
   const decode = async (lm: OnnxDiffusionLM, run: (typeof runs)[number], steps: number, stopAt: number) => {
@@ -126,7 +126,7 @@ async function main(): Promise<void> {
         const p = await j.nll(run.prompt, text);
         nll += p.nll;
         n += p.n;
-        if (run.seed < 1000 * 2) (examples[`T=${steps} ${variant}`] ??= []).push(`${run.prompt} → [${run.target}] ${text}`);
+        if (run.promptIndex < 2) (examples[`T=${steps} ${variant}`] ??= []).push(`${run.prompt} → [${run.target}] ${text}`);
       }
       cells.push({
         variant,

@@ -251,7 +251,11 @@ export class WorkerService {
   }
 
   async tokenizer(id: string): Promise<PackTokenizer> {
-    const pack = await this.pack(id);
+    return this.tokenizerOf(await this.pack(id));
+  }
+
+  /** The tokenizer of a pack already found and validated (cached by its manifest). */
+  private async tokenizerOf(pack: ValidatedPack): Promise<PackTokenizer> {
     const cached = this.tokenizers.get(pack.manifestSha256);
     if (cached) return cached;
     const tok = await loadTokenizer(pack);
@@ -279,7 +283,7 @@ export class WorkerService {
   /** Loads (lazily, cached) a causal LM with its tokenizer and prompt templates. */
   async languageModel(packId?: string): Promise<LanguageModel> {
     const pack = await this.packOfKind('causal-lm', packId, (p) => !!p.manifest.prompts);
-    const tok = await this.tokenizer(pack.manifest.id);
+    const tok = await this.tokenizerOf(pack);
     // The decoder is loaded first through recordLoad (then cached), so that only graph failures mark the pack invalid.
     if (pack.manifest.graphs['decoder']) await this.recordLoad(pack, () => this.sessions.get(pack, 'decoder'));
     return loadLanguageModel(pack, this.sessions, tok);
@@ -288,7 +292,7 @@ export class WorkerService {
   /** Loads a simplex diffusion LM with its tokenizer. */
   async diffusionModel(packId?: string): Promise<{ pack: ValidatedPack; lm: OnnxDiffusionLM; tok: PackTokenizer; modelSha256: string }> {
     const pack = await this.packOfKind('simplex-diffusion-lm', packId);
-    const tok = await this.tokenizer(pack.manifest.id);
+    const tok = await this.tokenizerOf(pack);
     const shape = diffusionShape(pack);
     const pad = tok.specialIds['pad'] ?? tok.specialIds['eos'];
     if (pad === undefined) throw new WorkerFailure(WorkerErrorCode.PackInvalid, `model pack "${pack.manifest.id}" must declare specialTokens.pad or eos`);
@@ -315,7 +319,7 @@ export class WorkerService {
           ? `no valid ${CODEC_FORMAT_NAMES[format]} codec-lm pack is installed (run "concert doctor" to see why)`
           : `model pack "${packId}" is a ${CODEC_FORMAT_NAMES[found ?? format]} codec-lm, not a ${CODEC_FORMAT_NAMES[format]} one`,
       );
-    const tok = pack.manifest.tokenizer ? await this.tokenizer(pack.manifest.id) : undefined;
+    const tok = pack.manifest.tokenizer ? await this.tokenizerOf(pack) : undefined;
     await this.recordLoad(pack, () => this.sessions.get(pack, 'decoder'));
     return loadCodecModel(pack, this.sessions, tok);
   }
