@@ -187,6 +187,12 @@ function accumulate(acc: Float32Array, w: number, row: Float32Array): void {
   for (let i = 0; i < acc.length; i++) acc[i]! += w * row[i]!;
 }
 
+/** acc = w · row: the first row of a step's sum (the same values as adding it to zeros, up to the sign of a zero). */
+function assign(acc: Float32Array, w: number, row: Float32Array): void {
+  if (w === 1) acc.set(row);
+  else for (let i = 0; i < acc.length; i++) acc[i] = w * row[i]!;
+}
+
 /** x = signal · projected + spread · z, elementwise. */
 function renoise(x: Float32Array, signal: number, projected: Float32Array, spread: number, z: Float32Array): void {
   for (let i = 0; i < x.length; i++) x[i] = signal * projected[i]! + spread * z[i]!;
@@ -280,13 +286,17 @@ export async function decodeDiffusion(lm: DiffusionLM, o: DiffusionOptions): Pro
         if (selfConds[gi] && !combinedSelfCond) selfConds[gi] = out;
         for (const [j, r] of g.rows.entries()) outs[r] = out.subarray(j * B * V, (j + 1) * B * V);
       }
-      combined = sum.fill(0);
+      combined = sum;
+      let first = true;
       for (let r = 0; r < rows; r++) {
         const w = weights[r]!;
         const out = outs[r];
         if (w === 0 || !out) continue;
-        accumulate(combined, w, out);
+        if (first) assign(combined, w, out);
+        else accumulate(combined, w, out);
+        first = false;
       }
+      if (first) combined.fill(0);
       if (combinedSelfCond) for (const sc of selfConds) if (sc) for (let off = 0; off < sc.length; off += B * V) sc.set(combined, off);
       if (o.suppress) for (let b = 0; b < B; b++) for (const tok of o.suppress) combined[b * V + tok] = SUPPRESSED;
       if (o.eos !== undefined && o.minTokens) for (let b = 0; b < B && output.length + b < o.minTokens; b++) combined[b * V + o.eos] = SUPPRESSED;
