@@ -107,10 +107,13 @@ export async function benchDiffusion(ctx: BenchContext): Promise<BenchRow[]> {
   // The compute floor's GEMM rate, measured between the runs like a third variant.
   const ext = scanOnnxModel(readFileSync(path.join(packDir, 'denoiser.onnx'))).externalRefs;
   const d = shape.heads * shape.headDim;
+  // Bytes per weight from the tied embedding [V, d] (4 for float32, 2 for a pack whose weights are stored as float16).
+  const wte = ext.find((e) => e.tensor.endsWith('wte.weight'));
+  const bytesPerWeight = wte?.length ? wte.length / (shape.vocabSize * d) : 4;
   const fc1 = ext.find((e) => e.tensor.endsWith('blocks.0.fc1.weight'));
-  const dFf = fc1?.length ? fc1.length / 4 / d : 4 * d;
+  const dFf = fc1?.length ? fc1.length / bytesPerWeight / d : 4 * d;
   const tf = ext.find((e) => e.tensor.endsWith('time_fc1.weight'));
-  const timeFeatures = tf?.length ? tf.length / 4 / d : 32;
+  const timeFeatures = tf?.length ? tf.length / bytesPerWeight / d : 32;
   const gemm = gemmGraph(shape.blockSize, shape.vocabSize, d, dFf);
   const gemmSession = await ort.InferenceSession.create(gemm.bytes, sessionOptions({ threads: ctx.threads }));
   const gx = new ort.Tensor('float32', new Float32Array(shape.blockSize * shape.vocabSize).fill(0.01), [shape.blockSize, shape.vocabSize]);

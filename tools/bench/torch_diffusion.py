@@ -39,7 +39,9 @@ def pack_state_dict(pack: str) -> dict:
         onnx.external_data_helper.load_external_data_for_model(m, pack)
         for t in m.graph.initializer:
             if t.name.startswith("model."):
-                state[t.name[len("model."):]] = torch.from_numpy(numpy_helper.to_array(t).copy())
+                # float16-stored weights (export.py --weights-dtype float16) are float32 in the model
+                arr = numpy_helper.to_array(t)
+                state[t.name[len("model."):]] = torch.from_numpy(arr.astype(np.float32) if arr.dtype == np.float16 else arr.copy())
     return state
 
 

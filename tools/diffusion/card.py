@@ -108,9 +108,11 @@ def model_card(pid: str, ck: dict, ev: dict, sigs: dict, sizes: dict, args) -> s
                  "(`concert-ssd-user`, collaboration, ch. 5). It is a toy-scale model: expect loosely English text, not "
                  "a capable generator.\n")
     else:
+        size = ("the core's shape, started from Concert's grounded causal LM `concert-lm-small` (the core started from "
+                "an earlier one), and sharing the core's" if ck.get("args", {}).get("init_lm") else
+                "several times smaller than the core model `concert-ssd-core` and sharing its")
         L.append("The **user** simplex diffusion language model of Concert (thesis ch. 5, SSD-2 \"David helps Goliath\"), "
-                 "several times smaller than the core model `concert-ssd-core` and sharing its tokenizer, block size, K and "
-                 "schedule. It is trained to answer from knowledge placed in its context (a document, then the question), "
+                 f"{size} tokenizer, block size, K and schedule. It is trained to answer from knowledge placed in its context (a document, then the question), "
                  "so that in the collaboration — core(instruction) + user(knowledge, instruction) − user(instruction), "
                  "weights (1 − λ), λ(1 + α), −λα per step — it contributes what the core cannot know.\n")
     L.append("## Architecture and size\n")
@@ -119,7 +121,10 @@ def model_card(pid: str, ck: dict, ev: dict, sigs: dict, sizes: dict, args) -> s
              f"{c['max_positions']} tokens), vocabulary {c['vocab_size']} (the shared Concert tokenizer).")
     L.append(f"- **{ck['num_params']:,} parameters.** One embedding matrix E is the context embedding, the simplex "
              "embedding (W_diff = E) and the output projection (tied); the self-conditioning embedding is W_pred = E·Aᵀ "
-             "with a learned d×d matrix A.")
+             "with a learned d×d matrix A."
+             + (" The weights are rounded to float16 and stored so in `weights.bin` (`tools/diffusion/export.py "
+                "--weights-dtype float16`: each read through a Cast that ONNX Runtime folds at load, so the graphs compute "
+                "in float32); every figure below is of the rounded weights." if ck.get("rounded_to") == "float16" else ""))
     L.append(f"- Simplex diffusion: K = {c['K']:g}, cosine ᾱ schedule of SSD-LM (s = 1e-4), T_train = {c['t_train']}, block "
              f"size B = {c['block_size']} (the thesis uses 25; with ~5 M parameters longer blocks decoded into repetitions "
              "and word salad), timestep input t/T "
@@ -128,7 +133,7 @@ def model_card(pid: str, ck: dict, ev: dict, sigs: dict, sizes: dict, args) -> s
              "as DiffuLLaMA):** the block stream is [anchor, noisy_0 … noisy_{B−1}], the anchor being the last context "
              "token embedded as the causal LM embeds it; the logits of block position i are read at stream index i, so "
              "the anchor's output predicts the block's first token exactly like a causal LM's next-token head. "
-             + ("The core model is initialised from Concert's causal LM `concert-lm-small` (embeddings, positions, all "
+             + (f"The {role} model is initialised from Concert's causal LM `concert-lm-small` (embeddings, positions, all "
                 "transformer blocks; its MLP pruned to the largest units, tools/diffusion/init_lm.py) and starts out "
                 "predicting the next token at high noise like that LM; trained from scratch for the same time, an "
                 "unanchored model predicted block tokens from the context no better than unigram statistics."

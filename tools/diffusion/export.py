@@ -23,7 +23,10 @@ Graphs (opset 14, float32, every dimension but the model constants dynamic):
     Block positions are sum(attention_mask) + 0..block_length−1, computed inside the graph.
 
 Both graphs keep their tensors in one shared external-data file, weights.bin (each distinct tensor stored once,
-64-byte aligned), so the pack carries the weights once.
+64-byte aligned), so the pack carries the weights once. With `--weights-dtype float16` the large weights are rounded
+to float16 before anything is exported or measured and stored as float16 initializers, each read through a `Cast` to
+float32 that ONNX Runtime's constant folding replaces at load: the graphs compute in float32 as before, the file is
+half the size, and the golden fixtures come from the rounded model, so parity stays exact (the user model, #13).
 
 Golden fixtures (test/fixtures/golden/<pack>/): graphs.json (per-graph cases with inputs as small integer arrays or
 sin formulas, and samples of PyTorch's outputs; see tools/models/onnx_util.py) and decode.json (whole decoding runs of
@@ -90,8 +93,9 @@ def denoiser_io(n):
     return ["noisy_logits", "self_cond_logits", "t_frac", "attention_mask", "anchor_ids"] + past_names(n, "past_key_values"), ["logits"]
 
 
-def export_graphs(model: SimplexDiffusionLM, out_dir: str) -> dict:
-    """Writes context.onnx, denoiser.onnx and the shared weights.bin into out_dir. Returns file sizes."""
+def export_graphs(model: SimplexDiffusionLM, out_dir: str, weights_dtype: str = "float32") -> dict:
+    """Writes context.onnx, denoiser.onnx and the shared weights.bin into out_dir. Returns file sizes. With float16
+    weights the model must have been rounded (round_to_float16)."""
     import onnx
 
     model = model.cpu().eval()
@@ -143,8 +147,55 @@ def export_graphs(model: SimplexDiffusionLM, out_dir: str) -> dict:
         models = {name: onnx.load(os.path.join(tmp, f"{name}.onnx")) for name in ("context", "denoiser")}
     for m in models.values():
         fix_dims(m, kv_fix)
+    if weights_dtype == "float16":
+        store_float16(models)
+    for m in models.values():
         onnx.checker.check_model(m)
     return share_weights(models, out_dir)
+
+
+def round_to_float16(model: nn.Module) -> int:
+    """Rounds in place every parameter that export stores externally (over INLINE_MAX_BYTES) to the nearest float16,
+    so that storing it as float16 loses nothing; returns how many were rounded."""
+    n = 0
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.numel() * 4 > INLINE_MAX_BYTES:
+                p.copy_(p.half().float())
+                n += 1
+    return n
+
+
+def store_float16(models: dict) -> int:
+    """Turns every large float32 initializer (already float16-exact: round_to_float16) into a float16 one of the same
+    name and feeds its consumers through a Cast to float32 placed first in the graph. Returns the tensors converted."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    count = 0
+    for m in models.values():
+        g = m.graph
+        casts, renamed = [], {}
+        for init in g.initializer:
+            if init.data_type != onnx.TensorProto.FLOAT:
+                continue
+            arr = numpy_helper.to_array(init)
+            if arr.nbytes <= INLINE_MAX_BYTES:
+                continue
+            half = arr.astype(np.float16)
+            if not np.array_equal(half.astype(np.float32), arr):
+                raise SystemExit(f"{init.name} is not float16-exact: round the model first (round_to_float16)")
+            init.CopyFrom(numpy_helper.from_array(half, init.name))
+            renamed[init.name] = f"{init.name}_as_float32"
+            casts.append(helper.make_node("Cast", [init.name], [renamed[init.name]], to=onnx.TensorProto.FLOAT,
+                                          name=f"{init.name}_cast"))
+        for node in g.node:
+            node.input[:] = [renamed.get(i, i) for i in node.input]
+        nodes = casts + list(g.node)
+        del g.node[:]
+        g.node.extend(nodes)
+        count += len(casts)
+    return count
 
 
 def share_weights(models: dict, out_dir: str) -> dict:
@@ -335,11 +386,19 @@ def main():
     ap = export_arg_parser(__doc__, "folder for context.onnx, denoiser.onnx, weights.bin",
                            "folder for golden fixtures (graphs.json, decode.json)", "concert-ssd-core")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--weights-dtype", choices=["float32", "float16"], default="float32",
+                    help="how weights.bin stores the large weights (float16: rounded first, computed in float32)")
+    ap.add_argument("--rounded-ckpt", default=None,
+                    help="with float16: also save the rounded model as a checkpoint here (evaluate that one: it is the pack)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model, ck = load_model(args.ckpt)
-    sizes = export_graphs(model, args.out)
+    if args.weights_dtype == "float16":
+        print(f"rounded {round_to_float16(model)} weight tensors to float16")
+        if args.rounded_ckpt:
+            torch.save({**ck, "model": model.state_dict(), "rounded_to": "float16"}, args.rounded_ckpt)
+    sizes = export_graphs(model, args.out, args.weights_dtype)
     print(f"wrote {args.out}: {sizes}")
     if args.golden:
         n = write_graph_golden(model, args.golden, args.pack_id)

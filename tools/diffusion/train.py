@@ -48,6 +48,10 @@ PRESETS = {
                  target_tokens=2.5e6, eval_every=100, max_minutes=52.0),
     "user": dict(d_model=128, layers=3, heads=4, d_ff=256, seq_len=128, block=2, batch=24, lr=2e-3, warmup=40,
                  target_tokens=1.6e6, eval_every=100, max_minutes=20.0),
+    # The bundled user model since 2026-12-08 (#13): the core's shape, started from the grounded causal LM
+    # (--init-lm) so that it reads its knowledge as that LM reads documents; trained on the grounded mixtures (--mix).
+    "user-lm": dict(d_model=256, layers=4, heads=4, d_ff=640, seq_len=128, block=2, batch=16, lr=1e-3, warmup=40,
+                    target_tokens=2.5e6, eval_every=100, max_minutes=42.0),
     "smoke": dict(d_model=64, layers=2, heads=2, d_ff=128, seq_len=64, block=4, batch=8, lr=3e-3, warmup=10,
                   target_tokens=1.5e5, eval_every=25, max_minutes=1.0),
 }
@@ -55,7 +59,7 @@ PRESETS = {
 
 def parse_args(argv=None):
     ap = arg_parser(__doc__)
-    ap.add_argument("--model", choices=["core", "user"], default="core", help="data mixture and size preset")
+    ap.add_argument("--model", choices=["core", "user", "user-lm"], default="core", help="data mixture and size preset")
     add_run_args(ap, ROOT, out_help="checkpoint folder (default <build-dir>/ckpt/ssd-<model>[-smoke])",
                  smoke_help="tiny model, ~1-2 minutes", synthetic_help="train on a generated copy task (no data needed)")
     add_transformer_args(ap, seq_len_help="window length L (= the model's maximum context)")
@@ -81,7 +85,7 @@ def parse_args(argv=None):
     ap.add_argument("--tokenizer", default=None, help="tokenizer.json (default: <build-dir>/tokenizer/tokenizer.json)")
     a = ap.parse_args(argv)
     apply_preset(a, PRESETS["smoke" if a.smoke else a.model])
-    a.mix = a.mix or a.model
+    a.mix = a.mix or ("user-grounded-passages" if a.model == "user-lm" else a.model)
     if a.max_steps is not None and "--max-minutes" not in (argv if argv is not None else sys.argv):
         a.max_minutes = None
     if a.out_dir is None:
@@ -248,7 +252,7 @@ def main(argv=None):
         "config": dataclasses.asdict(cfg), "model": {k: t.detach().cpu() for k, t in model.state_dict().items()},
         "seed": a.seed, "steps": step, "blocks_seen": blocks_seen, "block_tokens_seen": blocks_seen * cfg.block_size,
         "train_minutes": round(elapsed / 60, 2), "wall_minutes_this_session": round((time.time() - run_start) / 60, 2),
-        "history": history, "args": {k: v for k, v in vars(a).items()}, "data": data.info, "role": a.model,
+        "history": history, "args": {k: v for k, v in vars(a).items()}, "data": data.info, "role": "user" if a.model.startswith("user") else a.model,
         **run_record(__file__, ROOT, argv, a, dev),
         "num_params": model.num_params(), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -228,6 +228,43 @@ class ExportTest(unittest.TestCase):
             sig = signature(os.path.join(d, "denoiser.onnx"))
             self.assertEqual(sig["inputs"][0]["shape"], ["batch_size", "block_length", TINY.vocab_size])
 
+    def test_float16_weights(self):
+        """--weights-dtype float16: the large weights rounded, stored as float16 (half the bytes) and cast back to
+        float32 inside each graph; an unrounded model is refused rather than rounded silently."""
+        import importlib.util
+
+        import onnx
+        from onnx import numpy_helper
+
+        spec = importlib.util.spec_from_file_location(
+            "concert_tools_diffusion_export_f16", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "diffusion", "export.py"))
+        dexport = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(dexport)
+        m = tiny_model(5)
+        with tempfile.TemporaryDirectory() as d:
+            with self.assertRaises(SystemExit):
+                dexport.export_graphs(m, os.path.join(d, "unrounded"), "float16")
+            full = dexport.export_graphs(m, os.path.join(d, "f32"))
+            before = {k: v.clone() for k, v in m.state_dict().items()}
+            self.assertGreater(dexport.round_to_float16(m), 0)
+            for k, v in m.state_dict().items():
+                self.assertTrue(torch.allclose(v, before[k], rtol=1e-3, atol=1e-4), k)
+            half = dexport.export_graphs(m, os.path.join(d, "f16"), "float16")
+            self.assertLess(half["weights.bin"], 0.6 * full["weights.bin"])
+            den = onnx.load(os.path.join(d, "f16", "denoiser.onnx"))
+            big = [i for i in den.graph.initializer if np.prod(i.dims) * 4 > dexport.INLINE_MAX_BYTES]
+            self.assertTrue(big and all(i.data_type == onnx.TensorProto.FLOAT16 for i in big))
+            casts = {n.input[0]: n.output[0] for n in den.graph.node if n.op_type == "Cast"}
+            for i in big:
+                self.assertIn(i.name, casts)
+                users = [n for n in den.graph.node if i.name in n.input]
+                self.assertEqual([n.op_type for n in users], ["Cast"], f"{i.name} is read only through its Cast")
+            # the stored values are the rounded model's, exactly
+            state = m.state_dict()
+            for i in big:
+                if i.name.startswith("model."):
+                    self.assertTrue(np.array_equal(numpy_helper.to_array(i).astype(np.float32), state[i.name[6:]].numpy()), i.name)
+
 
 class FakeLM:
     """Logits that prefer `token` at every position; records the inputs."""
@@ -462,7 +499,7 @@ class PackToCheckpointTest(unittest.TestCase):
                            capture_output=True)
             ck = torch.load(out)
             train = _load_train()
-            a = train.parse_args(["--model", "user"])
+            a = train.parse_args(["--model", "user-lm"])
             self.assertEqual(ck["config"]["d_model"], a.d_model)
             self.assertEqual(ck["config"]["n_layers"], a.layers)
             self.assertEqual(ck["config"]["max_positions"], a.seq_len)
