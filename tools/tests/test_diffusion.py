@@ -173,18 +173,23 @@ class PaddingTest(unittest.TestCase):
                 self.assertLess((batch[i] - alone[0]).abs().max().item(), 1e-5)
 
 
+def _diffusion_export():
+    """tools/diffusion/export.py by path: `export` is also tools/export/export.py, which other test modules of this
+    unittest process may have imported under that name."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "concert_tools_diffusion_export", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "diffusion", "export.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 class ExportTest(unittest.TestCase):
     def test_export_round_trip(self):
         import onnx
 
-        # tools/diffusion/export.py by path: `export` is also tools/export/export.py, which other test modules of this
-        # unittest process may have imported under that name.
-        import importlib.util
-
-        spec = importlib.util.spec_from_file_location(
-            "concert_tools_diffusion_export", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "diffusion", "export.py"))
-        dexport = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(dexport)
+        dexport = _diffusion_export()
         export_graphs, write_decode_golden, write_graph_golden = dexport.export_graphs, dexport.write_decode_golden, dexport.write_graph_golden
 
         m = tiny_model(3)
@@ -231,15 +236,10 @@ class ExportTest(unittest.TestCase):
     def test_float16_weights(self):
         """--weights-dtype float16: the large weights rounded, stored as float16 (half the bytes) and cast back to
         float32 inside each graph; an unrounded model is refused rather than rounded silently."""
-        import importlib.util
-
         import onnx
         from onnx import numpy_helper
 
-        spec = importlib.util.spec_from_file_location(
-            "concert_tools_diffusion_export_f16", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "diffusion", "export.py"))
-        dexport = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(dexport)
+        dexport = _diffusion_export()
         m = tiny_model(5)
         with tempfile.TemporaryDirectory() as d:
             with self.assertRaises(SystemExit):
