@@ -133,13 +133,15 @@ const tokenize = (text: string) => text.split(/[\s\p{P}\p{S}]+/u).filter(Boolean
  * The passages that best match `query` (BM25 over passage text and title) and fit together in `budgetTokens`, best
  * first. `joinedTokens` counts what the chosen passages cost together as the caller will join them. When no passage
  * shares a word with the query, the passages are taken in document order (score 0), so a request like "summarise my
- * notes" still reads something.
+ * notes" still reads something. With `minRelativeScore` > 0, passages scoring below that share of the best passage's
+ * score are left out even when they would fit (0 fills the budget).
  */
 export function retrievePassages(
   passages: readonly Passage[],
   query: string,
   budgetTokens: number,
   joinedTokens: (chosen: readonly Passage[]) => number,
+  minRelativeScore = 0,
 ): ScoredPassage[] {
   if (!passages.length || budgetTokens <= 0) return [];
   const index = new MiniSearch<{ id: number; text: string; title: string }>({
@@ -153,7 +155,8 @@ export function retrievePassages(
   const scored: ScoredPassage[] = hits
     .map((h) => ({ ...passages[h.id as number]!, score: Math.round(h.score * 1e6) / 1e6 }))
     .sort((a, b) => b.score - a.score || a.index - b.index);
-  const candidates = scored.length ? scored : passages.map((p) => ({ ...p, score: 0 }));
+  const floor = minRelativeScore * (scored[0]?.score ?? 0);
+  const candidates = scored.length ? scored.filter((c) => c.score >= floor) : passages.map((p) => ({ ...p, score: 0 }));
   const smallest = Math.min(...candidates.map((c) => c.tokens));
   const chosen: ScoredPassage[] = [];
   let used = 0;

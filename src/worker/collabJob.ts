@@ -47,6 +47,12 @@ export const MAX_KNOWLEDGE_CHARS = 2_000_000;
 const MAX_INSTRUCTION_CHARS = 4000;
 /** Largest passage (tokens): small passages let BM25 pick precisely inside the user model's small window. */
 const PASSAGE_TOKENS = 48;
+/**
+ * Passages scoring under half the best one's BM25 score are not read, even when they would fit: the user model was
+ * trained on documents about one thing, and passages about other countries or people beside the right one make it
+ * answer with their names (bench/collab-eval.ts, docs/collaboration.md: 16.7% → 25.0% at λ_user 0.5).
+ */
+const PASSAGE_MIN_RELATIVE_SCORE = 0.5;
 
 const bad = (msg: string) => new WorkerFailure(WorkerErrorCode.BadInput, msg);
 
@@ -185,7 +191,7 @@ function userContexts(
   const passageTokens = Math.max(1, Math.min(PASSAGE_TOKENS, budget - empty.length));
   const passages = chunkKnowledge(knowledge, passageTokens, count);
   const joined = (chosen: readonly Passage[]) => modelText(chosen.map((c) => c.text).join(' '));
-  const chosen = retrievePassages(passages, instruction, budget, (c) => render(joined(c), true).length);
+  const chosen = retrievePassages(passages, instruction, budget, (c) => render(joined(c), true).length, PASSAGE_MIN_RELATIVE_SCORE);
   const withKnowledge = render(joined(chosen), true);
   return { withKnowledge, withoutKnowledge, passages: chosen, knowledgeTokens: withKnowledge.length - empty.length };
 }

@@ -73,6 +73,29 @@ describe('knowledge retrieval (BM25)', () => {
     assert.ok(r.length >= 2);
     assert.deepEqual(retrievePassages(ps, 'Larkspur', 3, joined), []);
   });
+  it('leaves out passages scoring under the given share of the best one, even when they fit', () => {
+    // "Larkspur" also matches the two other Larkspur passages, far weaker than the budget's.
+    const all = retrievePassages(ps, 'Who owns the Larkspur budget?', 100, joined);
+    assert.deepEqual(
+      all.map((p) => p.index),
+      [2, 0, 1],
+    );
+    assert.deepEqual(
+      retrievePassages(ps, 'Who owns the Larkspur budget?', 100, joined, 0.5).map((p) => p.index),
+      [2],
+    );
+    // Scores within the share are all kept.
+    assert.deepEqual(
+      retrievePassages(ps, 'Larkspur budget leopards', 100, joined, 0.5).map((p) => p.index),
+      [3, 2, 0, 1],
+    );
+    const none = retrievePassages(ps, 'summarise everything', 20, joined, 0.5);
+    assert.deepEqual(
+      none.map((p) => p.index),
+      [0, 3],
+      'with no match every passage scores 0 and document order still fills the budget',
+    );
+  });
   it('is deterministic, and takes document order when nothing matches', () => {
     const a = retrievePassages(ps, 'opening hours of the zoo', 30, joined);
     const b = retrievePassages(ps, 'opening hours of the zoo', 30, joined);
