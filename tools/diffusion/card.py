@@ -34,8 +34,8 @@ GROUNDED_NOTE = "core without the document, user with and without it; output con
 
 
 def fine_tune_stages(ck: dict) -> tuple[str, list]:
-    """(the pack whose weights `ck` was fine-tuned from, the training stages from that pack's weights on, `ck` last),
-    following each checkpoint's --init-from; ("", [ck]) for a model trained from scratch or from the causal LM."""
+    """(the pack whose weights the first stage started from, or "" for a first stage trained from scratch or from the
+    causal LM; the training stages oldest first, `ck` last), following each checkpoint's --init-from."""
     import torch
 
     stages, cur = [ck], ck
@@ -48,7 +48,12 @@ def fine_tune_stages(ck: dict) -> tuple[str, list]:
         if cur.get("source"):  # tools/diffusion/pack_to_ckpt.py: a pack's weights
             return os.path.basename(cur["source"]), stages[::-1]
         stages.append(cur)
-    return "", [ck]
+    return "", stages[::-1]
+
+
+def from_causal_lm(stages: list) -> bool:
+    """Whether the first stage was initialised from the causal LM (tools/diffusion/init_lm.py)."""
+    return bool((stages[0].get("args") or {}).get("init_lm"))
 
 
 def stage_line(i: int, c: dict) -> str:
@@ -98,6 +103,10 @@ def model_card(pid: str, ck: dict, ev: dict, sigs: dict, sizes: dict, args) -> s
     a = ck.get("args", {})
     d = ck.get("data", {})
     role = ck.get("role", "core")
+    base, stages = fine_tune_stages(ck)
+    lm_init = from_causal_lm(stages)
+    # A recipe of its own (fine-tune stages, or a start from the causal LM), not tools/diffusion/train_all.sh's.
+    own_recipe = bool(base) or len(stages) > 1 or lm_init
     man = data_manifest(getattr(args, "build_dir", os.path.join(ROOT, "data", "build")))
     L = [f"# {pid}\n"]
     if role == "core":
@@ -109,7 +118,7 @@ def model_card(pid: str, ck: dict, ev: dict, sigs: dict, sizes: dict, args) -> s
                  "a capable generator.\n")
     else:
         size = ("the core's shape, started from Concert's grounded causal LM `concert-lm-small` (the core started from "
-                "an earlier one), and sharing the core's" if ck.get("args", {}).get("init_lm") else
+                "an earlier one), and sharing the core's" if lm_init else
                 "several times smaller than the core model `concert-ssd-core` and sharing its")
         L.append("The **user** simplex diffusion language model of Concert (thesis ch. 5, SSD-2 \"David helps Goliath\"), "
                  f"{size} tokenizer, block size, K and schedule. It is trained to answer from knowledge placed in its context (a document, then the question), "
@@ -137,7 +146,7 @@ def model_card(pid: str, ck: dict, ev: dict, sigs: dict, sizes: dict, args) -> s
                 "transformer blocks; its MLP pruned to the largest units, tools/diffusion/init_lm.py) and starts out "
                 "predicting the next token at high noise like that LM; trained from scratch for the same time, an "
                 "unanchored model predicted block tokens from the context no better than unigram statistics."
-                if ck.get("args", {}).get("init_lm") else ""))
+                if lm_init else ""))
     L.append("- Attention as in SSD-2 (with the anchor): context tokens attend causally; the block group (anchor and "
              "noisy positions) attends to the context before the anchor and bidirectionally within the group. "
              "**Deviation from SSD-2:** no time embedding on the context, so "
@@ -206,15 +215,20 @@ def model_card(pid: str, ck: dict, ev: dict, sigs: dict, sizes: dict, args) -> s
                 "queries the user model without its knowledge), summaries, and some general text.\n" if role == "user" else
                 "General text units are thinned by source as for the causal LM (tools/models/lm_data.py).\n"))
     L.append("## Training\n")
-    base, stages = fine_tune_stages(ck)
-    if base:
-        L.append(f"Fine-tuned from the weights of the earlier `{base}` pack (converted by `tools/diffusion/pack_to_ckpt.py`, "
-                 f"identical weights) in {len(stages)} stage(s) of `tools/diffusion/train.py`, each from the weights of the one "
-                 "before with a fresh optimizer and schedule:\n")
-        L += [stage_line(i + 1, c) for i, c in enumerate(stages)]
-        note = getattr(args, "training_note", None)
-        L.append(f"\nIn all {sum(c.get('train_minutes', 0) for c in stages):.1f} min on 2 CPU cores; reproducible on CPU in about that "
-                 "time with the commands above (seeds fixed)." + (f" {note}" if note else "") + " The last stage:\n")
+    if own_recipe:
+        start = (f"Fine-tuned from the weights of the earlier `{base}` pack (converted by `tools/diffusion/pack_to_ckpt.py`, "
+                 "identical weights)" if base else
+                 "Initialised from the causal LM `concert-lm-small` (its pack converted by `tools/models/pack_to_ckpt.py`)"
+                 if lm_init else "Trained")
+        if base or len(stages) > 1:
+            L.append(f"{start}, in {len(stages)} stage(s) of `tools/diffusion/train.py`, each from the weights of the one before "
+                     "with a fresh optimizer and schedule:\n")
+            L += [stage_line(i + 1, c) for i, c in enumerate(stages)]
+            note = getattr(args, "training_note", None)
+            L.append(f"\nIn all {sum(c.get('train_minutes', 0) for c in stages):.1f} min on 2 CPU cores; reproducible on CPU in about "
+                     "that time with the commands above (seeds fixed)." + (f" {note}" if note else "") + " The last stage:\n")
+        else:
+            L.append(f"{start}:\n")
         L.append(f"- Command: `{ck.get('command')}`.")
     else:
         L.append(f"- Command: `{ck.get('command')}` (via `tools/diffusion/train_all.sh`).")
@@ -319,7 +333,10 @@ def model_card(pid: str, ck: dict, ev: dict, sigs: dict, sizes: dict, args) -> s
     L.append(f"Evaluation by `tools/diffusion/eval.py` in {ev.get('seconds')} s.\n")
     L.append("## Export and parity\n")
     L.append(f"`/usr/bin/python3 tools/diffusion/export.py --ckpt <ckpt> --out <work> --golden test/fixtures/golden/{pid} "
-             f"--pack-id {pid}` (torch.onnx.export, opset 14, dynamic axes; onnx.checker). ONNX Runtime parity with "
+             f"--pack-id {pid}"
+             + (" --weights-dtype float16 --rounded-ckpt <ckpt dir>/final-float16.pt` (the evaluation above reads the rounded "
+                "checkpoint)" if ck.get("rounded_to") == "float16" else "`")
+             + " (torch.onnx.export, opset 14, dynamic axes; onnx.checker). ONNX Runtime parity with "
              "PyTorch (≤ 1e-4 max-abs on random inputs, batch 2 with left padding, incremental context, zero and non-zero "
              "self-conditioning), context-state reuse, padding invariance and the whole-run golden decodes are checked by "
              "`test/worker/diffusion-parity.test.ts`; PyTorch-side invariants by `tools/tests/test_diffusion.py`.\n")
@@ -333,11 +350,14 @@ def model_card(pid: str, ck: dict, ev: dict, sigs: dict, sizes: dict, args) -> s
     L.append("## Licence\n")
     L.append(LICENCE_NOTE + "\n")
     L.append("## Reproduce\n")
-    if base:
-        L.append("```\n/usr/bin/python3 tools/data/build_grounded.py     # the grounded corpora (data/build/grounded)\n"
-                 f"/usr/bin/python3 tools/diffusion/pack_to_ckpt.py models/{base} <init.pt>   # the earlier pack's weights\n"
+    if own_recipe:
+        first = (f"/usr/bin/python3 tools/diffusion/pack_to_ckpt.py models/{base} <init.pt>   # the earlier pack's weights\n" if base else
+                 f"/usr/bin/python3 tools/models/pack_to_ckpt.py models/concert-lm-small {stages[0]['args']['init_lm']}   # the causal LM\n"
+                 if lm_init else "")
+        L.append("```\n/usr/bin/python3 tools/data/build.py --no-tokenizer && /usr/bin/python3 tools/data/build_grounded.py   # the corpora\n"
+                 + first
                  + "".join(f"{c.get('command')}\n" for c in stages) +
-                 "# then export.py, eval.py and make_pack.py as in tools/diffusion/README.md (\"Fine-tuning a bundled pack\")\n```")
+                 "# then export.py, eval.py and make_pack.py as in tools/diffusion/README.md\n```")
         return "\n".join(L) + "\n"
     L.append("```\n/usr/bin/python3 tools/data/build.py              # data + shared tokenizer (data/build)\n"
              "tools/models/train_all.sh                        # the sentiment classifier used by the guidance check\n"

@@ -17,7 +17,8 @@ context is everything before it in the window. Sources:
   grounded_*       the grounded corpora of issue #16 (tools/data/build_grounded.py: extractive QA over documents in
                    many styles and wordings, summaries that the document supports, prose), read like qa,
                    summarization and general; grounded_qa_nodoc is the no_context variant of grounded_qa,
-                   grounded_qa_passage the same records with the document cut to the passage that holds the answer
+                   grounded_qa_passage the same records with the document cut to the passage that holds the answer,
+                   grounded_qa_multi that passage among passages about other entities of the same kind
 
 Mixtures (shares of target tokens; see MIXES) differ between the core model (general English + all tasks) and the user
 model (reading knowledge from its context).
@@ -27,7 +28,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -58,13 +59,21 @@ MIXES: Dict[str, Dict[str, float]] = {
     # wordings the templated QA never has, so that the copy skill carries to notes unlike the templates.
     "user-grounded-cloze": {"grounded_qa": 0.30, "grounded_qa_passage": 0.20, "grounded_qa_cloze": 0.25,
                             "grounded_qa_nodoc": 0.10, "grounded_summary": 0.10, "grounded_lm": 0.05},
+    # Its fourth stage: part of the QA with the answer's passage among passages about other entities of the same kind
+    # (other countries' capitals, other venues' directors), joined as the collaboration joins the passages retrieval
+    # picked. Every other training document is about one entity, so the model never had to find *which* capital is
+    # asked; a knowledge file about several countries or people is exactly that task.
+    "user-grounded-multi": {"grounded_qa": 0.25, "grounded_qa_passage": 0.15, "grounded_qa_multi": 0.35,
+                            "grounded_qa_nodoc": 0.10, "grounded_summary": 0.10, "grounded_lm": 0.05},
 }
 # How each source is split and cut: the grounded corpora read like the base ones.
 KIND = {"grounded_qa": "qa", "grounded_qa_nodoc": "qa-nodoc", "grounded_qa_passage": "qa", "grounded_qa_cloze": "qa",
+        "grounded_qa_multi": "qa",
         "grounded_summary": "summarization", "grounded_lm": "general"}
 # The no_context grounded records rendered (a sample: their share of the mixture is small and rendering is slow).
 NODOC_SAMPLE = 30000
 PASSAGE_SAMPLE = 60000
+MULTI_SAMPLE = 60000
 CLOZE_SAMPLE = 60000
 
 
@@ -158,13 +167,79 @@ def grounded_qa_sample(build_dir: str, enc, split: str, rng: np.random.Generator
     return out
 
 
+def one_line(s: str) -> str:
+    """White space collapsed, as Concert hands text to the diffusion models (src/worker/diffusionText.ts modelText)."""
+    return " ".join(s.split())
+
+
+def entity_name(entity: str) -> str:
+    """"the Granite Theatre in Glenmoor" → "Granite Theatre" (how documents name it); a country stays as it is."""
+    return re.sub(r"^the ", "", entity).split(" in ")[0]
+
+
+def multi_entity_records(recs: List[dict], rng: np.random.Generator, n: int, fits: Callable[[dict], bool]) -> List[dict]:
+    """n of `recs` (grounded QA) with the answer's passage among 1–3 passages about other entities of the same kind
+    (distractors never contain the answer), in random order, joined on one line as the collaboration joins retrieved
+    passages. A distractor is kept only while `fits` the record; a record that no distractor fits is left out.
+    Each record: document, question, answer and `entities` (the asked one first)."""
+
+    def named_passage(rec) -> str:
+        # The passage must name its entity (a list line "Founded: 1881" could belong to any of them): else the document.
+        cut = one_line(answer_passage(rec["document"], rec["answer"], rng))
+        return cut if entity_name(rec["entity"]) in cut else one_line(rec["document"])
+
+    # Only documents that name their entity: a list of "Place: …, Opened: …" lines is about whichever entity was asked.
+    recs = [r for r in recs if entity_name(r["entity"]) in r["document"]]
+    by_kind: Dict[str, List[int]] = {}
+    for i, r in enumerate(recs):
+        by_kind.setdefault(r["kind"], []).append(i)
+    out: List[dict] = []
+    for i in sorted(rng.permutation(len(recs))[:n].tolist()):
+        r = recs[i]
+        same = by_kind[r["kind"]]
+        parts, entities = [named_passage(r)], [r["entity"]]
+        best: Optional[dict] = None
+        want = int(rng.integers(1, 4))
+        for _ in range(2 * want + 2):
+            if len(parts) > want:
+                break
+            d = recs[same[int(rng.integers(0, len(same)))]]
+            if d["entity"] == r["entity"] or r["answer"] in d["document"]:
+                continue
+            cand = parts + [named_passage(d)]
+            order = rng.permutation(len(cand))
+            f = {"document": " ".join(cand[k] for k in order), "question": r["question"], "answer": r["answer"],
+                 "entities": entities + [d["entity"]]}
+            if fits(f):
+                parts, entities, best = cand, f["entities"], f
+        if best is not None:
+            out.append(best)
+    return out
+
+
+def grounded_qa_multi_sample(build_dir: str, enc, split: str, rng: np.random.Generator, n: int, L: int, B: int) -> List[Example]:
+    """multi_entity_records of the split's grounded QA, rendered; prompt + padded target fit in L tokens."""
+    recs = lm_data.source_records(build_dir, "grounded_qa", split)
+
+    def render(f: dict) -> Example:
+        return enc.render("qa", "prompt", f), enc.render("qa", "target", f)
+
+    def fits(f: dict) -> bool:
+        prompt, target = render(f)
+        return len(prompt) + len(pad_target(target, B, 0)) <= L
+
+    return [render(f) for f in multi_entity_records(recs, rng, n, fits)]
+
+
 def cloze_sample(build_dir: str, enc, split: str, rng: np.random.Generator, n: int) -> List[Example]:
     """n cloze QA examples (tools/data/cloze.py) over the split's prose records."""
     texts = [r["text"] for r in lm_data.source_records(build_dir, "grounded_lm", split)]
     return [(enc.render("qa", "prompt", f), enc.render("qa", "target", f)) for f in cloze.cloze_records(texts, rng, n)]
 
 
-def load_examples(build_dir: str, enc, sources: List[str], split: str, seed: int, B: int, log=print) -> Dict[str, List[Example]]:
+def load_examples(build_dir: str, enc, sources: List[str], split: str, seed: int, B: int, log=print,
+                  L: int = 128) -> Dict[str, List[Example]]:
+    """Each source's examples; L (the window) bounds how many passages grounded_qa_multi joins."""
     rng = np.random.default_rng([seed, 7])
     ex: Dict[str, List[Example]] = {}
     for s in sources:
@@ -174,6 +249,8 @@ def load_examples(build_dir: str, enc, sources: List[str], split: str, seed: int
             ex[s] = grounded_qa_sample(build_dir, enc, split, np.random.default_rng([seed, 11]), NODOC_SAMPLE, passages=False)
         elif s == "grounded_qa_passage":
             ex[s] = grounded_qa_sample(build_dir, enc, split, np.random.default_rng([seed, 17]), PASSAGE_SAMPLE, passages=True)
+        elif s == "grounded_qa_multi":
+            ex[s] = grounded_qa_multi_sample(build_dir, enc, split, np.random.default_rng([seed, 23]), MULTI_SAMPLE, L, B)
         elif s == "grounded_qa_cloze":
             ex[s] = cloze_sample(build_dir, enc, split, np.random.default_rng([seed, 19]), CLOZE_SAMPLE)
         elif s == "qa" and "qa-nodoc" in sources:
@@ -257,7 +334,7 @@ def mixture_stream(ex: Dict[str, List[Example]], mix: Dict[str, float], total_ta
 def build_windows(build_dir: str, enc, mix_name: str, split: str, L: int, B: int, target_tokens: int, seed: int, log=print):
     """mix_name: a key of MIXES."""
     mix = MIXES[mix_name]
-    ex = load_examples(build_dir, enc, list(mix), split, seed, B, log=log)
+    ex = load_examples(build_dir, enc, list(mix), split, seed, B, log=log, L=L)
     stream = mixture_stream(ex, mix, target_tokens, seed, B)
     toks, starts = pack(stream, L, B, enc.eos, enc.pad)
     info = {"mix": mix, "examples_by_source": {s: len(v) for s, v in ex.items()}, "windows": int(len(toks)),

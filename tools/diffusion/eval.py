@@ -29,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 sys.path.append(os.path.join(ROOT, "tools", "models"))
-from data import build_windows, encoder_for  # noqa: E402
+from data import build_windows, encoder_for, multi_entity_records  # noqa: E402
 from decode import BatchTerm, TorchDiffusion, classifier_guidance_batch, decode_batch  # noqa: E402
 from model import load_model  # noqa: E402
 from objective import VAL_T_FRACS, loss_on  # noqa: E402
@@ -95,9 +95,12 @@ def collab_terms(core, user, enc, lam: float, alpha: float = 1.0):
     return terms_fn
 
 
-def grounded_qa_records(build_dir: str, n: int, seed: int):
+def grounded_qa_records(build_dir: str, n: int, seed: int, multi_fits=None):
     """Held-out grounded QA (tools/data/build_grounded.py heldout split: document styles and question wordings never
-    trained, facts never asked), by group; {} without the grounded build."""
+    trained, facts never asked), by group; {} without the grounded build. With `multi_fits` (a record → whether its
+    prompt fits the model), also `grounded_multi`: consistent records whose passage sits among passages about other
+    entities of the same kind (tools/diffusion/data.py multi_entity_records), as a knowledge file about several
+    countries or people hands them to the user model."""
     path = os.path.join(build_dir, "grounded", "heldout.jsonl")
     if not os.path.exists(path):
         return {}
@@ -106,7 +109,12 @@ def grounded_qa_records(build_dir: str, n: int, seed: int):
     groups = {"grounded_conflict": [r for r in recs if r["contradicts"]],
               "grounded_institution": [r for r in recs if r["fictional"]],
               "grounded_country": [r for r in recs if not r["fictional"] and not r["contradicts"]]}
-    return {k: [v[i] for i in sorted(rng.permutation(len(v))[:n])] for k, v in groups.items() if v}
+    out = {k: [v[i] for i in sorted(rng.permutation(len(v))[:n])] for k, v in groups.items() if v}
+    if multi_fits is not None:
+        multi = multi_entity_records([r for r in recs if not r["contradicts"]], np.random.default_rng([seed, 29]), 4 * n, multi_fits)
+        if multi:
+            out["grounded_multi"] = multi[:n]
+    return out
 
 
 def qa_eval(lm, enc, recs, with_doc: bool, steps: int, seed: int, terms_fn=None, blocks: int = 1, contains: bool = False) -> dict:
@@ -245,7 +253,11 @@ def main():
     ev["qa"]["consistent_closed_book"] = qa_eval(lm, enc, qa["consistent"], False, steps_qa, a.seed)
     ev["qa"]["fictional_closed_book"] = qa_eval(lm, enc, qa["fictional"], False, steps_qa, a.seed)
     log(f"qa {json.dumps({k: v.get('accuracy') for k, v in ev['qa'].items() if isinstance(v, dict)})}")
-    grounded = grounded_qa_records(a.build_dir, 8 if a.smoke else 60, a.seed) if role == "user" else {}
+    def fits_with_answer(r) -> bool:
+        prompt = enc.render("qa", "prompt", {"document": r["document"], "question": r["question"]})
+        return len(prompt) + GROUNDED_BLOCKS * cfg.block_size <= cfg.max_positions
+
+    grounded = grounded_qa_records(a.build_dir, 8 if a.smoke else 60, a.seed, fits_with_answer) if role == "user" else {}
     if grounded:
         ev["grounded_qa"] = {"split": "grounded heldout", "blocks": GROUNDED_BLOCKS, "metric": "contains the answer",
                              "steps": steps_qa, "projection": "greedy (top-p 0)"}

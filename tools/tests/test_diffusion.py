@@ -467,6 +467,31 @@ class GroundedMixTest(unittest.TestCase):
             self.assertTrue(answer)
             self.assertIn(answer, self.enc.decode(prompt))
 
+    def test_multi_entity_passages_name_each_entity_and_only_one_holds_the_answer(self):
+        import numpy as np
+
+        recs = self.data.lm_data.source_records(SMOKE, "grounded_qa", "validation")
+        out = self.data.multi_entity_records(recs, np.random.default_rng(3), 300, lambda f: len(f["document"]) < 600)
+        self.assertGreater(len(out), 100)
+        asked_kind = {(r["entity"], r["question"]): r["kind"] for r in recs}
+        has_kind = {(r["entity"], r["kind"]) for r in recs}
+        for f in out:
+            asked, *others = f["entities"]
+            self.assertGreaterEqual(len(others), 1)
+            self.assertNotIn(asked, others)
+            self.assertLess(len(f["document"]), 600)
+            self.assertNotIn("\n", f["document"])  # one line, as the collaboration joins passages
+            k = asked_kind[asked, f["question"]]
+            self.assertTrue(all((e, k) in has_kind for e in others))  # distractors of the same kind
+            for e in f["entities"]:
+                self.assertIn(self.data.entity_name(e), f["document"])
+            self.assertIn(f["answer"], f["document"])
+        ex = self.data.load_examples(SMOKE, self.enc, ["grounded_qa_multi"], "validation", 5, 2, log=lambda *_: None, L=128)["grounded_qa_multi"]
+        self.assertGreater(len(ex), 20)
+        for prompt, target in ex[:200]:
+            self.assertLessEqual(len(prompt) + len(target) + len(target) % 2, 128)
+            self.assertIn(self.enc.decode(target).strip(), self.enc.decode(prompt))
+
     def test_windows_tile_targets_in_blocks(self):
         toks, starts, info = self.data.build_windows(SMOKE, self.enc, "user-grounded", "validation", 128, 2, 4000, 5, log=lambda *_: None)
         self.assertEqual(info["mix"], self.data.MIXES["user-grounded"])
@@ -506,6 +531,28 @@ class PackToCheckpointTest(unittest.TestCase):
             self.assertEqual(ck["config"]["block_size"], a.block)
             m = SimplexDiffusionLM(SSDConfig(**ck["config"]))
             m.load_state_dict(ck["model"])  # strict
+
+
+class CardStagesTest(unittest.TestCase):
+    def test_a_fine_tune_of_a_model_started_from_the_causal_lm_keeps_its_whole_chain(self):
+        """tools/diffusion/card.py: the stages of a checkpoint are found through each one's --init-from, oldest first;
+        a chain whose first stage started from the causal LM (--init-lm) is described as such, not as train_all.sh's."""
+        import card
+
+        with tempfile.TemporaryDirectory() as d:
+            first = {"args": {"init_lm": "data/build/ckpt/lm-pack/final.pt"}, "command": "train first"}
+            torch.save(first, os.path.join(d, "first.pt"))
+            second = {"args": {"init_from": os.path.join(d, "first.pt")}, "command": "train second"}
+            base, stages = card.fine_tune_stages(second)
+            self.assertEqual(base, "")
+            self.assertEqual([c["command"] for c in stages], ["train first", "train second"])
+            self.assertTrue(card.from_causal_lm(stages))
+            base, stages = card.fine_tune_stages({"args": {}, "command": "scratch"})
+            self.assertEqual((base, len(stages)), ("", 1))
+            self.assertFalse(card.from_causal_lm(stages))
+            torch.save({"source": "/x/models/concert-ssd-user"}, os.path.join(d, "pack.pt"))
+            base, stages = card.fine_tune_stages({"args": {"init_from": os.path.join(d, "pack.pt")}, "command": "tune"})
+            self.assertEqual((base, [c["command"] for c in stages]), ("concert-ssd-user", ["tune"]))
 
 
 if __name__ == "__main__":
