@@ -154,21 +154,28 @@ def export_graphs(model: SimplexDiffusionLM, out_dir: str, weights_dtype: str = 
     return share_weights(models, out_dir)
 
 
+def float16_stored(float32_bytes: int) -> bool:
+    """Whether --weights-dtype float16 stores a weight of this float32 size as float16 (the large ones, which
+    share_weights moves out of the graph); the one rule for rounding the model and for converting its initializers."""
+    return float32_bytes > INLINE_MAX_BYTES
+
+
 def round_to_float16(model: nn.Module) -> int:
-    """Rounds in place every parameter that export stores externally (over INLINE_MAX_BYTES) to the nearest float16,
-    so that storing it as float16 loses nothing; returns how many were rounded."""
+    """Rounds in place every parameter that export stores as float16 (float16_stored) to the nearest float16, so that
+    storing it as float16 loses nothing; returns how many were rounded."""
     n = 0
     with torch.no_grad():
         for p in model.parameters():
-            if p.numel() * 4 > INLINE_MAX_BYTES:
+            if float16_stored(p.numel() * 4):
                 p.copy_(p.half().float())
                 n += 1
     return n
 
 
 def store_float16(models: dict) -> int:
-    """Turns every large float32 initializer (already float16-exact: round_to_float16) into a float16 one of the same
-    name and feeds its consumers through a Cast to float32 placed first in the graph. Returns the tensors converted."""
+    """Turns every float16_stored float32 initializer (already float16-exact: round_to_float16) into a float16 one of
+    the same name and feeds its consumers through a Cast to float32 placed first in the graph. Returns the tensors
+    converted."""
     import onnx
     from onnx import helper, numpy_helper
 
@@ -180,7 +187,7 @@ def store_float16(models: dict) -> int:
             if init.data_type != onnx.TensorProto.FLOAT:
                 continue
             arr = numpy_helper.to_array(init)
-            if arr.nbytes <= INLINE_MAX_BYTES:
+            if not float16_stored(arr.nbytes):
                 continue
             half = arr.astype(np.float16)
             if not np.array_equal(half.astype(np.float32), arr):
